@@ -1,0 +1,36 @@
+/**
+ * `@atd/audit` records one `CallEvent` per AI-agent tool call and writes it as
+ * a JSON line to stdout, a file, an HTTP endpoint or any `WritableStream`,
+ * without ever slowing or breaking the call it audits. Lines are byte-for-byte
+ * those of the reference Rust `audit.rs` (schema version 3).
+ *
+ * This module is safe in every runtime, browsers and Workers included; the
+ * file destination lives in `@atd/audit/file`.
+ *
+ * @example Record a call to stdout
+ * ```ts
+ * import { createCallEvent, JsonLinesAuditSink } from "@atd/audit";
+ *
+ * const sink = JsonLinesAuditSink.stdout();
+ * sink.onCall(createCallEvent({
+ *   call_id: "01J000000000000000000000TEST",
+ *   tool_id: "ref:echo.say",
+ *   caller_id: "agent-A",
+ *   granted_capabilities: ["read"],
+ *   duration_ms: 17,
+ *   outcome: { kind: "success" },
+ *   tier: "warm",
+ * }));
+ * await sink.close();
+ * ```
+ *
+ * @module
+ */
+export * from "./src/event/call_event.ts";
+export * from "./src/event/errors.ts";
+export * from "./src/event/create_call_event.ts";
+export * from "./src/event/parse_call_event.ts";
+export * from "./src/event/encode_call_event.ts";
+export * from "./src/sink/audit_sink.ts";
+export * from "./src/sink/json_lines_audit_sink.ts";
+export * from "./src/destination/stdio_destination.ts";

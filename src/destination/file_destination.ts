@@ -1,0 +1,68 @@
+/**
+ * The file destination, for Deno, Bun and Node. Kept apart from `mod.ts` so
+ * that browsers and Workers never load file-system code.
+ *
+ * ```ts ignore
+ * import { JsonLinesAuditSink } from "@atd/audit";
+ * import { fileDestination } from "@atd/audit/file";
+ * const sink = new JsonLinesAuditSink(fileDestination("audit.jsonl"));
+ * ```
+ *
+ * @module
+ */
+import { openAppend } from "../runtime/file.ts";
+
+/** Options for {@linkcode fileDestination}. */
+export interface FileDestinationOptions {
+  /** Force data to the disk (fdatasync) on every `flush()`, not just to the OS. @default {false} */
+  readonly fsync?: boolean;
+}
+
+/** A file destination: a byte stream plus a `flush()` the sink calls from its own. */
+export interface FileDestination extends WritableStream<Uint8Array> {
+  /** Resolves when written data is in the OS (and on disk with `fsync`). */
+  flush(): Promise<void>;
+}
+
+/**
+ * Opens `path` for appending (creating it if missing) and returns a stream
+ * that appends each chunk with one write. Works on Deno, Bun and Node.
+ *
+ * @param path The file to append to.
+ * @param options Whether `flush()` also syncs to disk.
+ * @returns A destination for `JsonLinesAuditSink`.
+ * @throws {Error} When the file cannot be opened, naming the path and the reason.
+ *
+ * @example
+ * ```ts ignore
+ * import { JsonLinesAuditSink } from "@atd/audit";
+ * import { fileDestination } from "@atd/audit/file";
+ * await using sink = new JsonLinesAuditSink(fileDestination("audit.jsonl", { fsync: true }));
+ * ```
+ */
+export function fileDestination(path: string | URL, options: FileDestinationOptions = {}): FileDestination {
+  let file;
+  try {
+    file = openAppend(path);
+  } catch (cause) {
+    throw new Error(`Cannot open audit file ${JSON.stringify(String(path))} for appending: ${(cause as Error).message}`, {
+      cause,
+    });
+  }
+  let closed = false;
+  const stream = new WritableStream<Uint8Array>({
+    write: (chunk) => file.write(chunk),
+    close: () => {
+      closed = true;
+      return file.close();
+    },
+    abort: () => {
+      closed = true;
+      return file.close();
+    },
+  });
+  return Object.assign(stream, {
+    // The sink has awaited every write before it calls flush.
+    flush: () => (options.fsync && !closed ? file.sync() : Promise.resolve()),
+  });
+}

@@ -1,0 +1,29 @@
+import { standardStreamWriter } from "../runtime/stdio.ts";
+
+/**
+ * A destination writing to the process's stdout or stderr (Deno, Bun, Node).
+ * Where there is no such stream (browsers, Workers), each line goes to
+ * `console.log` or `console.error` instead. Closing it never closes the
+ * process's stream.
+ *
+ * @param which `"stdout"` or `"stderr"`.
+ * @returns A stream of JSON Lines bytes.
+ *
+ * @example
+ * ```ts
+ * import { JsonLinesAuditSink, stdioDestination } from "@atd/audit";
+ * const sink = new JsonLinesAuditSink(stdioDestination("stderr"));
+ * await sink.close();
+ * ```
+ */
+export function stdioDestination(which: "stdout" | "stderr"): WritableStream<Uint8Array> {
+  const writeAll = standardStreamWriter(which);
+  if (writeAll) return new WritableStream({ write: (chunk) => writeAll(chunk) });
+  const decoder = new TextDecoder();
+  const log = which === "stdout" ? console.log : console.error;
+  return new WritableStream({
+    write(chunk) {
+      for (const line of decoder.decode(chunk).split("\n")) if (line !== "") log(line);
+    },
+  });
+}

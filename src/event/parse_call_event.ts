@@ -1,0 +1,76 @@
+import * as v from "valibot";
+import type { CallEvent } from "./call_event.ts";
+import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
+import { CallEventSyntaxError, excerptOf } from "./errors.ts";
+import { callEventSchema, issuesOf } from "./_schema.ts";
+
+/** Options for {@linkcode parseCallEvent}. */
+export interface ParseCallEventOptions {
+  /** 1-based line number to put in errors. */
+  readonly line?: number;
+  /** Byte offset of the line in its source, to put in errors. */
+  readonly offset?: number;
+}
+
+/**
+ * Reads one `CallEvent` from a JSON line or an already parsed value, the way
+ * the reference's serde reads it: schema 1, 2 and 3 are accepted, a missing
+ * `secrets_resolved` becomes `false`, absent or `null` optional fields become
+ * absent, unknown keys are ignored. The result has its keys in wire order.
+ *
+ * @param input A JSON line (without its newline) or a parsed JSON value.
+ * @param options Where the line came from, for error messages.
+ * @returns The validated event.
+ * @throws {CallEventSyntaxError} When the text is not JSON or does not match the
+ *   schema; `path` names the first failing field.
+ *
+ * @example Reading a schema 2 line
+ * ```ts
+ * import { parseCallEvent } from "@atd/audit";
+ * import { assertEquals } from "jsr:@std/assert@1";
+ * const event = parseCallEvent(
+ *   '{"ts":"2026-05-29T00:00:00+00:00","call_id":"01J","tool_id":"x","granted_capabilities":[],' +
+ *     '"duration_ms":1,"outcome":{"kind":"success"},"tier":"warm","dry_run":false,"schema_version":2}',
+ * );
+ * assertEquals(event.secrets_resolved, false);
+ * assertEquals(event.capability_provenance, undefined);
+ * ```
+ */
+export function parseCallEvent(input: string | unknown, options: ParseCallEventOptions = {}): CallEvent {
+  let value = input;
+  if (typeof input === "string") {
+    try {
+      value = JSON.parse(input);
+    } catch (cause) {
+      throw new CallEventSyntaxError({
+        path: undefined,
+        reason: `not valid JSON (${(cause as Error).message})`,
+        line: options.line,
+        offset: options.offset,
+        excerpt: excerptOf(input),
+      }, { cause });
+    }
+  }
+  const result = v.safeParse(callEventSchema, value);
+  if (!result.success) {
+    const issues = issuesOf(result.issues);
+    const first = issues[0]!;
+    throw new CallEventSyntaxError({
+      path: first.path,
+      reason: first.reason,
+      issues,
+      line: options.line,
+      offset: options.offset,
+      excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
+    });
+  }
+  return canonicalEvent(result.output as ValidatedEvent);
+}
+
+function safeStringify(value: unknown): string {
+  try {
+    return String(JSON.stringify(value));
+  } catch {
+    return String(value);
+  }
+}

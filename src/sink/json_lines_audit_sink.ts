@@ -1,0 +1,357 @@
+import type { CallEvent } from "../event/call_event.ts";
+import { encodeCallEvent } from "../event/encode_call_event.ts";
+import { stdioDestination } from "../destination/stdio_destination.ts";
+import { type AuditSink, type BackpressureStrategy, DEFAULT_AUDIT_QUEUE_CAPACITY } from "./audit_sink.ts";
+
+/** Options for {@linkcode JsonLinesAuditSink}. */
+export interface JsonLinesAuditSinkOptions {
+  /** Events the queue holds before backpressure applies. @default {1024} */
+  readonly capacity?: number;
+  /** What to do with an event that finds the queue full. @default {"drop"} */
+  readonly backpressure?: BackpressureStrategy;
+  /**
+   * Told about every loss that is not a plain queue drop: an event that cannot
+   * be serialized (with the event), a destination write that failed, a fallback
+   * sink that threw. Must not throw. @default {reports to console.error}
+   */
+  readonly onError?: (error: unknown, event?: CallEvent) => void;
+  /** Leave the destination open on `close()` (for streams the caller owns). @default {false} */
+  readonly preventClose?: boolean;
+}
+
+/** Counters of a {@linkcode JsonLinesAuditSink}; every `onCall` lands in exactly one of the first four. */
+export interface AuditSinkStats {
+  /** Events admitted to the queue. */
+  readonly accepted: number;
+  /** Events dropped: queue full in `"drop"` mode, or recorded after `close()`. */
+  readonly dropped: number;
+  /** Events handed to the fallback sink. */
+  readonly fallback: number;
+  /** Events that could not be serialized (wrong shape, bad values). */
+  readonly invalid: number;
+  /** Accepted events the destination has taken. */
+  readonly written: number;
+  /** Accepted events lost because the destination's write failed. */
+  readonly failed: number;
+  /** Accepted events not yet written nor failed. */
+  readonly queued: number;
+}
+
+/** A queued batch of lines; `taken` once its bytes went out with an earlier batch. */
+interface Batch {
+  readonly lines: string[];
+  taken: boolean;
+}
+
+/** Lines per queued batch, so that a huge burst in `"block"` mode stays in bounded strings. */
+const MAX_BATCH_LINES = 4096;
+/** Characters gathered into one destination write. */
+const MAX_WRITE_CHARS = 1 << 20;
+const RESOLVED: Promise<void> = Promise.resolve();
+const encoder = new TextEncoder();
+
+/**
+ * Writes each recorded `CallEvent` as one JSON line to a
+ * `WritableStream<Uint8Array>` (a file, stdout, an HTTP endpoint, or any
+ * stream), without ever blocking or throwing into the call being audited.
+ *
+ * Events wait in a Web Streams queue whose `highWaterMark` is `capacity`
+ * events; lines that arrive while the destination is busy go out together in
+ * one write. When the queue is full the `backpressure` strategy decides.
+ *
+ * @example Lossless recording to a stream
+ * ```ts
+ * import { createCallEvent, JsonLinesAuditSink } from "@atd/audit";
+ * import { assertEquals } from "jsr:@std/assert@1";
+ * const chunks: Uint8Array[] = [];
+ * const sink = new JsonLinesAuditSink(
+ *   new WritableStream({ write(chunk) { chunks.push(chunk); } }),
+ *   { backpressure: "block" },
+ * );
+ * await sink.ready;
+ * sink.onCall(createCallEvent({
+ *   call_id: "c1", tool_id: "ref:echo.say", duration_ms: 17, outcome: { kind: "success" }, tier: "warm",
+ * }));
+ * await sink.close();
+ * assertEquals(sink.stats().written, 1);
+ * ```
+ */
+export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
+  readonly #capacity: number;
+  readonly #strategy: BackpressureStrategy;
+  readonly #onError: (error: unknown, event?: CallEvent) => void;
+  readonly #preventClose: boolean;
+  readonly #destination: WritableStream<Uint8Array>;
+  readonly #out: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #queue: WritableStreamDefaultWriter<Batch>;
+  /** Lines recorded since the last pump, not yet in the queue. */
+  #pending: string[] = [];
+  /** Batches in the queue whose bytes have not gone out yet. */
+  #unwritten: Batch[] = [];
+  #lastWrite: Promise<void> = RESOLVED;
+  #pumpScheduled = false;
+  #closing: Promise<void> | undefined;
+  #accepted = 0;
+  #dropped = 0;
+  #fallback = 0;
+  #invalid = 0;
+  #written = 0;
+  #failed = 0;
+
+  /**
+   * @param destination Where the lines go. The sink takes its writer (so it
+   *   must not be locked) and closes it on `close()` unless `preventClose`.
+   *   A destination with a `flush(): Promise<void>` method (such as
+   *   `fetchDestination`) is flushed by {@linkcode JsonLinesAuditSink.flush}.
+   * @param options Capacity, backpressure strategy, error hook.
+   * @throws {TypeError} When `destination` is not a writable stream or is
+   *   locked, or `backpressure` is not a known strategy.
+   * @throws {RangeError} When `capacity` is not a positive integer.
+   */
+  constructor(destination: WritableStream<Uint8Array>, options: JsonLinesAuditSinkOptions = {}) {
+    const capacity = options.capacity ?? DEFAULT_AUDIT_QUEUE_CAPACITY;
+    if (!Number.isSafeInteger(capacity) || capacity < 1) {
+      throw new RangeError(`Cannot create sink: capacity must be a positive integer, got ${capacity}`);
+    }
+    const strategy = options.backpressure ?? "drop";
+    if (
+      strategy !== "drop" && strategy !== "block" &&
+      typeof (strategy as { fallback?: AuditSink })?.fallback?.onCall !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create sink: backpressure must be "drop", "block" or { fallback: AuditSink }, got ${String(strategy)}`,
+      );
+    }
+    if (typeof destination?.getWriter !== "function") {
+      throw new TypeError("Cannot create sink: destination must be a WritableStream");
+    }
+    this.#capacity = capacity;
+    this.#strategy = strategy;
+    this.#onError = options.onError ?? reportToConsole;
+    this.#preventClose = options.preventClose ?? false;
+    this.#destination = destination;
+    this.#out = destination.getWriter();
+    this.#out.closed.catch(() => {}); // a failed destination is reported per write
+    const queue = new WritableStream<Batch>(
+      { write: (batch) => this.#writeOut(batch) },
+      { highWaterMark: capacity, size: (batch) => batch.lines.length },
+    );
+    this.#queue = queue.getWriter();
+  }
+
+  /**
+   * A sink writing to standard output (Deno, Bun, Node), or to
+   * `console.log` where there is no stdout (browsers, Workers).
+   *
+   * @param options Sink options; the process's stdout is never closed.
+   * @returns A new sink.
+   */
+  static stdout(options: JsonLinesAuditSinkOptions = {}): JsonLinesAuditSink {
+    return new JsonLinesAuditSink(stdioDestination("stdout"), options);
+  }
+
+  /**
+   * A sink writing to standard error, or to `console.error` where there is none.
+   *
+   * @param options Sink options; the process's stderr is never closed.
+   * @returns A new sink.
+   */
+  static stderr(options: JsonLinesAuditSinkOptions = {}): JsonLinesAuditSink {
+    return new JsonLinesAuditSink(stdioDestination("stderr"), options);
+  }
+
+  /** The queue capacity in events. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
+  /** The strategy given at construction. */
+  get backpressure(): BackpressureStrategy {
+    return this.#strategy;
+  }
+
+  /** Events lost so far: dropped on a full queue, or recorded after `close()`. */
+  get drops(): number {
+    return this.#dropped;
+  }
+
+  /** Room left in the queue, in events; zero or less means full (as in Web Streams). */
+  get desiredSize(): number {
+    return (this.#queue.desiredSize ?? 0) - this.#pending.length;
+  }
+
+  /**
+   * Resolves when the queue has room. In `"block"` mode, awaiting it before
+   * each `onCall` keeps at most `capacity` events queued:
+   * `await sink.ready; sink.onCall(event);`
+   */
+  get ready(): Promise<void> {
+    if (this.desiredSize > 0) return RESOLVED;
+    this.#pump(); // the queue's own backpressure must see the pending lines
+    return this.#queue.ready;
+  }
+
+  /**
+   * Records one event: serializes it now (so later changes to the object do
+   * not show) and queues the line. Synchronous; never throws, never waits.
+   *
+   * @param event The event to record.
+   */
+  onCall(event: CallEvent): void {
+    if (this.#closing !== undefined) {
+      this.#dropped++;
+      return;
+    }
+    if (this.desiredSize <= 0) {
+      const strategy = this.#strategy;
+      if (strategy === "drop") {
+        this.#dropped++;
+        return;
+      }
+      if (strategy !== "block") {
+        this.#handToFallback(strategy.fallback, event);
+        return;
+      }
+    }
+    let line: string;
+    try {
+      line = encodeCallEvent(event);
+    } catch (error) {
+      this.#invalid++;
+      this.#report(error, event);
+      return;
+    }
+    this.#pending.push(line);
+    this.#accepted++;
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pump);
+    }
+  }
+
+  /**
+   * Resolves once every event accepted before the call has been written to the
+   * destination (and the destination's and fallback's own `flush`, if any,
+   * resolved). Never rejects: failures go to `onError` and `stats().failed`.
+   *
+   * @returns A promise that resolves when delivered.
+   */
+  async flush(): Promise<void> {
+    this.#pump();
+    await this.#lastWrite;
+    await this.#settle(() => (this.#destination as { flush?: () => Promise<void> }).flush?.());
+    const strategy = this.#strategy;
+    if (typeof strategy === "object") await this.#settle(() => strategy.fallback.flush?.());
+  }
+
+  /**
+   * Flushes, then closes the destination (unless `preventClose`). Idempotent;
+   * events recorded afterwards count as drops. Never rejects.
+   *
+   * @returns A promise that resolves when closed.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  /** Same as {@linkcode JsonLinesAuditSink.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /**
+   * A snapshot of the counters.
+   *
+   * @returns The counts so far.
+   */
+  stats(): AuditSinkStats {
+    return {
+      accepted: this.#accepted,
+      dropped: this.#dropped,
+      fallback: this.#fallback,
+      invalid: this.#invalid,
+      written: this.#written,
+      failed: this.#failed,
+      queued: this.#accepted - this.#written - this.#failed,
+    };
+  }
+
+  async #close(): Promise<void> {
+    await this.flush();
+    await this.#queue.close();
+    if (this.#preventClose) this.#out.releaseLock();
+    else await this.#settle(() => this.#out.close());
+  }
+
+  /** Moves pending lines into the queue as batches (runs as a microtask after a burst). */
+  #pump = (): void => {
+    this.#pumpScheduled = false;
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    for (let i = 0; i < pending.length; i += MAX_BATCH_LINES) {
+      const lines = pending.length <= MAX_BATCH_LINES ? pending : pending.slice(i, i + MAX_BATCH_LINES);
+      const batch: Batch = { lines, taken: false };
+      this.#unwritten.push(batch);
+      this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
+    }
+  };
+
+  /**
+   * The queue's sink. Takes this batch and every batch queued behind it (up to
+   * MAX_WRITE_CHARS) into one destination write; the batches it took are
+   * no-ops when their turn comes, so the queue's size stays exact.
+   */
+  async #writeOut(batch: Batch): Promise<void> {
+    if (batch.taken) return;
+    let text = "";
+    let count = 0;
+    let taken = 0;
+    for (const next of this.#unwritten) {
+      if (taken > 0 && text.length >= MAX_WRITE_CHARS) break;
+      next.taken = true;
+      text += next.lines.join("\n") + "\n";
+      count += next.lines.length;
+      taken++;
+    }
+    this.#unwritten.splice(0, taken);
+    try {
+      await this.#out.write(encoder.encode(text));
+      this.#written += count;
+    } catch (error) {
+      this.#failed += count;
+      this.#report(error);
+    }
+  }
+
+  #handToFallback(fallback: AuditSink, event: CallEvent): void {
+    try {
+      fallback.onCall(event);
+      this.#fallback++;
+    } catch (error) {
+      this.#dropped++;
+      this.#report(error, event);
+    }
+  }
+
+  async #settle(step: () => Promise<unknown> | undefined): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #report(error: unknown, event?: CallEvent): void {
+    try {
+      this.#onError(error, event);
+    } catch {
+      // onError must not throw; nothing is left to tell.
+    }
+  }
+}
+
+function reportToConsole(error: unknown, event?: CallEvent): void {
+  console.error("@atd/audit:", error, ...(event === undefined ? [] : ["event:", event]));
+}
