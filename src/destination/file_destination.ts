@@ -45,9 +45,12 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
   try {
     file = openAppend(path);
   } catch (cause) {
-    throw new Error(`Cannot open audit file ${JSON.stringify(String(path))} for appending: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new Error(
+      `Cannot open audit file ${JSON.stringify(String(path))} for appending: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
   }
   let closed = false;
   const stream = new WritableStream<Uint8Array>({

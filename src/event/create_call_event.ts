@@ -48,7 +48,7 @@ const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
  * @example A failed call
  * ```ts
  * import { createCallEvent } from "@atd/audit";
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * const event = createCallEvent({
  *   call_id: "01J000000000000000000000TEST",
  *   tool_id: "ref:echo.say",
@@ -56,8 +56,8 @@ const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
  *   outcome: { kind: "execution_failed", code: "FS_NOT_FOUND", retryable: false },
  *   tier: "warm",
  * });
- * assertEquals(event.schema_version, 3);
- * assertEquals(event.granted_capabilities, []);
+ * assert.deepEqual(event.schema_version, 3);
+ * assert.deepEqual(event.granted_capabilities, []);
  * ```
  */
 export function createCallEvent(fields: CallEventFields): CallEvent {
@@ -75,7 +75,10 @@ export function createCallEvent(fields: CallEventFields): CallEvent {
   if (!result.success) throw new InvalidCallEventError(issuesOf(result.issues));
   const event = result.output as ValidatedEvent;
   if (!RFC_3339.test(event.ts)) {
-    throw new InvalidCallEventError([{ path: "ts", reason: `to be an RFC 3339 timestamp, got ${JSON.stringify(event.ts)}` }]);
+    throw new InvalidCallEventError([{
+      path: "ts",
+      reason: `to be an RFC 3339 timestamp, got ${JSON.stringify(event.ts)}`,
+    }]);
   }
   return canonicalEvent(event);
 }

@@ -18,12 +18,12 @@ import { InvalidCallEventError } from "./errors.ts";
  * @example
  * ```ts
  * import { createCallEvent, encodeCallEvent } from "@atd/audit";
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * const event = createCallEvent({
  *   ts: "2026-05-29T00:00:00+00:00", call_id: "c1", tool_id: "t", duration_ms: 5,
  *   outcome: { kind: "rate_limited", retry_after_ms: null }, tier: "warm",
  * });
- * assertEquals(
+ * assert.deepEqual(
  *   encodeCallEvent(event),
  *   '{"ts":"2026-05-29T00:00:00+00:00","call_id":"c1","tool_id":"t","granted_capabilities":[],' +
  *     '"duration_ms":5,"outcome":{"kind":"rate_limited","retry_after_ms":null},"tier":"warm",' +
@@ -50,6 +50,7 @@ export function encodeCallEvent(event: CallEvent): string {
 
 const U32_MAX = 4_294_967_295;
 // Characters JSON must escape, and surrogates (which need a well-formedness check).
+// deno-lint-ignore no-control-regex
 const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 function str(value: unknown, path: string): string {
@@ -71,7 +72,11 @@ function strs(value: unknown, path: string): string {
 
 function int(value: unknown, path: string, max: number): string {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
-    fail(path, max === Number.MAX_SAFE_INTEGER ? "to be a non-negative integer" : `to be an integer from 0 to ${max}`, value);
+    fail(
+      path,
+      max === Number.MAX_SAFE_INTEGER ? "to be a non-negative integer" : `to be an integer from 0 to ${max}`,
+      value,
+    );
   }
   return String(value);
 }

@@ -13,7 +13,7 @@ export interface CallEventIssue {
  * @example Inspecting the failing field
  * ```ts
  * import { createCallEvent, InvalidCallEventError } from "@atd/audit";
- * import { assert } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * try {
  *   createCallEvent({ call_id: "c1", tool_id: 7 as unknown as string, duration_ms: 1, outcome: { kind: "success" }, tier: "warm" });
  * } catch (error) {
@@ -30,6 +30,8 @@ export class InvalidCallEventError extends TypeError {
   readonly issues: readonly CallEventIssue[];
 
   /**
+   * Builds the error from the problems found.
+   *
    * @param issues The problems found; the first one names the error.
    * @param options Standard error options (`cause`).
    */
@@ -50,13 +52,13 @@ export class InvalidCallEventError extends TypeError {
  * @example Reading the line number and field
  * ```ts
  * import { CallEventSyntaxError, parseCallEvent } from "@atd/audit";
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * try {
  *   parseCallEvent('{"ts":1}', { line: 12 });
  * } catch (error) {
  *   if (!(error instanceof CallEventSyntaxError)) throw error;
- *   assertEquals(error.line, 12);
- *   assertEquals(error.path, "ts");
+ *   assert.deepEqual(error.line, 12);
+ *   assert.deepEqual(error.path, "ts");
  * }
  * ```
  */
@@ -75,6 +77,8 @@ export class CallEventSyntaxError extends SyntaxError {
   readonly excerpt: string | undefined;
 
   /**
+   * Builds the error from what failed and where.
+   *
    * @param details What failed and where.
    * @param options Standard error options (`cause`).
    */

@@ -27,13 +27,13 @@ export interface ParseCallEventOptions {
  * @example Reading a schema 2 line
  * ```ts
  * import { parseCallEvent } from "@atd/audit";
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * const event = parseCallEvent(
  *   '{"ts":"2026-05-29T00:00:00+00:00","call_id":"01J","tool_id":"x","granted_capabilities":[],' +
  *     '"duration_ms":1,"outcome":{"kind":"success"},"tier":"warm","dry_run":false,"schema_version":2}',
  * );
- * assertEquals(event.secrets_resolved, false);
- * assertEquals(event.capability_provenance, undefined);
+ * assert.deepEqual(event.secrets_resolved, false);
+ * assert.deepEqual(event.capability_provenance, undefined);
  * ```
  */
 export function parseCallEvent(input: string | unknown, options: ParseCallEventOptions = {}): CallEvent {
@@ -52,8 +52,10 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
     }
   }
   const result = v.safeParse(callEventSchema, value);
-  if (!result.success) {
-    const issues = issuesOf(result.issues);
+  if (!result.success || Array.isArray(value)) {
+    const issues = Array.isArray(value)
+      ? [{ path: "", reason: "to be an object, got an array" }]
+      : issuesOf(result.issues ?? []);
     const first = issues[0]!;
     throw new CallEventSyntaxError({
       path: first.path,

@@ -31,7 +31,7 @@ export function openAppend(path: string | URL): AppendFile {
         for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
       },
       sync: () => file.syncData(),
-      close: async () => file.close(),
+      close: () => new Promise<void>((resolve) => resolve(file.close())),
     };
   }
   const fd = fs.openSync(path, "a");

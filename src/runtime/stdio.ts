@@ -35,7 +35,8 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
       guarded.add(node);
       node.on?.("error", () => {});
     }
-    return (bytes) => new Promise((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
+    return (bytes) =>
+      new Promise((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
   }
   return undefined;
 }

@@ -62,7 +62,7 @@ const encoder = new TextEncoder();
  * @example Lossless recording to a stream
  * ```ts
  * import { createCallEvent, JsonLinesAuditSink } from "@atd/audit";
- * import { assertEquals } from "jsr:@std/assert@1";
+ * import assert from "node:assert/strict";
  * const chunks: Uint8Array[] = [];
  * const sink = new JsonLinesAuditSink(
  *   new WritableStream({ write(chunk) { chunks.push(chunk); } }),
@@ -73,7 +73,7 @@ const encoder = new TextEncoder();
  *   call_id: "c1", tool_id: "ref:echo.say", duration_ms: 17, outcome: { kind: "success" }, tier: "warm",
  * }));
  * await sink.close();
- * assertEquals(sink.stats().written, 1);
+ * assert.deepEqual(sink.stats().written, 1);
  * ```
  */
 export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
@@ -99,6 +99,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   #failed = 0;
 
   /**
+   * Creates a sink writing to `destination`.
+   *
    * @param destination Where the lines go. The sink takes its writer (so it
    *   must not be locked) and closes it on `close()` unless `preventClose`.
    *   A destination with a `flush(): Promise<void>` method (such as
