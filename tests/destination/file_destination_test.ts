@@ -1,0 +1,84 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { encodeCallEvent, JsonLinesAuditSink, parseCallEvent } from "../../mod.ts";
+import { fileDestination } from "../../src/destination/file_destination.ts";
+import { mkEvent } from "../_helpers/events.ts";
+import { runScript } from "../_helpers/run_script.ts";
+
+const tempFile = (name = "audit.jsonl") => join(mkdtempSync(join(tmpdir(), "atd-file-")), name);
+const numbered = (i: number) => mkEvent({ kind: "success" }, `call-${i}`);
+
+describe("fileDestination", () => {
+  it("creates the file and round-trips every event", async () => {
+    const path = tempFile();
+    const sink = new JsonLinesAuditSink(fileDestination(path), { backpressure: "block" });
+    const events = Array.from({ length: 5000 }, (_, i) => numbered(i));
+    for (const event of events) sink.onCall(event);
+    await sink.close();
+    const lines = readFileSync(path, "utf8").split("\n");
+    assert.equal(lines.pop(), "", "the file ends with a newline");
+    assert.deepEqual(lines.map((line) => parseCallEvent(line)), events);
+  });
+
+  it("appends to an existing file", async () => {
+    const path = tempFile();
+    writeFileSync(path, "existing line\n");
+    const sink = new JsonLinesAuditSink(fileDestination(path, { fsync: true }));
+    const [one, two] = [numbered(1), numbered(2)];
+    sink.onCall(one);
+    await sink.flush(); // with fsync
+    sink.onCall(two);
+    await sink.close();
+    assert.equal(readFileSync(path, "utf8"), `existing line\n${encodeCallEvent(one)}\n${encodeCallEvent(two)}\n`);
+  });
+
+  it("has every line on disk once flush resolves", async () => {
+    const path = tempFile();
+    const sink = new JsonLinesAuditSink(fileDestination(path));
+    for (let i = 0; i < 100; i++) sink.onCall(numbered(i));
+    await sink.flush();
+    assert.equal(readFileSync(path, "utf8").split("\n").length - 1, 100);
+    await sink.close();
+  });
+
+  it("throws a clear error for a path that cannot be opened", () => {
+    const dir = mkdtempSync(join(tmpdir(), "atd-file-"));
+    const missing = join(dir, "no", "such", "dir", "audit.jsonl");
+    assert.throws(() => fileDestination(missing), (error: unknown) => {
+      assert.ok(error instanceof Error);
+      assert.ok(error.message.startsWith(`Cannot open audit file "${missing}" for appending: `), error.message);
+      assert.ok(error.cause !== undefined);
+      return true;
+    });
+    assert.throws(() => fileDestination(dir), /Cannot open audit file/); // a directory
+  });
+
+  it("writes every line of a block-mode script that ends without close()", async () => {
+    const path = tempFile();
+    const result = await runScript("tests/_scripts/record_and_exit.ts", [path, "3000", "block"]);
+    assert.equal(result.code, 0, result.stderr);
+    const ids = readFileSync(path, "utf8").trim().split("\n").map((line) => parseCallEvent(line).call_id);
+    assert.deepEqual(ids, Array.from({ length: 3000 }, (_, i) => `call-${i}`));
+  });
+
+  it("writes exactly the accepted lines of a drop-mode burst that ends without close()", async () => {
+    const path = tempFile();
+    const result = await runScript("tests/_scripts/record_and_exit.ts", [path, "3000", "drop"]);
+    assert.equal(result.code, 0, result.stderr);
+    const ids = readFileSync(path, "utf8").trim().split("\n").map((line) => parseCallEvent(line).call_id);
+    // One synchronous burst: the first `capacity` (1024) calls fit the queue, the rest are dropped.
+    assert.deepEqual(ids, Array.from({ length: 1024 }, (_, i) => `call-${i}`));
+  });
+});
+
+describe("JsonLinesAuditSink.stdout", () => {
+  it("writes lines to the process's stdout, even when the script never closes the sink", async () => {
+    const result = await runScript("tests/_scripts/record_and_exit.ts", ["-", "200", "block"]);
+    assert.equal(result.code, 0, result.stderr);
+    const ids = result.stdout.trim().split("\n").map((line) => parseCallEvent(line).call_id);
+    assert.deepEqual(ids, Array.from({ length: 200 }, (_, i) => `call-${i}`));
+  });
+});

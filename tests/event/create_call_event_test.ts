@@ -1,0 +1,126 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { createCallEvent, InvalidCallEventError, nowRfc3339, SCHEMA_VERSION } from "../../mod.ts";
+import { mkEvent } from "../_helpers/events.ts";
+
+describe("createCallEvent", () => {
+  it("fills the reference's defaults, then takes setters (reference: callevent_builder_defaults_then_setters)", () => {
+    const e = createCallEvent({
+      call_id: "cid",
+      tool_id: "tool:x",
+      duration_ms: 5,
+      outcome: { kind: "success" },
+      tier: "warm",
+    });
+    assert.equal(e.tool_id, "tool:x");
+    assert.equal(e.duration_ms, 5);
+    assert.equal(e.schema_version, SCHEMA_VERSION);
+    assert.equal(e.caller_id, undefined);
+    assert.deepEqual(e.granted_capabilities, []);
+    assert.equal(e.dry_run, false);
+    assert.equal(e.secrets_resolved, false);
+    assert.equal(e.cursor_page, undefined);
+    assert.equal(e.capability_provenance, undefined);
+    const e2 = createCallEvent({ ...e, caller_id: "agent-A", cursor_page: 2, secrets_resolved: true });
+    assert.equal(e2.caller_id, "agent-A");
+    assert.equal(e2.cursor_page, 2);
+    assert.equal(e2.secrets_resolved, true);
+  });
+
+  it("serializes a success event with its tag (reference: success_event_serializes)", () => {
+    const j = JSON.parse(JSON.stringify(mkEvent({ kind: "success" })));
+    assert.equal(j.tool_id, "ref:echo.say");
+    assert.equal(j.outcome.kind, "success");
+    assert.equal(j.schema_version, 3);
+    assert.equal(j.dry_run, false);
+  });
+
+  it("tags capability_denied (reference: capability_denied_outcome_tagged_correctly)", () => {
+    const j = JSON.parse(JSON.stringify(mkEvent({ kind: "capability_denied", missing: ["conformance.denied"] })));
+    assert.equal(j.outcome.kind, "capability_denied");
+    assert.equal(j.outcome.missing[0], "conformance.denied");
+  });
+
+  it("carries code and retryable (reference: execution_failed_carries_code_and_retryable)", () => {
+    const j = JSON.parse(JSON.stringify(mkEvent({ kind: "execution_failed", code: "FS_NOT_FOUND", retryable: false })));
+    assert.equal(j.outcome.kind, "execution_failed");
+    assert.equal(j.outcome.code, "FS_NOT_FOUND");
+    assert.equal(j.outcome.retryable, false);
+  });
+
+  it("writes a null retry_after_ms (reference: rate_limited_outcome_with_null_retry_after)", () => {
+    const text = JSON.stringify(mkEvent({ kind: "rate_limited", retry_after_ms: null }));
+    const j = JSON.parse(text);
+    assert.equal(j.outcome.kind, "rate_limited");
+    assert.equal(j.outcome.retry_after_ms, null);
+    assert.ok(text.includes('"retry_after_ms":null'));
+  });
+
+  it("round-trips both provenance sources (reference: capability_provenance_roundtrips_both_sources)", () => {
+    const e = createCallEvent({
+      ...mkEvent(),
+      capability_provenance: [
+        { cap: "records:read", source: { kind: "string_allow_list" } },
+        { cap: "records:write", source: { kind: "ucan_chain", issuer_did: "did:key:zABC", chain_depth: 1 } },
+      ],
+    });
+    const prov = JSON.parse(JSON.stringify(e)).capability_provenance;
+    assert.equal(prov[0].cap, "records:read");
+    assert.equal(prov[0].source.kind, "string_allow_list");
+    assert.equal(prov[1].source.kind, "ucan_chain");
+    assert.equal(prov[1].source.issuer_did, "did:key:zABC");
+    assert.equal(prov[1].source.chain_depth, 1);
+  });
+
+  it("omits absent provenance on the wire (reference: provenance_skipped_when_none)", () => {
+    assert.ok(!JSON.stringify(mkEvent()).includes("capability_provenance"));
+  });
+
+  it("omits a null caller_id (reference: caller_id_skipped_when_none)", () => {
+    const s = JSON.stringify(createCallEvent({ ...mkEvent(), caller_id: null }));
+    assert.ok(!s.includes("caller_id"), s);
+  });
+
+  it("stamps ts with the current time in the reference's RFC 3339 format", () => {
+    const before = Date.now();
+    const e = createCallEvent({
+      call_id: "c",
+      tool_id: "t",
+      duration_ms: 1,
+      outcome: { kind: "success" },
+      tier: "warm",
+    });
+    assert.match(e.ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?\+00:00$/);
+    const at = Date.parse(e.ts);
+    assert.ok(at >= before - 1 && at <= Date.now() + 1);
+  });
+
+  it("formats nowRfc3339 like chrono (reference: now_rfc3339_format_is_parseable)", () => {
+    const s = nowRfc3339();
+    assert.ok(!Number.isNaN(Date.parse(s)), s);
+    assert.ok(s.endsWith("+00:00"));
+  });
+
+  it("rejects a wrong field with its path", () => {
+    assert.throws(
+      () =>
+        createCallEvent({ call_id: "c", tool_id: "t", duration_ms: -3, outcome: { kind: "success" }, tier: "warm" }),
+      (error: unknown) => error instanceof InvalidCallEventError && error.path === "duration_ms",
+    );
+    assert.throws(
+      () => createCallEvent({ ...mkEvent(), outcome: { kind: "nope" } as never }),
+      (error: unknown) => error instanceof InvalidCallEventError && error.path === "outcome.kind",
+    );
+  });
+
+  it("rejects a ts that is not RFC 3339", () => {
+    assert.throws(
+      () => createCallEvent({ ...mkEvent(), ts: "Fri Nov 27 2026" }),
+      (error: unknown) => error instanceof InvalidCallEventError && error.path === "ts",
+    );
+  });
+
+  it("rejects a non-object", () => {
+    assert.throws(() => createCallEvent(null as never), InvalidCallEventError);
+  });
+});

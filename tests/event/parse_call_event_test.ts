@@ -1,0 +1,150 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { CallEventSyntaxError, encodeCallEvent, parseCallEvent } from "../../mod.ts";
+import { mkEvent } from "../_helpers/events.ts";
+
+const V3 = encodeCallEvent(mkEvent());
+
+describe("parseCallEvent", () => {
+  it("reads a schema 2 line without provenance as absent provenance (reference: v2_event_without_provenance_deserializes_to_none)", () => {
+    const line = `{"ts":"2026-05-29T00:00:00+00:00","call_id":"01J","tool_id":"x",
+"granted_capabilities":[],"duration_ms":1,"outcome":{"kind":"success"},
+"tier":"warm","dry_run":false,"schema_version":2,"secrets_resolved":false}`;
+    const event = parseCallEvent(line);
+    assert.equal(event.capability_provenance, undefined);
+    assert.equal(event.cursor_page, undefined);
+    assert.equal("capability_provenance" in event, false);
+    assert.equal(event.schema_version, 2);
+  });
+
+  it("reads a schema 1 line without secrets_resolved as false", () => {
+    const { secrets_resolved: _, ...v1 } = { ...JSON.parse(V3), schema_version: 1 };
+    const event = parseCallEvent(JSON.stringify(v1));
+    assert.equal(event.secrets_resolved, false);
+    assert.equal(event.schema_version, 1);
+  });
+
+  it("accepts a parsed value as well as text", () => {
+    assert.deepEqual(parseCallEvent(JSON.parse(V3)), parseCallEvent(V3));
+  });
+
+  it("turns null options into absent fields and drops unknown keys", () => {
+    const event = parseCallEvent({ ...JSON.parse(V3), caller_id: null, cursor_page: null, extra: 1 });
+    assert.deepEqual(Object.keys(event), [
+      "ts",
+      "call_id",
+      "tool_id",
+      "granted_capabilities",
+      "duration_ms",
+      "outcome",
+      "tier",
+      "dry_run",
+      "schema_version",
+      "secrets_resolved",
+    ]);
+  });
+
+  it("fills retry_after_ms with null when a rate_limited outcome leaves it out", () => {
+    const event = parseCallEvent({ ...JSON.parse(V3), outcome: { kind: "rate_limited" } });
+    assert.deepEqual(event.outcome, { kind: "rate_limited", retry_after_ms: null });
+  });
+
+  it("does not share arrays with its input", () => {
+    const input = JSON.parse(V3);
+    const event = parseCallEvent(input);
+    input.granted_capabilities.push("admin");
+    assert.deepEqual(event.granted_capabilities, ["read", "write"]);
+  });
+
+  // Each malformed line is rejected with the right field; its neighbours still parse.
+  const base = JSON.parse(V3);
+  const malformed: [string, string, string | undefined][] = [
+    ["empty text", "", undefined],
+    ["not JSON", "hello", undefined],
+    ["truncated JSON", V3.slice(0, 40), undefined],
+    ["trailing garbage", V3 + "x", undefined],
+    ["a JSON array", "[]", ""],
+    ["a JSON string", '"event"', ""],
+    ["JSON null", "null", ""],
+    ["missing ts", JSON.stringify({ ...base, ts: undefined }), "ts"],
+    ["numeric call_id", JSON.stringify({ ...base, call_id: 1 }), "call_id"],
+    ["missing tool_id", JSON.stringify({ ...base, tool_id: undefined }), "tool_id"],
+    ["numeric caller_id", JSON.stringify({ ...base, caller_id: 5 }), "caller_id"],
+    ["capabilities as a string", JSON.stringify({ ...base, granted_capabilities: "read" }), "granted_capabilities"],
+    [
+      "a number among capabilities",
+      JSON.stringify({ ...base, granted_capabilities: ["a", 2] }),
+      "granted_capabilities[1]",
+    ],
+    ["negative duration", JSON.stringify({ ...base, duration_ms: -1 }), "duration_ms"],
+    ["fractional duration", JSON.stringify({ ...base, duration_ms: 1.5 }), "duration_ms"],
+    ["duration as a string", JSON.stringify({ ...base, duration_ms: "17" }), "duration_ms"],
+    ["missing outcome", JSON.stringify({ ...base, outcome: undefined }), "outcome"],
+    ["unknown outcome kind", JSON.stringify({ ...base, outcome: { kind: "boom" } }), "outcome.kind"],
+    ["outcome without kind", JSON.stringify({ ...base, outcome: {} }), "outcome.kind"],
+    [
+      "execution_failed without retryable",
+      JSON.stringify({ ...base, outcome: { kind: "execution_failed", code: "E" } }),
+      "outcome.retryable",
+    ],
+    [
+      "capability_denied with numbers",
+      JSON.stringify({ ...base, outcome: { kind: "capability_denied", missing: [1] } }),
+      "outcome.missing[0]",
+    ],
+    [
+      "negative retry_after_ms",
+      JSON.stringify({ ...base, outcome: { kind: "rate_limited", retry_after_ms: -5 } }),
+      "outcome.retry_after_ms",
+    ],
+    ["dry_run as a string", JSON.stringify({ ...base, dry_run: "false" }), "dry_run"],
+    ["missing dry_run", JSON.stringify({ ...base, dry_run: undefined }), "dry_run"],
+    ["missing schema_version", JSON.stringify({ ...base, schema_version: undefined }), "schema_version"],
+    ["schema_version 4", JSON.stringify({ ...base, schema_version: 4 }), "schema_version"],
+    ["secrets_resolved null", JSON.stringify({ ...base, secrets_resolved: null }), "secrets_resolved"],
+    ["cursor_page over u32", JSON.stringify({ ...base, cursor_page: 4294967296 }), "cursor_page"],
+    ["provenance not an array", JSON.stringify({ ...base, capability_provenance: {} }), "capability_provenance"],
+    [
+      "provenance with an unknown source",
+      JSON.stringify({ ...base, capability_provenance: [{ cap: "c", source: { kind: "magic" } }] }),
+      "capability_provenance[0].source.kind",
+    ],
+    [
+      "chain_depth 256",
+      JSON.stringify({
+        ...base,
+        capability_provenance: [{ cap: "c", source: { kind: "ucan_chain", issuer_did: "d", chain_depth: 256 } }],
+      }),
+      "capability_provenance[0].source.chain_depth",
+    ],
+  ];
+
+  for (const [what, line, path] of malformed) {
+    it(`rejects ${what} with the line number and ${path === undefined ? "no field" : `field "${path}"`}`, () => {
+      const lines = [V3, line, V3];
+      const parsed: unknown[] = [];
+      const errors: CallEventSyntaxError[] = [];
+      lines.forEach((text, i) => {
+        try {
+          parsed.push(parseCallEvent(text, { line: i + 1, offset: i * 100 }));
+        } catch (error) {
+          assert.ok(error instanceof CallEventSyntaxError, String(error));
+          errors.push(error);
+        }
+      });
+      assert.equal(parsed.length, 2, "the neighbours parse");
+      assert.equal(errors.length, 1);
+      const error = errors[0]!;
+      assert.equal(error.line, 2);
+      assert.equal(error.offset, 100);
+      assert.equal(error.path, path);
+      assert.ok(error.message.startsWith("Cannot parse line 2: "), error.message);
+      if (path) assert.ok(error.message.includes(`expected "${path}"`), error.message);
+      assert.ok((error.excerpt ?? "").length <= 81);
+    });
+  }
+
+  it("says which versions it supports when schema_version is newer", () => {
+    assert.throws(() => parseCallEvent({ ...base, schema_version: 9 }), /newer versions are not supported/);
+  });
+});
