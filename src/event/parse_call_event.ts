@@ -1,7 +1,8 @@
 import * as v from "valibot";
 import type { CallEvent } from "./call_event.ts";
 import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
-import { CallEventSyntaxError, excerptOf } from "./errors.ts";
+import { encodeCallEvent } from "./encode_call_event.ts";
+import { CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
@@ -66,8 +67,28 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
       excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
     });
   }
-  return canonicalEvent(result.output as ValidatedEvent);
+  const event = canonicalEvent(result.output as ValidatedEvent);
+  // A lone surrogate (only possible as a \\uD8xx escape in text) cannot be
+  // written back as UTF-8, and the reference's serde rejects it: so do we.
+  if (typeof input !== "string" || SURROGATE_ESCAPE.test(input)) {
+    try {
+      encodeCallEvent(event);
+    } catch (error) {
+      const { path, reason } = error as InvalidCallEventError;
+      throw new CallEventSyntaxError({
+        path,
+        reason,
+        issues: [{ path, reason }],
+        line: options.line,
+        offset: options.offset,
+        excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
+      });
+    }
+  }
+  return event;
 }
+
+const SURROGATE_ESCAPE = /\\u[dD][89abcdefABCDEF]/;
 
 function safeStringify(value: unknown): string {
   try {

@@ -148,3 +148,17 @@ describe("parseCallEvent", () => {
     assert.throws(() => parseCallEvent({ ...base, schema_version: 9 }), /newer versions are not supported/);
   });
 });
+
+describe("parseCallEvent and lone surrogates", () => {
+  it("rejects a lone surrogate escape, as serde does, and accepts a paired one", () => {
+    const base = JSON.parse(V3);
+    const lone = JSON.stringify({ ...base, tool_id: "x" }).replace('"tool_id":"x"', '"tool_id":"a\\ud800b"');
+    assert.throws(
+      () => parseCallEvent(lone),
+      (error: unknown) => error instanceof CallEventSyntaxError && error.path === "tool_id",
+    );
+    const paired = JSON.stringify({ ...base, tool_id: "x" }).replace('"tool_id":"x"', '"tool_id":"\\ud83d\\ude00"');
+    assert.equal(parseCallEvent(paired).tool_id, "😀");
+    assert.throws(() => parseCallEvent({ ...base, caller_id: "\udc00" }), /"caller_id"/);
+  });
+});
