@@ -34,3 +34,8 @@ export * from "./src/event/encode_call_event.ts";
 export * from "./src/sink/audit_sink.ts";
 export * from "./src/sink/json_lines_audit_sink.ts";
 export * from "./src/destination/stdio_destination.ts";
+export * from "./src/read/json_lines_split_stream.ts";
+export * from "./src/read/call_event_parse_stream.ts";
+export * from "./src/read/invalid_line_error.ts";
+export * from "./src/read/read_call_events.ts";
+export * from "./src/read/summarize_call_events.ts";

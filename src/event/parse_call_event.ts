@@ -3,6 +3,7 @@ import type { CallEvent } from "./call_event.ts";
 import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
 import { encodeCallEvent } from "./encode_call_event.ts";
 import { CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
+import { isCallEvent } from "./_is_call_event.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
@@ -52,6 +53,10 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
       }, { cause });
     }
   }
+  // Text parsed here is ours alone, so a valid event can keep its arrays;
+  // a value from the caller goes through the schema, which copies it.
+  const fresh = typeof input === "string";
+  if (fresh && isCallEvent(value) && !SURROGATE_ESCAPE.test(input)) return canonicalEvent(value);
   const result = v.safeParse(callEventSchema, value);
   if (!result.success || Array.isArray(value)) {
     const issues = Array.isArray(value)

@@ -1,0 +1,91 @@
+// Text output of the command line: the stats table, pretty events, line reports.
+import type { CallEvent } from "../event/call_event.ts";
+import type { InvalidLineError } from "../read/invalid_line_error.ts";
+import type { CallEventSummary } from "../read/summarize_call_events.ts";
+
+/** Rows shown per count table before "… N more". */
+const MAX_ROWS = 15;
+
+/** The summary as aligned plain-text tables. */
+export function formatSummary(summary: CallEventSummary): string {
+  const d = summary.durationMs;
+  const head: [string, string][] = [
+    ["events", String(summary.total)],
+    ["invalid lines", String(summary.invalidLines)],
+    ["first", summary.firstTs ?? "-"],
+    ["last", summary.lastTs ?? "-"],
+    ["duration ms", d === null ? "-" : `p50 ${d.p50}  p95 ${d.p95}  p99 ${d.p99}  max ${d.max}`],
+    ["dry runs", String(summary.dryRuns)],
+    ["without caller", String(summary.withoutCaller)],
+  ];
+  const width = Math.max(...head.map(([k]) => k.length));
+  let out = head.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+  out += counts("outcome", summary.byOutcome, summary.total);
+  out += counts("tool", summary.byTool, summary.total);
+  out += counts("caller", summary.byCaller, summary.total);
+  out += counts("tier", summary.byTier, summary.total);
+  out += counts("denied capability", summary.deniedCapabilities, undefined);
+  return out;
+}
+
+function counts(title: string, record: Readonly<Record<string, number>>, total: number | undefined): string {
+  const entries = Object.entries(record);
+  if (entries.length === 0) return "";
+  const shown = entries.slice(0, MAX_ROWS);
+  const rows: string[][] = shown.map(([name, n]) => [name, String(n), total ? percent(n, total) : ""]);
+  if (entries.length > shown.length) {
+    const rest = entries.slice(MAX_ROWS).reduce((sum, [, n]) => sum + n, 0);
+    rows.push([`… ${entries.length - shown.length} more`, String(rest), total ? percent(rest, total) : ""]);
+  }
+  const header = [title, "count", total ? "%" : ""];
+  const w0 = Math.max(header[0]!.length, ...rows.map((r) => r[0]!.length));
+  const w1 = Math.max(header[1]!.length, ...rows.map((r) => r[1]!.length));
+  const w2 = Math.max(header[2]!.length, ...rows.map((r) => r[2]!.length));
+  const line = (r: string[]): string => `${r[0]!.padEnd(w0)}  ${r[1]!.padStart(w1)}  ${r[2]!.padStart(w2)}`.trimEnd();
+  return `\n${line(header)}\n${rows.map(line).join("\n")}\n`;
+}
+
+function percent(n: number, total: number): string {
+  return `${((100 * n) / total).toFixed(1)}%`;
+}
+
+/** One readable line for an event. */
+export function formatPretty(event: CallEvent): string {
+  const o = event.outcome;
+  let outcome: string = o.kind;
+  switch (o.kind) {
+    case "execution_failed":
+      outcome += ` ${o.code}${o.retryable ? " (retryable)" : ""}`;
+      break;
+    case "invalid_args":
+      outcome += ` ${JSON.stringify(o.message)}`;
+      break;
+    case "capability_denied":
+      outcome += ` missing ${o.missing.join(",")}`;
+      break;
+    case "rate_limited":
+      if (o.retry_after_ms !== null) outcome += ` retry after ${o.retry_after_ms}ms`;
+      break;
+  }
+  const flags = [event.dry_run ? "dry-run" : "", event.secrets_resolved ? "secrets" : ""].filter(Boolean);
+  return [
+    event.ts,
+    event.tool_id,
+    event.caller_id ?? "-",
+    `${event.duration_ms}ms`,
+    event.tier,
+    outcome,
+    ...flags,
+    event.call_id,
+  ].join("  ");
+}
+
+/** `FILE:LINE: reason` for an invalid line. */
+export function formatInvalid(name: string, error: InvalidLineError): string {
+  const what = error.path === undefined
+    ? error.reason
+    : error.path === ""
+    ? `expected the event ${error.reason}`
+    : `expected "${error.path}" ${error.reason}`;
+  return `${name}:${error.line}: ${what}`;
+}

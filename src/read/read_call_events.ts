@@ -1,0 +1,216 @@
+import type { CallEvent } from "../event/call_event.ts";
+import { checkMaxLineBytes, LineSplitter } from "./_line_splitter.ts";
+import { lineToEvent } from "./_line_to_event.ts";
+import type { InvalidLineError } from "./invalid_line_error.ts";
+import type { JsonLine } from "./json_lines_split_stream.ts";
+
+/** What {@linkcode readCallEvents} reads from. */
+export type CallEventSource = ReadableStream<Uint8Array> | Response | Blob | AsyncIterable<Uint8Array>;
+
+/** Options for {@linkcode readCallEvents}. */
+export interface ReadCallEventsOptions {
+  /**
+   * Told about each line that is not a valid event: not JSON, not UTF-8,
+   * wrong schema (`kind: "invalid"`), longer than `maxLineBytes`
+   * (`"too_long"`), or a last line cut short (`"torn"`). Not called in
+   * `strict` mode. If it throws, the iteration throws what it threw.
+   * @default {undefined (invalid lines are skipped and counted in `stats`)}
+   */
+  readonly onInvalid?: (error: InvalidLineError) => void;
+  /** Throw the first invalid line's {@linkcode InvalidLineError} instead of skipping it. @default {false} */
+  readonly strict?: boolean;
+  /**
+   * Longest line read, in bytes; a longer one is reported and skipped
+   * without being buffered.
+   * @default {1048576}
+   */
+  readonly maxLineBytes?: number;
+}
+
+/** Counts of a {@linkcode CallEventReader}, so far. */
+export interface ReadCallEventsStats {
+  /** Lines seen, blank ones included (the number of the last line). */
+  readonly lines: number;
+  /** Valid events read. */
+  readonly events: number;
+  /** Lines rejected (all kinds). */
+  readonly invalid: number;
+  /** Bytes read from the source. */
+  readonly bytes: number;
+}
+
+/**
+ * The async iterable {@linkcode readCallEvents} returns: iterate it once with
+ * `for await`; `stats` counts lines, events and invalid lines as it goes.
+ * Breaking out of the loop cancels the source.
+ */
+export class CallEventReader implements AsyncIterable<CallEvent> {
+  readonly #source: CallEventSource;
+  readonly #options: ReadCallEventsOptions;
+  readonly #max: number;
+  #started = false;
+  #lines = 0;
+  #events = 0;
+  #invalid = 0;
+  #bytes = 0;
+
+  /**
+   * Creates a reader; nothing is read until it is iterated.
+   *
+   * @param source Where to read bytes from.
+   * @param options How to treat invalid lines.
+   * @throws {TypeError} When `source` is none of the accepted kinds.
+   * @throws {RangeError} When `maxLineBytes` is not a positive integer.
+   */
+  constructor(source: CallEventSource, options: ReadCallEventsOptions = {}) {
+    if (!isSource(source)) {
+      throw new TypeError(
+        "Cannot read call events: source must be a ReadableStream, a Response, a Blob or an async iterable of bytes",
+      );
+    }
+    this.#source = source;
+    this.#options = options;
+    this.#max = checkMaxLineBytes(options.maxLineBytes);
+  }
+
+  /** Counts so far. */
+  get stats(): ReadCallEventsStats {
+    return { lines: this.#lines, events: this.#events, invalid: this.#invalid, bytes: this.#bytes };
+  }
+
+  /**
+   * Reads the source, line by line. Can be called once.
+   *
+   * @returns An iterator over the valid events, in file order.
+   * @throws {TypeError} When iterated a second time.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<CallEvent> {
+    if (this.#started) throw new TypeError("Cannot read call events: this reader was already iterated");
+    this.#started = true;
+    return this.#read();
+  }
+
+  async *#read(): AsyncGenerator<CallEvent, void, undefined> {
+    const reader = toStream(this.#source).getReader();
+    const splitter = new LineSplitter(this.#max);
+    const { onInvalid, strict = false } = this.#options;
+    const batch: CallEvent[] = [];
+    let failure: InvalidLineError | undefined;
+    const onLine = (line: JsonLine): void => {
+      const result = lineToEvent(line, this.#max);
+      if (!(result instanceof Error)) {
+        batch.push(result);
+        return;
+      }
+      this.#invalid++;
+      if (strict) {
+        failure = result;
+        throw result; // stops the splitter; rethrown below after the events before it
+      }
+      onInvalid?.(result);
+    };
+    let done = false;
+    try {
+      while (!done) {
+        const next = await reader.read();
+        try {
+          if (next.done) {
+            done = true;
+            splitter.end(onLine);
+          } else {
+            this.#bytes += next.value.byteLength;
+            splitter.push(next.value, onLine);
+          }
+        } catch (error) {
+          if (error !== failure) throw error;
+        }
+        this.#lines = splitter.lineCount(done);
+        for (let i = 0; i < batch.length; i++) {
+          this.#events++;
+          yield batch[i]!;
+        }
+        batch.length = 0;
+        if (failure !== undefined) throw failure;
+      }
+    } finally {
+      if (!done) await reader.cancel().catch(() => {});
+      reader.releaseLock();
+    }
+  }
+}
+
+/**
+ * Reads the `CallEvent`s of a JSON Lines source, streaming: memory stays flat
+ * however large the source is. Lines split across chunks, `\r\n`, blank lines
+ * and a UTF-8 byte order mark are handled; schema 1, 2 and 3 lines are
+ * upgraded to the current shape (a missing `secrets_resolved` becomes
+ * `false`).
+ *
+ * Bad lines never stop the read unless `strict` is set: each goes to
+ * `onInvalid` as an {@linkcode InvalidLineError} with its line number, byte
+ * offset, excerpt, field path and reason. A last line without a newline is
+ * accepted when it holds a whole event, and reported as `"torn"` otherwise.
+ *
+ * Works in every runtime, browsers included (it never calls
+ * `ReadableStream.from`).
+ *
+ * @param source A `ReadableStream<Uint8Array>`, a `Response`, a `Blob` (or
+ *   `File`), or an async iterable of byte chunks.
+ * @param options Where invalid lines go; strict mode; longest line.
+ * @returns An async iterable of events with running `stats`.
+ * @throws {TypeError} When `source` is none of the accepted kinds.
+ * @throws {RangeError} When `maxLineBytes` is not a positive integer.
+ *
+ * @example Reading a fetched log
+ * ```ts ignore
+ * import { readCallEvents } from "@atd/audit";
+ * const events = readCallEvents(await fetch("https://example.com/audit.jsonl"), {
+ *   onInvalid: (error) => console.warn(error.message),
+ * });
+ * for await (const event of events) {
+ *   if (event.outcome.kind === "capability_denied") console.log(event.tool_id, event.outcome.missing);
+ * }
+ * console.log(events.stats);
+ * ```
+ *
+ * @example Reading a Blob
+ * ```ts
+ * import { readCallEvents } from "@atd/audit";
+ * import assert from "node:assert/strict";
+ * const line = '{"ts":"2026-05-29T00:00:00+00:00","call_id":"c1","tool_id":"t","granted_capabilities":[],' +
+ *   '"duration_ms":5,"outcome":{"kind":"success"},"tier":"warm","dry_run":false,"schema_version":3}';
+ * const events = readCallEvents(new Blob([line, "\r\n", "not json\n"]));
+ * const ids = [];
+ * for await (const event of events) ids.push(event.call_id);
+ * assert.deepEqual(ids, ["c1"]);
+ * assert.deepEqual(events.stats.invalid, 1);
+ * ```
+ */
+export function readCallEvents(source: CallEventSource, options: ReadCallEventsOptions = {}): CallEventReader {
+  return new CallEventReader(source, options);
+}
+
+function isSource(source: unknown): source is CallEventSource {
+  if (typeof source !== "object" || source === null) return false;
+  return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
+    (typeof Blob === "function" && source instanceof Blob) || Symbol.asyncIterator in source;
+}
+
+function toStream(source: CallEventSource): ReadableStream<Uint8Array> {
+  if (source instanceof ReadableStream) return source;
+  if (typeof Response === "function" && source instanceof Response) return source.body ?? new Blob([]).stream();
+  if (typeof Blob === "function" && source instanceof Blob) return source.stream();
+  const iterable = source as AsyncIterable<Uint8Array>;
+  let iterator: AsyncIterator<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      iterator ??= iterable[Symbol.asyncIterator]();
+      const next = await iterator.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    async cancel(reason) {
+      await iterator?.return?.(reason);
+    },
+  }, { highWaterMark: 0 });
+}

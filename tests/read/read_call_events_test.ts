@@ -1,0 +1,238 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type CallEvent, createCallEvent, encodeCallEvent, type Outcome, parseCallEvent } from "../../mod.ts";
+import { InvalidLineError } from "../../src/read/invalid_line_error.ts";
+import { CallEventReader, readCallEvents } from "../../src/read/read_call_events.ts";
+import { chunkedStream, fixture, readAll } from "../_helpers/streams.ts";
+
+const encoder = new TextEncoder();
+
+function event(i: number, outcome: Outcome = { kind: "success" }): CallEvent {
+  return createCallEvent({
+    ts: "2026-05-29T10:00:00+00:00",
+    call_id: `call-${i}`,
+    tool_id: "fs.read",
+    duration_ms: i,
+    outcome,
+    tier: "warm",
+  });
+}
+
+const outcomeArb: fc.Arbitrary<Outcome> = fc.oneof(
+  fc.constant({ kind: "success" as const }),
+  fc.constant({ kind: "tool_not_found" as const }),
+  fc.record({ kind: fc.constant("execution_failed" as const), code: fc.string(), retryable: fc.boolean() }),
+  fc.record({ kind: fc.constant("invalid_args" as const), message: fc.string({ unit: "grapheme" }) }),
+  fc.record({ kind: fc.constant("capability_denied" as const), missing: fc.array(fc.string()) }),
+  fc.record({
+    kind: fc.constant("rate_limited" as const),
+    retry_after_ms: fc.option(fc.nat(), { nil: null }),
+  }),
+);
+
+const eventArb: fc.Arbitrary<CallEvent> = fc.record({
+  call_id: fc.string({ unit: "grapheme", maxLength: 30 }),
+  tool_id: fc.string({ maxLength: 20 }),
+  caller_id: fc.option(fc.string({ unit: "grapheme" }), { nil: null }),
+  granted_capabilities: fc.array(fc.string(), { maxLength: 3 }),
+  duration_ms: fc.nat(),
+  outcome: outcomeArb,
+  tier: fc.constantFrom("warm", "cold", "tiér"),
+  dry_run: fc.boolean(),
+  secrets_resolved: fc.boolean(),
+  cursor_page: fc.option(fc.nat(), { nil: null }),
+  capability_provenance: fc.option(
+    fc.array(
+      fc.record({
+        cap: fc.string(),
+        source: fc.oneof(
+          fc.constant({ kind: "string_allow_list" as const }),
+          fc.record({ kind: fc.constant("ucan_chain" as const), issuer_did: fc.string(), chain_depth: fc.nat(255) }),
+        ),
+      }, { noNullPrototype: true }),
+      { maxLength: 2 },
+    ),
+    { nil: null },
+  ),
+}, { noNullPrototype: true }).map((fields) => createCallEvent({ ...fields, ts: "2026-05-29T10:00:00.5+00:00" }));
+
+describe("readCallEvents", () => {
+  it("readCallEvents reads v1, v2 and v3 lines and upgrades them", async () => {
+    const { events, invalid } = await readAll(new Blob([fixture("mixed_versions.jsonl")]));
+    assert.deepEqual(invalid, []);
+    assert.deepEqual(events.map((e) => [e.call_id, e.schema_version, e.secrets_resolved]), [
+      ["call-1", 1, false],
+      ["call-2", 2, false],
+      ["call-3", 3, true],
+      ["call-4", 1, false],
+      ["call-5", 2, false],
+      ["call-6", 3, false],
+    ]);
+    assert.equal(events[1]!.cursor_page, 3);
+    assert.equal(events[0]!.caller_id, undefined);
+    assert.deepEqual(events[2]!.capability_provenance, [
+      { cap: "read", source: { kind: "ucan_chain", issuer_did: "did:key:z6Mk", chain_depth: 1 } },
+    ]);
+  });
+
+  it("readCallEvents handles CRLF, a BOM and blank lines with the right line numbers", async () => {
+    const { events, invalid } = await readAll(chunkedStream(fixture("crlf.jsonl"), [5]));
+    assert.deepEqual(invalid, []);
+    assert.deepEqual(events.map((e) => e.call_id), ["call-1", "call-2", "call-3"]);
+    // Line 3 is blank: an invalid line 4 would say so.
+    const bytes = fixture("crlf.jsonl");
+    const broken = new Uint8Array([...bytes.subarray(0, bytes.length - 2), ...encoder.encode("\r\n{oops\r\n")]);
+    const again = await readAll(new Blob([broken]));
+    assert.deepEqual(again.invalid.map((e) => [e.kind, e.line]), [["invalid", 5]]);
+  });
+
+  it("readCallEvents reports a torn last line", async () => {
+    const { events, invalid } = await readAll(new Blob([fixture("torn.jsonl")]));
+    assert.deepEqual(events.map((e) => e.call_id), ["call-1", "call-2"]);
+    assert.equal(invalid.length, 1);
+    assert.equal(invalid[0]!.kind, "torn");
+    assert.equal(invalid[0]!.line, 3);
+    assert.match(invalid[0]!.reason, /torn/);
+    assert.equal(invalid[0]!.offset, fixture("torn.jsonl").lastIndexOf(10) + 1);
+  });
+
+  it("readCallEvents accepts a whole event on a last line without newline", async () => {
+    const { events, invalid } = await readAll(new Blob([encodeCallEvent(event(1))]));
+    assert.deepEqual([events.length, invalid.length], [1, 0]);
+  });
+
+  it("readCallEvents reports each invalid line with its line number, offset and field", async () => {
+    const bytes = fixture("invalid.jsonl");
+    const { events, invalid } = await readAll(chunkedStream(bytes, [64]));
+    assert.deepEqual(events.map((e) => e.call_id), ["call-1", "call-6"]);
+    assert.deepEqual(invalid.map((e) => [e.kind, e.line, e.path]), [
+      ["invalid", 2, undefined],
+      ["invalid", 3, "tool_id"],
+      ["invalid", 5, "outcome.kind"],
+      ["invalid", 6, "granted_capabilities[1]"],
+    ]);
+    assert.match(invalid[0]!.reason, /not valid JSON/);
+    assert.match(invalid[1]!.reason, /to be a string/);
+    assert.match(invalid[1]!.message, /^Cannot parse line 3: expected "tool_id" to be a string/);
+    const text = new TextDecoder().decode(bytes);
+    const starts = [0, ...[...text.matchAll(/\n/g)].map((m) => m.index! + 1)];
+    assert.deepEqual(invalid.map((e) => e.offset), [starts[1], starts[2], starts[4], starts[5]]);
+    assert.ok(invalid.every((e) => e instanceof InvalidLineError && e.excerpt!.length <= 81));
+  });
+
+  it("readCallEvents skips a 2 MiB line without stopping, and reports it as too long", async () => {
+    const big = `{"ts":"${"x".repeat(2 * 1024 * 1024)}"}`;
+    const text = `${encodeCallEvent(event(1))}\n${big}\n${encodeCallEvent(event(2))}\n`;
+    const { events, invalid } = await readAll(chunkedStream(encoder.encode(text), [65536]));
+    assert.deepEqual(events.map((e) => e.call_id), ["call-1", "call-2"]);
+    assert.deepEqual(invalid.map((e) => [e.kind, e.line]), [["too_long", 2]]);
+    assert.match(invalid[0]!.reason, /longer than the 1048576-byte limit \(2097161 bytes\)/);
+  });
+
+  it("readCallEvents reads nothing from an empty file", async () => {
+    const reader = readCallEvents(new Blob([fixture("empty.jsonl")]));
+    const { events, invalid } = await readAll(new Blob([fixture("empty.jsonl")]));
+    assert.deepEqual([events, invalid], [[], []]);
+    for await (const _ of reader) assert.fail("no events expected");
+    assert.deepEqual(reader.stats, { lines: 0, events: 0, invalid: 0, bytes: 0 });
+  });
+
+  it("readCallEvents reads a Response, a Blob, a stream and an async iterable alike", async () => {
+    const bytes = fixture("mixed_versions.jsonl");
+    async function* chunks(): AsyncGenerator<Uint8Array> {
+      for (let i = 0; i < bytes.length; i += 100) yield bytes.slice(i, i + 100);
+    }
+    const sources = [new Response(bytes), new Blob([bytes]), chunkedStream(bytes, [33]), chunks()];
+    const results = [];
+    for (const source of sources) results.push((await readAll(source)).events);
+    for (const result of results) assert.deepEqual(result, results[0]);
+    assert.equal(results[0]!.length, 6);
+  });
+
+  it("readCallEvents throws the first invalid line in strict mode, after the events before it", async () => {
+    const seen: string[] = [];
+    await assert.rejects(async () => {
+      for await (const e of readCallEvents(new Blob([fixture("invalid.jsonl")]), { strict: true })) {
+        seen.push(e.call_id);
+      }
+    }, (error: unknown) => error instanceof InvalidLineError && error.line === 2);
+    assert.deepEqual(seen, ["call-1"]);
+  });
+
+  it("readCallEvents counts lines, events and invalid lines in stats", async () => {
+    const reader = readCallEvents(new Blob([fixture("invalid.jsonl")]));
+    assert.ok(reader instanceof CallEventReader);
+    for await (const _ of reader);
+    assert.deepEqual(reader.stats, { lines: 7, events: 2, invalid: 4, bytes: fixture("invalid.jsonl").length });
+    assert.throws(() => reader[Symbol.asyncIterator](), TypeError);
+  });
+
+  it("readCallEvents cancels the source when the loop breaks", async () => {
+    let cancelled = false;
+    const line = encoder.encode(encodeCallEvent(event(1)) + "\n");
+    const source = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(line),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    for await (const _ of readCallEvents(source)) break;
+    assert.equal(cancelled, true);
+  });
+
+  it("readCallEvents rejects a source of the wrong kind and a bad maxLineBytes", () => {
+    assert.throws(() => readCallEvents("audit.jsonl" as unknown as Blob), TypeError);
+    assert.throws(() => readCallEvents(new Blob([]), { maxLineBytes: -1 }), RangeError);
+  });
+
+  it("readCallEvents yields the same events for any split of a valid file into chunks", async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(eventArb, { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 64 }), { minLength: 1, maxLength: 20 }),
+        fc.boolean(),
+        async (events, sizes, crlf) => {
+          const text = events.map((e) => encodeCallEvent(e)).join(crlf ? "\r\n" : "\n") + "\n";
+          const { events: read, invalid } = await readAll(chunkedStream(encoder.encode(text), sizes));
+          assert.deepEqual(invalid, []);
+          assert.deepEqual(read, events);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("readCallEvents agrees with parseCallEvent on every line, valid or not", async () => {
+    const mutation = fc.tuple(
+      fc.constantFrom(
+        "ts",
+        "caller_id",
+        "granted_capabilities",
+        "duration_ms",
+        "outcome",
+        "schema_version",
+        "secrets_resolved",
+        "cursor_page",
+        "capability_provenance",
+        "dry_run",
+      ),
+      fc.oneof(fc.jsonValue(), fc.constant(undefined), fc.constant(-0), fc.constant(2 ** 53), fc.constant(1.5)),
+    );
+    await fc.assert(
+      fc.asyncProperty(eventArb, mutation, async (original, [key, value]) => {
+        const mutated: Record<string, unknown> = { ...original, [key]: value };
+        const line = JSON.stringify(mutated);
+        let expected: CallEvent | string;
+        try {
+          expected = parseCallEvent(line);
+        } catch (error) {
+          expected = (error as { path: string }).path;
+        }
+        const { events, invalid } = await readAll(new Blob([line + "\n"]));
+        assert.deepEqual(events[0] ?? invalid[0]!.path, expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
