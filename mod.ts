@@ -34,6 +34,7 @@ export * from "./src/event/encode_call_event.ts";
 export * from "./src/sink/audit_sink.ts";
 export * from "./src/sink/json_lines_audit_sink.ts";
 export * from "./src/destination/stdio_destination.ts";
+export * from "./src/destination/fetch_destination.ts";
 export * from "./src/read/json_lines_split_stream.ts";
 export * from "./src/read/call_event_parse_stream.ts";
 export * from "./src/read/invalid_line_error.ts";

@@ -1,0 +1,901 @@
+import type { AuditSink } from "../sink/audit_sink.ts";
+import { parseCallEvent } from "../event/parse_call_event.ts";
+
+/** Options for {@linkcode fetchDestination}. */
+export interface FetchDestinationOptions {
+  /** Lines per request at most. @default {512} */
+  readonly maxBatchEvents?: number;
+  /**
+   * Uncompressed bytes per request at most; a single line longer than this is
+   * sent alone. @default {1_048_576}
+   */
+  readonly maxBatchBytes?: number;
+  /**
+   * A batch goes out at the latest this long after its first line arrived.
+   * The timer only runs while lines are waiting. @default {1000}
+   */
+  readonly maxDelayMs?: number;
+  /** Extra request headers, such as `authorization`. Never logged, never put in errors. @default {{}} */
+  readonly headers?: HeadersInit;
+  /**
+   * Compress bodies with `CompressionStream("gzip")` and send
+   * `content-encoding: gzip`; runtimes without `CompressionStream` send
+   * identity bodies. @default {false}
+   */
+  readonly gzip?: boolean;
+  /** Time limit of one request (until its response body is read), via `AbortSignal`. @default {10_000} */
+  readonly timeoutMs?: number;
+  /**
+   * Total time budget of one batch across all its attempts and waits; a retry
+   * that would start after it is not made. @default {30_000}
+   */
+  readonly deadlineMs?: number;
+  /**
+   * First retry delay; each further one is 1.5× longer (at most 30 s), ±20%
+   * jitter. A `Retry-After` header (at most 60 s) replaces it. @default {1000}
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * Requests in flight at once, 1 to 16. With 1 batches arrive in the order
+   * they were written; with more, a retried batch may arrive after a later one.
+   * @default {1}
+   */
+  readonly maxInFlight?: number;
+  /** The `fetch` to use (a wrapper, a test double, a service binding's). @default {globalThis.fetch} */
+  readonly fetch?: typeof fetch;
+  /**
+   * Told about each batch that could not be delivered (when there is no
+   * `fallback`, or the fallback could not take its lines). Must not throw.
+   * @default {reports to console.error}
+   */
+  readonly onError?: (error: HttpDeliveryError) => void;
+  /**
+   * Receives the events of undeliverable batches instead of `onError`: each
+   * line is read back with `parseCallEvent` and given to `fallback.onCall`.
+   * @default {undefined}
+   */
+  readonly fallback?: AuditSink;
+  /**
+   * In browsers, send pending lines with `fetch(…, { keepalive: true })` (or
+   * `navigator.sendBeacon`) when the page is hidden (`visibilitychange`) or
+   * left (`pagehide`). @default {true where `document` and `addEventListener` exist}
+   */
+  readonly unloadDelivery?: boolean;
+}
+
+/**
+ * Counters of a {@linkcode FetchDestination}, in events unless said otherwise.
+ * Every line written ends in exactly one of `delivered`, `failed`,
+ * `fallback`, or is still `pending` or `inFlight`.
+ */
+export interface FetchDestinationStats {
+  /** Events acknowledged with a 2xx (or, on page unload, queued by `sendBeacon`). */
+  readonly delivered: number;
+  /** Events given up on and reported to `onError`. */
+  readonly failed: number;
+  /** Events handed to the `fallback` sink. */
+  readonly fallback: number;
+  /** Events buffered and not yet in a request. */
+  readonly pending: number;
+  /** Events in requests (or waits between retries) not yet settled. */
+  readonly inFlight: number;
+  /** Batches formed so far (413 halves not counted). */
+  readonly batches: number;
+  /** HTTP requests made, retries and 413 halves included. */
+  readonly requests: number;
+  /** Requests that were retries of an earlier attempt. */
+  readonly retried: number;
+  /** Batches split in two after a 413 response. */
+  readonly split: number;
+}
+
+/**
+ * An HTTP destination: a byte stream of JSON lines, plus `flush()` (which
+ * `JsonLinesAuditSink.flush` calls) and `stats()`.
+ */
+export interface FetchDestination extends WritableStream<Uint8Array> {
+  /**
+   * Sends everything buffered now and resolves once each batch written before
+   * the call was acknowledged with a 2xx, or finally failed (and went to
+   * `onError` or `fallback`). Never rejects. A last line not yet ended by
+   * "\n" stays buffered until its end arrives (or the stream closes).
+   *
+   * @returns A promise that resolves when settled.
+   */
+  flush(): Promise<void>;
+  /**
+   * A snapshot of the counters.
+   *
+   * @returns The counts so far.
+   */
+  stats(): FetchDestinationStats;
+}
+
+/** Fields of an {@linkcode HttpDeliveryError}. */
+export interface HttpDeliveryErrorOptions extends ErrorOptions {
+  /** Status of the last response, if there was one. */
+  readonly status?: number | undefined;
+  /** Start of the last response's body. */
+  readonly body?: string | undefined;
+  /** Events in the batch. */
+  readonly events: number;
+  /** Requests made for the batch. */
+  readonly attempts: number;
+}
+
+/** Longest response body excerpt kept in an {@linkcode HttpDeliveryError}. */
+const BODY_EXCERPT_CHARS = 500;
+
+/**
+ * A batch of audit events could not be delivered: it got a response that is
+ * not retried, or retries ran out of time. `cause` holds the last network
+ * error, if any. The message names the endpoint's origin and path only (no
+ * query string, no headers).
+ *
+ * @example Reporting failures
+ * ```ts ignore
+ * import { fetchDestination, HttpDeliveryError } from "@atd/audit";
+ * const destination = fetchDestination("https://logs.example/ingest", {
+ *   onError: (error: HttpDeliveryError) => console.warn(error.status, error.events, error.body),
+ * });
+ * ```
+ */
+export class HttpDeliveryError extends Error {
+  /** Status of the last response; `undefined` when the last attempt got none (network error, timeout). */
+  readonly status: number | undefined;
+  /** The first 500 characters of the last response's body, if any. */
+  readonly body: string | undefined;
+  /** Events in the undelivered batch. */
+  readonly events: number;
+  /** Requests made for the batch. */
+  readonly attempts: number;
+
+  /**
+   * Creates the error; `body` is cut to 500 characters.
+   *
+   * @param message What failed.
+   * @param options Status, body excerpt, event and attempt counts, `cause`.
+   */
+  constructor(message: string, options: HttpDeliveryErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "HttpDeliveryError";
+    this.status = options.status;
+    this.body = options.body === undefined ? undefined : options.body.slice(0, BODY_EXCERPT_CHARS);
+    this.events = options.events;
+    this.attempts = options.attempts;
+  }
+}
+
+const NEWLINE = 0x0a;
+/** Bytes this module allocated itself (so never a SharedArrayBuffer). */
+type Bytes = Uint8Array<ArrayBuffer>;
+const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+const BACKOFF_FACTOR = 1.5;
+const MAX_BACKOFF_MS = 30_000;
+const MAX_RETRY_AFTER_MS = 60_000;
+const JITTER = 0.2;
+/** Body size of one keepalive request; browsers refuse more than 64 KiB in flight. */
+const UNLOAD_CHUNK_BYTES = 60 * 1024;
+const UNLOAD_MAX_IN_FLIGHT = 9;
+const encoder = new TextEncoder();
+
+/** Lines gathered for the next request. */
+interface OpenBatch {
+  parts: Bytes[];
+  events: number;
+  bytes: number;
+}
+
+/** A batch waiting for, or in, a request. */
+interface Batch {
+  readonly parts: Bytes[];
+  readonly events: number;
+  readonly key: string;
+  /** The gzip body, started when the batch was sealed so that compression overlaps the request in flight. */
+  readonly compressed: Promise<Bytes | undefined> | undefined;
+  readonly done: Promise<void>;
+  readonly settle: () => void;
+}
+
+interface DocumentLike {
+  readonly visibilityState?: string;
+  addEventListener(type: string, listener: (event: { type: string }) => void): void;
+  removeEventListener(type: string, listener: (event: { type: string }) => void): void;
+}
+
+interface BrowserGlobals {
+  document?: DocumentLike;
+  addEventListener?: (type: string, listener: (event: { type: string }) => void) => void;
+  removeEventListener?: (type: string, listener: (event: { type: string }) => void) => void;
+  navigator?: { sendBeacon?: (url: string, data: Blob) => boolean };
+  location?: { href?: string };
+}
+
+/**
+ * A destination that POSTs JSON lines to `url` in batches, for
+ * `JsonLinesAuditSink` on servers, edge functions and in browsers.
+ *
+ * Each batch is one request (`content-type: application/x-ndjson`) of whole
+ * lines, with an `Idempotency-Key` that stays the same across its retries.
+ * Network errors, timeouts, 408, 429, 500, 502, 503 and 504 are retried with
+ * exponential backoff and jitter, honouring `Retry-After`, within `deadlineMs`;
+ * a 413 splits the batch in halves; other statuses are final. A batch that
+ * cannot be delivered goes to `onError` (or to `fallback`): nothing is lost
+ * silently, and the stream itself never errors for it.
+ *
+ * Backpressure: `write()` resolves once the chunk is buffered, unless a full
+ * batch is already waiting behind the request(s) in flight; then it waits,
+ * so a slow endpoint slows the sink (and `"block"` mode stays lossless)
+ * while memory stays at about one batch in flight plus one buffered.
+ *
+ * Nothing runs at import: the delay timer starts with a batch's first line,
+ * and browser listeners are added when the first line arrives.
+ *
+ * @param url The endpoint to POST to.
+ * @param options Batching, retries, headers, compression, error handling.
+ * @returns A destination for `JsonLinesAuditSink`.
+ * @throws {TypeError} When `url` is not a valid URL or `fetch` is not a function.
+ * @throws {RangeError} When a numeric option is out of range.
+ *
+ * @example An edge function
+ * ```ts ignore
+ * import { createCallEvent, fetchDestination, JsonLinesAuditSink } from "@atd/audit";
+ * const sink = new JsonLinesAuditSink(
+ *   fetchDestination("https://logs.example/ingest", { headers: { authorization: "Bearer …" }, gzip: true }),
+ *   { backpressure: "block" },
+ * );
+ * export default {
+ *   fetch(request: Request, env: unknown, ctx: { waitUntil(p: Promise<unknown>): void }): Response {
+ *     sink.onCall(createCallEvent({
+ *       call_id: crypto.randomUUID(), tool_id: "ref:echo.say", duration_ms: 17, outcome: { kind: "success" }, tier: "warm",
+ *     }));
+ *     ctx.waitUntil(sink.flush()); // resolves once the endpoint answered 2xx
+ *     return new Response("ok");
+ *   },
+ * };
+ * ```
+ */
+export function fetchDestination(url: string | URL, options: FetchDestinationOptions = {}): FetchDestination {
+  const delivery = new FetchDelivery(url, options);
+  const stream = new WritableStream<Uint8Array>({
+    // The controller's signal fires at abort() even while a write waits behind a
+    // stalled request (the underlying abort() only runs after that write).
+    start: (controller) => {
+      const signal = (controller as { signal?: AbortSignal }).signal;
+      signal?.addEventListener("abort", () => void delivery.abort(signal.reason));
+    },
+    write: (chunk) => delivery.write(chunk),
+    close: () => delivery.close(),
+    abort: (reason) => delivery.abort(reason),
+  });
+  return Object.assign(stream, {
+    flush: (): Promise<void> => delivery.flush(),
+    stats: (): FetchDestinationStats => delivery.stats(),
+  });
+}
+
+class FetchDelivery {
+  readonly #url: string;
+  readonly #where: string;
+  readonly #maxEvents: number;
+  readonly #maxBytes: number;
+  readonly #maxDelayMs: number;
+  readonly #headers: Headers;
+  readonly #gzip: boolean;
+  readonly #timeoutMs: number;
+  readonly #deadlineMs: number;
+  readonly #retryDelayMs: number;
+  readonly #maxInFlight: number;
+  readonly #fetch: typeof fetch;
+  readonly #onError: (error: HttpDeliveryError) => void;
+  readonly #fallback: AuditSink | undefined;
+  readonly #unloadDelivery: boolean;
+
+  #open: OpenBatch = { parts: [], events: 0, bytes: 0 };
+  /** Bytes of a line not yet ended by "\n". */
+  #tail: Bytes | undefined;
+  /** Sealed batches waiting for a free request slot. */
+  #ready: Batch[] = [];
+  /** Batches in a request or between retries. */
+  #sending = new Set<Batch>();
+  /** Everything a flush must wait for. */
+  #unsettled = new Set<Promise<void>>();
+  #writeWaiters: (() => void)[] = [];
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #listening = false;
+  #stop = new AbortController();
+  #stopped = false;
+  #aborting: Promise<void> | undefined;
+
+  #delivered = 0;
+  #failed = 0;
+  #fallbackCount = 0;
+  #pending = 0;
+  #inFlight = 0;
+  #batches = 0;
+  #requests = 0;
+  #retried = 0;
+  #split = 0;
+
+  constructor(url: string | URL, options: FetchDestinationOptions) {
+    const g = globalThis as BrowserGlobals;
+    let parsed: URL;
+    try {
+      parsed = new URL(url, g.location?.href);
+    } catch (cause) {
+      throw new TypeError(`Cannot create fetch destination: invalid URL ${JSON.stringify(String(url))}`, { cause });
+    }
+    this.#url = parsed.href;
+    this.#where = `${parsed.origin}${parsed.pathname}`;
+    this.#maxEvents = integer("maxBatchEvents", options.maxBatchEvents ?? 512, 1);
+    this.#maxBytes = integer("maxBatchBytes", options.maxBatchBytes ?? 1_048_576, 1);
+    this.#maxDelayMs = integer("maxDelayMs", options.maxDelayMs ?? 1000, 0);
+    this.#timeoutMs = integer("timeoutMs", options.timeoutMs ?? 10_000, 1);
+    this.#deadlineMs = integer("deadlineMs", options.deadlineMs ?? 30_000, 1);
+    this.#retryDelayMs = integer("retryDelayMs", options.retryDelayMs ?? 1000, 0);
+    this.#maxInFlight = integer("maxInFlight", options.maxInFlight ?? 1, 1, 16);
+    const fetchFn = options.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+    if (typeof fetchFn !== "function") throw new TypeError("Cannot create fetch destination: fetch must be a function");
+    this.#fetch = fetchFn as typeof fetch;
+    this.#headers = new Headers(options.headers);
+    if (!this.#headers.has("content-type")) this.#headers.set("content-type", "application/x-ndjson");
+    this.#gzip = (options.gzip ?? false) && typeof CompressionStream === "function";
+    if (this.#gzip) this.#headers.set("content-encoding", "gzip");
+    this.#onError = options.onError ?? reportToConsole;
+    this.#fallback = options.fallback;
+    if (this.#fallback !== undefined && typeof this.#fallback.onCall !== "function") {
+      throw new TypeError("Cannot create fetch destination: fallback must be an AuditSink");
+    }
+    this.#unloadDelivery = options.unloadDelivery ??
+      (typeof g.document === "object" && g.document !== null && typeof g.addEventListener === "function");
+  }
+
+  write(chunk: Uint8Array): Promise<void> | undefined {
+    if (!(chunk instanceof Uint8Array)) {
+      throw new TypeError("Cannot write to fetch destination: chunks must be Uint8Array");
+    }
+    if (chunk.length === 0) return undefined;
+    if (!this.#listening) this.#listen();
+    this.#take(chunk.slice());
+    this.#dispatch();
+    if (this.#ready.length === 0) return undefined;
+    return new Promise((resolve) => this.#writeWaiters.push(resolve));
+  }
+
+  flush(): Promise<void> {
+    this.#seal();
+    this.#dispatch();
+    if (this.#unsettled.size === 0) return Promise.resolve();
+    return Promise.all(this.#unsettled).then(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.#endTail();
+    await this.flush();
+    this.#unlisten();
+  }
+
+  abort(reason: unknown): Promise<void> {
+    this.#aborting ??= this.#abort(reason);
+    return this.#aborting;
+  }
+
+  async #abort(reason: unknown): Promise<void> {
+    this.#stopped = true;
+    this.#stop.abort(reason);
+    this.#endTail();
+    this.#seal();
+    this.#dispatch(); // starts nothing: each ready batch gives up at once
+    await this.flush();
+    this.#unlisten();
+  }
+
+  stats(): FetchDestinationStats {
+    return {
+      delivered: this.#delivered,
+      failed: this.#failed,
+      fallback: this.#fallbackCount,
+      pending: this.#pending,
+      inFlight: this.#inFlight,
+      batches: this.#batches,
+      requests: this.#requests,
+      retried: this.#retried,
+      split: this.#split,
+    };
+  }
+
+  /** Splits a chunk into lines and adds them to the open batch, sealing it when full. */
+  #take(chunk: Bytes): void {
+    let pos = 0;
+    if (this.#tail !== undefined) {
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) {
+        this.#tail = concat([this.#tail, chunk]);
+        return;
+      }
+      const line = concat([this.#tail, chunk.subarray(0, nl + 1)]);
+      this.#tail = undefined;
+      this.#take(line);
+      pos = nl + 1;
+    }
+    const open = () => this.#open;
+    let runStart = pos;
+    let runEvents = 0;
+    let runBytes = 0;
+    while (pos < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, pos);
+      if (nl === -1) {
+        this.#tail = chunk.subarray(pos);
+        break;
+      }
+      const size = nl + 1 - pos;
+      if (open().events + runEvents > 0 && open().bytes + runBytes + size > this.#maxBytes) {
+        this.#addRun(chunk, runStart, pos, runEvents);
+        this.#seal();
+        runStart = pos;
+        runEvents = 0;
+        runBytes = 0;
+      }
+      runEvents++;
+      runBytes += size;
+      pos = nl + 1;
+      if (open().events + runEvents >= this.#maxEvents) {
+        this.#addRun(chunk, runStart, pos, runEvents);
+        this.#seal();
+        runStart = pos;
+        runEvents = 0;
+        runBytes = 0;
+      }
+    }
+    if (runEvents > 0) this.#addRun(chunk, runStart, runStart + runBytes, runEvents);
+  }
+
+  #addRun(bytes: Bytes, start: number, end: number, events: number): void {
+    if (events === 0) return;
+    const open = this.#open;
+    if (open.events === 0 && this.#maxDelayMs >= 0) {
+      this.#timer = setTimeout(this.#onTimer, this.#maxDelayMs);
+    }
+    open.parts.push(bytes.subarray(start, end));
+    open.events += events;
+    open.bytes += end - start;
+    this.#pending += events;
+  }
+
+  #onTimer = (): void => {
+    this.#timer = undefined;
+    this.#seal();
+    this.#dispatch();
+  };
+
+  /** Ends a torn last line with "\n" so that it goes out (on close or abort only). */
+  #endTail(): void {
+    const tail = this.#tail;
+    if (tail === undefined) return;
+    this.#tail = undefined;
+    const line = concat([tail, encoder.encode("\n")]);
+    this.#addRun(line, 0, line.length, 1);
+  }
+
+  /** Turns the open batch into a batch waiting to be sent. */
+  #seal(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    const open = this.#open;
+    if (open.events === 0) return;
+    this.#open = { parts: [], events: 0, bytes: 0 };
+    let settle!: () => void;
+    const done = new Promise<void>((resolve) => (settle = resolve));
+    this.#unsettled.add(done);
+    void done.then(() => this.#unsettled.delete(done));
+    let parts = open.parts;
+    let compressed: Promise<Bytes | undefined> | undefined;
+    if (this.#gzip) {
+      parts = [concat(parts)];
+      compressed = gzip(parts[0]!);
+    }
+    this.#ready.push({ parts, events: open.events, key: newKey(), compressed, done, settle });
+    this.#batches++;
+  }
+
+  /** Starts waiting batches while request slots are free. */
+  #dispatch(): void {
+    while (this.#ready.length > 0 && (this.#stopped || this.#sending.size < this.#maxInFlight)) {
+      const batch = this.#ready.shift()!;
+      this.#pending -= batch.events;
+      this.#inFlight += batch.events;
+      this.#sending.add(batch);
+      void this.#deliver(batch).finally(() => {
+        this.#inFlight -= batch.events;
+        this.#sending.delete(batch);
+        batch.settle();
+        this.#dispatch();
+      });
+    }
+    if (this.#ready.length === 0 && this.#writeWaiters.length > 0) {
+      const waiters = this.#writeWaiters;
+      this.#writeWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  async #deliver(batch: Batch): Promise<void> {
+    try {
+      await this.#send(concat(batch.parts), batch.events, batch.key, batch.compressed);
+    } catch (error) {
+      // #send does not throw; this is a last guard so that no batch vanishes.
+      this.#giveUp(
+        concat(batch.parts),
+        batch.events,
+        this.#error("an internal error", batch.events, 0, { cause: error }),
+      );
+    }
+  }
+
+  /** Sends one batch until it is acknowledged, split, or given up on. */
+  async #send(body: Bytes, events: number, key: string, compressed?: Promise<Bytes | undefined>): Promise<void> {
+    const deadline = Date.now() + this.#deadlineMs;
+    const gzipped = this.#gzip ? await (compressed ?? gzip(body)) : undefined;
+    const payload = gzipped ?? body;
+    const headers = new Headers(this.#headers);
+    if (gzipped === undefined) headers.delete("content-encoding");
+    headers.set("idempotency-key", key);
+    let attempts = 0;
+    for (;;) {
+      if (this.#stopped) {
+        return this.#giveUp(
+          body,
+          events,
+          this.#error("the stream was aborted", events, attempts, { cause: this.#stop.signal.reason }),
+        );
+      }
+      attempts++;
+      this.#requests++;
+      if (attempts > 1) this.#retried++;
+      const controller = new AbortController();
+      const onStop = () => controller.abort(this.#stop.signal.reason);
+      this.#stop.signal.addEventListener("abort", onStop);
+      const budget = Math.max(1, Math.min(this.#timeoutMs, deadline - Date.now()));
+      const timer = setTimeout(() => controller.abort(new TimeoutError(budget)), budget);
+      let status: number | undefined;
+      let excerpt: string | undefined;
+      let cause: unknown;
+      let wait: number | undefined;
+      try {
+        const response = await this.#fetch(this.#url, {
+          method: "POST",
+          headers,
+          body: payload,
+          signal: controller.signal,
+        });
+        status = response.status;
+        if (response.ok) {
+          await discard(response);
+          this.#delivered += events;
+          return;
+        }
+        excerpt = await readExcerpt(response);
+        if (status === 413 && events > 1) {
+          this.#split++;
+          const [first, second] = halves(body, events);
+          await this.#send(first.body, first.events, newKey());
+          await this.#send(second.body, second.events, newKey());
+          return;
+        }
+        if (!RETRYABLE.has(status)) {
+          return this.#giveUp(body, events, this.#error(`HTTP ${status}`, events, attempts, { status, body: excerpt }));
+        }
+        wait = retryAfter(response.headers.get("retry-after"));
+      } catch (error) {
+        cause = error;
+      } finally {
+        clearTimeout(timer);
+        this.#stop.signal.removeEventListener("abort", onStop);
+      }
+      wait ??= backoff(this.#retryDelayMs, attempts);
+      if (this.#stopped || Date.now() + wait >= deadline) {
+        const what = status === undefined ? `network error (${describe(cause)})` : `HTTP ${status}`;
+        return this.#giveUp(body, events, this.#error(what, events, attempts, { status, body: excerpt, cause }));
+      }
+      await sleep(wait, this.#stop.signal);
+    }
+  }
+
+  #error(what: string, events: number, attempts: number, more: Partial<HttpDeliveryErrorOptions>): HttpDeliveryError {
+    const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+    return new HttpDeliveryError(`Cannot deliver ${events} audit events to ${this.#where} after ${tries}: ${what}`, {
+      ...more,
+      events,
+      attempts,
+    });
+  }
+
+  /** Hands an undeliverable batch to the fallback, or reports it. */
+  #giveUp(body: Bytes, events: number, error: HttpDeliveryError): void {
+    const fallback = this.#fallback;
+    if (fallback === undefined) {
+      this.#failed += events;
+      this.#report(error);
+      return;
+    }
+    const lines = new TextDecoder().decode(body).split("\n");
+    let lost = 0;
+    let firstCause: unknown;
+    for (const line of lines) {
+      if (line === "") continue;
+      try {
+        fallback.onCall(parseCallEvent(line));
+        this.#fallbackCount++;
+      } catch (cause) {
+        lost++;
+        firstCause ??= cause;
+      }
+    }
+    if (lost > 0) {
+      this.#failed += lost;
+      this.#report(
+        new HttpDeliveryError(`${error.message}; the fallback sink could not take ${lost} of them`, {
+          status: error.status,
+          body: error.body,
+          events: lost,
+          attempts: error.attempts,
+          cause: firstCause,
+        }),
+      );
+    }
+  }
+
+  #report(error: HttpDeliveryError): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // onError must not throw; nothing is left to tell.
+    }
+  }
+
+  // ---- Browsers: deliver on hide and unload ----
+
+  #listen(): void {
+    this.#listening = true;
+    if (!this.#unloadDelivery) return;
+    const g = globalThis as BrowserGlobals;
+    g.document?.addEventListener?.("visibilitychange", this.#onHide);
+    g.addEventListener?.("pagehide", this.#onHide);
+  }
+
+  #unlisten(): void {
+    if (!this.#listening || !this.#unloadDelivery) return;
+    const g = globalThis as BrowserGlobals;
+    g.document?.removeEventListener?.("visibilitychange", this.#onHide);
+    g.removeEventListener?.("pagehide", this.#onHide);
+  }
+
+  #onHide = (event: { type: string }): void => {
+    const g = globalThis as BrowserGlobals;
+    if (event.type === "visibilitychange" && g.document?.visibilityState !== "hidden") return;
+    try {
+      this.#sendNow(event.type === "pagehide");
+    } catch {
+      // A listener must not throw; #sendNow reports its own failures.
+    }
+  };
+
+  /**
+   * Sends every buffered line at once with keepalive requests of at most 60
+   * KiB (sendBeacon past 9 of them, or when keepalive fetch fails). On
+   * `pagehide`, requests already in flight are sent again too (same
+   * Idempotency-Key when they fit one request), since leaving the page cancels them.
+   */
+  #sendNow(leaving: boolean): void {
+    this.#seal();
+    const batches = this.#ready;
+    this.#ready = [];
+    const parts: Bytes[] = [];
+    let events = 0;
+    for (const batch of batches) {
+      parts.push(...batch.parts);
+      events += batch.events;
+    }
+    this.#pending -= events;
+    this.#inFlight += events;
+    this.#dispatch(); // wakes blocked writers: the buffer is empty
+    const sends: Promise<void>[] = [];
+    let slots = UNLOAD_MAX_IN_FLIGHT;
+    if (leaving) {
+      for (const batch of this.#sending) {
+        const chunks = chunkLines(concat(batch.parts), UNLOAD_CHUNK_BYTES);
+        chunks.forEach((chunk, i) => {
+          const key = chunks.length === 1 ? batch.key : `${batch.key}.${i}`;
+          sends.push(this.#sendKeepalive(chunk.body, chunk.events, key, slots-- > 0, false));
+        });
+      }
+    }
+    if (events > 0) {
+      for (const chunk of chunkLines(concat(parts), UNLOAD_CHUNK_BYTES)) {
+        sends.push(this.#sendKeepalive(chunk.body, chunk.events, newKey(), slots-- > 0, true));
+      }
+    }
+    const all = Promise.all(sends).then(() => {
+      this.#inFlight -= events;
+      for (const batch of batches) batch.settle();
+    });
+    this.#unsettled.add(all);
+    void all.then(() => this.#unsettled.delete(all));
+  }
+
+  async #sendKeepalive(body: Bytes, events: number, key: string, useFetch: boolean, counted: boolean): Promise<void> {
+    if (useFetch) {
+      const headers = new Headers(this.#headers);
+      headers.delete("content-encoding");
+      headers.set("idempotency-key", key);
+      try {
+        this.#requests++;
+        const response = await this.#fetch(this.#url, { method: "POST", headers, body, keepalive: true });
+        if (counted) {
+          if (response.ok) this.#delivered += events;
+          else {this.#giveUp(
+              body,
+              events,
+              this.#error(`HTTP ${response.status}`, events, 1, { status: response.status }),
+            );}
+        }
+        return;
+      } catch {
+        // Keepalive refused (quota) or the request failed: try a beacon.
+      }
+    }
+    let sent = false;
+    let cause: unknown;
+    try {
+      const beacon = (globalThis as BrowserGlobals).navigator?.sendBeacon;
+      sent = beacon !== undefined &&
+        beacon.call(
+          (globalThis as BrowserGlobals).navigator,
+          this.#url,
+          new Blob([body], { type: "application/x-ndjson" }),
+        );
+    } catch (error) {
+      cause = error;
+    }
+    if (!counted) return;
+    if (sent) this.#delivered += events;
+    else this.#giveUp(body, events, this.#error("sendBeacon refused the request", events, 1, { cause }));
+  }
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Request timed out after ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+function integer(name: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`;
+    throw new RangeError(`Cannot create fetch destination: ${name} must be ${range}, got ${value}`);
+  }
+  return value;
+}
+
+function concat(parts: readonly Bytes[]): Bytes {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const part of parts) size += part.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/** Splits whole lines into pieces of at most `maxBytes` (a longer line goes alone). */
+function chunkLines(body: Bytes, maxBytes: number): { body: Bytes; events: number }[] {
+  const out: { body: Bytes; events: number }[] = [];
+  let start = 0;
+  let events = 0;
+  let pos = 0;
+  while (pos < body.length) {
+    let nl = body.indexOf(NEWLINE, pos);
+    if (nl === -1) nl = body.length - 1;
+    if (events > 0 && nl + 1 - start > maxBytes) {
+      out.push({ body: body.subarray(start, pos), events });
+      start = pos;
+      events = 0;
+    }
+    events++;
+    pos = nl + 1;
+  }
+  if (events > 0) out.push({ body: body.subarray(start, pos), events });
+  return out;
+}
+
+/** The first half (by lines) and the rest of a batch. */
+function halves(body: Bytes, events: number): [{ body: Bytes; events: number }, { body: Bytes; events: number }] {
+  const half = Math.floor(events / 2);
+  let pos = 0;
+  for (let i = 0; i < half; i++) pos = body.indexOf(NEWLINE, pos) + 1;
+  return [{ body: body.subarray(0, pos), events: half }, { body: body.subarray(pos), events: events - half }];
+}
+
+/** The gzip of `body`, or `undefined` if compression failed (then it goes out uncompressed). */
+async function gzip(body: Bytes): Promise<Bytes | undefined> {
+  try {
+    const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return undefined;
+  }
+}
+
+async function discard(response: Response): Promise<void> {
+  try {
+    await response.arrayBuffer();
+  } catch {
+    // The endpoint answered 2xx: the batch is delivered even if its body broke off.
+  }
+}
+
+async function readExcerpt(response: Response): Promise<string> {
+  try {
+    return (await response.text()).slice(0, BODY_EXCERPT_CHARS);
+  } catch {
+    return "";
+  }
+}
+
+/** Milliseconds a `Retry-After` value asks for (seconds or HTTP date), at most 60 s. */
+function retryAfter(value: string | null): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  let ms: number;
+  if (/^\d+$/.test(text)) ms = Number(text) * 1000;
+  else {
+    const at = Date.parse(text);
+    if (Number.isNaN(at)) return undefined;
+    ms = at - Date.now();
+  }
+  return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
+}
+
+function backoff(baseMs: number, attempt: number): number {
+  const ms = Math.min(baseMs * BACKOFF_FACTOR ** (attempt - 1), MAX_BACKOFF_MS);
+  return Math.round(ms * (1 - JITTER + 2 * JITTER * Math.random()));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done);
+  });
+}
+
+function newKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c?.randomUUID === "function") return c.randomUUID();
+  // randomUUID needs a secure context in browsers; getRandomValues does not.
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+function reportToConsole(error: HttpDeliveryError): void {
+  console.error("@atd/audit:", error);
+}
