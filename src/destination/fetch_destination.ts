@@ -58,7 +58,10 @@ export interface FetchDestinationOptions {
   /**
    * In browsers, send pending lines with `fetch(…, { keepalive: true })` (or
    * `navigator.sendBeacon`) when the page is hidden (`visibilitychange`) or
-   * left (`pagehide`). @default {true where `document` and `addEventListener` exist}
+   * left (`pagehide`). Browsers allow only 64 KiB of keepalive bodies in flight
+   * per page, so with this on a batch holds at most 60 KiB, a full batch goes
+   * out with keepalive, and while the page is hidden every batch does, one
+   * after the other. @default {true where `document` and `addEventListener` exist}
    */
   readonly unloadDelivery?: boolean;
 }
@@ -176,6 +179,12 @@ const MAX_RETRY_AFTER_MS = 60_000;
 const JITTER = 0.2;
 /** Body size of one keepalive request; browsers refuse more than 64 KiB in flight. */
 const UNLOAD_CHUNK_BYTES = 60 * 1024;
+/**
+ * Keepalive bodies (and beacons) a page may have in flight at once: Chromium's
+ * limit, shared by every keepalive request and `sendBeacon` of the page, and
+ * released only once a response has been read to its end.
+ */
+const KEEPALIVE_QUOTA_BYTES = 64 * 1024;
 const UNLOAD_MAX_IN_FLIGHT = 9;
 const encoder = new TextEncoder();
 
@@ -186,15 +195,36 @@ interface OpenBatch {
   bytes: number;
 }
 
+/** Something a flush waits for: a batch, or the requests sent for a hidden page. */
+interface Tracked {
+  settled: boolean;
+}
+
 /** A batch waiting for, or in, a request. */
-interface Batch {
+interface Batch extends Tracked {
   readonly parts: Bytes[];
   readonly events: number;
   readonly key: string;
+  /** Order of sealing; a flush starts only batches sealed before it was called. */
+  readonly seq: number;
+  /** Sealed because it was full: in browsers it goes with keepalive, to outlive the page. */
+  readonly full: boolean;
   /** The gzip body, started when the batch was sealed so that compression overlaps the request in flight. */
   readonly compressed: Promise<Bytes | undefined> | undefined;
-  readonly done: Promise<void>;
-  readonly settle: () => void;
+  /** Whether the current request is a keepalive one (it survives the page being left). */
+  keepalive: boolean;
+}
+
+/**
+ * A `flush()` or `write()` waiting for batches to settle. Each waiter owns its
+ * promise (created in the caller's context) and, once woken, starts the next
+ * batches itself: on Cloudflare Workers, I/O started from another request's
+ * continuation would die with that request.
+ */
+interface Waiter {
+  readonly wake: () => void;
+  /** The last batch (by `seq`) this waiter will start itself. */
+  readonly limit: number;
 }
 
 interface DocumentLike {
@@ -237,15 +267,17 @@ interface BrowserGlobals {
  * @throws {TypeError} When `url` is not a valid URL or `fetch` is not a function.
  * @throws {RangeError} When a numeric option is out of range.
  *
- * @example An edge function
+ * @example An edge function (Cloudflare Workers; the same shape on Deno Deploy, Vercel Edge, Supabase)
  * ```ts ignore
  * import { createCallEvent, fetchDestination, JsonLinesAuditSink } from "@atd/audit";
- * const sink = new JsonLinesAuditSink(
- *   fetchDestination("https://logs.example/ingest", { headers: { authorization: "Bearer …" }, gzip: true }),
- *   { backpressure: "block" },
- * );
  * export default {
- *   fetch(request: Request, env: unknown, ctx: { waitUntil(p: Promise<unknown>): void }): Response {
+ *   fetch(request: Request, env: { AUDIT_TOKEN: string }, ctx: { waitUntil(p: Promise<unknown>): void }): Response {
+ *     // One sink per request: Workers ties each fetch and timer to the request that
+ *     // started it, so a sink shared across requests is not guaranteed to deliver.
+ *     const sink = new JsonLinesAuditSink(
+ *       fetchDestination("https://logs.example/ingest", { headers: { authorization: `Bearer ${env.AUDIT_TOKEN}` } }),
+ *       { backpressure: "block" },
+ *     );
  *     sink.onCall(createCallEvent({
  *       call_id: crypto.randomUUID(), tool_id: "ref:echo.say", duration_ms: 17, outcome: { kind: "success" }, tier: "warm",
  *     }));
@@ -278,7 +310,7 @@ class FetchDelivery {
   readonly #url: string;
   readonly #where: string;
   readonly #maxEvents: number;
-  readonly #maxBytes: number;
+  #maxBytes: number;
   readonly #maxDelayMs: number;
   readonly #headers: Headers;
   readonly #gzip: boolean;
@@ -298,11 +330,18 @@ class FetchDelivery {
   #ready: Batch[] = [];
   /** Batches in a request or between retries. */
   #sending = new Set<Batch>();
-  /** Everything a flush must wait for. */
-  #unsettled = new Set<Promise<void>>();
-  #writeWaiters: (() => void)[] = [];
+  /** Requests sent when the page was left, not yet settled. */
+  #unloading = new Set<Tracked>();
+  #waiters: Waiter[] = [];
+  #seq = 0;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Identifies the current delay timer, so that a timer another request could not clear does nothing. */
+  #timerToken: object | undefined;
   #listening = false;
+  /** The page is hidden: lines go out at once, with keepalive. */
+  #hidden = false;
+  /** Keepalive body bytes in flight (released once each response was read). */
+  #keepaliveBytes = 0;
   #stop = new AbortController();
   #stopped = false;
   #aborting: Promise<void> | undefined;
@@ -348,6 +387,8 @@ class FetchDelivery {
     }
     this.#unloadDelivery = options.unloadDelivery ??
       (typeof g.document === "object" && g.document !== null && typeof g.addEventListener === "function");
+    // What is buffered when the page is left must fit in one keepalive request.
+    if (this.#unloadDelivery) this.#maxBytes = Math.min(this.#maxBytes, UNLOAD_CHUNK_BYTES);
   }
 
   write(chunk: Uint8Array): Promise<void> | undefined {
@@ -357,16 +398,75 @@ class FetchDelivery {
     if (chunk.length === 0) return undefined;
     if (!this.#listening) this.#listen();
     this.#take(chunk.slice());
+    if (this.#hidden) this.#seal(); // a hidden page may be discarded at any moment
     this.#dispatch();
     if (this.#ready.length === 0) return undefined;
-    return new Promise((resolve) => this.#writeWaiters.push(resolve));
+    return this.#waitForRoom();
+  }
+
+  /** Backpressure: waits until no sealed batch is left waiting for a request slot. */
+  async #waitForRoom(): Promise<void> {
+    while (this.#ready.length > 0 && !this.#stopped) {
+      await this.#wait(Number.POSITIVE_INFINITY);
+      this.#dispatch();
+    }
   }
 
   flush(): Promise<void> {
     this.#seal();
     this.#dispatch();
-    if (this.#unsettled.size === 0) return Promise.resolve();
-    return Promise.all(this.#unsettled).then(() => {});
+    const targets: Tracked[] = [...this.#ready, ...this.#sending, ...this.#unloading];
+    if (targets.every((t) => t.settled)) return Promise.resolve();
+    return this.#waitFor(targets, this.#seq);
+  }
+
+  /**
+   * Waits until every target settled, starting batches up to `limit` from
+   * this call's own continuations (never awaiting a promise another flush or
+   * request created: Workers cannot settle those across requests).
+   */
+  async #waitFor(targets: Tracked[], limit: number): Promise<void> {
+    while (targets.some((t) => !t.settled)) {
+      await this.#wait(limit);
+      this.#dispatch(limit);
+    }
+  }
+
+  /**
+   * A promise of the caller's own, resolved when a batch settles or the ready
+   * queue changes, or after `timeoutMs` at the latest (then the caller checks
+   * again). The timer also keeps the caller's request alive on Workers, which
+   * cancels a request as hung when it waits only on another request's I/O.
+   */
+  #wait(limit: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        wake: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        limit,
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      }, this.#timeoutMs);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Wakes every waiter; starts the batches none of them will start. */
+  #wake(): void {
+    const waiters = this.#waiters;
+    if (waiters.length === 0) return this.#dispatch();
+    this.#waiters = [];
+    let covered = -1;
+    for (const waiter of waiters) {
+      covered = Math.max(covered, waiter.limit);
+      waiter.wake();
+    }
+    const head = this.#ready[0];
+    if (head !== undefined && head.seq > covered) this.#dispatch();
   }
 
   async close(): Promise<void> {
@@ -431,7 +531,7 @@ class FetchDelivery {
       const size = nl + 1 - pos;
       if (open().events + runEvents > 0 && open().bytes + runBytes + size > this.#maxBytes) {
         this.#addRun(chunk, runStart, pos, runEvents);
-        this.#seal();
+        this.#seal(true);
         runStart = pos;
         runEvents = 0;
         runBytes = 0;
@@ -441,7 +541,7 @@ class FetchDelivery {
       pos = nl + 1;
       if (open().events + runEvents >= this.#maxEvents) {
         this.#addRun(chunk, runStart, pos, runEvents);
-        this.#seal();
+        this.#seal(true);
         runStart = pos;
         runEvents = 0;
         runBytes = 0;
@@ -454,7 +554,9 @@ class FetchDelivery {
     if (events === 0) return;
     const open = this.#open;
     if (open.events === 0 && this.#maxDelayMs >= 0) {
-      this.#timer = setTimeout(this.#onTimer, this.#maxDelayMs);
+      const token = {};
+      this.#timerToken = token;
+      this.#timer = setTimeout(() => this.#onTimer(token), this.#maxDelayMs);
     }
     open.parts.push(bytes.subarray(start, end));
     open.events += events;
@@ -462,11 +564,13 @@ class FetchDelivery {
     this.#pending += events;
   }
 
-  #onTimer = (): void => {
+  #onTimer(token: object): void {
+    if (token !== this.#timerToken) return; // cleared, but from a context that could not cancel it
     this.#timer = undefined;
+    this.#timerToken = undefined;
     this.#seal();
     this.#dispatch();
-  };
+  }
 
   /** Ends a torn last line with "\n" so that it goes out (on close or abort only). */
   #endTail(): void {
@@ -477,53 +581,68 @@ class FetchDelivery {
     this.#addRun(line, 0, line.length, 1);
   }
 
-  /** Turns the open batch into a batch waiting to be sent. */
-  #seal(): void {
+  /** Turns the open batch into a batch waiting to be sent; `full` when a size limit sealed it. */
+  #seal(full = false): void {
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer);
       this.#timer = undefined;
+      this.#timerToken = undefined;
     }
     const open = this.#open;
     if (open.events === 0) return;
     this.#open = { parts: [], events: 0, bytes: 0 };
-    let settle!: () => void;
-    const done = new Promise<void>((resolve) => (settle = resolve));
-    this.#unsettled.add(done);
-    void done.then(() => this.#unsettled.delete(done));
     let parts = open.parts;
     let compressed: Promise<Bytes | undefined> | undefined;
     if (this.#gzip) {
       parts = [concat(parts)];
       compressed = gzip(parts[0]!);
     }
-    this.#ready.push({ parts, events: open.events, key: newKey(), compressed, done, settle });
+    const seq = ++this.#seq;
+    this.#ready.push({
+      parts,
+      events: open.events,
+      key: newKey(),
+      seq,
+      full,
+      compressed,
+      keepalive: false,
+      settled: false,
+    });
     this.#batches++;
   }
 
-  /** Starts waiting batches while request slots are free. */
-  #dispatch(): void {
-    while (this.#ready.length > 0 && (this.#stopped || this.#sending.size < this.#maxInFlight)) {
+  /** Starts waiting batches (sealed up to `limit`) while request slots are free. */
+  #dispatch(limit = Number.POSITIVE_INFINITY): void {
+    let started = false;
+    while (
+      this.#ready.length > 0 && this.#ready[0]!.seq <= limit &&
+      (this.#stopped || this.#sending.size < this.#maxInFlight)
+    ) {
       const batch = this.#ready.shift()!;
+      started = true;
       this.#pending -= batch.events;
       this.#inFlight += batch.events;
       this.#sending.add(batch);
       void this.#deliver(batch).finally(() => {
         this.#inFlight -= batch.events;
         this.#sending.delete(batch);
-        batch.settle();
-        this.#dispatch();
+        batch.settled = true;
+        this.#wake();
       });
     }
-    if (this.#ready.length === 0 && this.#writeWaiters.length > 0) {
-      const waiters = this.#writeWaiters;
-      this.#writeWaiters = [];
-      for (const wake of waiters) wake();
-    }
+    // Writers blocked on a full ready queue may go on.
+    if (started && this.#ready.length === 0) this.#wakeWriters();
+  }
+
+  #wakeWriters(): void {
+    const waiters = this.#waiters;
+    this.#waiters = waiters.filter((waiter) => waiter.limit !== Number.POSITIVE_INFINITY);
+    for (const waiter of waiters) if (waiter.limit === Number.POSITIVE_INFINITY) waiter.wake();
   }
 
   async #deliver(batch: Batch): Promise<void> {
     try {
-      await this.#send(concat(batch.parts), batch.events, batch.key, batch.compressed);
+      await this.#send(concat(batch.parts), batch.events, batch.key, batch.compressed, batch);
     } catch (error) {
       // #send does not throw; this is a last guard so that no batch vanishes.
       this.#giveUp(
@@ -534,8 +653,19 @@ class FetchDelivery {
     }
   }
 
-  /** Sends one batch until it is acknowledged, split, or given up on. */
-  async #send(body: Bytes, events: number, key: string, compressed?: Promise<Bytes | undefined>): Promise<void> {
+  /**
+   * Sends one batch until it is acknowledged, split, or given up on. In
+   * browsers, a full batch (or any batch while the page is hidden) goes with
+   * `keepalive` when it fits the page's keepalive allowance, so that leaving
+   * the page does not cancel it; `batch.keepalive` tells the unload path so.
+   */
+  async #send(
+    body: Bytes,
+    events: number,
+    key: string,
+    compressed?: Promise<Bytes | undefined>,
+    batch?: Batch,
+  ): Promise<void> {
     const deadline = Date.now() + this.#deadlineMs;
     const gzipped = this.#gzip ? await (compressed ?? gzip(body)) : undefined;
     const payload = gzipped ?? body;
@@ -559,17 +689,18 @@ class FetchDelivery {
       this.#stop.signal.addEventListener("abort", onStop);
       const budget = Math.max(1, Math.min(this.#timeoutMs, deadline - Date.now()));
       const timer = setTimeout(() => controller.abort(new TimeoutError(budget)), budget);
+      const keepalive = this.#unloadDelivery && (this.#hidden || batch?.full === true) &&
+        payload.length <= UNLOAD_CHUNK_BYTES && this.#keepaliveBytes + payload.length <= KEEPALIVE_QUOTA_BYTES;
+      if (keepalive) this.#keepaliveBytes += payload.length;
+      if (batch !== undefined) batch.keepalive = keepalive;
       let status: number | undefined;
       let excerpt: string | undefined;
       let cause: unknown;
       let wait: number | undefined;
       try {
-        const response = await this.#fetch(this.#url, {
-          method: "POST",
-          headers,
-          body: payload,
-          signal: controller.signal,
-        });
+        const init: RequestInit = { method: "POST", headers, body: payload, signal: controller.signal };
+        if (keepalive) init.keepalive = true;
+        const response = await this.#fetch(this.#url, init);
         status = response.status;
         if (response.ok) {
           await discard(response);
@@ -577,22 +708,25 @@ class FetchDelivery {
           return;
         }
         excerpt = await readExcerpt(response);
-        if (status === 413 && events > 1) {
-          this.#split++;
-          const [first, second] = halves(body, events);
-          await this.#send(first.body, first.events, newKey());
-          await this.#send(second.body, second.events, newKey());
-          return;
-        }
-        if (!RETRYABLE.has(status)) {
+        if (!RETRYABLE.has(status) && !(status === 413 && events > 1)) {
           return this.#giveUp(body, events, this.#error(`HTTP ${status}`, events, attempts, { status, body: excerpt }));
         }
         wait = retryAfter(response.headers.get("retry-after"));
       } catch (error) {
         cause = error;
       } finally {
+        // The response was read to its end (or failed): the browser has released its allowance.
+        if (keepalive) this.#keepaliveBytes -= payload.length;
+        if (batch !== undefined) batch.keepalive = false;
         clearTimeout(timer);
         this.#stop.signal.removeEventListener("abort", onStop);
+      }
+      if (status === 413 && events > 1) {
+        this.#split++;
+        const [first, second] = halves(body, events);
+        await this.#send(first.body, first.events, newKey(), undefined, batch);
+        await this.#send(second.body, second.events, newKey(), undefined, batch);
+        return;
       }
       wait ??= backoff(this.#retryDelayMs, attempts);
       if (this.#stopped || Date.now() + wait >= deadline) {
@@ -661,34 +795,50 @@ class FetchDelivery {
     this.#listening = true;
     if (!this.#unloadDelivery) return;
     const g = globalThis as BrowserGlobals;
-    g.document?.addEventListener?.("visibilitychange", this.#onHide);
-    g.addEventListener?.("pagehide", this.#onHide);
+    g.document?.addEventListener?.("visibilitychange", this.#onLifecycle);
+    g.addEventListener?.("pagehide", this.#onLifecycle);
+    g.addEventListener?.("pageshow", this.#onLifecycle);
   }
 
   #unlisten(): void {
     if (!this.#listening || !this.#unloadDelivery) return;
     const g = globalThis as BrowserGlobals;
-    g.document?.removeEventListener?.("visibilitychange", this.#onHide);
-    g.removeEventListener?.("pagehide", this.#onHide);
+    g.document?.removeEventListener?.("visibilitychange", this.#onLifecycle);
+    g.removeEventListener?.("pagehide", this.#onLifecycle);
+    g.removeEventListener?.("pageshow", this.#onLifecycle);
   }
 
-  #onHide = (event: { type: string }): void => {
-    const g = globalThis as BrowserGlobals;
-    if (event.type === "visibilitychange" && g.document?.visibilityState !== "hidden") return;
+  #onLifecycle = (event: { type: string }): void => {
     try {
-      this.#sendNow(event.type === "pagehide");
+      if (event.type === "pagehide") {
+        this.#hidden = true;
+        this.#sendNow();
+      } else if (event.type === "pageshow") {
+        this.#hidden = false;
+      } else if ((globalThis as BrowserGlobals).document?.visibilityState === "hidden") {
+        // The page is still alive: send everything through the usual path,
+        // which now uses keepalive requests, one after the other within the
+        // page's allowance, and retries what the browser refuses.
+        this.#hidden = true;
+        this.#seal();
+        this.#dispatch();
+      } else {
+        this.#hidden = false;
+      }
     } catch {
-      // A listener must not throw; #sendNow reports its own failures.
+      // A listener must not throw; the send paths report their own failures.
     }
   };
 
   /**
-   * Sends every buffered line at once with keepalive requests of at most 60
-   * KiB (sendBeacon past 9 of them, or when keepalive fetch fails). On
-   * `pagehide`, requests already in flight are sent again too (same
-   * Idempotency-Key when they fit one request), since leaving the page cancels them.
+   * The page is being left: sends every buffered line at once, in keepalive
+   * requests of at most 60 KiB (at most 9), then `sendBeacon` for what the
+   * browser refuses. Batches in flight in plain requests (which leaving the
+   * page cancels) are sent again, under the same Idempotency-Key when they fit
+   * one request; batches in keepalive requests are left alone (they outlive
+   * the page, and sending them again would use up the allowance).
    */
-  #sendNow(leaving: boolean): void {
+  #sendNow(): void {
     this.#seal();
     const batches = this.#ready;
     this.#ready = [];
@@ -700,50 +850,72 @@ class FetchDelivery {
     }
     this.#pending -= events;
     this.#inFlight += events;
-    this.#dispatch(); // wakes blocked writers: the buffer is empty
+    this.#wakeWriters(); // the buffer is empty
     const sends: Promise<void>[] = [];
     let slots = UNLOAD_MAX_IN_FLIGHT;
-    if (leaving) {
-      for (const batch of this.#sending) {
-        const chunks = chunkLines(concat(batch.parts), UNLOAD_CHUNK_BYTES);
-        chunks.forEach((chunk, i) => {
-          const key = chunks.length === 1 ? batch.key : `${batch.key}.${i}`;
-          sends.push(this.#sendKeepalive(chunk.body, chunk.events, key, slots-- > 0, false));
-        });
-      }
+    const send = (chunk: { body: Bytes; events: number }, key: string, counted: boolean): void => {
+      const fits = slots > 0 && this.#keepaliveBytes + chunk.body.length <= KEEPALIVE_QUOTA_BYTES;
+      if (fits) slots--;
+      sends.push(this.#sendKeepalive(chunk.body, chunk.events, key, fits, counted));
+    };
+    for (const batch of this.#sending) {
+      if (batch.keepalive) continue;
+      const chunks = chunkLines(concat(batch.parts), UNLOAD_CHUNK_BYTES);
+      chunks.forEach((chunk, i) => send(chunk, chunks.length === 1 ? batch.key : `${batch.key}.${i}`, false));
     }
     if (events > 0) {
-      for (const chunk of chunkLines(concat(parts), UNLOAD_CHUNK_BYTES)) {
-        sends.push(this.#sendKeepalive(chunk.body, chunk.events, newKey(), slots-- > 0, true));
-      }
+      for (const chunk of chunkLines(concat(parts), UNLOAD_CHUNK_BYTES)) send(chunk, newKey(), true);
     }
-    const all = Promise.all(sends).then(() => {
+    if (sends.length === 0) return;
+    const tracked: Tracked = { settled: false };
+    this.#unloading.add(tracked);
+    void Promise.all(sends).then(() => {
       this.#inFlight -= events;
-      for (const batch of batches) batch.settle();
+      for (const batch of batches) batch.settled = true;
+      tracked.settled = true;
+      this.#unloading.delete(tracked);
+      this.#wake();
     });
-    this.#unsettled.add(all);
-    void all.then(() => this.#unsettled.delete(all));
   }
 
+  /**
+   * One request of the unload path: a keepalive fetch when `useFetch`, else
+   * (or when the browser refuses it) a beacon. The response is read to its
+   * end before the allowance is counted free. `counted` is false for a copy
+   * of a batch whose own request still counts it.
+   */
   async #sendKeepalive(body: Bytes, events: number, key: string, useFetch: boolean, counted: boolean): Promise<void> {
     if (useFetch) {
       const headers = new Headers(this.#headers);
       headers.delete("content-encoding");
       headers.set("idempotency-key", key);
+      this.#keepaliveBytes += body.length;
+      let response: Response | undefined;
+      let excerpt: string | undefined;
       try {
         this.#requests++;
-        const response = await this.#fetch(this.#url, { method: "POST", headers, body, keepalive: true });
-        if (counted) {
-          if (response.ok) this.#delivered += events;
-          else {this.#giveUp(
-              body,
-              events,
-              this.#error(`HTTP ${response.status}`, events, 1, { status: response.status }),
-            );}
+        response = await this.#fetch(this.#url, { method: "POST", headers, body, keepalive: true });
+        if (response.ok) await discard(response);
+        else excerpt = await readExcerpt(response);
+      } catch {
+        // Keepalive refused (the allowance is used up) or the request failed: try a beacon.
+      } finally {
+        this.#keepaliveBytes -= body.length;
+      }
+      if (response !== undefined) {
+        if (!counted) return;
+        if (response.ok) this.#delivered += events;
+        else if (RETRYABLE.has(response.status) || response.status === 413) {
+          // Still running (the page stayed, or came back from the back/forward cache): retry as usual.
+          await this.#send(body, events, key);
+        } else {
+          this.#giveUp(
+            body,
+            events,
+            this.#error(`HTTP ${response.status}`, events, 1, { status: response.status, body: excerpt }),
+          );
         }
         return;
-      } catch {
-        // Keepalive refused (quota) or the request failed: try a beacon.
       }
     }
     let sent = false;
@@ -761,7 +933,10 @@ class FetchDelivery {
     }
     if (!counted) return;
     if (sent) this.#delivered += events;
-    else this.#giveUp(body, events, this.#error("sendBeacon refused the request", events, 1, { cause }));
+    else if (!this.#hidden) {
+      // Refused, but the page is still running (shown again): the usual path retries.
+      await this.#send(body, events, key);
+    } else this.#giveUp(body, events, this.#error("sendBeacon refused the request", events, 1, { cause }));
   }
 }
 
