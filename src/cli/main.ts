@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { CallEvent, Outcome } from "../event/call_event.ts";
+import { type CallEvent, type Outcome, OUTCOME_KINDS } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { readCallEvents } from "../read/read_call_events.ts";
 import { summarizeCallEvents } from "../read/summarize_call_events.ts";
@@ -37,14 +37,6 @@ export interface CliIo {
   readonly signal?: AbortSignal;
 }
 
-const OUTCOME_KINDS: readonly Outcome["kind"][] = [
-  "success",
-  "execution_failed",
-  "invalid_args",
-  "capability_denied",
-  "rate_limited",
-  "tool_not_found",
-];
 
 const HELP = `audit: read JSON Lines audit logs of AI-agent tool calls
 

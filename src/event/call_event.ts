@@ -21,6 +21,16 @@ export type Outcome =
   | OutcomeRateLimited
   | OutcomeToolNotFound;
 
+/** Every outcome `kind`, in the reference's declaration order. */
+export const OUTCOME_KINDS: readonly Outcome["kind"][] = [
+  "success",
+  "execution_failed",
+  "invalid_args",
+  "capability_denied",
+  "rate_limited",
+  "tool_not_found",
+];
+
 /** The tool ran and succeeded. */
 export interface OutcomeSuccess {
   /** Tag: `"success"`. */

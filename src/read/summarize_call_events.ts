@@ -1,4 +1,4 @@
-import type { CallEvent, Outcome } from "../event/call_event.ts";
+import { type CallEvent, type Outcome, OUTCOME_KINDS } from "../event/call_event.ts";
 import { CallEventReader } from "./read_call_events.ts";
 
 /** Duration percentiles, in milliseconds (nearest rank on the exact durations). */
@@ -52,14 +52,6 @@ export interface SummarizeCallEventsOptions {
   readonly invalidLines?: number | (() => number);
 }
 
-const OUTCOME_KINDS: readonly Outcome["kind"][] = [
-  "success",
-  "execution_failed",
-  "invalid_args",
-  "capability_denied",
-  "rate_limited",
-  "tool_not_found",
-];
 
 /**
  * Summarizes events in one pass: counts by outcome kind, tool, caller and
