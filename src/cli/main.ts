@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type CallEvent, type Outcome, OUTCOME_KINDS } from "../event/call_event.ts";
+import { type CallEvent, OUTCOME_KINDS } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { readCallEvents } from "../read/read_call_events.ts";
 import { summarizeCallEvents } from "../read/summarize_call_events.ts";
@@ -36,7 +36,6 @@ export interface CliIo {
   /** Stops `tail -f` (SIGINT also does). @default {never aborts} */
   readonly signal?: AbortSignal;
 }
-
 
 const HELP = `audit: read JSON Lines audit logs of AI-agent tool calls
 

@@ -52,7 +52,6 @@ export interface SummarizeCallEventsOptions {
   readonly invalidLines?: number | (() => number);
 }
 
-
 /**
  * Summarizes events in one pass: counts by outcome kind, tool, caller and
  * tier; denied capabilities; duration percentiles p50/p95/p99/max; earliest
