@@ -247,6 +247,52 @@ describe("fetchDestination in Chromium", () => {
     await page.close();
   });
 
+  it(
+    "loads mod.ts, reads lines back with readCallEvents and writes stdout() to the console",
+    { skip: SKIP },
+    async () => {
+      const { page } = await openPage();
+      const result = await page.evaluate(async () => {
+        const { audit } = globalThis as unknown as PageGlobals;
+        const event = (i: number) =>
+          audit.createCallEvent({
+            call_id: `read-${i}`,
+            tool_id: "t",
+            duration_ms: i,
+            outcome: { kind: "success" },
+            tier: "warm",
+          });
+        const lines = Array.from({ length: 1000 }, (_, i) => audit.encodeCallEvent(event(i)));
+        const invalid: string[] = [];
+        const ids: string[] = [];
+        const blob = new Blob([lines.join("\r\n"), "\r\n", "not json\n", '{"torn":']);
+        for await (const e of audit.readCallEvents(blob, { onInvalid: (error) => invalid.push(error.kind) })) {
+          ids.push(e.call_id);
+        }
+        const summary = await audit.summarizeCallEvents(audit.readCallEvents(new Blob([lines.join("\n") + "\n"])));
+        const logged: string[] = [];
+        const log = console.log;
+        console.log = (...args: unknown[]) => void logged.push(args.join(" "));
+        try {
+          const sink = audit.JsonLinesAuditSink.stdout();
+          sink.onCall(event(7));
+          await sink.close();
+        } finally {
+          console.log = log;
+        }
+        return { count: ids.length, first: ids[0], last: ids.at(-1), invalid, total: summary.total, logged };
+      });
+      assert.equal(result.count, 1000);
+      assert.equal(result.first, "read-0");
+      assert.equal(result.last, "read-999");
+      assert.deepEqual(result.invalid, ["invalid", "torn"]);
+      assert.equal(result.total, 1000);
+      assert.equal(result.logged.length, 1);
+      assert.equal(JSON.parse(result.logged[0]!).call_id, "read-7");
+      await page.close();
+    },
+  );
+
   for (const gzip of [false, true]) {
     it(`sink.flush() resolves after the endpoint has every event${gzip ? " (gzip)" : ""}`, { skip: SKIP }, async () => {
       const { page, receiver } = await openPage();

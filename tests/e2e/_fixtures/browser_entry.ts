@@ -1,5 +1,4 @@
-// What a user's bundler builds from the package for a page: the e2e tests
-// bundle this with esbuild at test time and load it into Chromium.
-export { JsonLinesAuditSink } from "../../../src/sink/json_lines_audit_sink.ts";
-export { createCallEvent } from "../../../src/event/create_call_event.ts";
-export { fetchDestination } from "../../../src/destination/fetch_destination.ts";
+// What a user's bundler builds from the package for a page or a Worker: the
+// whole of mod.ts, so these tests also prove it loads there. The e2e tests
+// bundle this with esbuild at test time.
+export * from "../../../mod.ts";
