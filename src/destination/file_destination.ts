@@ -53,16 +53,24 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     );
   }
   let closed = false;
+  const close = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    closed = true;
+    return file.close();
+  };
   const stream = new WritableStream<Uint8Array>({
-    write: (chunk) => file.write(chunk),
-    close: () => {
-      closed = true;
-      return file.close();
+    async write(chunk) {
+      try {
+        await file.write(chunk);
+      } catch (error) {
+        // A failed write errors the stream for good, and an errored stream
+        // never calls close or abort: release the file here.
+        await close().catch(() => {});
+        throw error;
+      }
     },
-    abort: () => {
-      closed = true;
-      return file.close();
-    },
+    close,
+    abort: close,
   });
   return Object.assign(stream, {
     // The sink has awaited every write before it calls flush.

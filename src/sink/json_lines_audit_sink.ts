@@ -97,6 +97,11 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   #lastWrite: Promise<void> = RESOLVED;
   #pumpScheduled = false;
   #closing: Promise<void> | undefined;
+  /** `record()` callers waiting for room, first come first served. */
+  #waiters: (() => void)[] = [];
+  #admitting = false;
+  /** Set once a destination write failed: the stream is errored for good. */
+  #destinationFailed = false;
   #accepted = 0;
   #dropped = 0;
   #fallback = 0;
@@ -190,14 +195,40 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   }
 
   /**
-   * Resolves when the queue has room. In `"block"` mode, awaiting it before
-   * each `onCall` keeps at most `capacity` events queued:
-   * `await sink.ready; sink.onCall(event);`
+   * Resolves when the queue has room, as a Web Streams writer's `ready` does:
+   * `await sink.ready; sink.onCall(event);` keeps a single producer within
+   * `capacity`. Several concurrent producers all wake on the same promise;
+   * they should use {@linkcode JsonLinesAuditSink.record} instead.
    */
   get ready(): Promise<void> {
     if (this.desiredSize > 0) return RESOLVED;
     this.#pump(); // the queue's own backpressure must see the pending lines
     return this.#queue.ready;
+  }
+
+  /**
+   * Records one event once the queue has room for it: the lossless,
+   * bounded way to record from many concurrent callers. In `"block"` mode it
+   * waits, first come first served, so that however many callers wait, no
+   * more than `capacity` events are ever queued; in the other modes it is
+   * `onCall` and resolves at once. If the sink closes while it waits, the
+   * event counts as a drop. Never rejects.
+   *
+   * @param event The event to record.
+   * @returns A promise that resolves once the event was handed to `onCall`.
+   */
+  record(event: CallEvent): Promise<void> {
+    if (this.#strategy !== "block" || (this.#waiters.length === 0 && this.desiredSize > 0)) {
+      this.onCall(event);
+      return RESOLVED;
+    }
+    return new Promise((resolve) => {
+      this.#waiters.push(() => {
+        this.onCall(event);
+        resolve();
+      });
+      this.#admitWhenReady();
+    });
   }
 
   /**
@@ -261,6 +292,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
+    this.#admit(); // record() callers still waiting now see a closed sink: their events count as drops
     return this.#closing;
   }
 
@@ -290,7 +322,30 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     await this.flush();
     await this.#queue.close();
     if (this.#preventClose) this.#out.releaseLock();
+    else if (this.#destinationFailed) this.#out.releaseLock(); // already errored and reported
     else await this.#settle(() => this.#out.close());
+  }
+
+  /** Wakes waiting `record()` callers as the queue drains. */
+  #admitWhenReady(): void {
+    if (this.#admitting) return;
+    this.#admitting = true;
+    this.#pump(); // the queue's own backpressure must see the pending lines
+    this.#queue.ready.then(() => {
+      this.#admitting = false;
+      this.#admit();
+      if (this.#waiters.length > 0) this.#admitWhenReady();
+    }, () => {
+      this.#admitting = false;
+      this.#admit();
+    });
+  }
+
+  /** Admits waiters, one per free slot (all of them once closing). */
+  #admit(): void {
+    while (this.#waiters.length > 0 && (this.#closing !== undefined || this.desiredSize > 0)) {
+      this.#waiters.shift()!();
+    }
   }
 
   /** Moves pending lines into the queue as batches (runs as a microtask after a burst). */
@@ -332,6 +387,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#written += count;
     } catch (error) {
       this.#failed += count;
+      this.#destinationFailed = true;
       this.#report(error);
     }
   }

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, parseCallEvent } from "../../mod.ts";
@@ -80,5 +80,36 @@ describe("JsonLinesAuditSink.stdout", () => {
     assert.equal(result.code, 0, result.stderr);
     const ids = result.stdout.trim().split("\n").map((line) => parseCallEvent(line).call_id);
     assert.deepEqual(ids, Array.from({ length: 200 }, (_, i) => `call-${i}`));
+  });
+});
+
+describe("fileDestination on a full disk", () => {
+  it(
+    "reports the failed write once, counts the loss and closes the file",
+    { skip: !existsSync("/dev/full") },
+    async () => {
+      const errors: unknown[] = [];
+      const sink = new JsonLinesAuditSink(fileDestination("/dev/full"), { onError: (error) => errors.push(error) });
+      for (let i = 0; i < 10; i++) sink.onCall(numbered(i));
+      await sink.close();
+      const stats = sink.stats();
+      assert.equal(stats.failed, 10);
+      assert.equal(stats.written, 0);
+      assert.equal(errors.length, 1, errors.map(String).join("\n"));
+      assert.match(String(errors[0]), /ENOSPC|No space left/i);
+    },
+  );
+
+  it("does not leak a file descriptor per failed sink", {
+    skip: !existsSync("/proc/self/fd") || !existsSync("/dev/full"),
+  }, async () => {
+    const openFds = () => readdirSync("/proc/self/fd").length;
+    const before = openFds();
+    for (let n = 0; n < 20; n++) {
+      const sink = new JsonLinesAuditSink(fileDestination("/dev/full"), { onError: () => {} });
+      sink.onCall(numbered(n));
+      await sink.close();
+    }
+    assert.ok(openFds() - before < 5, `${openFds() - before} more descriptors open after 20 failed sinks`);
   });
 });

@@ -136,6 +136,48 @@ describe("JsonLinesAuditSink", () => {
     assert.equal(sink.drops, 0);
   });
 
+  it("keeps at most capacity events queued however many callers await record() at once", async () => {
+    const dest = new MemoryDestination({ delayMs: 1 });
+    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 4, backpressure: "block" });
+    let maxQueued = 0;
+    const producer = async (p: number) => {
+      for (let i = 0; i < 10; i++) {
+        await sink.record(mkEvent({ kind: "success" }, `p${p}-${i}`));
+        maxQueued = Math.max(maxQueued, sink.stats().queued);
+      }
+    };
+    await Promise.all(Array.from({ length: 50 }, (_, p) => producer(p)));
+    await sink.close();
+    assert.ok(maxQueued <= 4, `queued reached ${maxQueued}`);
+    assert.equal(sink.drops, 0);
+    const ids = dest.lines().map((l) => parseCallEvent(l).call_id);
+    assert.equal(new Set(ids).size, 500);
+    for (let p = 0; p < 50; p++) {
+      const mine = ids.filter((id) => id.startsWith(`p${p}-`));
+      assert.deepEqual(mine, Array.from({ length: 10 }, (_, i) => `p${p}-${i}`), "each caller's events stay in order");
+    }
+  });
+
+  it("settles record() callers still waiting when the sink closes, counting their events as drops", async () => {
+    const sink = new JsonLinesAuditSink(stalledDestination(), { capacity: 2, backpressure: "block" });
+    const waiting = Array.from({ length: 5 }, (_, i) => sink.record(numbered(i)));
+    const closed = sink.close();
+    // The destination never finishes, so close() cannot either; the waiters must still settle.
+    await Promise.all(waiting);
+    assert.equal(sink.stats().accepted, 2);
+    assert.equal(sink.drops, 3);
+    void closed;
+  });
+
+  it("records at once through record() in drop mode", async () => {
+    const dest = new MemoryDestination();
+    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 1 });
+    await sink.record(numbered(0));
+    await sink.record(numbered(1));
+    assert.equal(sink.stats().accepted + sink.drops, 2);
+    await sink.close();
+  });
+
   it("writes every accepted event exactly once and in order in block mode (property)", async () => {
     await fc.assert(
       fc.asyncProperty(
