@@ -29,7 +29,8 @@ export function formatSummary(summary: CallEventSummary): string {
 }
 
 function counts(title: string, record: Readonly<Record<string, number>>, total: number | undefined): string {
-  const entries = Object.entries(record);
+  // Largest first, then by name: a JS object lists integer-like keys ("7") first whatever the insertion order.
+  const entries = Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (entries.length === 0) return "";
   const shown = entries.slice(0, MAX_ROWS);
   const rows: string[][] = shown.map(([name, n]) => [name, String(n), total ? percent(n, total) : ""]);

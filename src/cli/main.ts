@@ -123,12 +123,15 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     const [command, ...rest] = args;
     switch (command) {
       case undefined:
+        // A usage error: the help goes where errors go.
+        await stderr(HELP);
+        return 2;
       case "-h":
       case "--help":
       case "help":
         await stdout.write(HELP);
         await stdout.flush();
-        return command === undefined ? 2 : 0;
+        return 0;
       case "stats":
         return await stats(rest, io, stdout);
       case "tail":

@@ -2,7 +2,8 @@ import * as v from "valibot";
 import type { CallEvent } from "./call_event.ts";
 import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
 import { encodeCallEvent } from "./encode_call_event.ts";
-import { CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
+import { type CallEventIssue, CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
+import { strictJsonIssue } from "./_strict_json.ts";
 import { isCallEvent } from "./_is_call_event.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
@@ -39,61 +40,83 @@ export interface ParseCallEventOptions {
  * ```
  */
 export function parseCallEvent(input: string | unknown, options: ParseCallEventOptions = {}): CallEvent {
+  const text = typeof input === "string" ? input : undefined;
   let value = input;
-  if (typeof input === "string") {
+  if (text !== undefined) {
     try {
-      value = JSON.parse(input);
+      value = JSON.parse(text);
     } catch (cause) {
-      throw new CallEventSyntaxError({
-        path: undefined,
-        reason: `not valid JSON (${(cause as Error).message})`,
-        line: options.line,
-        offset: options.offset,
-        excerpt: excerptOf(input),
-      }, { cause });
+      throw syntaxError(
+        [{ path: undefined, reason: `not valid JSON (${(cause as Error).message})` }],
+        input,
+        options,
+        cause,
+      );
     }
   }
-  // Text parsed here is ours alone, so a valid event can keep its arrays;
-  // a value from the caller goes through the schema, which copies it.
-  const fresh = typeof input === "string";
-  if (fresh && isCallEvent(value) && !SURROGATE_ESCAPE.test(input)) return canonicalEvent(value);
-  const result = v.safeParse(callEventSchema, value);
-  if (!result.success || Array.isArray(value)) {
-    const issues = Array.isArray(value)
-      ? [{ path: "", reason: "to be an object, got an array" }]
-      : issuesOf(result.issues ?? []);
-    const first = issues[0]!;
-    throw new CallEventSyntaxError({
-      path: first.path,
-      reason: first.reason,
-      issues,
-      line: options.line,
-      offset: options.offset,
-      excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
-    });
-  }
-  const event = canonicalEvent(result.output as ValidatedEvent);
-  // A lone surrogate (only possible as a \\uD8xx escape in text) cannot be
-  // written back as UTF-8, and the reference's serde rejects it: so do we.
-  if (typeof input !== "string" || SURROGATE_ESCAPE.test(input)) {
-    try {
-      encodeCallEvent(event);
-    } catch (error) {
-      const { path, reason } = error as InvalidCallEventError;
-      throw new CallEventSyntaxError({
-        path,
-        reason,
-        issues: [{ path, reason }],
-        line: options.line,
-        offset: options.offset,
-        excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
-      });
+  // Nearly every line is canonical: it re-encodes to itself byte for byte,
+  // which proves it valid (and free of what JSON.parse hides) at once.
+  if (text !== undefined && reencodes(value, text)) return value as CallEvent;
+  // Text parsed here is ours alone, so a valid event may keep its arrays; a
+  // value from the caller goes through the schema, which copies it.
+  let event: CallEvent;
+  if (text !== undefined && isCallEvent(value)) {
+    event = canonicalEvent(value);
+  } else {
+    const result = v.safeParse(callEventSchema, value);
+    if (!result.success || Array.isArray(value)) {
+      const issues = Array.isArray(value)
+        ? [{ path: "", reason: "to be an object, got an array" }]
+        : issuesOf(result.issues ?? []);
+      throw syntaxError(issues, input, options);
     }
+    event = canonicalEvent(result.output as ValidatedEvent);
   }
+  const issue = beyondSchema(event, text);
+  if (issue) throw syntaxError([issue], input, options);
   return event;
 }
 
-const SURROGATE_ESCAPE = /\\u[dD][89abcdefABCDEF]/;
+function reencodes(value: unknown, text: string): boolean {
+  try {
+    return encodeCallEvent(value as CallEvent) === text;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * What the schema lets through but the reference's serde rejects: a lone
+ * surrogate (which no UTF-8 line can carry) and, in text that does not
+ * re-encode byte for byte, a duplicated field or a non-integer number token.
+ */
+function beyondSchema(event: CallEvent, text: string | undefined): CallEventIssue | undefined {
+  let line: string;
+  try {
+    line = encodeCallEvent(event);
+  } catch (error) {
+    const { path, reason } = error as InvalidCallEventError;
+    return { path, reason };
+  }
+  return text === undefined || line === text ? undefined : strictJsonIssue(text);
+}
+
+function syntaxError(
+  issues: readonly { path: string | undefined; reason: string }[],
+  input: unknown,
+  options: ParseCallEventOptions,
+  cause?: unknown,
+): CallEventSyntaxError {
+  const first = issues[0]!;
+  return new CallEventSyntaxError({
+    path: first.path,
+    reason: first.reason,
+    issues: first.path === undefined ? [] : issues as readonly CallEventIssue[],
+    line: options.line,
+    offset: options.offset,
+    excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
+  }, cause === undefined ? undefined : { cause });
+}
 
 function safeStringify(value: unknown): string {
   try {

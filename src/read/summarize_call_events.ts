@@ -13,7 +13,11 @@ export interface DurationPercentiles {
   readonly max: number;
 }
 
-/** What {@linkcode summarizeCallEvents} found. Count maps are sorted by count, largest first. */
+/**
+ * What {@linkcode summarizeCallEvents} found. Count maps are built largest
+ * first, but a JS object always lists integer-like keys (a tool named "7")
+ * first: sort `Object.entries` by count where order matters.
+ */
 export interface CallEventSummary {
   /** Valid events. */
   readonly total: number;

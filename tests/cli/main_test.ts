@@ -72,6 +72,10 @@ for (const runtime of Object.keys(RUNTIMES)) {
         assert.equal(result.status, 0);
         assert.match(result.stdout, new RegExp(`^Usage: audit ${command}`));
       }
+      const bare = await run(runtime, []);
+      assert.equal(bare.status, 2, "no command is a usage error");
+      assert.equal(bare.stdout, "");
+      assert.match(bare.stderr, /^audit: read JSON Lines audit logs/);
     });
 
     it(`main rejects unknown commands and flags, and unreadable files, with one line and status 2 (${runtime})`, async () => {

@@ -162,3 +162,63 @@ describe("parseCallEvent and lone surrogates", () => {
     assert.throws(() => parseCallEvent({ ...base, caller_id: "\udc00" }), /"caller_id"/);
   });
 });
+
+describe("parseCallEvent and what JSON.parse forgives", () => {
+  // Each verdict was checked against the reference's serde types (the oracle
+  // built by tests/testdata/make_golden.sh): serde rejects these lines.
+  const line = (o: { dur?: string; out?: string; sv?: string; extra?: string } = {}) =>
+    `{"ts":"2026-05-29T00:00:00+00:00","call_id":"c","tool_id":"t","granted_capabilities":[],"duration_ms":${
+      o.dur ?? "1"
+    },"outcome":${o.out ?? '{"kind":"success"}'},"tier":"warm","dry_run":false,"schema_version":${
+      o.sv ?? "3"
+    },"secrets_resolved":false${o.extra ?? ""}}`;
+  const rejected: [string, string, string][] = [
+    ["a duplicated top-level field", line({ extra: ',"tool_id":"x"' }), "tool_id"],
+    ["a second outcome", line({ extra: ',"outcome":{"kind":"tool_not_found"}' }), "outcome"],
+    [
+      "a duplicated field inside outcome",
+      line({ out: '{"kind":"invalid_args","message":"a","message":"b"}' }),
+      "outcome.message",
+    ],
+    ["a duplicated kind", line({ out: '{"kind":"success","kind":"tool_not_found"}' }), "outcome.kind"],
+    ["1.0 for an integer", line({ dur: "1.0" }), "duration_ms"],
+    ["an exponent for an integer", line({ dur: "1e2" }), "duration_ms"],
+    ["-0 for an integer", line({ dur: "-0" }), "duration_ms"],
+    ["3.0 for schema_version", line({ sv: "3.0" }), "schema_version"],
+    ["5.0 for retry_after_ms", line({ out: '{"kind":"rate_limited","retry_after_ms":5.0}' }), "outcome.retry_after_ms"],
+    ["2.0 for cursor_page", line({ extra: ',"cursor_page":2.0' }), "cursor_page"],
+    [
+      "1.0 for chain_depth",
+      line({
+        extra:
+          ',"capability_provenance":[{"cap":"c","source":{"kind":"ucan_chain","issuer_did":"d","chain_depth":1.0}}]',
+      }),
+      "capability_provenance[0].source.chain_depth",
+    ],
+    [
+      "a duplicated cap",
+      line({ extra: ',"capability_provenance":[{"cap":"c","cap":"d","source":{"kind":"string_allow_list"}}]' }),
+      "capability_provenance[0].cap",
+    ],
+  ];
+  for (const [what, text, path] of rejected) {
+    it(`rejects ${what}, as serde does`, () => {
+      assert.throws(
+        () => parseCallEvent(text, { line: 9 }),
+        (error: unknown) => error instanceof CallEventSyntaxError && error.path === path && error.line === 9,
+      );
+    });
+  }
+
+  const accepted: [string, string][] = [
+    ["a float in an unknown field", line({ extra: ',"x":1.5e400' })],
+    ["a duplicated unknown field", line({ extra: ',"x":1,"x":2' })],
+    ["spaces after commas", line().replace(/,/g, ", ")],
+    ["keys in another order", JSON.stringify(Object.fromEntries(Object.entries(JSON.parse(line())).reverse()))],
+  ];
+  for (const [what, text] of accepted) {
+    it(`accepts ${what}, as serde does`, () => {
+      assert.equal(parseCallEvent(text).call_id, "c");
+    });
+  }
+});

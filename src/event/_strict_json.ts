@@ -1,0 +1,100 @@
+// What JSON.parse forgives but the reference's serde rejects, found in a line
+// that already parsed: a known field given twice (JSON.parse keeps the last,
+// so two readers could disagree on an audit record), and a fraction, exponent
+// or minus sign in an integer field (1.0, 1e2, -0). Only run on lines that do
+// not re-encode byte for byte, so canonical lines never pay for it.
+import type { CallEventIssue } from "./errors.ts";
+
+const KNOWN_KEYS: Record<string, ReadonlySet<string>> = {
+  "": new Set([
+    "ts",
+    "call_id",
+    "tool_id",
+    "caller_id",
+    "granted_capabilities",
+    "duration_ms",
+    "outcome",
+    "tier",
+    "dry_run",
+    "schema_version",
+    "secrets_resolved",
+    "cursor_page",
+    "capability_provenance",
+  ]),
+  "outcome": new Set(["kind", "code", "retryable", "message", "missing", "retry_after_ms"]),
+  "capability_provenance[]": new Set(["cap", "source"]),
+  "capability_provenance[].source": new Set(["kind", "issuer_did", "chain_depth"]),
+};
+
+const INTEGER_FIELDS: ReadonlySet<string> = new Set([
+  "duration_ms",
+  "schema_version",
+  "cursor_page",
+  "outcome.retry_after_ms",
+  "capability_provenance[].source.chain_depth",
+]);
+
+/** The first such problem in `text` (which must be valid JSON), or `undefined`. */
+export function strictJsonIssue(text: string): CallEventIssue | undefined {
+  let at = 0;
+
+  const skipSpace = (): void => {
+    for (let c = text.charCodeAt(at); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++at));
+  };
+  const skipString = (): void => {
+    for (at++; text[at] !== '"'; at++) if (text[at] === "\\") at++;
+    at++;
+  };
+  const join = (base: string, key: string): string => (base === "" ? key : `${base}.${key}`);
+
+  // `shape` is the field's schema position (array indices as []), `path` the one reported.
+  const value = (shape: string, path: string): CallEventIssue | undefined => {
+    skipSpace();
+    const c = text[at];
+    if (c === "{") {
+      const known = KNOWN_KEYS[shape];
+      const seen = new Set<string>();
+      at++;
+      skipSpace();
+      if (text[at] === "}") return void at++;
+      for (;;) {
+        skipSpace();
+        const start = at;
+        skipString();
+        const key = JSON.parse(text.slice(start, at)) as string;
+        skipSpace();
+        at++; // the colon
+        const isKnown = known?.has(key) ?? false;
+        if (isKnown) {
+          if (seen.has(key)) return { path: join(path, key), reason: "to appear once, got it twice" };
+          seen.add(key);
+        }
+        const issue = value(isKnown ? join(shape, key) : "?", join(path, key));
+        if (issue) return issue;
+        skipSpace();
+        if (text[at++] === "}") return undefined;
+      }
+    }
+    if (c === "[") {
+      at++;
+      skipSpace();
+      if (text[at] === "]") return void at++;
+      for (let i = 0;; i++) {
+        const issue = value(`${shape}[]`, `${path}[${i}]`);
+        if (issue) return issue;
+        skipSpace();
+        if (text[at++] === "]") return undefined;
+      }
+    }
+    if (c === '"') return void skipString();
+    const start = at;
+    while (at < text.length && !",]} \t\n\r".includes(text[at]!)) at++;
+    const token = text.slice(start, at);
+    if (INTEGER_FIELDS.has(shape) && /[.eE-]/.test(token)) {
+      return { path, reason: `to be a non-negative integer, got ${token}` };
+    }
+    return undefined;
+  };
+
+  return value("", "");
+}
