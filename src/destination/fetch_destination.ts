@@ -26,13 +26,17 @@ export interface FetchDestinationOptions {
   /** Time limit of one request (until its response body is read), via `AbortSignal`. @default {10_000} */
   readonly timeoutMs?: number;
   /**
-   * Total time budget of one batch across all its attempts and waits; a retry
-   * that would start after it is not made. @default {30_000}
+   * Total time budget of one batch across all its attempts and waits (the
+   * halves of a batch split after a 413 included); a retry that would start
+   * after it is not made. @default {30_000}
    */
   readonly deadlineMs?: number;
   /**
    * First retry delay; each further one is 1.5× longer (at most 30 s), ±20%
-   * jitter. A `Retry-After` header (at most 60 s) replaces it. @default {1000}
+   * jitter. A `Retry-After` header (delta-seconds or an IMF-fixdate HTTP date,
+   * at most 60 s) can lengthen a wait, never shorten it: a server answering
+   * `Retry-After: 0` cannot make the destination retry in a tight loop. Any
+   * other `Retry-After` value is ignored. @default {1000}
    */
   readonly retryDelayMs?: number;
   /**
@@ -41,12 +45,17 @@ export interface FetchDestinationOptions {
    * @default {1}
    */
   readonly maxInFlight?: number;
-  /** The `fetch` to use (a wrapper, a test double, a service binding's). @default {globalThis.fetch} */
+  /**
+   * The `fetch` to use (a wrapper, a test double, a service binding's). It is
+   * called with `redirect: "manual"`; a call that throws, rejects or resolves
+   * to something that is not a `Response` counts as a network error (retried).
+   * @default {globalThis.fetch}
+   */
   readonly fetch?: typeof fetch;
   /**
    * Told about each batch that could not be delivered (when there is no
    * `fallback`, or the fallback could not take its lines). Must not throw.
-   * @default {reports to console.error}
+   * @default {prints the error's message (not its cause chain) with console.error}
    */
   readonly onError?: (error: HttpDeliveryError) => void;
   /**
@@ -131,9 +140,11 @@ const BODY_EXCERPT_CHARS = 500;
 
 /**
  * A batch of audit events could not be delivered: it got a response that is
- * not retried, or retries ran out of time. `cause` holds the last network
- * error, if any. The message names the endpoint's origin and path only (no
- * query string, no headers).
+ * not retried (redirects included: they are never followed), or retries ran
+ * out of time. `cause` holds the last network error, if any, rebuilt as plain
+ * `Error`s whose messages have every URL cut to its origin and path. The
+ * message names the endpoint's origin and path only (no query string, no
+ * user info, no headers).
  *
  * @example Reporting failures
  * ```ts ignore
@@ -144,7 +155,11 @@ const BODY_EXCERPT_CHARS = 500;
  * ```
  */
 export class HttpDeliveryError extends Error {
-  /** Status of the last response; `undefined` when the last attempt got none (network error, timeout). */
+  /**
+   * Status of the last response; `undefined` when the last attempt got none
+   * (network error, timeout); `0` for a redirect a browser hides
+   * (`opaqueredirect`).
+   */
   readonly status: number | undefined;
   /** The first 500 characters of the last response's body, if any. */
   readonly body: string | undefined;
@@ -176,6 +191,8 @@ const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 const BACKOFF_FACTOR = 1.5;
 const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 60_000;
+/** Causes kept below an {@linkcode HttpDeliveryError}, after sanitizing. */
+const MAX_CAUSE_DEPTH = 5;
 const JITTER = 0.2;
 /** Body size of one keepalive request; browsers refuse more than 64 KiB in flight. */
 const UNLOAD_CHUNK_BYTES = 60 * 1024;
@@ -249,7 +266,9 @@ interface BrowserGlobals {
  * lines, with an `Idempotency-Key` that stays the same across its retries.
  * Network errors, timeouts, 408, 429, 500, 502, 503 and 504 are retried with
  * exponential backoff and jitter, honouring `Retry-After`, within `deadlineMs`;
- * a 413 splits the batch in halves; other statuses are final. A batch that
+ * a 413 splits the batch in halves (which share its deadline); other statuses
+ * are final, redirects included: they are not followed, since following a
+ * 301, 302 or 303 would turn the POST into a GET without the batch. A batch that
  * cannot be delivered goes to `onError` (or to `fallback`): nothing is lost
  * silently, and the stream itself never errors for it.
  *
@@ -309,6 +328,8 @@ export function fetchDestination(url: string | URL, options: FetchDestinationOpt
 class FetchDelivery {
   readonly #url: string;
   readonly #where: string;
+  /** Parts of the URL that must never appear in an error: query, fragment, user info. */
+  readonly #secrets: string[];
   readonly #maxEvents: number;
   #maxBytes: number;
   readonly #maxDelayMs: number;
@@ -366,6 +387,12 @@ class FetchDelivery {
     }
     this.#url = parsed.href;
     this.#where = `${parsed.origin}${parsed.pathname}`;
+    const userInfo = parsed.username === ""
+      ? ""
+      : `${parsed.username}${parsed.password === "" ? "" : `:${parsed.password}`}@`;
+    this.#secrets = [parsed.search, parsed.hash, userInfo]
+      .flatMap((part) => [part, safeDecode(part)])
+      .filter((part) => part.length > 1);
     this.#maxEvents = integer("maxBatchEvents", options.maxBatchEvents ?? 512, 1);
     this.#maxBytes = integer("maxBatchBytes", options.maxBatchBytes ?? 1_048_576, 1);
     this.#maxDelayMs = integer("maxDelayMs", options.maxDelayMs ?? 1000, 0);
@@ -648,7 +675,7 @@ class FetchDelivery {
       this.#giveUp(
         concat(batch.parts),
         batch.events,
-        this.#error("an internal error", batch.events, 0, { cause: error }),
+        this.#error("an internal error", batch.events, 0, { cause: this.#sanitize(error) }),
       );
     }
   }
@@ -665,8 +692,8 @@ class FetchDelivery {
     key: string,
     compressed?: Promise<Bytes | undefined>,
     batch?: Batch,
+    deadline: number = Date.now() + this.#deadlineMs,
   ): Promise<void> {
-    const deadline = Date.now() + this.#deadlineMs;
     const gzipped = this.#gzip ? await (compressed ?? gzip(body)) : undefined;
     const payload = gzipped ?? body;
     const headers = new Headers(this.#headers);
@@ -679,6 +706,14 @@ class FetchDelivery {
           body,
           events,
           this.#error("the stream was aborted", events, attempts, { cause: this.#stop.signal.reason }),
+        );
+      }
+      if (attempts === 0 && Date.now() >= deadline) {
+        // A 413 half shares its batch's deadline, which may have passed.
+        return this.#giveUp(
+          body,
+          events,
+          this.#error(`its ${this.#deadlineMs} ms deadline passed`, events, attempts, {}),
         );
       }
       attempts++;
@@ -698,9 +733,15 @@ class FetchDelivery {
       let cause: unknown;
       let wait: number | undefined;
       try {
-        const init: RequestInit = { method: "POST", headers, body: payload, signal: controller.signal };
+        const init: RequestInit = {
+          method: "POST",
+          headers,
+          body: payload,
+          signal: controller.signal,
+          redirect: "manual",
+        };
         if (keepalive) init.keepalive = true;
-        const response = await this.#fetch(this.#url, init);
+        const response = asResponse(await this.#fetch(this.#url, init));
         status = response.status;
         if (response.ok) {
           await discard(response);
@@ -708,12 +749,16 @@ class FetchDelivery {
           return;
         }
         excerpt = await readExcerpt(response);
-        if (!RETRYABLE.has(status) && !(status === 413 && events > 1)) {
-          return this.#giveUp(body, events, this.#error(`HTTP ${status}`, events, attempts, { status, body: excerpt }));
+        if (isRedirect(response) || (!RETRYABLE.has(status) && !(status === 413 && events > 1))) {
+          return this.#giveUp(
+            body,
+            events,
+            this.#error(describeStatus(response), events, attempts, { status, body: excerpt }),
+          );
         }
         wait = retryAfter(response.headers.get("retry-after"));
       } catch (error) {
-        cause = error;
+        cause = this.#sanitize(error);
       } finally {
         // The response was read to its end (or failed): the browser has released its allowance.
         if (keepalive) this.#keepaliveBytes -= payload.length;
@@ -724,11 +769,13 @@ class FetchDelivery {
       if (status === 413 && events > 1) {
         this.#split++;
         const [first, second] = halves(body, events);
-        await this.#send(first.body, first.events, newKey(), undefined, batch);
-        await this.#send(second.body, second.events, newKey(), undefined, batch);
+        // The halves share what is left of this batch's deadline.
+        await this.#send(first.body, first.events, newKey(), undefined, batch, deadline);
+        await this.#send(second.body, second.events, newKey(), undefined, batch, deadline);
         return;
       }
-      wait ??= backoff(this.#retryDelayMs, attempts);
+      // Retry-After may lengthen the backoff, never shorten it (no tight loop on "0" or a past date).
+      wait = Math.max(wait ?? 0, backoff(this.#retryDelayMs, attempts));
       if (this.#stopped || Date.now() + wait >= deadline) {
         const what = status === undefined ? `network error (${describe(cause)})` : `HTTP ${status}`;
         return this.#giveUp(body, events, this.#error(what, events, attempts, { status, body: excerpt, cause }));
@@ -779,6 +826,40 @@ class FetchDelivery {
         }),
       );
     }
+  }
+
+  /**
+   * A copy of a thrown value that is safe to keep and print: runtimes put the
+   * request URL, query string included, in their network errors' messages
+   * (Deno in the cause of its `TypeError`), and the query may hold a token.
+   * Each level of the `cause` chain (at most 5) becomes a plain `Error` with
+   * the same name and a message in which every URL is cut to its origin and
+   * path; stacks and other fields are dropped.
+   */
+  #sanitize(error: unknown, depth = 0): Error {
+    const source = typeof error === "object" && error !== null ? error as { name?: unknown; message?: unknown } : {};
+    const message = typeof source.message === "string" ? source.message : String(error);
+    const inner = (error as { cause?: unknown } | null | undefined)?.cause;
+    const options = inner !== undefined && depth + 1 < MAX_CAUSE_DEPTH
+      ? { cause: this.#sanitize(inner, depth + 1) }
+      : undefined;
+    const copy = new Error(this.#redact(message), options);
+    if (typeof source.name === "string" && source.name !== "") copy.name = source.name;
+    return copy;
+  }
+
+  /** `text` without this endpoint's query, fragment and user info, and with every URL cut to origin and path. */
+  #redact(text: string): string {
+    let out = text;
+    for (const secret of this.#secrets) out = out.split(secret).join("");
+    return out.replace(/[a-z][a-z0-9+.-]*:\/\/[^\s()<>"'`]+/gi, (found) => {
+      try {
+        const url = new URL(found);
+        return url.origin === "null" ? `${url.protocol}${url.pathname}` : `${url.origin}${url.pathname}`;
+      } catch {
+        return "[url]";
+      }
+    });
   }
 
   #report(error: HttpDeliveryError): void {
@@ -894,10 +975,13 @@ class FetchDelivery {
       let excerpt: string | undefined;
       try {
         this.#requests++;
-        response = await this.#fetch(this.#url, { method: "POST", headers, body, keepalive: true });
+        response = asResponse(
+          await this.#fetch(this.#url, { method: "POST", headers, body, keepalive: true, redirect: "manual" }),
+        );
         if (response.ok) await discard(response);
         else excerpt = await readExcerpt(response);
       } catch {
+        response = undefined;
         // Keepalive refused (the allowance is used up) or the request failed: try a beacon.
       } finally {
         this.#keepaliveBytes -= body.length;
@@ -905,14 +989,14 @@ class FetchDelivery {
       if (response !== undefined) {
         if (!counted) return;
         if (response.ok) this.#delivered += events;
-        else if (RETRYABLE.has(response.status) || response.status === 413) {
+        else if (!isRedirect(response) && (RETRYABLE.has(response.status) || response.status === 413)) {
           // Still running (the page stayed, or came back from the back/forward cache): retry as usual.
           await this.#send(body, events, key);
         } else {
           this.#giveUp(
             body,
             events,
-            this.#error(`HTTP ${response.status}`, events, 1, { status: response.status, body: excerpt }),
+            this.#error(describeStatus(response), events, 1, { status: response.status, body: excerpt }),
           );
         }
         return;
@@ -929,7 +1013,7 @@ class FetchDelivery {
           new Blob([body], { type: "application/x-ndjson" }),
         );
     } catch (error) {
-      cause = error;
+      cause = this.#sanitize(error);
     }
     if (!counted) return;
     if (sent) this.#delivered += events;
@@ -1007,6 +1091,42 @@ async function gzip(body: Bytes): Promise<Bytes | undefined> {
   }
 }
 
+/**
+ * The value a `fetch` resolved to, if it is a `Response` (or looks like one:
+ * a custom `fetch` may use another realm's class); else throws, so that it
+ * counts as a network error.
+ */
+function asResponse(value: unknown): Response {
+  const r = value as Partial<Response> | null | undefined;
+  if (
+    typeof r === "object" && r !== null && typeof r.status === "number" && typeof r.ok === "boolean" &&
+    typeof r.headers?.get === "function"
+  ) return r as Response;
+  throw new TypeError(`fetch resolved to ${value === null ? "null" : typeof value}, not a Response`);
+}
+
+/**
+ * A redirect, which is never followed: following would turn a 301/302/303
+ * into a GET without the batch. Browsers hide a manual redirect as an
+ * `opaqueredirect` response with status 0.
+ */
+function isRedirect(response: Response): boolean {
+  return response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400);
+}
+
+function describeStatus(response: Response): string {
+  if (response.type === "opaqueredirect") return "redirect (not followed)";
+  return isRedirect(response) ? `HTTP ${response.status} redirect (not followed)` : `HTTP ${response.status}`;
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
 async function discard(response: Response): Promise<void> {
   try {
     await response.arrayBuffer();
@@ -1023,17 +1143,24 @@ async function readExcerpt(response: Response): Promise<string> {
   }
 }
 
-/** Milliseconds a `Retry-After` value asks for (seconds or HTTP date), at most 60 s. */
+/** `Retry-After` as an IMF-fixdate, the only HTTP date form senders may generate (RFC 9110 §5.6.7). */
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
+ * Milliseconds a `Retry-After` value asks for, at most 60 s: delta-seconds or
+ * an IMF-fixdate only (`Date.parse` alone takes junk such as "1.5" or "x 1");
+ * `undefined` for anything else, which is then ignored.
+ */
 function retryAfter(value: string | null): number | undefined {
   if (value === null) return undefined;
   const text = value.trim();
   let ms: number;
   if (/^\d+$/.test(text)) ms = Number(text) * 1000;
-  else {
+  else if (IMF_FIXDATE.test(text)) {
     const at = Date.parse(text);
     if (Number.isNaN(at)) return undefined;
     ms = at - Date.now();
-  }
+  } else return undefined;
   return Math.min(Math.max(0, ms), MAX_RETRY_AFTER_MS);
 }
 
@@ -1071,6 +1198,7 @@ function describe(error: unknown): string {
   return String(error);
 }
 
+/** The default `onError`: the message (which names the status) only, not the cause chain or stack. */
 function reportToConsole(error: HttpDeliveryError): void {
-  console.error("@atd/audit:", error);
+  console.error(`@atd/audit: ${error.name}: ${error.message}`);
 }

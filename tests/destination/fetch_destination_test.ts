@@ -101,10 +101,16 @@ describe("fetchDestination", () => {
   });
 
   it("fetchDestination honours Retry-After in seconds", async () => {
+    await withReceiver(() => ({ status: 429, headers: { "retry-after": "2" } }), async (receiver) => {
+      const errors: HttpDeliveryError[] = [];
+      // A 5 ms backoff would retry; a 2 s Retry-After does not fit the 1.5 s deadline.
+      await deliver(receiver, ids(3), { retryDelayMs: 5, deadlineMs: 1_500, onError: (e) => errors.push(e) });
+      assert.equal(receiver.requests.length, 1);
+      assert.deepEqual(errors.map((e) => [e.status, e.attempts]), [[429, 1]]);
+    });
     await withReceiver(script({ status: 429, headers: { "retry-after": "1" } }), async (receiver) => {
       const errors: HttpDeliveryError[] = [];
-      // Backoff alone (60 s) would overrun the 10 s deadline: delivery proves Retry-After was used.
-      await deliver(receiver, ids(3), { retryDelayMs: 60_000, deadlineMs: 10_000, onError: (e) => errors.push(e) });
+      await deliver(receiver, ids(3), { retryDelayMs: 5, deadlineMs: 10_000, onError: (e) => errors.push(e) });
       assert.deepEqual(errors, []);
       assert.deepEqual(receiver.requests.map((r) => r.status), [429, 200]);
       assert.deepEqual(receiver.callIds(), ids(3));
@@ -112,20 +118,41 @@ describe("fetchDestination", () => {
   });
 
   it("fetchDestination honours Retry-After as an HTTP date", async () => {
-    const at = () => new Date(Date.now() + 1000).toUTCString();
-    let first = true;
-    const respond = (): Reply => {
-      if (!first) return { status: 200 };
-      first = false;
-      return { status: 503, headers: { "retry-after": at() } };
-    };
-    await withReceiver(respond, async (receiver) => {
+    const later = new Date(Date.now() + 5_000);
+    await withReceiver(() => ({ status: 503, headers: { "retry-after": later.toUTCString() } }), async (receiver) => {
       const errors: HttpDeliveryError[] = [];
-      await deliver(receiver, ids(3), { retryDelayMs: 60_000, deadlineMs: 10_000, onError: (e) => errors.push(e) });
+      // A 5 ms backoff would retry; a date about 5 s ahead does not fit the 2 s deadline.
+      await deliver(receiver, ids(3), { retryDelayMs: 5, deadlineMs: 2_000, onError: (e) => errors.push(e) });
+      assert.equal(receiver.requests.length, 1);
+      assert.deepEqual(errors.map((e) => [e.status, e.attempts]), [[503, 1]]);
+    });
+    // Only the IMF-fixdate form counts: the same instant in ISO form is ignored, so the backoff applies.
+    await withReceiver(script({ status: 503, headers: { "retry-after": later.toISOString() } }), async (receiver) => {
+      const errors: HttpDeliveryError[] = [];
+      await deliver(receiver, ids(3), { retryDelayMs: 5, deadlineMs: 2_000, onError: (e) => errors.push(e) });
       assert.deepEqual(errors, []);
       assert.deepEqual(receiver.requests.map((r) => r.status), [503, 200]);
-      assert.deepEqual(receiver.callIds(), ids(3));
     });
+  });
+
+  it("fetchDestination does not spin on a zero, past or unparsable Retry-After", async () => {
+    const values = ["0", "-5", "1.5", "x 1", new Date(Date.now() - 60_000).toUTCString()];
+    for (const value of values) {
+      const reply: Reply = { status: 503, headers: { "retry-after": value } };
+      await withReceiver(script(reply, reply), async (receiver) => {
+        const destination = await deliver(receiver, ids(3));
+        assert.deepEqual(receiver.requests.map((r) => r.status), [503, 503, 200], `retry-after: ${value}`);
+        assert.equal(destination.stats().delivered, 3);
+      });
+      // Always 503: the backoff (at least 80, 120, 180, 270 ms) is still waited, so a 500 ms
+      // deadline allows at most 4 requests, where waiting 0 ms made hundreds.
+      await withReceiver(() => reply, async (receiver) => {
+        const errors: HttpDeliveryError[] = [];
+        await deliver(receiver, ids(3), { retryDelayMs: 100, deadlineMs: 500, onError: (e) => errors.push(e) });
+        assert.ok(receiver.requests.length <= 4, `retry-after: ${value} made ${receiver.requests.length} requests`);
+        assert.deepEqual(errors.map((e) => e.status), [503]);
+      });
+    }
   });
 
   it("fetchDestination gives up at once when Retry-After is past the deadline", async () => {
@@ -160,6 +187,29 @@ describe("fetchDestination", () => {
       assert.equal(new Set(accepted.map((r) => r.headers["idempotency-key"])).size, accepted.length);
       assert.equal(destination.stats().delivered, 16);
       assert.ok(destination.stats().split >= 1);
+    });
+  });
+
+  it("fetchDestination gives 413 halves only what is left of the batch's deadline", async () => {
+    const replies: Reply[] = [
+      { status: 503, headers: { "retry-after": "1" } },
+      { status: 413 },
+      { status: 503, headers: { "retry-after": "2" } },
+    ];
+    await withReceiver((r) => replies[r.index] ?? { status: 200 }, async (receiver) => {
+      const errors: HttpDeliveryError[] = [];
+      // After the 1 s wait, at most 1.5 s of the 2.5 s deadline are left: not enough for
+      // the first half's 2 s Retry-After (a fresh deadline would have allowed it).
+      const destination = await deliver(receiver, ids(2), {
+        retryDelayMs: 5,
+        deadlineMs: 2_500,
+        onError: (e) => errors.push(e),
+      });
+      assert.deepEqual(receiver.requests.map((r) => r.status), [503, 413, 503, 200]);
+      assert.deepEqual(errors.map((e) => [e.status, e.events, e.attempts]), [[503, 1, 1]]);
+      assert.deepEqual(receiver.callIds(), ids(2).slice(1));
+      assert.equal(destination.stats().delivered, 1);
+      assert.equal(destination.stats().failed, 1);
     });
   });
 
@@ -619,6 +669,95 @@ describe("fetchDestination", () => {
       });
     },
   );
+
+  it("fetchDestination does not follow redirects", async () => {
+    const respond = (r: { path: string }): Reply =>
+      r.path.startsWith("/ingest")
+        ? { status: Number(r.path.slice("/ingest/".length)), headers: { location: "/elsewhere" } }
+        : { status: 200 };
+    await withReceiver(respond, async (receiver) => {
+      const statuses = [301, 302, 303, 307, 308];
+      for (const status of statuses) {
+        const errors: HttpDeliveryError[] = [];
+        const destination = fetchDestination(`${receiver.url}/${status}`, { ...FAST, onError: (e) => errors.push(e) });
+        const writer = destination.getWriter();
+        await writer.write(body(linesOf(ids(3))));
+        await writer.close();
+        assert.deepEqual(errors.map((e) => [e.status, e.events, e.attempts]), [[status, 3, 1]], `HTTP ${status}`);
+        assert.equal(destination.stats().delivered, 0);
+        assert.equal(destination.stats().failed, 3);
+      }
+      // One POST each, none retried, nothing sent to where the redirects point.
+      assert.deepEqual(receiver.requests.map((r) => [r.method, r.path]), statuses.map((s) => ["POST", `/ingest/${s}`]));
+    });
+    await withReceiver(() => ({ status: 302, headers: { location: "/elsewhere" } }), async (receiver) => {
+      const caught: CallEvent[] = [];
+      const destination = await deliver(receiver, ids(2), { fallback: { onCall: (event) => caught.push(event) } });
+      assert.deepEqual(caught.map((e) => e.call_id), ids(2));
+      assert.equal(destination.stats().fallback, 2);
+      assert.equal(receiver.requests.length, 1);
+    });
+  });
+
+  it("fetchDestination keeps the URL's query string out of errors", async () => {
+    const closed = await HttpReceiver.start();
+    const url = `${closed.url}?token=SECRET_Q`;
+    await closed.close();
+    const messages = (error: unknown): string[] => {
+      const out: string[] = [];
+      for (let e = error, depth = 0; e !== undefined && depth < 10; e = (e as { cause?: unknown }).cause, depth++) {
+        out.push(String(e), (e as { message?: string }).message ?? "");
+      }
+      return out;
+    };
+    const errors: HttpDeliveryError[] = [];
+    const destination = fetchDestination(url, { retryDelayMs: 5, deadlineMs: 300, onError: (e) => errors.push(e) });
+    const writer = destination.getWriter();
+    await writer.write(body(linesOf(ids(1))));
+    await writer.close();
+    assert.equal(errors.length, 1);
+    const error = errors[0]!;
+    assert.ok(error instanceof HttpDeliveryError);
+    assert.equal(error.status, undefined);
+    assert.ok(error.cause !== undefined, "the network error is kept");
+    assert.ok(error.message.includes(`127.0.0.1:${closed.port}/ingest`), error.message);
+    for (const text of messages(error)) assert.ok(!text.includes("SECRET_Q"), text);
+    // The default onError prints the message only.
+    const printed: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void printed.push(args);
+    try {
+      const quiet = fetchDestination(url, { retryDelayMs: 5, deadlineMs: 300 });
+      const w = quiet.getWriter();
+      await w.write(body(linesOf(ids(1))));
+      await w.close();
+    } finally {
+      console.error = original;
+    }
+    assert.equal(printed.length, 1);
+    assert.ok(String(printed[0]).includes("Cannot deliver 1 audit events"), String(printed[0]));
+    assert.ok(!String(printed[0]).includes("SECRET_Q"));
+  });
+
+  it("fetchDestination retries when fetch resolves to something that is not a Response", async () => {
+    await withReceiver(undefined, async (receiver) => {
+      const got: unknown[] = [undefined, 42, { status: 200 }];
+      let calls = 0;
+      const fakeFetch = ((input: RequestInfo | URL, init?: RequestInit) =>
+        calls < got.length ? Promise.resolve(got[calls++]) : globalThis.fetch(input, init)) as typeof fetch;
+      const errors: HttpDeliveryError[] = [];
+      const destination = await deliver(receiver, ids(4), {
+        fetch: fakeFetch,
+        onError: (e) =>
+          errors.push(e),
+      });
+      assert.deepEqual(errors, []);
+      assert.deepEqual(receiver.callIds(), ids(4));
+      assert.equal(destination.stats().requests, 4);
+      assert.equal(destination.stats().retried, 3);
+      assert.equal(destination.stats().delivered, 4);
+    });
+  });
 
   it("fetchDestination rejects bad options at construction", () => {
     assert.throws(() => fetchDestination("not a url"), TypeError);
