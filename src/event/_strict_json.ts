@@ -1,8 +1,9 @@
 // What JSON.parse forgives but the reference's serde rejects, found in a line
 // that already parsed: a known field given twice (JSON.parse keeps the last,
 // so two readers could disagree on an audit record), and a fraction, exponent
-// or minus sign in an integer field (1.0, 1e2, -0). Only run on lines that do
-// not re-encode byte for byte, so canonical lines never pay for it.
+// or minus sign in an integer field (1.0, 1e2, -0). isPlainJson is the cheap
+// test that clears nearly every line; strictJsonIssue is the exact scan for
+// the rest.
 import type { CallEventIssue } from "./errors.ts";
 
 const KNOWN_KEYS: Record<string, ReadonlySet<string>> = {
@@ -97,4 +98,35 @@ export function strictJsonIssue(text: string): CallEventIssue | undefined {
   };
 
   return value("", "");
+}
+
+// Any \u escape (lone surrogates hide there), whitespace before a colon (which
+// would hide a key from the count below), or an integer field whose token
+// starts with a minus or has a fraction or exponent.
+const SUSPECT = /\\u|"\s+:|"(?:duration_ms|schema_version|cursor_page|retry_after_ms|chain_depth)":\s*(?:-|\d+[.eE])/;
+
+/**
+ * Whether `text`, which JSON.parse turned into `value`, surely holds nothing
+ * it hid: no `\u` escape, no duplicated key, no non-integer token in an
+ * integer field. `false` only means "scan it": then strictJsonIssue decides.
+ */
+export function isPlainJson(text: string, value: unknown): boolean {
+  if (SUSPECT.test(text)) return false;
+  // Every unescaped `":` ends a key; escaped ones only make the count too high
+  // (and send the line to the exact scan). JSON.parse keeps one key per name,
+  // so equal counts mean no key was given twice.
+  let keys = 0;
+  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) keys++;
+  return keys === countKeys(value);
+}
+
+function countKeys(value: unknown): number {
+  if (typeof value !== "object" || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += countKeys(item);
+    return count;
+  }
+  for (const key in value as Record<string, unknown>) count += 1 + countKeys((value as Record<string, unknown>)[key]);
+  return count;
 }

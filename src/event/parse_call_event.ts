@@ -3,7 +3,7 @@ import type { CallEvent } from "./call_event.ts";
 import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
 import { encodeCallEvent } from "./encode_call_event.ts";
 import { type CallEventIssue, CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
-import { strictJsonIssue } from "./_strict_json.ts";
+import { isPlainJson, strictJsonIssue } from "./_strict_json.ts";
 import { isCallEvent } from "./_is_call_event.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
@@ -54,9 +54,8 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
       );
     }
   }
-  // Nearly every line is canonical: it re-encodes to itself byte for byte,
-  // which proves it valid (and free of what JSON.parse hides) at once.
-  if (text !== undefined && reencodes(value, text)) return value as CallEvent;
+  // The common case: a valid event in text with nothing JSON.parse could have hidden.
+  if (text !== undefined && isCallEvent(value) && isPlainJson(text, value)) return canonicalEvent(value);
   // Text parsed here is ours alone, so a valid event may keep its arrays; a
   // value from the caller goes through the schema, which copies it.
   let event: CallEvent;
@@ -75,14 +74,6 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
   const issue = beyondSchema(event, text);
   if (issue) throw syntaxError([issue], input, options);
   return event;
-}
-
-function reencodes(value: unknown, text: string): boolean {
-  try {
-    return encodeCallEvent(value as CallEvent) === text;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,6 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { CallEventSyntaxError, encodeCallEvent, parseCallEvent } from "../../mod.ts";
+import { strictJsonIssue } from "../../src/event/_strict_json.ts";
+import { arbitraryEvent } from "../_helpers/arbitrary.ts";
 import { mkEvent } from "../_helpers/events.ts";
 
 const V3 = encodeCallEvent(mkEvent());
@@ -182,6 +185,8 @@ describe("parseCallEvent and what JSON.parse forgives", () => {
     ],
     ["a duplicated kind", line({ out: '{"kind":"success","kind":"tool_not_found"}' }), "outcome.kind"],
     ["1.0 for an integer", line({ dur: "1.0" }), "duration_ms"],
+    ["1.0 after a space", line({ dur: " 1.0" }), "duration_ms"],
+    ["a duplicated field after a space", line({ extra: ', "tool_id" : "x"' }), "tool_id"],
     ["an exponent for an integer", line({ dur: "1e2" }), "duration_ms"],
     ["-0 for an integer", line({ dur: "-0" }), "duration_ms"],
     ["3.0 for schema_version", line({ sv: "3.0" }), "schema_version"],
@@ -221,4 +226,34 @@ describe("parseCallEvent and what JSON.parse forgives", () => {
       assert.equal(parseCallEvent(text).call_id, "c");
     });
   }
+});
+
+describe("parseCallEvent's fast path", () => {
+  it("accepts a mutated line exactly when the full scan finds nothing (property)", () => {
+    const mutations = ["none", "spaces", "duplicate", "float", "minus-zero", "escape"] as const;
+    fc.assert(
+      fc.property(arbitraryEvent(), fc.constantFrom(...mutations), fc.nat(), (event, mutation, seed) => {
+        let text = encodeCallEvent(event);
+        const value = JSON.parse(text) as Record<string, unknown>;
+        const keys = Object.keys(value);
+        const key = keys[seed % keys.length]!;
+        if (mutation === "spaces") text = text.replace(/":/g, seed % 2 ? '" :' : '": ').replace(/,"/g, ', "');
+        if (mutation === "duplicate") text = `${text.slice(0, -1)},"${key}":${JSON.stringify(value[key])}}`;
+        if (mutation === "float") text = text.replace(/"duration_ms":(\d+)/, '"duration_ms":$1.0');
+        if (mutation === "minus-zero") text = text.replace(/"duration_ms":\d+/, '"duration_ms":-0');
+        if (mutation === "escape") text = text.replace('"tier":"', '"tier":"\\u0041');
+        const expectOk = strictJsonIssue(text) === undefined;
+        let ok = true;
+        try {
+          parseCallEvent(text);
+        } catch (error) {
+          assert.ok(error instanceof CallEventSyntaxError, String(error));
+          ok = false;
+        }
+        assert.equal(ok, expectOk, `${mutation}: ${text}`);
+        if (mutation === "duplicate" || mutation === "float" || mutation === "minus-zero") assert.equal(ok, false);
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
