@@ -150,7 +150,9 @@ describe("fetchDestination", () => {
         const errors: HttpDeliveryError[] = [];
         await deliver(receiver, ids(3), { retryDelayMs: 100, deadlineMs: 500, onError: (e) => errors.push(e) });
         assert.ok(receiver.requests.length <= 4, `retry-after: ${value} made ${receiver.requests.length} requests`);
-        assert.deepEqual(errors.map((e) => e.status), [503]);
+        // One failure for the one batch; its last attempt may have been cut by the deadline (no status).
+        assert.equal(errors.length, 1);
+        assert.ok([503, undefined].includes(errors[0]!.status), String(errors[0]));
       });
     }
   });

@@ -156,16 +156,17 @@ describe("fetchDestination in Chromium", () => {
   it("delivers every pending event when the page navigates away", { skip: SKIP }, async () => {
     const { page, receiver } = await openPage();
     await setUpSink(page);
-    // About 85 KB of lines: more than one keepalive request (60 KiB each) can carry.
-    const stats = await record(page, "leave", 300);
-    // With maxDelayMs this long, lines were still waiting when the page left:
-    // what arrives after that was sent on pagehide / visibilitychange.
-    assert.ok(stats.pending > 0, "no line was left for the unload path");
-    assert.ok(receiver.lines.length < 300, "everything was delivered before leaving");
+    // About 57 KB of lines, all still waiting when the page leaves (maxDelayMs is long and
+    // the 60 KiB batch cap is not reached): they must go out on pagehide, in keepalive
+    // requests. More than the browser's 64 KiB keepalive quota cannot be promised at
+    // unload (see README), so the test stays under it.
+    const stats = await record(page, "leave", 200);
+    assert.equal(stats.pending, 200, "every line should still be waiting for the unload path");
+    assert.equal(receiver.lines.length, 0, "nothing should have been sent before leaving");
 
     await page.goto(`${receiver.origin}/other`);
 
-    const expected = ids("leave", 300);
+    const expected = ids("leave", 200);
     await waitFor("every event after navigating away", () => receiver.hasAll(expected), {
       timeoutMs: ARRIVAL_TIMEOUT_MS,
       detail: () => receiver.progress(expected),
