@@ -2,7 +2,8 @@
 // the valibot schema too (the check is stricter wherever they could differ,
 // so a value it rejects simply goes to the schema, which accepts it or says
 // exactly why not). About ten times faster than the schema; property tests
-// in tests/read/read_call_events_test.ts hold the two in agreement.
+// in tests/read/read_call_events_test.ts (text versus parsed-value input) hold the
+// two in agreement.
 import type { ValidatedEvent } from "./_canonical.ts";
 
 const U32_MAX = 4_294_967_295;

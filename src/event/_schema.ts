@@ -77,6 +77,7 @@ function reasonOf(issue: v.BaseIssue<unknown>): string {
         ? "to be present"
         : `to be ${issue.type === "array" ? "an" : "a"} ${issue.type}, ${got}`;
     case "safe_integer":
+      return `to be an integer from 0 to 9007199254740991 (2^53-1), ${got}`;
     case "integer":
     case "min_value":
       return issue.path?.at(-1)?.key === "schema_version"

@@ -9,9 +9,6 @@
 /** The schema version this module writes into new events. */
 export const SCHEMA_VERSION = 3;
 
-/** The schema versions {@linkcode parseCallEvent} accepts. */
-export const SUPPORTED_SCHEMA_VERSIONS: readonly number[] = [1, 2, 3];
-
 /** How a tool call ended, tagged by `kind` on the wire. */
 export type Outcome =
   | OutcomeSuccess

@@ -74,7 +74,9 @@ function int(value: unknown, path: string, max: number): string {
   if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > max) {
     fail(
       path,
-      max === Number.MAX_SAFE_INTEGER ? "to be a non-negative integer" : `to be an integer from 0 to ${max}`,
+      typeof value === "number" && Number.isInteger(value) && value > max
+        ? `to be at most ${max}`
+        : "to be a non-negative integer",
       value,
     );
   }

@@ -14,11 +14,10 @@ export interface CallEventIssue {
  * ```ts
  * import { createCallEvent, InvalidCallEventError } from "@atd/audit";
  * import assert from "node:assert/strict";
- * try {
- *   createCallEvent({ call_id: "c1", tool_id: 7 as unknown as string, duration_ms: 1, outcome: { kind: "success" }, tier: "warm" });
- * } catch (error) {
- *   assert(error instanceof InvalidCallEventError && error.path === "tool_id");
- * }
+ * assert.throws(
+ *   () => createCallEvent({ call_id: "c1", tool_id: 7 as unknown as string, duration_ms: 1, outcome: { kind: "success" }, tier: "warm" }),
+ *   (error) => error instanceof InvalidCallEventError && error.path === "tool_id",
+ * );
  * ```
  */
 export class InvalidCallEventError extends TypeError {
@@ -53,13 +52,10 @@ export class InvalidCallEventError extends TypeError {
  * ```ts
  * import { CallEventSyntaxError, parseCallEvent } from "@atd/audit";
  * import assert from "node:assert/strict";
- * try {
- *   parseCallEvent('{"ts":1}', { line: 12 });
- * } catch (error) {
- *   if (!(error instanceof CallEventSyntaxError)) throw error;
- *   assert.deepEqual(error.line, 12);
- *   assert.deepEqual(error.path, "ts");
- * }
+ * assert.throws(
+ *   () => parseCallEvent('{"ts":1}', { line: 12 }),
+ *   (error) => error instanceof CallEventSyntaxError && error.line === 12 && error.path === "ts",
+ * );
  * ```
  */
 export class CallEventSyntaxError extends SyntaxError {
@@ -73,7 +69,7 @@ export class CallEventSyntaxError extends SyntaxError {
   readonly line: number | undefined;
   /** Byte offset of the line's start in its source, when known. */
   readonly offset: number | undefined;
-  /** The start of the offending text, at most 80 characters. */
+  /** The start of the offending text, at most 80 characters, followed by "…" when cut. */
   readonly excerpt: string | undefined;
 
   /**
@@ -110,14 +106,6 @@ export interface CallEventSyntaxErrorDetails {
   readonly offset?: number | undefined;
   /** The start of the offending text. */
   readonly excerpt?: string | undefined;
-}
-
-/** Longest excerpt an error carries, in characters. */
-export const EXCERPT_LENGTH = 80;
-
-/** The first {@linkcode EXCERPT_LENGTH} characters of `text`, marked when cut. */
-export function excerptOf(text: string): string {
-  return text.length <= EXCERPT_LENGTH ? text : `${text.slice(0, EXCERPT_LENGTH)}…`;
 }
 
 function describe(issue: CallEventIssue): string {

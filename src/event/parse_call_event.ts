@@ -2,16 +2,17 @@ import * as v from "valibot";
 import type { CallEvent } from "./call_event.ts";
 import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
 import { encodeCallEvent } from "./encode_call_event.ts";
-import { type CallEventIssue, CallEventSyntaxError, excerptOf, type InvalidCallEventError } from "./errors.ts";
+import { type CallEventIssue, CallEventSyntaxError, type InvalidCallEventError } from "./errors.ts";
+import { excerptOf } from "./_excerpt.ts";
 import { isPlainJson, strictJsonIssue } from "./_strict_json.ts";
 import { isCallEvent } from "./_is_call_event.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
 export interface ParseCallEventOptions {
-  /** 1-based line number to put in errors. */
+  /** 1-based line number to put in errors. @default {undefined} */
   readonly line?: number;
-  /** Byte offset of the line in its source, to put in errors. */
+  /** Byte offset of the line in its source, to put in errors. @default {undefined} */
   readonly offset?: number;
 }
 

@@ -1,6 +1,7 @@
 // Turns one split line into an event or the error that reports it.
 import type { CallEvent } from "../event/call_event.ts";
-import { CallEventSyntaxError, excerptOf } from "../event/errors.ts";
+import { CallEventSyntaxError } from "../event/errors.ts";
+import { excerptOf } from "../event/_excerpt.ts";
 import { parseCallEvent } from "../event/parse_call_event.ts";
 import { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";

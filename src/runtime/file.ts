@@ -1,4 +1,4 @@
-// The only place that touches the file system. Deno has its own file API;
+// The file destination's file access (the CLI's reads are in cli_io.ts). Deno has its own file API;
 // Node and Bun share node:fs.
 import * as fs from "node:fs";
 

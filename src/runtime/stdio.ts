@@ -1,4 +1,4 @@
-// The only place that looks for a process's standard streams. No imports: this
+// The only place that looks for a process's stdout and stderr. No imports: this
 // file must load in browsers and Workers, where it finds nothing.
 
 /** Writes all of `bytes`; resolves when the runtime has taken them. */

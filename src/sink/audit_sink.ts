@@ -3,6 +3,18 @@ import type { CallEvent } from "../event/call_event.ts";
 /**
  * Anything that records call events. `onCall` must be synchronous and must
  * not throw; the other members are optional, with the reference's defaults.
+ *
+ * @example A sink that counts events, usable as a fallback
+ * ```ts
+ * import { type AuditSink, type CallEvent } from "@atd/audit";
+ * class CountingSink implements AuditSink {
+ *   count = 0;
+ *   onCall(_event: CallEvent): void {
+ *     this.count++;
+ *   }
+ * }
+ * console.log(new CountingSink().count);
+ * ```
  */
 export interface AuditSink {
   /** Records one event; returns at once, never throws. */
@@ -19,8 +31,18 @@ export interface AuditSink {
  * What a sink does with an event that finds its queue full:
  * - `"drop"`: drop it and count it in `drops` (the default);
  * - `"block"`: keep it: nothing is ever dropped, and callers that want
- *   backpressure `await sink.ready` before recording;
- * - `{ fallback }`: hand it to another sink; `drops` stays 0.
+ *   backpressure `await sink.record(event)` (or, for a single producer,
+ *   `await sink.ready` before `onCall`);
+ * - `{ fallback }`: hand it to another sink; `drops` stays 0 unless the
+ *   fallback's `onCall` throws (then the event counts as a drop and goes to `onError`).
+ *
+ * @example The three forms
+ * ```ts
+ * import { type AuditSink, type BackpressureStrategy, JsonLinesAuditSink } from "@atd/audit";
+ * const spill: AuditSink = JsonLinesAuditSink.stderr();
+ * const strategies: BackpressureStrategy[] = ["drop", "block", { fallback: spill }];
+ * console.log(strategies.length);
+ * ```
  */
 export type BackpressureStrategy = "drop" | "block" | { readonly fallback: AuditSink };
 

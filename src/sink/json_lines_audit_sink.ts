@@ -12,7 +12,7 @@ export interface JsonLinesAuditSinkOptions {
   /**
    * Told about every loss that is not a plain queue drop: an event that cannot
    * be serialized (with the event), a destination write that failed, a fallback
-   * sink that threw. Must not throw. @default {reports to console.error}
+   * sink that threw, a destination or fallback `flush`/`close` that rejected. Must not throw. @default {reports to console.error}
    */
   readonly onError?: (error: unknown, event?: CallEvent) => void;
   /** Leave the destination open on `close()` (for streams the caller owns). @default {false} */
@@ -23,7 +23,7 @@ export interface JsonLinesAuditSinkOptions {
 export interface AuditSinkStats {
   /** Events admitted to the queue. */
   readonly accepted: number;
-  /** Events dropped: queue full in `"drop"` mode, or recorded after `close()`. */
+  /** Events dropped: queue full in `"drop"` mode, recorded after `close()`, or refused by a throwing fallback sink. */
   readonly dropped: number;
   /** Events handed to the fallback sink. */
   readonly fallback: number;
@@ -68,12 +68,11 @@ const encoder = new TextEncoder();
  *   new WritableStream({ write(chunk) { chunks.push(chunk); } }),
  *   { backpressure: "block" },
  * );
- * await sink.ready;
- * sink.onCall(createCallEvent({
+ * await sink.record(createCallEvent({
  *   call_id: "c1", tool_id: "ref:echo.say", duration_ms: 17, outcome: { kind: "success" }, tier: "warm",
  * }));
  * await sink.close();
- * assert.deepEqual(sink.stats().written, 1);
+ * assert.equal(sink.stats().written, 1);
  * ```
  */
 export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
@@ -100,8 +99,6 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   /** `record()` callers waiting for room, first come first served. */
   #waiters: (() => void)[] = [];
   #admitting = false;
-  /** Set once a destination write failed: the stream is errored for good. */
-  #destinationFailed = false;
   #accepted = 0;
   #dropped = 0;
   #fallback = 0;
@@ -184,7 +181,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     return this.#strategy;
   }
 
-  /** Events lost so far: dropped on a full queue, or recorded after `close()`. */
+  /** Events lost so far: dropped on a full queue, recorded after `close()`, or refused by a throwing fallback. */
   get drops(): number {
     return this.#dropped;
   }
@@ -322,7 +319,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     await this.flush();
     await this.#queue.close();
     if (this.#preventClose) this.#out.releaseLock();
-    else if (this.#destinationFailed) this.#out.releaseLock(); // already errored and reported
+    else if (this.#failed > 0) this.#out.releaseLock(); // a failed write errored it for good, and was reported
     else await this.#settle(() => this.#out.close());
   }
 
@@ -387,7 +384,6 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#written += count;
     } catch (error) {
       this.#failed += count;
-      this.#destinationFailed = true;
       this.#report(error);
     }
   }

@@ -203,7 +203,7 @@ describe("readCallEvents", () => {
     );
   });
 
-  it("readCallEvents agrees with parseCallEvent on every line, valid or not", async () => {
+  it("readCallEvents agrees with parseCallEvent, and its fast path with the schema, on every line", async () => {
     const mutation = fc.tuple(
       fc.constantFrom(
         "ts",
@@ -229,6 +229,14 @@ describe("readCallEvents", () => {
         } catch (error) {
           expected = (error as { path: string }).path;
         }
+        // A parsed value always goes through the valibot schema: the text's fast path must agree with it.
+        let viaSchema: CallEvent | string;
+        try {
+          viaSchema = parseCallEvent(JSON.parse(line));
+        } catch (error) {
+          viaSchema = (error as { path: string }).path;
+        }
+        assert.deepEqual(viaSchema, expected);
         const { events, invalid } = await readAll(new Blob([line + "\n"]));
         assert.deepEqual(events[0] ?? invalid[0]!.path, expected);
       }),
