@@ -1,5 +1,6 @@
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { parseCallEvent } from "../event/parse_call_event.ts";
+import { concatBytes } from "../_bytes.ts";
 
 /** Options for {@linkcode fetchDestination}. */
 export interface FetchDestinationOptions {
@@ -537,10 +538,10 @@ class FetchDelivery {
     if (this.#tail !== undefined) {
       const nl = chunk.indexOf(NEWLINE);
       if (nl === -1) {
-        this.#tail = concat([this.#tail, chunk]);
+        this.#tail = concatBytes([this.#tail, chunk]);
         return;
       }
-      const line = concat([this.#tail, chunk.subarray(0, nl + 1)]);
+      const line = concatBytes([this.#tail, chunk.subarray(0, nl + 1)]);
       this.#tail = undefined;
       this.#take(line);
       pos = nl + 1;
@@ -604,7 +605,7 @@ class FetchDelivery {
     const tail = this.#tail;
     if (tail === undefined) return;
     this.#tail = undefined;
-    const line = concat([tail, encoder.encode("\n")]);
+    const line = concatBytes([tail, encoder.encode("\n")]);
     this.#addRun(line, 0, line.length, 1);
   }
 
@@ -621,7 +622,7 @@ class FetchDelivery {
     let parts = open.parts;
     let compressed: Promise<Bytes | undefined> | undefined;
     if (this.#gzip) {
-      parts = [concat(parts)];
+      parts = [concatBytes(parts)];
       compressed = gzip(parts[0]!);
     }
     const seq = ++this.#seq;
@@ -669,11 +670,11 @@ class FetchDelivery {
 
   async #deliver(batch: Batch): Promise<void> {
     try {
-      await this.#send(concat(batch.parts), batch.events, batch.key, batch.compressed, batch);
+      await this.#send(concatBytes(batch.parts), batch.events, batch.key, batch.compressed, batch);
     } catch (error) {
       // #send does not throw; this is a last guard so that no batch vanishes.
       this.#giveUp(
-        concat(batch.parts),
+        concatBytes(batch.parts),
         batch.events,
         this.#error("an internal error", batch.events, 0, { cause: this.#sanitize(error) }),
       );
@@ -941,11 +942,11 @@ class FetchDelivery {
     };
     for (const batch of this.#sending) {
       if (batch.keepalive) continue;
-      const chunks = chunkLines(concat(batch.parts), UNLOAD_CHUNK_BYTES);
+      const chunks = chunkLines(concatBytes(batch.parts), UNLOAD_CHUNK_BYTES);
       chunks.forEach((chunk, i) => send(chunk, chunks.length === 1 ? batch.key : `${batch.key}.${i}`, false));
     }
     if (events > 0) {
-      for (const chunk of chunkLines(concat(parts), UNLOAD_CHUNK_BYTES)) send(chunk, newKey(), true);
+      for (const chunk of chunkLines(concatBytes(parts), UNLOAD_CHUNK_BYTES)) send(chunk, newKey(), true);
     }
     if (sends.length === 0) return;
     const tracked: Tracked = { settled: false };
@@ -1037,19 +1038,6 @@ function integer(name: string, value: number, min: number, max = Number.MAX_SAFE
     throw new RangeError(`Cannot create fetch destination: ${name} must be ${range}, got ${value}`);
   }
   return value;
-}
-
-function concat(parts: readonly Bytes[]): Bytes {
-  if (parts.length === 1) return parts[0]!;
-  let size = 0;
-  for (const part of parts) size += part.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
 
 /** Splits whole lines into pieces of at most `maxBytes` (a longer line goes alone). */

@@ -5,8 +5,7 @@
 // in tests/read/read_call_events_test.ts (text versus parsed-value input) hold the
 // two in agreement.
 import type { ValidatedEvent } from "./_canonical.ts";
-
-const U32_MAX = 4_294_967_295;
+import { U32_MAX, U8_MAX } from "./_limits.ts";
 
 /** Whether `value` is, for sure, a valid event of schema 1, 2 or 3. */
 export function isCallEvent(value: unknown): value is ValidatedEvent {
@@ -74,7 +73,7 @@ function isProvenance(value: unknown): boolean {
     if (source.kind === "string_allow_list") continue;
     if (source.kind !== "ucan_chain" || typeof source.issuer_did !== "string") return false;
     const depth = source.chain_depth;
-    if (typeof depth !== "number" || !Number.isInteger(depth) || depth < 0 || depth > 255) return false;
+    if (typeof depth !== "number" || !Number.isInteger(depth) || depth < 0 || depth > U8_MAX) return false;
   }
   return true;
 }

@@ -2,18 +2,17 @@
 // slow-types rule wants hand-written interfaces on the public surface.
 import * as v from "valibot";
 import type { CallEventIssue } from "./errors.ts";
-
-const U32_MAX = 4_294_967_295;
+import { U32_MAX, U8_MAX } from "./_limits.ts";
 
 const text = v.string();
 const strings = v.array(v.string());
 const u64 = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(U32_MAX));
-const u8 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
+const u8 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(U8_MAX));
 // Absent and null both mean "none", as serde reads an Option.
 const optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema);
 
-const outcome = v.variant("kind", [
+export const outcomeSchema = v.variant("kind", [
   v.object({ kind: v.literal("success") }),
   v.object({ kind: v.literal("execution_failed"), code: text, retryable: v.boolean() }),
   v.object({ kind: v.literal("invalid_args"), message: text }),
@@ -22,10 +21,12 @@ const outcome = v.variant("kind", [
   v.object({ kind: v.literal("tool_not_found") }),
 ]);
 
-const provSource = v.variant("kind", [
+export const provSourceSchema = v.variant("kind", [
   v.object({ kind: v.literal("string_allow_list") }),
   v.object({ kind: v.literal("ucan_chain"), issuer_did: text, chain_depth: u8 }),
 ]);
+
+export const capProvenanceSchema = v.object({ cap: text, source: provSourceSchema });
 
 /** Every schema version's line: later fields are optional, as serde's defaults make them. */
 export const callEventSchema = v.object({
@@ -35,13 +36,13 @@ export const callEventSchema = v.object({
   caller_id: optional(text),
   granted_capabilities: strings,
   duration_ms: u64,
-  outcome,
+  outcome: outcomeSchema,
   tier: text,
   dry_run: v.boolean(),
   schema_version: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3)),
   secrets_resolved: v.optional(v.boolean()),
   cursor_page: optional(u32),
-  capability_provenance: optional(v.array(v.object({ cap: text, source: provSource }))),
+  capability_provenance: optional(v.array(capProvenanceSchema)),
 });
 
 /** Turns valibot's issues into field paths and readable reasons. */

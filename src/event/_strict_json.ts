@@ -5,26 +5,17 @@
 // test that clears nearly every line; strictJsonIssue is the exact scan for
 // the rest.
 import type { CallEventIssue } from "./errors.ts";
+import { callEventSchema, capProvenanceSchema, outcomeSchema, provSourceSchema } from "./_schema.ts";
+
+// Field names come from the schema itself, so a new field cannot be missed here.
+const keysOf = (...objects: readonly { entries: object }[]): ReadonlySet<string> =>
+  new Set(objects.flatMap((object) => Object.keys(object.entries)));
 
 const KNOWN_KEYS: Record<string, ReadonlySet<string>> = {
-  "": new Set([
-    "ts",
-    "call_id",
-    "tool_id",
-    "caller_id",
-    "granted_capabilities",
-    "duration_ms",
-    "outcome",
-    "tier",
-    "dry_run",
-    "schema_version",
-    "secrets_resolved",
-    "cursor_page",
-    "capability_provenance",
-  ]),
-  "outcome": new Set(["kind", "code", "retryable", "message", "missing", "retry_after_ms"]),
-  "capability_provenance[]": new Set(["cap", "source"]),
-  "capability_provenance[].source": new Set(["kind", "issuer_did", "chain_depth"]),
+  "": keysOf(callEventSchema),
+  "outcome": keysOf(...outcomeSchema.options),
+  "capability_provenance[]": keysOf(capProvenanceSchema),
+  "capability_provenance[].source": keysOf(...provSourceSchema.options),
 };
 
 const INTEGER_FIELDS: ReadonlySet<string> = new Set([

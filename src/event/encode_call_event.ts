@@ -1,5 +1,6 @@
 import type { CallEvent } from "./call_event.ts";
 import { InvalidCallEventError } from "./errors.ts";
+import { U32_MAX, U8_MAX } from "./_limits.ts";
 
 /**
  * Serializes an event to its JSON line (without the newline), byte for byte
@@ -48,7 +49,6 @@ export function encodeCallEvent(event: CallEvent): string {
   return s + "}";
 }
 
-const U32_MAX = 4_294_967_295;
 // Characters JSON must escape, and surrogates (which need a well-formedness check).
 // deno-lint-ignore no-control-regex
 const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
@@ -127,7 +127,7 @@ function provenance(value: unknown): string {
     if (source.kind === "string_allow_list") s += `{"kind":"string_allow_list"}}`;
     else if (source.kind === "ucan_chain") {
       s += `{"kind":"ucan_chain","issuer_did":${str(source.issuer_did, `${path}.source.issuer_did`)},"chain_depth":${
-        int(source.chain_depth, `${path}.source.chain_depth`, 255)
+        int(source.chain_depth, `${path}.source.chain_depth`, U8_MAX)
       }}}`;
     } else fail(`${path}.source.kind`, "to be a known provenance kind", source.kind);
   }

@@ -1,6 +1,7 @@
 // The byte-level line splitter behind JsonLinesSplitStream and readCallEvents.
 // Synchronous and callback-based so that readCallEvents can split a whole chunk
 // without a stream hop per line.
+import { concatBytes } from "../_bytes.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
 
 const LF = 10;
@@ -132,7 +133,7 @@ export class LineSplitter {
     }
     if (this.#partsLength + piece.length > this.#max) {
       this.#tooLongBytes = this.#partsLength + piece.length;
-      this.#head = concat([...this.#parts, piece.subarray(0, HEAD_BYTES)], HEAD_BYTES);
+      this.#head = concatBytes([...this.#parts, piece.subarray(0, HEAD_BYTES)], HEAD_BYTES);
       this.#parts = [];
       this.#partsLength = 0;
       return;
@@ -149,7 +150,7 @@ export class LineSplitter {
       this.#emitTooLong(head, this.#tooLongBytes, complete, emit);
       return;
     }
-    const bytes = concat(this.#parts, this.#partsLength);
+    const bytes = concatBytes(this.#parts, this.#partsLength);
     this.#parts = [];
     this.#partsLength = 0;
     this.#emitBytes(bytes, complete, emit);
@@ -183,17 +184,4 @@ export class LineSplitter {
     if ((first === 32 || first === 9 || first === CR) && text.trim() === "") return; // whitespace only
     emit({ kind: complete ? "line" : "torn", text, line: this.#line, offset: this.#offset, bytes, complete });
   }
-}
-
-function concat(parts: readonly Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1 && parts[0]!.length === length) return parts[0]!;
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const part of parts) {
-    const take = Math.min(part.length, length - at);
-    out.set(take === part.length ? part : part.subarray(0, take), at);
-    at += take;
-    if (at === length) break;
-  }
-  return out.subarray(0, at);
 }
