@@ -19,3 +19,10 @@ export function concatBytes<B extends ArrayBufferLike>(
   }
   return out.subarray(0, at);
 }
+
+/** The number of `"\n"` bytes in `bytes`: the lines of a chunk of whole JSON lines. */
+export function countLines(bytes: Uint8Array): number {
+  let lines = 0;
+  for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) lines++;
+  return lines;
+}

@@ -1,6 +1,8 @@
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { parseCallEvent } from "../event/parse_call_event.ts";
 import { concatBytes } from "../_bytes.ts";
+import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
+import { untilAborted } from "../_abort.ts";
 
 /** Options for {@linkcode fetchDestination}. */
 export interface FetchDestinationOptions {
@@ -106,7 +108,7 @@ export interface FetchDestinationStats {
  * An HTTP destination: a byte stream of JSON lines, plus `flush()` (which
  * `JsonLinesAuditSink.flush` calls) and `stats()`.
  */
-export interface FetchDestination extends WritableStream<Uint8Array> {
+export interface FetchDestination extends AuditDestination {
   /**
    * Sends everything buffered now and resolves once each batch written before
    * the call was acknowledged with a 2xx, or finally failed (and went to
@@ -115,7 +117,7 @@ export interface FetchDestination extends WritableStream<Uint8Array> {
    *
    * @returns A promise that resolves when settled.
    */
-  flush(): Promise<void>;
+  flush(signal?: AbortSignal): Promise<void>;
   /**
    * A snapshot of the counters.
    *
@@ -321,7 +323,8 @@ export function fetchDestination(url: string | URL, options: FetchDestinationOpt
     abort: (reason) => delivery.abort(reason),
   });
   return Object.assign(stream, {
-    flush: (): Promise<void> => delivery.flush(),
+    attach: (report: DeliveryReport): void => delivery.attach(report),
+    flush: (signal?: AbortSignal): Promise<void> => untilAborted(delivery.flush(), signal),
     stats: (): FetchDestinationStats => delivery.stats(),
   });
 }
@@ -368,6 +371,8 @@ class FetchDelivery {
   #stopped = false;
   #aborting: Promise<void> | undefined;
 
+  /** The sink this destination reports to, once attached. */
+  #sink: DeliveryReport | undefined;
   #delivered = 0;
   #failed = 0;
   #fallbackCount = 0;
@@ -516,6 +521,10 @@ class FetchDelivery {
     this.#dispatch(); // starts nothing: each ready batch gives up at once
     await this.flush();
     this.#unlisten();
+  }
+
+  attach(report: DeliveryReport): void {
+    this.#sink = report;
   }
 
   stats(): FetchDestinationStats {
@@ -747,6 +756,7 @@ class FetchDelivery {
         if (response.ok) {
           await discard(response);
           this.#delivered += events;
+          this.#sink?.delivered(events);
           return;
         }
         excerpt = await readExcerpt(response);
@@ -799,6 +809,7 @@ class FetchDelivery {
     const fallback = this.#fallback;
     if (fallback === undefined) {
       this.#failed += events;
+      this.#sink?.failed(events, error);
       this.#report(error);
       return;
     }
@@ -810,6 +821,7 @@ class FetchDelivery {
       try {
         fallback.onCall(parseCallEvent(line));
         this.#fallbackCount++;
+        this.#sink?.rerouted(1);
       } catch (cause) {
         lost++;
         firstCause ??= cause;
@@ -817,6 +829,7 @@ class FetchDelivery {
     }
     if (lost > 0) {
       this.#failed += lost;
+      this.#sink?.failed(lost, error);
       this.#report(
         new HttpDeliveryError(`${error.message}; the fallback sink could not take ${lost} of them`, {
           status: error.status,
@@ -989,8 +1002,10 @@ class FetchDelivery {
       }
       if (response !== undefined) {
         if (!counted) return;
-        if (response.ok) this.#delivered += events;
-        else if (!isRedirect(response) && (RETRYABLE.has(response.status) || response.status === 413)) {
+        if (response.ok) {
+          this.#delivered += events;
+          this.#sink?.delivered(events);
+        } else if (!isRedirect(response) && (RETRYABLE.has(response.status) || response.status === 413)) {
           // Still running (the page stayed, or came back from the back/forward cache): retry as usual.
           await this.#send(body, events, key);
         } else {
@@ -1017,8 +1032,10 @@ class FetchDelivery {
       cause = this.#sanitize(error);
     }
     if (!counted) return;
-    if (sent) this.#delivered += events;
-    else if (!this.#hidden) {
+    if (sent) {
+      this.#delivered += events;
+      this.#sink?.delivered(events);
+    } else if (!this.#hidden) {
       // Refused, but the page is still running (shown again): the usual path retries.
       await this.#send(body, events, key);
     } else this.#giveUp(body, events, this.#error("sendBeacon refused the request", events, 1, { cause }));

@@ -11,6 +11,9 @@
  * @module
  */
 import { openAppend } from "../runtime/file.ts";
+import { countLines } from "../_bytes.ts";
+import { untilAborted } from "../_abort.ts";
+import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 
 /** Options for {@linkcode fileDestination}. */
 export interface FileDestinationOptions {
@@ -19,9 +22,14 @@ export interface FileDestinationOptions {
 }
 
 /** A file destination: a byte stream plus a `flush()` the sink calls from its own. */
-export interface FileDestination extends WritableStream<Uint8Array> {
-  /** Resolves when written data is in the OS (and on disk with `fsync`). */
-  flush(): Promise<void>;
+export interface FileDestination extends AuditDestination {
+  /**
+   * Resolves when written data is in the OS (and on disk with `fsync`).
+   *
+   * @param signal Stops waiting for the disk sync.
+   * @returns A promise that resolves when synced.
+   */
+  flush(signal?: AbortSignal): Promise<void>;
 }
 
 /**
@@ -53,6 +61,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     );
   }
   let closed = false;
+  let report: DeliveryReport | undefined;
   const close = (): Promise<void> => {
     if (closed) return Promise.resolve();
     closed = true;
@@ -62,6 +71,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     async write(chunk) {
       try {
         await file.write(chunk);
+        report?.delivered(countLines(chunk));
       } catch (error) {
         // A failed write errors the stream for good, and an errored stream
         // never calls close or abort: release the file here.
@@ -73,7 +83,11 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     abort: close,
   });
   return Object.assign(stream, {
+    attach(next: DeliveryReport): void {
+      report = next;
+    },
     // The sink has awaited every write before it calls flush.
-    flush: () => (options.fsync && !closed ? file.sync() : Promise.resolve()),
+    flush: (signal?: AbortSignal): Promise<void> =>
+      options.fsync && !closed ? untilAborted(file.sync(), signal) : Promise.resolve(),
   });
 }

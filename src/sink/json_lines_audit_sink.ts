@@ -1,6 +1,12 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
+import {
+  type AuditDestination,
+  type DeliveryReport,
+  isAuditDestination,
+  toAuditDestination,
+} from "../destination/audit_destination.ts";
 import { type AuditSink, type BackpressureStrategy, DEFAULT_AUDIT_QUEUE_CAPACITY } from "./audit_sink.ts";
 
 /** Options for {@linkcode JsonLinesAuditSink}. */
@@ -29,11 +35,13 @@ export interface AuditSinkStats {
   readonly fallback: number;
   /** Events that could not be serialized (wrong shape, bad values). */
   readonly invalid: number;
-  /** Accepted events the destination has taken. */
+  /** Accepted events the destination delivered (for HTTP: acknowledged with a 2xx). */
   readonly written: number;
-  /** Accepted events lost because the destination's write failed. */
+  /** Accepted events the destination could not deliver and handed to its own fallback. */
+  readonly rerouted: number;
+  /** Accepted events lost because the destination failed (a write error, an undeliverable batch). */
   readonly failed: number;
-  /** Accepted events not yet written nor failed. */
+  /** Accepted events not yet written, rerouted nor failed. */
   readonly queued: number;
 }
 
@@ -86,7 +94,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #strategy: BackpressureStrategy;
   readonly #onError: (error: unknown, event?: CallEvent) => void;
   readonly #preventClose: boolean;
-  readonly #destination: WritableStream<Uint8Array>;
+  readonly #destination: AuditDestination;
   readonly #out: WritableStreamDefaultWriter<Uint8Array>;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
   /** Lines recorded since the last pump, not yet in the queue. */
@@ -104,6 +112,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   #fallback = 0;
   #invalid = 0;
   #written = 0;
+  #rerouted = 0;
   #failed = 0;
 
   /**
@@ -135,13 +144,17 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     if (typeof destination?.getWriter !== "function") {
       throw new TypeError("Cannot create sink: destination must be a WritableStream");
     }
+    const own = !isAuditDestination(destination); // a plain stream, wrapped here
+    const target = toAuditDestination(destination, { preventClose: options.preventClose ?? false });
     this.#capacity = capacity;
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
     this.#strategy = strategy;
     this.#onError = options.onError ?? reportToConsole;
-    this.#preventClose = options.preventClose ?? false;
-    this.#destination = destination;
-    this.#out = destination.getWriter();
+    // The wrapper of a plain stream applies preventClose itself.
+    this.#preventClose = !own && (options.preventClose ?? false);
+    this.#destination = target;
+    target.attach(this.#delivery);
+    this.#out = target.getWriter();
     this.#out.closed.catch(() => {}); // a failed destination is reported per write
     const queue = new WritableStream<Batch>(
       { write: (batch) => this.#writeOut(batch) },
@@ -276,7 +289,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   async flush(): Promise<void> {
     this.#pump();
     await this.#lastWrite;
-    await this.#settle(() => (this.#destination as { flush?: () => Promise<void> }).flush?.());
+    await this.#settle(() => this.#destination.flush());
     const strategy = this.#strategy;
     if (typeof strategy === "object") await this.#settle(() => strategy.fallback.flush?.());
   }
@@ -310,8 +323,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       fallback: this.#fallback,
       invalid: this.#invalid,
       written: this.#written,
+      rerouted: this.#rerouted,
       failed: this.#failed,
-      queued: this.#accepted - this.#written - this.#failed,
+      queued: this.#accepted - this.#written - this.#rerouted - this.#failed,
     };
   }
 
@@ -380,13 +394,27 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     }
     this.#unwritten.splice(0, lines.length);
     try {
-      await this.#out.write(encodeLines(lines, chars));
-      this.#written += count;
+      await this.#out.write(encodeLines(lines, chars)); // the destination reports each line's fate
     } catch (error) {
+      // A rejected write reports none of its lines: they are lost.
       this.#failed += count;
       this.#report(error);
     }
   }
+
+  /** What the destination tells about the lines it took. */
+  readonly #delivery: DeliveryReport = {
+    delivered: (lines) => {
+      this.#written += lines;
+    },
+    rerouted: (lines) => {
+      this.#rerouted += lines;
+    },
+    failed: (lines, error) => {
+      this.#failed += lines;
+      this.#report(error);
+    },
+  };
 
   #handToFallback(fallback: AuditSink, event: CallEvent): void {
     try {

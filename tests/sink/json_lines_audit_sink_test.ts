@@ -205,6 +205,7 @@ describe("JsonLinesAuditSink", () => {
             dropped: 0,
             fallback: 0,
             invalid: 0,
+            rerouted: 0,
             written: events.length,
             failed: 0,
             queued: 0,
