@@ -14,6 +14,12 @@ export interface DeliveryReport {
   rerouted(lines: number): void;
   /** `lines` lines are lost; `error` says why (it reaches the sink's `onError`). */
   failed(lines: number, error: unknown): void;
+  /**
+   * Something the sink's `onError` should hear that lost none of this sink's
+   * lines: a torn last line left by an earlier writer, repaired; a rotation
+   * that failed and was retried.
+   */
+  warn(error: unknown): void;
 }
 
 /**

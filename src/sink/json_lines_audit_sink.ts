@@ -414,6 +414,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#failed += lines;
       this.#report(error);
     },
+    warn: (error) => this.#report(error),
   };
 
   #handToFallback(fallback: AuditSink, event: CallEvent): void {
