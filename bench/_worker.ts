@@ -1,48 +1,45 @@
-// One benchmark run in a fresh process: `<worker> <contender> <out-file> <events>`.
-// Prints one JSON line with the measurements; `run.mjs` starts it once per
-// (runtime, contender, repetition) and checks the output file's line count.
+// One benchmark run in a fresh process:
+//   <worker> <contender> <out-file> <events> <warmup> <shape> <build>
+// `shape` is `ref` or `prov` (see _shapes.ts); `build` is `prebuilt` (events
+// made before the clock starts) or `inloop` (each made inside the timed loop
+// with createCallEvent). `warmup` 0 is the cold variant. Prints one JSON line
+// with the measurements; `run.mjs` starts it once per (variant, runtime,
+// contender, repetition) and checks the output file's line count.
 import { openSync, rmSync, writeSync as nodeWriteSync } from "node:fs";
 import { argv, cpuUsage, memoryUsage, stdout } from "node:process";
 import { setImmediate } from "node:timers";
 import pino from "pino";
 import { configure, dispose, getLogger, jsonLinesFormatter } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import type { CallEvent } from "../src/event/call_event.ts";
-import { createCallEvent } from "../src/event/create_call_event.ts";
-import { encodeCallEvent } from "../src/event/encode_call_event.ts";
-import { JsonLinesAuditSink } from "../src/sink/json_lines_audit_sink.ts";
+import { type CallEvent, JsonLinesAuditSink } from "../mod.ts";
 import { fileDestination } from "../src/destination/file_destination.ts";
+import { callId, makeEvent, parseShape } from "./_shapes.ts";
+import { collectGarbage, onCallCost, type Result } from "./_worker_oncall.ts";
 
 interface DenoLike {
   openSync(path: string, options: { append: boolean; create: boolean }): { writeSync(bytes: Uint8Array): number };
 }
 const deno = (globalThis as { Deno?: DenoLike }).Deno;
 
-const [contender = "", targetPath = "", eventsArg = "200000", warmupArg = "0"] = argv.slice(2).filter((a) =>
-  !a.startsWith("--")
-);
+const [contender = "", targetPath = "", eventsArg = "200000", warmupArg = "0", shapeArg = "ref", build = "prebuilt"] =
+  argv.slice(2).filter((a) => !a.startsWith("--"));
 const total = Number(eventsArg);
-/** Events each contender first writes, untimed, to a scratch file: JIT warm-up, the same for all. */
+/** Events each contender first writes, untimed, to a scratch file: JIT warm-up, the same for all. 0 = cold. */
 const warmup = Number(warmupArg);
+const shape = parseShape(shapeArg);
+if (build !== "prebuilt" && build !== "inloop") throw new TypeError(`Unknown build ${build}: prebuilt or inloop`);
 let outPath = targetPath;
 
-/** The reference tests' `mk_event`, with a distinct `call_id` per event so lines differ. */
-function mkEvent(i: number): CallEvent {
-  return createCallEvent({
-    call_id: `01J${String(i).padStart(23, "0")}`,
-    tool_id: "ref:echo.say",
-    duration_ms: 17,
-    outcome: { kind: "success" },
-    tier: "warm",
-    caller_id: "test-client",
-    granted_capabilities: ["read", "write"],
-  });
+/** Where a contender gets event `i`: from an array made before the clock, or made on the spot. */
+interface Source {
+  readonly length: number;
+  at(i: number): CallEvent;
 }
-
-function makeEvents(n: number): CallEvent[] {
+function source(n: number): Source {
+  if (build === "inloop") return { length: n, at: (i) => makeEvent(shape, i) };
   const events = new Array<CallEvent>(n);
-  for (let i = 0; i < n; i++) events[i] = mkEvent(i);
-  return events;
+  for (let i = 0; i < n; i++) events[i] = makeEvent(shape, i);
+  return { length: n, at: (i) => events[i]! };
 }
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -63,17 +60,8 @@ class RssMeter {
   }
 }
 
-type Result = Record<string, number | string | boolean>;
-
-/** Starts the clock on a collected heap, so that garbage from making the events is not billed to the contender. */
-function collectGarbage(): void {
-  const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };
-  if (g.Bun) g.Bun.gc(true);
-  else g.gc?.(); // --expose-gc (run.mjs passes it to Deno and Node)
-}
-
 /** Wall time from the first call to the last line written, and the process's CPU time meanwhile. */
-async function timed(events: CallEvent[], body: (meter: RssMeter) => Promise<Result | void>): Promise<Result> {
+async function timed(n: number, body: (meter: RssMeter) => Promise<Result | void>): Promise<Result> {
   collectGarbage();
   const meter = new RssMeter();
   const cpu = cpuUsage();
@@ -83,39 +71,69 @@ async function timed(events: CallEvent[], body: (meter: RssMeter) => Promise<Res
   const { user, system } = cpuUsage(cpu);
   return {
     wallMs,
-    eventsPerSec: events.length / (wallMs / 1000),
+    eventsPerSec: n / (wallMs / 1000),
     cpuMs: (user + system) / 1000,
-    eventsPerCpuSec: events.length / ((user + system) / 1e6),
+    eventsPerCpuSec: n / ((user + system) / 1e6),
     ...meter.stop(),
     ...extra,
   };
 }
 
-async function sinkBlock(events: CallEvent[]): Promise<Result> {
+/** Closes a lossless sink and reports its counters; the file must hold every event. */
+async function closeLossless(sink: JsonLinesAuditSink, n: number): Promise<Result> {
+  await sink.close();
+  const s = sink.stats();
+  return { accepted: s.accepted, dropped: s.dropped, expectedLines: n };
+}
+
+/** Block mode, one producer that awaits `ready` whenever the queue is full. */
+async function sinkReady(src: Source): Promise<Result> {
   const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
-  return await timed(events, async (meter) => {
-    for (let i = 0; i < events.length; i++) {
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
       if (sink.desiredSize <= 0) {
         meter.sample();
         await sink.ready;
       }
-      sink.onCall(events[i]!);
+      sink.onCall(src.at(i));
     }
-    await sink.close();
-    const s = sink.stats();
-    return { accepted: s.accepted, dropped: s.dropped, expectedLines: s.accepted };
+    return await closeLossless(sink, src.length);
   });
 }
 
-async function sinkDrop(events: CallEvent[], yieldEvery: number): Promise<Result> {
+/** Block mode, `await sink.record(event)` for every event. */
+async function sinkRecord(src: Source): Promise<Result> {
+  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
+      if ((i & 1023) === 0) meter.sample();
+      await sink.record(src.at(i));
+    }
+    return await closeLossless(sink, src.length);
+  });
+}
+
+/** Block mode, one synchronous burst of `onCall`s, then `close()`. */
+async function sinkBurst(src: Source): Promise<Result> {
+  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
+      if ((i & 1023) === 0) meter.sample();
+      sink.onCall(src.at(i));
+    }
+    return await closeLossless(sink, src.length);
+  });
+}
+
+async function sinkDrop(src: Source, yieldEvery: number): Promise<Result> {
   const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "drop" });
-  return await timed(events, async (meter) => {
-    for (let i = 0; i < events.length; i++) {
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
       if (yieldEvery > 0 && i > 0 && i % yieldEvery === 0) {
         meter.sample();
         await yieldToLoop();
       }
-      sink.onCall(events[i]!);
+      sink.onCall(src.at(i));
     }
     await sink.close();
     const s = sink.stats();
@@ -123,25 +141,25 @@ async function sinkDrop(events: CallEvent[], yieldEvery: number): Promise<Result
   });
 }
 
-async function pinoAsync(events: CallEvent[]): Promise<Result> {
+async function pinoAsync(src: Source): Promise<Result> {
   const dest = pino.destination({ dest: outPath, sync: false });
   await new Promise((resolve) => dest.once("ready", resolve));
   const logger = pino(dest);
-  return await timed(events, async (meter) => {
-    for (let i = 0; i < events.length; i++) {
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
       if ((i & 1023) === 0) meter.sample();
-      logger.info(events[i]!);
+      logger.info(src.at(i));
     }
     await new Promise((resolve, reject) => {
       dest.once("close", resolve);
       dest.once("error", reject);
       dest.end();
     });
-    return { expectedLines: events.length };
+    return { expectedLines: src.length };
   });
 }
 
-async function logtapeFile(events: CallEvent[]): Promise<Result> {
+async function logtapeFile(src: Source): Promise<Result> {
   await configure({
     reset: true,
     sinks: { file: getFileSink(outPath, { formatter: jsonLinesFormatter }) },
@@ -151,13 +169,13 @@ async function logtapeFile(events: CallEvent[]): Promise<Result> {
     ],
   });
   const logger = getLogger(["bench"]);
-  return await timed(events, async (meter) => {
-    for (let i = 0; i < events.length; i++) {
+  return await timed(src.length, async (meter) => {
+    for (let i = 0; i < src.length; i++) {
       if ((i & 1023) === 0) meter.sample();
-      logger.info("tool call", events[i] as unknown as Record<string, unknown>);
+      logger.info("tool call", src.at(i) as unknown as Record<string, unknown>);
     }
     await dispose();
-    return { expectedLines: events.length };
+    return { expectedLines: src.length };
   });
 }
 
@@ -177,12 +195,12 @@ function syncAppender(path: string): (text: string) => void {
   };
 }
 
-async function rawLimit(events: CallEvent[]): Promise<Result> {
+async function rawLimit(src: Source): Promise<Result> {
   const append = syncAppender(outPath);
-  return await timed(events, (meter) => {
+  return await timed(src.length, (meter) => {
     let buffer = "";
-    for (let i = 0; i < events.length; i++) {
-      buffer += JSON.stringify(events[i]) + "\n";
+    for (let i = 0; i < src.length; i++) {
+      buffer += JSON.stringify(src.at(i)) + "\n";
       if (buffer.length >= 65536) {
         meter.sample();
         append(buffer);
@@ -190,56 +208,8 @@ async function rawLimit(events: CallEvent[]): Promise<Result> {
       }
     }
     if (buffer.length > 0) append(buffer);
-    return Promise.resolve({ expectedLines: events.length });
+    return Promise.resolve({ expectedLines: src.length });
   });
-}
-
-/**
- * ns inside `onCall` only, against `JSON.stringify` and `encodeCallEvent` of
- * the same events in the same process: chunks of 512 events, the three loops
- * interleaved (order rotating per chunk), the sink drained between chunks
- * outside the clock. A first pass over 10% of the events warms the JIT.
- */
-async function onCallCost(events: CallEvent[]): Promise<Result> {
-  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
-  const chunk = 512;
-  let sink_ = 0; // keeps the results alive
-  const measure = async (from: number, to: number): Promise<[number, number, number]> => {
-    let onCallNs = 0, stringifyNs = 0, encodeNs = 0;
-    for (let c = from; c < to; c += chunk) {
-      const end = Math.min(c + chunk, to);
-      for (let k = 0; k < 3; k++) {
-        const which = (k + c / chunk) % 3;
-        const t0 = performance.now();
-        if (which === 0) { for (let i = c; i < end; i++) sink.onCall(events[i]!); }
-        else if (which === 1) { for (let i = c; i < end; i++) sink_ += JSON.stringify(events[i]).length; }
-        else for (let i = c; i < end; i++) sink_ += encodeCallEvent(events[i]!).length;
-        const dt = (performance.now() - t0) * 1e6;
-        if (which === 0) onCallNs += dt;
-        else if (which === 1) stringifyNs += dt;
-        else encodeNs += dt;
-      }
-      if (sink.desiredSize <= 0) await sink.ready;
-    }
-    const n = to - from;
-    return [onCallNs / n, stringifyNs / n, encodeNs / n];
-  };
-  const warm = Math.floor(events.length / 10 / chunk) * chunk;
-  await measure(0, warm);
-  await sink.flush();
-  collectGarbage();
-  const [onCallNs, stringifyNs, encodeNs] = await measure(0, events.length);
-  await sink.close();
-  const s = sink.stats();
-  return {
-    onCallNs,
-    stringifyNs,
-    encodeNs,
-    onCallOverStringify: onCallNs / stringifyNs,
-    accepted: s.accepted,
-    expectedLines: s.accepted,
-    checksum: sink_ % 997,
-  };
 }
 
 /**
@@ -252,7 +222,7 @@ async function stalled(count: number): Promise<Result> {
     new WritableStream<Uint8Array>({ write: () => new Promise<void>(() => {}) }),
     { backpressure: "drop", preventClose: true },
   );
-  const template = mkEvent(0);
+  const template = makeEvent("ref", 0);
   collectGarbage();
   const meter = new RssMeter();
   const at100k: number[] = [];
@@ -263,7 +233,7 @@ async function stalled(count: number): Promise<Result> {
       await yieldToLoop();
     }
     if (i % 100_000 === 0) at100k.push(memoryUsage.rss());
-    sink.onCall({ ...template, call_id: `01J${String(i).padStart(23, "0")}` });
+    sink.onCall({ ...template, call_id: callId(i) });
   }
   const wallMs = performance.now() - start;
   const s = sink.stats();
@@ -279,37 +249,30 @@ async function stalled(count: number): Promise<Result> {
   };
 }
 
+const CONTENDERS: Record<string, (src: Source) => Promise<Result>> = {
+  sink_block: sinkReady,
+  sink_record: sinkRecord,
+  sink_burst: sinkBurst,
+  sink_drop: (src) => sinkDrop(src, 0),
+  sink_drop_yield: (src) => sinkDrop(src, 1024),
+  pino: pinoAsync,
+  logtape: logtapeFile,
+  raw: rawLimit,
+};
+
 async function main(): Promise<Result> {
   if (contender === "stall") return await stalled(total);
-  if (warmup > 0 && contender !== "oncall") {
+  if (contender === "oncall") return await onCallCost(shape, total, outPath);
+  const run = CONTENDERS[contender];
+  if (run === undefined) throw new Error(`unknown contender ${JSON.stringify(contender)}`);
+  if (warmup > 0) {
     outPath = `${targetPath}.warmup`;
-    await run(makeEvents(warmup));
+    await run(source(warmup));
     rmSync(outPath, { force: true });
     outPath = targetPath;
   }
-  return await run(makeEvents(total));
-}
-
-async function run(events: CallEvent[]): Promise<Result> {
-  switch (contender) {
-    case "sink_block":
-      return await sinkBlock(events);
-    case "sink_drop":
-      return await sinkDrop(events, 0);
-    case "sink_drop_yield":
-      return await sinkDrop(events, 1024);
-    case "pino":
-      return await pinoAsync(events);
-    case "logtape":
-      return await logtapeFile(events);
-    case "raw":
-      return await rawLimit(events);
-    case "oncall":
-      return await onCallCost(events);
-    default:
-      throw new Error(`unknown contender ${JSON.stringify(contender)}`);
-  }
+  return await run(source(total));
 }
 
 const result = await main();
-stdout.write(JSON.stringify({ contender, events: total, ...result }) + "\n");
+stdout.write(JSON.stringify({ contender, shape, build, warmup, events: total, ...result }) + "\n");
