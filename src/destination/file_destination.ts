@@ -219,6 +219,9 @@ function checkPath(path: unknown): string | URL {
     if (path.protocol !== "file:") {
       throw new TypeError(`Cannot open audit file: expected a file: URL, got a ${path.protocol} URL`);
     }
+    if (path.hostname !== "" && path.hostname !== "localhost") {
+      throw new TypeError("Cannot open audit file: a file: URL names a local file, without a host");
+    }
     return path;
   }
   throw new TypeError(

@@ -233,6 +233,20 @@ for (const runtime of Object.keys(RUNTIMES)) {
       assert.deepEqual([result.code, result.stderr], [0, ""]);
     });
 
+    it(`tail -f exits 0 on SIGTERM while its stdout is full and unread (${runtime})`, SLOW, async () => {
+      const file = join(dir, `unread-${runtime}.jsonl`);
+      writeFileSync(file, text(lines(1, 20_000))); // megabytes: far more than a pipe holds
+      const child = startCli(runtime, ["tail", "-f", file]);
+      try {
+        child.process.stdout!.pause(); // nobody reads: its writes block once the pipe is full
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        process.kill(child.process.pid!, "SIGTERM");
+        assert.deepEqual(await child.exited(), { code: 0, signal: null }, child.stderr);
+      } finally {
+        child.process.kill("SIGKILL");
+      }
+    });
+
     it(`tail reports a directory or a missing file in one line (${runtime})`, SLOW, async () => {
       for (const [path, reason] of [[dir, "is a directory"], [join(dir, "none"), "no such file or directory"]]) {
         const result = await runCli(runtime, ["tail", "-f", path!]);

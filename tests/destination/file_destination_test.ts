@@ -157,7 +157,17 @@ describe("fileDestination arguments", () => {
   it("rejects a path that is not a non-empty string or a file: URL with a TypeError, creating nothing", () => {
     const before = readdirSync(".");
     for (
-      const bad of [undefined, null, "", 42, {}, ["audit.jsonl"], new URL("https://example.com/audit.jsonl"), "a\0b"]
+      const bad of [
+        undefined,
+        null,
+        "",
+        42,
+        {},
+        ["audit.jsonl"],
+        new URL("https://example.com/audit.jsonl"),
+        new URL("file://example.com/audit.jsonl"),
+        "a\0b",
+      ]
     ) {
       assert.throws(
         () => fileDestination(bad as string),
