@@ -53,8 +53,9 @@ export function nodeDriver(name: "node" | "bun"): RuntimeDriver {
       try {
         await call("remove", text, (done) => fs.unlink(path, (e) => done(e, 0)));
       } catch (error) {
-        // unlink refuses folders: EISDIR on Linux, EPERM on macOS.
-        if ((error as IoError).code !== "is_directory" && (error as IoError).code !== "permission_denied") throw error;
+        // unlink refuses folders (EISDIR on Linux, EPERM on macOS): those take rmdir.
+        const code = (error as IoError).code;
+        if ((code !== "is_directory" && code !== "permission_denied") || !isFolder(path)) throw error;
         await call("remove", text, (done) => fs.rmdir(path, (e) => done(e, 0)));
       }
     },
@@ -97,6 +98,15 @@ function kindOfPath(path: string | URL): FileKind | undefined {
     return kindOf(fs.statSync(path));
   } catch {
     return undefined;
+  }
+}
+
+/** Whether `path` itself (not what a link points to) is a folder. */
+function isFolder(path: string | URL): boolean {
+  try {
+    return fs.lstatSync(path).isDirectory();
+  } catch {
+    return false;
   }
 }
 

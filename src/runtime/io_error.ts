@@ -61,8 +61,9 @@ const REASONS: Record<IoErrorCode, string> = {
  * @example
  * ```ts
  * import { IoError } from "@atd/audit/file";
- * const error = new IoError("no_space", { action: "append to", path: "audit.jsonl" });
- * console.log(error.message); // Cannot append to "audit.jsonl": no space left on device
+ * import assert from "node:assert/strict";
+ * const error = new IoError("no_space", { action: "write to", path: "audit.jsonl" });
+ * assert.equal(error.message, 'Cannot write to "audit.jsonl": no space left on device');
  * ```
  */
 export class IoError extends Error {
@@ -162,10 +163,9 @@ export function pathText(path: string | URL): string {
 }
 
 function firstLine(text: string): string {
-  const line = text.split("\n", 1)[0]!.trim();
-  // The runtime's message often repeats the path and the call ("open '/x'"): keep the words before it.
-  return line.replace(/^[A-Z]+: /, "").replace(/,? (?:open|write|read|stat|rename|scandir|unlink) '.*'$/, "").replace(
-    / \(os error \d+\)(?:: .*)?$/,
-    "",
-  ) || "input/output error";
+  // The runtime's words without the call and path they repeat: Deno's "Input/output error (os error 5): write '/x'",
+  // Node's and Bun's "EIO: i/o error, write '/x'".
+  const line = text.split("\n", 1)[0]!.trim().replace(/ \(os error \d+\).*$/, "").replace(/^E[A-Z]+: /, "")
+    .replace(/, \w+ '.*'$/, "");
+  return line || "input/output error";
 }
