@@ -13,7 +13,8 @@ import { join } from "node:path";
 import { type CallEvent, createCallEvent, encodeCallEvent, type Outcome } from "../mod.ts";
 import { readCallEvents } from "../src/read/read_call_events.ts";
 import { LineSplitter } from "../src/read/_line_splitter.ts";
-import { openFileStream } from "../src/runtime/cli_io.ts";
+import { runtime } from "../src/runtime/runtime.ts";
+import { Input } from "../src/cli/_input.ts";
 
 const MODES = ["idle", "bare", "split", "split+json", "reader"] as const;
 type Mode = typeof MODES[number];
@@ -139,6 +140,20 @@ async function child(mode: Mode, file: string, runs: number): Promise<void> {
   }
   const rss = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
   console.log(JSON.stringify({ times, rss, count }));
+}
+
+/** The file as the CLI reads it, as a byte stream. */
+async function openFileStream(path: string): Promise<ReadableStream<Uint8Array>> {
+  const input = await Input.file(runtime(), path);
+  const chunks = input.chunks({ follow: false });
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: () => input.close(),
+  }, { highWaterMark: 0 });
 }
 
 const MODE_RUNNERS: Record<Mode, (stream: ReadableStream<Uint8Array>) => Promise<number>> = {

@@ -3,6 +3,19 @@ import type { CallEvent } from "../event/call_event.ts";
 import type { InvalidLineError } from "../read/invalid_line_error.ts";
 import type { CallEventSummary } from "../read/summarize_call_events.ts";
 
+/**
+ * Characters a terminal acts on rather than shows: C0 and C1 controls (ESC
+ * starts a sequence that can retitle the window or hide output), DEL, bidi
+ * overrides and isolates (they reorder what is shown), line separators.
+ */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/** `text` with every character a terminal would act on written as `\uXXXX`: log fields are attacker-chosen. */
+export function terminalSafe(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 /** Rows shown per count table before "… N more". */
 const MAX_ROWS = 15;
 
@@ -19,7 +32,7 @@ export function formatSummary(summary: CallEventSummary): string {
     ["without caller", String(summary.withoutCaller)],
   ];
   const width = Math.max(...head.map(([k]) => k.length));
-  let out = head.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join("\n") + "\n";
+  let out = head.map(([k, v]) => `${k.padEnd(width)}  ${terminalSafe(v)}`).join("\n") + "\n";
   out += counts("outcome", summary.byOutcome, summary.total);
   out += counts("tool", summary.byTool, summary.total);
   out += counts("caller", summary.byCaller, summary.total);
@@ -33,7 +46,7 @@ function counts(title: string, record: Readonly<Record<string, number>>, total: 
   const entries = Object.entries(record).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   if (entries.length === 0) return "";
   const shown = entries.slice(0, MAX_ROWS);
-  const rows: string[][] = shown.map(([name, n]) => [name, String(n), total ? percent(n, total) : ""]);
+  const rows: string[][] = shown.map(([name, n]) => [terminalSafe(name), String(n), total ? percent(n, total) : ""]);
   if (entries.length > shown.length) {
     const rest = entries.slice(MAX_ROWS).reduce((sum, [, n]) => sum + n, 0);
     rows.push([`… ${entries.length - shown.length} more`, String(rest), total ? percent(rest, total) : ""]);
@@ -69,7 +82,7 @@ export function formatPretty(event: CallEvent): string {
       break;
   }
   const flags = [event.dry_run ? "dry-run" : "", event.secrets_resolved ? "secrets" : ""].filter(Boolean);
-  return [
+  return terminalSafe([
     event.ts,
     event.tool_id,
     event.caller_id ?? "-",
@@ -78,15 +91,16 @@ export function formatPretty(event: CallEvent): string {
     outcome,
     ...flags,
     event.call_id,
-  ].join("  ");
+  ].join("  "));
 }
 
-/** `FILE:LINE: reason` for an invalid line. */
-export function formatInvalid(name: string, error: InvalidLineError): string {
+/** `FILE:LINE: reason` for an invalid line, `offset` lines into the file. */
+export function formatInvalid(name: string, error: InvalidLineError, offset = 0): string {
   const what = error.path === undefined
     ? error.reason
     : error.path === ""
     ? `expected the event ${error.reason}`
     : `expected "${error.path}" ${error.reason}`;
-  return `${name}:${error.line}: ${what}`;
+  const line = error.line === undefined ? error.line : error.line + offset;
+  return terminalSafe(`${name}:${line}: ${what}`);
 }

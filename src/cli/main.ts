@@ -12,9 +12,15 @@
 import { type CallEvent, OUTCOME_KINDS } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { readCallEvents } from "../read/read_call_events.ts";
+import type { InvalidLineError } from "../read/invalid_line_error.ts";
 import { summarizeCallEvents } from "../read/summarize_call_events.ts";
-import { exitProcess, onInterrupt, openFileStream, processArgs, stdinStream, writeText } from "../runtime/cli_io.ts";
+import { IoError } from "../runtime/io_error.ts";
+import { runtime } from "../runtime/runtime.ts";
+import { untilAborted } from "../_abort.ts";
+import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
 import { formatInvalid, formatPretty, formatSummary } from "./_format.ts";
+import { HELP, HELP_STATS, HELP_TAIL, HELP_VALIDATE } from "./_help.ts";
+import { Input } from "./_input.ts";
 
 /** How {@linkcode main} reaches the outside world; each field defaults to the process's own. */
 export interface CliIo {
@@ -24,80 +30,13 @@ export interface CliIo {
   readonly stderr?: (text: string) => Promise<void>;
   /** Standard input as bytes, for `-` or no file. @default {the process's stdin} */
   readonly stdin?: () => ReadableStream<Uint8Array>;
-  /**
-   * Opens a file; rejects when it cannot be read. With `follow`, the stream
-   * waits for the file to grow and ends when `signal` aborts.
-   * @default {reads the file system (Deno, Bun, Node)}
-   */
-  readonly openFile?: (
-    path: string,
-    options: { readonly follow: boolean; readonly signal: AbortSignal },
-  ) => Promise<ReadableStream<Uint8Array>>;
-  /** Stops `tail -f` (SIGINT also does). @default {never aborts} */
+  /** Stops `tail -f` (SIGINT and SIGTERM also do). @default {never aborts} */
   readonly signal?: AbortSignal;
 }
 
-const HELP = `audit: read JSON Lines audit logs of AI-agent tool calls
-
-Usage: audit COMMAND [OPTIONS] [FILE...]
-
-Commands:
-  stats     Summarize events: counts by outcome, tool, caller, tier; durations
-  tail      Print matching events, optionally following a growing file
-  validate  List every invalid line; exit status 1 if any
-
-Run "audit COMMAND --help" for a command's options.
-Exit status: 0 ok, 1 invalid lines found (validate), 2 usage or read error.
-`;
-
-const HELP_STATS = `Usage: audit stats [--json] [FILE...]
-
-Summarize the events of FILEs (all together), or of stdin when no FILE or "-":
-total, invalid lines, first and last timestamp, duration percentiles, counts by
-outcome, tool, caller and tier, and denied capabilities.
-
-Options:
-  --json      Print the summary as JSON
-  -h, --help  Show this help
-`;
-
-const HELP_TAIL = `Usage: audit tail [-f] [--tool T] [--outcome K] [--caller C] [--since TIME] [--pretty] [FILE]
-
-Print the events of FILE (or stdin when no FILE or "-") that match every filter,
-one per line, as JSON lines. Invalid lines are reported on stderr.
-
-Options:
-  -f, --follow     Keep reading as FILE grows (Ctrl-C to stop)
-  --tool T         Only events with tool_id T
-  --outcome K      Only events whose outcome kind is K:
-                   ${OUTCOME_KINDS.join(", ")}
-  --caller C       Only events with caller_id C
-  --since TIME     Only events at or after TIME: RFC 3339 (2026-05-29T10:00:00Z)
-                   or a duration ago (30s, 15m, 2h, 7d)
-  --pretty         One readable line per event instead of JSON
-  -h, --help       Show this help
-`;
-
-const HELP_VALIDATE = `Usage: audit validate [FILE...]
-
-Check every line of FILEs (or stdin when no FILE or "-") against the CallEvent
-schema, versions 1 to 3. Prints each invalid line as "FILE:LINE: reason" with
-the failing field, and a count on stderr.
-
-Exit status: 0 when every line is valid, 1 when any is not, 2 on a read error.
-
-Options:
-  -h, --help  Show this help
-`;
-
-/** A problem with the command line or a file: reported in one line, exit status 2. */
-class CliError extends Error {}
-
-interface Parsed {
-  readonly flags: Set<string>;
-  readonly values: Map<string, string>;
-  readonly files: string[];
-}
+/** How long output may take to drain once `tail -f` is told to stop. */
+const STOP_FLUSH_MS = 1_000;
+const encoder = new TextEncoder();
 
 /**
  * Runs the `audit` command line with `args` (without the program name) and
@@ -117,8 +56,8 @@ interface Parsed {
  * ```
  */
 export async function main(args: readonly string[], io: CliIo = {}): Promise<number> {
-  const stdout = new Output(io.stdout ?? ((text) => writeText("stdout", text)));
-  const stderr = io.stderr ?? ((text: string) => writeText("stderr", text));
+  const stdout = new Output(io.stdout ?? ((text) => runtime().write("stdout", encoder.encode(text))));
+  const stderr = io.stderr ?? ((text: string) => runtime().write("stderr", encoder.encode(text)));
   try {
     const [command, ...rest] = args;
     switch (command) {
@@ -129,9 +68,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
       case "-h":
       case "--help":
       case "help":
-        await stdout.write(HELP);
-        await stdout.flush();
-        return 0;
+        return await help(stdout, HELP);
       case "stats":
         return await stats(rest, io, stdout);
       case "tail":
@@ -144,7 +81,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
         );
     }
   } catch (error) {
-    if (isBrokenPipe(error)) return 0;
+    if (error instanceof IoError && error.code === "broken_pipe") return 0;
     const message = error instanceof CliError ? error.message : `unexpected error: ${oneLine(error)}`;
     try {
       await stdout.flush();
@@ -163,9 +100,11 @@ async function stats(args: readonly string[], io: CliIo, stdout: Output): Promis
   let invalid = 0;
   async function* all(): AsyncGenerator<CallEvent> {
     for (const name of names) {
-      const events = readCallEvents(await open(io, name, false, undefined));
+      const input = await open(io, name);
+      const events = readCallEvents(input.chunks({ follow: false }));
       yield* readErrors(name, events);
       invalid += events.stats.invalid;
+      await input.close();
     }
   }
   const summary = await summarizeCallEvents(all(), { invalidLines: () => invalid });
@@ -180,7 +119,7 @@ async function tail(
   stdout: Output,
   stderr: (text: string) => Promise<void>,
 ): Promise<number> {
-  const parsed = parseArgs("tail", args, ["-f", "--pretty"], ["--tool", "--outcome", "--caller", "--since"]);
+  const parsed = parseArgs("tail", args, ["-f", "--pretty"], ["--tool", "--outcome", "--caller", "--since", "-n"]);
   if (parsed.flags.has("--help")) return help(stdout, HELP_TAIL);
   if (parsed.files.length > 1) throw new CliError("tail takes one FILE (see audit tail --help)");
   const name = parsed.files[0] ?? "-";
@@ -192,31 +131,74 @@ async function tail(
   }
   const sinceText = parsed.values.get("--since");
   const since = sinceText === undefined ? undefined : parseSince(sinceText);
+  const countText = parsed.values.get("-n");
+  const last = countText === undefined ? undefined : parseCount(countText);
   const pretty = parsed.flags.has("--pretty");
   const follow = parsed.flags.has("-f");
+  const show = (event: CallEvent): string | undefined => {
+    if (tool !== undefined && event.tool_id !== tool) return undefined;
+    if (caller !== undefined && event.caller_id !== caller) return undefined;
+    if (outcome !== undefined && event.outcome.kind !== outcome) return undefined;
+    if (since !== undefined && !(Date.parse(event.ts) >= since)) return undefined;
+    return (pretty ? formatPretty(event) : encodeCallEvent(event)) + "\n";
+  };
+  const invalid = (offset: number) => (error: InvalidLineError): void =>
+    void stderr(`audit: ${formatInvalid(display(name), error, offset)}\n`).catch(() => {});
 
   const stop = new AbortController();
+  const { signal } = stop;
   io.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   if (io.signal?.aborted) stop.abort();
-  const unlisten = follow ? onInterrupt(() => stop.abort()) : () => {};
+  const unlisten = follow ? stopOnSignals(stop) : () => {};
   // While following, lines that arrive are shown promptly rather than when 64 KiB have gathered.
   const timer = follow ? setInterval(() => stdout.flush().catch(() => stop.abort()), 100) : undefined;
-  try {
-    const events = readCallEvents(await open(io, name, follow, stop.signal), {
-      onInvalid: (error) => void stderr(`audit: ${formatInvalid(display(name), error)}\n`).catch(() => {}),
-    });
-    for await (const event of readErrors(name, events)) {
-      if (tool !== undefined && event.tool_id !== tool) continue;
-      if (caller !== undefined && event.caller_id !== caller) continue;
-      if (outcome !== undefined && event.outcome.kind !== outcome) continue;
-      if (since !== undefined && !(Date.parse(event.ts) >= since)) continue;
-      await stdout.write((pretty ? formatPretty(event) : encodeCallEvent(event)) + "\n");
+  const work = (async (): Promise<void> => {
+    const input = await open(io, name);
+    let offset = 0;
+    if (last !== undefined) {
+      // The last N, from what the file holds now; a partial last line waits for the follow.
+      const kept: string[] = []; // a ring: once full, `oldest` is where the next one goes
+      let oldest = 0;
+      const events = readCallEvents(input.chunks({ follow: false, wholeLines: follow, signal }), {
+        onInvalid: invalid(0),
+      });
+      for await (const event of readErrors(name, events)) {
+        const text = show(event);
+        if (text === undefined || last === 0) continue;
+        if (kept.length < last) kept.push(text);
+        else {
+          kept[oldest] = text;
+          oldest = (oldest + 1) % last;
+        }
+      }
+      for (let i = 0; i < kept.length; i++) await stdout.write(kept[(oldest + i) % kept.length]!);
+      offset = events.stats.lines;
     }
+    while (last === undefined || follow) {
+      const events = readCallEvents(input.chunks({ follow, signal }), { onInvalid: invalid(offset) });
+      for await (const event of readErrors(name, events)) {
+        const text = show(event);
+        if (text !== undefined) await stdout.write(text);
+      }
+      if (input.ended !== "truncated" && input.ended !== "replaced") break;
+      await stdout.flush();
+      await stderr(`audit: ${display(name)} was ${input.ended}: reading it from its start\n`);
+      offset = 0;
+    }
+    await input.close();
+  })();
+  try {
+    // A signal ends the command whatever the work is blocked on (opening a
+    // FIFO nobody writes, a read, a full stdout): the process exits after it.
+    const stopped = new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+    await (follow || io.signal ? Promise.race([work, stopped]) : work);
   } finally {
     if (timer !== undefined) clearInterval(timer);
     unlisten();
+    work.catch(() => {}); // when stopped: whatever it ends with, nobody is listening
   }
-  await stdout.flush();
+  if (signal.aborted) await untilAborted(stdout.flush(), AbortSignal.timeout(STOP_FLUSH_MS));
+  else await stdout.flush();
   return 0;
 }
 
@@ -233,7 +215,8 @@ async function validate(
   let lines = 0;
   for (const name of names) {
     const reports: string[] = [];
-    const events = readCallEvents(await open(io, name, false, undefined), {
+    const input = await open(io, name);
+    const events = readCallEvents(input.chunks({ follow: false }), {
       onInvalid: (error) => reports.push(formatInvalid(display(name), error) + "\n"),
     });
     for await (const _ of readErrors(name, events)) {
@@ -243,6 +226,7 @@ async function validate(
     await stdout.write(reports.join(""));
     invalid += events.stats.invalid;
     lines += events.stats.lines;
+    await input.close();
   }
   await stdout.flush();
   const files = names.length === 1 ? display(names[0]!) : `${names.length} files`;
@@ -254,17 +238,22 @@ async function validate(
   return invalid === 0 ? 0 : 1;
 }
 
+/** Aborts `stop` on SIGINT or SIGTERM; a second signal ends the process at once. */
+function stopOnSignals(stop: AbortController): () => void {
+  const driver = runtime();
+  const handler = (): void => {
+    if (stop.signal.aborted) driver.exit(130);
+    stop.abort();
+  };
+  const unlisten = [driver.onSignal("SIGINT", handler), driver.onSignal("SIGTERM", handler)];
+  return () => unlisten.forEach((off) => off());
+}
+
 /** Opens a named input ("-" is stdin), turning failures into a one-line CliError. */
-async function open(
-  io: CliIo,
-  name: string,
-  follow: boolean,
-  signal: AbortSignal | undefined,
-): Promise<ReadableStream<Uint8Array>> {
-  if (name === "-") return (io.stdin ?? stdinStream)();
+async function open(io: CliIo, name: string): Promise<Input> {
+  if (name === "-") return Input.stream((io.stdin ?? (() => runtime().stdin()))());
   try {
-    const options = { follow, signal: signal ?? new AbortController().signal };
-    return await (io.openFile ? io.openFile(name, options) : openFileStream(name, options));
+    return await Input.file(runtime(), name);
   } catch (error) {
     throw new CliError(`cannot read ${name}: ${describeFileError(error)}`);
   }
@@ -279,51 +268,6 @@ async function* readErrors(name: string, events: AsyncIterable<CallEvent>): Asyn
   }
 }
 
-function parseArgs(command: string, args: readonly string[], flags: string[], options: string[]): Parsed {
-  const parsed: Parsed = { flags: new Set(), values: new Map(), files: [] };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") {
-      parsed.files.push(...args.slice(i + 1));
-      break;
-    }
-    if (arg === "-" || !arg.startsWith("-")) {
-      parsed.files.push(arg);
-      continue;
-    }
-    if (arg === "-h" || arg === "--help") {
-      parsed.flags.add("--help");
-      continue;
-    }
-    const flag = arg === "--follow" ? "-f" : arg;
-    if (flags.includes(flag)) {
-      parsed.flags.add(flag);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const key = eq === -1 ? arg : arg.slice(0, eq);
-    if (!options.includes(key)) {
-      throw new CliError(`unknown option ${key} for ${command} (see audit ${command} --help)`);
-    }
-    const value = eq === -1 ? args[++i] : arg.slice(eq + 1);
-    if (value === undefined) throw new CliError(`option ${key} needs a value (see audit ${command} --help)`);
-    parsed.values.set(key, value);
-  }
-  return parsed;
-}
-
-const UNITS: Record<string, number> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-function parseSince(text: string): number {
-  const relative = /^(\d+)([smhd])$/.exec(text);
-  if (relative) return Date.now() - Number(relative[1]) * UNITS[relative[2]!]!;
-  const time = Date.parse(text);
-  if (Number.isNaN(time)) {
-    throw new CliError(`cannot read --since ${JSON.stringify(text)}: expected an RFC 3339 time or 30s, 15m, 2h, 7d`);
-  }
-  return time;
-}
-
 async function help(stdout: Output, text: string): Promise<number> {
   await stdout.write(text);
   await stdout.flush();
@@ -335,21 +279,12 @@ function display(name: string): string {
 }
 
 function describeFileError(error: unknown): string {
-  const e = error as { code?: string; name?: string; message?: string };
-  if (e?.code === "ENOENT" || e?.name === "NotFound") return "no such file or directory";
-  if (e?.code === "EACCES" || e?.name === "PermissionDenied") return "permission denied";
-  if (e?.code === "EISDIR" || e?.message === "is a directory") return "is a directory";
-  return oneLine(error);
+  return error instanceof IoError ? error.reason : oneLine(error);
 }
 
 function oneLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
   return text.split("\n")[0]!;
-}
-
-function isBrokenPipe(error: unknown): boolean {
-  const e = error as { code?: string; name?: string };
-  return e?.code === "EPIPE" || e?.name === "BrokenPipe";
 }
 
 /** Gathers output into large writes. */
@@ -376,5 +311,6 @@ class Output {
 }
 
 if (import.meta.main) {
-  exitProcess(await main(processArgs()));
+  const driver = runtime();
+  driver.exit(await main(driver.args()));
 }

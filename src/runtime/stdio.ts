@@ -1,18 +1,17 @@
-// The only place that looks for a process's stdout and stderr. No imports: this
-// file must load in browsers and Workers, where it finds nothing.
+// The only place that looks for a process's stdout and stderr. It imports
+// types only (erased when compiled): this file must load in browsers and
+// Workers, where it finds nothing.
+import type { DenoWriter } from "./_deno_types.ts";
 
 /** Writes all of `bytes`; resolves when the runtime has taken them. */
 export type WriteAll = (bytes: Uint8Array) => Promise<void>;
 
-interface DenoStream {
-  write(bytes: Uint8Array): Promise<number>;
-}
 interface NodeStream {
   write(bytes: Uint8Array, callback: (error?: Error | null) => void): boolean;
   on?(event: "error", listener: (error: Error) => void): unknown;
 }
 interface Globals {
-  Deno?: { stdout?: DenoStream; stderr?: DenoStream };
+  Deno?: { stdout?: DenoWriter; stderr?: DenoWriter };
   process?: { stdout?: NodeStream; stderr?: NodeStream };
 }
 

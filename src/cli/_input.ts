@@ -1,0 +1,165 @@
+// What the command line reads: a file, read once or followed as it grows
+// (noticing truncation and replacement), or stdin.
+import { concatBytes } from "../_bytes.ts";
+import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
+
+/** Bytes read per read. */
+const READ_SIZE = 64 * 1024;
+/** The longest partial line held back for the next read (a longer one goes to the reader, which skips it). */
+const MAX_CARRY = (1 << 20) + 1;
+const EMPTY = new Uint8Array(0);
+
+/** Why the last {@linkcode Input.chunks} ended. */
+export type InputEnd = "end" | "aborted" | "truncated" | "replaced";
+
+/** Options for {@linkcode Input.chunks}. */
+export interface ChunksOptions {
+  /** At the end, wait for more (polling), noticing truncation and replacement. */
+  readonly follow: boolean;
+  /** Stop before a partial last line, keeping it for the next `chunks()` call. */
+  readonly wholeLines?: boolean;
+  /** Ends a followed read (`ended` is then `"aborted"`). */
+  readonly signal?: AbortSignal | undefined;
+  /** Milliseconds between looks at a followed file that has not grown. */
+  readonly pollMs?: number;
+}
+
+/** A file or stdin, read in chunks. */
+export class Input {
+  readonly #driver: RuntimeDriver | undefined;
+  readonly #path: string;
+  #handle: FileHandle | undefined;
+  #stdin: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  #identity: string | undefined;
+  #position = 0;
+  #carry: Uint8Array = EMPTY;
+  /** Why the last `chunks()` ended. */
+  ended: InputEnd = "end";
+
+  private constructor(driver: RuntimeDriver | undefined, path: string) {
+    this.#driver = driver;
+    this.#path = path;
+  }
+
+  /**
+   * Opens the file at `path` (rejecting with an IoError when it cannot be read).
+   * Opening a FIFO waits for a writer.
+   */
+  static async file(driver: RuntimeDriver, path: string): Promise<Input> {
+    const input = new Input(driver, path);
+    const handle = await driver.openRead(path);
+    input.#handle = handle;
+    try {
+      input.#identity = (await handle.stat()).identity;
+    } catch (error) {
+      await handle.close().catch(() => {});
+      throw error;
+    }
+    return input;
+  }
+
+  /** Reads `stream` (stdin). */
+  static stream(stream: ReadableStream<Uint8Array>): Input {
+    const input = new Input(undefined, "-");
+    input.#stdin = stream.getReader();
+    return input;
+  }
+
+  /** The bytes from where the last call stopped; see {@linkcode ChunksOptions}. */
+  async *chunks(options: ChunksOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    this.ended = "end";
+    let pending = this.#carry;
+    this.#carry = EMPTY;
+    for await (const chunk of this.#raw(options)) {
+      let data = pending.length === 0 ? chunk : concatBytes([pending, chunk]);
+      pending = EMPTY;
+      if (options.wholeLines) {
+        const cut = data.lastIndexOf(0x0a) + 1;
+        if (cut < data.length && data.length - cut <= MAX_CARRY) {
+          pending = data.slice(cut);
+          data = data.subarray(0, cut);
+        }
+      }
+      if (data.length > 0) yield data;
+    }
+    if (options.wholeLines) this.#carry = pending;
+    else if (pending.length > 0) yield pending;
+  }
+
+  /** Releases the file (stdin stays open). */
+  async close(): Promise<void> {
+    this.#stdin?.releaseLock();
+    await this.#handle?.close().catch(() => {});
+  }
+
+  async *#raw(options: ChunksOptions): AsyncGenerator<Uint8Array, void, undefined> {
+    const { follow, signal, pollMs = 200 } = options;
+    for (;;) {
+      if (signal?.aborted) {
+        this.ended = "aborted";
+        return;
+      }
+      if (this.#stdin !== undefined) {
+        const next = await this.#stdin.read();
+        if (next.done) return;
+        yield next.value;
+        continue;
+      }
+      const handle = this.#handle!;
+      const seekable = handle.kind === "file";
+      // A fresh buffer each time: the reader may keep the bytes it was given.
+      const buffer = new Uint8Array(READ_SIZE);
+      const n = await handle.read(buffer, seekable ? this.#position : null);
+      if (n > 0) {
+        this.#position += n;
+        yield buffer.subarray(0, n);
+        continue;
+      }
+      if (!follow) return;
+      const change = seekable ? await this.#change(handle) : undefined;
+      if (change !== undefined) {
+        this.ended = change;
+        return;
+      }
+      await sleep(pollMs, signal);
+    }
+  }
+
+  /**
+   * At the end of a followed file: whether it was truncated (its size is now
+   * below what was read: start again from its beginning) or replaced (the
+   * path names another file: rotated, or removed and created again; switch to
+   * it once the old one is read to its end).
+   */
+  async #change(handle: FileHandle): Promise<"truncated" | "replaced" | undefined> {
+    const own = await handle.stat();
+    if (own.size < this.#position) {
+      this.#position = 0;
+      return "truncated";
+    }
+    if (own.size > this.#position) return undefined; // grew since the read: read on
+    const now = await this.#driver!.stat(this.#path).catch(() => undefined);
+    // Removed and not (yet) created again, or the same file: keep the old one.
+    if (now === undefined || now.identity === undefined || now.identity === this.#identity) return undefined;
+    const next = await this.#driver!.openRead(this.#path).catch(() => undefined);
+    if (next === undefined) return undefined; // try again at the next look
+    const identity = await next.stat().then((info) => info.identity, () => undefined);
+    await handle.close().catch(() => {});
+    this.#handle = next;
+    this.#identity = identity;
+    this.#position = 0;
+    return "replaced";
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
