@@ -140,13 +140,14 @@ async function cancel(response: Response): Promise<void> {
 
 /**
  * The start of an error response's body, decoded as UTF-8, scrubbed and cut
- * to 500 characters: reads only as far as the excerpt (and the length of a
- * secret beyond it) needs, then cancels the rest. A body that breaks off,
+ * to 500 characters: reads only as far as the excerpt needs, then cancels
+ * the rest. A body that breaks off,
  * will not decode (a `content-encoding` lie) or outlasts the request's time
  * limit keeps what was read.
  */
 async function readExcerpt(response: Response, signal: AbortSignal, redactor: Redactor): Promise<string> {
-  const want = BODY_EXCERPT_CHARS + 2 * redactor.reach + 256;
+  // No look-ahead for a secret cut at the end: the redactor trims what could be the start of one.
+  const want = BODY_EXCERPT_CHARS;
   let text = "";
   let truncated = true;
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;

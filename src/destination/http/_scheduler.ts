@@ -103,8 +103,8 @@ export class Scheduler {
       started = true;
       this.#sending.add(batch);
       void this.#deliver(batch).finally(() => {
-        this.#sending.delete(batch);
-        this.#wake();
+        // Waking twice for one batch would start the next batch from this (maybe ended) request's context.
+        if (this.#sending.delete(batch)) this.#wake();
       });
     }
     // Writers blocked on a full ready queue may go on.
@@ -183,8 +183,14 @@ export class Scheduler {
     for (const waiter of waiters) if (waiter.limit === Number.POSITIVE_INFINITY) waiter.wake();
   }
 
-  /** A ledger report happened: a flush may be done. */
+  /**
+   * A ledger report happened: a flush may be done. A settled batch frees its
+   * slot now, not when its send loop returns: on Workers the request that
+   * started it may end as soon as its flush resolves, and with it every
+   * continuation it started.
+   */
   settled(): void {
+    for (const batch of this.#sending) if (batch.settled) this.#sending.delete(batch);
     this.#wake();
   }
 
