@@ -250,7 +250,11 @@ class FetchDelivery {
       keepalive: undefined as PageDelivery | undefined,
     };
     this.#scheduler = new Scheduler(ctx, o.maxInFlight, o.timeoutMs);
-    this.#batcher = new LineBatcher(o.batch, (batch) => this.#scheduler.enqueue(batch));
+    this.#batcher = new LineBatcher(
+      o.batch,
+      (batch) => this.#scheduler.enqueue(batch),
+      () => this.#scheduler.dispatch(),
+    );
     if (o.unloadDelivery) {
       page = new PageDelivery({ ctx, scheduler: this.#scheduler, seal: () => this.#batcher.seal() });
       ctx.keepalive = page;
@@ -269,6 +273,7 @@ class FetchDelivery {
     }
     this.#batcher.push(chunk.slice());
     if (this.#page?.hidden) this.#batcher.seal(); // a hidden page may be discarded at any moment
+    this.#scheduler.dispatch();
     return this.#scheduler.waitForRoom();
   }
 

@@ -29,6 +29,7 @@ export interface SealedBatch {
 export class LineBatcher {
   readonly #limits: BatchLimits;
   readonly #onSeal: (batch: SealedBatch) => void;
+  readonly #onTimer: () => void;
   #parts: Bytes[] = [];
   #events = 0;
   #bytes = 0;
@@ -41,10 +42,12 @@ export class LineBatcher {
   /**
    * @param limits When a batch is full, and how long its first line may wait.
    * @param onSeal Takes each batch as it is sealed (by a limit, the timer or {@linkcode seal}).
+   * @param onTimer Called after the timer sealed a batch (to send it).
    */
-  constructor(limits: BatchLimits, onSeal: (batch: SealedBatch) => void) {
+  constructor(limits: BatchLimits, onSeal: (batch: SealedBatch) => void, onTimer: () => void) {
     this.#limits = limits;
     this.#onSeal = onSeal;
+    this.#onTimer = onTimer;
   }
 
   /** Lines in the open batch. */
@@ -129,18 +132,19 @@ export class LineBatcher {
     if (this.#events === 0) {
       const token = {};
       this.#timerToken = token;
-      this.#timer = setTimeout(() => this.#onTimer(token), this.#limits.maxDelayMs);
+      this.#timer = setTimeout(() => this.#due(token), this.#limits.maxDelayMs);
     }
     this.#parts.push(bytes.subarray(start, end));
     this.#events += events;
     this.#bytes += end - start;
   }
 
-  #onTimer(token: object): void {
+  #due(token: object): void {
     if (token !== this.#timerToken) return; // cleared, but from a context that could not cancel it
     this.#timer = undefined;
     this.#timerToken = undefined;
     this.seal();
+    this.#onTimer();
   }
 
   #clearTimer(): void {

@@ -55,11 +55,11 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
   const b = group(o.batch, "batch");
   const r = group(o.retry, "retry");
   const unloadDelivery = flag(o.unloadDelivery, "unloadDelivery") ?? inPage();
-  const maxBytes = integer("batch.maxBytes", b.maxBytes ?? 1_048_576, 1);
+  const maxBytes = integer("batch.maxBytes", b.maxBytes, 1_048_576, 1);
   const retry: RetryPolicy = {
-    deadlineMs: integer("retry.deadlineMs", r.deadlineMs ?? 30_000, 1),
-    delayMs: integer("retry.delayMs", r.delayMs ?? 1000, 1),
-    backoffLimitMs: integer("retry.backoffLimitMs", r.backoffLimitMs ?? 30_000, 1),
+    deadlineMs: integer("retry.deadlineMs", r.deadlineMs, 30_000, 1),
+    delayMs: integer("retry.delayMs", r.delayMs, 1000, 1),
+    backoffLimitMs: integer("retry.backoffLimitMs", r.backoffLimitMs, 30_000, 1),
   };
   if (retry.delayMs >= retry.deadlineMs) {
     throw new RangeError(
@@ -81,16 +81,16 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     url: parsed.href,
     where: `${parsed.origin}${parsed.pathname}`,
     batch: {
-      maxEvents: integer("batch.maxEvents", b.maxEvents ?? 512, 1),
+      maxEvents: integer("batch.maxEvents", b.maxEvents, 512, 1),
       // What is buffered when the page is left must fit in one keepalive request.
       maxBytes: unloadDelivery ? Math.min(maxBytes, UNLOAD_CHUNK_BYTES) : maxBytes,
-      maxDelayMs: integer("batch.maxDelayMs", b.maxDelayMs ?? 1000, 0),
+      maxDelayMs: integer("batch.maxDelayMs", b.maxDelayMs, 1000, 0),
     },
     retry,
     headers,
     gzip,
-    timeoutMs: integer("timeoutMs", o.timeoutMs ?? 10_000, 1),
-    maxInFlight: integer("maxInFlight", o.maxInFlight ?? 1, 1, 16),
+    timeoutMs: integer("timeoutMs", o.timeoutMs, 10_000, 1),
+    maxInFlight: integer("maxInFlight", o.maxInFlight, 1, 1, 16),
     fetch: fetchFn,
     fallback: fallbackOf(o.fallback),
     onError: callable<(error: HttpDeliveryError) => void>(o.onError, "onError"),
@@ -161,7 +161,9 @@ function callable<F>(value: unknown, name: string): F | undefined {
   throw new TypeError(`${PREFIX}: ${name} must be a function, got ${value === null ? "null" : typeof value}`);
 }
 
-function integer(name: string, value: unknown, min: number, max = MAX_MS): number {
+/** `value`, or `fallback` when it is undefined (null is a wrong type, not a default). */
+function integer(name: string, given: unknown, fallback: number, min: number, max = MAX_MS): number {
+  const value = given === undefined ? fallback : given;
   if (typeof value !== "number") throw new TypeError(`${PREFIX}: ${name} must be a number, got ${typeof value}`);
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new RangeError(`${PREFIX}: ${name} must be an integer from ${min} to ${max}, got ${value}`);

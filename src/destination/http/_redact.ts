@@ -6,8 +6,10 @@
 const MARK = "[redacted]";
 /** Shorter values are not secrets, and scrubbing them would mangle messages ("2" out of "HTTP 429"). */
 const MIN_SECRET_CHARS = 4;
-/** Parts of a header value ("Bearer <token>", "k1=v1; k2=v2") scrubbed on their own from this length. */
+/** Parts of a header value between separators ("k1=v1; k2=v2") scrubbed on their own from this length. */
 const MIN_PART_CHARS = 8;
+/** Words before a credential in an authorization header, which are no secret. */
+const AUTH_SCHEMES = /^(?:basic|bearer|digest|token|negotiate|ntlm|hoba|mutual|dpop|apikey)$/i;
 /** Causes kept below an error, after sanitizing. */
 const MAX_CAUSE_DEPTH = 5;
 /** Longest message kept from a thrown error. */
@@ -43,6 +45,8 @@ export class Redactor {
     const secrets: string[] = [];
     for (const [, value] of headers) {
       secrets.push(value);
+      // "Bearer <token>": the token alone (servers echo it without its scheme).
+      for (const part of value.split(/\s+/)) if (!AUTH_SCHEMES.test(part)) secrets.push(part);
       for (const part of value.split(/[\s,;=:]+/)) if (part.length >= MIN_PART_CHARS) secrets.push(part);
     }
     for (const piece of [url.search, url.hash]) {

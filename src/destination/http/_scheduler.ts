@@ -85,14 +85,13 @@ export class Scheduler {
     return events;
   }
 
-  /** Queues a sealed batch and starts it if a slot is free. */
+  /** Queues a sealed batch (a {@linkcode dispatch} starts it). */
   enqueue(sealed: SealedBatch): void {
     const body = concatBytes(sealed.parts);
     const batch = new Batch(body, sealed.events, ++this.#seq, sealed.full, this.#ctx.gzip && !this.stopped);
     this.batches++;
     if (this.stopped) return this.#ledger.abandon(batch, ABORTED, this.#reason);
     this.#ready.push(batch);
-    this.dispatch();
   }
 
   /** Starts waiting batches (sealed up to `limit`) while request slots are free. */

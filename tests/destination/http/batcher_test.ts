@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeCallEvent } from "../../../mod.ts";
 import { fetchDestination } from "../../../src/destination/fetch_destination.ts";
+import { chunkLines, halves, LineBatcher, type SealedBatch } from "../../../src/destination/http/_batcher.ts";
 import { mkEvent } from "../../_helpers/events.ts";
 import { body, callIdsOf, fast, ids, linesOf, withReceiver } from "./_fetch_helpers.ts";
 
@@ -102,5 +103,109 @@ describe("fetchDestination batches (LineBatcher)", () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** A batcher that records what it seals, as text, and how often its timer fired. */
+function recorder(limits: { maxEvents?: number; maxBytes?: number; maxDelayMs?: number } = {}) {
+  const sealed: { text: string; events: number; bytes: number; full: boolean }[] = [];
+  let timers = 0;
+  const batcher = new LineBatcher(
+    { maxEvents: 1000, maxBytes: 1_000_000, maxDelayMs: 60_000, ...limits },
+    (batch: SealedBatch) => {
+      const text = batch.parts.map((p) => dec.decode(p)).join("");
+      sealed.push({ text, events: batch.events, bytes: batch.bytes, full: batch.full });
+    },
+    () => void timers++,
+  );
+  return { batcher, sealed, timers: () => timers };
+}
+
+describe("LineBatcher", () => {
+  it("LineBatcher seals a batch at maxEvents, marked full", () => {
+    const { batcher, sealed } = recorder({ maxEvents: 2 });
+    batcher.push(enc.encode("a\nb\nc\n"));
+    assert.deepEqual(sealed, [{ text: "a\nb\n", events: 2, bytes: 4, full: true }]);
+    assert.equal(batcher.events, 1);
+    batcher.seal();
+    batcher.stop();
+    assert.deepEqual(sealed.at(-1), { text: "c\n", events: 1, bytes: 2, full: false });
+  });
+
+  it("LineBatcher seals before a line that would pass maxBytes, and sends an over-long line alone", () => {
+    const { batcher, sealed } = recorder({ maxBytes: 6 });
+    batcher.push(enc.encode("aa\nbb\ncc\nthis line is long\ndd\n"));
+    batcher.seal();
+    batcher.stop();
+    assert.deepEqual(sealed.map((b) => b.text), ["aa\nbb\n", "cc\n", "this line is long\n", "dd\n"]);
+    assert.deepEqual(sealed.map((b) => b.full), [true, true, true, false]);
+  });
+
+  it("LineBatcher joins a line split across chunks, at any byte", () => {
+    const text = 'first line\nsécond\n{"x":1}\r\n';
+    const bytes = enc.encode(text);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      for (let cut2 = cut; cut2 <= bytes.length; cut2 += 3) {
+        const { batcher, sealed } = recorder();
+        batcher.push(bytes.slice(0, cut));
+        batcher.push(bytes.slice(cut, cut2));
+        batcher.push(bytes.slice(cut2));
+        batcher.seal();
+        batcher.stop();
+        assert.equal(sealed.map((b) => b.text).join(""), text, `cuts at ${cut} and ${cut2}`);
+        assert.equal(sealed.reduce((n, b) => n + b.events, 0), 3);
+      }
+    }
+  });
+
+  it('LineBatcher keeps a last line without "\\n" until endTail ends it', () => {
+    const { batcher, sealed } = recorder();
+    batcher.push(enc.encode("whole\ntorn"));
+    batcher.seal();
+    assert.deepEqual(sealed.map((b) => b.text), ["whole\n"]);
+    batcher.endTail();
+    batcher.seal();
+    batcher.stop();
+    assert.deepEqual(sealed.map((b) => b.text), ["whole\n", "torn\n"]);
+  });
+
+  it("LineBatcher seals on its timer and says so; seal() clears the timer", async () => {
+    const { batcher, sealed, timers } = recorder({ maxDelayMs: 1 });
+    batcher.push(enc.encode("x\n"));
+    for (let i = 0; i < 200 && sealed.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    assert.deepEqual(sealed.map((b) => [b.text, b.full]), [["x\n", false]]);
+    assert.equal(timers(), 1);
+    const second = recorder({ maxDelayMs: 1 });
+    second.batcher.push(enc.encode("y\n"));
+    second.batcher.seal();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(second.timers(), 0, "a sealed batch's timer does not fire");
+    assert.equal(second.sealed.length, 1);
+    second.batcher.seal();
+    assert.equal(second.sealed.length, 1, "sealing nothing seals nothing");
+  });
+});
+
+describe("chunkLines and halves", () => {
+  it("chunkLines cuts whole lines into pieces of at most maxBytes (a longer line alone)", () => {
+    const body = enc.encode("aa\nbb\ncccccc\nd\n");
+    assert.deepEqual(chunkLines(body, 6).map((c) => [dec.decode(c.body), c.events]), [
+      ["aa\nbb\n", 2],
+      ["cccccc\n", 1],
+      ["d\n", 1],
+    ]);
+  });
+
+  it("halves splits by lines, the first half the smaller", () => {
+    const [first, second] = halves(enc.encode("a\nb\nc\n"), 3);
+    assert.deepEqual([dec.decode(first.body), first.events, dec.decode(second.body), second.events], [
+      "a\n",
+      1,
+      "b\nc\n",
+      2,
+    ]);
   });
 });
