@@ -22,7 +22,7 @@ interface FakePage {
 const FAKED = ["document", "addEventListener", "removeEventListener", "navigator", "location"] as const;
 
 /** Runs `run` with {@linkcode FakePage} globals, restoring the real ones afterwards. */
-async function withFakePage(run: (page: FakePage) => Promise<void>): Promise<void> {
+async function withFakePage(run: (page: FakePage) => void | Promise<void>): Promise<void> {
   const saved = FAKED.map((name) => [name, Object.getOwnPropertyDescriptor(globalThis, name)] as const);
   const window = new EventTarget();
   const page: FakePage = {
@@ -64,6 +64,18 @@ async function withFakePage(run: (page: FakePage) => Promise<void>): Promise<voi
   }
 }
 
+/** A `fetch` that records whether each request went with keepalive. */
+function keepaliveRecorder(): { fetch: typeof fetch; keepalive: boolean[] } {
+  const keepalive: boolean[] = [];
+  return {
+    fetch: (input, init) => {
+      keepalive.push(init?.keepalive === true);
+      return fetch(input, init);
+    },
+    keepalive,
+  };
+}
+
 /** Resolves once `check` holds, looking every few ms (at most 500 times). */
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 500 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
@@ -78,11 +90,7 @@ describe("fetchDestination in a page (PageDelivery)", () => {
     g.document = fakeDocument;
     try {
       await withReceiver(undefined, async (receiver) => {
-        const keepalive: boolean[] = [];
-        const recording: typeof fetch = (input, init) => {
-          keepalive.push(init?.keepalive === true);
-          return fetch(input, init);
-        };
+        const { fetch: recording, keepalive } = keepaliveRecorder();
         const destination = fetchDestination(receiver.url, fast({ fetch: recording, unloadDelivery: true }));
         const writer = destination.getWriter();
         const first = ids(300, "a"); // ~75 KB: two keepalive requests of ≤ 60 KiB
@@ -113,11 +121,7 @@ describe("fetchDestination in a page (PageDelivery)", () => {
   it("fetchDestination sends everything when the page is left: keepalive within the allowance, beacons beyond", async () => {
     await withFakePage(async (page) => {
       await withReceiver(undefined, async (receiver) => {
-        const keepalive: boolean[] = [];
-        const recording: typeof fetch = (input, init) => {
-          keepalive.push(init?.keepalive === true);
-          return fetch(input, init);
-        };
+        const { fetch: recording, keepalive } = keepaliveRecorder();
         const destination = fetchDestination(receiver.url, fast({ fetch: recording }));
         const writer = destination.getWriter();
         const want = ids(600); // ~150 KB: 60 KiB batches, still waiting (no flush, a long delay)
@@ -190,11 +194,7 @@ describe("fetchDestination in a page (PageDelivery)", () => {
   it("fetchDestination caps batches at 60 KiB in a page and goes back to plain requests after pageshow", async () => {
     await withFakePage(async (page) => {
       await withReceiver(undefined, async (receiver) => {
-        const keepalive: boolean[] = [];
-        const recording: typeof fetch = (input, init) => {
-          keepalive.push(init?.keepalive === true);
-          return fetch(input, init);
-        };
+        const { fetch: recording, keepalive } = keepaliveRecorder();
         const destination = fetchDestination(receiver.url, fast({ fetch: recording, batch: { maxBytes: 10_000_000 } }));
         const writer = destination.getWriter();
         await writer.write(body(linesOf(ids(400, "a")))); // ~100 KB: one full 60 KiB batch goes out at once
@@ -231,7 +231,7 @@ describe("runtime/page", () => {
   });
 
   it("onPageEvent maps visibilitychange, pagehide and pageshow, and stops listening", async () => {
-    await withFakePage(async (page) => {
+    await withFakePage((page) => {
       assert.equal(inPage(), true);
       assert.equal(pageHref(), "http://127.0.0.1:9/page.html");
       const seen: PageEvent[] = [];
