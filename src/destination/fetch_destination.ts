@@ -130,9 +130,11 @@ export interface FetchDestination extends AuditDestination {
   /**
    * Sends everything buffered now and resolves once each line written before
    * the call was acknowledged with a 2xx, rerouted or failed. When `signal`
-   * aborts first, those lines still out are given up on (to the fallback, or
-   * failed) and the promise resolves. Never rejects. A last line not yet
-   * ended by "\n" stays buffered until its end arrives (or the stream closes).
+   * aborts first, the requests still out are aborted, their lines handed to
+   * the fallback (those it has not taken by then count as failed, though they
+   * may still reach it) or failed, and the promise resolves. Never rejects. A
+   * last line not yet ended by "\n" stays buffered until its end arrives (or
+   * the stream closes).
    *
    * @param signal A deadline, such as `AbortSignal.timeout(5_000)`.
    * @returns A promise that resolves when settled.

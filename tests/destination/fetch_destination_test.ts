@@ -18,6 +18,7 @@ import {
   fast,
   ids,
   linesOf,
+  settleLoop,
   withReceiver,
   withStalledReceiver,
 } from "./http/_fetch_helpers.ts";
@@ -133,48 +134,51 @@ describe("fetchDestination", () => {
     assert.equal(destination.stats().failed, 25);
   });
 
-  it("fetchDestination under JsonLinesAuditSink reroutes what a 500-forever endpoint refuses into a fallback file", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-fetch-fallback-"));
-    const path = join(dir, "spill.jsonl");
-    // Every other batch (by Idempotency-Key) gets 500 forever, the rest 200.
-    const fate = new Map<string, number>();
-    const respond = (r: { headers: Record<string, unknown> }): Reply => {
-      const key = String(r.headers["idempotency-key"]);
-      if (!fate.has(key)) fate.set(key, fate.size % 2 === 0 ? 500 : 200);
-      return { status: fate.get(key)! };
-    };
-    try {
-      await withReceiver(respond, async (receiver) => {
-        const recorded = events(600);
-        const lines = recorded.map((e) => encodeCallEvent(e));
-        const sinkErrors: unknown[] = [];
-        const destination = fetchDestination(
-          receiver.url,
-          fast({ batch: { maxEvents: 50 }, retry: { delayMs: 5, deadlineMs: 200 }, fallback: fileDestination(path) }),
-        );
-        const sink = new JsonLinesAuditSink(destination, { backpressure: "block", onError: (e) => sinkErrors.push(e) });
-        for (const event of recorded) await sink.record(event);
-        await sink.close();
-        const delivered = receiver.accepted().flatMap((r) => r.lines);
-        const spilled = readFileSync(path, "utf8").split("\n").filter((line) => line !== "");
-        assert.ok(
-          delivered.length > 0 && spilled.length > 0,
-          `${delivered.length} delivered, ${spilled.length} spilled`,
-        );
-        assert.deepEqual([...delivered, ...spilled].sort(), [...lines].sort(), "each line delivered or in the file");
-        assert.equal(delivered.length + spilled.length, lines.length, "no line in both");
-        for (const line of spilled) assert.ok(lines.includes(line), "the file holds the lines byte for byte");
-        const stats = sink.stats();
-        assert.equal(stats.written, delivered.length);
-        assert.equal(stats.rerouted, spilled.length);
-        assert.equal(stats.failed, 0);
-        assert.deepEqual(sinkErrors, [], "a rerouted batch is not a loss");
-        assert.equal(destination.stats().rerouted, spilled.length);
-      });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+  for (const share of ["every batch", "every other batch"] as const) {
+    it(`fetchDestination under JsonLinesAuditSink reroutes into a fallback file what gets 500 forever (${share})`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "atd-fetch-fallback-"));
+      const path = join(dir, "spill.jsonl");
+      // 500 forever for every batch, or for every other one (by Idempotency-Key) and 200 for the rest.
+      const fate = new Map<string, number>();
+      const respond = (r: { headers: Record<string, unknown> }): Reply => {
+        const key = String(r.headers["idempotency-key"]);
+        if (!fate.has(key)) fate.set(key, share === "every batch" || fate.size % 2 === 0 ? 500 : 200);
+        return { status: fate.get(key)! };
+      };
+      try {
+        await withReceiver(respond, async (receiver) => {
+          const recorded = events(600);
+          const lines = recorded.map((e) => encodeCallEvent(e));
+          const sinkErrors: unknown[] = [];
+          const destination = fetchDestination(
+            receiver.url,
+            fast({ batch: { maxEvents: 50 }, retry: { delayMs: 5, deadlineMs: 200 }, fallback: fileDestination(path) }),
+          );
+          const sink = new JsonLinesAuditSink(destination, {
+            backpressure: "block",
+            onError: (e) => sinkErrors.push(e),
+          });
+          for (const event of recorded) await sink.record(event);
+          await sink.close();
+          const delivered = receiver.accepted().flatMap((r) => r.lines);
+          const spilled = readFileSync(path, "utf8").split("\n").filter((line) => line !== "");
+          assert.equal(delivered.length === 0, share === "every batch", `${delivered.length} delivered`);
+          assert.ok(spilled.length > 0);
+          assert.deepEqual([...delivered, ...spilled].sort(), [...lines].sort(), "each line delivered or in the file");
+          assert.equal(delivered.length + spilled.length, lines.length, "no line in both");
+          for (const line of spilled) assert.ok(lines.includes(line), "the file holds the lines byte for byte");
+          const stats = sink.stats();
+          assert.equal(stats.written, delivered.length);
+          assert.equal(stats.rerouted, spilled.length);
+          assert.equal(stats.failed, 0);
+          assert.deepEqual(sinkErrors, [], "a rerouted batch is not a loss");
+          assert.equal(destination.stats().rerouted, spilled.length);
+        });
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
 
   it("fetchDestination calls an explicit onError besides the sink, and prints only when standalone", async () => {
     await withReceiver(() => ({ status: 400 }), async (receiver) => {
@@ -265,10 +269,12 @@ describe("fetchDestination", () => {
       await receiver.waitForRequests(1);
       await writer.abort(new Error("shutting down"));
       release();
+      await destination.flush(); // abort does not wait for the fallback; flush does
       assert.deepEqual(spill.lines(), lines, "in order, byte for byte");
       assert.equal(report.rerouted_, 7);
       assert.equal(report.failed_ + report.delivered_, 0);
-      assert.ok(spill.closed);
+      await settleLoop();
+      assert.ok(spill.closed, "aborting closes the fallback once it took the lines");
     });
   });
 

@@ -63,7 +63,11 @@ export async function attempt(request: AttemptRequest): Promise<AttemptResult> {
       redirect: "manual",
     };
     if (request.keepalive) init.keepalive = true;
-    const response = asResponse(await request.fetch(request.url, init));
+    // Raced with the signal: a fetch that ignores it (a custom one, or a runtime's own while the
+    // upload is stuck behind a server that does not read) must not hold the destination.
+    const answer = await orAbort(Promise.resolve(request.fetch(request.url, init)), controller.signal);
+    if (answer === undefined && controller.signal.aborted) throw controller.signal.reason;
+    const response = asResponse(answer);
     const status = response.status;
     if (response.ok) {
       await orAbort(cancel(response), controller.signal);

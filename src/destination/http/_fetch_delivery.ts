@@ -17,7 +17,7 @@ export class FetchDelivery {
   readonly #page: PageDelivery | undefined;
   readonly #counters: SendCounters = { requests: 0, retried: 0, split: 0 };
   #listening = false;
-  #aborting: Promise<void> | undefined;
+  #aborted = false;
 
   constructor(url: string | URL, options: FetchDestinationOptions) {
     const o = resolveOptions(url, options);
@@ -77,19 +77,19 @@ export class FetchDelivery {
     await this.#ledger.closeFallback();
   }
 
+  /** Gives up on everything not yet delivered, at once: every line is reported (or handed to the fallback). */
   abort(reason: unknown): Promise<void> {
-    this.#aborting ??= this.#abort(reason);
-    return this.#aborting;
-  }
-
-  async #abort(reason: unknown): Promise<void> {
+    if (this.#aborted) return Promise.resolve();
+    this.#aborted = true;
     this.#scheduler.abort(reason);
     // What is still buffered is given up on as it is sealed: no request starts now.
     this.#batcher.endTail();
     this.#batcher.seal();
     this.#batcher.stop();
     this.#page?.unlisten();
-    await this.#ledger.closeFallback();
+    // Not awaited: a stalled fallback must not hold up an abort. Its reports still come (a flush waits for them).
+    void this.#ledger.closeFallback();
+    return Promise.resolve();
   }
 
   attach(report: DeliveryReport): void {

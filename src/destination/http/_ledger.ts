@@ -69,14 +69,15 @@ export class Ledger {
   #sink: DeliveryReport | undefined;
   /** Settles once the fallback's underlying sink took every chunk written to it so far. */
   #lastWrite: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
 
   constructor(options: LedgerOptions) {
     this.#options = options;
     if (options.fallback === undefined) return;
     this.#fallback = toAuditDestination(options.fallback);
     this.#fallback.attach({
-      delivered: (lines) => this.#fromFallback(lines, () => this.#reroute(lines)),
-      rerouted: (lines) => this.#fromFallback(lines, () => this.#reroute(lines)),
+      delivered: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
+      rerouted: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
       failed: (lines, error) =>
         this.#fromFallback(lines, (n) => this.#fail(n, this.#fallbackError(n, error, "its fallback failed"))),
       warn: (error) => this.#sink?.warn(error),
@@ -162,13 +163,14 @@ export class Ledger {
     this.#fail(late, this.#fallbackError(late, signal.reason, "the flush's deadline passed first"));
   }
 
-  /** Flushes and closes the fallback (the destination took its writer). */
-  async closeFallback(): Promise<void> {
-    try {
-      await this.#writer?.close();
-    } catch (error) {
+  /** Closes the fallback once it took what it was given (the destination took its writer). Once only. */
+  closeFallback(): Promise<void> {
+    const writer = this.#writer;
+    if (writer === undefined) return Promise.resolve();
+    this.#closing ??= writer.close().catch((error: unknown) => {
       this.#sink?.warn(this.#options.redactor.error(error));
-    }
+    });
+    return this.#closing;
   }
 
   #giveUp(body: Bytes, events: number, error: HttpDeliveryError): void {

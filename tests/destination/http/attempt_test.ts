@@ -237,14 +237,23 @@ describe("attempt", () => {
   });
 
   it("attempt stops at once when its signal aborts, even if fetch ignores the signal", async () => {
+    const stopped = new AbortController();
+    stopped.abort(new Error("given up"));
+    const before = await run(() => new Promise(() => {}), { signal: stopped.signal, timeoutMs: 60_000 });
+    assert.ok(before.result.status === undefined);
+    assert.equal(before.result.error.message, "given up");
+    // A fetch that never settles and ignores its signal: the time limit still ends the attempt.
+    const ignored = await run(() => new Promise(() => {}), { timeoutMs: 20 });
+    assert.ok(ignored.result.status === undefined);
+    assert.match(ignored.result.error.message, /Request timed out after 20 ms/);
+    // Aborted while an error body stalls: the attempt ends with what it has.
     const stop = new AbortController();
-    stop.abort(new Error("given up"));
-    const { stream } = countingBody("z", 1, "stall");
-    const { result } = await run(() => Promise.resolve(new Response(stream, { status: 502 })), {
-      signal: stop.signal,
-      timeoutMs: 60_000,
-    });
-    assert.equal(result.status, 502);
-    assert.equal(excerptOf(result), "");
+    const { stream, state } = countingBody("z", 1, "stall");
+    const during = await run(() => {
+      setTimeout(() => stop.abort(new Error("given up")), 1);
+      return Promise.resolve(new Response(stream, { status: 502 }));
+    }, { signal: stop.signal, timeoutMs: 60_000 });
+    assert.equal(during.result.ok, false);
+    if (during.result.status !== undefined) assert.ok(state.cancelled, "the body is cancelled");
   });
 });

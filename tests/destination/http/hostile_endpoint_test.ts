@@ -153,6 +153,56 @@ describe("fetchDestination against a hostile endpoint", () => {
     });
   });
 
+  it("fetchDestination times out a server that takes the connection and never reads the request", async () => {
+    await withRawServer(() => {}, async (url, connections) => {
+      const errors: HttpDeliveryError[] = [];
+      // One batch of ~1 MB: more than socket buffers take without the server reading.
+      const destination = fetchDestination(url, {
+        batch: { maxEvents: 4_000, maxBytes: 2_000_000 },
+        timeoutMs: 200,
+        retry: { delayMs: 5, deadlineMs: 600 },
+        onError: (e) => errors.push(e),
+      });
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(4_000))));
+      await writer.close();
+      assert.ok(errors.length >= 1);
+      assert.ok(errors.every((e) => e.status === undefined));
+      assert.equal(errors.reduce((n, e) => n + e.events, 0), 4_000);
+      assert.equal(destination.stats().delivered, 0);
+      assert.ok(connections() >= 1);
+    });
+  });
+
+  it("fetchDestination splits a batch a server refuses with 413 before reading it", async () => {
+    // nginx's client_max_body_size: answer 413 at the headers and close, without reading the body.
+    let refused = 0;
+    await withRawServer((socket, head) => {
+      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      if (length > 2_000) {
+        refused++;
+        socket.end("HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        return;
+      }
+      socket.end("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    }, async (url) => {
+      const errors: HttpDeliveryError[] = [];
+      const destination = fetchDestination(url, {
+        retry: { delayMs: 5, deadlineMs: 5_000 },
+        onError: (e) => errors.push(e),
+      });
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(40)))); // ~10 KB
+      await writer.close();
+      const stats = destination.stats();
+      assert.ok(refused >= 1);
+      // The body fits the socket's buffers, so the client sees the 413 rather than a reset: it splits.
+      assert.deepEqual(errors, []);
+      assert.equal(stats.delivered, 40);
+      assert.ok(stats.split >= 1, JSON.stringify(stats));
+    });
+  });
+
   it("fetchDestination times out headers sent a byte at a time", async () => {
     // Slowloris in reverse: the status line, then one header byte every 20 ms, never a blank line.
     const sockets = new Set<Socket>();
@@ -194,3 +244,37 @@ describe("fetchDestination against a hostile endpoint", () => {
     }
   });
 });
+
+/**
+ * Runs `run` against a raw TCP server on 127.0.0.1 that calls `onRequest`
+ * with each connection's socket and the request head (up to the blank line)
+ * once it arrived; the body is never read.
+ */
+async function withRawServer(
+  onRequest: (socket: Socket, head: string) => void,
+  run: (url: string, connections: () => number) => Promise<void>,
+): Promise<void> {
+  const sockets = new Set<Socket>();
+  const server = createNetServer((socket) => {
+    sockets.add(socket);
+    socket.on("error", () => {});
+    socket.pause(); // read nothing more than the head
+    let head = "";
+    const onData = (chunk: Uint8Array): void => {
+      head += new TextDecoder().decode(chunk);
+      if (!head.includes("\r\n\r\n")) return;
+      socket.off("data", onData);
+      socket.pause();
+      onRequest(socket, head);
+    };
+    socket.on("data", onData);
+    socket.resume();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  try {
+    await run(`http://127.0.0.1:${(server.address() as AddressInfo).port}/ingest`, () => sockets.size);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
