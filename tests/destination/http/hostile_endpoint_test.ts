@@ -4,8 +4,7 @@
 // finish: bytes the server managed to send are asserted, not timings.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { createServer as createNetServer, type Socket } from "node:net";
-import type { AddressInfo } from "node:net";
+import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { fetchDestination, type HttpDeliveryError } from "../../../src/destination/fetch_destination.ts";
 import type { ReceivedRequest, Reply } from "../../_helpers/http_receiver.ts";
@@ -204,28 +203,19 @@ describe("fetchDestination against a hostile endpoint", () => {
   });
 
   it("fetchDestination times out headers sent a byte at a time", async () => {
-    // Slowloris in reverse: the status line, then one header byte every 20 ms, never a blank line.
-    const sockets = new Set<Socket>();
-    let connections = 0;
-    const server = createNetServer((socket) => {
-      connections++;
-      sockets.add(socket);
-      socket.on("error", () => {});
+    // Slowloris in reverse: the status line, then one header byte every 20 ms (at most 1,000), never a blank line.
+    const drip = (socket: Socket): void => {
+      socket.write("HTTP/1.1 200 OK\r\nx-slow: ");
       let sent = 0;
-      socket.once("data", () => {
-        socket.write("HTTP/1.1 200 OK\r\nx-slow: ");
-        const timer = setInterval(() => {
-          if (socket.destroyed || sent++ > 1_000) return clearInterval(timer);
-          socket.write("a");
-        }, 20);
-        socket.on("close", () => clearInterval(timer));
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    try {
-      const { port } = server.address() as AddressInfo;
+      const timer = setInterval(() => {
+        if (socket.destroyed || sent++ > 1_000) return clearInterval(timer);
+        socket.write("a");
+      }, 20);
+      socket.on("close", () => clearInterval(timer));
+    };
+    await withRawServer(drip, async (url, connections) => {
       const errors: HttpDeliveryError[] = [];
-      const destination = fetchDestination(`http://127.0.0.1:${port}/ingest`, {
+      const destination = fetchDestination(url, {
         timeoutMs: 200,
         retry: { delayMs: 5, deadlineMs: 600 },
         onError: (e) => errors.push(e),
@@ -237,11 +227,8 @@ describe("fetchDestination against a hostile endpoint", () => {
       assert.equal(errors[0]!.status, undefined);
       assert.match(String((errors[0]!.cause as Error | undefined)?.message), /timed out|abort/i);
       assert.equal(destination.stats().delivered, 0);
-      assert.ok(connections >= 1 && destination.stats().requests >= 1);
-    } finally {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+      assert.ok(connections() >= 1 && destination.stats().requests >= 1);
+    });
   });
 });
 
