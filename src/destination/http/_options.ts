@@ -71,7 +71,8 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
       `${PREFIX}: retry.backoffLimitMs (${retry.backoffLimitMs}) must be at least retry.delayMs (${retry.delayMs})`,
     );
   }
-  const headers = parseHeaders(o.headers);
+  const given = parseHeaders(o.headers);
+  const headers = new Headers(given);
   if (!headers.has("content-type")) headers.set("content-type", "application/x-ndjson");
   const gzip = (flag(o.gzip, "gzip") ?? false) && typeof CompressionStream === "function";
   if (gzip) headers.set("content-encoding", "gzip");
@@ -96,7 +97,7 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     onError: callable<(error: HttpDeliveryError) => void>(o.onError, "onError"),
     unloadDelivery,
     // The secrets are the headers as given: content-type and content-encoding added above are not.
-    redactor: Redactor.forEndpoint(parsed, parseHeaders(o.headers)),
+    redactor: Redactor.forEndpoint(parsed, given),
   };
 }
 

@@ -94,18 +94,13 @@ export class PageDelivery implements KeepaliveQuota {
     seal();
     const batches = scheduler.takeReady();
     const group = new Parcel(new Uint8Array(0), 0);
-    const sends: Promise<void>[] = [];
-    let slots = UNLOAD_MAX_IN_FLIGHT;
-    const send = (lines: Lines, key: string, counted: boolean): void => {
-      const fits = slots > 0 && this.#keepaliveBytes + lines.body.length <= KEEPALIVE_QUOTA_BYTES;
-      if (fits) slots--;
-      if (counted) group.pieces.add(lines);
-      sends.push(this.#sendKeepalive(group, lines, key, fits, counted));
-    };
+    const jobs: { lines: Lines; key: string; counted: boolean }[] = [];
     for (const batch of scheduler.sending()) {
       if (batch.keepalive) continue;
       const copies = chunkLines(concatBytes([...batch.pieces].map((p) => p.body)), UNLOAD_CHUNK_BYTES);
-      copies.forEach((copy, i) => send(copy, copies.length === 1 ? batch.key : `${batch.key}.${i}`, false));
+      copies.forEach((lines, i) =>
+        jobs.push({ lines, key: copies.length === 1 ? batch.key : `${batch.key}.${i}`, counted: false })
+      );
     }
     const parts: Bytes[] = [];
     for (const batch of batches) {
@@ -114,9 +109,19 @@ export class PageDelivery implements KeepaliveQuota {
       batch.successor = group;
     }
     if (parts.length > 0) {
-      for (const chunk of chunkLines(concatBytes(parts), UNLOAD_CHUNK_BYTES)) send(chunk, newKey(), true);
+      for (const lines of chunkLines(concatBytes(parts), UNLOAD_CHUNK_BYTES)) {
+        jobs.push({ lines, key: newKey(), counted: true });
+        group.pieces.add(lines); // all of them before any send can settle one
+      }
     }
-    if (sends.length > 0) scheduler.track(group, Promise.all(sends).then(() => {}));
+    if (jobs.length === 0) return;
+    let slots = UNLOAD_MAX_IN_FLIGHT;
+    const sends = jobs.map(({ lines, key, counted }) => {
+      const fits = slots > 0 && this.#keepaliveBytes + lines.body.length <= KEEPALIVE_QUOTA_BYTES;
+      if (fits) slots--;
+      return this.#sendKeepalive(group, lines, key, fits, counted);
+    });
+    scheduler.track(group, Promise.all(sends).then(() => {}));
   }
 
   /**
