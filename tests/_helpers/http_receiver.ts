@@ -20,11 +20,35 @@ export interface ReceivedRequest {
   readonly lines: string[];
   /** Status answered; `undefined` while pending or when the connection was reset. */
   status: number | undefined;
+  /** Response body bytes the socket took (for a streamed reply: how far the client let it go). */
+  sentBytes: number;
+  /** Settles once the response is over: ended, reset, or the client went away. */
+  readonly done: Promise<void>;
+}
+
+/**
+ * A response body sent piece by piece, bounded: `head`, then `chunk` up to
+ * `repeat` times, each once the socket took the one before, then `end`.
+ */
+export interface StreamedBody {
+  readonly head?: string | Uint8Array;
+  readonly chunk?: Uint8Array;
+  /** Times `chunk` is sent at most. @default {0} */
+  readonly repeat?: number;
+  /** Pause before each chunk, in ms (a slow body). @default {0} */
+  readonly pauseMs?: number;
+  /** After the chunks: end the body, reset the connection, or stall until the client leaves. @default {"end"} */
+  readonly then?: "end" | "reset" | "stall";
 }
 
 /** What to answer one request with. */
 export type Reply =
-  | { readonly status: number; readonly headers?: Record<string, string>; readonly body?: string }
+  | {
+    readonly status: number;
+    readonly headers?: Record<string, string>;
+    readonly body?: string | Uint8Array;
+    readonly stream?: StreamedBody;
+  }
   | "reset";
 
 /** Decides the reply; may wait (a slow or stalled endpoint). Default: 200. */
@@ -123,6 +147,8 @@ export class HttpReceiver {
     const raw = concat(chunks);
     const gzip = req.headers["content-encoding"] === "gzip";
     const text = new TextDecoder().decode(gzip ? gunzipSync(raw) : raw);
+    const over = gate();
+    res.on("close", over.open);
     const request: ReceivedRequest = {
       index: this.requests.length,
       method: req.method ?? "",
@@ -132,6 +158,8 @@ export class HttpReceiver {
       text,
       lines: text.split("\n").filter((line) => line !== ""),
       status: undefined,
+      sentBytes: 0,
+      done: over.promise,
     };
     this.requests.push(request);
     this.#waiters = this.#waiters.filter((w) => (this.requests.length >= w.n ? (w.resolve(), false) : true));
@@ -148,8 +176,43 @@ export class HttpReceiver {
     if (res.destroyed || req.socket.destroyed) return; // the client gave up (timeout)
     request.status = reply.status;
     res.writeHead(reply.status, { "content-type": "text/plain", ...reply.headers });
-    res.end(reply.body ?? "");
+    if (reply.stream === undefined) {
+      const body = typeof reply.body === "string" ? new TextEncoder().encode(reply.body) : reply.body;
+      res.end(body ?? "", () => void (request.sentBytes += body?.length ?? 0));
+      return;
+    }
+    await streamBody(req, res, request, reply.stream, over.promise);
   }
+}
+
+/** Sends a streamed body as far as the client lets it; see {@linkcode StreamedBody}. */
+async function streamBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  request: ReceivedRequest,
+  body: StreamedBody,
+  over: Promise<void>,
+): Promise<void> {
+  let closed = false;
+  void over.then(() => (closed = true));
+  const write = (bytes: Uint8Array): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (closed || res.destroyed) return resolve(false);
+      res.write(bytes, (error) => {
+        if (!error) request.sentBytes += bytes.length;
+        resolve(!error);
+      });
+      void over.then(() => resolve(false));
+    });
+  const head = typeof body.head === "string" ? new TextEncoder().encode(body.head) : body.head;
+  if (head !== undefined && !(await write(head))) return;
+  for (let i = 0; i < (body.repeat ?? 0) && body.chunk !== undefined; i++) {
+    if (body.pauseMs) await Promise.race([new Promise((resolve) => setTimeout(resolve, body.pauseMs)), over]);
+    if (!(await write(body.chunk))) return;
+  }
+  if (body.then === "reset") req.socket.destroy();
+  else if (body.then === "stall") await over;
+  else res.end();
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {

@@ -51,7 +51,7 @@ function ids(prefix: string, count: number): string[] {
 function setUpSink(page: Page, options: { gzip?: boolean } = {}): Promise<void> {
   return page.evaluate(({ gzip }) => {
     const g = globalThis as unknown as PageGlobals;
-    g.destination = g.audit.fetchDestination(`${location.origin}/ingest`, { maxDelayMs: 600_000, gzip });
+    g.destination = g.audit.fetchDestination(`${location.origin}/ingest`, { batch: { maxDelayMs: 600_000 }, gzip });
     g.sink = new g.audit.JsonLinesAuditSink(g.destination, { backpressure: "block" });
   }, { gzip: options.gzip ?? false });
 }

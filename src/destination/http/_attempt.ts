@@ -1,0 +1,193 @@
+// One request: headers, Idempotency-Key, timeout, gzip body, and what came
+// back, without ever buffering a response body.
+import { BODY_EXCERPT_CHARS } from "./http_delivery_error.ts";
+import type { Redactor } from "./_redact.ts";
+
+/** Bytes this module allocated itself (so never a SharedArrayBuffer). */
+export type Bytes = Uint8Array<ArrayBuffer>;
+
+/** One request to make. */
+export interface AttemptRequest {
+  readonly fetch: typeof fetch;
+  readonly url: string;
+  /** The configured headers (content-type and content-encoding included). */
+  readonly headers: Headers;
+  readonly body: Bytes;
+  /** `body` is gzip: keep `content-encoding`. */
+  readonly gzipped: boolean;
+  readonly key: string;
+  /** Time limit of the request, response body excerpt included. */
+  readonly timeoutMs: number;
+  /** Aborts the request (the stream was aborted, a flush's deadline passed). */
+  readonly signal: AbortSignal;
+  readonly keepalive: boolean;
+  readonly redactor: Redactor;
+}
+
+/** How the request ended. */
+export type AttemptResult =
+  | { readonly ok: true; readonly status: number }
+  | {
+    readonly ok: false;
+    readonly status: number;
+    readonly redirect: boolean;
+    readonly excerpt: string;
+    readonly retryAfter: string | null;
+  }
+  | { readonly ok: false; readonly status: undefined; readonly error: Error };
+
+/** Bytes read at most from an error response, whatever its characters. */
+const MAX_EXCERPT_BYTES = 64 * 1024;
+
+/**
+ * Makes one request and reports how it ended; never throws. A success body
+ * is cancelled unread; an error body is read only up to its excerpt (secrets
+ * scrubbed), then cancelled. A `fetch` that throws, rejects or resolves to
+ * something that is not a `Response` counts as a network error.
+ */
+export async function attempt(request: AttemptRequest): Promise<AttemptResult> {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(request.signal.reason);
+  if (request.signal.aborted) onAbort();
+  else request.signal.addEventListener("abort", onAbort);
+  const timer = setTimeout(() => controller.abort(new TimeoutError(request.timeoutMs)), request.timeoutMs);
+  try {
+    const headers = new Headers(request.headers);
+    if (!request.gzipped) headers.delete("content-encoding");
+    headers.set("idempotency-key", request.key);
+    const init: RequestInit = {
+      method: "POST",
+      headers,
+      body: request.body,
+      signal: controller.signal,
+      redirect: "manual",
+    };
+    if (request.keepalive) init.keepalive = true;
+    // Raced with the signal: a fetch that ignores it (a custom one, or a runtime's own while the
+    // upload is stuck behind a server that does not read) must not hold the destination.
+    const answer = await orAbort(Promise.resolve(request.fetch(request.url, init)), controller.signal);
+    if (answer === undefined && controller.signal.aborted) throw controller.signal.reason;
+    const response = asResponse(answer);
+    const status = response.status;
+    if (response.ok) {
+      await orAbort(cancel(response), controller.signal);
+      return { ok: true, status };
+    }
+    const retryAfter = response.headers.get("retry-after");
+    const redirect = response.type === "opaqueredirect" || (status >= 300 && status < 400);
+    const excerpt = await readExcerpt(response, controller.signal, request.redactor);
+    return { ok: false, status, redirect, excerpt, retryAfter };
+  } catch (error) {
+    return { ok: false, status: undefined, error: request.redactor.error(error) };
+  } finally {
+    clearTimeout(timer);
+    request.signal.removeEventListener("abort", onAbort);
+  }
+}
+
+/** The gzip of `body`, or `undefined` if compression failed (then it goes out uncompressed). */
+export async function gzip(body: Bytes): Promise<Bytes | undefined> {
+  try {
+    const stream = new Blob([body]).stream().pipeThrough(new CompressionStream("gzip"));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return undefined;
+  }
+}
+
+/** A fresh Idempotency-Key (a UUID v4). */
+export function newKey(): string {
+  const c = globalThis.crypto;
+  if (typeof c?.randomUUID === "function") return c.randomUUID();
+  // randomUUID needs a secure context in browsers; getRandomValues does not.
+  const b = c.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6]! & 0x0f) | 0x40;
+  b[8] = (b[8]! & 0x3f) | 0x80;
+  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** `error` as a short phrase: its name (unless plain `Error`) and message. */
+export function describe(error: Error): string {
+  return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`Request timed out after ${ms} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/**
+ * The value a `fetch` resolved to, if it is a `Response` (or looks like one:
+ * a custom `fetch` may use another realm's class); else throws, so that it
+ * counts as a network error.
+ */
+function asResponse(value: unknown): Response {
+  const r = value as Partial<Response> | null | undefined;
+  if (
+    typeof r === "object" && r !== null && typeof r.status === "number" && typeof r.ok === "boolean" &&
+    typeof r.headers?.get === "function"
+  ) return r as Response;
+  throw new TypeError(`fetch resolved to ${value === null ? "null" : typeof value}, not a Response`);
+}
+
+/** Discards a body unread; a body that breaks off or will not cancel changes nothing. */
+async function cancel(response: Response): Promise<void> {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // The status is what counts.
+  }
+}
+
+/**
+ * The start of an error response's body, decoded as UTF-8, scrubbed and cut
+ * to 500 characters: reads only as far as the excerpt needs, then cancels
+ * the rest. A body that breaks off,
+ * will not decode (a `content-encoding` lie) or outlasts the request's time
+ * limit keeps what was read.
+ */
+async function readExcerpt(response: Response, signal: AbortSignal, redactor: Redactor): Promise<string> {
+  // No look-ahead for a secret cut at the end: the redactor trims what could be the start of one.
+  const want = BODY_EXCERPT_CHARS;
+  let text = "";
+  let truncated = true;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    reader = response.body?.getReader();
+    if (reader === undefined) truncated = false;
+    const decoder = new TextDecoder();
+    for (let bytes = 0; reader !== undefined && text.length < want && bytes < MAX_EXCERPT_BYTES;) {
+      const read = await orAbort(reader.read(), signal);
+      if (read === undefined) break; // out of time
+      if (read.done) {
+        truncated = false;
+        text += decoder.decode();
+        break;
+      }
+      const chunk = read.value.subarray(0, MAX_EXCERPT_BYTES - bytes);
+      bytes += chunk.length;
+      text += decoder.decode(chunk, { stream: true });
+    }
+  } catch {
+    // Broke off or would not decode: keep what was read.
+  } finally {
+    if (reader !== undefined) void reader.cancel().catch(() => {});
+  }
+  return redactor.text(text, BODY_EXCERPT_CHARS, truncated);
+}
+
+/** What `promise` resolves to, or `undefined` once `signal` aborts first. */
+function orAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.resolve(undefined);
+  }
+  return new Promise<T | undefined>((resolve, reject) => {
+    const done = (): void => resolve(undefined);
+    signal.addEventListener("abort", done, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", done));
+  });
+}

@@ -1,0 +1,233 @@
+// The fate of every line: delivered, rerouted to the fallback, or failed,
+// each reported exactly once to the attached sink, and counted.
+import { untilAborted } from "../../_abort.ts";
+import { concatBytes } from "../../_bytes.ts";
+import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
+import type { Bytes } from "./_attempt.ts";
+import type { Lines } from "./_batcher.ts";
+import { HttpDeliveryError } from "./http_delivery_error.ts";
+import type { Redactor } from "./_redact.ts";
+
+/** Lines the destination still owes a report for. */
+export type Piece = Lines;
+
+/**
+ * Lines that go out together and that a flush waits for: a batch, or the
+ * requests sent when the page was left. Its pieces are the lines not yet
+ * reported; a 413 replaces a piece by its halves.
+ */
+export class Parcel {
+  readonly pieces: Set<Piece> = new Set();
+  /** Aborts the parcel's requests and waits once it is given up on. */
+  readonly controller: AbortController = new AbortController();
+  /** Requests made for it so far. */
+  attempts = 0;
+  /** Its current request goes with keepalive (it outlives the page). */
+  keepalive = false;
+  /** The parcel its lines were moved to (when the page was left), which settles for it. */
+  successor: Parcel | undefined;
+
+  constructor(body: Bytes, events: number) {
+    if (events > 0) this.pieces.add({ body, events });
+  }
+
+  /** Every line of it was reported. */
+  get settled(): boolean {
+    return this.pieces.size === 0 && (this.successor?.settled ?? true);
+  }
+
+  /** Events not yet reported. */
+  get events(): number {
+    let events = 0;
+    for (const piece of this.pieces) events += piece.events;
+    return events;
+  }
+}
+
+/** What the ledger needs to know about its destination. */
+export interface LedgerOptions {
+  readonly where: string;
+  readonly fallback: WritableStream<Uint8Array> | undefined;
+  readonly onError: ((error: HttpDeliveryError) => void) | undefined;
+  readonly redactor: Redactor;
+  /** Called after every report (a flush may be waiting). */
+  readonly onSettle: () => void;
+}
+
+/** Reports, counts and reroutes; the one place a line's fate is decided. */
+export class Ledger {
+  delivered = 0;
+  failed = 0;
+  rerouted = 0;
+  readonly #options: LedgerOptions;
+  readonly #fallback: AuditDestination | undefined;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
+  /** Lines written to the fallback that it has not reported yet. */
+  #rerouting = 0;
+  /** Of those, lines already reported failed (a flush's deadline passed): the fallback's next reports are dropped. */
+  #writtenOff = 0;
+  #sink: DeliveryReport | undefined;
+  /** Settles once the fallback's underlying sink took every chunk written to it so far. */
+  #lastWrite: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(options: LedgerOptions) {
+    this.#options = options;
+    if (options.fallback === undefined) return;
+    this.#fallback = toAuditDestination(options.fallback);
+    this.#fallback.attach({
+      delivered: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
+      rerouted: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
+      failed: (lines, error) =>
+        this.#fromFallback(lines, (n) => this.#fail(n, this.#fallbackError(n, error, "its fallback failed"))),
+      warn: (error) => this.#sink?.warn(error),
+    });
+    this.#writer = this.#fallback.getWriter();
+    this.#writer.closed.catch(() => {}); // each failed write is reported through its own promise
+  }
+
+  attach(report: DeliveryReport): void {
+    this.#sink = report;
+  }
+
+  /** Lines handed to the fallback and not yet reported by it. */
+  get rerouting(): number {
+    return this.#rerouting - this.#writtenOff;
+  }
+
+  /** `piece` of `parcel` reached the endpoint; false (and nothing reported) when it was already given up on. */
+  deliver(parcel: Parcel, piece: Piece): boolean {
+    if (!parcel.pieces.delete(piece)) return false;
+    this.delivered += piece.events;
+    this.#sink?.delivered(piece.events);
+    this.#options.onSettle();
+    return true;
+  }
+
+  /** `piece` of `parcel` cannot be delivered: to the fallback, or failed. */
+  giveUp(parcel: Parcel, piece: Piece, error: HttpDeliveryError): boolean {
+    if (!parcel.pieces.delete(piece)) return false;
+    this.#giveUp(piece.body, piece.events, error);
+    this.#options.onSettle();
+    return true;
+  }
+
+  /** Gives up every piece of `parcel` at once (an abort, a deadline); `error` names what happened. */
+  abandon(parcel: Parcel, what: string, cause: unknown): void {
+    if (parcel.successor !== undefined) this.abandon(parcel.successor, what, cause);
+    if (parcel.pieces.size === 0) return;
+    const pieces = [...parcel.pieces];
+    parcel.pieces.clear();
+    parcel.controller.abort(cause);
+    const events = pieces.reduce((n, p) => n + p.events, 0);
+    const error = this.error(what, events, parcel.attempts, cause === undefined ? {} : { cause });
+    this.#giveUp(concatBytes(pieces.map((p) => p.body)), events, error);
+    this.#options.onSettle();
+  }
+
+  /** The error for `events` undelivered events. */
+  error(
+    what: string,
+    events: number,
+    attempts: number,
+    more: { status?: number | undefined; body?: string | undefined; cause?: unknown },
+  ): HttpDeliveryError {
+    const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
+    const cause = more.cause === undefined ? undefined : this.#options.redactor.error(more.cause);
+    return new HttpDeliveryError(
+      `Cannot deliver ${events} audit events to ${this.#options.where} after ${tries}: ${what}`,
+      {
+        status: more.status,
+        body: more.body,
+        events,
+        attempts,
+        cause,
+      },
+    );
+  }
+
+  /**
+   * Resolves once the fallback reported every line given to it. When
+   * `signal` aborts first, the lines it has not reported yet are reported
+   * failed (they may still reach it; its later reports of them are dropped).
+   */
+  async flushFallback(signal?: AbortSignal): Promise<void> {
+    const fallback = this.#fallback;
+    if (fallback === undefined || this.rerouting === 0) return;
+    // Destinations flush what their underlying sink took: first let it take every chunk written so far.
+    await untilAborted(this.#lastWrite, signal);
+    if (!signal?.aborted) await fallback.flush(signal);
+    const late = this.rerouting;
+    if (late === 0 || !signal?.aborted) return;
+    this.#writtenOff += late;
+    this.#fail(late, this.#fallbackError(late, signal.reason, "the flush's deadline passed first"));
+  }
+
+  /** Closes the fallback once it took what it was given (the destination took its writer). Once only. */
+  closeFallback(): Promise<void> {
+    const writer = this.#writer;
+    if (writer === undefined) return Promise.resolve();
+    this.#closing ??= writer.close().catch((error: unknown) => {
+      this.#sink?.warn(this.#options.redactor.error(error));
+    });
+    return this.#closing;
+  }
+
+  #giveUp(body: Bytes, events: number, error: HttpDeliveryError): void {
+    const writer = this.#writer;
+    if (writer === undefined) return this.#fail(events, error);
+    this.#rerouting += events;
+    const written = writer.write(body);
+    this.#lastWrite = written.then(() => {}, () => {});
+    written.catch((cause: unknown) => {
+      // A rejected write reports none of its lines: they are lost.
+      const fallbackError = (n: number): HttpDeliveryError =>
+        new HttpDeliveryError(`${error.message}; the fallback could not take them either`, {
+          status: error.status,
+          body: error.body,
+          events: n,
+          attempts: error.attempts,
+          cause: this.#options.redactor.error(cause),
+        });
+      this.#fromFallback(events, (n) => this.#fail(n, fallbackError(n)));
+    });
+  }
+
+  /** A report about `lines` lines from the fallback; what was written off already is not reported twice. */
+  #fromFallback(lines: number, report: (lines: number) => void): void {
+    const dropped = Math.min(lines, this.#writtenOff);
+    this.#writtenOff -= dropped;
+    this.#rerouting -= lines;
+    if (lines > dropped) report(lines - dropped);
+    this.#options.onSettle();
+  }
+
+  #reroute(lines: number): void {
+    this.rerouted += lines;
+    this.#sink?.rerouted(lines);
+  }
+
+  #fallbackError(events: number, cause: unknown, what: string): HttpDeliveryError {
+    return new HttpDeliveryError(
+      `Cannot reroute ${events} audit events undelivered to ${this.#options.where}: ${what}`,
+      {
+        events,
+        attempts: 0,
+        cause: cause === undefined ? undefined : this.#options.redactor.error(cause),
+      },
+    );
+  }
+
+  #fail(events: number, error: HttpDeliveryError): void {
+    this.failed += events;
+    const sink = this.#sink;
+    sink?.failed(events, error);
+    const onError = this.#options.onError;
+    try {
+      if (onError !== undefined) onError(error);
+      else if (sink === undefined) console.error(`@atd/audit: ${error.name}: ${error.message}`);
+    } catch {
+      // onError must not throw; nothing is left to tell.
+    }
+  }
+}

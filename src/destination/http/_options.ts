@@ -1,0 +1,173 @@
+// Construction: every argument of fetchDestination checked once, with a
+// TypeError or RangeError that says what was expected, and no secret in it.
+import { inPage, pageHref } from "../../runtime/page.ts";
+import type { FetchDestinationOptions } from "../fetch_destination.ts";
+import type { BatchLimits } from "./_batcher.ts";
+import { UNLOAD_CHUNK_BYTES } from "./_page_delivery.ts";
+import { describeUnparsedUrl, Redactor } from "./_redact.ts";
+import type { RetryPolicy } from "./_retry_policy.ts";
+import type { HttpDeliveryError } from "./http_delivery_error.ts";
+
+/** The longest delay `setTimeout` keeps (longer ones fire at once). */
+const MAX_MS = 2_147_483_647;
+const PREFIX = "Cannot create fetch destination";
+/** Option names of earlier versions, and where they went. */
+const MOVED: Record<string, string> = {
+  maxBatchEvents: "batch.maxEvents",
+  maxBatchBytes: "batch.maxBytes",
+  maxDelayMs: "batch.maxDelayMs",
+  deadlineMs: "retry.deadlineMs",
+  retryDelayMs: "retry.delayMs",
+};
+
+/** The options, checked and with their defaults. */
+export interface ResolvedOptions {
+  readonly url: string;
+  /** The endpoint's origin and path: what errors name. */
+  readonly where: string;
+  readonly batch: BatchLimits;
+  readonly retry: RetryPolicy;
+  readonly headers: Headers;
+  readonly gzip: boolean;
+  readonly timeoutMs: number;
+  readonly maxInFlight: number;
+  readonly fetch: typeof fetch;
+  readonly fallback: WritableStream<Uint8Array> | undefined;
+  readonly onError: ((error: HttpDeliveryError) => void) | undefined;
+  readonly unloadDelivery: boolean;
+  readonly redactor: Redactor;
+}
+
+/**
+ * Checks `url` and `options`.
+ *
+ * @throws {TypeError} For a wrong shape: a URL that does not parse, is not
+ *   http: or https:, or holds credentials; headers that are not valid; a
+ *   `fetch`, `onError` or `fallback` of the wrong kind; an option moved into a group.
+ * @throws {RangeError} For a number out of range, or retry bounds that cannot fit the deadline.
+ */
+export function resolveOptions(url: string | URL, options: FetchDestinationOptions | undefined): ResolvedOptions {
+  const parsed = parseUrl(url);
+  const o = group(options, "options");
+  for (const name of Object.keys(MOVED)) {
+    if (name in o) throw new TypeError(`${PREFIX}: ${name} is now ${MOVED[name]}`);
+  }
+  const b = group(o.batch, "batch");
+  const r = group(o.retry, "retry");
+  const unloadDelivery = flag(o.unloadDelivery, "unloadDelivery") ?? inPage();
+  const maxBytes = integer("batch.maxBytes", b.maxBytes, 1_048_576, 1);
+  const retry: RetryPolicy = {
+    deadlineMs: integer("retry.deadlineMs", r.deadlineMs, 30_000, 1),
+    delayMs: integer("retry.delayMs", r.delayMs, 1000, 1),
+    backoffLimitMs: integer("retry.backoffLimitMs", r.backoffLimitMs, 30_000, 1),
+  };
+  if (retry.delayMs >= retry.deadlineMs) {
+    throw new RangeError(
+      `${PREFIX}: retry.delayMs (${retry.delayMs}) must be shorter than retry.deadlineMs (${retry.deadlineMs}), or no retry fits the deadline`,
+    );
+  }
+  if (retry.backoffLimitMs < retry.delayMs) {
+    throw new RangeError(
+      `${PREFIX}: retry.backoffLimitMs (${retry.backoffLimitMs}) must be at least retry.delayMs (${retry.delayMs})`,
+    );
+  }
+  const given = parseHeaders(o.headers);
+  const headers = new Headers(given);
+  if (!headers.has("content-type")) headers.set("content-type", "application/x-ndjson");
+  const gzip = (flag(o.gzip, "gzip") ?? false) && typeof CompressionStream === "function";
+  if (gzip) headers.set("content-encoding", "gzip");
+  const fetchFn = callable<typeof fetch>(o.fetch, "fetch") ??
+    ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
+  return {
+    url: parsed.href,
+    where: `${parsed.origin}${parsed.pathname}`,
+    batch: {
+      maxEvents: integer("batch.maxEvents", b.maxEvents, 512, 1),
+      // What is buffered when the page is left must fit in one keepalive request.
+      maxBytes: unloadDelivery ? Math.min(maxBytes, UNLOAD_CHUNK_BYTES) : maxBytes,
+      maxDelayMs: integer("batch.maxDelayMs", b.maxDelayMs, 1000, 0),
+    },
+    retry,
+    headers,
+    gzip,
+    timeoutMs: integer("timeoutMs", o.timeoutMs, 10_000, 1),
+    maxInFlight: integer("maxInFlight", o.maxInFlight, 1, 1, 16),
+    fetch: fetchFn,
+    fallback: fallbackOf(o.fallback),
+    onError: callable<(error: HttpDeliveryError) => void>(o.onError, "onError"),
+    unloadDelivery,
+    // The secrets are the headers as given: content-type and content-encoding added above are not.
+    redactor: Redactor.forEndpoint(parsed, given),
+  };
+}
+
+function parseUrl(url: string | URL): URL {
+  if (typeof url !== "string" && !(url instanceof URL)) {
+    throw new TypeError(`${PREFIX}: url must be a string or a URL, got ${url === null ? "null" : typeof url}`);
+  }
+  const text = String(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(text, pageHref());
+  } catch {
+    throw new TypeError(`${PREFIX}: url must be an absolute http: or https: URL, got ${describeUnparsedUrl(text)}`);
+  }
+  if (parsed.protocol !== "http:" && parsed.protocol !== "https:") {
+    throw new TypeError(`${PREFIX}: url must be an http: or https: URL, got ${parsed.protocol}`);
+  }
+  // Runtimes disagree on what credentials in the URL do (Deno turns them into an authorization header that replaces the configured one).
+  if (parsed.username !== "" || parsed.password !== "") {
+    throw new TypeError(
+      `${PREFIX}: url must not hold credentials (user:password@); send them in the authorization header instead`,
+    );
+  }
+  return parsed;
+}
+
+function parseHeaders(init: unknown): Headers {
+  try {
+    return new Headers(init as HeadersInit | undefined);
+  } catch {
+    // The runtime's message may quote the value, which may be a secret.
+    throw new TypeError(`${PREFIX}: headers must be valid HTTP header names and values`);
+  }
+}
+
+function fallbackOf(value: unknown): WritableStream<Uint8Array> | undefined {
+  if (value === undefined) return undefined;
+  const stream = value as Partial<WritableStream<Uint8Array>> | null;
+  if (typeof stream?.getWriter !== "function" || stream.locked === true) {
+    throw new TypeError(
+      `${PREFIX}: fallback must be an unlocked WritableStream<Uint8Array> such as a file destination`,
+    );
+  }
+  return stream as WritableStream<Uint8Array>;
+}
+
+function group(value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(`${PREFIX}: ${name} must be an object, got ${value === null ? "null" : typeof value}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+function flag(value: unknown, name: string): boolean | undefined {
+  if (value === undefined || typeof value === "boolean") return value;
+  throw new TypeError(`${PREFIX}: ${name} must be a boolean, got ${typeof value}`);
+}
+
+function callable<F>(value: unknown, name: string): F | undefined {
+  if (value === undefined || typeof value === "function") return value as F | undefined;
+  throw new TypeError(`${PREFIX}: ${name} must be a function, got ${value === null ? "null" : typeof value}`);
+}
+
+/** `value`, or `fallback` when it is undefined (null is a wrong type, not a default). */
+function integer(name: string, given: unknown, fallback: number, min: number, max = MAX_MS): number {
+  const value = given === undefined ? fallback : given;
+  if (typeof value !== "number") throw new TypeError(`${PREFIX}: ${name} must be a number, got ${typeof value}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(`${PREFIX}: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
