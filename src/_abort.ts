@@ -13,3 +13,19 @@ export function untilAborted(promise: Promise<unknown>, signal: AbortSignal | un
     promise.then(done, done);
   });
 }
+
+/**
+ * Resolves when `promise` settles or `ms` milliseconds passed, whichever comes
+ * first; the timer is cleared as soon as the promise settles, so that it never
+ * keeps a process alive. Never rejects.
+ */
+export function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
+}
