@@ -14,18 +14,20 @@ export function untilAborted(promise: Promise<unknown>, signal: AbortSignal | un
   });
 }
 
-/**
- * Resolves when `promise` settles or `ms` milliseconds passed, whichever comes
- * first; the timer is cleared as soon as the promise settles, so that it never
- * keeps a process alive. Never rejects.
- */
-export function within(promise: Promise<unknown>, ms: number): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    const done = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    promise.then(done, done);
-  });
+/** A short wait after a deadline, shared by several steps. */
+export interface GracePeriod {
+  /** Resolves when `promise` settles or the period ends, whichever comes first. Never rejects. */
+  wait(promise: Promise<unknown>): Promise<void>;
+  /** Clears the timer, so that it never keeps a process alive. */
+  end(): void;
+}
+
+/** Starts a grace period of `ms` milliseconds. */
+export function gracePeriod(ms: number): GracePeriod {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const over = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return {
+    wait: (promise) => Promise.race([promise.then(() => {}, () => {}), over]),
+    end: () => clearTimeout(timer),
+  };
 }

@@ -36,9 +36,15 @@ export class ConsoleReport {
    *   errors whose message says it all (loss reports).
    */
   report(error: unknown, what?: string): void {
-    const text = isLoss(error) ? error.message : describeError(error);
+    const path = invalidPath(error);
+    // Our own errors' messages say it all; their class name would only repeat it.
+    const text = isLoss(error)
+      ? error.message
+      : path === undefined
+      ? describeError(error)
+      : describeError((error as InvalidCallEventError).message.replace(/^Invalid call event: /, ""));
     const line = what === undefined ? text : `${what}: ${text}`;
-    const key = kindOf(error, what) ?? line;
+    const key = path === undefined ? line : `${what}\u0000${path}`;
     const seen = this.#seen.get(key);
     const now = Date.now();
     if (seen === undefined) {
@@ -72,12 +78,12 @@ export class ConsoleReport {
 }
 
 /**
- * The kind of problem, for problems whose text differs from one event to
- * the next: an invalid event is "like" another when the same field failed.
+ * The failing field of an invalid event: events whose text differs from one
+ * to the next are "like" each other when the same field failed.
  */
-function kindOf(error: unknown, what: string | undefined): string | undefined {
+function invalidPath(error: unknown): string | undefined {
   try {
-    if (error instanceof InvalidCallEventError) return `${what}\u0000${error.path}`;
+    if (error instanceof InvalidCallEventError) return error.path;
   } catch {
     // A hostile value: described, not classified.
   }

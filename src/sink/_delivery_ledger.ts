@@ -20,6 +20,8 @@ export class DeliveryLedger {
   /** Bumped when every line in the destination is counted failed: older writes' rejections then count nothing. */
   #generation = 0;
   #misbehaved = false;
+  /** Why lines the destination reports failed were lost: `"deadline"` while the sink gives up after a deadline. */
+  failReason: AuditLossReason = "destination";
   readonly #losses: LossLedger;
   readonly #reporter: Reporter;
 
@@ -43,7 +45,7 @@ export class DeliveryLedger {
     },
     failed: (lines, error) => {
       const settled = this.#settle(lines);
-      if (settled > 0) this.lose("destination", settled, error);
+      if (settled > 0) this.lose(this.failReason, settled, error);
     },
     warn: (error) => this.#reporter.tell(error, undefined, "the destination warned"),
   };

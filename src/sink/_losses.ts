@@ -27,7 +27,8 @@ export class LossLedger {
   readonly #interval: number;
   readonly #message: LossMessage;
   readonly #tell: (error: AuditLossError) => void;
-  /** `Date.now()` read once per event-loop turn: a burst of drops costs one clock read. */
+  readonly #clock: () => number;
+  /** The clock read once per event-loop turn: a burst of drops costs one clock read. */
   #now = 0;
   #stamped = false;
 
@@ -35,11 +36,18 @@ export class LossLedger {
    * @param interval Milliseconds between two reports of one reason.
    * @param message Builds each report's message.
    * @param tell Receives each report; called from a microtask or from {@linkcode LossLedger.reportAll}.
+   * @param clock Milliseconds since the epoch.
    */
-  constructor(interval: number, message: LossMessage, tell: (error: AuditLossError) => void) {
+  constructor(
+    interval: number,
+    message: LossMessage,
+    tell: (error: AuditLossError) => void,
+    clock: () => number = Date.now,
+  ) {
     this.#interval = interval;
     this.#message = message;
     this.#tell = tell;
+    this.#clock = clock;
     const tally = (): Tally => ({
       total: 0,
       unreported: 0,
@@ -80,7 +88,7 @@ export class LossLedger {
     const events = tally.unreported;
     if (events === 0) return;
     tally.unreported = 0;
-    tally.reportedAt = Date.now();
+    tally.reportedAt = this.#clock();
     const cause = tally.cause;
     tally.cause = undefined;
     const details = { reason, events, total: tally.total, firstAt: tally.firstAt, lastAt: tally.lastAt };
@@ -95,7 +103,7 @@ export class LossLedger {
   #stamp(): number {
     if (!this.#stamped) {
       this.#stamped = true;
-      this.#now = Date.now();
+      this.#now = this.#clock();
       queueMicrotask(() => {
         this.#stamped = false;
       });

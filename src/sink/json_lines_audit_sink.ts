@@ -3,7 +3,7 @@ import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
 import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
-import { untilAborted, within } from "../_abort.ts";
+import { gracePeriod, untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import { type AuditSink, type BackpressureStrategy, DEFAULT_AUDIT_QUEUE_CAPACITY } from "./audit_sink.ts";
 import { LineQueue } from "./_queue.ts";
@@ -160,7 +160,11 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       (error) => this.#reporter.tell(error),
     );
     this.#deliveries = new DeliveryLedger(this.#losses, this.#reporter);
-    target.attach(this.#deliveries.report);
+    try {
+      target.attach(this.#deliveries.report);
+    } catch (cause) {
+      throw new TypeError("Cannot use the destination: its attach() threw", { cause });
+    }
     this.#destination = target;
     this.#preventClose = !own && settings.preventClose;
     this.#capacity = settings.capacity;
@@ -339,7 +343,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#closing = true;
       this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
       this.#queue.admitAll(); // record() callers still waiting now see a closed sink: their events count as drops
-      void this.#close();
+      void this.#close(signal);
     } else if (this.#finished) this.#summarize(); // drops recorded after close() are told now
     return signal === undefined ? this.#closed : this.#closeBy(signal);
   };
@@ -385,9 +389,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     if (fallback !== undefined) await this.#attempt(fallback, "the fallback sink's flush() failed");
   }
 
-  async #close(): Promise<void> {
-    await this.#flushSteps(undefined);
-    if (this.#finished) return;
+  async #close(signal: AbortSignal | undefined): Promise<void> {
+    await this.#flushSteps(signal);
+    if (this.#finished || signal?.aborted) return; // the deadline's cut finishes the close
     await this.#queue.close();
     if (this.#finished) return;
     // A rejected write errored the destination for good, and was reported.
@@ -418,11 +422,17 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
     const discarded = this.#queue.discard();
     if (discarded > 0) this.#deliveries.lose("deadline", discarded, signal.reason);
-    const flushed = this.#attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
-    await within(flushed, DEADLINE_GRACE_MS);
-    if (closing && !this.#finished) {
-      const release = this.#preventClose ? () => this.#out.releaseLock() : () => this.#out.abort(signal.reason);
-      await within(this.#attempt(release, "the destination's abort() failed"), DEADLINE_GRACE_MS);
+    const grace = gracePeriod(DEADLINE_GRACE_MS);
+    this.#deliveries.failReason = "deadline"; // what the destination gives up now, it gives up for the deadline
+    try {
+      await grace.wait(this.#attempt(() => this.#destination.flush(signal), "the destination's flush() failed"));
+      if (closing && !this.#finished) {
+        const release = this.#preventClose ? () => this.#out.releaseLock() : () => this.#out.abort(signal.reason);
+        await grace.wait(this.#attempt(release, "the destination's abort() failed"));
+      }
+    } finally {
+      grace.end();
+      this.#deliveries.failReason = "destination";
     }
     this.#deliveries.settleUpTo(this.#deliveries.handedOut, "deadline", signal.reason);
   }

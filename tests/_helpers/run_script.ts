@@ -13,8 +13,8 @@ export interface ScriptResult {
   stderr: string;
 }
 
-/** Bundles `entry` (a path from the repo root) and runs it with `args`. */
-export async function runScript(entry: string, args: string[] = []): Promise<ScriptResult> {
+/** Bundles `entry` (a path from the repo root); returns the command that runs it with the current runtime. */
+export async function scriptCommand(entry: string): Promise<[string, ...string[]]> {
   const outfile = join(mkdtempSync(join(tmpdir(), "atd-script-")), "script.mjs");
   await build({
     entryPoints: [join(process.cwd(), entry)],
@@ -25,8 +25,13 @@ export async function runScript(entry: string, args: string[] = []): Promise<Scr
     target: "node20",
     logLevel: "error",
   });
-  const runtime = "Deno" in globalThis ? ["run", "-A", outfile] : [outfile];
-  const child = spawn(process.execPath, [...runtime, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  return [process.execPath, ...("Deno" in globalThis ? ["run", "-A", outfile] : [outfile])];
+}
+
+/** Bundles `entry` (a path from the repo root) and runs it with `args`. */
+export async function runScript(entry: string, args: string[] = []): Promise<ScriptResult> {
+  const [command, ...rest] = await scriptCommand(entry);
+  const child = spawn(command, [...rest, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
