@@ -1,7 +1,7 @@
 // Reads and checks a sink's options once, at construction: nothing that passes
 // here fails later for a reason that could be seen now.
 import type { CallEvent } from "../event/call_event.ts";
-import type { AuditSink, BackpressureStrategy } from "./audit_sink.ts";
+import type { AuditSink, AuditSinkFlushOptions, BackpressureStrategy } from "./audit_sink.ts";
 
 /** A sink's options, checked, with defaults applied. */
 export interface SinkSettings {
@@ -18,7 +18,7 @@ export interface SinkSettings {
 export interface FallbackSink {
   readonly sink: AuditSink;
   readonly onCall: (event: CallEvent) => void;
-  readonly flush: (() => Promise<void>) | undefined;
+  readonly flush: ((options: AuditSinkFlushOptions) => Promise<void>) | undefined;
 }
 
 /** What the caller passed, before checking. */
@@ -94,7 +94,7 @@ function fallbackOf(strategy: unknown): FallbackSink {
   return {
     sink: sink as AuditSink,
     onCall: (event) => onCall.call(sink, event),
-    flush: flush === undefined ? undefined : () => flush.call(sink),
+    flush: flush === undefined ? undefined : (options) => flush.call(sink, options),
   };
 }
 

@@ -62,6 +62,15 @@ export class Reporter {
     }
   }
 
+  /** Runs `step`, telling what it throws or rejects with as `what`. Never rejects. */
+  async attempt(step: () => unknown, what: string): Promise<void> {
+    try {
+      await step();
+    } catch (error) {
+      this.tell(error, undefined, what);
+    }
+  }
+
   /** Prints the counts of repeated problems the console has not printed yet. */
   summarize(): void {
     this.#console?.summarize();

@@ -2,13 +2,17 @@ import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
-import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
-import { gracePeriod, untilAborted } from "../_abort.ts";
-import { writerOf } from "../_writer.ts";
-import { type AuditSink, type BackpressureStrategy, DEFAULT_AUDIT_QUEUE_CAPACITY } from "./audit_sink.ts";
+import { untilAborted } from "../_abort.ts";
+import {
+  type AuditSink,
+  type AuditSinkFlushOptions,
+  type AuditSinkStats,
+  type BackpressureStrategy,
+  DEFAULT_AUDIT_QUEUE_CAPACITY,
+} from "./audit_sink.ts";
 import { LineQueue } from "./_queue.ts";
 import { LossLedger, lossMessages } from "./_losses.ts";
-import { DeliveryLedger } from "./_delivery_ledger.ts";
+import { DestinationLink } from "./_destination_link.ts";
 import { Reporter } from "./_reporter.ts";
 import { type FallbackSink, readSinkOptions, signalOf } from "./_options.ts";
 
@@ -38,42 +42,13 @@ export interface JsonLinesAuditSinkOptions {
   readonly lossReportInterval?: number;
 }
 
-/** Options for {@linkcode JsonLinesAuditSink.flush}. */
-export interface AuditSinkFlushOptions {
-  /** A deadline, such as `AbortSignal.timeout(5_000)`: when it aborts, what is undelivered counts as failed. @default {no deadline} */
-  readonly signal?: AbortSignal;
-}
-
 /** Options for {@linkcode JsonLinesAuditSink.close}. */
 export interface AuditSinkCloseOptions {
   /** A deadline, such as `AbortSignal.timeout(8_000)`: when it aborts, what is undelivered counts as failed. @default {no deadline} */
   readonly signal?: AbortSignal;
 }
 
-/** Counters of a {@linkcode JsonLinesAuditSink}; every `onCall` lands in exactly one of the first four. */
-export interface AuditSinkStats {
-  /** Events admitted to the queue. */
-  readonly accepted: number;
-  /** Events dropped: queue full in `"drop"` mode, recorded after `close()`, or refused by a throwing fallback sink. */
-  readonly dropped: number;
-  /** Events handed to the fallback sink. */
-  readonly fallback: number;
-  /** Events that could not be serialized (wrong shape, bad values). */
-  readonly invalid: number;
-  /** Accepted events the destination delivered (for HTTP: acknowledged with a 2xx). */
-  readonly written: number;
-  /** Accepted events the destination could not deliver and handed to its own fallback. */
-  readonly rerouted: number;
-  /** Accepted events lost: the destination failed, or they were undelivered when a deadline passed. */
-  readonly failed: number;
-  /** Accepted events not yet written, rerouted nor failed. */
-  readonly queued: number;
-}
-
 const RESOLVED: Promise<void> = Promise.resolve();
-const UNREPORTED = new Error("The destination's flush() resolved before reporting these lines");
-/** How long a destination gets, once a deadline passed, to give up what it holds and release. */
-const DEADLINE_GRACE_MS = 100;
 
 /**
  * Writes each recorded `CallEvent` as one JSON line to a
@@ -107,21 +82,14 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #capacity: number;
   readonly #strategy: BackpressureStrategy;
   readonly #fallbackSink: FallbackSink | undefined;
-  /** Close releases the writer instead (a plain stream's wrapper applies `preventClose` itself). */
-  readonly #preventClose: boolean;
-  readonly #destination: AuditDestination;
-  readonly #out: WritableStreamDefaultWriter<Uint8Array>;
   readonly #queue: LineQueue;
+  readonly #destination: DestinationLink;
   readonly #reporter: Reporter;
   readonly #losses: LossLedger;
-  /** The written, rerouted and failed counts, as the destination reports them. */
-  readonly #deliveries: DeliveryLedger;
   #closing = false;
   #finished = false;
   #closed: Promise<void> | undefined;
   #resolveClosed: () => void = () => {};
-  /** A write was rejected: the destination is errored for good. */
-  #broken = false;
   #inFallback = false;
   #accepted = 0;
   #dropped = 0;
@@ -149,28 +117,17 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       capacity: DEFAULT_AUDIT_QUEUE_CAPACITY,
       interval: 10_000,
     });
-    const own = !isAuditDestination(destination); // a plain stream, wrapped here
-    const target = toAuditDestination(destination, { preventClose: settings.preventClose });
-    this.#out = writerOf(target, "the destination");
-    this.#out.closed.catch(() => {}); // a failed destination is reported per write
     this.#reporter = new Reporter(settings.onError, settings.lossReportInterval);
     this.#losses = new LossLedger(
       settings.lossReportInterval,
       lossMessages(settings.capacity),
       (error) => this.#reporter.tell(error),
     );
-    this.#deliveries = new DeliveryLedger(this.#losses, this.#reporter);
-    try {
-      target.attach(this.#deliveries.report);
-    } catch (cause) {
-      throw new TypeError("Cannot use the destination: its attach() threw", { cause });
-    }
-    this.#destination = target;
-    this.#preventClose = !own && settings.preventClose;
+    this.#destination = new DestinationLink(destination, settings.preventClose, this.#losses, this.#reporter);
     this.#capacity = settings.capacity;
     this.#strategy = settings.strategy;
     this.#fallbackSink = settings.fallback;
-    this.#queue = new LineQueue(settings.capacity, this.#deliver);
+    this.#queue = new LineQueue(settings.capacity, this.#destination.deliver);
   }
 
   /**
@@ -359,7 +316,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * @returns The counts so far.
    */
   readonly stats = (): AuditSinkStats => {
-    const { written, rerouted, failed } = this.#deliveries;
+    const { written, rerouted, failed } = this.#destination.deliveries;
     return {
       accepted: this.#accepted,
       dropped: this.#dropped,
@@ -381,12 +338,14 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   async #flushSteps(signal: AbortSignal | undefined): Promise<void> {
     await this.#queue.drained();
     if (signal?.aborted) return;
-    const handedOut = this.#deliveries.handedOut;
-    await this.#attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
-    // Every line written before the flush must have been reported by now.
-    if (!signal?.aborted) this.#deliveries.settleUpTo(handedOut, "destination", UNREPORTED);
+    await this.#destination.flush(signal);
     const fallback = this.#fallbackSink?.flush;
-    if (fallback !== undefined) await this.#attempt(fallback, "the fallback sink's flush() failed");
+    if (fallback !== undefined) {
+      await this.#reporter.attempt(
+        () => fallback(signal === undefined ? {} : { signal }),
+        "the fallback sink's flush() failed",
+      );
+    }
   }
 
   async #close(signal: AbortSignal | undefined): Promise<void> {
@@ -394,9 +353,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     if (this.#finished || signal?.aborted) return; // the deadline's cut finishes the close
     await this.#queue.close();
     if (this.#finished) return;
-    // A rejected write errored the destination for good, and was reported.
-    if (this.#preventClose || this.#broken) this.#out.releaseLock();
-    else await this.#attempt(() => this.#out.close(), "the destination's close() failed");
+    await this.#destination.close();
     this.#finish();
   }
 
@@ -414,39 +371,12 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     this.#resolveClosed();
   }
 
-  /**
-   * A deadline passed: the queue's lines count as failed, the destination
-   * gets a short grace to give up (and report) what it holds, and what it
-   * still has not reported counts as failed.
-   */
+  /** A deadline passed: what is still queued or undelivered counts as failed. */
   async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
     const discarded = this.#queue.discard();
-    if (discarded > 0) this.#deliveries.lose("deadline", discarded, signal.reason);
-    const grace = gracePeriod(DEADLINE_GRACE_MS);
-    this.#deliveries.failReason = "deadline"; // what the destination gives up now, it gives up for the deadline
-    try {
-      await grace.wait(this.#attempt(() => this.#destination.flush(signal), "the destination's flush() failed"));
-      if (closing && !this.#finished) {
-        const release = this.#preventClose ? () => this.#out.releaseLock() : () => this.#out.abort(signal.reason);
-        await grace.wait(this.#attempt(release, "the destination's abort() failed"));
-      }
-    } finally {
-      grace.end();
-      this.#deliveries.failReason = "destination";
-    }
-    this.#deliveries.settleUpTo(this.#deliveries.handedOut, "deadline", signal.reason);
+    if (discarded > 0) this.#destination.deliveries.lose("deadline", discarded, signal.reason);
+    await this.#destination.giveUp(signal, closing);
   }
-
-  /** The queue's way out: hands a chunk to the destination. Never rejects. */
-  #deliver = async (bytes: Uint8Array, lines: number): Promise<void> => {
-    const ticket = this.#deliveries.handOut(lines);
-    try {
-      await this.#out.write(bytes); // the destination reports each line's fate
-    } catch (error) {
-      this.#broken = true;
-      this.#deliveries.rejected(ticket, lines, error);
-    }
-  };
 
   #handToFallback(event: CallEvent): void {
     if (this.#inFallback) {
@@ -468,14 +398,6 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#reporter.tell(error, event, "dropped an event: the fallback sink threw");
     } finally {
       this.#inFallback = false;
-    }
-  }
-
-  async #attempt(step: () => unknown, what: string): Promise<void> {
-    try {
-      await step();
-    } catch (error) {
-      this.#reporter.tell(error, undefined, what);
     }
   }
 

@@ -261,17 +261,19 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     assert.deepEqual(dest.lines().map((line) => parseCallEvent(line).call_id), ["call-99"]);
   });
 
-  it("drops, and reports, an event a fallback sink records back into the sink", async () => {
+  it("drops, and reports, an event a fallback sink records back into the sink", () => {
     const errors: unknown[] = [];
-    let sink: JsonLinesAuditSink | undefined;
-    const loop: AuditSink = { onCall: (event) => sink!.onCall(event) };
-    sink = new JsonLinesAuditSink(new WritableStream({ write: () => new Promise(() => {}) }), {
-      capacity: 1,
-      backpressure: { fallback: loop },
-      onError: (error) => errors.push(error),
-    });
+    const loop: AuditSink = { onCall: (event) => sink.onCall(event) };
+    const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
+      new WritableStream({ write: () => new Promise(() => {}) }),
+      {
+        capacity: 1,
+        backpressure: { fallback: loop },
+        onError: (error) => errors.push(error),
+      },
+    );
     sink.onCall(numbered(0));
-    assert.doesNotThrow(() => sink!.onCall(numbered(1)));
+    assert.doesNotThrow(() => sink.onCall(numbered(1)));
     const s = sink.stats();
     assert.deepEqual([s.accepted, s.fallback, s.dropped], [1, 1, 1]);
     assert.match(String(errors[0]), /recorded back into this sink/);

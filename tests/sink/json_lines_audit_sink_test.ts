@@ -11,16 +11,8 @@ import {
   JsonLinesAuditSink,
   parseCallEvent,
 } from "../../mod.ts";
-import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
+import { MemoryDestination, mkEvent, numbered, stalledStream as stalledDestination, tick } from "../_helpers/events.ts";
 import { arbitraryEvent } from "../_helpers/arbitrary.ts";
-
-const numbered = (i: number): CallEvent => mkEvent({ kind: "success" }, `call-${i}`);
-const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A destination whose writes never finish: the queue can only fill. */
-function stalledDestination(): WritableStream<Uint8Array> {
-  return new WritableStream({ write: () => new Promise(() => {}) });
-}
 
 describe("JsonLinesAuditSink", () => {
   it("writes one line per event (reference: json_lines_sink_writes_one_line_per_event)", async () => {
