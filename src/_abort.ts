@@ -31,3 +31,12 @@ export function gracePeriod(ms: number): GracePeriod {
     end: () => clearTimeout(timer),
   };
 }
+
+/** Why `signal` aborted; never throws (a subclass may override `reason`). */
+export function reasonOf(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch (error) {
+    return error;
+  }
+}

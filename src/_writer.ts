@@ -2,7 +2,8 @@
 
 /**
  * The writer of `stream`, checked to have the members a sink uses, so that a
- * wrong object fails at construction rather than at the first write.
+ * wrong object fails at construction rather than at the first write. Its
+ * `closed` promise is handled: a failure is reported through each write.
  *
  * @throws {TypeError} When `getWriter()` throws (a locked stream) or returns
  *   something that is not a writer. `what` names the stream in the message.
@@ -23,5 +24,6 @@ export function writerOf<T>(stream: WritableStream<T>, what: string): WritableSt
       `Cannot use ${what}: getWriter() must return a writer with write(), close(), abort(), releaseLock() and closed`,
     );
   }
+  Promise.resolve(writer.closed).catch(() => {});
   return writer as WritableStreamDefaultWriter<T>;
 }

@@ -135,7 +135,6 @@ export function toAuditDestination(
   }
   let report: DeliveryReport | undefined;
   const writer = writerOf(stream, "the destination");
-  writer.closed.catch(() => {}); // a failed write is reported through its own promise
   const own = (stream as { flush?: unknown }).flush;
   const ownFlush = typeof own === "function" ? (): unknown => own.call(stream) : undefined;
   let last: Promise<void> = Promise.resolve();

@@ -1,7 +1,7 @@
 // The sink's side of the destination contract: the writer, what the
 // destination reports, and flushing, closing and giving up against deadlines.
 import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
-import { gracePeriod } from "../_abort.ts";
+import { gracePeriod, reasonOf } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import { DeliveryLedger } from "./_delivery_ledger.ts";
 import type { LossLedger } from "./_losses.ts";
@@ -34,7 +34,6 @@ export class DestinationLink {
     const own = !isAuditDestination(destination); // a plain stream, wrapped here
     const target = toAuditDestination(destination, { preventClose });
     this.#out = writerOf(target, "the destination");
-    this.#out.closed.catch(() => {}); // a failed destination is reported per write
     this.#reporter = reporter;
     this.deliveries = new DeliveryLedger(losses, reporter);
     try {
@@ -86,14 +85,14 @@ export class DestinationLink {
       if (closing && this.#preventClose) this.#releaseLock();
       else if (closing && !this.#lockReleased) {
         await grace.wait(
-          this.#reporter.attempt(() => this.#out.abort(signal.reason), "the destination's abort() failed"),
+          this.#reporter.attempt(() => this.#out.abort(reasonOf(signal)), "the destination's abort() failed"),
         );
       }
     } finally {
       grace.end();
       this.deliveries.failReason = "destination";
     }
-    this.deliveries.settleUpTo(this.deliveries.handedOut, "deadline", signal.reason);
+    this.deliveries.settleUpTo(this.deliveries.handedOut, "deadline", reasonOf(signal));
   }
 
   #releaseLock(): void {

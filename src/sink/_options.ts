@@ -108,7 +108,12 @@ function fallbackOf(strategy: unknown): FallbackSink {
 export function signalOf(options: unknown, method: string): AbortSignal | undefined {
   if (typeof options !== "object" || options === null) return undefined;
   const signal = (options as { signal?: unknown }).signal;
-  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  if (signal === undefined) return undefined;
+  try {
+    if (signal instanceof AbortSignal && typeof signal.aborted === "boolean") return signal;
+  } catch {
+    // Not a real AbortSignal (its getters throw).
+  }
   throw new TypeError(`Cannot ${method}: signal must be an AbortSignal, got ${show(signal)}`);
 }
 

@@ -2,7 +2,7 @@ import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
-import { untilAborted } from "../_abort.ts";
+import { reasonOf, untilAborted } from "../_abort.ts";
 import {
   type AuditSink,
   type AuditSinkFlushOptions,
@@ -374,7 +374,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   /** A deadline passed: what is still queued or undelivered counts as failed. */
   async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
     const discarded = this.#queue.discard();
-    if (discarded > 0) this.#destination.deliveries.lose("deadline", discarded, signal.reason);
+    if (discarded > 0) this.#destination.deliveries.lose("deadline", discarded, reasonOf(signal));
     await this.#destination.giveUp(signal, closing);
   }
 

@@ -146,6 +146,16 @@ describe("JsonLinesAuditSink deadlines", () => {
     const sink = new JsonLinesAuditSink(new MemoryDestination().stream);
     await assert.rejects(sink.flush({ signal: 5000 as never }), TypeError);
     await assert.rejects(sink.close({ signal: {} as never }), /signal must be an AbortSignal/);
+    await assert.rejects(sink.flush({ signal: Object.create(AbortSignal.prototype) }), /signal must be an AbortSignal/);
+    const hostile = new AbortController();
+    Object.defineProperty(hostile.signal, "reason", {
+      get() {
+        throw new Error("hostile reason");
+      },
+    });
+    hostile.abort();
+    sink.onCall(numbered(0));
+    await sink.flush({ signal: hostile.signal }); // resolves: the reason is read safely
     await sink.flush("SIGTERM" as never);
     await sink.close(42 as never);
   });
