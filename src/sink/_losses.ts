@@ -31,6 +31,7 @@ export class LossLedger {
   /** The clock read once per event-loop turn: a burst of drops costs one clock read. */
   #now = 0;
   #stamped = false;
+  readonly #counters: LossCounter[] = [];
 
   /**
    * @param interval Milliseconds between two reports of one reason.
@@ -60,12 +61,16 @@ export class LossLedger {
     this.#tallies = { queue_full: tally(), closed: tally(), destination: tally(), deadline: tally() };
   }
 
-  /** Counts `events` lost for `reason`; schedules a report when one is due. */
-  add(reason: AuditLossReason, events: number, cause?: unknown): void {
+  /**
+   * Counts `events` lost for `reason`; schedules a report when one is due.
+   *
+   * @param since When the first of these losses happened, if earlier than now.
+   */
+  add(reason: AuditLossReason, events: number, cause?: unknown, since?: number): void {
     const tally = this.#tallies[reason];
     const now = this.#stamp();
     if (tally.unreported === 0) {
-      tally.firstAt = now;
+      tally.firstAt = since ?? now;
       tally.cause = cause;
     }
     tally.unreported += events;
@@ -77,8 +82,16 @@ export class LossLedger {
     }
   }
 
+  /** A counter of single losses for the hot path, folded into this ledger once per event-loop turn. */
+  counter(reason: AuditLossReason): LossCounter {
+    const counter = new LossCounter(reason, this, this.#clock);
+    this.#counters.push(counter);
+    return counter;
+  }
+
   /** Reports every loss not reported yet, now. */
   reportAll(): void {
+    for (const counter of this.#counters) counter.fold();
     for (const reason of REASONS) this.#report(reason);
   }
 
@@ -110,6 +123,41 @@ export class LossLedger {
     }
     return this.#now;
   }
+}
+
+/**
+ * Single losses counted where a drop costs nothing more than an increment (a
+ * burst of 10,000 drops must not read the clock 10,000 times): the first one
+ * of an event-loop turn notes the time and schedules the fold into the ledger.
+ */
+export class LossCounter {
+  readonly #reason: AuditLossReason;
+  readonly #ledger: LossLedger;
+  readonly #clock: () => number;
+  #pending = 0;
+  #since = 0;
+
+  constructor(reason: AuditLossReason, ledger: LossLedger, clock: () => number) {
+    this.#reason = reason;
+    this.#ledger = ledger;
+    this.#clock = clock;
+  }
+
+  /** Counts one loss. */
+  count(): void {
+    if (this.#pending++ === 0) {
+      this.#since = this.#clock();
+      queueMicrotask(this.fold);
+    }
+  }
+
+  /** Hands the losses counted so far to the ledger. */
+  readonly fold = (): void => {
+    const pending = this.#pending;
+    if (pending === 0) return;
+    this.#pending = 0;
+    this.#ledger.add(this.#reason, pending, undefined, this.#since);
+  };
 }
 
 /** The messages of a sink's loss reports: what was lost, why, and what to do about it. */

@@ -11,7 +11,7 @@ import {
   DEFAULT_AUDIT_QUEUE_CAPACITY,
 } from "./audit_sink.ts";
 import { LineQueue } from "./_queue.ts";
-import { LossLedger, lossMessages } from "./_losses.ts";
+import { type LossCounter, LossLedger, lossMessages } from "./_losses.ts";
 import { DestinationLink } from "./_destination_link.ts";
 import { Reporter } from "./_reporter.ts";
 import { type FallbackSink, readSinkOptions, signalOf } from "./_options.ts";
@@ -86,6 +86,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #destination: DestinationLink;
   readonly #reporter: Reporter;
   readonly #losses: LossLedger;
+  readonly #droppedFull: LossCounter;
+  readonly #droppedClosed: LossCounter;
   #closing = false;
   #finished = false;
   #closed: Promise<void> | undefined;
@@ -123,6 +125,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       lossMessages(settings.capacity),
       (error) => this.#reporter.tell(error),
     );
+    this.#droppedFull = this.#losses.counter("queue_full");
+    this.#droppedClosed = this.#losses.counter("closed");
     this.#destination = new DestinationLink(destination, settings.preventClose, this.#losses, this.#reporter);
     this.#capacity = settings.capacity;
     this.#strategy = settings.strategy;
@@ -215,14 +219,14 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly onCall = (event: CallEvent): void => {
     if (this.#closing) {
       this.#dropped++;
-      this.#losses.add("closed", 1);
+      this.#droppedClosed.count();
       return;
     }
     if (this.#queue.desiredSize <= 0) {
       const strategy = this.#strategy;
       if (strategy === "drop") {
         this.#dropped++;
-        this.#losses.add("queue_full", 1);
+        this.#droppedFull.count();
         return;
       }
       if (strategy !== "block") {

@@ -111,4 +111,19 @@ describe("LossLedger", () => {
     assert.deepEqual(reports.map((report) => report.total), [1, 2, 3]);
     assert.match(reports[0]!.message, /^Dropped 1 event \(1 so far\) recorded after close\(\)/);
   });
+
+  it("folds a counter's single losses into one report per turn, stamped with the first loss's time", async () => {
+    const { losses, reports, clock } = ledger(60_000);
+    const drops = losses.counter("queue_full");
+    const first = clock.now;
+    drops.count();
+    clock.now += 5;
+    for (let i = 0; i < 99; i++) drops.count();
+    assert.equal(reports.length, 0);
+    await tick();
+    assert.deepEqual(reports.map((r) => [r.events, r.total, r.firstAt]), [[100, 100, first]]);
+    drops.count();
+    losses.reportAll(); // folds what is pending, at once
+    assert.deepEqual(reports.map((r) => r.total), [100, 101]);
+  });
 });

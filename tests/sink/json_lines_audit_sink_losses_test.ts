@@ -39,7 +39,7 @@ describe("JsonLinesAuditSink loss reports", () => {
     const { onError, losses } = collector();
     const sink = new JsonLinesAuditSink(stalledStream(), { capacity: 1024, onError });
     for (let i = 0; i < 10_000; i++) sink.onCall(numbered(i));
-    await Promise.resolve();
+    await tick(); // reported within the turn, after the burst
     const [report, ...rest] = losses("queue_full");
     assert.equal(rest.length, 0);
     assert.equal(report!.events, 8_976);
@@ -68,7 +68,7 @@ describe("JsonLinesAuditSink loss reports", () => {
     const sink = new JsonLinesAuditSink(new MemoryDestination().stream, { onError });
     await sink.close();
     sink.onCall(numbered(0));
-    await Promise.resolve();
+    await tick();
     sink.onCall(numbered(1));
     sink.onCall(numbered(2));
     assert.equal(sum("closed"), 1);
