@@ -331,4 +331,47 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     assert.equal(s.written, s.accepted);
     assert.equal(dest.lines().length, s.accepted);
   });
+
+  it("survives a destination that records into, and closes, its own sink from within a write", async () => {
+    const seen: string[] = [];
+    const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
+      new WritableStream<Uint8Array>({
+        write(chunk) {
+          seen.push(new TextDecoder().decode(chunk));
+          sink.onCall(numbered(100 + seen.length)); // an audit of the audit write
+          if (seen.length === 3) void sink.close();
+        },
+      }),
+      { onError: () => {} },
+    );
+    sink.onCall(numbered(0));
+    for (let turn = 0; turn < 50 && seen.length < 4; turn++) await tick();
+    await sink.close();
+    const s = sink.stats();
+    // Writes 1-3 each record one more event; write 3 closes; write 4 (the close's flush) records one too late.
+    assert.deepEqual([s.accepted, s.written, s.queued, s.dropped], [4, 4, 0, 1]);
+    assert.equal(seen.join("").split("\n").length - 1, 4);
+  });
+
+  it("reports a fallback sink whose flush rejects or throws, and still resolves", async () => {
+    const errors: unknown[] = [];
+    for (
+      const flush of [() => Promise.reject(new Error("fallback flush rejected")), () => {
+        throw new Error("fallback flush threw");
+      }]
+    ) {
+      const sink = new JsonLinesAuditSink(new MemoryDestination().stream, {
+        backpressure: { fallback: { onCall() {}, flush: flush as () => Promise<void> } },
+        onError: (error) => errors.push(error),
+      });
+      await sink.flush();
+      await sink.close();
+    }
+    assert.deepEqual(errors.map(String), [
+      "Error: fallback flush rejected",
+      "Error: fallback flush rejected",
+      "Error: fallback flush threw",
+      "Error: fallback flush threw",
+    ]);
+  });
 });
