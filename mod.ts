@@ -33,6 +33,7 @@ export * from "./src/event/parse_call_event.ts";
 export * from "./src/event/encode_call_event.ts";
 export * from "./src/sink/audit_sink.ts";
 export * from "./src/sink/json_lines_audit_sink.ts";
+export * from "./src/sink/audit_loss_error.ts";
 export * from "./src/destination/audit_destination.ts";
 export * from "./src/destination/stdio_destination.ts";
 export * from "./src/destination/fetch_destination.ts";

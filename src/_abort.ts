@@ -13,3 +13,30 @@ export function untilAborted(promise: Promise<unknown>, signal: AbortSignal | un
     promise.then(done, done);
   });
 }
+
+/** A short wait after a deadline, shared by several steps. */
+export interface GracePeriod {
+  /** Resolves when `promise` settles or the period ends, whichever comes first. Never rejects. */
+  wait(promise: Promise<unknown>): Promise<void>;
+  /** Clears the timer, so that it never keeps a process alive. */
+  end(): void;
+}
+
+/** Starts a grace period of `ms` milliseconds. */
+export function gracePeriod(ms: number): GracePeriod {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const over = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return {
+    wait: (promise) => Promise.race([promise.then(() => {}, () => {}), over]),
+    end: () => clearTimeout(timer),
+  };
+}
+
+/** Why `signal` aborted; never throws (a subclass may override `reason`). */
+export function reasonOf(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch (error) {
+    return error;
+  }
+}

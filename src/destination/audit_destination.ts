@@ -1,5 +1,6 @@
 import { countLines } from "../_bytes.ts";
 import { untilAborted } from "../_abort.ts";
+import { writerOf } from "../_writer.ts";
 
 /**
  * What an {@linkcode AuditDestination} tells the sink that writes to it about
@@ -95,7 +96,7 @@ export function isAuditDestination(value: unknown): value is AuditDestination {
 
 /** Options for {@linkcode toAuditDestination}. */
 export interface ToAuditDestinationOptions {
-  /** Closing the destination releases `stream` instead of closing it. @default {false} */
+  /** Closing or aborting the destination releases `stream` instead of closing or aborting it. @default {false} */
   readonly preventClose?: boolean;
 }
 
@@ -103,13 +104,15 @@ export interface ToAuditDestinationOptions {
  * `stream` as an {@linkcode AuditDestination}: each write that resolves
  * reports its lines delivered; a write that rejects reports nothing (the sink
  * counts its lines failed). A `flush(): Promise<void>` method on `stream`, if
- * any, is awaited by the destination's `flush`. An audit destination is
+ * any (looked up once, now), is awaited by the destination's `flush`. The
+ * destination takes `stream`'s writer at once. An audit destination is
  * returned as it is.
  *
  * @param stream Where the bytes go.
  * @param options Whether closing leaves `stream` open.
  * @returns An audit destination writing to `stream`.
- * @throws {TypeError} When `stream` is not a writable stream.
+ * @throws {TypeError} When `stream` is not a writable stream, is locked, or
+ *   its `getWriter()` returns something that is not a writer.
  *
  * @example
  * ```ts
@@ -126,9 +129,14 @@ export function toAuditDestination(
   if (typeof (stream as Partial<WritableStream>)?.getWriter !== "function") {
     throw new TypeError(`Cannot use destination: expected a WritableStream<Uint8Array>, got ${describe(stream)}`);
   }
+  const preventClose = options.preventClose ?? false;
+  if (typeof preventClose !== "boolean") {
+    throw new TypeError(`Cannot use destination: preventClose must be a boolean, got ${typeof preventClose}`);
+  }
   let report: DeliveryReport | undefined;
-  const writer = stream.getWriter(); // throws at once when the stream is locked
-  writer.closed.catch(() => {}); // a failed write is reported through its own promise
+  const writer = writerOf(stream, "the destination");
+  const own = (stream as { flush?: unknown }).flush;
+  const ownFlush = typeof own === "function" ? (): unknown => own.call(stream) : undefined;
   let last: Promise<void> = Promise.resolve();
   const destination = new WritableStream<Uint8Array>({
     async write(chunk) {
@@ -137,8 +145,8 @@ export function toAuditDestination(
       await written;
       report?.delivered(countLines(chunk));
     },
-    close: () => (options.preventClose ? writer.releaseLock() : writer.close()),
-    abort: (reason) => writer.abort(reason),
+    close: () => (preventClose ? writer.releaseLock() : writer.close()),
+    abort: (reason) => (preventClose ? writer.releaseLock() : writer.abort(reason)),
   });
   return Object.assign(destination, {
     attach(next: DeliveryReport): void {
@@ -148,9 +156,7 @@ export function toAuditDestination(
     // waits for the last write, then for the stream's own flush (a deadline
     // stops either wait).
     flush(signal?: AbortSignal): Promise<void> {
-      const own = (stream as { flush?: () => Promise<void> }).flush;
-      const flushed = typeof own === "function" ? last.then(() => own.call(stream)) : last;
-      return untilAborted(flushed, signal);
+      return untilAborted(ownFlush === undefined ? last : last.then(ownFlush), signal);
     },
   });
 }

@@ -23,8 +23,11 @@ export interface AuditSink {
   readonly drops?: number;
   /** What the sink does when it cannot keep up. @default {"drop"} */
   readonly backpressure?: BackpressureStrategy;
-  /** Resolves once everything recorded so far has been delivered. */
-  flush?(): Promise<void>;
+  /**
+   * Resolves once everything recorded so far has been delivered, or shortly
+   * after `options.signal` aborts.
+   */
+  flush?(options?: AuditSinkFlushOptions): Promise<void>;
 }
 
 /**
@@ -48,3 +51,29 @@ export type BackpressureStrategy = "drop" | "block" | { readonly fallback: Audit
 
 /** The queue capacity, in events, of a sink built without `capacity`. */
 export const DEFAULT_AUDIT_QUEUE_CAPACITY = 1024;
+
+/** Options for {@linkcode AuditSink.flush} (and `JsonLinesAuditSink.flush`). */
+export interface AuditSinkFlushOptions {
+  /** A deadline, such as `AbortSignal.timeout(5_000)`: when it aborts, what is undelivered counts as failed. @default {no deadline} */
+  readonly signal?: AbortSignal;
+}
+
+/** Counters of a `JsonLinesAuditSink`; every `onCall` lands in exactly one of the first four. */
+export interface AuditSinkStats {
+  /** Events admitted to the queue. */
+  readonly accepted: number;
+  /** Events dropped: queue full in `"drop"` mode, recorded after `close()`, or refused by a throwing fallback sink. */
+  readonly dropped: number;
+  /** Events handed to the fallback sink. */
+  readonly fallback: number;
+  /** Events that could not be serialized (wrong shape, bad values). */
+  readonly invalid: number;
+  /** Accepted events the destination delivered (for HTTP: acknowledged with a 2xx). */
+  readonly written: number;
+  /** Accepted events the destination could not deliver and handed to its own fallback. */
+  readonly rerouted: number;
+  /** Accepted events lost: the destination failed, or they were undelivered when a deadline passed. */
+  readonly failed: number;
+  /** Accepted events not yet written, rerouted nor failed. */
+  readonly queued: number;
+}

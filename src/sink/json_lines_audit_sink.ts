@@ -1,13 +1,20 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
+import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
+import { reasonOf, untilAborted } from "../_abort.ts";
 import {
-  type AuditDestination,
-  type DeliveryReport,
-  isAuditDestination,
-  toAuditDestination,
-} from "../destination/audit_destination.ts";
-import { type AuditSink, type BackpressureStrategy, DEFAULT_AUDIT_QUEUE_CAPACITY } from "./audit_sink.ts";
+  type AuditSink,
+  type AuditSinkFlushOptions,
+  type AuditSinkStats,
+  type BackpressureStrategy,
+  DEFAULT_AUDIT_QUEUE_CAPACITY,
+} from "./audit_sink.ts";
+import { LineQueue } from "./_queue.ts";
+import { type LossCounter, LossLedger, lossMessages } from "./_losses.ts";
+import { DestinationLink } from "./_destination_link.ts";
+import { Reporter } from "./_reporter.ts";
+import { type FallbackSink, readSinkOptions, signalOf } from "./_options.ts";
 
 /** Options for {@linkcode JsonLinesAuditSink}. */
 export interface JsonLinesAuditSinkOptions {
@@ -16,47 +23,32 @@ export interface JsonLinesAuditSinkOptions {
   /** What to do with an event that finds the queue full. @default {"drop"} */
   readonly backpressure?: BackpressureStrategy;
   /**
-   * Told about every loss that is not a plain queue drop: an event that cannot
-   * be serialized (with the event), a destination write that failed, a fallback
-   * sink that threw, a destination or fallback `flush`/`close` that rejected. Must not throw. @default {reports to console.error}
+   * Told about every problem: an event that cannot be serialized (an
+   * `InvalidCallEventError`, with the event), a fallback sink that threw
+   * (its error, with the event), events lost (an `AuditLossError`: dropped,
+   * failed, past a deadline; gathered, see {@linkcode JsonLinesAuditSinkOptions.lossReportInterval}),
+   * a destination's warning or a rejected `flush`/`close`. Must not throw.
+   * @default {one line per problem on console.error; a repeated problem is counted, not repeated}
    */
   readonly onError?: (error: unknown, event?: CallEvent) => void;
   /** Leave the destination open on `close()` (for streams the caller owns). @default {false} */
   readonly preventClose?: boolean;
+  /**
+   * Milliseconds between two loss reports of one reason: the first loss is
+   * reported at once, later ones at most once per interval (on a later loss;
+   * no timer runs), and the rest when `flush()` or `close()` ends.
+   * @default {10000}
+   */
+  readonly lossReportInterval?: number;
 }
 
-/** Counters of a {@linkcode JsonLinesAuditSink}; every `onCall` lands in exactly one of the first four. */
-export interface AuditSinkStats {
-  /** Events admitted to the queue. */
-  readonly accepted: number;
-  /** Events dropped: queue full in `"drop"` mode, recorded after `close()`, or refused by a throwing fallback sink. */
-  readonly dropped: number;
-  /** Events handed to the fallback sink. */
-  readonly fallback: number;
-  /** Events that could not be serialized (wrong shape, bad values). */
-  readonly invalid: number;
-  /** Accepted events the destination delivered (for HTTP: acknowledged with a 2xx). */
-  readonly written: number;
-  /** Accepted events the destination could not deliver and handed to its own fallback. */
-  readonly rerouted: number;
-  /** Accepted events lost because the destination failed (a write error, an undeliverable batch). */
-  readonly failed: number;
-  /** Accepted events not yet written, rerouted nor failed. */
-  readonly queued: number;
+/** Options for {@linkcode JsonLinesAuditSink.close}. */
+export interface AuditSinkCloseOptions {
+  /** A deadline, such as `AbortSignal.timeout(8_000)`: when it aborts, what is undelivered counts as failed. @default {no deadline} */
+  readonly signal?: AbortSignal;
 }
 
-/** A queued batch of lines; `taken` once its bytes went out with an earlier batch. */
-interface Batch {
-  readonly lines: string[];
-  taken: boolean;
-}
-
-/** Lines per queued batch at most, so that a huge burst in `"block"` mode stays in bounded pieces. */
-const MAX_BATCH_LINES = 4096;
-/** Characters gathered into one destination write. */
-const MAX_WRITE_CHARS = 1 << 20;
 const RESOLVED: Promise<void> = Promise.resolve();
-const encoder = new TextEncoder();
 
 /**
  * Writes each recorded `CallEvent` as one JSON line to a
@@ -66,6 +58,9 @@ const encoder = new TextEncoder();
  * Events wait in a Web Streams queue whose `highWaterMark` is `capacity`
  * events; lines that arrive while the destination is busy go out together in
  * one write. When the queue is full the `backpressure` strategy decides.
+ * Every event offered ends in one of `stats()`'s counters, and every loss
+ * reaches `onError`. `onCall`, `record`, `flush`, `close` and `stats` may be
+ * called detached (`emitter.on("call", sink.onCall)`).
  *
  * @example Lossless recording to a stream
  * ```ts
@@ -85,82 +80,58 @@ const encoder = new TextEncoder();
  */
 export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #capacity: number;
-  /**
-   * Events per destination write: half the capacity, so that while one write
-   * is in flight callers can fill the other half (I/O overlaps encoding)
-   * without ever exceeding `capacity`.
-   */
-  readonly #writeLimit: number;
   readonly #strategy: BackpressureStrategy;
-  readonly #onError: (error: unknown, event?: CallEvent) => void;
-  readonly #preventClose: boolean;
-  readonly #destination: AuditDestination;
-  readonly #out: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #queue: WritableStreamDefaultWriter<Batch>;
-  /** Lines recorded since the last pump, not yet in the queue. */
-  #pending: string[] = [];
-  /** Batches in the queue whose bytes have not gone out yet. */
-  #unwritten: Batch[] = [];
-  #lastWrite: Promise<void> = RESOLVED;
-  #pumpScheduled = false;
-  #closing: Promise<void> | undefined;
-  /** `record()` callers waiting for room, first come first served. */
-  #waiters: (() => void)[] = [];
-  #admitting = false;
+  readonly #fallbackSink: FallbackSink | undefined;
+  readonly #queue: LineQueue;
+  readonly #destination: DestinationLink;
+  readonly #reporter: Reporter;
+  readonly #losses: LossLedger;
+  readonly #droppedFull: LossCounter;
+  readonly #droppedClosed: LossCounter;
+  #closing = false;
+  #finished = false;
+  #closed: Promise<void> | undefined;
+  #resolveClosed: () => void = () => {};
+  #inFallback = false;
   #accepted = 0;
   #dropped = 0;
   #fallback = 0;
   #invalid = 0;
-  #written = 0;
-  #rerouted = 0;
-  #failed = 0;
 
   /**
    * Creates a sink writing to `destination`.
    *
-   * @param destination Where the lines go. The sink takes its writer (so it
-   *   must not be locked) and closes it on `close()` unless `preventClose`.
-   *   A destination with a `flush(): Promise<void>` method (such as
-   *   `fetchDestination`) is flushed by {@linkcode JsonLinesAuditSink.flush}.
+   * @param destination Where the lines go: an `AuditDestination` (such as
+   *   `fetchDestination`), or any `WritableStream<Uint8Array>`, whose resolved
+   *   writes count as delivered (see `toAuditDestination`). The sink takes its
+   *   writer (so it must not be locked) and closes it on `close()` unless
+   *   `preventClose`.
    * @param options Capacity, backpressure strategy, error hook.
-   * @throws {TypeError} When `destination` is not a writable stream or is
-   *   locked, or `backpressure` is not a known strategy.
-   * @throws {RangeError} When `capacity` is not a positive integer.
+   * @throws {TypeError} When `destination` is not a writable stream, is
+   *   locked, or its `getWriter()` returns no writer; when `backpressure` is
+   *   not a known strategy or its fallback has no `onCall()`; when `onError`
+   *   is not a function or `preventClose` not a boolean.
+   * @throws {RangeError} When `capacity` is not a positive integer or
+   *   `lossReportInterval` is negative.
    */
   constructor(destination: WritableStream<Uint8Array>, options: JsonLinesAuditSinkOptions = {}) {
-    const capacity = options.capacity ?? DEFAULT_AUDIT_QUEUE_CAPACITY;
-    if (!Number.isSafeInteger(capacity) || capacity < 1) {
-      throw new RangeError(`Cannot create sink: capacity must be a positive integer, got ${capacity}`);
-    }
-    const strategy = options.backpressure ?? "drop";
-    if (
-      strategy !== "drop" && strategy !== "block" &&
-      typeof (strategy as { fallback?: AuditSink })?.fallback?.onCall !== "function"
-    ) {
-      throw new TypeError(
-        `Cannot create sink: backpressure must be "drop", "block" or { fallback: AuditSink }, got ${String(strategy)}`,
-      );
-    }
-    if (typeof destination?.getWriter !== "function") {
-      throw new TypeError("Cannot create sink: destination must be a WritableStream");
-    }
-    const own = !isAuditDestination(destination); // a plain stream, wrapped here
-    const target = toAuditDestination(destination, { preventClose: options.preventClose ?? false });
-    this.#capacity = capacity;
-    this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
-    this.#strategy = strategy;
-    this.#onError = options.onError ?? reportToConsole;
-    // The wrapper of a plain stream applies preventClose itself.
-    this.#preventClose = !own && (options.preventClose ?? false);
-    this.#destination = target;
-    target.attach(this.#delivery);
-    this.#out = target.getWriter();
-    this.#out.closed.catch(() => {}); // a failed destination is reported per write
-    const queue = new WritableStream<Batch>(
-      { write: (batch) => this.#writeOut(batch) },
-      { highWaterMark: capacity, size: (batch) => batch.lines.length },
+    const settings = readSinkOptions(options, {
+      capacity: DEFAULT_AUDIT_QUEUE_CAPACITY,
+      interval: 10_000,
+    });
+    this.#reporter = new Reporter(settings.onError, settings.lossReportInterval);
+    this.#losses = new LossLedger(
+      settings.lossReportInterval,
+      lossMessages(settings.capacity),
+      (error) => this.#reporter.tell(error),
     );
-    this.#queue = queue.getWriter();
+    this.#droppedFull = this.#losses.counter("queue_full");
+    this.#droppedClosed = this.#losses.counter("closed");
+    this.#destination = new DestinationLink(destination, settings.preventClose, this.#losses, this.#reporter);
+    this.#capacity = settings.capacity;
+    this.#strategy = settings.strategy;
+    this.#fallbackSink = settings.fallback;
+    this.#queue = new LineQueue(settings.capacity, this.#destination.deliver);
   }
 
   /**
@@ -201,7 +172,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
 
   /** Room left in the queue, in events; zero or less means full (as in Web Streams). */
   get desiredSize(): number {
-    return (this.#queue.desiredSize ?? 0) - this.#pending.length;
+    return this.#queue.desiredSize;
   }
 
   /**
@@ -211,8 +182,6 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * they should use {@linkcode JsonLinesAuditSink.record} instead.
    */
   get ready(): Promise<void> {
-    if (this.desiredSize > 0) return RESOLVED;
-    this.#pump(); // the queue's own backpressure must see the pending lines
     return this.#queue.ready;
   }
 
@@ -222,44 +191,46 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * waits, first come first served, so that however many callers wait, no
    * more than `capacity` events are ever queued; in the other modes it is
    * `onCall` and resolves at once. If the sink closes while it waits, the
-   * event counts as a drop. Never rejects.
+   * event counts as a drop. Never rejects; works detached.
    *
    * @param event The event to record.
    * @returns A promise that resolves once the event was handed to `onCall`.
    */
-  record(event: CallEvent): Promise<void> {
-    if (this.#strategy !== "block" || (this.#waiters.length === 0 && this.desiredSize > 0)) {
+  readonly record = (event: CallEvent): Promise<void> => {
+    if (this.#strategy !== "block" || this.#closing || (!this.#queue.waiting && this.#queue.desiredSize > 0)) {
       this.onCall(event);
       return RESOLVED;
     }
     return new Promise((resolve) => {
-      this.#waiters.push(() => {
+      this.#queue.wait(() => {
         this.onCall(event);
         resolve();
       });
-      this.#admitWhenReady();
     });
-  }
+  };
 
   /**
    * Records one event: serializes it now (so later changes to the object do
-   * not show) and queues the line. Synchronous; never throws, never waits.
+   * not show) and queues the line. Synchronous; never throws, never waits;
+   * works detached.
    *
    * @param event The event to record.
    */
-  onCall(event: CallEvent): void {
-    if (this.#closing !== undefined) {
+  readonly onCall = (event: CallEvent): void => {
+    if (this.#closing) {
       this.#dropped++;
+      this.#droppedClosed.count();
       return;
     }
-    if (this.desiredSize <= 0) {
+    if (this.#queue.desiredSize <= 0) {
       const strategy = this.#strategy;
       if (strategy === "drop") {
         this.#dropped++;
+        this.#droppedFull.count();
         return;
       }
       if (strategy !== "block") {
-        this.#handToFallback(strategy.fallback, event);
+        this.#handToFallback(event);
         return;
       }
     }
@@ -268,43 +239,75 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       line = encodeCallEvent(event);
     } catch (error) {
       this.#invalid++;
-      this.#report(error, event);
+      this.#reporter.tell(invalidEventError(error), event, "skipped an invalid event");
       return;
     }
-    this.#pending.push(line);
+    this.#queue.push(line);
     this.#accepted++;
-    if (!this.#pumpScheduled) {
-      this.#pumpScheduled = true;
-      queueMicrotask(this.#pump);
-    }
-  }
+  };
 
   /**
-   * Resolves once every event accepted before the call has been written to the
-   * destination (and the destination's and fallback's own `flush`, if any,
-   * resolved). Never rejects: failures go to `onError` and `stats().failed`.
+   * Resolves once every event accepted before the call was delivered,
+   * rerouted or counted failed, and the destination's and the fallback sink's
+   * own `flush` resolved; then reports the losses not reported yet. Never
+   * rejects (but for a `signal` that is not an `AbortSignal`); works detached.
    *
-   * @returns A promise that resolves when delivered.
+   * With a `signal`, it resolves at the latest shortly after the signal
+   * aborts: the events still in the queue count as failed, the destination
+   * gives up what it holds (`destination.flush(signal)`), whatever it still
+   * has not reported counts as failed too (reason `"deadline"`), and the sink
+   * stays open.
+   *
+   * @param options A deadline.
+   * @returns A promise that resolves when settled.
    */
-  async flush(): Promise<void> {
-    this.#pump();
-    await this.#lastWrite;
-    await this.#settle(() => this.#destination.flush());
-    const strategy = this.#strategy;
-    if (typeof strategy === "object") await this.#settle(() => strategy.fallback.flush?.());
-  }
+  readonly flush = (options?: AuditSinkFlushOptions): Promise<void> => {
+    try {
+      return this.#flush(signalOf(options, "flush sink"));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
 
   /**
    * Flushes, then closes the destination (unless `preventClose`). Idempotent;
-   * events recorded afterwards count as drops. Never rejects.
+   * events recorded afterwards, and `record()` callers still waiting, count
+   * as drops. Never rejects (but for a `signal` that is not an
+   * `AbortSignal`); works detached.
    *
+   * Without a `signal` it waits as long as the destination takes. With one,
+   * it resolves at the latest about 100 ms after the signal aborts, even if
+   * the destination never answers: what is still queued or undelivered
+   * counts as failed (reason `"deadline"`), is reported, and the destination
+   * is aborted. A later `close({ signal })` bounds an earlier `close()`.
+   *
+   * @example On SIGTERM with a 10 s grace period (Node; Deno: `Deno.addSignalListener`)
+   * ```ts ignore
+   * process.once("SIGTERM", async () => {
+   *   // Stop taking requests first, then leave 2 s of the 10 s for the rest of the shutdown.
+   *   await sink.close({ signal: AbortSignal.timeout(8_000) });
+   *   process.exit(0);
+   * });
+   * ```
+   *
+   * @param options A deadline.
    * @returns A promise that resolves when closed.
    */
-  close(): Promise<void> {
-    this.#closing ??= this.#close();
-    this.#admit(); // record() callers still waiting now see a closed sink: their events count as drops
-    return this.#closing;
-  }
+  readonly close = (options?: AuditSinkCloseOptions): Promise<void> => {
+    let signal: AbortSignal | undefined;
+    try {
+      signal = signalOf(options, "close sink");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closed === undefined) {
+      this.#closing = true;
+      this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+      this.#queue.admitAll(); // record() callers still waiting now see a closed sink: their events count as drops
+      void this.#close(signal);
+    } else if (this.#finished) this.#summarize(); // drops recorded after close() are told now
+    return signal === undefined ? this.#closed : this.#closeBy(signal);
+  };
 
   /** Same as {@linkcode JsonLinesAuditSink.close}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
@@ -312,166 +315,108 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   }
 
   /**
-   * A snapshot of the counters.
+   * A snapshot of the counters. Works detached.
    *
    * @returns The counts so far.
    */
-  stats(): AuditSinkStats {
+  readonly stats = (): AuditSinkStats => {
+    const { written, rerouted, failed } = this.#destination.deliveries;
     return {
       accepted: this.#accepted,
       dropped: this.#dropped,
       fallback: this.#fallback,
       invalid: this.#invalid,
-      written: this.#written,
-      rerouted: this.#rerouted,
-      failed: this.#failed,
-      queued: this.#accepted - this.#written - this.#rerouted - this.#failed,
+      written,
+      rerouted,
+      failed,
+      queued: this.#accepted - written - rerouted - failed,
     };
+  };
+
+  async #flush(signal: AbortSignal | undefined): Promise<void> {
+    await untilAborted(this.#flushSteps(signal), signal);
+    if (signal?.aborted) await this.#cut(signal, false);
+    this.#summarize();
   }
 
-  async #close(): Promise<void> {
-    await this.flush();
+  async #flushSteps(signal: AbortSignal | undefined): Promise<void> {
+    await this.#queue.drained();
+    if (signal?.aborted) return;
+    await this.#destination.flush(signal);
+    const fallback = this.#fallbackSink?.flush;
+    if (fallback !== undefined) {
+      await this.#reporter.attempt(
+        () => fallback(signal === undefined ? {} : { signal }),
+        "the fallback sink's flush() failed",
+      );
+    }
+  }
+
+  async #close(signal: AbortSignal | undefined): Promise<void> {
+    await this.#flushSteps(signal);
+    if (this.#finished || signal?.aborted) return; // the deadline's cut finishes the close
     await this.#queue.close();
-    if (this.#preventClose) this.#out.releaseLock();
-    else if (this.#failed > 0) this.#out.releaseLock(); // a failed write errored it for good, and was reported
-    else await this.#settle(() => this.#out.close());
+    if (this.#finished) return;
+    await this.#destination.close();
+    this.#finish();
   }
 
-  /** Wakes waiting `record()` callers as the queue drains. */
-  #admitWhenReady(): void {
-    if (this.#admitting) return;
-    this.#admitting = true;
-    this.#pump(); // the queue's own backpressure must see the pending lines
-    this.#queue.ready.then(() => {
-      this.#admitting = false;
-      this.#admit();
-      if (this.#waiters.length > 0) this.#admitWhenReady();
-    }, () => {
-      this.#admitting = false;
-      this.#admit();
-    });
+  async #closeBy(signal: AbortSignal): Promise<void> {
+    await untilAborted(this.#closed!, signal);
+    if (!signal.aborted || this.#finished) return;
+    await this.#cut(signal, true);
+    this.#finish();
   }
 
-  /** Admits waiters, one per free slot (all of them once closing). */
-  #admit(): void {
-    while (this.#waiters.length > 0 && (this.#closing !== undefined || this.desiredSize > 0)) {
-      this.#waiters.shift()!();
-    }
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#summarize();
+    this.#resolveClosed();
   }
 
-  /** Moves pending lines into the queue as batches (runs as a microtask after a burst). */
-  #pump = (): void => {
-    this.#pumpScheduled = false;
-    const pending = this.#pending;
-    if (pending.length === 0) return;
-    this.#pending = [];
-    const limit = this.#writeLimit;
-    for (let i = 0; i < pending.length; i += limit) {
-      const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
-      const batch: Batch = { lines, taken: false };
-      this.#unwritten.push(batch);
-      this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
-    }
-  };
+  /** A deadline passed: what is still queued or undelivered counts as failed. */
+  async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
+    const discarded = this.#queue.discard();
+    if (discarded > 0) this.#destination.deliveries.lose("deadline", discarded, reasonOf(signal));
+    await this.#destination.giveUp(signal, closing);
+  }
 
-  /**
-   * The queue's sink. Takes this batch and the batches queued behind it, up to
-   * the write limit (in events) and MAX_WRITE_CHARS, into one destination
-   * write; the batches it took are no-ops when their turn comes, so the
-   * queue's size stays exact.
-   */
-  async #writeOut(batch: Batch): Promise<void> {
-    if (batch.taken) return;
-    const lines: string[][] = [];
-    let chars = 0;
-    let count = 0;
-    for (const next of this.#unwritten) {
-      if (lines.length > 0 && (count + next.lines.length > this.#writeLimit || chars >= MAX_WRITE_CHARS)) break;
-      next.taken = true;
-      lines.push(next.lines);
-      for (const line of next.lines) chars += line.length + 1;
-      count += next.lines.length;
+  #handToFallback(event: CallEvent): void {
+    if (this.#inFallback) {
+      // The fallback recorded back into this sink (a cycle of sinks): stop here.
+      this.#dropped++;
+      this.#reporter.tell(
+        new TypeError("Cannot hand the event to the fallback sink: it recorded back into this sink"),
+        event,
+        "dropped an event",
+      );
+      return;
     }
-    this.#unwritten.splice(0, lines.length);
+    this.#inFallback = true;
     try {
-      await this.#out.write(encodeLines(lines, chars)); // the destination reports each line's fate
-    } catch (error) {
-      // A rejected write reports none of its lines: they are lost.
-      this.#failed += count;
-      this.#report(error);
-    }
-  }
-
-  /** What the destination tells about the lines it took. */
-  readonly #delivery: DeliveryReport = {
-    delivered: (lines) => {
-      this.#written += lines;
-    },
-    rerouted: (lines) => {
-      this.#rerouted += lines;
-    },
-    failed: (lines, error) => {
-      this.#failed += lines;
-      this.#report(error);
-    },
-    warn: (error) => this.#report(error),
-  };
-
-  #handToFallback(fallback: AuditSink, event: CallEvent): void {
-    try {
-      fallback.onCall(event);
+      this.#fallbackSink!.onCall(event);
       this.#fallback++;
     } catch (error) {
       this.#dropped++;
-      this.#report(error, event);
+      this.#reporter.tell(error, event, "dropped an event: the fallback sink threw");
+    } finally {
+      this.#inFallback = false;
     }
   }
 
-  async #settle(step: () => Promise<unknown> | undefined): Promise<void> {
-    try {
-      await step();
-    } catch (error) {
-      this.#report(error);
-    }
-  }
-
-  #report(error: unknown, event?: CallEvent): void {
-    try {
-      this.#onError(error, event);
-    } catch {
-      // onError must not throw; nothing is left to tell.
-    }
+  #summarize(): void {
+    this.#losses.reportAll();
+    this.#reporter.summarize();
   }
 }
 
-/**
- * UTF-8 of the lines, each followed by "\n". Encodes line by line into one
- * buffer sized for ASCII (grown on the first wider character): joining a
- * batch into one large string first costs up to 4× more on Node and Bun.
- */
-function encodeLines(batches: readonly string[][], chars: number): Uint8Array {
-  let bytes = new Uint8Array(chars);
-  let at = 0;
-  for (const lines of batches) {
-    for (const line of lines) {
-      let read = 0;
-      for (;;) {
-        const done = encoder.encodeInto(read === 0 ? line : line.slice(read), bytes.subarray(at));
-        read += done.read;
-        at += done.written;
-        if (read === line.length && at < bytes.length) break;
-        // Out of room: at most 3 bytes per UTF-16 unit left, plus the newline.
-        const grown = new Uint8Array(Math.max(bytes.length * 2, at + (line.length - read) * 3 + 1));
-        grown.set(bytes.subarray(0, at));
-        bytes = grown;
-        if (read === line.length) break;
-      }
-      bytes[at++] = 0x0a;
-    }
+/** What `onError` gets for an event the encoder rejected: always an `InvalidCallEventError`. */
+function invalidEventError(error: unknown): InvalidCallEventError {
+  try {
+    if (error instanceof InvalidCallEventError) return error;
+  } catch {
+    // A hostile value thrown from a getter or proxy trap.
   }
-  return bytes.subarray(0, at);
-}
-
-function reportToConsole(error: unknown, event?: CallEvent): void {
-  console.error("@atd/audit:", error, ...(event === undefined ? [] : ["event:", event]));
+  return new InvalidCallEventError([{ path: "", reason: "to be readable, but reading it threw" }], { cause: error });
 }

@@ -82,12 +82,8 @@ export class Child {
   }
 }
 
-/** Bundles `entry` (a path from the repo root) and starts it with `args` under the current runtime. */
-export async function startScript(
-  entry: string,
-  args: string[] = [],
-  options: { stdin?: "pipe" | "ignore" } = {},
-): Promise<Child> {
+/** Bundles `entry` (a path from the repo root); returns the command that runs it with the current runtime. */
+export async function scriptCommand(entry: string): Promise<[string, ...string[]]> {
   const outfile = join(mkdtempSync(join(tmpdir(), "atd-script-")), "script.mjs");
   await build({
     entryPoints: [join(process.cwd(), entry)],
@@ -98,8 +94,17 @@ export async function startScript(
     target: "node20",
     logLevel: "error",
   });
-  const runtime = "Deno" in globalThis ? ["run", "-A", outfile] : [outfile];
-  return new Child(process.execPath, [...runtime, ...args], { stdin: options.stdin ?? "ignore" });
+  return [process.execPath, ...("Deno" in globalThis ? ["run", "-A", outfile] : [outfile])];
+}
+
+/** Bundles `entry` (a path from the repo root) and starts it with `args` under the current runtime. */
+export async function startScript(
+  entry: string,
+  args: string[] = [],
+  options: { stdin?: "pipe" | "ignore" } = {},
+): Promise<Child> {
+  const [command, ...rest] = await scriptCommand(entry);
+  return new Child(command, [...rest, ...args], { stdin: options.stdin ?? "ignore" });
 }
 
 /** Bundles `entry` (a path from the repo root), runs it with `args` and waits (bounded) for it to end. */

@@ -7,7 +7,14 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { type CallEvent, type DeliveryReport, encodeCallEvent, JsonLinesAuditSink, parseCallEvent } from "../../mod.ts";
+import {
+  AuditLossError,
+  type CallEvent,
+  type DeliveryReport,
+  encodeCallEvent,
+  JsonLinesAuditSink,
+  parseCallEvent,
+} from "../../mod.ts";
 import { fetchDestination, HttpDeliveryError } from "../../src/destination/fetch_destination.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
 import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
@@ -127,8 +134,12 @@ describe("fetchDestination", () => {
     assert.equal(sink.stats().written, 0);
     assert.equal(sink.stats().queued, 0);
     assert.ok(sinkErrors.length >= 1, "the sink's onError hears the loss");
-    const failures = sinkErrors.filter((e): e is HttpDeliveryError => e instanceof HttpDeliveryError);
-    assert.equal(failures.reduce((total, e) => total + e.events, 0), 25);
+    // The sink gathers destination failures into AuditLossErrors whose cause is the destination's error.
+    const losses = sinkErrors.filter((e): e is AuditLossError => e instanceof AuditLossError);
+    assert.equal(losses.length, sinkErrors.length);
+    assert.equal(losses.reduce((total, e) => total + e.events, 0), 25);
+    assert.ok(losses.every((e) => e.reason === "destination" && e.cause instanceof HttpDeliveryError));
+    const failures = losses.map((e) => e.cause as HttpDeliveryError);
     assert.ok(failures.every((e) => e.status === undefined && e.cause !== undefined));
     assert.deepEqual(printed, [], "under a sink the destination does not print its own report");
     assert.equal(destination.stats().failed, 25);
@@ -191,7 +202,11 @@ describe("fetchDestination", () => {
         await sink.close();
       });
       assert.equal(own.length, 1);
-      assert.deepEqual(sinkErrors, own, "the sink hears the same error");
+      assert.deepEqual(
+        sinkErrors.map((e) => (e as AuditLossError).cause),
+        own,
+        "the sink hears the same error, as the cause of its loss report",
+      );
       assert.deepEqual(printed, []);
       // Standalone, without onError: one line on the console per failed batch.
       const standalone = await captureConsole(async () => {

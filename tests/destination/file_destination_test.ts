@@ -13,7 +13,14 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type CallEvent, encodeCallEvent, JsonLinesAuditSink, parseCallEvent, readCallEvents } from "../../mod.ts";
+import {
+  AuditLossError,
+  type CallEvent,
+  encodeCallEvent,
+  JsonLinesAuditSink,
+  parseCallEvent,
+  readCallEvents,
+} from "../../mod.ts";
 import { fileDestination, IoError } from "../../src/destination/file_destination.ts";
 import type { DeliveryReport } from "../../src/destination/audit_destination.ts";
 import { mkEvent } from "../_helpers/events.ts";
@@ -143,12 +150,16 @@ async function readBack(path: string): Promise<{ events: CallEvent[]; invalid: n
   return { events, invalid: reader.stats.invalid };
 }
 
-/** A sink on `fileDestination(path)` that keeps what reaches its `onError`. */
+/**
+ * A sink on `fileDestination(path)` that keeps what reaches its `onError`: the
+ * destination's own error for a loss (the cause of the sink's AuditLossError),
+ * anything else as it came.
+ */
 function sinkOn(path: string | URL, options: { fsync?: boolean } = {}) {
   const errors: unknown[] = [];
   const sink = new JsonLinesAuditSink(fileDestination(path, options), {
     backpressure: "block",
-    onError: (error) => errors.push(error),
+    onError: (error) => errors.push(error instanceof AuditLossError ? error.cause : error),
   });
   return { sink, errors };
 }

@@ -11,16 +11,11 @@ import {
   JsonLinesAuditSink,
   parseCallEvent,
 } from "../../mod.ts";
-import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
+import { MemoryDestination, mkEvent, numbered, stalledStream as stalledDestination, tick } from "../_helpers/events.ts";
 import { arbitraryEvent } from "../_helpers/arbitrary.ts";
 
-const numbered = (i: number): CallEvent => mkEvent({ kind: "success" }, `call-${i}`);
-const tick = (ms = 0) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A destination whose writes never finish: the queue can only fill. */
-function stalledDestination(): WritableStream<Uint8Array> {
-  return new WritableStream({ write: () => new Promise(() => {}) });
-}
+/** For tests whose drops are expected: their loss reports are tested elsewhere. */
+const QUIET = { onError: () => {} };
 
 describe("JsonLinesAuditSink", () => {
   it("writes one line per event (reference: json_lines_sink_writes_one_line_per_event)", async () => {
@@ -46,7 +41,7 @@ describe("JsonLinesAuditSink", () => {
 
   it("counts drops when the queue is full (reference: drops_counter_increments_when_channel_full)", async () => {
     const dest = new MemoryDestination({ delayMs: 2 });
-    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 4 });
+    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 4, ...QUIET });
     const ev = mkEvent();
     for (let i = 0; i < 200; i++) sink.onCall(ev);
     assert.ok(sink.drops > 0, "expected drops at capacity=4 with a 200-event burst against a slow drain, got 0");
@@ -113,7 +108,7 @@ describe("JsonLinesAuditSink", () => {
   });
 
   it("keeps memory bounded by capacity in drop mode while the destination stalls", () => {
-    const sink = new JsonLinesAuditSink(stalledDestination(), { capacity: 16 });
+    const sink = new JsonLinesAuditSink(stalledDestination(), { capacity: 16, ...QUIET });
     for (let i = 0; i < 10_000; i++) sink.onCall(numbered(i));
     const stats = sink.stats();
     assert.equal(stats.accepted, 16);
@@ -159,7 +154,7 @@ describe("JsonLinesAuditSink", () => {
   });
 
   it("settles record() callers still waiting when the sink closes, counting their events as drops", async () => {
-    const sink = new JsonLinesAuditSink(stalledDestination(), { capacity: 2, backpressure: "block" });
+    const sink = new JsonLinesAuditSink(stalledDestination(), { capacity: 2, backpressure: "block", ...QUIET });
     const waiting = Array.from({ length: 5 }, (_, i) => sink.record(numbered(i)));
     const closed = sink.close();
     // The destination never finishes, so close() cannot either; the waiters must still settle.
@@ -171,7 +166,7 @@ describe("JsonLinesAuditSink", () => {
 
   it("records at once through record() in drop mode", async () => {
     const dest = new MemoryDestination();
-    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 1 });
+    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 1, ...QUIET });
     await sink.record(numbered(0));
     await sink.record(numbered(1));
     assert.equal(sink.stats().accepted + sink.drops, 2);
@@ -220,7 +215,7 @@ describe("JsonLinesAuditSink", () => {
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 1, max: 32 }), async (n, capacity) => {
         const dest = new MemoryDestination({ delayMs: 1 });
-        const sink = new JsonLinesAuditSink(dest.stream, { capacity });
+        const sink = new JsonLinesAuditSink(dest.stream, { capacity, ...QUIET });
         for (let i = 0; i < n; i++) {
           sink.onCall(numbered(i));
           if (i % 7 === 0) await tick();
@@ -388,7 +383,7 @@ describe("JsonLinesAuditSink", () => {
 
   it("closes once, however often close() is called, and counts later calls as drops", async () => {
     const dest = new MemoryDestination();
-    const sink = new JsonLinesAuditSink(dest.stream);
+    const sink = new JsonLinesAuditSink(dest.stream, QUIET);
     sink.onCall(mkEvent());
     const [a, b] = [sink.close(), sink.close()];
     assert.equal(a, b);

@@ -1,0 +1,113 @@
+// What became of the lines the sink accepted: written, rerouted or failed, as
+// the destination reports them. It trusts no report: a destination that
+// reports more lines than it was given, or after the sink gave up on them,
+// cannot make the counters disagree.
+import type { DeliveryReport } from "../destination/audit_destination.ts";
+import type { AuditLossReason } from "./audit_loss_error.ts";
+import type { LossLedger } from "./_losses.ts";
+import type { Reporter } from "./_reporter.ts";
+
+/** The written, rerouted and failed counters, and the lines the destination holds unreported. */
+export class DeliveryLedger {
+  written = 0;
+  rerouted = 0;
+  failed = 0;
+  /** Lines handed to the destination so far, and those since reported (or counted failed here). */
+  #handedOut = 0;
+  #settled = 0;
+  /** Lines counted failed here that the destination may still report: their late reports are ignored. */
+  #forgiven = 0;
+  /** Bumped when every line in the destination is counted failed: older writes' rejections then count nothing. */
+  #generation = 0;
+  #misbehaved = false;
+  /** Why lines the destination reports failed were lost: `"deadline"` while the sink gives up after a deadline. */
+  failReason: AuditLossReason = "destination";
+  readonly #losses: LossLedger;
+  readonly #reporter: Reporter;
+
+  constructor(losses: LossLedger, reporter: Reporter) {
+    this.#losses = losses;
+    this.#reporter = reporter;
+  }
+
+  /** Lines handed to the destination so far. */
+  get handedOut(): number {
+    return this.#handedOut;
+  }
+
+  /** What the destination is given at `attach`. */
+  readonly report: DeliveryReport = {
+    delivered: (lines) => {
+      this.written += this.#settle(lines);
+    },
+    rerouted: (lines) => {
+      this.rerouted += this.#settle(lines);
+    },
+    failed: (lines, error) => {
+      const settled = this.#settle(lines);
+      if (settled > 0) this.lose(this.failReason, settled, error);
+    },
+    warn: (error) => this.#reporter.tell(error, undefined, "the destination warned"),
+  };
+
+  /** `lines` are about to be written to the destination; returns the ticket to pass to `rejected`. */
+  handOut(lines: number): number {
+    this.#handedOut += lines;
+    return this.#generation;
+  }
+
+  /** A write of `lines` lines was rejected: none of them will be reported, they are lost. */
+  rejected(ticket: number, lines: number, error: unknown): void {
+    if (ticket !== this.#generation) return; // counted failed already
+    const lost = Math.min(lines, this.#handedOut - this.#settled);
+    this.#settled += lost;
+    if (lost > 0) this.lose("destination", lost, error);
+  }
+
+  /**
+   * Counts every line handed out before `mark` (a `handedOut` value) and not
+   * reported yet as failed: the destination said it was done with them.
+   */
+  settleUpTo(mark: number, reason: AuditLossReason, cause: unknown): void {
+    const missing = mark - this.#settled;
+    if (missing <= 0) return;
+    this.#settled = mark;
+    this.#forgiven += missing;
+    this.#generation++;
+    this.lose(reason, missing, cause);
+  }
+
+  /** Counts `events` accepted events lost and tells the loss ledger. */
+  lose(reason: AuditLossReason, events: number, cause?: unknown): void {
+    this.failed += events;
+    this.#losses.add(reason, events, cause);
+  }
+
+  /**
+   * Settles up to `lines` unreported lines; returns how many. A report of
+   * more lines than were unreported, or of something that is not a count, is
+   * told once and its excess ignored, so that `queued` never goes negative.
+   */
+  #settle(lines: unknown): number {
+    const count = typeof lines === "number" && lines > 0 ? Math.floor(lines) : 0;
+    const unreported = this.#handedOut - this.#settled;
+    const settled = Math.min(count, unreported);
+    this.#settled += settled;
+    let extra = count - settled;
+    const forgiven = Math.min(extra, this.#forgiven);
+    this.#forgiven -= forgiven;
+    extra -= forgiven;
+    if ((extra > 0 || (count === 0 && lines !== 0)) && !this.#misbehaved) {
+      this.#misbehaved = true;
+      this.#reporter.tell(
+        new RangeError(
+          `The destination reported ${
+            typeof lines === "number" ? lines : `a ${typeof lines}`
+          } lines when ${unreported} were unreported; ` +
+            "reports of lines it was not given are ignored",
+        ),
+      );
+    }
+    return settled;
+  }
+}

@@ -1,0 +1,103 @@
+// The sink's side of the destination contract: the writer, what the
+// destination reports, and flushing, closing and giving up against deadlines.
+import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
+import { gracePeriod, reasonOf } from "../_abort.ts";
+import { writerOf } from "../_writer.ts";
+import { DeliveryLedger } from "./_delivery_ledger.ts";
+import type { LossLedger } from "./_losses.ts";
+import type { Reporter } from "./_reporter.ts";
+
+/** How long a destination gets, once a deadline passed, to give up what it holds and release. */
+const DEADLINE_GRACE_MS = 100;
+const UNREPORTED = new Error("The destination's flush() resolved before reporting these lines");
+
+/** Writes the sink's chunks to its destination and counts what becomes of their lines. */
+export class DestinationLink {
+  /** The written, rerouted and failed counts, as the destination reports them. */
+  readonly deliveries: DeliveryLedger;
+  readonly #destination: AuditDestination;
+  readonly #out: WritableStreamDefaultWriter<Uint8Array>;
+  /** Close releases the writer instead (a plain stream's wrapper applies `preventClose` itself). */
+  readonly #preventClose: boolean;
+  readonly #reporter: Reporter;
+  /** A write was rejected: the destination is errored for good. */
+  #broken = false;
+  #lockReleased = false;
+
+  /**
+   * Takes the destination's writer and attaches to it.
+   *
+   * @throws {TypeError} When `destination` is not a writable stream, is
+   *   locked, has no proper writer, or its `attach()` throws.
+   */
+  constructor(destination: WritableStream<Uint8Array>, preventClose: boolean, losses: LossLedger, reporter: Reporter) {
+    const own = !isAuditDestination(destination); // a plain stream, wrapped here
+    const target = toAuditDestination(destination, { preventClose });
+    this.#out = writerOf(target, "the destination");
+    this.#reporter = reporter;
+    this.deliveries = new DeliveryLedger(losses, reporter);
+    try {
+      target.attach(this.deliveries.report);
+    } catch (cause) {
+      throw new TypeError("Cannot use the destination: its attach() threw", { cause });
+    }
+    this.#destination = target;
+    this.#preventClose = !own && preventClose;
+  }
+
+  /** Hands a chunk of `lines` lines to the destination. Never rejects. */
+  readonly deliver = async (bytes: Uint8Array, lines: number): Promise<void> => {
+    const ticket = this.deliveries.handOut(lines);
+    try {
+      await this.#out.write(bytes); // the destination reports each line's fate
+    } catch (error) {
+      this.#broken = true;
+      this.deliveries.rejected(ticket, lines, error);
+    }
+  };
+
+  /** Flushes the destination; every line written before must then have been reported. Never rejects. */
+  async flush(signal: AbortSignal | undefined): Promise<void> {
+    const handedOut = this.deliveries.handedOut;
+    await this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
+    if (!signal?.aborted) this.deliveries.settleUpTo(handedOut, "destination", UNREPORTED);
+  }
+
+  /** Closes the destination (releases it with `preventClose`, or once a write errored it). Never rejects. */
+  async close(): Promise<void> {
+    // A rejected write errored the destination for good, and was reported.
+    if (this.#preventClose || this.#broken) this.#releaseLock();
+    else await this.#reporter.attempt(() => this.#out.close(), "the destination's close() failed");
+  }
+
+  /**
+   * A deadline passed: the destination gets a short grace to give up (and
+   * report) what it holds and, when `closing`, to be aborted; what it still
+   * has not reported then counts as failed. Never rejects.
+   */
+  async giveUp(signal: AbortSignal, closing: boolean): Promise<void> {
+    const grace = gracePeriod(DEADLINE_GRACE_MS);
+    this.deliveries.failReason = "deadline"; // what the destination gives up now, it gives up for the deadline
+    try {
+      await grace.wait(
+        this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed"),
+      );
+      if (closing && this.#preventClose) this.#releaseLock();
+      else if (closing && !this.#lockReleased) {
+        await grace.wait(
+          this.#reporter.attempt(() => this.#out.abort(reasonOf(signal)), "the destination's abort() failed"),
+        );
+      }
+    } finally {
+      grace.end();
+      this.deliveries.failReason = "destination";
+    }
+    this.deliveries.settleUpTo(this.deliveries.handedOut, "deadline", reasonOf(signal));
+  }
+
+  #releaseLock(): void {
+    if (this.#lockReleased) return;
+    this.#lockReleased = true;
+    this.#out.releaseLock();
+  }
+}

@@ -1,0 +1,181 @@
+// Gathers the sink's losses into few reports: the first loss of a reason at
+// once, then at most one report per interval (made lazily, on a later loss:
+// no timer keeps a process alive), then the rest when flush() or close() ends.
+import { AuditLossError, type AuditLossReason } from "./audit_loss_error.ts";
+import { describeError } from "./_describe_error.ts";
+
+/** Builds the message of a report. */
+export type LossMessage = (reason: AuditLossReason, events: number, total: number, cause: unknown) => string;
+
+interface Tally {
+  total: number;
+  /** Lost since the last report. */
+  unreported: number;
+  firstAt: number;
+  lastAt: number;
+  /** The first cause since the last report (`undefined` when none was given). */
+  cause: unknown;
+  reportedAt: number;
+  scheduled: boolean;
+}
+
+const REASONS: readonly AuditLossReason[] = ["queue_full", "closed", "destination", "deadline"];
+
+/** Counts losses by reason and reports them, gathered, as {@linkcode AuditLossError}s. */
+export class LossLedger {
+  readonly #tallies: Record<AuditLossReason, Tally>;
+  readonly #interval: number;
+  readonly #message: LossMessage;
+  readonly #tell: (error: AuditLossError) => void;
+  readonly #clock: () => number;
+  /** The clock read once per event-loop turn: a burst of drops costs one clock read. */
+  #now = 0;
+  #stamped = false;
+  readonly #counters: LossCounter[] = [];
+
+  /**
+   * @param interval Milliseconds between two reports of one reason.
+   * @param message Builds each report's message.
+   * @param tell Receives each report; called from a microtask or from {@linkcode LossLedger.reportAll}.
+   * @param clock Milliseconds since the epoch.
+   */
+  constructor(
+    interval: number,
+    message: LossMessage,
+    tell: (error: AuditLossError) => void,
+    clock: () => number = Date.now,
+  ) {
+    this.#interval = interval;
+    this.#message = message;
+    this.#tell = tell;
+    this.#clock = clock;
+    const tally = (): Tally => ({
+      total: 0,
+      unreported: 0,
+      firstAt: 0,
+      lastAt: 0,
+      cause: undefined,
+      reportedAt: -Infinity,
+      scheduled: false,
+    });
+    this.#tallies = { queue_full: tally(), closed: tally(), destination: tally(), deadline: tally() };
+  }
+
+  /**
+   * Counts `events` lost for `reason`; schedules a report when one is due.
+   *
+   * @param since When the first of these losses happened, if earlier than now.
+   */
+  add(reason: AuditLossReason, events: number, cause?: unknown, since?: number): void {
+    const tally = this.#tallies[reason];
+    const now = this.#stamp();
+    if (tally.unreported === 0) {
+      tally.firstAt = since ?? now;
+      tally.cause = cause;
+    }
+    tally.unreported += events;
+    tally.total += events;
+    tally.lastAt = now;
+    if (!tally.scheduled && now - tally.reportedAt >= this.#interval) {
+      tally.scheduled = true;
+      queueMicrotask(() => this.#report(reason));
+    }
+  }
+
+  /** A counter of single losses for the hot path, folded into this ledger once per event-loop turn. */
+  counter(reason: AuditLossReason): LossCounter {
+    const counter = new LossCounter(reason, this, this.#clock);
+    this.#counters.push(counter);
+    return counter;
+  }
+
+  /** Reports every loss not reported yet, now. */
+  reportAll(): void {
+    for (const counter of this.#counters) counter.fold();
+    for (const reason of REASONS) this.#report(reason);
+  }
+
+  #report(reason: AuditLossReason): void {
+    const tally = this.#tallies[reason];
+    tally.scheduled = false;
+    const events = tally.unreported;
+    if (events === 0) return;
+    tally.unreported = 0;
+    tally.reportedAt = this.#clock();
+    const cause = tally.cause;
+    tally.cause = undefined;
+    const details = { reason, events, total: tally.total, firstAt: tally.firstAt, lastAt: tally.lastAt };
+    this.#tell(
+      new AuditLossError(
+        this.#message(reason, events, tally.total, cause),
+        cause === undefined ? details : { ...details, cause },
+      ),
+    );
+  }
+
+  #stamp(): number {
+    if (!this.#stamped) {
+      this.#stamped = true;
+      this.#now = this.#clock();
+      queueMicrotask(() => {
+        this.#stamped = false;
+      });
+    }
+    return this.#now;
+  }
+}
+
+/**
+ * Single losses counted where a drop costs nothing more than an increment (a
+ * burst of 10,000 drops must not read the clock 10,000 times): the first one
+ * of an event-loop turn notes the time and schedules the fold into the ledger.
+ */
+export class LossCounter {
+  readonly #reason: AuditLossReason;
+  readonly #ledger: LossLedger;
+  readonly #clock: () => number;
+  #pending = 0;
+  #since = 0;
+
+  constructor(reason: AuditLossReason, ledger: LossLedger, clock: () => number) {
+    this.#reason = reason;
+    this.#ledger = ledger;
+    this.#clock = clock;
+  }
+
+  /** Counts one loss. */
+  count(): void {
+    if (this.#pending++ === 0) {
+      this.#since = this.#clock();
+      queueMicrotask(this.fold);
+    }
+  }
+
+  /** Hands the losses counted so far to the ledger. */
+  readonly fold = (): void => {
+    const pending = this.#pending;
+    if (pending === 0) return;
+    this.#pending = 0;
+    this.#ledger.add(this.#reason, pending, undefined, this.#since);
+  };
+}
+
+/** The messages of a sink's loss reports: what was lost, why, and what to do about it. */
+export function lossMessages(capacity: number): LossMessage {
+  return (reason, events, total, cause) => {
+    const counted = `${events} event${events === 1 ? "" : "s"} (${total} so far)`;
+    switch (reason) {
+      case "queue_full":
+        return `Dropped ${counted}: the queue of ${capacity} events was full with backpressure "drop"; ` +
+          `to keep them, use backpressure "block" with await sink.record(event), a larger capacity, or a fallback sink`;
+      case "closed":
+        return `Dropped ${counted} recorded after close(); await every record() before closing the sink`;
+      case "destination":
+        return `Lost ${counted}: the destination failed: ${describeError(cause)}`;
+      case "deadline":
+        return `Lost ${counted}: still undelivered when the flush() or close() deadline passed (${
+          describeError(cause)
+        })`;
+    }
+  };
+}

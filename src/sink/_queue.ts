@@ -1,0 +1,215 @@
+// The sink's queue: lines waiting for the destination, bounded by a Web
+// Streams size queue, and the first-come-first-served admission of callers
+// waiting for room. What to do when it is full is the sink's policy, not this.
+
+/** A batch of lines in the size queue; `taken` once its lines went out with an earlier batch (or were discarded). */
+interface Batch {
+  readonly lines: string[];
+  taken: boolean;
+}
+
+/** Hands one chunk of whole lines to the destination. Must never reject. */
+export type Deliver = (bytes: Uint8Array, lines: number) => Promise<void>;
+
+/** Lines per queued batch at most, so that a huge burst in `"block"` mode stays in bounded pieces. */
+const MAX_BATCH_LINES = 4096;
+/** Characters gathered into one destination write. */
+const MAX_WRITE_CHARS = 1 << 20;
+const RESOLVED: Promise<void> = Promise.resolve();
+const encoder = new TextEncoder();
+
+/**
+ * Lines on their way to the destination. `push` is the hot path: it appends
+ * to a pending list and schedules one microtask, which moves the burst into
+ * a `WritableStream` whose `highWaterMark` is the capacity in lines, so that
+ * `desiredSize` and `ready` behave as a Web Streams writer's do. The
+ * stream's sink gathers queued batches into one chunk per write.
+ */
+export class LineQueue {
+  /**
+   * Lines per destination write: half the capacity, so that while one write
+   * is in flight callers can fill the other half (I/O overlaps encoding)
+   * without ever exceeding the capacity.
+   */
+  readonly #writeLimit: number;
+  readonly #deliver: Deliver;
+  readonly #queue: WritableStreamDefaultWriter<Batch>;
+  /** Lines pushed since the last pump, not yet in the size queue. */
+  #pending: string[] = [];
+  /** Batches in the size queue whose lines have not gone out yet. */
+  #unwritten: Batch[] = [];
+  #lastWrite: Promise<void> = RESOLVED;
+  #pumpScheduled = false;
+  /** Callers waiting for room, first come first served. */
+  #waiters: (() => void)[] = [];
+  #admitting = false;
+  /** Once set, every waiter is admitted at once, room or not. */
+  #open = false;
+
+  constructor(capacity: number, deliver: Deliver) {
+    this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
+    this.#deliver = deliver;
+    const queue = new WritableStream<Batch>(
+      { write: (batch) => this.#writeOut(batch) },
+      { highWaterMark: capacity, size: (batch) => batch.lines.length },
+    );
+    this.#queue = queue.getWriter();
+  }
+
+  /** Room left, in lines; zero or less means full (as in Web Streams). */
+  get desiredSize(): number {
+    return (this.#queue.desiredSize ?? 0) - this.#pending.length;
+  }
+
+  /** Resolves when there is room, as a Web Streams writer's `ready` does. */
+  get ready(): Promise<void> {
+    if (this.desiredSize > 0) return RESOLVED;
+    this.#pump(); // the size queue's own backpressure must see the pending lines
+    return this.#queue.ready;
+  }
+
+  /** Whether callers are waiting for room. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
+  }
+
+  /** Queues one line (without its newline). */
+  push(line: string): void {
+    this.#pending.push(line);
+    if (!this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pump);
+    }
+  }
+
+  /** Resolves once every line pushed so far was handed to the destination and its write settled. Never rejects. */
+  drained(): Promise<void> {
+    this.#pump();
+    return this.#lastWrite;
+  }
+
+  /**
+   * Calls `admit` once there is room for one more line and every earlier
+   * waiter was admitted (or at once, after {@linkcode LineQueue.admitAll}).
+   */
+  wait(admit: () => void): void {
+    this.#waiters.push(admit);
+    if (this.#open) this.#admit();
+    else this.#admitWhenReady();
+  }
+
+  /** Admits every waiter now and later, room or not (the sink is closing). */
+  admitAll(): void {
+    this.#open = true;
+    this.#admit();
+  }
+
+  /**
+   * Gives up every line not yet handed to the destination; a write in flight
+   * is not touched. The size queue still counts the discarded lines until
+   * their turn comes (they are skipped then).
+   *
+   * @returns The number of lines given up.
+   */
+  discard(): number {
+    let lines = this.#pending.length;
+    this.#pending = [];
+    for (const batch of this.#unwritten) {
+      batch.taken = true;
+      lines += batch.lines.length;
+    }
+    this.#unwritten = [];
+    return lines;
+  }
+
+  /** Resolves once every queued write is done; nothing can be pushed afterwards. */
+  close(): Promise<void> {
+    this.#pump();
+    return this.#queue.close();
+  }
+
+  /** Wakes waiters as the queue drains. */
+  #admitWhenReady(): void {
+    if (this.#admitting) return;
+    this.#admitting = true;
+    this.#pump(); // the size queue's own backpressure must see the pending lines
+    this.#queue.ready.then(() => {
+      this.#admitting = false;
+      this.#admit();
+      if (this.#waiters.length > 0 && !this.#open) this.#admitWhenReady();
+    }, () => {
+      this.#admitting = false;
+      this.admitAll();
+    });
+  }
+
+  /** Admits waiters, one per free slot (all of them once open). A waiter may push, wait or admit again. */
+  #admit(): void {
+    while (this.#waiters.length > 0 && (this.#open || this.desiredSize > 0)) this.#waiters.shift()!();
+  }
+
+  /** Moves pending lines into the size queue as batches (runs as a microtask after a burst). */
+  #pump = (): void => {
+    this.#pumpScheduled = false;
+    const pending = this.#pending;
+    if (pending.length === 0) return;
+    this.#pending = [];
+    const limit = this.#writeLimit;
+    for (let i = 0; i < pending.length; i += limit) {
+      const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
+      const batch: Batch = { lines, taken: false };
+      this.#unwritten.push(batch);
+      this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
+    }
+  };
+
+  /**
+   * The size queue's sink. Takes this batch and the batches queued behind it,
+   * up to the write limit (in lines) and MAX_WRITE_CHARS, into one
+   * destination write; the batches it took are no-ops when their turn comes,
+   * so the size queue's count stays exact.
+   */
+  #writeOut(batch: Batch): Promise<void> {
+    if (batch.taken) return RESOLVED;
+    const lines: string[][] = [];
+    let chars = 0;
+    let count = 0;
+    for (const next of this.#unwritten) {
+      if (lines.length > 0 && (count + next.lines.length > this.#writeLimit || chars >= MAX_WRITE_CHARS)) break;
+      next.taken = true;
+      lines.push(next.lines);
+      for (const line of next.lines) chars += line.length + 1;
+      count += next.lines.length;
+    }
+    this.#unwritten.splice(0, lines.length);
+    return this.#deliver(encodeLines(lines, chars), count);
+  }
+}
+
+/**
+ * UTF-8 of the lines, each followed by "\n". Encodes line by line into one
+ * buffer sized for ASCII (grown on the first wider character): joining a
+ * batch into one large string first costs up to 4× more on Node and Bun.
+ */
+function encodeLines(batches: readonly string[][], chars: number): Uint8Array {
+  let bytes = new Uint8Array(chars);
+  let at = 0;
+  for (const lines of batches) {
+    for (const line of lines) {
+      let read = 0;
+      for (;;) {
+        const done = encoder.encodeInto(read === 0 ? line : line.slice(read), bytes.subarray(at));
+        read += done.read;
+        at += done.written;
+        if (read === line.length && at < bytes.length) break;
+        // Out of room: at most 3 bytes per UTF-16 unit left, plus the newline.
+        const grown = new Uint8Array(Math.max(bytes.length * 2, at + (line.length - read) * 3 + 1));
+        grown.set(bytes.subarray(0, at));
+        bytes = grown;
+        if (read === line.length) break;
+      }
+      bytes[at++] = 0x0a;
+    }
+  }
+  return bytes.subarray(0, at);
+}

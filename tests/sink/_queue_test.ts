@@ -1,0 +1,113 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { LineQueue } from "../../src/sink/_queue.ts";
+import { tick } from "../_helpers/events.ts";
+
+const decoder = new TextDecoder();
+
+/** A queue whose deliveries are recorded; each resolves when `release()` is called (or at once). */
+function recordingQueue(capacity: number, options: { hold?: boolean } = {}) {
+  const chunks: string[][] = [];
+  const holds: (() => void)[] = [];
+  const queue = new LineQueue(capacity, (bytes, lines) => {
+    const text = decoder.decode(bytes);
+    const got = text.split("\n").slice(0, -1);
+    assert.equal(got.length, lines, "the line count handed over matches the chunk");
+    assert.ok(text.endsWith("\n"));
+    chunks.push(got);
+    return options.hold ? new Promise<void>((resolve) => holds.push(resolve)) : Promise.resolve();
+  });
+  return { queue, chunks, release: () => holds.splice(0).forEach((resolve) => resolve()) };
+}
+
+describe("LineQueue", () => {
+  it("hands lines out in order, as whole lines, after the burst that pushed them", async () => {
+    const { queue, chunks } = recordingQueue(8);
+    for (let i = 0; i < 20; i++) queue.push(`l${i}`);
+    assert.equal(chunks.length, 0, "nothing is written synchronously");
+    await queue.drained();
+    assert.deepEqual(chunks.flat(), Array.from({ length: 20 }, (_, i) => `l${i}`));
+    assert.ok(chunks.every((chunk) => chunk.length <= 4), "a write holds at most half the capacity");
+  });
+
+  it("counts pending lines against its capacity, as a Web Streams writer's desiredSize does", () => {
+    const { queue } = recordingQueue(4);
+    assert.equal(queue.desiredSize, 4);
+    queue.push("a");
+    queue.push("b");
+    assert.equal(queue.desiredSize, 2);
+    queue.push("c");
+    queue.push("d");
+    assert.equal(queue.desiredSize, 0);
+  });
+
+  it("gathers the batches queued behind a slow write into one chunk", async () => {
+    const { queue, chunks, release } = recordingQueue(64, { hold: true });
+    queue.push("first");
+    await tick();
+    for (let round = 0; round < 5; round++) {
+      queue.push(`r${round}`);
+      await tick(); // each round is its own batch in the size queue
+    }
+    release();
+    await tick();
+    release();
+    await queue.drained();
+    assert.deepEqual(chunks, [["first"], ["r0", "r1", "r2", "r3", "r4"]]);
+  });
+
+  it("admits waiters first come first served, one per free slot", async () => {
+    const { queue, release } = recordingQueue(2, { hold: true });
+    queue.push("a");
+    queue.push("b");
+    const admitted: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      queue.wait(() => {
+        admitted.push(i);
+        queue.push(`w${i}`);
+      });
+    }
+    assert.equal(queue.waiting, true);
+    for (let round = 0; round < 20 && admitted.length < 5; round++) {
+      assert.ok(queue.desiredSize >= 0, "never more than the capacity queued");
+      release();
+      await tick();
+    }
+    assert.deepEqual(admitted, [0, 1, 2, 3, 4]);
+    assert.equal(queue.waiting, false);
+  });
+
+  it("admits every waiter at once after admitAll, room or not", () => {
+    const { queue } = recordingQueue(1, { hold: true });
+    queue.push("a");
+    const admitted: number[] = [];
+    for (let i = 0; i < 3; i++) queue.wait(() => admitted.push(i));
+    queue.admitAll();
+    assert.deepEqual(admitted, [0, 1, 2]);
+    queue.wait(() => admitted.push(3));
+    assert.deepEqual(admitted, [0, 1, 2, 3]);
+  });
+
+  it("discards the lines not yet handed out, and skips them when their turn comes", async () => {
+    const { queue, chunks, release } = recordingQueue(16, { hold: true });
+    queue.push("in-flight");
+    await tick();
+    queue.push("queued-1");
+    await tick();
+    queue.push("queued-2");
+    queue.push("pending");
+    assert.equal(queue.discard(), 3, "everything but the write in flight");
+    assert.equal(queue.discard(), 0);
+    release();
+    await queue.drained();
+    assert.deepEqual(chunks, [["in-flight"]]);
+  });
+
+  it("encodes wide characters whatever the buffer's first guess", async () => {
+    const { queue, chunks } = recordingQueue(8);
+    const lines = ["ascii", "é".repeat(100), "😀".repeat(50), "x"];
+    for (const line of lines) queue.push(line);
+    await queue.drained();
+    assert.deepEqual(chunks.flat(), lines);
+  });
+});
