@@ -1,0 +1,151 @@
+// The few internals of @modelcontextprotocol/sdk 1.x the adapter relies on,
+// found structurally (the SDK is never imported), and the hooks put on them.
+//
+// - Protocol#_requestHandlers (a Map of method → handler): its `get` is
+//   wrapped on this one instance, so that the `tools/call` handler (or the
+//   fallback handler) it returns is audited, whenever it was registered.
+// - McpServer#_registeredTools, #validateToolInput, #executeToolHandler: read
+//   and wrapped on this one instance, to tell "unknown tool", "arguments
+//   failed the schema" and "the handler threw" apart, since McpServer turns
+//   all three into the same kind of `isError` result.
+import { isObjectLike, read } from "../call/_read.ts";
+import { whenSettled } from "../call/_settle.ts";
+
+/** A request handler as the SDK's Protocol stores and calls it. */
+export type Handler = (this: unknown, request: unknown, extra: unknown) => unknown;
+
+/** What the adapter hooks into. */
+export interface SdkInternals {
+  /** The low-level `Server` (itself, or an `McpServer`'s `.server`). */
+  readonly protocol: object;
+  /** Its `_requestHandlers` map. */
+  readonly handlers: Map<string, Handler>;
+  /** The `McpServer`, when one was given. */
+  readonly mcp: object | undefined;
+}
+
+/** Per-call observations the McpServer hooks report. */
+export interface CallObservations {
+  /** The arguments failed the tool's input schema (the SDK's error). */
+  inputError: unknown;
+  /** The tool's handler threw or rejected (what it threw). */
+  thrown: unknown;
+  /** The tool's handler returned (what it returned). */
+  returned: unknown;
+}
+
+/** Marks a value as not observed (`undefined` can be thrown or returned). */
+export const NONE: unique symbol = Symbol("none");
+
+const AUDITED = Symbol.for("@atd/audit/mcp");
+const TOOLS_CALL = "tools/call";
+const promiseThen = Promise.prototype.then;
+
+/**
+ * The internals of `server`, an `McpServer` or a low-level `Server`.
+ *
+ * @throws {TypeError} When `server` is neither, or is already audited.
+ */
+export function sdkInternals(server: unknown): SdkInternals {
+  const inner = isObjectLike(server) ? read(server, "server") : undefined;
+  const mcp = isObjectLike(inner) && isObjectLike(read(server as object, "_registeredTools"))
+    ? server as object
+    : undefined;
+  const protocol = mcp !== undefined ? inner as object : server;
+  const handlers = isObjectLike(protocol) ? read(protocol, "_requestHandlers") : undefined;
+  if (!isObjectLike(protocol) || !(handlers instanceof Map)) {
+    throw new TypeError(
+      "Cannot audit MCP server: expected an McpServer or a Server of @modelcontextprotocol/sdk 1.x",
+    );
+  }
+  if (Object.hasOwn(protocol, AUDITED)) throw new TypeError("Cannot audit MCP server: it is already audited");
+  return { protocol, handlers: handlers as Map<string, Handler>, mcp };
+}
+
+/** Which McpServer internals are missing (each one costs a row of the outcome table). */
+export function missingMcpHooks(mcp: object): string[] {
+  return ["validateToolInput", "executeToolHandler"].filter((name) => typeof read(mcp, name) !== "function");
+}
+
+/**
+ * Makes the server hand `wrap(handler)` instead of its `tools/call` handler
+ * (registered before or after this call, or the fallback handler).
+ */
+export function hookToolsCall(internals: SdkInternals, wrap: (handler: Handler) => Handler): void {
+  const { protocol, handlers } = internals;
+  Object.defineProperty(protocol, AUDITED, { value: true });
+  const get = handlers.get;
+  const wrapped = new WeakMap<Handler, Handler>();
+  Object.defineProperty(handlers, "get", {
+    configurable: true,
+    writable: true,
+    value: function (this: Map<string, Handler>, key: string): Handler | undefined {
+      const own = get.call(this, key);
+      if (key !== TOOLS_CALL) return own;
+      const handler = own ?? read(protocol, "fallbackRequestHandler");
+      if (typeof handler !== "function") return own;
+      let audited = wrapped.get(handler as Handler);
+      if (audited === undefined) wrapped.set(handler as Handler, audited = wrap(handler as Handler));
+      return audited;
+    },
+  });
+}
+
+/**
+ * Wraps the McpServer's input validation and tool execution on this
+ * instance. `current()` is the call whose handler is running synchronously
+ * (validation starts within it); `byExtra` finds a call from the per-request
+ * `extra` object the SDK passes to the tool.
+ */
+export function hookMcpServer(
+  mcp: object,
+  current: () => CallObservations | undefined,
+  byExtra: (extra: unknown) => CallObservations | undefined,
+): void {
+  const validate = read(mcp, "validateToolInput");
+  if (typeof validate === "function") {
+    define(mcp, "validateToolInput", function (this: unknown, ...args: unknown[]): unknown {
+      const call = current();
+      let result: unknown;
+      try {
+        result = validate.apply(this, args);
+      } catch (error) {
+        if (call !== undefined) call.inputError = error;
+        throw error;
+      }
+      if (call !== undefined) {
+        try {
+          promiseThen.call(result, undefined, (error: unknown) => {
+            call.inputError = error;
+          });
+        } catch {
+          // not a promise: validation was synchronous, and passed
+        }
+      }
+      return result;
+    });
+  }
+  const execute = read(mcp, "executeToolHandler");
+  if (typeof execute === "function") {
+    define(mcp, "executeToolHandler", function (this: unknown, ...args: unknown[]): unknown {
+      const call = byExtra(args[2]);
+      let result: unknown;
+      try {
+        result = execute.apply(this, args);
+      } catch (error) {
+        if (call !== undefined) call.thrown = error;
+        throw error;
+      }
+      if (call === undefined) return result;
+      return whenSettled(result, (value) => {
+        call.returned = value;
+      }, (error) => {
+        call.thrown = error;
+      });
+    });
+  }
+}
+
+function define(target: object, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { configurable: true, writable: true, value });
+}
