@@ -20,8 +20,8 @@ export const INVALID_OUTPUT_CODE = "INVALID_TOOL_OUTPUT";
 export const TOOL_ERROR_CODE = "TOOL_ERROR";
 
 /** How a call ended. */
-type End = 0 | 1 | 2;
-const End = { Resolved: 0, Rejected: 1, Cancelled: 2 } as const;
+type End = 0 | 1 | 2 | 3;
+const End = { Resolved: 0, Rejected: 1, Cancelled: 2, ThrewAtOnce: 3 } as const;
 
 class Call implements CallObservations {
   done = false;
@@ -86,7 +86,7 @@ export class McpAdapter {
       try {
         out = handler.call(this, request, extra);
       } catch (error) {
-        adapter.#end(call, End.Rejected, error);
+        adapter.#end(call, End.ThrewAtOnce, error);
         throw error;
       } finally {
         adapter.current = previous;
@@ -182,7 +182,13 @@ export class McpAdapter {
 
   #outcome(call: Call, how: End, value: unknown): Outcome {
     if (how === End.Cancelled) return { kind: "execution_failed", code: CANCELLED_CODE, retryable: true };
-    if (how === End.Rejected) return this.#ofError(value, call.info);
+    // The SDK parses the request's params against the method's schema before any handler runs, and
+    // throws its ZodError at once: the arguments (or the name) were not what tools/call takes.
+    if (how === End.ThrewAtOnce && isZodError(value)) {
+      return { kind: "invalid_args", message: messageOf(value) };
+    }
+    // A tool error whose reading made the SDK throw (a hostile `message` getter) is recorded as the tool's error.
+    if (how !== End.Resolved) return this.#ofError(call.thrown !== NONE ? call.thrown : value, call.info);
     const isError = isErrorResult(value);
     if (isError) {
       // McpServer answers each of these with an isError result; what was seen first tells them apart.
@@ -274,6 +280,11 @@ export class McpAdapter {
 
 function isErrorResult(value: unknown): boolean {
   return isObjectLike(value) && read(value, "isError") === true;
+}
+
+function isZodError(error: unknown): boolean {
+  const name = isObjectLike(error) ? read(error, "name") : undefined;
+  return typeof name === "string" && name.endsWith("ZodError");
 }
 
 function messageOf(error: unknown): string {
