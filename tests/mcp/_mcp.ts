@@ -9,6 +9,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 // @ts-types="@modelcontextprotocol/sdk/types"
 import { CallToolRequestSchema, ErrorCode, ListToolsRequestSchema, McpError } from "@modelcontextprotocol/sdk/types.js";
+import assert from "node:assert/strict";
 import { z } from "zod";
 import { ToolCallError } from "../../mod.ts";
 
@@ -187,4 +188,30 @@ export async function outcomeAtClient(client: Client, name: string, args: Record
       error: { name: (error as Error).name, code: (error as McpError).code, message: (error as Error).message },
     };
   }
+}
+
+/**
+ * Two servers built alike by `build(audited)`, the second one audited:
+ * `same(name, args)` calls both and asserts that their clients got the same thing.
+ */
+export async function twins(build: (audited: boolean) => McpServer | Server): Promise<{
+  same: (name: string, args?: Record<string, unknown>) => Promise<void>;
+  plain: Client;
+  audited: Client;
+  close: () => Promise<void>;
+}> {
+  const plain = await connect(build(false));
+  const audited = await connect(build(true));
+  return {
+    same: async (name, args = {}) => {
+      const expected = await outcomeAtClient(plain.client, name, args);
+      assert.deepEqual(await outcomeAtClient(audited.client, name, args), expected, name);
+    },
+    plain: plain.client,
+    audited: audited.client,
+    close: async () => {
+      await plain.close();
+      await audited.close();
+    },
+  };
 }

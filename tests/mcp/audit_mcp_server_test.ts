@@ -13,6 +13,7 @@ import {
   registerLowLevelHandler,
   registerTools,
   TABLE_CALLS,
+  twins,
 } from "./_mcp.ts";
 
 /** The text of a tool result's first content block (what the SDK put in an error result). */
@@ -65,18 +66,15 @@ describe("auditMcpServer with McpServer", () => {
   });
 
   it("hands the client exactly what an unaudited twin server hands it", async () => {
-    const plain = buildMcpServer();
-    const audited = buildMcpServer();
     const sink = new MemorySink();
-    auditMcpServer(audited, sink);
-    const a = await connect(plain);
-    const b = await connect(audited);
-    for (const [name, args] of [...TABLE_CALLS, ["hang", {}] as const]) {
-      assert.deepEqual(await outcomeAtClient(b.client, name, args), await outcomeAtClient(a.client, name, args), name);
-    }
-    assert.deepEqual(await b.client.listTools(), await a.client.listTools());
-    await a.close();
-    await b.close();
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) auditMcpServer(server, sink);
+      return server;
+    });
+    for (const [name, args] of [...TABLE_CALLS, ["hang", {}] as const]) await pair.same(name, args);
+    assert.deepEqual(await pair.audited.listTools(), await pair.plain.listTools());
+    await pair.close();
     assert.equal(sink.events.length, TABLE_CALLS.length + 1);
   });
 
@@ -279,18 +277,15 @@ describe("auditMcpServer with the low-level Server", () => {
   });
 
   it("hands the client exactly what an unaudited twin hands it, also for a handler set after auditing", async () => {
-    const plain = buildLowLevelServer();
-    const audited = buildLowLevelServer(false);
     const sink = new MemorySink();
-    auditMcpServer(audited, sink);
-    registerLowLevelHandler(audited);
-    const a = await connect(plain);
-    const b = await connect(audited);
-    for (const [name, args] of LOW_LEVEL_CALLS) {
-      assert.deepEqual(await outcomeAtClient(b.client, name, args), await outcomeAtClient(a.client, name, args), name);
-    }
-    await a.close();
-    await b.close();
+    const pair = await twins((audited) => {
+      const server = buildLowLevelServer(false);
+      if (audited) auditMcpServer(server, sink);
+      registerLowLevelHandler(server);
+      return server;
+    });
+    for (const [name, args] of LOW_LEVEL_CALLS) await pair.same(name, args);
+    await pair.close();
     assert.equal(sink.events.length, LOW_LEVEL_CALLS.length);
   });
 

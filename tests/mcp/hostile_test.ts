@@ -3,9 +3,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { CallEvent } from "../../mod.ts";
-import { auditMcpServer } from "../../src/mcp/audit_mcp_server.ts";
+import { auditMcpServer, type McpServerAudit } from "../../src/mcp/audit_mcp_server.ts";
 import { MemorySink, settle } from "../call/_sinks.ts";
-import { buildMcpServer, connect, InMemoryTransport, McpServer, outcomeAtClient, TABLE_CALLS } from "./_mcp.ts";
+import { buildMcpServer, connect, InMemoryTransport, McpServer, TABLE_CALLS, twins } from "./_mcp.ts";
 
 /** Tools that throw or return what no well-behaved tool would; a fresh set of counters per server. */
 function hostileServer(): McpServer {
@@ -139,42 +139,41 @@ function kindAndCode(event: CallEvent): string {
 
 describe("auditMcpServer against hostile tools", () => {
   it("hands the client what an unaudited twin hands it, and records each hostile call once", async () => {
-    const plain = hostileServer();
-    const audited = hostileServer();
     const sink = new MemorySink();
-    auditMcpServer(audited, sink);
-    const a = await connect(plain);
-    const b = await connect(audited);
+    const pair = await twins((audited) => {
+      const server = hostileServer();
+      if (audited) auditMcpServer(server, sink);
+      return server;
+    });
     for (const [name] of HOSTILE) {
       const before = sink.events.length;
-      assert.deepEqual(await outcomeAtClient(b.client, name, {}), await outcomeAtClient(a.client, name, {}), name);
+      await pair.same(name);
       await settle(1);
       assert.equal(sink.events.length, before + 1, `${name}: one event`);
     }
-    await a.close();
-    await b.close();
+    await pair.close();
     assert.deepEqual(sink.events.map((e) => [e.tool_id, kindAndCode(e)]), HOSTILE);
     for (const line of sink.lines()) assert.ok(line.length < 2000 && !line.includes("\n"));
   });
 
   it("never lets a throwing sink reach the client, and counts what it lost", async () => {
-    const plain = buildMcpServer();
-    const audited = buildMcpServer();
     const problems: unknown[] = [];
-    const audit = auditMcpServer(audited, {
-      onCall() {
-        throw new Error("sink exploded");
-      },
-    }, { onError: (e) => problems.push(e) });
-    const a = await connect(plain);
-    const b = await connect(audited);
-    for (const [name, args] of TABLE_CALLS) {
-      assert.deepEqual(await outcomeAtClient(b.client, name, args), await outcomeAtClient(a.client, name, args), name);
-    }
-    await a.close();
-    await b.close();
-    assert.equal(audit.recorded, 0);
-    assert.equal(audit.lost, TABLE_CALLS.length);
+    let audit: McpServerAudit | undefined;
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) {
+        audit = auditMcpServer(server, {
+          onCall() {
+            throw new Error("sink exploded");
+          },
+        }, { onError: (e) => problems.push(e) });
+      }
+      return server;
+    });
+    for (const [name, args] of TABLE_CALLS) await pair.same(name, args);
+    await pair.close();
+    assert.equal(audit?.recorded, 0);
+    assert.equal(audit?.lost, TABLE_CALLS.length);
     assert.equal(problems.length, TABLE_CALLS.length);
   });
 
@@ -209,12 +208,12 @@ describe("auditMcpServer against hostile tools", () => {
 
 describe("auditMcpServer against hostile clients", () => {
   it("records tool names with newlines, NULs, prototype keys and megabytes as one capped, scrubbed line each", async () => {
-    const plain = buildMcpServer();
-    const audited = buildMcpServer();
     const sink = new MemorySink();
-    auditMcpServer(audited, sink);
-    const a = await connect(plain);
-    const b = await connect(audited);
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) auditMcpServer(server, sink);
+      return server;
+    });
     const secret = "AKIAIOSFODNN7EXAMPLE";
     const names = [
       'evil\ntool\r\n{"x":1}',
@@ -224,11 +223,8 @@ describe("auditMcpServer against hostile clients", () => {
       "toString",
       `${secret} ${"n".repeat(1 << 20)}`,
     ];
-    for (const name of names) {
-      assert.deepEqual(await outcomeAtClient(b.client, name, {}), await outcomeAtClient(a.client, name, {}));
-    }
-    await a.close();
-    await b.close();
+    for (const name of names) await pair.same(name);
+    await pair.close();
     assert.deepEqual(sink.events.map((e) => e.outcome.kind), names.map(() => "tool_not_found"));
     assert.equal(sink.events[0]!.tool_id, names[0]);
     assert.equal(sink.events[2]!.tool_id, "constructor");
