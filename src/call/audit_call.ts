@@ -1,5 +1,4 @@
 import type { CapProvenance, Outcome } from "../event/call_event.ts";
-import { nowRfc3339 } from "../event/create_call_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import type { AuditEventOptions } from "./audit_event_options.ts";
 import { outcomeOfError } from "./outcome_of_error.ts";
@@ -7,6 +6,7 @@ import { ToolCallError } from "./tool_call_error.ts";
 import { copyOutcome, DEFAULT_OPTIONS, type EventDraft, recordEvent, report, resolveOptions } from "./_recorder.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
+import { timestamp } from "./_clock.ts";
 
 /** What is known of a call before it runs: the event's fields but `ts`, `duration_ms` and `outcome`. */
 export interface AuditCallFields {
@@ -113,7 +113,7 @@ export function auditCall<T>(
     throw new TypeError(`${WHERE}: mapResult must be a function, got ${typeof mapResult}`);
   }
 
-  const ts = nowRfc3339();
+  const ts = timestamp();
   let draft: EventDraft | undefined;
   try {
     draft = draftOf(call, ts);
@@ -122,14 +122,19 @@ export function auditCall<T>(
   }
   let done = false;
   const start = performance.now();
+  // Never throws: it runs in promise reactions, and after the tool threw.
   const finish = (outcome: () => Outcome): void => {
     if (done) return;
     done = true;
     const end = performance.now();
     if (draft === undefined) return;
-    draft.duration_ms = Math.max(0, Math.floor(end - start));
-    draft.outcome = outcome();
-    recordEvent(sink, draft, resolved);
+    try {
+      draft.duration_ms = Math.max(0, Math.floor(end - start));
+      draft.outcome = outcome();
+      recordEvent(sink, draft, resolved);
+    } catch (error) {
+      report(sink, resolved, new Error(`${WHERE}: recording it threw`, { cause: error }));
+    }
   };
   const mapped = (mapper: (x: unknown) => Outcome | undefined, x: unknown, name: string): Outcome | undefined => {
     let out: unknown;
@@ -157,11 +162,7 @@ export function auditCall<T>(
   try {
     value = fn();
   } catch (error) {
-    try {
-      finish(() => ofError(error));
-    } catch {
-      // finish never throws; the tool's error must come out whatever happens
-    }
+    finish(() => ofError(error));
     throw error;
   }
   return whenSettled(value, (v) => finish(() => ofValue(v)), (e) => finish(() => ofError(e))) as AuditCallResult<T>;

@@ -1,7 +1,6 @@
 // One audited `tools/call`: what is read when it starts, how it ends (once),
 // and which outcome that is.
 import type { CapProvenance, Outcome } from "../event/call_event.ts";
-import { nowRfc3339 } from "../event/create_call_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { outcomeOfError, UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
 import { ToolCallError } from "../call/tool_call_error.ts";
@@ -9,6 +8,7 @@ import { copyOutcome, type EventDraft, recordEvent, report, type ResolvedOptions
 import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
+import { timestamp } from "../call/_clock.ts";
 import { type CallObservations, type Handler, NONE } from "./_sdk.ts";
 import type { AuditMcpServerOptions, McpAuthInfo, McpToolCall, McpToolResult } from "./audit_mcp_server.ts";
 
@@ -30,15 +30,41 @@ class Call implements CallObservations {
   returned: unknown = NONE;
   notFound = false;
   abortedEarly = false;
-  signal: EventTarget | undefined;
-  onAbort: (() => void) | undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  start = 0;
+  /** Neighbours in the adapter's list of calls in flight (a list: no hashing per call). */
+  prev: Call | undefined = undefined;
+  next: Call | undefined = undefined;
+  #info: McpToolCall | undefined;
   constructor(
-    readonly info: McpToolCall,
+    readonly request: unknown,
+    readonly extra: unknown,
+    readonly params: unknown,
+    readonly requestId: string | number | undefined,
     readonly draft: EventDraft,
-    readonly start: number,
   ) {}
+
+  /** The call as callbacks see it, built the first time one asks. */
+  get info(): McpToolCall {
+    if (this.#info !== undefined) return this.#info;
+    const { request, extra, params } = this;
+    const session = isObjectLike(extra) ? read(extra, "sessionId") : undefined;
+    const auth = isObjectLike(extra) ? read(extra, "authInfo") : undefined;
+    return this.#info = {
+      name: this.draft.tool_id,
+      arguments: isObjectLike(params) ? read(params, "arguments") : undefined,
+      requestId: this.requestId,
+      sessionId: typeof session === "string" ? session : undefined,
+      authInfo: isObjectLike(auth) ? auth as McpAuthInfo : undefined,
+      request,
+      extra,
+    };
+  }
 }
 
+/** The granted capabilities of a call when no callback says otherwise. */
+const NO_CAPABILITIES: readonly string[] = Object.freeze([]);
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
 const NOT_FOUND: Outcome = Object.freeze({ kind: "tool_not_found" });
 
@@ -48,7 +74,12 @@ export class McpAdapter {
   lost = 0;
   /** The call whose handler is running synchronously right now. */
   current: Call | undefined;
-  readonly #byExtra = new WeakMap<object, Call>();
+  /** Whether each call listens to its signal (when the server's aborts cannot be hooked). */
+  listen = true;
+  /** Calls in flight by the SDK's per-request `extra` (McpServer only: its tool runs are found by it). */
+  readonly #byExtra = new Map<unknown, Call>();
+  /** Calls that may still be aborted, newest first. */
+  #inFlight: Call | undefined = undefined;
 
   constructor(
     readonly sink: AuditSink,
@@ -57,9 +88,18 @@ export class McpAdapter {
     readonly mcp: object | undefined,
   ) {}
 
+  /** Ends, as cancelled, every call in flight whose request the server has aborted. */
+  sweep(): void {
+    for (let call = this.#inFlight; call !== undefined;) {
+      const next = call.next;
+      if (call.signal?.aborted) this.#end(call, End.Cancelled, undefined);
+      call = next;
+    }
+  }
+
   /** The call that was given `extra` (the SDK's per-request object). */
   byExtra(extra: unknown): Call | undefined {
-    return isObjectLike(extra) ? this.#byExtra.get(extra) : undefined;
+    return this.#byExtra.get(extra);
   }
 
   /** `handler`, audited: same arguments, same `this`, same result or error. */
@@ -100,69 +140,106 @@ export class McpAdapter {
     };
   }
 
+  // The request and `extra` come from the SDK (the request as the transport parsed it): read directly,
+  // each at its own site (monomorphic, unlike one shared guarded reader). A getter that throws (an
+  // in-process client sending hostile objects) fails the whole begin: the call then runs unaudited.
   #begin(request: unknown, extra: unknown): Call {
-    const ts = nowRfc3339();
-    const params = isObjectLike(request) ? read(request, "params") : undefined;
-    const rawName = isObjectLike(params) ? read(params, "name") : undefined;
-    const id = isObjectLike(request) ? read(request, "id") : undefined;
-    const session = isObjectLike(extra) ? read(extra, "sessionId") : undefined;
-    const auth = isObjectLike(extra) ? read(extra, "authInfo") : undefined;
-    const info: McpToolCall = {
-      name: typeof rawName === "string" ? rawName : "",
-      arguments: isObjectLike(params) ? read(params, "arguments") : undefined,
-      requestId: typeof id === "string" || typeof id === "number" ? id : undefined,
-      sessionId: typeof session === "string" ? session : undefined,
-      authInfo: isObjectLike(auth) ? auth as McpAuthInfo : undefined,
-      request,
-      extra,
-    };
+    const r = request as { params?: { name?: unknown }; id?: unknown } | null | undefined;
+    const params = r?.params;
+    const rawName = params?.name;
+    const id = r?.id;
+    const x = extra as { authInfo?: { clientId?: unknown }; signal?: unknown } | null | undefined;
     const o = this.options;
-    const { caps, provenance } = grantsOf(this.#ask("capabilities", o.capabilities, info, isGrant));
     const draft: EventDraft = {
-      ts,
-      call_id: this.#ask("callId", o.callId, info, isString) ?? `${ulid()}:${info.requestId ?? ""}`,
-      tool_id: info.name,
-      caller_id: o.callerId !== undefined
-        ? this.#ask("callerId", o.callerId, info, isString)
-        : stringOrUndefined(info.authInfo && read(info.authInfo, "clientId")),
-      granted_capabilities: caps,
+      ts: timestamp(),
+      call_id: "",
+      tool_id: typeof rawName === "string" ? rawName : "",
+      caller_id: undefined,
+      granted_capabilities: NO_CAPABILITIES,
       duration_ms: 0,
       outcome: SUCCESS,
-      tier: (typeof o.tier === "function" ? this.#ask("tier", o.tier, info, isString) : o.tier) ?? "warm",
-      dry_run: (typeof o.dryRun === "function" ? this.#ask("dryRun", o.dryRun, info, isBoolean) : o.dryRun) ?? false,
+      tier: typeof o.tier === "string" ? o.tier : "warm",
+      dry_run: o.dryRun === true,
       secrets_resolved: false,
       cursor_page: undefined,
-      capability_provenance: provenance,
+      capability_provenance: undefined,
     };
-    const call = new Call(info, draft, performance.now());
-    if (isObjectLike(extra)) this.#byExtra.set(extra, call);
-    if (this.mcp !== undefined && typeof rawName === "string") {
-      // The SDK's own lookup, an instant before it makes it.
-      const registry = read(this.mcp, "_registeredTools");
-      const tool = isObjectLike(registry) ? read(registry, rawName) : undefined;
-      call.notFound = !tool || !read(tool as object, "enabled");
+    const call = new Call(
+      request,
+      extra,
+      params,
+      typeof id === "string" || typeof id === "number" ? id : undefined,
+      draft,
+    );
+    draft.call_id = (o.callId && this.#ask("callId", o.callId, call, isString)) || `${ulid()}:${call.requestId ?? ""}`;
+    if (o.callerId !== undefined) draft.caller_id = this.#ask("callerId", o.callerId, call, isString);
+    else {
+      const clientId = x?.authInfo?.clientId;
+      if (typeof clientId === "string") draft.caller_id = clientId;
     }
-    this.#watchAbort(call, isObjectLike(extra) ? read(extra, "signal") : undefined);
+    if (o.capabilities !== undefined) {
+      const granted = grantsOf(this.#ask("capabilities", o.capabilities, call, isGrant));
+      draft.granted_capabilities = granted.caps;
+      draft.capability_provenance = granted.provenance;
+    }
+    if (typeof o.tier === "function") draft.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
+    if (typeof o.dryRun === "function") draft.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
+    if (this.mcp !== undefined) {
+      this.#byExtra.set(extra, call);
+      if (typeof rawName === "string") {
+        // The SDK's own lookup, an instant before it makes it.
+        const tool = this.#registry()?.[rawName] as { enabled?: unknown } | undefined;
+        call.notFound = !tool || !tool.enabled;
+      }
+    }
+    const signal = x?.signal as AbortSignal | undefined;
+    const aborted = signal?.aborted; // a getter: read once here (slow in Node), once when the call ends
+    if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
+    call.start = performance.now();
     return call;
   }
 
-  #watchAbort(call: Call, signal: unknown): void {
-    if (!(signal instanceof EventTarget)) return;
-    if ((signal as AbortSignal).aborted) {
+  #registry(): Record<string, unknown> | undefined {
+    const registry = (this.mcp as { _registeredTools?: unknown })._registeredTools;
+    return isObjectLike(registry) ? registry as Record<string, unknown> : undefined;
+  }
+
+  #watchAbort(call: Call, signal: AbortSignal, aborted: boolean): void {
+    call.signal = signal;
+    if (aborted) {
       call.abortedEarly = true;
       return;
     }
-    call.signal = signal;
-    call.onAbort = () => this.#end(call, End.Cancelled, undefined);
-    signal.addEventListener("abort", call.onAbort, { once: true });
+    call.next = this.#inFlight;
+    if (call.next !== undefined) call.next.prev = call;
+    this.#inFlight = call;
+    if (this.listen) {
+      call.onAbort = () => this.#end(call, End.Cancelled, undefined);
+      signal.addEventListener("abort", call.onAbort, { once: true });
+    }
   }
 
+  /** Records how `call` ended, the first time only. Never throws (it runs in promise reactions). */
   #end(call: Call, how: End, value: unknown): void {
     if (call.done) return;
     call.done = true;
-    const end = performance.now();
+    try {
+      this.#record(call, how, value, performance.now());
+    } catch (error) {
+      this.lost++;
+      report(this.sink, this.resolved, new Error("Cannot record a tools/call", { cause: error }));
+    }
+  }
+
+  #record(call: Call, how: End, value: unknown, end: number): void {
+    if (call.prev !== undefined) call.prev.next = call.next;
+    else if (this.#inFlight === call) this.#inFlight = call.next;
+    if (call.next !== undefined) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
     if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
-    if (isObjectLike(call.info.extra)) this.#byExtra.delete(call.info.extra);
+    if (this.mcp !== undefined) this.#byExtra.delete(call.extra);
+    // The server sends no response to an aborted request, whatever its handler did.
+    if (call.signal?.aborted) how = End.Cancelled;
     let outcome: Outcome;
     try {
       outcome = this.#outcome(call, how, value);
@@ -188,13 +265,13 @@ export class McpAdapter {
       return { kind: "invalid_args", message: messageOf(value) };
     }
     // A tool error whose reading made the SDK throw (a hostile `message` getter) is recorded as the tool's error.
-    if (how !== End.Resolved) return this.#ofError(call.thrown !== NONE ? call.thrown : value, call.info);
+    if (how !== End.Resolved) return this.#ofError(call.thrown !== NONE ? call.thrown : value, call);
     const isError = isErrorResult(value);
     if (isError) {
       // McpServer answers each of these with an isError result; what was seen first tells them apart.
       if (call.notFound) return NOT_FOUND;
       if (call.inputError !== NONE) return { kind: "invalid_args", message: messageOf(call.inputError) };
-      if (call.thrown !== NONE) return this.#ofError(call.thrown, call.info);
+      if (call.thrown !== NONE) return this.#ofError(call.thrown, call);
     }
     const mapResult = this.options.mapResult;
     if (mapResult !== undefined) {
@@ -214,12 +291,12 @@ export class McpAdapter {
     };
   }
 
-  #ofError(error: unknown, info: McpToolCall): Outcome {
+  #ofError(error: unknown, call: Call): Outcome {
     const typed = ToolCallError.outcomeOf(error);
     if (typed !== undefined) return typed;
     const mapError = this.options.mapError;
     if (mapError !== undefined) {
-      const mapped = this.#mapped("mapError", () => mapError(error, info));
+      const mapped = this.#mapped("mapError", () => mapError(error, call.info));
       if (mapped !== undefined) return mapped;
     }
     // JSON-RPC codes a tools/call handler (or the SDK) throws: -32602 invalid params, -32601 unknown method/tool.
@@ -252,13 +329,13 @@ export class McpAdapter {
   #ask<T>(
     name: string,
     callback: ((call: McpToolCall) => unknown) | undefined,
-    info: McpToolCall,
+    call: Call,
     check: (value: unknown) => value is T,
   ): T | undefined {
     if (callback === undefined) return undefined;
     let value: unknown;
     try {
-      value = callback(info);
+      value = callback(call.info);
     } catch (error) {
       report(
         this.sink,
@@ -302,10 +379,6 @@ function isBoolean(value: unknown): value is boolean {
 
 function isGrant(value: unknown): value is object {
   return isObjectLike(value);
-}
-
-function stringOrUndefined(value: unknown): string | undefined {
-  return typeof value === "string" ? value : undefined;
 }
 
 function grantsOf(granted: unknown): { caps: readonly string[]; provenance: readonly CapProvenance[] | undefined } {

@@ -8,6 +8,10 @@
 //   and wrapped on this one instance, to tell "unknown tool", "arguments
 //   failed the schema" and "the handler threw" apart, since McpServer turns
 //   all three into the same kind of `isError` result.
+// - Protocol#_oncancel and #_onclose: wrapped on this one instance, to look for
+//   aborted calls right after the server aborts request handlers (a client's
+//   notifications/cancelled, the connection closing), rather than add an
+//   abort listener to every request's signal (a microsecond each in Node).
 import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 
@@ -62,49 +66,59 @@ export function sdkInternals(server: unknown): SdkInternals {
   return { protocol, handlers: handlers as Map<string, Handler>, mcp };
 }
 
-/** Which McpServer internals are missing (each one costs a row of the outcome table). */
-export function missingMcpHooks(mcp: object): string[] {
-  return ["validateToolInput", "executeToolHandler"].filter((name) => typeof read(mcp, name) !== "function");
-}
-
 /**
  * Makes the server hand `wrap(handler)` instead of its `tools/call` handler
  * (registered before or after this call, or the fallback handler).
  */
 export function hookToolsCall(internals: SdkInternals, wrap: (handler: Handler) => Handler): void {
   const { protocol, handlers } = internals;
-  Object.defineProperty(protocol, AUDITED, { value: true });
   const get = handlers.get;
   const wrapped = new WeakMap<Handler, Handler>();
-  Object.defineProperty(handlers, "get", {
-    configurable: true,
-    writable: true,
-    value: function (this: Map<string, Handler>, key: string): Handler | undefined {
-      const own = get.call(this, key);
-      if (key !== TOOLS_CALL) return own;
-      const handler = own ?? read(protocol, "fallbackRequestHandler");
-      if (typeof handler !== "function") return own;
-      let audited = wrapped.get(handler as Handler);
-      if (audited === undefined) wrapped.set(handler as Handler, audited = wrap(handler as Handler));
-      return audited;
-    },
-  });
+  try {
+    Object.defineProperty(handlers, "get", {
+      configurable: true,
+      writable: true,
+      value: function (this: Map<string, Handler>, key: string): Handler | undefined {
+        const own = get.call(this, key);
+        if (key !== TOOLS_CALL) return own;
+        const handler = own ?? read(protocol, "fallbackRequestHandler");
+        if (typeof handler !== "function") return own;
+        let audited = wrapped.get(handler as Handler);
+        if (audited === undefined) wrapped.set(handler as Handler, audited = wrap(handler as Handler));
+        return audited;
+      },
+    });
+    Object.defineProperty(protocol, AUDITED, { value: true });
+  } catch {
+    delete (handlers as { get?: unknown }).get;
+    throw new TypeError("Cannot audit MCP server: its request handlers cannot be hooked (a frozen server?)");
+  }
 }
 
 /**
  * Wraps the McpServer's input validation and tool execution on this
  * instance. `current()` is the call whose handler is running synchronously
  * (validation starts within it); `byExtra` finds a call from the per-request
- * `extra` object the SDK passes to the tool.
+ * `extra` object the SDK passes to the tool. Returns the names it could not
+ * wrap (missing, or not replaceable).
  */
 export function hookMcpServer(
   mcp: object,
   current: () => CallObservations | undefined,
   byExtra: (extra: unknown) => CallObservations | undefined,
-): void {
-  const validate = read(mcp, "validateToolInput");
-  if (typeof validate === "function") {
-    define(mcp, "validateToolInput", function (this: unknown, ...args: unknown[]): unknown {
+): string[] {
+  const failed: string[] = [];
+  const hook = (name: string, wrap: (original: (...args: unknown[]) => unknown) => unknown): void => {
+    const original = read(mcp, name);
+    try {
+      if (typeof original !== "function") throw new TypeError(`no ${name}`);
+      define(mcp, name, wrap(original as (...args: unknown[]) => unknown));
+    } catch {
+      failed.push(name);
+    }
+  };
+  hook("validateToolInput", (validate) =>
+    function (this: unknown, ...args: unknown[]): unknown {
       const call = current();
       let result: unknown;
       try {
@@ -124,10 +138,8 @@ export function hookMcpServer(
       }
       return result;
     });
-  }
-  const execute = read(mcp, "executeToolHandler");
-  if (typeof execute === "function") {
-    define(mcp, "executeToolHandler", function (this: unknown, ...args: unknown[]): unknown {
+  hook("executeToolHandler", (execute) =>
+    function (this: unknown, ...args: unknown[]): unknown {
       const call = byExtra(args[2]);
       let result: unknown;
       try {
@@ -143,7 +155,32 @@ export function hookMcpServer(
         call.thrown = error;
       });
     });
+  return failed;
+}
+
+/**
+ * Calls `sweep` each time the server has aborted request handlers. Returns
+ * false when the server lacks either method or either cannot be replaced.
+ */
+export function hookAborts(protocol: object, sweep: () => void): boolean {
+  const cancel = read(protocol, "_oncancel");
+  const close = read(protocol, "_onclose");
+  if (typeof cancel !== "function" || typeof close !== "function") return false;
+  let hooked = true;
+  for (const [name, original] of [["_oncancel", cancel], ["_onclose", close]] as const) {
+    try {
+      define(protocol, name, function (this: unknown, ...args: unknown[]): unknown {
+        try {
+          return original.apply(this, args);
+        } finally {
+          sweep();
+        }
+      });
+    } catch {
+      hooked = false; // a frozen or non-configurable property: each call listens to its signal instead
+    }
   }
+  return hooked;
 }
 
 function define(target: object, name: string, value: unknown): void {

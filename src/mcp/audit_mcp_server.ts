@@ -24,7 +24,7 @@ import type { AuditSink } from "../sink/audit_sink.ts";
 import type { AuditEventOptions } from "../call/audit_event_options.ts";
 import { report, resolveOptions } from "../call/_recorder.ts";
 import { McpAdapter } from "./_adapter.ts";
-import { hookMcpServer, hookToolsCall, missingMcpHooks, sdkInternals } from "./_sdk.ts";
+import { hookAborts, hookMcpServer, hookToolsCall, sdkInternals } from "./_sdk.ts";
 
 export { CANCELLED_CODE, INVALID_OUTPUT_CODE, TOOL_ERROR_CODE } from "./_adapter.ts";
 
@@ -190,21 +190,21 @@ export function auditMcpServer(
   }
   const internals = sdkInternals(server);
   const adapter = new McpAdapter(sink, { ...options }, resolved, internals.mcp);
+  hookToolsCall(internals, (handler) => adapter.wrap(handler));
   if (internals.mcp !== undefined) {
-    const missing = missingMcpHooks(internals.mcp);
-    if (missing.length > 0) {
+    const failed = hookMcpServer(internals.mcp, () => adapter.current, (extra) => adapter.byExtra(extra));
+    if (failed.length > 0) {
       report(
         sink,
         resolved,
         new Error(
-          `auditMcpServer: this McpServer has no ${missing.join(" or ")}; ` +
+          `Cannot hook the McpServer's ${failed.join(" and ")}: ` +
             "invalid arguments and tool errors are recorded from the result alone",
         ),
       );
     }
-    hookMcpServer(internals.mcp, () => adapter.current, (extra) => adapter.byExtra(extra));
   }
-  hookToolsCall(internals, (handler) => adapter.wrap(handler));
+  adapter.listen = !hookAborts(internals.protocol, () => adapter.sweep());
   return {
     get recorded(): number {
       return adapter.recorded;

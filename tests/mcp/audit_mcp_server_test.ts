@@ -183,6 +183,52 @@ describe("auditMcpServer with McpServer", () => {
     assert.equal(sink.events.length, 3);
   });
 
+  it("still records cancellation once when the server's abort methods cannot be hooked", async () => {
+    let started!: () => void;
+    const startedP = new Promise<void>((resolve) => (started = resolve));
+    let release!: () => void;
+    const server = buildMcpServer({ started, release: new Promise<void>((resolve) => (release = resolve)) });
+    const protocol = server.server as unknown as Record<string, unknown>;
+    for (const name of ["_oncancel", "_onclose"]) {
+      Object.defineProperty(protocol, name, { value: protocol[name], writable: false, configurable: false });
+    }
+    const sink = new MemorySink();
+    auditMcpServer(server, sink);
+    const { client, close } = await connect(server);
+    const controller = new AbortController();
+    const call = client.callTool({ name: "hang" }, undefined, { signal: controller.signal });
+    await startedP;
+    controller.abort();
+    await assert.rejects(call);
+    await settle();
+    assert.deepEqual(sink.only().outcome, { kind: "execution_failed", code: "CANCELLED", retryable: true });
+    release();
+    await settle();
+    assert.equal(sink.events.length, 1);
+    await close();
+  });
+
+  it("reports, and records from the result alone, when the McpServer's own methods cannot be hooked", async () => {
+    const server = buildMcpServer();
+    Object.defineProperty(server, "validateToolInput", {
+      value: (server as unknown as Record<string, unknown>).validateToolInput,
+      writable: false,
+      configurable: false,
+    });
+    const sink = new MemorySink();
+    const problems: unknown[] = [];
+    auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+    assert.match(String((problems[0] as Error).message), /validateToolInput/);
+    const { client, close } = await connect(server);
+    await client.callTool({ name: "add", arguments: { a: "x" } });
+    await client.callTool({ name: "throws" });
+    await close();
+    assert.deepEqual(sink.events.map((e) => e.outcome), [
+      { kind: "execution_failed", code: "TOOL_ERROR", retryable: false },
+      { kind: "execution_failed", code: "ENOENT", retryable: false },
+    ]);
+  });
+
   it("takes caller, capabilities, tier and dry_run from callbacks", async () => {
     const server = buildMcpServer();
     const sink = new MemorySink();
@@ -255,6 +301,9 @@ describe("auditMcpServer with McpServer", () => {
     auditMcpServer(server, sink);
     assert.throws(() => auditMcpServer(server, sink), /already audited/);
     assert.throws(() => auditMcpServer(server.server, sink), /already audited/);
+    const frozen = buildLowLevelServer();
+    Object.freeze((frozen as unknown as { _requestHandlers: object })._requestHandlers);
+    assert.throws(() => auditMcpServer(frozen, sink), /cannot be hooked/);
   });
 });
 
