@@ -1,72 +1,21 @@
-// One audited `tools/call`: what is read when it starts, how it ends (once),
-// and which outcome that is.
+// Audits one server's `tools/call`s: what is read when each starts, and
+// recording it once when it ends.
 import type { CapProvenance, Outcome } from "../event/call_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
-import { outcomeOfError, UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
-import { ToolCallError } from "../call/tool_call_error.ts";
-import { copyOutcome, type EventDraft, recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
+import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
+import { type EventDraft, recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
 import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
 import { timestamp } from "../call/_clock.ts";
-import { type CallObservations, type Handler, NONE } from "./_sdk.ts";
-import type { AuditMcpServerOptions, McpAuthInfo, McpToolCall, McpToolResult } from "./audit_mcp_server.ts";
-
-/** `execution_failed.code` of a call the client cancelled (or whose connection closed) before it ended. */
-export const CANCELLED_CODE = "CANCELLED";
-/** `execution_failed.code` of a result the SDK refused (its output schema) although the handler returned. */
-export const INVALID_OUTPUT_CODE = "INVALID_TOOL_OUTPUT";
-/** `execution_failed.code` of an `isError` result without a `structuredContent.code` string. */
-export const TOOL_ERROR_CODE = "TOOL_ERROR";
-
-/** How a call ended. */
-type End = 0 | 1 | 2 | 3;
-const End = { Resolved: 0, Rejected: 1, Cancelled: 2, ThrewAtOnce: 3 } as const;
-
-class Call implements CallObservations {
-  done = false;
-  inputError: unknown = NONE;
-  thrown: unknown = NONE;
-  returned: unknown = NONE;
-  notFound = false;
-  abortedEarly = false;
-  signal: AbortSignal | undefined = undefined;
-  onAbort: (() => void) | undefined = undefined;
-  start = 0;
-  /** Neighbours in the adapter's list of calls in flight (a list: no hashing per call). */
-  prev: Call | undefined = undefined;
-  next: Call | undefined = undefined;
-  #info: McpToolCall | undefined;
-  constructor(
-    readonly request: unknown,
-    readonly extra: unknown,
-    readonly params: unknown,
-    readonly requestId: string | number | undefined,
-    readonly draft: EventDraft,
-  ) {}
-
-  /** The call as callbacks see it, built the first time one asks. */
-  get info(): McpToolCall {
-    if (this.#info !== undefined) return this.#info;
-    const { request, extra, params } = this;
-    const session = isObjectLike(extra) ? read(extra, "sessionId") : undefined;
-    const auth = isObjectLike(extra) ? read(extra, "authInfo") : undefined;
-    return this.#info = {
-      name: this.draft.tool_id,
-      arguments: isObjectLike(params) ? read(params, "arguments") : undefined,
-      requestId: this.requestId,
-      sessionId: typeof session === "string" ? session : undefined,
-      authInfo: isObjectLike(auth) ? auth as McpAuthInfo : undefined,
-      request,
-      extra,
-    };
-  }
-}
+import { Call, End } from "./_call.ts";
+import { callOutcome } from "./_outcome.ts";
+import type { Handler } from "./_sdk.ts";
+import type { AuditMcpServerOptions, McpToolCall } from "./audit_mcp_server.ts";
 
 /** The granted capabilities of a call when no callback says otherwise. */
 const NO_CAPABILITIES: readonly string[] = Object.freeze([]);
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
-const NOT_FOUND: Outcome = Object.freeze({ kind: "tool_not_found" });
 
 /** Audits the `tools/call` requests of one server. */
 export class McpAdapter {
@@ -242,7 +191,7 @@ export class McpAdapter {
     if (call.signal?.aborted) how = End.Cancelled;
     let outcome: Outcome;
     try {
-      outcome = this.#outcome(call, how, value);
+      outcome = callOutcome(call, how, value, this.options, (error) => report(this.sink, this.resolved, error));
     } catch (error) {
       report(
         this.sink,
@@ -255,71 +204,6 @@ export class McpAdapter {
     call.draft.outcome = outcome;
     if (recordEvent(this.sink, call.draft, this.resolved)) this.recorded++;
     else this.lost++;
-  }
-
-  #outcome(call: Call, how: End, value: unknown): Outcome {
-    if (how === End.Cancelled) return { kind: "execution_failed", code: CANCELLED_CODE, retryable: true };
-    // The SDK parses the request's params against the method's schema before any handler runs, and
-    // throws its ZodError at once: the arguments (or the name) were not what tools/call takes.
-    if (how === End.ThrewAtOnce && isZodError(value)) {
-      return { kind: "invalid_args", message: messageOf(value) };
-    }
-    // A tool error whose reading made the SDK throw (a hostile `message` getter) is recorded as the tool's error.
-    if (how !== End.Resolved) return this.#ofError(call.thrown !== NONE ? call.thrown : value, call);
-    const isError = isErrorResult(value);
-    if (isError) {
-      // McpServer answers each of these with an isError result; what was seen first tells them apart.
-      if (call.notFound) return NOT_FOUND;
-      if (call.inputError !== NONE) return { kind: "invalid_args", message: messageOf(call.inputError) };
-      if (call.thrown !== NONE) return this.#ofError(call.thrown, call);
-    }
-    const mapResult = this.options.mapResult;
-    if (mapResult !== undefined) {
-      const mapped = this.#mapped("mapResult", () => mapResult(value as McpToolResult, call.info));
-      if (mapped !== undefined) return mapped;
-    }
-    if (!isError) return SUCCESS;
-    if (call.returned !== NONE && !isErrorResult(call.returned)) {
-      return { kind: "execution_failed", code: INVALID_OUTPUT_CODE, retryable: false };
-    }
-    const structured = isObjectLike(value) ? read(value, "structuredContent") : undefined;
-    const code = isObjectLike(structured) ? read(structured, "code") : undefined;
-    return {
-      kind: "execution_failed",
-      code: typeof code === "string" && code !== "" ? code : TOOL_ERROR_CODE,
-      retryable: false,
-    };
-  }
-
-  #ofError(error: unknown, call: Call): Outcome {
-    const typed = ToolCallError.outcomeOf(error);
-    if (typed !== undefined) return typed;
-    const mapError = this.options.mapError;
-    if (mapError !== undefined) {
-      const mapped = this.#mapped("mapError", () => mapError(error, call.info));
-      if (mapped !== undefined) return mapped;
-    }
-    // JSON-RPC codes a tools/call handler (or the SDK) throws: -32602 invalid params, -32601 unknown method/tool.
-    const code = isObjectLike(error) ? read(error, "code") : undefined;
-    if (code === -32602) return { kind: "invalid_args", message: messageOf(error) };
-    if (code === -32601) return NOT_FOUND;
-    return outcomeOfError(error);
-  }
-
-  #mapped(name: string, map: () => unknown): Outcome | undefined {
-    let out: unknown;
-    try {
-      out = map();
-    } catch (error) {
-      report(this.sink, this.resolved, new Error(`Cannot map the call's outcome: ${name} threw`, { cause: error }));
-      return undefined;
-    }
-    if (out === undefined) return undefined;
-    const outcome = copyOutcome(out);
-    if (outcome === undefined) {
-      report(this.sink, this.resolved, new TypeError(`Cannot map the call's outcome: ${name} returned an invalid one`));
-    }
-    return outcome;
   }
 
   /**
@@ -353,20 +237,6 @@ export class McpAdapter {
     );
     return undefined;
   }
-}
-
-function isErrorResult(value: unknown): boolean {
-  return isObjectLike(value) && read(value, "isError") === true;
-}
-
-function isZodError(error: unknown): boolean {
-  const name = isObjectLike(error) ? read(error, "name") : undefined;
-  return typeof name === "string" && name.endsWith("ZodError");
-}
-
-function messageOf(error: unknown): string {
-  const message = isObjectLike(error) ? read(error, "message") : undefined;
-  return typeof message === "string" ? message : "Invalid arguments";
 }
 
 function isString(value: unknown): value is string {

@@ -26,7 +26,7 @@ import { report, resolveOptions } from "../call/_recorder.ts";
 import { McpAdapter } from "./_adapter.ts";
 import { hookAborts, hookMcpServer, hookToolsCall, sdkInternals } from "./_sdk.ts";
 
-export { CANCELLED_CODE, INVALID_OUTPUT_CODE, TOOL_ERROR_CODE } from "./_adapter.ts";
+export { CANCELLED_CODE, INVALID_OUTPUT_CODE, TOOL_ERROR_CODE } from "./_outcome.ts";
 
 /**
  * An MCP server of `@modelcontextprotocol/sdk` 1.x: an `McpServer` (which has
