@@ -72,7 +72,9 @@ const WHERE = "Cannot audit call";
  * call settles; an event that cannot be built or recorded never reaches the
  * tool: it goes to `options.onError`, else the sink's `onError`, else
  * `console.error` once per sink. A call that settles twice (a thenable that
- * resolves and then rejects) is recorded once, as it first settled.
+ * resolves and then rejects) is recorded once, as it first settled. Watching a
+ * promise handles its rejection: a caller that drops the promise still gets
+ * the event, but no longer an unhandled-rejection report.
  *
  * @param sink Where the event goes.
  * @param call The event's fields known before the call.
