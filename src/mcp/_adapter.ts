@@ -133,16 +133,15 @@ export class McpAdapter {
     }
     if (typeof o.tier === "function") draft.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
     if (typeof o.dryRun === "function") draft.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
-    if (this.mcp !== undefined) {
-      this.#byExtra.set(extra, call);
-      if (typeof rawName === "string") {
-        // The SDK's own lookup, an instant before it makes it.
-        const tool = this.#registry()?.[rawName] as { enabled?: unknown } | undefined;
-        call.notFound = !tool || !tool.enabled;
-      }
+    if (this.mcp !== undefined && typeof rawName === "string") {
+      // The SDK's own lookup, an instant before it makes it.
+      const tool = this.#registry()?.[rawName] as { enabled?: unknown } | undefined;
+      call.notFound = !tool || !tool.enabled;
     }
     const signal = x?.signal as AbortSignal | undefined;
     const aborted = signal?.aborted; // a getter: read once here (slow in Node), once when the call ends
+    // Nothing below can throw: a begin that failed above leaves nothing behind.
+    if (this.mcp !== undefined) this.#byExtra.set(extra, call);
     if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
     call.start = performance.now();
     return call;

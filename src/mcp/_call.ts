@@ -9,6 +9,7 @@ import type { McpAuthInfo, McpToolCall } from "./audit_mcp_server.ts";
 export type End = 0 | 1 | 2 | 3;
 export const End = { Resolved: 0, Rejected: 1, Cancelled: 2, ThrewAtOnce: 3 } as const;
 
+/** A `tools/call` the adapter is watching, from its handler's start to its event. */
 export class Call implements CallObservations {
   done = false;
   inputError: unknown = NONE;
