@@ -21,6 +21,11 @@ export type Report = (error: unknown) => void;
 
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
 const NOT_FOUND: Outcome = Object.freeze({ kind: "tool_not_found" });
+const INVALID_OUTPUT: Outcome = Object.freeze({
+  kind: "execution_failed",
+  code: INVALID_OUTPUT_CODE,
+  retryable: false,
+});
 
 /** The outcome of `call`, which ended `how` with `value` (its result, or what was thrown). */
 export function callOutcome(
@@ -36,8 +41,13 @@ export function callOutcome(
   if (how === End.ThrewAtOnce && isZodError(value)) {
     return { kind: "invalid_args", message: messageOf(value) };
   }
-  // A tool error whose reading made the SDK throw (a hostile `message` getter) is recorded as the tool's error.
-  if (how !== End.Resolved) return errorOutcome(call.thrown !== NONE ? call.thrown : value, call, options, report);
+  if (how !== End.Resolved) {
+    // A tool error whose reading made the SDK throw (a hostile `message` getter) is recorded as the tool's error.
+    if (call.thrown !== NONE) return errorOutcome(call.thrown, call, options, report);
+    // The handler returned, and the SDK refused what it returned (not a tool result, a getter that threw).
+    if (call.returned !== NONE) return INVALID_OUTPUT;
+    return errorOutcome(value, call, options, report);
+  }
   const isError = isErrorResult(value);
   if (isError) {
     // McpServer answers each of these with an isError result; what was seen first tells them apart.
@@ -51,9 +61,7 @@ export function callOutcome(
     if (mapped !== undefined) return mapped;
   }
   if (!isError) return SUCCESS;
-  if (call.returned !== NONE && !isErrorResult(call.returned)) {
-    return { kind: "execution_failed", code: INVALID_OUTPUT_CODE, retryable: false };
-  }
+  if (call.returned !== NONE && !isErrorResult(call.returned)) return INVALID_OUTPUT;
   const structured = isObjectLike(value) ? read(value, "structuredContent") : undefined;
   const code = isObjectLike(structured) ? read(structured, "code") : undefined;
   return {
@@ -73,7 +81,12 @@ function errorOutcome(error: unknown, call: Call, options: AuditMcpServerOptions
   }
   // JSON-RPC codes a tools/call handler (or the SDK) throws: -32602 invalid params, -32601 unknown method/tool.
   const code = isObjectLike(error) ? read(error, "code") : undefined;
-  if (code === -32602) return { kind: "invalid_args", message: messageOf(error) };
+  if (code === -32602) {
+    const message = messageOf(error);
+    // The low-level Server checks a handler's result after it returns, and throws -32602 too.
+    if (/Invalid (tools\/call|task creation) result/.test(message)) return INVALID_OUTPUT;
+    return { kind: "invalid_args", message };
+  }
   if (code === -32601) return NOT_FOUND;
   return outcomeOfError(error);
 }

@@ -130,7 +130,7 @@ const WHERE = "Cannot audit MCP server";
  * | the handler threw anything else | `mapError`'s, else per JSON-RPC code (-32602 → `invalid_args`, -32601 → `tool_not_found`), else `execution_failed` with the error's `code` or `name` |
  * | the arguments failed the tool's input schema (McpServer) | `invalid_args` with the SDK's validation message |
  * | no enabled tool has that name (McpServer) | `tool_not_found` |
- * | the handler returned but the SDK refused its output (McpServer output schema) | `execution_failed`, code `INVALID_TOOL_OUTPUT` |
+ * | the handler returned, but the SDK refused its result (not a tool result, or against the output schema) | `execution_failed`, code `INVALID_TOOL_OUTPUT` |
  * | the client cancelled, or the connection closed, before the end | `execution_failed`, code `CANCELLED`, `retryable: true`, at once |
  *
  * `ts` is taken when the server starts handling the request, `duration_ms`

@@ -133,6 +133,8 @@ export function registerLowLevelHandler(server: Server): void {
         return { content: [{ type: "text", text: JSON.stringify(request.params.arguments ?? {}) }] };
       case "fail_result":
         return { content: [{ type: "text", text: "nope" }], isError: true };
+      case "malformed":
+        return { content: "not an array of blocks" } as never;
       case "denied":
         throw new ToolCallError({ kind: "capability_denied", missing: ["net:egress"] });
       case "invalid":
@@ -154,6 +156,7 @@ export const LOW_LEVEL_CALLS: readonly [string, Record<string, unknown>][] = [
   ["invalid", {}],
   ["throws", {}],
   ["missing", {}],
+  ["malformed", {}],
 ];
 
 /** Connects a client to `server` in memory; `clientId` is attached as the transport's auth info. */

@@ -322,6 +322,7 @@ describe("auditMcpServer with the low-level Server", () => {
       ["invalid", "low", { kind: "invalid_args", message: "MCP error -32602: Invalid arguments: x is required" }],
       ["throws", "low", { kind: "execution_failed", code: "E_KAPUT", retryable: false }],
       ["missing", "low", { kind: "tool_not_found" }],
+      ["malformed", "low", { kind: "execution_failed", code: "INVALID_TOOL_OUTPUT", retryable: false }],
     ]);
   });
 

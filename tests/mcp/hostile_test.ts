@@ -68,6 +68,7 @@ function hostileServer(): McpServer {
       throw new Error("content getter");
     },
   }));
+  tool("malformed_result", () => ({ content: "not an array of blocks" }));
   let reads = 0;
   tool("content_getter_counts_reads", () => ({
     get content() {
@@ -102,7 +103,8 @@ const HOSTILE: readonly [string, string][] = [
   ["throws_string", "UNKNOWN_ERROR"],
   ["throws_null", "UNKNOWN_ERROR"],
   ["to_string_throws", "UNKNOWN_ERROR"],
-  ["content_getter_throws", "Error"],
+  ["content_getter_throws", "INVALID_TOOL_OUTPUT"],
+  ["malformed_result", "INVALID_TOOL_OUTPUT"],
   ["content_getter_counts_reads", ""],
   ["thenable_settles_thrice", ""],
   ["thenable_then_throws", "E_THEN"],
