@@ -3,7 +3,15 @@ import type { AuditSink } from "../sink/audit_sink.ts";
 import type { AuditEventOptions } from "./audit_event_options.ts";
 import { outcomeOfError } from "./outcome_of_error.ts";
 import { ToolCallError } from "./tool_call_error.ts";
-import { copyOutcome, DEFAULT_OPTIONS, type EventDraft, recordEvent, report, resolveOptions } from "./_recorder.ts";
+import {
+  copyOutcome,
+  DEFAULT_OPTIONS,
+  type EventDraft,
+  recordEvent,
+  report,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./_recorder.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
 import { timestamp } from "./_clock.ts";
@@ -115,59 +123,97 @@ export function auditCall<T>(
     throw new TypeError(`${WHERE}: mapResult must be a function, got ${typeof mapResult}`);
   }
 
-  const ts = timestamp();
   let draft: EventDraft | undefined;
   try {
-    draft = draftOf(call, ts);
+    draft = draftOf(call, timestamp());
   } catch (error) {
     report(sink, resolved, new Error(`${WHERE}: reading its fields threw; the call is not recorded`, { cause: error }));
   }
-  let done = false;
-  const start = performance.now();
-  // Never throws: it runs in promise reactions, and after the tool threw.
-  const finish = (outcome: () => Outcome): void => {
-    if (done) return;
-    done = true;
-    const end = performance.now();
+  const audited = new AuditedCall(sink, resolved, draft, mapError, mapResult);
+  let value: T;
+  try {
+    value = fn();
+  } catch (error) {
+    audited.failed(error);
+    throw error;
+  }
+  // A plain value needs no closures: the common synchronous case stays allocation-light.
+  if ((typeof value !== "object" || value === null) && typeof value !== "function") {
+    audited.returned(value);
+    return value as AuditCallResult<T>;
+  }
+  return whenSettled(value, (v) => audited.returned(v), (e) => audited.failed(e)) as AuditCallResult<T>;
+}
+
+/** One call between its start and its event; each method records once, and never throws. */
+class AuditedCall {
+  #done = false;
+  readonly #start: number;
+
+  constructor(
+    readonly sink: AuditSink,
+    readonly options: ResolvedOptions,
+    readonly draft: EventDraft | undefined,
+    readonly mapError: ((error: unknown) => Outcome | undefined) | undefined,
+    readonly mapResult: ((value: unknown) => Outcome | undefined) | undefined,
+  ) {
+    this.#start = performance.now();
+  }
+
+  returned(value: unknown): void {
+    if (this.#done) return;
+    this.#finish(performance.now(), value, false);
+  }
+
+  failed(error: unknown): void {
+    if (this.#done) return;
+    this.#finish(performance.now(), error, true);
+  }
+
+  #finish(end: number, settled: unknown, threw: boolean): void {
+    this.#done = true;
+    const draft = this.draft;
     if (draft === undefined) return;
     try {
-      draft.duration_ms = Math.max(0, Math.floor(end - start));
-      draft.outcome = outcome();
-      recordEvent(sink, draft, resolved);
+      draft.duration_ms = Math.max(0, Math.floor(end - this.#start));
+      draft.outcome = threw
+        ? ToolCallError.outcomeOf(settled) ?? this.#mapped(this.mapError, settled, "mapError") ??
+          outcomeOfError(settled)
+        : this.#mapped(this.mapResult, settled, "mapResult") ?? SUCCESS;
+      recordEvent(this.sink, draft, this.options);
     } catch (error) {
-      report(sink, resolved, new Error(`${WHERE}: recording it threw`, { cause: error }));
+      report(this.sink, this.options, new Error(`${WHERE}: recording it threw`, { cause: error }));
     }
-  };
-  const mapped = (mapper: (x: unknown) => Outcome | undefined, x: unknown, name: string): Outcome | undefined => {
+  }
+
+  #mapped(
+    mapper: ((x: unknown) => Outcome | undefined) | undefined,
+    x: unknown,
+    name: string,
+  ): Outcome | undefined {
+    if (mapper === undefined) return undefined;
     let out: unknown;
     try {
       out = mapper(x);
     } catch (error) {
-      report(sink, resolved, new Error(`${WHERE}: ${name} threw; recorded the default outcome`, { cause: error }));
+      report(
+        this.sink,
+        this.options,
+        new Error(`${WHERE}: ${name} threw; recorded the default outcome`, { cause: error }),
+      );
       return undefined;
     }
     if (out === undefined) return undefined;
     const outcome = copyOutcome(out);
     if (outcome === undefined) {
-      report(sink, resolved, new TypeError(`${WHERE}: ${name} returned an invalid outcome; recorded the default one`));
+      report(
+        this.sink,
+        this.options,
+        new TypeError(`${WHERE}: ${name} returned an invalid outcome; recorded the default one`),
+      );
     }
     return outcome;
-  };
-  const ofError = (error: unknown): Outcome =>
-    ToolCallError.outcomeOf(error) ??
-      (mapError !== undefined ? mapped(mapError, error, "mapError") : undefined) ??
-      outcomeOfError(error);
-  const ofValue = (value: unknown): Outcome =>
-    (mapResult !== undefined ? mapped(mapResult, value, "mapResult") : undefined) ?? SUCCESS;
-
-  let value: T;
-  try {
-    value = fn();
-  } catch (error) {
-    finish(() => ofError(error));
-    throw error;
   }
-  return whenSettled(value, (v) => finish(() => ofValue(v)), (e) => finish(() => ofError(e))) as AuditCallResult<T>;
 }
 
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
