@@ -77,7 +77,7 @@ const WHERE = "Cannot audit call";
  * is watched; a native promise adopting any other thenable, whose `then` is
  * called once) and rethrows exactly what `fn` threw (the same object, stack
  * untouched). Recording is the sink's synchronous `onCall`, done when the
- * call settles; an event that cannot be built or recorded never reaches the
+ * call settles; a failure to build or record the event never reaches the
  * tool: it goes to `options.onError`, else the sink's `onError`, else
  * `console.error` once per sink. A call that settles twice (a thenable that
  * resolves and then rejects) is recorded once, as it first settled. Watching a
