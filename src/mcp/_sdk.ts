@@ -74,6 +74,8 @@ export function hookToolsCall(internals: SdkInternals, wrap: (handler: Handler) 
   const { protocol, handlers } = internals;
   const get = handlers.get;
   const wrapped = new WeakMap<Handler, Handler>();
+  let last: unknown;
+  let lastAudited: Handler | undefined;
   try {
     Object.defineProperty(handlers, "get", {
       configurable: true,
@@ -83,8 +85,11 @@ export function hookToolsCall(internals: SdkInternals, wrap: (handler: Handler) 
         if (key !== TOOLS_CALL) return own;
         const handler = own ?? read(protocol, "fallbackRequestHandler");
         if (typeof handler !== "function") return own;
+        if (handler === last) return lastAudited; // the usual case: the same handler, call after call
         let audited = wrapped.get(handler as Handler);
         if (audited === undefined) wrapped.set(handler as Handler, audited = wrap(handler as Handler));
+        last = handler;
+        lastAudited = audited;
         return audited;
       },
     });
