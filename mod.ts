@@ -42,3 +42,8 @@ export * from "./src/read/call_event_parse_stream.ts";
 export * from "./src/read/invalid_line_error.ts";
 export * from "./src/read/read_call_events.ts";
 export * from "./src/read/summarize_call_events.ts";
+export * from "./src/call/audit_call.ts";
+export * from "./src/call/audit_event_options.ts";
+export * from "./src/call/tool_call_error.ts";
+export * from "./src/call/outcome_of_error.ts";
+export * from "./src/call/scrub_secrets.ts";

@@ -1,0 +1,262 @@
+// Audits one server's `tools/call`s: what is read when each starts, and
+// recording it once when it ends.
+import type { CapProvenance, Outcome } from "../event/call_event.ts";
+import type { AuditSink } from "../sink/audit_sink.ts";
+import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
+import { type EventDraft, recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
+import { isObjectLike, read } from "../call/_read.ts";
+import { whenSettled } from "../call/_settle.ts";
+import { ulid } from "../call/_ulid.ts";
+import { timestamp } from "../call/_clock.ts";
+import { Call, End } from "./_call.ts";
+import { callOutcome } from "./_outcome.ts";
+import type { Handler } from "./_sdk.ts";
+import type { AuditMcpServerOptions, McpToolCall } from "./audit_mcp_server.ts";
+
+/** The granted capabilities of a call when no callback says otherwise. */
+const NO_CAPABILITIES: readonly string[] = Object.freeze([]);
+const SUCCESS: Outcome = Object.freeze({ kind: "success" });
+
+/** Audits the `tools/call` requests of one server. */
+export class McpAdapter {
+  recorded = 0;
+  lost = 0;
+  /** The call whose handler is running synchronously right now. */
+  current: Call | undefined;
+  /** Whether each call listens to its signal (when the server's aborts cannot be hooked). */
+  listen = true;
+  /** Calls in flight by the SDK's per-request `extra` (McpServer only: its tool runs are found by it). */
+  readonly #byExtra = new Map<unknown, Call>();
+  /** Calls that may still be aborted, newest first. */
+  #inFlight: Call | undefined = undefined;
+
+  constructor(
+    readonly sink: AuditSink,
+    readonly options: AuditMcpServerOptions,
+    readonly resolved: ResolvedOptions,
+    readonly mcp: object | undefined,
+  ) {}
+
+  /** Ends, as cancelled, every call in flight whose request the server has aborted. */
+  sweep(): void {
+    for (let call = this.#inFlight; call !== undefined;) {
+      const next = call.next;
+      if (call.signal?.aborted) this.#end(call, End.Cancelled, undefined);
+      call = next;
+    }
+  }
+
+  /** The call that was given `extra` (the SDK's per-request object). */
+  byExtra(extra: unknown): Call | undefined {
+    return this.#byExtra.get(extra);
+  }
+
+  /** `handler`, audited: same arguments, same `this`, same result or error. */
+  wrap(handler: Handler): Handler {
+    // deno-lint-ignore no-this-alias
+    const adapter = this;
+    return function (this: unknown, request: unknown, extra: unknown): unknown {
+      let call: Call;
+      try {
+        call = adapter.#begin(request, extra);
+      } catch (error) {
+        // Nothing of the call can be known (a hostile request or callback result): run it unaudited.
+        adapter.lost++;
+        report(
+          adapter.sink,
+          adapter.resolved,
+          new Error("Cannot audit a tools/call: reading it threw", { cause: error }),
+        );
+        return handler.call(this, request, extra);
+      }
+      const previous = adapter.current;
+      adapter.current = call;
+      let out: unknown;
+      try {
+        out = handler.call(this, request, extra);
+      } catch (error) {
+        adapter.#end(call, End.ThrewAtOnce, error);
+        throw error;
+      } finally {
+        adapter.current = previous;
+      }
+      if (call.abortedEarly) adapter.#end(call, End.Cancelled, undefined);
+      return whenSettled(
+        out,
+        (value) => adapter.#end(call, End.Resolved, value),
+        (error) => adapter.#end(call, End.Rejected, error),
+      );
+    };
+  }
+
+  // The request and `extra` come from the SDK (the request as the transport parsed it): read directly,
+  // each at its own site (monomorphic, unlike one shared guarded reader). A getter that throws (an
+  // in-process client sending hostile objects) fails the whole begin: the call then runs unaudited.
+  #begin(request: unknown, extra: unknown): Call {
+    const r = request as { params?: { name?: unknown }; id?: unknown } | null | undefined;
+    const params = r?.params;
+    const rawName = params?.name;
+    const id = r?.id;
+    const x = extra as { authInfo?: { clientId?: unknown }; signal?: unknown } | null | undefined;
+    const o = this.options;
+    const draft: EventDraft = {
+      ts: timestamp(),
+      call_id: "",
+      tool_id: typeof rawName === "string" ? rawName : "",
+      caller_id: undefined,
+      granted_capabilities: NO_CAPABILITIES,
+      duration_ms: 0,
+      outcome: SUCCESS,
+      tier: typeof o.tier === "string" ? o.tier : "warm",
+      dry_run: o.dryRun === true,
+      secrets_resolved: false,
+      cursor_page: undefined,
+      capability_provenance: undefined,
+    };
+    const call = new Call(
+      request,
+      extra,
+      params,
+      typeof id === "string" || typeof id === "number" ? id : undefined,
+      draft,
+    );
+    draft.call_id = (o.callId && this.#ask("callId", o.callId, call, isString)) || `${ulid()}:${call.requestId ?? ""}`;
+    if (o.callerId !== undefined) draft.caller_id = this.#ask("callerId", o.callerId, call, isString);
+    else {
+      const clientId = x?.authInfo?.clientId;
+      if (typeof clientId === "string") draft.caller_id = clientId;
+    }
+    if (o.capabilities !== undefined) {
+      const granted = grantsOf(this.#ask("capabilities", o.capabilities, call, isGrant));
+      draft.granted_capabilities = granted.caps;
+      draft.capability_provenance = granted.provenance;
+    }
+    if (typeof o.tier === "function") draft.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
+    if (typeof o.dryRun === "function") draft.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
+    if (this.mcp !== undefined && typeof rawName === "string") {
+      // The SDK's own lookup, an instant before it makes it.
+      const tool = this.#registry()?.[rawName] as { enabled?: unknown } | undefined;
+      call.notFound = !tool || !tool.enabled;
+    }
+    const signal = x?.signal as AbortSignal | undefined;
+    const aborted = signal?.aborted; // a getter: read once here (slow in Node), once when the call ends
+    // Nothing below can throw: a begin that failed above leaves nothing behind.
+    if (this.mcp !== undefined) this.#byExtra.set(extra, call);
+    if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
+    call.start = performance.now();
+    return call;
+  }
+
+  #registry(): Record<string, unknown> | undefined {
+    const registry = (this.mcp as { _registeredTools?: unknown })._registeredTools;
+    return isObjectLike(registry) ? registry as Record<string, unknown> : undefined;
+  }
+
+  #watchAbort(call: Call, signal: AbortSignal, aborted: boolean): void {
+    call.signal = signal;
+    if (aborted) {
+      call.abortedEarly = true;
+      return;
+    }
+    call.next = this.#inFlight;
+    if (call.next !== undefined) call.next.prev = call;
+    this.#inFlight = call;
+    if (this.listen) {
+      call.onAbort = () => this.#end(call, End.Cancelled, undefined);
+      signal.addEventListener("abort", call.onAbort, { once: true });
+    }
+  }
+
+  /** Records how `call` ended, the first time only. Never throws (it runs in promise reactions). */
+  #end(call: Call, how: End, value: unknown): void {
+    if (call.done) return;
+    call.done = true;
+    try {
+      this.#record(call, how, value, performance.now());
+    } catch (error) {
+      this.lost++;
+      report(this.sink, this.resolved, new Error("Cannot record a tools/call", { cause: error }));
+    }
+  }
+
+  #record(call: Call, how: End, value: unknown, end: number): void {
+    if (call.prev !== undefined) call.prev.next = call.next;
+    else if (this.#inFlight === call) this.#inFlight = call.next;
+    if (call.next !== undefined) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
+    if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
+    if (this.mcp !== undefined) this.#byExtra.delete(call.extra);
+    // The server sends no response to an aborted request, whatever its handler did.
+    if (call.signal?.aborted) how = End.Cancelled;
+    let outcome: Outcome;
+    try {
+      outcome = callOutcome(call, how, value, this.options, (error) => report(this.sink, this.resolved, error));
+    } catch (error) {
+      report(
+        this.sink,
+        this.resolved,
+        new Error("Cannot map the call's outcome; recorded it as failed", { cause: error }),
+      );
+      outcome = { kind: "execution_failed", code: UNKNOWN_ERROR_CODE, retryable: false };
+    }
+    call.draft.duration_ms = Math.max(0, Math.floor(end - call.start));
+    call.draft.outcome = outcome;
+    if (recordEvent(this.sink, call.draft, this.resolved)) this.recorded++;
+    else this.lost++;
+  }
+
+  /**
+   * A user callback's answer; `undefined` when it gives `null` or `undefined`,
+   * and (reported) when it throws or answers with the wrong type.
+   */
+  #ask<T>(
+    name: string,
+    callback: ((call: McpToolCall) => unknown) | undefined,
+    call: Call,
+    check: (value: unknown) => value is T,
+  ): T | undefined {
+    if (callback === undefined) return undefined;
+    let value: unknown;
+    try {
+      value = callback(call.info);
+    } catch (error) {
+      report(
+        this.sink,
+        this.resolved,
+        new Error(`Cannot read the call's ${name}: the callback threw`, { cause: error }),
+      );
+      return undefined;
+    }
+    if (value == null) return undefined;
+    if (check(value)) return value;
+    report(
+      this.sink,
+      this.resolved,
+      new TypeError(`Cannot read the call's ${name}: the callback returned ${typeof value}`),
+    );
+    return undefined;
+  }
+}
+
+function isString(value: unknown): value is string {
+  return typeof value === "string";
+}
+
+function isBoolean(value: unknown): value is boolean {
+  return typeof value === "boolean";
+}
+
+function isGrant(value: unknown): value is object {
+  return isObjectLike(value);
+}
+
+function grantsOf(granted: unknown): { caps: readonly string[]; provenance: readonly CapProvenance[] | undefined } {
+  if (Array.isArray(granted)) return { caps: granted.slice(), provenance: undefined };
+  if (!isObjectLike(granted)) return { caps: [], provenance: undefined };
+  const caps = read(granted, "granted_capabilities");
+  const provenance = read(granted, "capability_provenance");
+  return {
+    caps: Array.isArray(caps) ? caps.slice() : [],
+    provenance: Array.isArray(provenance) ? provenance.slice() : undefined,
+  };
+}

@@ -1,0 +1,308 @@
+// The adapter against an adversary: hostile errors and results from tools,
+// hostile names, ids and arguments from clients, a sink that throws.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { CallEvent } from "../../mod.ts";
+import { auditMcpServer, type McpServerAudit } from "../../src/mcp/audit_mcp_server.ts";
+import { MemorySink, settle } from "../call/_sinks.ts";
+import { buildMcpServer, connect, InMemoryTransport, McpServer, TABLE_CALLS, twins } from "./_mcp.ts";
+
+/** Tools that throw or return what no well-behaved tool would; a fresh set of counters per server. */
+function hostileServer(): McpServer {
+  const server = new McpServer({ name: "hostile", version: "1.0.0" });
+  const tool = (name: string, handler: () => unknown) => server.registerTool(name, {}, handler as never);
+  tool("message_getter_throws", () => {
+    throw Object.defineProperty(Object.assign(new Error("x"), { code: "EHOSTILE" }), "message", {
+      get() {
+        throw new Error("message getter");
+      },
+    });
+  });
+  tool("code_and_name_getters_throw", () => {
+    throw Object.defineProperties(new Error("visible message"), {
+      code: {
+        get() {
+          throw new Error("code getter");
+        },
+      },
+      name: {
+        get() {
+          throw new Error("name getter");
+        },
+      },
+    });
+  });
+  tool("proxy_throws_on_every_trap", () => {
+    throw new Proxy({}, {
+      get() {
+        throw new Error("get trap");
+      },
+      getPrototypeOf() {
+        throw new Error("getPrototypeOf trap");
+      },
+      has() {
+        throw new Error("has trap");
+      },
+    });
+  });
+  tool("revoked_proxy", () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    throw proxy;
+  });
+  tool("throws_string", () => {
+    throw "a plain string";
+  });
+  tool("throws_null", () => {
+    throw null;
+  });
+  tool("to_string_throws", () => {
+    throw {
+      toString() {
+        throw new Error("toString");
+      },
+    };
+  });
+  tool("content_getter_throws", () => ({
+    get content() {
+      throw new Error("content getter");
+    },
+  }));
+  tool("malformed_result", () => ({ content: "not an array of blocks" }));
+  let reads = 0;
+  tool("content_getter_counts_reads", () => ({
+    get content() {
+      return [{ type: "text", text: `read ${++reads}` }];
+    },
+  }));
+  tool("thenable_settles_thrice", () => ({
+    then(resolve: (v: unknown) => void, reject: (e: unknown) => void) {
+      resolve({ content: [{ type: "text", text: "first" }] });
+      resolve({ content: [{ type: "text", text: "second" }] });
+      reject(new Error("third"));
+    },
+  }));
+  tool("thenable_then_throws", () => ({
+    then() {
+      throw Object.assign(new Error("then threw"), { code: "E_THEN" });
+    },
+  }));
+  tool("huge_secret_code", () => ({
+    content: [{ type: "text", text: "failed" }],
+    structuredContent: { code: `ghp_${"a".repeat(36)} ${"C".repeat(100_000)}` },
+    isError: true,
+  }));
+  return server;
+}
+
+const HOSTILE: readonly [string, string][] = [
+  ["message_getter_throws", "EHOSTILE"],
+  ["code_and_name_getters_throw", "UNKNOWN_ERROR"],
+  ["proxy_throws_on_every_trap", "UNKNOWN_ERROR"],
+  ["revoked_proxy", "UNKNOWN_ERROR"],
+  ["throws_string", "UNKNOWN_ERROR"],
+  ["throws_null", "UNKNOWN_ERROR"],
+  ["to_string_throws", "UNKNOWN_ERROR"],
+  ["content_getter_throws", "INVALID_TOOL_OUTPUT"],
+  ["malformed_result", "INVALID_TOOL_OUTPUT"],
+  ["content_getter_counts_reads", ""],
+  ["thenable_settles_thrice", ""],
+  ["thenable_then_throws", "E_THEN"],
+  ["huge_secret_code", `[REDACTED:github_token] ${"C".repeat(232)}…[truncated: 100041 chars]`],
+];
+
+/** A client that sends raw JSON-RPC messages and keeps every response. */
+async function rawClient(
+  server: McpServer,
+): Promise<{ send: (message: object) => Promise<unknown>; close: () => Promise<void> }> {
+  const [clientSide, serverSide] = InMemoryTransport.createLinkedPair() as [InMemoryTransport, InMemoryTransport];
+  const responses: unknown[] = [];
+  clientSide.onmessage = (message) => responses.push(message);
+  await server.connect(serverSide);
+  await clientSide.start();
+  return {
+    send: async (message) => {
+      const before = responses.length;
+      await clientSide.send(message as never);
+      for (let i = 0; i < 200 && responses.length === before; i++) await settle(1);
+      return responses[before];
+    },
+    close: () => clientSide.close(),
+  };
+}
+
+function kindAndCode(event: CallEvent): string {
+  return event.outcome.kind === "execution_failed"
+    ? event.outcome.code
+    : event.outcome.kind === "success"
+    ? ""
+    : event.outcome.kind;
+}
+
+describe("auditMcpServer against hostile tools", () => {
+  it("hands the client what an unaudited twin hands it, and records each hostile call once", async () => {
+    const sink = new MemorySink();
+    const pair = await twins((audited) => {
+      const server = hostileServer();
+      if (audited) auditMcpServer(server, sink);
+      return server;
+    });
+    for (const [name] of HOSTILE) {
+      const before = sink.events.length;
+      await pair.same(name);
+      await settle(1);
+      assert.equal(sink.events.length, before + 1, `${name}: one event`);
+    }
+    await pair.close();
+    assert.deepEqual(sink.events.map((e) => [e.tool_id, kindAndCode(e)]), HOSTILE);
+    for (const line of sink.lines()) assert.ok(line.length < 2000 && !line.includes("\n"));
+  });
+
+  it("never lets a throwing sink reach the client, and counts what it lost", async () => {
+    const problems: unknown[] = [];
+    let audit: McpServerAudit | undefined;
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) {
+        audit = auditMcpServer(server, {
+          onCall() {
+            throw new Error("sink exploded");
+          },
+        }, { onError: (e) => problems.push(e) });
+      }
+      return server;
+    });
+    for (const [name, args] of TABLE_CALLS) await pair.same(name, args);
+    await pair.close();
+    assert.equal(audit?.recorded, 0);
+    assert.equal(audit?.lost, TABLE_CALLS.length);
+    assert.equal(problems.length, TABLE_CALLS.length);
+  });
+
+  it("keeps two audited servers' concurrent calls apart", async () => {
+    const one = buildMcpServer();
+    const two = buildMcpServer();
+    const sinkOne = new MemorySink();
+    const sinkTwo = new MemorySink();
+    auditMcpServer(one, sinkOne);
+    auditMcpServer(two, sinkTwo);
+    const a = await connect(one);
+    const b = await connect(two);
+    await Promise.all(
+      Array.from(
+        { length: 20 },
+        (_, i) =>
+          i % 2 === 0
+            ? a.client.callTool({ name: "add", arguments: { a: "bad" } })
+            : b.client.callTool({ name: i % 3 === 0 ? "slow" : "throws" }),
+      ),
+    );
+    await a.close();
+    await b.close();
+    assert.equal(sinkOne.events.length, 10);
+    assert.ok(sinkOne.events.every((e) => e.tool_id === "add" && e.outcome.kind === "invalid_args"));
+    assert.equal(sinkTwo.events.length, 10);
+    assert.ok(
+      sinkTwo.events.every((e) => e.tool_id === "slow" ? e.outcome.kind === "success" : kindAndCode(e) === "ENOENT"),
+    );
+  });
+});
+
+describe("auditMcpServer against hostile clients", () => {
+  it("records tool names with newlines, NULs, prototype keys and megabytes as one capped, scrubbed line each", async () => {
+    const sink = new MemorySink();
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) auditMcpServer(server, sink);
+      return server;
+    });
+    const secret = "AKIAIOSFODNN7EXAMPLE";
+    const names = [
+      'evil\ntool\r\n{"x":1}',
+      "nul\u0000tool",
+      "constructor",
+      "__proto__",
+      "toString",
+      `${secret} ${"n".repeat(1 << 20)}`,
+    ];
+    for (const name of names) await pair.same(name);
+    await pair.close();
+    assert.deepEqual(sink.events.map((e) => e.outcome.kind), names.map(() => "tool_not_found"));
+    assert.equal(sink.events[0]!.tool_id, names[0]);
+    assert.equal(sink.events[2]!.tool_id, "constructor");
+    const big = sink.events[5]!.tool_id;
+    assert.ok(
+      big.startsWith("[REDACTED:aws_access_key_id] nnn") && big.endsWith(`…[truncated: ${names[5]!.length} chars]`),
+    );
+    for (const line of sink.lines()) {
+      assert.ok(!line.includes("\n") && !line.includes(secret) && line.length < 1000, line.slice(0, 80));
+    }
+  });
+
+  it("caps and scrubs a validation message that echoes megabytes of the client's input", async () => {
+    const server = buildMcpServer();
+    const sink = new MemorySink();
+    auditMcpServer(server, sink);
+    const { client, close } = await connect(server);
+    const color = `Bearer ${"t0k3n".repeat(8)} ${"x".repeat(1 << 20)}`;
+    const result = await client.callTool({ name: "pick", arguments: { color } });
+    await close();
+    const atClient = (result.content as { text: string }[])[0]!.text;
+    assert.ok(atClient.includes(color), "the client still gets the SDK's full message");
+    const event = sink.only();
+    assert.ok(event.outcome.kind === "invalid_args");
+    const message = event.outcome.message;
+    assert.ok(message.includes("Bearer [REDACTED:bearer]"), message.slice(0, 200));
+    assert.ok(!message.includes("t0k3n"));
+    assert.ok(message.endsWith(`…[truncated: ${atClient.length} chars]`));
+    assert.ok(message.length < 1100);
+  });
+
+  it("gives unique, capped call_ids to repeated, huge and multi-line request ids", async () => {
+    const server = buildMcpServer();
+    const sink = new MemorySink();
+    auditMcpServer(server, sink);
+    const raw = await rawClient(server);
+    const ids: (string | number)[] = [7, 7, "a\nb", "x".repeat(10_000), -1];
+    for (const id of ids) {
+      const response = await raw.send({
+        jsonrpc: "2.0",
+        id,
+        method: "tools/call",
+        params: { name: "add", arguments: { a: 1, b: 1 } },
+      });
+      assert.equal((response as { id: unknown }).id, id);
+    }
+    // Not a JSON-RPC request (a fractional id): the SDK drops it, and nothing reaches the adapter.
+    await raw.send({
+      jsonrpc: "2.0",
+      id: 1.5,
+      method: "tools/call",
+      params: { name: "add", arguments: { a: 1, b: 1 } },
+    });
+    await raw.close();
+    const callIds = sink.events.map((e) => e.call_id);
+    assert.equal(callIds.length, ids.length);
+    assert.equal(new Set(callIds).size, ids.length);
+    assert.ok(callIds[2]!.endsWith(":a\nb"));
+    assert.ok(callIds.every((id) => id.length <= 256 + 30));
+    assert.ok(sink.events.every((e) => e.outcome.kind === "success"));
+  });
+
+  it("records a request the SDK rejects for its shape (no name) as invalid_args, once", async () => {
+    const plain = buildMcpServer();
+    const audited = buildMcpServer();
+    const sink = new MemorySink();
+    auditMcpServer(audited, sink);
+    const rawPlain = await rawClient(plain);
+    const rawAudited = await rawClient(audited);
+    const bad = [{ arguments: {} }, { name: 42 }, { name: ["x"] }];
+    for (const params of bad) {
+      const message = { jsonrpc: "2.0", id: 1, method: "tools/call", params };
+      assert.deepEqual(await rawAudited.send(message), await rawPlain.send(message));
+    }
+    await rawPlain.close();
+    await rawAudited.close();
+    assert.deepEqual(sink.events.map((e) => [e.tool_id, e.outcome.kind]), bad.map(() => ["", "invalid_args"]));
+  });
+});
