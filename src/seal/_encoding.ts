@@ -1,0 +1,156 @@
+// The byte-level pieces of the checkpoint format (FORMAT.md): hex, base64,
+// value encoding, names, line tags and SHA-256.
+
+/** The bytes every checkpoint line starts with. */
+export const CHECKPOINT_PREFIX = '{"audit_checkpoint":';
+/** `prev` of a log's first checkpoint. */
+export const ZERO_HASH = "0".repeat(64);
+/** Source bytes a value keeps. */
+const VALUE_SOURCE_BYTES = 64;
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const encoder = new TextEncoder();
+
+/** Lowercase hex of `bytes`. */
+export function toHex(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
+  return s;
+}
+
+/** SHA-256 of `bytes`, in lowercase hex. */
+export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+}
+
+/** Standard base64 with padding. */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(s);
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes standard base64; `undefined` when `text` is not canonical base64. */
+export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!BASE64.test(text)) return undefined;
+  const binary = atob(text);
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+/** Base64url without padding (RFC 7515), as JWK members are written. */
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replace(/=+$/, "").replace(/\+/g, "-").replace(/\//g, "_");
+}
+
+/** Decodes base64url without padding; `undefined` when malformed. */
+export function fromBase64Url(text: string): Uint8Array<ArrayBuffer> | undefined {
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return undefined;
+  const padded = text.replace(/-/g, "+").replace(/_/g, "/") + "==".slice(0, (4 - (text.length % 4)) % 4);
+  return fromBase64(padded);
+}
+
+function isPlain(byte: number): boolean {
+  return byte >= 0x21 && byte <= 0x7e && byte !== 0x22 && byte !== 0x25 && byte !== 0x5c;
+}
+
+/** Value-encodes the first 64 bytes of `bytes[start, end)` (FORMAT.md "value encoding"). */
+export function encodeValueBytes(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  const stop = Math.min(end, start + VALUE_SOURCE_BYTES);
+  let s = "";
+  for (let i = start; i < stop; i++) {
+    const byte = bytes[i]!;
+    s += isPlain(byte) ? String.fromCharCode(byte) : `%${HEX[byte]!.toUpperCase()}`;
+  }
+  return s === "" ? "-" : s === "-" ? "%2D" : s;
+}
+
+/** Value-encodes a string given by the writer (a time). */
+export function encodeValue(text: string): string {
+  return encodeValueBytes(encoder.encode(text));
+}
+
+const NAME = /^[\x21\x23-\x24\x26-\x5b\x5d-\x7e]+$/;
+const VALUE = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+/** Whether `text` is a _name_ of at most `max` bytes. */
+export function isName(text: unknown, max: number): text is string {
+  return typeof text === "string" && text.length <= max && NAME.test(text);
+}
+
+/** Whether `text` is a well-formed encoded _value_. */
+export function isValue(text: unknown): text is string {
+  return typeof text === "string" && text.length <= 3 * VALUE_SOURCE_BYTES && VALUE.test(text);
+}
+
+/** Whether `text` is a gap reason. */
+export function isReason(text: unknown): text is string {
+  return typeof text === "string" && /^[a-z0-9_]{1,32}$/.test(text);
+}
+
+/** Whether `text` is 64 lowercase hex digits. */
+export function isHash(text: unknown): text is string {
+  return typeof text === "string" && /^[0-9a-f]{64}$/.test(text);
+}
+
+/** Whether `value` is a non-negative safe integer. */
+export function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** Bytes of the line's head and tail a tag covers (FORMAT.md "Line tags"). */
+const TAG_HEAD = 96;
+const TAG_TAIL = 32;
+
+/** The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32 of its sample, seeded with its length. */
+export function lineTag(bytes: Uint8Array, start: number, end: number): number {
+  const n = end - start;
+  let h = n | 0;
+  if (n <= TAG_HEAD + TAG_TAIL) {
+    h = mix(bytes, start, end, h);
+    return finish(h, n);
+  }
+  h = mix(bytes, start, start + TAG_HEAD, h);
+  h = mix(bytes, end - TAG_TAIL, end, h);
+  return finish(h, TAG_HEAD + TAG_TAIL);
+}
+
+// Murmur3's body over [from, to) as one continuous input: called with the
+// head (96 bytes, a multiple of 4) then the tail, so blocks never straddle
+// the two pieces and the result is that of the concatenation.
+function mix(b: Uint8Array, from: number, to: number, seed: number): number {
+  let h = seed;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    let k = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+    h = (h << 13) | (h >>> 19);
+    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  }
+  const rest = to - i;
+  if (rest > 0) {
+    let k = b[i]!;
+    if (rest > 1) k |= b[i + 1]! << 8;
+    if (rest > 2) k |= b[i + 2]! << 16;
+    k = Math.imul(k, 0xcc9e2d51);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, 0x1b873593);
+  }
+  return h;
+}
+
+function finish(seeded: number, length: number): number {
+  let h = seeded ^ length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
