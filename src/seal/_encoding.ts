@@ -22,23 +22,45 @@ export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string>
   return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
 }
 
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const DECODE = new Uint8Array(128).fill(255);
+for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
 /** Standard base64 with padding. */
 export function toBase64(bytes: Uint8Array): string {
   let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  for (let i = 0; i < bytes.length; i += 0x6000) {
+    // 0x6000 is a multiple of 3: pieces join without padding in between.
+    let piece = "";
+    const end = Math.min(bytes.length, i + 0x6000);
+    for (let j = i; j < end; j += 3) {
+      const n = (bytes[j]! << 16) | ((bytes[j + 1] ?? 0) << 8) | (bytes[j + 2] ?? 0);
+      piece += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! +
+        (j + 1 < end ? ALPHABET[(n >>> 6) & 63]! : "=") + (j + 2 < end ? ALPHABET[n & 63]! : "=");
+    }
+    s += piece;
   }
-  return btoa(s);
+  return s;
 }
 
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
-/** Decodes standard base64; `undefined` when `text` is not canonical base64. */
+/** Decodes standard base64 with padding; `undefined` when `text` is not base64. */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
-  if (!BASE64.test(text)) return undefined;
-  const binary = atob(text);
-  const out = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  if (text.length % 4 !== 0) return undefined;
+  const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - pad);
+  let at = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    const a = DECODE[text.charCodeAt(i)] ?? 255;
+    const b = DECODE[text.charCodeAt(i + 1)] ?? 255;
+    const last = i + 4 === text.length;
+    const c = last && pad === 2 ? 0 : DECODE[text.charCodeAt(i + 2)] ?? 255;
+    const d = last && pad >= 1 ? 0 : DECODE[text.charCodeAt(i + 3)] ?? 255;
+    if ((a | b | c | d) > 63) return undefined;
+    const n = (a << 18) | (b << 12) | (c << 6) | d;
+    out[at++] = n >>> 16;
+    if (at < out.length) out[at++] = (n >>> 8) & 255;
+    if (at < out.length) out[at++] = n & 255;
+  }
   return out;
 }
 
@@ -102,26 +124,12 @@ export function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** Bytes of the line's head and tail a tag covers (FORMAT.md "Line tags"). */
-const TAG_HEAD = 96;
-const TAG_TAIL = 32;
-
-/** The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32 of its sample, seeded with its length. */
+/** The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32 of it, seeded with its length. */
 export function lineTag(bytes: Uint8Array, start: number, end: number): number {
-  const n = end - start;
-  let h = n | 0;
-  if (n <= TAG_HEAD + TAG_TAIL) {
-    h = mix(bytes, start, end, h);
-    return finish(h, n);
-  }
-  h = mix(bytes, start, start + TAG_HEAD, h);
-  h = mix(bytes, end - TAG_TAIL, end, h);
-  return finish(h, TAG_HEAD + TAG_TAIL);
+  return finish(mix(bytes, start, end, end - start), end - start);
 }
 
-// Murmur3's body over [from, to) as one continuous input: called with the
-// head (96 bytes, a multiple of 4) then the tail, so blocks never straddle
-// the two pieces and the result is that of the concatenation.
+// Murmur3's body and tail over [from, to).
 function mix(b: Uint8Array, from: number, to: number, seed: number): number {
   let h = seed;
   let i = from;

@@ -64,6 +64,9 @@ export class Judge {
   readonly #keys: ReadonlyMap<string, readonly AuditVerifyKey[]>;
   #origin: string | undefined;
   #last: { checkpoint: AuditCheckpoint; hash: string } | undefined;
+  /** The last checkpoint read, trusted or not, and how many unreadable ones came after it. */
+  #seen: { seq: number; trusted: boolean } | undefined;
+  #unreadable = 0;
   #sealedLines = 0;
   #sealedBytes = 0;
   #queue: AuditTrailFinding[] = [];
@@ -72,6 +75,8 @@ export class Judge {
   #held: AuditTrailFinding[] | undefined;
   #matched = 0;
   #compared = 0;
+  /** Single-line edits waiting for their mirror image: two of them are one swap. */
+  #edits: { finding: AuditTrailFinding; data: number; sealed: number }[] = [];
   readonly summary: Mutable<AuditTrailSummary> = emptySummary();
 
   constructor(
@@ -85,6 +90,7 @@ export class Judge {
     this.#keys = keys;
     this.#origin = origin;
     this.#last = previous;
+    this.#seen = previous === undefined ? undefined : { seq: previous.checkpoint.seq, trusted: true };
     this.#held = holdForeign ? [] : undefined;
   }
 
@@ -123,17 +129,18 @@ export class Judge {
     const last = this.#last;
     const problems: Entry["problems"] = [];
     let missingSeqs: [number, number] | undefined;
-    if (last !== undefined && c.seq > last.checkpoint.seq + 1) missingSeqs = [last.checkpoint.seq + 1, c.seq - 1];
-    else if (last !== undefined && (c.seq !== last.checkpoint.seq + 1 || c.prev !== last.hash)) {
-      problems.push({
-        kind: "broken_chain",
-        message: `checkpoint ${c.seq} does not chain to checkpoint ${last.checkpoint.seq}`,
-      });
+    const seen = this.#seen;
+    // Checkpoints read in between that could not be trusted are reported on their own: only a gap beyond them is missing.
+    const after = seen === undefined ? undefined : seen.seq + 1 + this.#unreadable;
+    const follows = seen?.trusted === true && this.#unreadable === 0;
+    if (after !== undefined && c.seq > after) missingSeqs = [after, c.seq - 1];
+    else if (seen !== undefined && (c.seq <= seen.seq || (follows && c.prev !== last?.hash))) {
+      problems.push({ kind: "broken_chain", message: `checkpoint ${c.seq} does not chain to checkpoint ${seen.seq}` });
     }
     const start = c.lines - c.seg_lines;
     const missing = start - this.#sealedLines;
     const out = c.gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
-    const within = last !== undefined && this.summary.trustedCheckpoints > 0 && missingSeqs === undefined;
+    const within = follows && this.summary.trustedCheckpoints > 0 && missingSeqs === undefined;
     if (missing < 0) {
       problems.push({
         kind: "broken_chain",
@@ -143,11 +150,11 @@ export class Judge {
       const [a, b] = missingSeqs;
       problems.push({
         kind: "broken_chain",
-        message: `${lineRange(a, b, "checkpoint")} are missing (they sealed no line)`,
+        message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing (sealing no line)`,
       });
     } else if (
       missing === 0 && (c.bytes - c.seg_bytes !== this.#sealedBytes ||
-        c.offered - c.lines !== (within ? last.checkpoint.offered - last.checkpoint.lines : 0) + out)
+        c.offered - c.lines !== (within ? last!.checkpoint.offered - last!.checkpoint.lines : 0) + out)
     ) {
       problems.push({
         kind: "broken_chain",
@@ -178,8 +185,33 @@ export class Judge {
     if (parsed !== undefined) {
       this.#sealedLines = parsed.checkpoint.lines;
       this.#sealedBytes = parsed.checkpoint.bytes;
-    }
+      this.#seen = { seq: parsed.checkpoint.seq, trusted };
+      this.#unreadable = 0;
+    } else this.#unreadable++;
     return { parsed, trusted, problems, missing: Math.max(0, missing), missingSeqs, sealLine };
+  }
+
+  /**
+   * Emits a one-line edit: line tag `data` stands where `sealed` was. When an
+   * earlier edit is its mirror image, the two are one swap: `reordered`.
+   */
+  emitEdit(finding: AuditTrailFinding, data: number, sealed: number): void {
+    const i = this.#edits.findIndex((e) => e.data === sealed && e.sealed === data);
+    if (i === -1) {
+      if (this.#edits.push({ finding, data, sealed }) > MAX_HELD) this.emit(this.#edits.shift()!.finding);
+      return;
+    }
+    const first = this.#edits.splice(i, 1)[0]!.finding;
+    this.emit({
+      kind: "reordered",
+      line: first.line,
+      lastLine: finding.lastLine,
+      count: 2,
+      sealedLines: [first.sealedLines![0], finding.sealedLines![1]],
+      seq: [first.seq![0], finding.seq![1]],
+      message: `lines ${first.line} and ${finding.line} are swapped (sealed lines ${first.sealedLines![0]} and ` +
+        `${finding.sealedLines![0]}, checkpoints ${first.seq![0]} and ${finding.seq![0]})`,
+    });
   }
 
   /** Emits a finding (held back while a sidecar seal may be another log's). */
@@ -244,6 +276,7 @@ export class Judge {
 
   /** Ends the verification: settles held findings and returns the last ones. */
   finish(): AuditTrailFinding[] {
+    for (const edit of this.#edits.splice(0)) this.emit(edit.finding);
     this.#flushRun();
     const held = this.#held;
     if (held !== undefined && held.length > 0 && this.#matched === 0 && this.#compared >= 8) {

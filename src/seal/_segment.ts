@@ -78,7 +78,10 @@ export function compareRegion(
   const sealed = concatTags(entries);
   const change = compareTags(sealed, data);
   judge.compared(sealed.length, change?.matched ?? sealed.length);
-  if (change !== undefined) return reportChange(judge, change, entries, firstLine);
+  if (change !== undefined) {
+    const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
+    return reportChange(judge, change, entries, firstLine, tags);
+  }
   return failing().then((ok) => {
     let line = firstLine;
     entries.forEach((entry, i) => {
@@ -110,8 +113,18 @@ function concatTags(entries: readonly Entry[]): Uint32Array {
   return out;
 }
 
-/** Reports one difference; sealed line numbers come from the entries its sealed range falls in. */
-export function reportChange(judge: Judge, change: Change, entries: readonly Entry[], firstLine: number): void {
+/**
+ * Reports one difference; sealed line numbers come from the entries its sealed
+ * range falls in. `tags`: the first data and sealed tags of the difference
+ * (a one-line edit may be half of a swap).
+ */
+export function reportChange(
+  judge: Judge,
+  change: Change,
+  entries: readonly Entry[],
+  firstLine: number,
+  tags?: { readonly data: number; readonly sealed: number },
+): void {
   const first = entries[0]!.parsed!.checkpoint;
   const last = entries[entries.length - 1]!.parsed!.checkpoint;
   const sealedStart = first.lines - first.seg_lines;
@@ -131,7 +144,7 @@ export function reportChange(judge: Judge, change: Change, entries: readonly Ent
     : change.kind === "reordered"
     ? `${range} hold ${sealed} of ${of} in another order`
     : `${range} ${one(line, lastLine, "differs", "differ")} from ${sealed} of ${of}`;
-  judge.emit({
+  const finding = {
     kind: change.kind,
     line,
     lastLine,
@@ -139,7 +152,10 @@ export function reportChange(judge: Judge, change: Change, entries: readonly Ent
     seq,
     ...(change.kind === "inserted" ? {} : { sealedLines }),
     message,
-  });
+  };
+  const single = change.kind === "edited" && count === 1 && sealedLines[0] === sealedLines[1];
+  if (single && tags !== undefined) judge.emitEdit(finding, tags.data, tags.sealed);
+  else judge.emit(finding);
 }
 
 /** Reports the lines sealed by checkpoints that are missing from the chain before `entry`. */

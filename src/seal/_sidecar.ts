@@ -4,10 +4,10 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
+import { compareTags } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
 import { type Lines, splitLines } from "./_lines.ts";
-import { compareTags } from "./_classify.ts";
 import {
   compareRegion,
   lossyMatch,
@@ -22,6 +22,15 @@ import type { AuditTrailFinding } from "./verify_audit_trail.ts";
 /** Checkpoints read ahead of the one being checked, where a lost alignment is looked for. */
 const LOOKAHEAD = 8;
 
+/** Data read ahead to find an alignment: its lines, and whether it is all that is left. */
+interface Window {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly all: Lines;
+  /** Lines usable: a partial last line is left out unless the data ends there. */
+  readonly n: number;
+  readonly atEnd: boolean;
+}
+
 /** Verifies `data` against the checkpoints of `seal`. */
 export async function* verifySidecar(
   data: ByteSource,
@@ -30,130 +39,169 @@ export async function* verifySidecar(
   maxSegmentBytes: number,
   maxCheckpointBytes: number,
 ): AsyncGenerator<AuditTrailFinding, void, undefined> {
-  const sealed = sealLines(seal, maxCheckpointBytes);
-  const queue: Entry[] = [];
-  let sealDone = false;
-  let tornSeal: number | undefined;
-  let line = 1; // the next data line
-  const fill = async (): Promise<void> => {
-    while (queue.length <= LOOKAHEAD && !sealDone) {
-      const next: IteratorResult<SealLine> = await sealed.next();
-      if (next.done) sealDone = true;
-      else if (next.value.torn) {
-        sealDone = true;
-        tornSeal = next.value.line;
-      } else queue.push(await judge.admit(next.value.text, next.value.line));
-    }
-  };
-  const advance = (bytes: number, lines: number, entries: number): void => {
-    data.skip(bytes);
-    line += lines;
-    queue.splice(0, entries);
-  };
-  const sha = (bytes: Uint8Array<ArrayBuffer>, lines: Lines, from: number, count: number): Promise<string> =>
-    sha256Hex(
-      bytes.subarray(count === 0 ? 0 : lines.starts[from]!, count === 0 ? 0 : lines.ends[from + count - 1]! + 1),
-    );
+  const verifier = new Sidecar(data, sealLines(seal, maxCheckpointBytes), judge, maxSegmentBytes);
+  await verifier.fill();
+  while (await verifier.step()) yield* judge.take();
+  await verifier.tail();
+  yield* judge.finish();
+}
 
-  await fill();
-  while (queue.length > 0) {
-    const entry = queue[0]!;
+class Sidecar {
+  readonly #data: ByteSource;
+  readonly #sealed: AsyncGenerator<SealLine, void, undefined>;
+  readonly #judge: Judge;
+  readonly #max: number;
+  readonly #queue: Entry[] = [];
+  #sealDone = false;
+  #tornSeal: number | undefined;
+  /** The next data line. */
+  #line = 1;
+
+  constructor(data: ByteSource, sealed: AsyncGenerator<SealLine, void, undefined>, judge: Judge, max: number) {
+    this.#data = data;
+    this.#sealed = sealed;
+    this.#judge = judge;
+    this.#max = max;
+  }
+
+  /** Reads checkpoints until `LOOKAHEAD` are queued beyond the first. */
+  async fill(): Promise<void> {
+    while (this.#queue.length <= LOOKAHEAD && !this.#sealDone) {
+      const next = await this.#sealed.next();
+      if (next.done) this.#sealDone = true;
+      else if (next.value.torn) {
+        this.#sealDone = true;
+        this.#tornSeal = next.value.line;
+      } else this.#queue.push(await this.#judge.admit(next.value.text, next.value.line));
+    }
+  }
+
+  /** Checks the first queued checkpoint's segment; `false` when none is left. */
+  async step(): Promise<boolean> {
+    const entry = this.#queue[0];
+    if (entry === undefined) return false;
     const c = entry.parsed?.checkpoint;
-    if (!entry.trusted || c === undefined) {
-      // Proves nothing: skip the bytes it claims, to the end of a line.
-      const claimed = Math.min(c?.seg_bytes ?? 0, maxSegmentBytes);
-      await data.fill(claimed + (1 << 16));
-      const end = claimed === 0 ? 0 : data.indexOf(0x0a, claimed - 1);
-      const cut = end === -1 ? data.buffered : end + 1;
-      const lines = countLines(data.peek(cut)) + (end === -1 && cut > 0 ? 1 : 0);
-      reportProblems(judge, entry, line, lines);
-      advance(cut, lines, 1);
-    } else if (c.seg_bytes > maxSegmentBytes) {
-      judge.emit({
+    if (!entry.trusted || c === undefined) await this.#untrusted();
+    else if (c.seg_bytes > this.#max) {
+      this.#judge.emit({
         kind: "malformed",
-        line,
-        lastLine: line - 1,
+        line: this.#line,
+        lastLine: this.#line - 1,
         count: 0,
         seq: [c.seq, c.seq],
         sealLine: entry.sealLine,
-        message: `checkpoint ${c.seq} seals ${c.seg_bytes} bytes, more than maxSegmentBytes (${maxSegmentBytes})`,
+        message: `checkpoint ${c.seq} seals ${c.seg_bytes} bytes, more than maxSegmentBytes (${this.#max})`,
       });
-      queue.shift();
+      this.#queue.shift();
+    } else if (entry.missing > 0 && c.seg_lines === 0) {
+      await this.#resync(false); // an empty segment cannot show whether the missing lines are there
     } else {
-      await data.fill(c.seg_bytes);
-      const head = data.peek(c.seg_bytes);
-      if (head.length === c.seg_bytes && await sha256Hex(head) === c.seg_sha256) {
-        reportProblems(judge, entry, line, 0);
-        if (entry.missing > 0) missingBefore(judge, entry, line, 0, true);
-        judge.verified(c.seg_lines);
-        reportGaps(judge, entry, line);
-        advance(c.seg_bytes, c.seg_lines, 1);
-      } else {
-        await resync();
-      }
+      await this.#data.fill(c.seg_bytes);
+      const head = this.#data.peek(c.seg_bytes);
+      // Read the next checkpoint while the segment hashes (off the main thread where the runtime can).
+      const hash = sha256Hex(head);
+      await this.fill();
+      if (head.length === c.seg_bytes && await hash === c.seg_sha256) {
+        reportProblems(this.#judge, entry, this.#line, 0);
+        if (entry.missing > 0) missingBefore(this.#judge, entry, this.#line, 0, true);
+        this.#judge.verified(c.seg_lines);
+        reportGaps(this.#judge, entry, this.#line);
+        this.#advance(c.seg_bytes, c.seg_lines, 1);
+      } else await this.#resync(true);
     }
-    await fill();
-    yield* judge.take();
+    await this.fill();
+    return true;
   }
-  if (tornSeal !== undefined) {
-    judge.emit({
-      kind: "truncated",
-      line,
-      lastLine: line - 1,
-      count: 0,
-      sealLine: tornSeal,
-      message: `the seal stream ends inside its line ${tornSeal}: its last checkpoint is cut short`,
+
+  #advance(bytes: number, lines: number, entries: number): void {
+    this.#data.skip(bytes);
+    this.#line += lines;
+    this.#queue.splice(0, entries);
+  }
+
+  /** Reads ahead enough for the queued segments' claims, twice over, within bounds. */
+  async #window(): Promise<Window> {
+    const claims = this.#queue.reduce((sum, e) => sum + Math.min(e.parsed?.checkpoint.seg_bytes ?? 0, this.#max), 0);
+    await this.#data.fill(Math.min(4 * this.#max, 2 * claims + (1 << 20)));
+    const bytes = this.#data.peek(this.#data.buffered);
+    const atEnd = this.#data.eof;
+    const all = splitLines(bytes, 1024);
+    return { bytes, all, n: all.torn && !atEnd ? all.count - 1 : all.count, atEnd };
+  }
+
+  /** The first `s` ≥ `from` where `queue[j]`'s lines start in the window (tags, then SHA-256); -1 if none. */
+  async #anchor(j: number, from: number, w: Window): Promise<number> {
+    const { tags, seg_sha256 } = { tags: this.#queue[j]!.parsed!.tags, ...this.#queue[j]!.parsed!.checkpoint };
+    if (tags.length === 0) return -1;
+    for (let s = from; s + tags.length <= w.n; s++) {
+      let k = 0;
+      while (k < tags.length && w.all.tags[s + k] === tags[k]) k++;
+      if (k === tags.length && await hashLines(w, s, tags.length) === seg_sha256) return s;
+    }
+    return -1;
+  }
+
+  /** Checkpoints that prove nothing: their lines run to where the next trusted one's start, else as they claim. */
+  async #untrusted(): Promise<void> {
+    const queue = this.#queue;
+    let k = 0;
+    while (k < queue.length && !queue[k]!.trusted) k++;
+    const w = await this.#window();
+    let j = k;
+    while (j < queue.length && queue[j]!.trusted && queue[j]!.parsed!.tags.length === 0) j++;
+    const s = j < queue.length && queue[j]!.trusted ? await this.#anchor(j, 0, w) : -1;
+    let lines: number[];
+    if (s === -1) {
+      // Only the first: the bytes it claims, to the end of a line.
+      const claimed = Math.min(queue[0]!.parsed?.checkpoint.seg_bytes ?? 0, w.bytes.length);
+      let count = 0;
+      while (count < w.all.count && claimed > 0 && w.all.starts[count]! < claimed) count++;
+      lines = [count];
+    } else {
+      // Shared out as the checkpoints claim, the last taking the rest.
+      lines = queue.slice(0, k).map((e) => e.parsed?.checkpoint.seg_lines ?? 0);
+      let left = s;
+      lines = lines.map((claimed, i) => {
+        const take = i === lines.length - 1 ? left : Math.min(left, claimed);
+        left -= take;
+        return take;
+      });
+    }
+    let line = this.#line;
+    lines.forEach((count, i) => {
+      reportProblems(this.#judge, queue[i]!, line, count);
+      line += count;
     });
+    const total = line - this.#line;
+    this.#advance(total === 0 ? 0 : Math.min(w.all.ends[total - 1]! + 1, w.bytes.length), total, lines.length);
   }
-  let lines = 0;
-  let last = 0x0a;
-  for await (const chunk of data.rest()) {
-    lines += countLines(chunk);
-    last = chunk[chunk.length - 1]!;
-  }
-  const torn = last !== 0x0a;
-  unsealed(judge, line, lines + (torn ? 1 : 0), torn);
-  judge.summary.lines = line - 1 + lines + (torn ? 1 : 0);
-  judge.summary.bytes = data.position;
-  yield* judge.finish();
 
   /** The data at the current position does not match `queue[0]`: find where the seal lines up again. */
-  async function resync(): Promise<void> {
-    const claims = queue.reduce((sum, e) => sum + Math.min(e.parsed?.checkpoint.seg_bytes ?? 0, maxSegmentBytes), 0);
-    await data.fill(Math.min(4 * maxSegmentBytes, 2 * claims + (1 << 20)));
-    const bytes = data.peek(data.buffered);
-    const atEnd = data.eof;
-    const all = splitLines(bytes, 1024);
-    const n = all.torn && !atEnd ? all.count - 1 : all.count; // a partial line may continue beyond the window
-    const tags = all.tags.subarray(0, n);
-    const entry = queue[0]!;
+  async #resync(tried: boolean): Promise<void> {
+    const queue = this.#queue;
+    const w = await this.#window();
     // Candidate anchors: queue[0] itself further on, then the next trusted checkpoints, up to a break in the chain.
     let usable = 1;
     while (usable < queue.length && queue[usable]!.trusted && queue[usable]!.missing === 0) usable++;
     for (let j = 0; j < usable; j++) {
-      const anchor = queue[j]!.parsed!;
-      const length = anchor.tags.length;
-      if (length === 0) continue;
-      for (let s = j === 0 ? 1 : 0; s + length <= n; s++) {
-        if (tags[s] !== anchor.tags[0] || !sameTags(tags, s, anchor.tags)) continue;
-        if (await sha(bytes, all, s, length) !== anchor.checkpoint.seg_sha256) continue;
-        await region(j, s, bytes, all);
-        const a = anchor.checkpoint;
-        reportProblems(judge, queue[j]!, line + s, 0);
-        judge.verified(a.seg_lines);
-        reportGaps(judge, queue[j]!, line + s);
-        advance(all.ends[s + length - 1]! + 1, s + length, j + 1);
-        return;
-      }
+      const s = await this.#anchor(j, j === 0 && tried ? 1 : 0, w);
+      if (s === -1) continue;
+      await this.#region(j, s, w, true);
+      const length = queue[j]!.parsed!.tags.length;
+      reportProblems(this.#judge, queue[j]!, this.#line + s, 0);
+      this.#judge.verified(length);
+      reportGaps(this.#judge, queue[j]!, this.#line + s);
+      this.#advance(w.all.ends[s + length - 1]! + 1, s + length, j + 1);
+      return;
     }
-    if (atEnd && sealDone && usable === queue.length) return end(bytes, all);
+    if (w.atEnd && this.#sealDone && usable === queue.length) return this.#end(w);
     // No alignment within reach: this segment is the lines its bytes cover.
-    const claimed = entry.parsed!.checkpoint.seg_bytes;
+    const claimed = queue[0]!.parsed!.checkpoint.seg_bytes;
     let k = 0;
-    while (k < n && all.ends[k]! + 1 < claimed) k++;
-    k = Math.min(n, k + 1);
-    await region(1, k, bytes, all, false);
-    advance(k === 0 ? 0 : all.ends[k - 1]! + 1, k, 1);
+    while (k < w.n && w.all.ends[k]! + 1 < claimed) k++;
+    k = Math.min(w.n, k + 1);
+    await this.#region(1, k, w, false);
+    this.#advance(k === 0 ? 0 : w.all.ends[k - 1]! + 1, k, 1);
   }
 
   /**
@@ -161,47 +209,45 @@ export async function* verifySidecar(
    * before `queue[0]`'s own), with their declared gaps. `anchored`: the lines
    * that follow are known to match.
    */
-  async function region(
-    j: number,
-    s: number,
-    bytes: Uint8Array<ArrayBuffer>,
-    all: Lines,
-    anchored = true,
-  ): Promise<void> {
-    const first = queue[0]!;
+  async #region(j: number, s: number, w: Window, anchored: boolean): Promise<void> {
+    const judge = this.#judge;
+    const first = this.#queue[0]!;
     if (j === 0 || (j === 1 && first.missing > 0)) {
-      if (j === 1) reportProblems(judge, first, line, 0);
-      if (first.missing > 0) missingBefore(judge, first, line, s, anchored);
+      if (j === 1) reportProblems(judge, first, this.#line, 0);
+      if (first.missing > 0) missingBefore(judge, first, this.#line, s, anchored);
       else if (s > 0) {
         const change = { kind: "inserted", dataFrom: 0, dataTo: s, sealedFrom: 0, sealedTo: 0, matched: 0 } as const;
-        reportChange(judge, change, [first], line);
+        reportChange(judge, change, [first], this.#line);
       }
-      if (j === 1) reportGaps(judge, first, line);
+      if (j === 1) reportGaps(judge, first, this.#line);
       return;
     }
-    const entries = queue.slice(0, j);
-    for (const e of entries) reportProblems(judge, e, line, 0);
+    const entries = this.#queue.slice(0, j);
+    for (const e of entries) reportProblems(judge, e, this.#line, 0);
+    const { all } = w;
     const lines = { ...all, count: s, starts: all.starts.subarray(0, s), ends: all.ends.subarray(0, s) };
-    if (j === 1 && await lossyMatch(first, bytes, lines)) judge.verified(s);
+    if (j === 1 && await lossyMatch(first, w.bytes, lines)) judge.verified(s);
     else {
-      await compareRegion(judge, entries, all.tags.subarray(0, s), line, async () => {
+      await compareRegion(judge, entries, all.tags.subarray(0, s), this.#line, async () => {
         const ok: boolean[] = [];
         let at = 0;
         for (const e of entries) {
           const c = e.parsed!.checkpoint;
-          ok.push(await sha(bytes, all, at, c.seg_lines) === c.seg_sha256);
+          ok.push(await hashLines(w, at, c.seg_lines) === c.seg_sha256);
           at += c.seg_lines;
         }
         return ok;
       });
     }
-    for (const e of entries) reportGaps(judge, e, line);
+    for (const e of entries) reportGaps(judge, e, this.#line);
   }
 
   /** The data ends within reach and no segment lines up: tell damage, truncation and the unsealed tail apart. */
-  async function end(bytes: Uint8Array<ArrayBuffer>, all: Lines): Promise<void> {
-    const entries = queue.slice();
+  async #end(w: Window): Promise<void> {
+    const judge = this.#judge;
+    const entries = this.#queue.slice();
     const expected = new Uint32Array(entries.flatMap((e) => [...e.parsed!.tags]));
+    const { all } = w;
     const m = expected.length;
     const n = all.count;
     const complete = all.torn ? n - 1 : n;
@@ -220,36 +266,62 @@ export async function* verifySidecar(
       stop = pre + Math.min(complete - pre, m - pre);
       lost = m - stop;
     }
-    if (lost === 0) await region(entries.length, stop, bytes, all, false);
+    if (lost === 0) await this.#region(entries.length, stop, w, false);
     else {
-      for (const e of entries) reportProblems(judge, e, line, 0);
+      for (const e of entries) reportProblems(judge, e, this.#line, 0);
       const change = compareTags(expected.subarray(0, stop), all.tags.subarray(0, stop));
       judge.compared(stop, change?.matched ?? stop);
-      if (change !== undefined) reportChange(judge, change, entries, line);
+      if (change !== undefined) reportChange(judge, change, entries, this.#line);
       const first = entries[0]!.parsed!.checkpoint;
-      const sealedLines: [number, number] = [
-        first.lines - first.seg_lines + stop + 1,
-        first.lines - first.seg_lines + m,
-      ];
+      const base = first.lines - first.seg_lines;
+      const sealedLines: [number, number] = [base + stop + 1, base + m];
       judge.emit({
         kind: "truncated",
-        line: line + stop,
-        lastLine: line + n - 1, // the cut-off start of the next sealed line, if any
+        line: this.#line + stop,
+        lastLine: this.#line + n - 1, // the cut-off start of the next sealed line, if any
         count: lost,
         sealedLines,
         seq: [first.seq, entries[entries.length - 1]!.parsed!.checkpoint.seq],
         message: `the data ends before ${lineRange(sealedLines[0], sealedLines[1], "sealed line")}` +
-          (all.torn ? ` (line ${line + n - 1} is cut short)` : ""),
+          (all.torn ? ` (line ${this.#line + n - 1} is cut short)` : ""),
       });
-      for (const e of entries) reportGaps(judge, e, line);
+      for (const e of entries) reportGaps(judge, e, this.#line);
     }
     const tail = lost > 0 ? 0 : n - stop;
-    unsealed(judge, line + stop, tail, all.torn && tail > 0);
-    advance(bytes.length, n, entries.length);
+    unsealed(judge, this.#line + stop, tail, all.torn && tail > 0);
+    this.#advance(w.bytes.length, n, entries.length);
+  }
+
+  /** After the last checkpoint: a truncated seal stream, and the lines no checkpoint covers. */
+  async tail(): Promise<void> {
+    const judge = this.#judge;
+    if (this.#tornSeal !== undefined) {
+      judge.emit({
+        kind: "truncated",
+        line: this.#line,
+        lastLine: this.#line - 1,
+        count: 0,
+        sealLine: this.#tornSeal,
+        message: `the seal stream ends inside its line ${this.#tornSeal}: its last checkpoint is cut short`,
+      });
+    }
+    let lines = 0;
+    let last = 0x0a;
+    for await (const chunk of this.#data.rest()) {
+      lines += countLines(chunk);
+      last = chunk[chunk.length - 1]!;
+    }
+    const torn = last !== 0x0a;
+    // An unsealed tail was already reported when the end was reached while checking a segment.
+    if (judge.summary.unsealedLines === 0) unsealed(judge, this.#line, lines + (torn ? 1 : 0), torn);
+    judge.summary.lines = this.#line - 1 + lines + (torn ? 1 : 0);
+    judge.summary.bytes = this.#data.position;
   }
 }
 
-function sameTags(data: Uint32Array, at: number, sealed: Uint32Array): boolean {
-  for (let i = 0; i < sealed.length; i++) if (data[at + i] !== sealed[i]) return false;
-  return true;
+/** SHA-256 of `count` lines of the window from line `from`, newlines included. */
+function hashLines(w: Window, from: number, count: number): Promise<string> {
+  const start = count === 0 ? 0 : w.all.starts[from]!;
+  const end = count === 0 ? 0 : Math.min(w.all.ends[from + count - 1]! + 1, w.bytes.length);
+  return sha256Hex(w.bytes.subarray(start, end));
 }
