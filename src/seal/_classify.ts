@@ -8,7 +8,7 @@ export interface Change {
   readonly dataTo: number;
   readonly sealedFrom: number;
   readonly sealedTo: number;
-  /** Lines whose tags agree at both ends (evidence that the seal belongs to this data). */
+  /** Lines whose tags agree at both ends. */
   readonly matched: number;
 }
 
@@ -67,4 +67,16 @@ export function matchDigests(sealed: Uint8Array, data: Uint8Array): LossyMatch |
 function sameDigest(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
   for (let k = 0; k < 16; k++) if (a[16 * i + k] !== b[16 * j + k]) return false;
   return true;
+}
+
+/** How many lines two tag sequences share, in any order (counting repeats). */
+export function commonLines(a: Uint32Array, b: Uint32Array): number {
+  const counts = new Map<number, number>();
+  for (const tag of a) counts.set(tag, (counts.get(tag) ?? 0) + 1);
+  let common = 0;
+  for (const tag of b) {
+    const n = counts.get(tag) ?? 0;
+    if (n > 0) (counts.set(tag, n - 1), common++);
+  }
+  return common;
 }

@@ -100,13 +100,13 @@ class Splitter {
 
   /** At the end: whether the last data line lacks its newline, and a checkpoint line cut short, if any. */
   end(out: Piece[]): { tornData: boolean; tornCheckpoint: Uint8Array | undefined } {
-    if (this.#mode === 0 && this.#headLength > 0) {
-      out.push({ data: this.#head.slice(0, this.#headLength), newlines: 0 });
-    }
-    return {
-      tornData: this.#mode === 1 || (this.#mode === 0 && this.#headLength > 0),
-      tornCheckpoint: this.#mode === 2 ? concatBytes(this.#checkpoint, this.#checkpointLength) : undefined,
-    };
+    // A last line cut within its first 20 bytes is a checkpoint's if they are the start of the prefix.
+    const head = this.#head.subarray(0, this.#mode === 0 ? this.#headLength : 0);
+    const cutPrefix = head.length >= 3 && head.every((byte, i) => byte === PREFIX[i]); // {"a, not {"t
+    if (head.length > 0 && !cutPrefix) out.push({ data: head.slice(), newlines: 0 });
+    let tornCheckpoint: Uint8Array | undefined = cutPrefix ? head.slice() : undefined;
+    if (this.#mode === 2) tornCheckpoint = concatBytes(this.#checkpoint, this.#checkpointLength);
+    return { tornData: this.#mode === 1 || (head.length > 0 && !cutPrefix), tornCheckpoint };
   }
 }
 

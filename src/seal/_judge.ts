@@ -14,6 +14,8 @@ export interface Entry {
   readonly problems: { kind: AuditTrailFindingKind; message: string }[];
   /** Sealed lines between the previous checkpoint's end and this segment's start (covered by no checkpoint seen). */
   readonly missing: number;
+  /** Their bytes. */
+  readonly missingBytes: number;
   /** Checkpoints missing from the chain before this one, if any. */
   readonly missingSeqs: readonly [number, number] | undefined;
   /** The checkpoint's line in the seal source (or in the data, in band). */
@@ -67,6 +69,7 @@ export class Judge {
   /** The last checkpoint read, trusted or not, and how many unreadable ones came after it. */
   #seen: { seq: number; trusted: boolean } | undefined;
   #unreadable = 0;
+  readonly #continues: boolean;
   #sealedLines = 0;
   #sealedBytes = 0;
   #queue: AuditTrailFinding[] = [];
@@ -86,12 +89,15 @@ export class Judge {
     holdForeign: boolean,
     /** How messages name a checkpoint's line: "seal line" or, in band, "line". */
     readonly where: string,
+    /** The trail may start after checkpoint 0 (it continues a stream not given). */
+    continues = false,
   ) {
     this.#keys = keys;
     this.#origin = origin;
     this.#last = previous;
     this.#seen = previous === undefined ? undefined : { seq: previous.checkpoint.seq, trusted: true };
     this.#held = holdForeign ? [] : undefined;
+    this.#continues = continues || previous !== undefined;
   }
 
   /** Parses and checks one checkpoint line. */
@@ -131,16 +137,22 @@ export class Judge {
     let missingSeqs: [number, number] | undefined;
     const seen = this.#seen;
     // Checkpoints read in between that could not be trusted are reported on their own: only a gap beyond them is missing.
-    const after = seen === undefined ? undefined : seen.seq + 1 + this.#unreadable;
+    const after = seen === undefined
+      ? (this.#continues ? undefined : this.#unreadable)
+      : seen.seq + 1 + this.#unreadable;
     const follows = seen?.trusted === true && this.#unreadable === 0;
     if (after !== undefined && c.seq > after) missingSeqs = [after, c.seq - 1];
     else if (seen !== undefined && (c.seq <= seen.seq || (follows && c.prev !== last?.hash))) {
       problems.push({ kind: "broken_chain", message: `checkpoint ${c.seq} does not chain to checkpoint ${seen.seq}` });
     }
     const start = c.lines - c.seg_lines;
-    const missing = start - this.#sealedLines;
+    // Lines sealed by checkpoints never read (those of unreadable ones were reported with them).
+    const missing = this.#unreadable > 0 ? 0 : start - this.#sealedLines;
     const out = c.gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
-    const within = follows && this.summary.trustedCheckpoints > 0 && missingSeqs === undefined;
+    // Counters can be checked against the previous checkpoint when it was trusted, or at the trail's start.
+    const comparable = missingSeqs === undefined && (follows || (seen === undefined && this.#unreadable === 0));
+    const within = follows && this.summary.trustedCheckpoints > 0;
+    const offered = within ? last!.checkpoint.offered - last!.checkpoint.lines : 0;
     if (missing < 0) {
       problems.push({
         kind: "broken_chain",
@@ -153,8 +165,8 @@ export class Judge {
         message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing (sealing no line)`,
       });
     } else if (
-      missing === 0 && (c.bytes - c.seg_bytes !== this.#sealedBytes ||
-        c.offered - c.lines !== (within ? last!.checkpoint.offered - last!.checkpoint.lines : 0) + out)
+      missing === 0 && comparable &&
+      (c.bytes - c.seg_bytes !== this.#sealedBytes || c.offered - c.lines !== offered + out)
     ) {
       problems.push({
         kind: "broken_chain",
@@ -171,7 +183,8 @@ export class Judge {
     s.gaps += c.gaps.length;
     s.lost += c.gaps.reduce((sum, g) => sum + g.count, 0);
     s.written += c.seg_lines - c.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0);
-    return this.#entry(parsed, true, problems, sealLine, missing, missingSeqs);
+    const bytes = c.bytes - c.seg_bytes - this.#sealedBytes;
+    return this.#entry(parsed, true, problems, sealLine, missing, missingSeqs, bytes);
   }
 
   #entry(
@@ -181,6 +194,7 @@ export class Judge {
     sealLine: number,
     missing = 0,
     missingSeqs?: readonly [number, number],
+    missingBytes = 0,
   ): Entry {
     if (parsed !== undefined) {
       this.#sealedLines = parsed.checkpoint.lines;
@@ -188,7 +202,15 @@ export class Judge {
       this.#seen = { seq: parsed.checkpoint.seq, trusted };
       this.#unreadable = 0;
     } else this.#unreadable++;
-    return { parsed, trusted, problems, missing: Math.max(0, missing), missingSeqs, sealLine };
+    return {
+      parsed,
+      trusted,
+      problems,
+      missing: Math.max(0, missing),
+      missingBytes: missing > 0 ? missingBytes : 0,
+      missingSeqs,
+      sealLine,
+    };
   }
 
   /**

@@ -1,7 +1,7 @@
 // Checking the data lines a checkpoint seals, and the findings that describe
 // a mismatch: shared by the in-band and the seal-stream verifiers.
 import { concatBytes } from "../_bytes.ts";
-import { type Change, compareTags, matchDigests } from "./_classify.ts";
+import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
 import { lineDigests, type Lines, splitLines } from "./_lines.ts";
@@ -77,7 +77,7 @@ export function compareRegion(
 ): Promise<void> | void {
   const sealed = concatTags(entries);
   const change = compareTags(sealed, data);
-  judge.compared(sealed.length, change?.matched ?? sealed.length);
+  judge.compared(sealed.length, commonLines(sealed, data));
   if (change !== undefined) {
     const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
     return reportChange(judge, change, entries, firstLine, tags);
@@ -173,12 +173,14 @@ export function missingBefore(judge: Judge, entry: Entry, line: number, orphans:
     judge.emit({ kind: "deleted", line, lastLine: line - 1, count: entry.missing, seq, sealedLines, message });
     return;
   }
-  const lines = orphans > 0 ? lineRange(line, line + orphans - 1) : "no line";
+  const lines = lineRange(line, line + orphans - 1);
   const are = agree(...(entry.missingSeqs ?? [0, 1]), "is", "are");
-  const message = own
-    ? `${which} (${sealed}) ${are} missing from the seal: ${lines} ${agree(1, orphans, "is", "are")} not verified`
-    : `${which} (${sealed}) ${are} missing, and ${lines} ${agree(1, orphans, "does", "do")} not match ` +
-      `checkpoint ${c.seq}: not verified`;
+  const message = `${which} (${sealed}) ${are} missing` +
+    (orphans === 0
+      ? ""
+      : own
+      ? ` from the seal: ${lines} ${agree(1, orphans, "is", "are")} not verified`
+      : `, and ${lines} ${agree(1, orphans, "does", "do")} not match checkpoint ${c.seq}: not verified`);
   judge.emit({ kind: "broken_chain", line, lastLine: line + orphans - 1, count: orphans, seq, sealedLines, message });
 }
 

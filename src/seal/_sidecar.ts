@@ -4,7 +4,7 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
-import { compareTags } from "./_classify.ts";
+import { commonLines, compareTags } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
 import { type Lines, splitLines } from "./_lines.ts";
@@ -93,8 +93,8 @@ class Sidecar {
         message: `checkpoint ${c.seq} seals ${c.seg_bytes} bytes, more than maxSegmentBytes (${this.#max})`,
       });
       this.#queue.shift();
-    } else if (entry.missing > 0 && c.seg_lines === 0) {
-      await this.#resync(false); // an empty segment cannot show whether the missing lines are there
+    } else if (entry.missing > 0) {
+      await this.#missing();
     } else {
       await this.#data.fill(c.seg_bytes);
       const head = this.#data.peek(c.seg_bytes);
@@ -103,11 +103,10 @@ class Sidecar {
       await this.fill();
       if (head.length === c.seg_bytes && await hash === c.seg_sha256) {
         reportProblems(this.#judge, entry, this.#line, 0);
-        if (entry.missing > 0) missingBefore(this.#judge, entry, this.#line, 0, true);
         this.#judge.verified(c.seg_lines);
         reportGaps(this.#judge, entry, this.#line);
         this.#advance(c.seg_bytes, c.seg_lines, 1);
-      } else await this.#resync(true);
+      } else await this.#resync();
     }
     await this.fill();
     return true;
@@ -176,17 +175,68 @@ class Sidecar {
     this.#advance(total === 0 ? 0 : Math.min(w.all.ends[total - 1]! + 1, w.bytes.length), total, lines.length);
   }
 
+  /**
+   * Checkpoints are missing before `queue[0]`: their lines are either gone
+   * with them, or still here, sealed by nothing. The next segment with lines
+   * tells which.
+   */
+  async #missing(): Promise<void> {
+    const queue = this.#queue;
+    const entry = queue[0]!;
+    const w = await this.#window();
+    let j = 0;
+    while (j < queue.length && queue[j]!.trusted && queue[j]!.parsed!.tags.length === 0) j++;
+    const next = j < queue.length && queue[j]!.trusted && (j === 0 || queue[j]!.missing === 0) ? j : -1;
+    let s = next === -1 ? -1 : await this.#anchor(next, 0, w);
+    if (s === -1 && next === -1 && this.#sealDone && j === queue.length) {
+      // Nothing sealed follows: the missing lines are here only if the next ones have their exact size.
+      const count = entry.missing;
+      s = count <= w.n && w.all.ends[count - 1]! + 1 === entry.missingBytes ? count : 0;
+    }
+    if (s === -1) {
+      // Not found: say so, and let the lines be compared with this segment's.
+      missingBefore(this.#judge, entry, this.#line, 0, false);
+      s = 0;
+    } else missingBefore(this.#judge, entry, this.#line, s, true);
+    queue[0] = { ...entry, missing: 0 };
+    this.#advance(s === 0 ? 0 : Math.min(w.all.ends[s - 1]! + 1, w.bytes.length), s, 0);
+  }
+
   /** The data at the current position does not match `queue[0]`: find where the seal lines up again. */
-  async #resync(tried: boolean): Promise<void> {
+  async #resync(): Promise<void> {
     const queue = this.#queue;
     const w = await this.#window();
     // Candidate anchors: queue[0] itself further on, then the next trusted checkpoints, up to a break in the chain.
     let usable = 1;
     while (usable < queue.length && queue[usable]!.trusted && queue[usable]!.missing === 0) usable++;
+    const found: { j: number; s: number }[] = [];
     for (let j = 0; j < usable; j++) {
-      const s = await this.#anchor(j, j === 0 && tried ? 1 : 0, w);
-      if (s === -1) continue;
-      await this.#region(j, s, w, true);
+      for (let s = j === 0 ? 1 : 0; found.length < 4 * usable && (s = await this.#anchor(j, s, w)) !== -1; s++) {
+        found.push({ j, s });
+      }
+    }
+    // Lines of later segments that are not where they were sealed moved: lines before queue[0] that are
+    // such lines were moved there, not inserted.
+    const anchored = new Set(found.map((a) => a.j));
+    const moved = new Set(queue.slice(1, usable).flatMap((e, i) => anchored.has(i + 1) ? [] : [...e.parsed!.tags]));
+    // The anchor that leaves the fewest lines changed between the data before it and the segments it skips;
+    // at the end of the data, "all that is left" is a candidate too.
+    const cost = (j: number, s: number): number =>
+      changed(new Uint32Array(queue.slice(0, j).flatMap((e) => [...e.parsed!.tags])), w.all.tags.subarray(0, s));
+    let best: { j: number; s: number; cost: number } | undefined;
+    for (const { j, s } of found) {
+      if (j === 0 && w.all.tags.subarray(0, s).some((tag) => moved.has(tag))) continue;
+      const c = cost(j, s);
+      if (best === undefined || c < best.cost) best = { j, s, cost: c };
+    }
+    if (w.atEnd && this.#sealDone && usable === queue.length) {
+      // As many lines as are sealed (what follows may be the unsealed tail).
+      const sealed = queue.reduce((sum, e) => sum + e.parsed!.tags.length, 0);
+      if (best === undefined || cost(usable, Math.min(sealed, w.all.count)) < best.cost) return this.#end(w);
+    }
+    if (best !== undefined) {
+      const { j, s } = best;
+      await this.#region(j, s, w);
       const length = queue[j]!.parsed!.tags.length;
       reportProblems(this.#judge, queue[j]!, this.#line + s, 0);
       this.#judge.verified(length);
@@ -194,32 +244,27 @@ class Sidecar {
       this.#advance(w.all.ends[s + length - 1]! + 1, s + length, j + 1);
       return;
     }
-    if (w.atEnd && this.#sealDone && usable === queue.length) return this.#end(w);
     // No alignment within reach: this segment is the lines its bytes cover.
     const claimed = queue[0]!.parsed!.checkpoint.seg_bytes;
     let k = 0;
     while (k < w.n && w.all.ends[k]! + 1 < claimed) k++;
     k = Math.min(w.n, k + 1);
-    await this.#region(1, k, w, false);
+    await this.#region(1, k, w);
     this.#advance(k === 0 ? 0 : w.all.ends[k - 1]! + 1, k, 1);
   }
 
   /**
    * Reports the data lines `[0, s)` against `queue[0, j)` (for `j` = 0: lines
-   * before `queue[0]`'s own), with their declared gaps. `anchored`: the lines
-   * that follow are known to match.
+   * before `queue[0]`'s own), with their declared gaps.
    */
-  async #region(j: number, s: number, w: Window, anchored: boolean): Promise<void> {
+  async #region(j: number, s: number, w: Window): Promise<void> {
     const judge = this.#judge;
     const first = this.#queue[0]!;
-    if (j === 0 || (j === 1 && first.missing > 0)) {
-      if (j === 1) reportProblems(judge, first, this.#line, 0);
-      if (first.missing > 0) missingBefore(judge, first, this.#line, s, anchored);
-      else if (s > 0) {
+    if (j === 0) {
+      if (s > 0) {
         const change = { kind: "inserted", dataFrom: 0, dataTo: s, sealedFrom: 0, sealedTo: 0, matched: 0 } as const;
         reportChange(judge, change, [first], this.#line);
       }
-      if (j === 1) reportGaps(judge, first, this.#line);
       return;
     }
     const entries = this.#queue.slice(0, j);
@@ -253,24 +298,27 @@ class Sidecar {
     const complete = all.torn ? n - 1 : n;
     let pre = 0;
     while (pre < m && pre < complete && expected[pre] === all.tags[pre]) pre++;
-    // Where the sealed lines end in the data: after the longest run that matches their last ones.
+    // Where the sealed lines end in the data: after the longest run that matches their last ones, unless
+    // as many lines as were sealed are the sealed ones in another order (which explains more of them).
     let stop = pre === m ? m : -1;
-    for (let e = pre + 1, best = 0; stop !== m && e <= complete; e++) {
+    let best = 0;
+    for (let e = pre + 1; stop !== m && e <= complete; e++) {
       let common = 0;
       while (common < m - pre && common < e - pre && expected[m - 1 - common] === all.tags[e - 1 - common]) common++;
       if (common > best) (best = common, stop = e);
     }
+    if (pre + best < m && m <= complete && commonLines(expected, all.tags.subarray(0, m)) === m) stop = m;
     let lost = 0;
     if (stop === -1) {
       // Their last lines are nowhere: pair what data is left with them; what has no data is cut off.
       stop = pre + Math.min(complete - pre, m - pre);
       lost = m - stop;
     }
-    if (lost === 0) await this.#region(entries.length, stop, w, false);
+    if (lost === 0) await this.#region(entries.length, stop, w);
     else {
       for (const e of entries) reportProblems(judge, e, this.#line, 0);
       const change = compareTags(expected.subarray(0, stop), all.tags.subarray(0, stop));
-      judge.compared(stop, change?.matched ?? stop);
+      judge.compared(stop, commonLines(expected.subarray(0, stop), all.tags.subarray(0, stop)));
       if (change !== undefined) reportChange(judge, change, entries, this.#line);
       const first = entries[0]!.parsed!.checkpoint;
       const base = first.lines - first.seg_lines;
@@ -317,6 +365,12 @@ class Sidecar {
     judge.summary.lines = this.#line - 1 + lines + (torn ? 1 : 0);
     judge.summary.bytes = this.#data.position;
   }
+}
+
+/** Lines that differ between two tag sequences: those in one and not the other, plus a half for a different order. */
+function changed(sealed: Uint32Array, data: Uint32Array): number {
+  const differ = sealed.length + data.length - 2 * commonLines(sealed, data);
+  return differ + (differ === 0 && compareTags(sealed, data) !== undefined ? 0.5 : 0);
 }
 
 /** SHA-256 of `count` lines of the window from line `from`, newlines included. */

@@ -104,6 +104,13 @@ export interface VerifyAuditTrailOptions {
   readonly origin?: string;
   /** The last checkpoint of the stream this one continues (after a rotation), its object or JSON line. @default {undefined} */
   readonly previous?: AuditCheckpoint | string;
+  /**
+   * The trail continues a stream whose last checkpoint is not given: its
+   * first checkpoint may follow any other. Without it (or `previous`), a
+   * trail must start at checkpoint 0.
+   * @default {false}
+   */
+  readonly continues?: boolean;
   /** Largest segment held in memory, in bytes; a larger one is only counted. @default {16777216} */
   readonly maxSegmentBytes?: number;
 }
@@ -186,13 +193,8 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
       ? undefined
       : { checkpoint: previous.checkpoint, hash: await checkpointHash(previous) };
     const seal = this.#options.seal;
-    const judge = new Judge(
-      keys,
-      this.#options.origin,
-      chained,
-      seal !== undefined,
-      seal === undefined ? "line" : "seal line",
-    );
+    const where = seal === undefined ? "line" : "seal line";
+    const judge = new Judge(keys, this.#options.origin, chained, seal !== undefined, where, this.#options.continues);
     this.#judge = judge;
     const data = new ByteSource(this.#data);
     const sealSource = seal === undefined ? undefined : new ByteSource(seal);

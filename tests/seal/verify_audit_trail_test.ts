@@ -265,8 +265,11 @@ describe("verifyAuditTrail", () => {
     const next = new AuditSealer(key.seal, { previous: last });
     next.append(encoder.encode(eventLine(1)), 1);
     const checkpoint = decoder.decode(await next.seal());
-    const alone = await verify([eventLine(1)], { keys: key.verify, seal: [checkpoint] });
+    const alone = await verify([eventLine(1)], { keys: key.verify, seal: [checkpoint], continues: true });
     assert.deepEqual([alone.findings, alone.summary.firstSeq], [[], 1]);
+    const headless = await verify([eventLine(1)], { keys: key.verify, seal: [checkpoint] });
+    assert.deepEqual(kinds(headless.findings), [["broken_chain", 1, 0]]);
+    assert.match(headless.findings[0]!.message, /checkpoint 0 is missing/);
     const chained = await verify([eventLine(1)], { keys: key.verify, seal: [checkpoint], previous: last });
     assert.deepEqual(chained.findings, []);
     const other = new AuditSealer(key.seal, { origin: "rotating" });
