@@ -39,29 +39,20 @@ function sameMultiset(a: Uint32Array, b: Uint32Array): boolean {
   return true;
 }
 
-/** Where the data lines of a segment with declared losses sit among its sealed lines. */
-export interface LossyMatch {
-  /** Indices of the sealed lines missing from the data, in order. */
-  readonly missing: number[];
-}
-
 /**
- * Checks that every data line is, in order, one of the sealed lines (by their
- * 16-byte digests), the others being missing. `undefined` when a data line
- * is not a sealed line in that order.
+ * Walks the sealed digests in order, taking each data line (from the start)
+ * that is the next sealed line: how many data lines were taken, and how many
+ * sealed lines had no data line.
  */
-export function matchDigests(sealed: Uint8Array, data: Uint8Array): LossyMatch | undefined {
-  const m = sealed.length / 16;
+export function matchDigests(
+  sealed: Uint8Array,
+  data: Uint8Array,
+  count: number,
+): { matched: number; missing: number } {
   const n = data.length / 16;
-  const missing: number[] = [];
-  let j = 0;
-  for (let i = 0; i < n; i++) {
-    while (j < m && !sameDigest(sealed, j, data, i)) missing.push(j++);
-    if (j === m) return undefined;
-    j++;
-  }
-  while (j < m) missing.push(j++);
-  return { missing };
+  let matched = 0;
+  for (let j = 0; j < count; j++) if (matched < n && sameDigest(sealed, j, data, matched)) matched++;
+  return { matched, missing: count - matched };
 }
 
 function sameDigest(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
