@@ -163,12 +163,16 @@ export async function importAuditSealKey(
       sign: async (m) => new Uint8Array(await crypto.subtle.sign(HMAC, key, m)),
     };
   }
-  const key = await crypto.subtle.importKey("jwk", checked.privatePart, ED25519, false, ["sign"]);
+  const mismatch = "Cannot import seal key: its private part d does not match its public part x";
+  // Some runtimes check the pair on import; the others are checked below by signing.
+  const key = await crypto.subtle.importKey("jwk", checked.privatePart, ED25519, false, ["sign"]).catch((cause) => {
+    throw new TypeError(mismatch, { cause });
+  });
   const sign = async (m: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> =>
     new Uint8Array(await crypto.subtle.sign(ED25519, key, m));
   const publicKey = await crypto.subtle.importKey("jwk", checked.publicPart, ED25519, false, ["verify"]);
   if (!await crypto.subtle.verify(ED25519, publicKey, await sign(CHECK), CHECK)) {
-    throw new TypeError("Cannot import seal key: its private part d does not match its public part x");
+    throw new TypeError(mismatch);
   }
   return { keyId, algorithm: "Ed25519", sign };
 }
@@ -200,7 +204,9 @@ export async function importAuditVerifyKey(
   const checked = checkJwk(jwk, options, "verify key");
   const keyId = await checked.keyId;
   const algorithm = checked.algorithm === "Ed25519" ? ED25519 : HMAC;
-  const key = await crypto.subtle.importKey("jwk", checked.publicPart, algorithm, false, ["verify"]);
+  const key = await crypto.subtle.importKey("jwk", checked.publicPart, algorithm, false, ["verify"]).catch((cause) => {
+    throw new TypeError("Cannot import verify key: the runtime rejects it as a key of its kind", { cause });
+  });
   return {
     keyId,
     algorithm: checked.algorithm,
