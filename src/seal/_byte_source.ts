@@ -39,6 +39,8 @@ export class ByteSource {
   #eof = false;
   /** Bytes consumed so far. */
   position = 0;
+  /** Reused by scratch peeks, so that each segment does not allocate its own copy. */
+  #scratch = new Uint8Array(0);
 
   constructor(source: CallEventSource) {
     this.#reader = toByteStream(source).getReader();
@@ -66,14 +68,19 @@ export class ByteSource {
     }
   }
 
-  /** The next `min(n, buffered)` bytes, contiguous, without consuming them. */
-  peek(n: number): Uint8Array<ArrayBuffer> {
+  /**
+   * The next `min(n, buffered)` bytes, contiguous, without consuming them.
+   * With `scratch`, bytes from several chunks are copied into a buffer that
+   * the next scratch peek reuses: use them before peeking again.
+   */
+  peek(n: number, scratch = false): Uint8Array<ArrayBuffer> {
     const length = Math.min(n, this.#buffered);
     const first = this.#chunks[0];
     if (first !== undefined && first.length - this.#head >= length && first.buffer instanceof ArrayBuffer) {
       return first.subarray(this.#head, this.#head + length) as Uint8Array<ArrayBuffer>;
     }
-    const out = new Uint8Array(length);
+    if (scratch && this.#scratch.length < length) this.#scratch = new Uint8Array(length);
+    const out = scratch ? this.#scratch.subarray(0, length) : new Uint8Array(length);
     let at = 0;
     for (let i = 0; at < length; i++) {
       const chunk = this.#chunks[i]!;

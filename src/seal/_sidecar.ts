@@ -98,7 +98,7 @@ class Sidecar {
       await this.#missing();
     } else {
       await this.#data.fill(c.seg_bytes);
-      const head = this.#data.peek(c.seg_bytes);
+      const head = this.#data.peek(c.seg_bytes, true);
       // Read the next checkpoint while the segment hashes (off the main thread where the runtime can).
       const hash = sha256Hex(head);
       await this.fill();
@@ -123,7 +123,7 @@ class Sidecar {
   async #window(): Promise<Window> {
     const claims = this.#queue.reduce((sum, e) => sum + Math.min(e.parsed?.checkpoint.seg_bytes ?? 0, this.#max), 0);
     await this.#data.fill(Math.min(4 * this.#max, 2 * claims + (1 << 20)));
-    const bytes = this.#data.peek(this.#data.buffered);
+    const bytes = this.#data.peek(this.#data.buffered, true);
     const atEnd = this.#data.eof;
     const all = splitLines(bytes, 1024);
     return { bytes, all, n: all.torn && !atEnd ? all.count - 1 : all.count, atEnd };
