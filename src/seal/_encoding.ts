@@ -124,17 +124,27 @@ export function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
 
-/** The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32 of it, seeded with its length. */
-export function lineTag(bytes: Uint8Array, start: number, end: number): number {
-  return finish(mix(bytes, start, end, end - start), end - start);
+/**
+ * The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32
+ * of it, seeded with its length. `view` is a DataView over `bytes` (pass one
+ * made once for many lines).
+ */
+export function lineTag(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  view: DataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+): number {
+  return finish(mix(bytes, view, start, end, end - start), end - start);
 }
 
 // Murmur3's body and tail over [from, to).
-function mix(b: Uint8Array, from: number, to: number, seed: number): number {
+function mix(b: Uint8Array, view: DataView, from: number, to: number, seed: number): number {
   let h = seed;
   let i = from;
   for (; i + 4 <= to; i += 4) {
-    let k = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    // One unaligned little-endian read: about twice as fast in V8 as four byte reads.
+    let k = view.getUint32(i, true);
     k = Math.imul(k, 0xcc9e2d51);
     k = (k << 15) | (k >>> 17);
     h ^= Math.imul(k, 0x1b873593);

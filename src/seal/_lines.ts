@@ -23,6 +23,7 @@ export function splitLines(bytes: Uint8Array, expected = 64): Lines {
   let tags: Uint32Array = new Uint32Array(capacity);
   let count = 0;
   let start = 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const push = (end: number): void => {
     if (count === capacity) {
       capacity *= 2;
@@ -32,7 +33,7 @@ export function splitLines(bytes: Uint8Array, expected = 64): Lines {
     }
     starts[count] = start;
     ends[count] = end;
-    tags[count++] = lineTag(bytes, start, end);
+    tags[count++] = lineTag(bytes, start, end, view);
   };
   for (let nl = bytes.indexOf(LF); nl !== -1; nl = bytes.indexOf(LF, start)) {
     push(nl);
