@@ -257,7 +257,7 @@ export class AuditSealer {
    *
    * @returns The checkpoint's JSON line, with its newline.
    */
-  seal(): Promise<Uint8Array> {
+  seal(): Promise<Uint8Array<ArrayBuffer>> {
     const chunks = this.#chunks;
     const gaps = [...this.#gaps.values()];
     const time = encodeValue(new Date(this.#now()).toISOString());
@@ -272,7 +272,7 @@ export class AuditSealer {
     return next;
   }
 
-  async #make(chunks: Uint8Array[], gaps: OpenGap[], time: string): Promise<Uint8Array> {
+  async #make(chunks: Uint8Array[], gaps: OpenGap[], time: string): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#failure !== undefined) throw this.#failure;
     const bytes = concatBytes(chunks) as Uint8Array<ArrayBuffer>;
     const segment = bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
