@@ -71,3 +71,36 @@ export function commonLines(a: Uint32Array, b: Uint32Array): number {
   }
   return common;
 }
+
+/** Lines that differ between two tag sequences: those in one and not the other, plus a half for another order. */
+export function changed(sealed: Uint32Array, data: Uint32Array): number {
+  const differ = sealed.length + data.length - 2 * commonLines(sealed, data);
+  return differ + (differ === 0 && compareTags(sealed, data) !== undefined ? 0.5 : 0);
+}
+
+/**
+ * Where the last sealed lines end among the data's complete lines, when the
+ * data ends: `stop` lines stand for the sealed ones (what follows is the
+ * unsealed tail), and the last `lost` sealed lines have no data at all.
+ */
+export function sealedEnd(sealed: Uint32Array, data: Uint32Array): { stop: number; lost: number } {
+  const m = sealed.length;
+  const n = data.length;
+  let pre = 0;
+  while (pre < m && pre < n && sealed[pre] === data[pre]) pre++;
+  if (pre === m) return { stop: m, lost: 0 };
+  // After the longest run that matches the last sealed lines...
+  let stop = -1;
+  let best = 0;
+  for (let e = pre + 1; e <= n; e++) {
+    let common = 0;
+    while (common < m - pre && common < e - pre && sealed[m - 1 - common] === data[e - 1 - common]) common++;
+    if (common > best) (best = common, stop = e);
+  }
+  // ...unless as many lines as were sealed are the sealed ones in another order, which explains more of them.
+  if (pre + best < m && m <= n && commonLines(sealed, data.subarray(0, m)) === m) return { stop: m, lost: 0 };
+  if (stop !== -1) return { stop, lost: 0 };
+  // The last sealed lines are nowhere: what data is left stands for the first of them; the rest is cut off.
+  const paired = pre + Math.min(n - pre, m - pre);
+  return { stop: paired, lost: m - paired };
+}

@@ -4,10 +4,9 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
-import { commonLines, compareTags } from "./_classify.ts";
+import { changed, commonLines, compareTags, sealedEnd } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
-import { type Lines, splitLines } from "./_lines.ts";
 import {
   compareRegion,
   lossyMatch,
@@ -19,18 +18,10 @@ import {
   unsealed,
 } from "./_segment.ts";
 import type { AuditTrailFinding } from "./verify_audit_trail.ts";
+import { findSegment, hashLines, readWindow, type Window } from "./_window.ts";
 
 /** Checkpoints read ahead of the one being checked, where a lost alignment is looked for. */
 const LOOKAHEAD = 8;
-
-/** Data read ahead to find an alignment: its lines, and whether it is all that is left. */
-interface Window {
-  readonly bytes: Uint8Array<ArrayBuffer>;
-  readonly all: Lines;
-  /** Lines usable: a partial last line is left out unless the data ends there. */
-  readonly n: number;
-  readonly atEnd: boolean;
-}
 
 /** Verifies `data` against the checkpoints of `seal`. */
 export async function* verifySidecar(
@@ -120,25 +111,14 @@ class Sidecar {
   }
 
   /** Reads ahead enough for the queued segments' claims, twice over, within bounds. */
-  async #window(): Promise<Window> {
+  #window(): Promise<Window> {
     const claims = this.#queue.reduce((sum, e) => sum + Math.min(e.parsed?.checkpoint.seg_bytes ?? 0, this.#max), 0);
-    await this.#data.fill(Math.min(4 * this.#max, 2 * claims + (1 << 20)));
-    const bytes = this.#data.peek(this.#data.buffered, true);
-    const atEnd = this.#data.eof;
-    const all = splitLines(bytes, 1024);
-    return { bytes, all, n: all.torn && !atEnd ? all.count - 1 : all.count, atEnd };
+    return readWindow(this.#data, Math.min(4 * this.#max, 2 * claims + (1 << 20)));
   }
 
-  /** The first `s` ≥ `from` where `queue[j]`'s lines start in the window (tags, then SHA-256); -1 if none. */
-  async #anchor(j: number, from: number, w: Window): Promise<number> {
-    const { tags, seg_sha256 } = { tags: this.#queue[j]!.parsed!.tags, ...this.#queue[j]!.parsed!.checkpoint };
-    if (tags.length === 0) return -1;
-    for (let s = from; s + tags.length <= w.n; s++) {
-      let k = 0;
-      while (k < tags.length && w.all.tags[s + k] === tags[k]) k++;
-      if (k === tags.length && await hashLines(w, s, tags.length) === seg_sha256) return s;
-    }
-    return -1;
+  /** The first `s` ≥ `from` where `queue[j]`'s lines start in the window; -1 if none. */
+  #anchor(j: number, from: number, w: Window): Promise<number> {
+    return findSegment(w, this.#queue[j]!.parsed!, from);
   }
 
   /** Checkpoints that prove nothing: their lines run to where the next trusted one's start, else as they claim. */
@@ -317,24 +297,7 @@ class Sidecar {
       unsealed(judge, this.#line + e, n - e, all.torn && n > e);
       return this.#advance(w.bytes.length, n, entries.length);
     }
-    let pre = 0;
-    while (pre < m && pre < complete && expected[pre] === all.tags[pre]) pre++;
-    // Where the sealed lines end in the data: after the longest run that matches their last ones, unless
-    // as many lines as were sealed are the sealed ones in another order (which explains more of them).
-    let stop = pre === m ? m : -1;
-    let best = 0;
-    for (let e = pre + 1; stop !== m && e <= complete; e++) {
-      let common = 0;
-      while (common < m - pre && common < e - pre && expected[m - 1 - common] === all.tags[e - 1 - common]) common++;
-      if (common > best) (best = common, stop = e);
-    }
-    if (pre + best < m && m <= complete && commonLines(expected, all.tags.subarray(0, m)) === m) stop = m;
-    let lost = 0;
-    if (stop === -1) {
-      // Their last lines are nowhere: pair what data is left with them; what has no data is cut off.
-      stop = pre + Math.min(complete - pre, m - pre);
-      lost = m - stop;
-    }
+    const { stop, lost } = sealedEnd(expected, all.tags.subarray(0, complete));
     if (lost === 0) await this.#region(entries.length, stop, w);
     else {
       for (const e of entries) reportProblems(judge, e, this.#line, 0);
@@ -386,17 +349,4 @@ class Sidecar {
     judge.summary.lines = this.#line - 1 + lines + (torn ? 1 : 0);
     judge.summary.bytes = this.#data.position;
   }
-}
-
-/** Lines that differ between two tag sequences: those in one and not the other, plus a half for a different order. */
-function changed(sealed: Uint32Array, data: Uint32Array): number {
-  const differ = sealed.length + data.length - 2 * commonLines(sealed, data);
-  return differ + (differ === 0 && compareTags(sealed, data) !== undefined ? 0.5 : 0);
-}
-
-/** SHA-256 of `count` lines of the window from line `from`, newlines included. */
-function hashLines(w: Window, from: number, count: number): Promise<string> {
-  const start = count === 0 ? 0 : w.all.starts[from]!;
-  const end = count === 0 ? 0 : Math.min(w.all.ends[from + count - 1]! + 1, w.bytes.length);
-  return sha256Hex(w.bytes.subarray(start, end));
 }
