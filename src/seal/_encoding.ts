@@ -28,19 +28,9 @@ for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
 /** Standard base64 with padding. */
 export function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x6000) {
-    // 0x6000 is a multiple of 3: pieces join without padding in between.
-    let piece = "";
-    const end = Math.min(bytes.length, i + 0x6000);
-    for (let j = i; j < end; j += 3) {
-      const n = (bytes[j]! << 16) | ((bytes[j + 1] ?? 0) << 8) | (bytes[j + 2] ?? 0);
-      piece += ALPHABET[n >>> 18]! + ALPHABET[(n >>> 12) & 63]! +
-        (j + 1 < end ? ALPHABET[(n >>> 6) & 63]! : "=") + (j + 2 < end ? ALPHABET[n & 63]! : "=");
-    }
-    s += piece;
-  }
-  return s;
+  let binary = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 /** Decodes standard base64 with padding; `undefined` when `text` is not base64. */
