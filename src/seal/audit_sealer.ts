@@ -62,6 +62,10 @@ const encoder = new TextEncoder();
  * turns true (`msUntilDue()` says when), on flush and on close. Hashing and
  * signing happen in `seal()`, which cuts the segment at once and resolves to
  * the checkpoint line; checkpoints come out in the order `seal()` was called.
+ * In band, a checkpoint line goes into the stream before any chunk appended
+ * after its `seal()` call (and is not itself appended). The open segment's
+ * chunks are held until it is sealed: sealing when `append` says so keeps
+ * that to about `maxSegmentBytes` plus one chunk.
  *
  * @example Seal two chunks into one checkpoint
  * ```ts
