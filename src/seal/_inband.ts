@@ -1,0 +1,168 @@
+// Verifying a stream that carries its checkpoints in band: each checkpoint
+// line seals the data lines between the previous checkpoint line and itself.
+import { concatBytes } from "../_bytes.ts";
+import { CHECKPOINT_PREFIX } from "./_encoding.ts";
+import type { ByteSource } from "./_byte_source.ts";
+import type { Judge } from "./_judge.ts";
+import { lineRange } from "./_judge.ts";
+import { checkSegment, type Segment, unsealed } from "./_segment.ts";
+import type { AuditTrailFinding } from "./verify_audit_trail.ts";
+
+const LF = 0x0a;
+const PREFIX = new TextEncoder().encode(CHECKPOINT_PREFIX);
+const HEAD = PREFIX.length;
+
+type Piece = { readonly data: Uint8Array; readonly newlines: number } | { readonly checkpoint: Uint8Array };
+
+function isPrefix(bytes: Uint8Array, at: number): boolean {
+  if (bytes[at + 2] !== PREFIX[2]) return false; // data lines have "t" of "ts" here
+  for (let i = 0; i < HEAD; i++) if (bytes[at + i] !== PREFIX[i]) return false;
+  return true;
+}
+
+/** Cuts a byte stream into runs of data lines and checkpoint lines, without copying data. */
+class Splitter {
+  /** 0: at a line start, deciding; 1: in a data line; 2: in a checkpoint line. */
+  #mode = 0;
+  readonly #head = new Uint8Array(HEAD);
+  #headLength = 0;
+  #checkpoint: Uint8Array[] = [];
+  #checkpointLength = 0;
+  readonly #maxCheckpoint: number;
+
+  constructor(maxCheckpointBytes: number) {
+    this.#maxCheckpoint = maxCheckpointBytes;
+  }
+
+  push(chunk: Uint8Array, out: Piece[]): void {
+    const n = chunk.length;
+    let i = 0;
+    while (i < n) {
+      if (this.#mode === 0) i = this.#decide(chunk, i, out);
+      else if (this.#mode === 1) i = this.#data(chunk, i, out);
+      else {
+        const nl = chunk.indexOf(LF, i);
+        this.#keep(chunk.subarray(i, nl === -1 ? n : nl));
+        if (nl === -1) return;
+        out.push({ checkpoint: concatBytes(this.#checkpoint, this.#checkpointLength) });
+        this.#checkpoint = [];
+        this.#checkpointLength = 0;
+        this.#mode = 0;
+        i = nl + 1;
+      }
+    }
+  }
+
+  /** At a line start: reads up to the 20 bytes that tell a checkpoint from a data line. */
+  #decide(chunk: Uint8Array, i: number, out: Piece[]): number {
+    if (this.#headLength === 0 && i + HEAD <= chunk.length) {
+      this.#mode = isPrefix(chunk, i) ? 2 : 1;
+      return i;
+    }
+    const nl = chunk.indexOf(LF, i);
+    const end = Math.min(nl === -1 ? chunk.length : nl, i + HEAD - this.#headLength);
+    this.#head.set(chunk.subarray(i, end), this.#headLength);
+    this.#headLength += end - i;
+    if (this.#headLength === HEAD && isPrefix(this.#head, 0)) {
+      this.#mode = 2;
+      this.#keep(this.#head.slice());
+    } else if (this.#headLength === HEAD || end === nl) {
+      this.#mode = 1;
+      out.push({ data: this.#head.slice(0, this.#headLength), newlines: 0 });
+    } else return end; // the chunk ended: more head bytes to come
+    this.#headLength = 0;
+    return end;
+  }
+
+  /** In a data line: runs to the next checkpoint line, or to the chunk's end. */
+  #data(chunk: Uint8Array, start: number, out: Piece[]): number {
+    let newlines = 0;
+    for (let nl = chunk.indexOf(LF, start); nl !== -1; nl = chunk.indexOf(LF, nl + 1)) {
+      newlines++;
+      const next = nl + 1;
+      if (next + HEAD > chunk.length || isPrefix(chunk, next)) {
+        out.push({ data: chunk.subarray(start, next), newlines });
+        this.#mode = 0;
+        return next;
+      }
+    }
+    out.push({ data: chunk.subarray(start), newlines });
+    return chunk.length;
+  }
+
+  #keep(piece: Uint8Array): void {
+    const room = this.#maxCheckpoint - this.#checkpointLength;
+    if (room <= 0) return;
+    const kept = piece.length > room ? piece.subarray(0, room) : piece;
+    this.#checkpoint.push(kept.slice());
+    this.#checkpointLength += kept.length;
+  }
+
+  /** At the end: whether the last data line lacks its newline, and a checkpoint line cut short, if any. */
+  end(out: Piece[]): { tornData: boolean; tornCheckpoint: Uint8Array | undefined } {
+    // A last line cut within its first 20 bytes is a checkpoint's if they are the start of the prefix.
+    const head = this.#head.subarray(0, this.#mode === 0 ? this.#headLength : 0);
+    const cutPrefix = head.length >= 3 && head.every((byte, i) => byte === PREFIX[i]); // {"a, not {"t
+    if (head.length > 0 && !cutPrefix) out.push({ data: head.slice(), newlines: 0 });
+    let tornCheckpoint: Uint8Array | undefined = cutPrefix ? head.slice() : undefined;
+    if (this.#mode === 2) tornCheckpoint = concatBytes(this.#checkpoint, this.#checkpointLength);
+    return { tornData: this.#mode === 1 || (head.length > 0 && !cutPrefix), tornCheckpoint };
+  }
+}
+
+const decoder = new TextDecoder();
+
+/** Verifies `source`, whose checkpoints are in band. */
+export async function* verifyInBand(
+  source: ByteSource,
+  judge: Judge,
+  maxSegmentBytes: number,
+  maxCheckpointBytes: number,
+): AsyncGenerator<AuditTrailFinding, void, undefined> {
+  const splitter = new Splitter(maxCheckpointBytes);
+  let segment: Segment = { parts: [], bytes: 0, lines: 0, firstLine: 1, overflow: false, torn: false };
+  let line = 0; // lines of the source completed so far
+  const onPiece = async (piece: Piece): Promise<void> => {
+    if ("data" in piece) {
+      if (!segment.overflow && segment.bytes + piece.data.length <= maxSegmentBytes) segment.parts.push(piece.data);
+      else (segment.overflow = true, segment.parts = []);
+      segment.bytes += piece.data.length;
+      segment.lines += piece.newlines;
+      line += piece.newlines;
+      judge.summary.lines += piece.newlines;
+      return;
+    }
+    line++;
+    const entry = await judge.admit(decoder.decode(piece.checkpoint).replace(/\r$/, ""), line);
+    await checkSegment(judge, entry, segment);
+    segment = { parts: [], bytes: 0, lines: 0, firstLine: line + 1, overflow: false, torn: false };
+  };
+  for await (const chunk of source.rest()) {
+    judge.summary.bytes += chunk.length;
+    const pieces: Piece[] = [];
+    splitter.push(chunk, pieces);
+    for (const piece of pieces) await onPiece(piece);
+    yield* judge.take();
+  }
+  const pieces: Piece[] = [];
+  const { tornData, tornCheckpoint } = splitter.end(pieces);
+  for (const piece of pieces) await onPiece(piece);
+  if (tornData) {
+    segment.lines++;
+    segment.torn = true;
+    judge.summary.lines++;
+  }
+  if (tornCheckpoint !== undefined) {
+    const { firstLine, lines } = segment;
+    const before = lines > 0 ? `; ${lineRange(firstLine, firstLine + lines - 1)} before it are not sealed` : "";
+    judge.emit({
+      kind: "truncated",
+      line: firstLine,
+      lastLine: firstLine + lines - 1,
+      count: lines,
+      sealLine: line + 1,
+      message: `the data ends inside the checkpoint line at line ${line + 1}${before}`,
+    });
+  } else unsealed(judge, segment.firstLine, segment.lines, segment.torn);
+  yield* judge.finish();
+}

@@ -1,0 +1,332 @@
+// What the verifier decides about each checkpoint (shape, key, signature,
+// origin, chain, counters), the findings it emits and the summary it keeps.
+import type { AuditCheckpoint } from "./audit_checkpoint.ts";
+import type { AuditVerifyKey } from "./audit_seal_key.ts";
+import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "./_checkpoint.ts";
+import { sha256Hex } from "./_encoding.ts";
+import type { AuditTrailFinding, AuditTrailFindingKind, AuditTrailSummary } from "./verify_audit_trail.ts";
+
+/** A checkpoint as the judge admitted it. */
+export interface Entry {
+  readonly parsed: ParsedCheckpoint | undefined;
+  readonly trusted: boolean;
+  /** Findings about the checkpoint itself, emitted once its segment's lines are known. */
+  readonly problems: { kind: AuditTrailFindingKind; message: string }[];
+  /** Sealed lines between the previous checkpoint's end and this segment's start (covered by no checkpoint seen). */
+  readonly missing: number;
+  /** Their bytes. */
+  readonly missingBytes: number;
+  /** Checkpoints missing from the chain before this one, if any. */
+  readonly missingSeqs: readonly [number, number] | undefined;
+  /** The checkpoint's line in the seal source (or in the data, in band). */
+  readonly sealLine: number;
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/** Kinds about checkpoints that run together when consecutive checkpoints share them. */
+const RUNS: ReadonlySet<AuditTrailFindingKind> = new Set(["unknown_key", "bad_signature", "malformed", "foreign_seal"]);
+/** Findings held back, at most, while deciding whether a whole seal belongs to another log. */
+const MAX_HELD = 10_000;
+const encoder = new TextEncoder();
+
+/** `lines a–b` (or `line a`), for messages. */
+export function lineRange(first: number, last: number, noun = "line"): string {
+  return first === last ? `${noun} ${first}` : `${noun}s ${first}–${last}`;
+}
+
+/** `one` when `first` = `last`, else `many`: the verb that agrees with {@linkcode lineRange}. */
+export function agree(first: number, last: number, one: string, many: string): string {
+  return first === last ? one : many;
+}
+
+/** The summary before anything is read. */
+export function emptySummary(): Mutable<AuditTrailSummary> {
+  return {
+    origin: undefined,
+    checkpoints: 0,
+    trustedCheckpoints: 0,
+    segments: 0,
+    lines: 0,
+    verifiedLines: 0,
+    unsealedLines: 0,
+    bytes: 0,
+    gaps: 0,
+    lost: 0,
+    offered: 0,
+    written: 0,
+    problems: 0,
+    intact: true,
+    firstSeq: undefined,
+    lastSeq: undefined,
+    lastCheckpoint: undefined,
+  };
+}
+
+export class Judge {
+  readonly #keys: ReadonlyMap<string, readonly AuditVerifyKey[]>;
+  #origin: string | undefined;
+  #last: { checkpoint: AuditCheckpoint; hash: string } | undefined;
+  /** The last checkpoint read, trusted or not, and how many unreadable ones came after it. */
+  #seen: { seq: number; trusted: boolean } | undefined;
+  #unreadable = 0;
+  readonly #continues: boolean;
+  #sealedLines = 0;
+  #sealedBytes = 0;
+  #queue: AuditTrailFinding[] = [];
+  #run: Mutable<AuditTrailFinding> | undefined;
+  /** Sidecar only: findings held until some segment verifies (else the seal may be another log's). */
+  #held: AuditTrailFinding[] | undefined;
+  #matched = 0;
+  #compared = 0;
+  /** Single-line edits waiting for their mirror image: two of them are one swap. */
+  #edits: { finding: AuditTrailFinding; data: number; sealed: number }[] = [];
+  readonly summary: Mutable<AuditTrailSummary> = emptySummary();
+
+  constructor(
+    keys: ReadonlyMap<string, readonly AuditVerifyKey[]>,
+    origin: string | undefined,
+    previous: { checkpoint: AuditCheckpoint; hash: string } | undefined,
+    holdForeign: boolean,
+    /** How messages name a checkpoint's line: "seal line" or, in band, "line". */
+    readonly where: string,
+    /** The trail may start after checkpoint 0 (it continues a stream not given). */
+    continues = false,
+  ) {
+    this.#keys = keys;
+    this.#origin = origin;
+    this.#last = previous;
+    this.#seen = previous === undefined ? undefined : { seq: previous.checkpoint.seq, trusted: true };
+    this.#held = holdForeign ? [] : undefined;
+    this.#continues = continues || previous !== undefined;
+  }
+
+  /** Parses and checks one checkpoint line. */
+  async admit(text: string, sealLine: number): Promise<Entry> {
+    this.summary.checkpoints++;
+    const parsed = parseCheckpoint(text);
+    if (typeof parsed === "string") {
+      const message = `the checkpoint at ${this.where} ${sealLine} is malformed: ${parsed}`;
+      return this.#entry(undefined, false, [{ kind: "malformed", message }], sealLine);
+    }
+    const c = parsed.checkpoint;
+    const keys = (this.#keys.get(c.key_id) ?? []).filter((key) => key.algorithm === c.alg);
+    if (keys.length === 0) {
+      const message =
+        `checkpoint ${c.seq} is signed with key ${c.key_id} (${c.alg}), which is not among the keys given`;
+      return this.#entry(parsed, false, [{ kind: "unknown_key", message }], sealLine);
+    }
+    const textBytes = encoder.encode(await checkpointText(c, parsed.tagBytes, parsed.digests));
+    let good = false;
+    for (const key of keys) good ||= await key.verify(textBytes, parsed.sig).catch(() => false);
+    if (!good) {
+      const message = `the signature of checkpoint ${c.seq} does not verify with key ${c.key_id}`;
+      return this.#entry(parsed, false, [{ kind: "bad_signature", message }], sealLine);
+    }
+    if (c.origin !== (this.#origin ??= c.origin)) {
+      const message = `checkpoint ${c.seq} belongs to log ${c.origin}, not ${this.#origin}`;
+      return this.#entry(parsed, false, [{ kind: "foreign_seal", message }], sealLine);
+    }
+    this.summary.origin = this.#origin;
+    return this.#chain(parsed, await sha256Hex(textBytes), sealLine);
+  }
+
+  #chain(parsed: ParsedCheckpoint, hash: string, sealLine: number): Entry {
+    const c = parsed.checkpoint;
+    const last = this.#last;
+    const problems: Entry["problems"] = [];
+    let missingSeqs: [number, number] | undefined;
+    const seen = this.#seen;
+    // Checkpoints read in between that could not be trusted are reported on their own: only a gap beyond them is missing.
+    const after = seen === undefined
+      ? (this.#continues ? undefined : this.#unreadable)
+      : seen.seq + 1 + this.#unreadable;
+    const follows = seen?.trusted === true && this.#unreadable === 0;
+    if (after !== undefined && c.seq > after) missingSeqs = [after, c.seq - 1];
+    else if (seen !== undefined && (c.seq <= seen.seq || (follows && c.prev !== last?.hash))) {
+      problems.push({ kind: "broken_chain", message: `checkpoint ${c.seq} does not chain to checkpoint ${seen.seq}` });
+    }
+    const start = c.lines - c.seg_lines;
+    // Lines sealed by checkpoints never read (those of unreadable ones were reported with them).
+    const missing = this.#unreadable > 0 ? 0 : start - this.#sealedLines;
+    const out = c.gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
+    // Counters can be checked against the previous checkpoint when it was trusted, or at the trail's start.
+    const comparable = missingSeqs === undefined && (follows || (seen === undefined && this.#unreadable === 0));
+    const within = follows && this.summary.trustedCheckpoints > 0;
+    const offered = within ? last!.checkpoint.offered - last!.checkpoint.lines : 0;
+    if (missing < 0) {
+      problems.push({
+        kind: "broken_chain",
+        message: `checkpoint ${c.seq} counts from line ${start + 1}, before the end of the previous one`,
+      });
+    } else if (missing === 0 && missingSeqs !== undefined) {
+      const [a, b] = missingSeqs;
+      problems.push({
+        kind: "broken_chain",
+        message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing (sealing no line)`,
+      });
+    } else if (
+      missing === 0 && comparable &&
+      (c.bytes - c.seg_bytes !== this.#sealedBytes || c.offered - c.lines !== offered + out)
+    ) {
+      problems.push({
+        kind: "broken_chain",
+        message: `the counters of checkpoint ${c.seq} do not follow from the previous one`,
+      });
+    }
+    this.#last = { checkpoint: c, hash };
+    const s = this.summary;
+    s.trustedCheckpoints++;
+    s.firstSeq ??= c.seq;
+    s.lastSeq = c.seq;
+    s.lastCheckpoint = c;
+    s.offered = c.offered;
+    s.gaps += c.gaps.length;
+    s.lost += c.gaps.reduce((sum, g) => sum + g.count, 0);
+    s.written += c.seg_lines - c.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0);
+    const bytes = c.bytes - c.seg_bytes - this.#sealedBytes;
+    return this.#entry(parsed, true, problems, sealLine, missing, missingSeqs, bytes);
+  }
+
+  #entry(
+    parsed: ParsedCheckpoint | undefined,
+    trusted: boolean,
+    problems: Entry["problems"],
+    sealLine: number,
+    missing = 0,
+    missingSeqs?: readonly [number, number],
+    missingBytes = 0,
+  ): Entry {
+    if (parsed !== undefined) {
+      this.#sealedLines = parsed.checkpoint.lines;
+      this.#sealedBytes = parsed.checkpoint.bytes;
+      this.#seen = { seq: parsed.checkpoint.seq, trusted };
+      this.#unreadable = 0;
+    } else this.#unreadable++;
+    return {
+      parsed,
+      trusted,
+      problems,
+      missing: Math.max(0, missing),
+      missingBytes: missing > 0 ? missingBytes : 0,
+      missingSeqs,
+      sealLine,
+    };
+  }
+
+  /**
+   * Emits a one-line edit: line tag `data` stands where `sealed` was. When an
+   * earlier edit is its mirror image, the two are one swap: `reordered`.
+   */
+  emitEdit(finding: AuditTrailFinding, data: number, sealed: number): void {
+    const i = this.#edits.findIndex((e) => e.data === sealed && e.sealed === data);
+    if (i === -1) {
+      if (this.#edits.push({ finding, data, sealed }) > MAX_HELD) this.emit(this.#edits.shift()!.finding);
+      return;
+    }
+    const first = this.#edits.splice(i, 1)[0]!.finding;
+    this.emit({
+      kind: "reordered",
+      line: first.line,
+      lastLine: finding.lastLine,
+      count: 2,
+      sealedLines: [first.sealedLines![0], finding.sealedLines![1]],
+      seq: [first.seq![0], finding.seq![1]],
+      message: `lines ${first.line} and ${finding.line} are swapped (sealed lines ${first.sealedLines![0]} and ` +
+        `${finding.sealedLines![0]}, checkpoints ${first.seq![0]} and ${finding.seq![0]})`,
+    });
+  }
+
+  /** Emits a finding (held back while a sidecar seal may be another log's). */
+  emit(finding: AuditTrailFinding): void {
+    const run = this.#run;
+    if (
+      run !== undefined && run.kind === finding.kind && RUNS.has(finding.kind) &&
+      finding.line === run.lastLine + 1 && run.seq !== undefined && finding.seq?.[0] === run.seq[1] + 1
+    ) {
+      run.lastLine = finding.lastLine;
+      run.count += finding.count;
+      run.seq = [run.seq[0], finding.seq[1]];
+      const lines = run.lastLine >= run.line
+        ? `; ${lineRange(run.line, run.lastLine)} ${agree(run.line, run.lastLine, "is", "are")} not verified`
+        : "";
+      run.message = `${lineRange(run.seq[0], run.seq[1], "checkpoint")}: ${label(run.kind)}${lines}`;
+      return;
+    }
+    this.#flushRun();
+    if (RUNS.has(finding.kind)) this.#run = { ...finding };
+    else this.#push(finding);
+  }
+
+  #flushRun(): void {
+    if (this.#run !== undefined) this.#push(this.#run);
+    this.#run = undefined;
+  }
+
+  #push(finding: AuditTrailFinding): void {
+    if (finding.kind !== "gap" && finding.kind !== "unsealed_tail") {
+      this.summary.problems++;
+      this.summary.intact = false;
+    }
+    if (this.#held === undefined) this.#queue.push(finding);
+    else if (this.#held.push(finding) > MAX_HELD) this.#release();
+  }
+
+  #release(): void {
+    if (this.#held !== undefined) this.#queue.push(...this.#held);
+    this.#held = undefined;
+  }
+
+  /** A trusted segment with lines matched its data: the seal is this log's. */
+  verified(lines: number): void {
+    this.summary.segments++;
+    this.summary.verifiedLines += lines;
+    this.#release();
+  }
+
+  /** Tags compared, and how many agreed, for the other-log decision. */
+  compared(sealed: number, matched: number): void {
+    this.#compared += sealed;
+    this.#matched += matched;
+  }
+
+  /** The findings emitted since the last call. */
+  take(): AuditTrailFinding[] {
+    const out = this.#queue;
+    this.#queue = [];
+    return out;
+  }
+
+  /** Ends the verification: settles held findings and returns the last ones. */
+  finish(): AuditTrailFinding[] {
+    for (const edit of this.#edits.splice(0)) this.emit(edit.finding);
+    this.#flushRun();
+    const held = this.#held;
+    if (held !== undefined && held.length > 0 && this.#matched === 0 && this.#compared >= 8) {
+      // Nothing matched at all: one finding instead of one per segment.
+      const lines = held.filter((f) => f.lastLine >= f.line);
+      const first = Math.min(...lines.map((f) => f.line));
+      const last = Math.max(...lines.map((f) => f.lastLine));
+      this.#held = undefined;
+      this.summary.problems = 0;
+      this.#push({
+        kind: "foreign_seal",
+        line: lines.length > 0 ? first : 1,
+        lastLine: lines.length > 0 ? last : 0,
+        count: this.summary.trustedCheckpoints,
+        message: `the seal matches none of the data: it seals another log (${this.#compared} sealed lines compared)`,
+      });
+    }
+    this.#release();
+    return this.take();
+  }
+}
+
+function label(kind: AuditTrailFindingKind): string {
+  return kind === "unknown_key"
+    ? "signed with a key not among the keys given"
+    : kind === "bad_signature"
+    ? "signatures do not verify"
+    : kind === "foreign_seal"
+    ? "they belong to another log"
+    : "malformed";
+}

@@ -1,0 +1,82 @@
+// Splits a segment's bytes into lines and computes what checkpoints hold per
+// line: tags, 16-byte digests, and the `ts` of the first and last line.
+import { encodeValueBytes, lineTag } from "./_encoding.ts";
+
+const LF = 0x0a;
+const TS_PREFIX = [0x7b, 0x22, 0x74, 0x73, 0x22, 0x3a, 0x22]; // {"ts":"
+
+/** The lines of a block of bytes: each line is `[starts[i], ends[i])`, without its newline. */
+export interface Lines {
+  readonly count: number;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+  readonly tags: Uint32Array;
+  /** The bytes end without a newline: the last line is torn (it is counted). */
+  readonly torn: boolean;
+}
+
+/** Splits `bytes` into lines and tags each; a last line without a newline is included and flagged `torn`. */
+export function splitLines(bytes: Uint8Array, expected = 64): Lines {
+  let capacity = Math.max(16, expected);
+  let starts: Uint32Array = new Uint32Array(capacity);
+  let ends: Uint32Array = new Uint32Array(capacity);
+  let tags: Uint32Array = new Uint32Array(capacity);
+  let count = 0;
+  let start = 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const push = (end: number): void => {
+    if (count === capacity) {
+      capacity *= 2;
+      starts = grow(starts, capacity);
+      ends = grow(ends, capacity);
+      tags = grow(tags, capacity);
+    }
+    starts[count] = start;
+    ends[count] = end;
+    tags[count++] = lineTag(bytes, start, end, view);
+  };
+  for (let nl = bytes.indexOf(LF); nl !== -1; nl = bytes.indexOf(LF, start)) {
+    push(nl);
+    start = nl + 1;
+  }
+  const torn = start < bytes.length;
+  if (torn) push(bytes.length);
+  return {
+    count,
+    starts: starts.subarray(0, count),
+    ends: ends.subarray(0, count),
+    tags: tags.subarray(0, count),
+    torn,
+  };
+}
+
+function grow(array: Uint32Array, capacity: number): Uint32Array {
+  const out = new Uint32Array(capacity);
+  out.set(array);
+  return out;
+}
+
+/** The value-encoded `ts` of the line `bytes[start, end)` (FORMAT.md: the raw bytes between its quotes). */
+export function lineTs(bytes: Uint8Array, start: number, end: number): string {
+  if (end - start < TS_PREFIX.length) return "-";
+  for (let i = 0; i < TS_PREFIX.length; i++) if (bytes[start + i] !== TS_PREFIX[i]) return "-";
+  const from = start + TS_PREFIX.length;
+  let at = from;
+  // The value ends at the first quote a backslash does not escape; past 64 bytes the cut falls anyway.
+  const limit = Math.min(end, from + 64);
+  while (at < limit && bytes[at] !== 0x22) at += bytes[at] === 0x5c ? 2 : 1;
+  return encodeValueBytes(bytes, from, Math.min(at, limit));
+}
+
+/** SHA-256 of each line, cut to 16 bytes, concatenated. */
+export async function lineDigests(bytes: Uint8Array<ArrayBuffer>, lines: Lines): Promise<Uint8Array<ArrayBuffer>> {
+  const out = new Uint8Array(16 * lines.count);
+  const digests = await Promise.all(
+    Array.from(
+      { length: lines.count },
+      (_, i) => crypto.subtle.digest("SHA-256", bytes.subarray(lines.starts[i]!, lines.ends[i]!)),
+    ),
+  );
+  digests.forEach((digest, i) => out.set(new Uint8Array(digest, 0, 16), 16 * i));
+  return out;
+}

@@ -1,0 +1,265 @@
+// Checking the data lines a checkpoint seals, and the findings that describe
+// a mismatch: shared by the in-band and the seal-stream verifiers.
+import { concatBytes } from "../_bytes.ts";
+import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
+import { sha256Hex } from "./_encoding.ts";
+import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
+import { lineDigests, type Lines, splitLines } from "./_lines.ts";
+
+/** Data lines gathered for one checkpoint. */
+export interface Segment {
+  parts: Uint8Array[];
+  bytes: number;
+  /** Lines, a torn last one included. */
+  lines: number;
+  /** Line number, in the data source, of the first of them. */
+  readonly firstLine: number;
+  /** Too large to keep: only counted. */
+  overflow: boolean;
+  torn: boolean;
+}
+
+/** Lines lost in the segment itself that the checkpoint declares. */
+export function undeliveredCount(entry: Entry): number {
+  return entry.parsed?.checkpoint.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0) ?? 0;
+}
+
+/** Checks the data lines of an in-band segment against its checkpoint. */
+export async function checkSegment(judge: Judge, entry: Entry, segment: Segment): Promise<void> {
+  const { firstLine, lines: n } = segment;
+  reportProblems(judge, entry, firstLine, n);
+  if (!entry.trusted) return;
+  const c = entry.parsed!.checkpoint;
+  const bytes = segment.overflow ? undefined : concatBytes(segment.parts, segment.bytes) as Uint8Array<ArrayBuffer>;
+  if (entry.missing > 0) {
+    let own = false;
+    if (bytes !== undefined && n >= c.seg_lines) {
+      const from = c.seg_lines === 0 ? bytes.length : splitLines(bytes, n).starts[n - c.seg_lines]!;
+      own = bytes.length - from === c.seg_bytes && await sha256Hex(bytes.subarray(from)) === c.seg_sha256;
+    }
+    missingBefore(judge, entry, firstLine, own ? n - c.seg_lines : n, own);
+    if (own) judge.verified(c.seg_lines);
+  } else if (bytes !== undefined && n === c.seg_lines && await sha256Hex(bytes) === c.seg_sha256) {
+    judge.verified(n);
+  } else if (bytes === undefined) {
+    const kind = n > c.seg_lines ? "inserted" : n < c.seg_lines ? "deleted" : "edited";
+    const message = `${lineRange(firstLine, firstLine + n - 1)} (more than the largest segment) do not match ` +
+      `the ${c.seg_lines} lines of checkpoint ${c.seq}`;
+    judge.emit({ kind, line: firstLine, lastLine: firstLine + n - 1, count: n, seq: [c.seq, c.seq], message });
+  } else {
+    const lines = splitLines(bytes, n);
+    if (!await lossyMatch([entry], bytes, lines)) {
+      await compareRegion(judge, [entry], lines.tags, firstLine, () => Promise.resolve([false]));
+    } else judge.verified(n);
+  }
+  reportGaps(judge, entry, firstLine);
+}
+
+/**
+ * Whether `lines` of `bytes` are the entries' sealed lines, in order, less
+ * the in-segment losses they declare: each line of an entry with losses is
+ * checked against its digest, every other entry by its SHA-256.
+ */
+export async function lossyMatch(
+  entries: readonly Entry[],
+  bytes: Uint8Array<ArrayBuffer>,
+  lines: Lines,
+): Promise<boolean> {
+  if (entries.every((e) => e.parsed!.digests === undefined)) return false;
+  const data = await lineDigests(bytes, lines);
+  let at = 0;
+  for (const entry of entries) {
+    const { checkpoint: c, digests } = entry.parsed!;
+    if (digests === undefined) {
+      const end = at + c.seg_lines;
+      if (end > lines.count) return false;
+      const from = c.seg_lines === 0 ? 0 : lines.starts[at]!;
+      const to = c.seg_lines === 0 ? 0 : lines.ends[end - 1]! + 1;
+      if (await sha256Hex(bytes.subarray(from, Math.min(to, bytes.length))) !== c.seg_sha256) return false;
+      at = end;
+      continue;
+    }
+    // The data lines must be a subsequence of the sealed ones, missing at most what was declared.
+    const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines);
+    if (match.missing > undeliveredCount(entry)) return false;
+    at += match.matched;
+  }
+  return at === lines.count;
+}
+
+/**
+ * Compares data tags with the tags of the trusted entries they stand for, and
+ * reports the difference. When the tags agree, `failing` says which entries'
+ * SHA-256 does not match (by position); those are reported edited.
+ */
+export function compareRegion(
+  judge: Judge,
+  entries: readonly Entry[],
+  data: Uint32Array,
+  firstLine: number,
+  failing: () => Promise<boolean[]>,
+): Promise<void> | void {
+  const sealed = concatTags(entries);
+  const change = compareTags(sealed, data);
+  judge.compared(sealed.length, commonLines(sealed, data));
+  if (change !== undefined) {
+    const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
+    return reportChange(judge, change, entries, firstLine, tags);
+  }
+  return failing().then((ok) => {
+    let line = firstLine;
+    entries.forEach((entry, i) => {
+      const c = entry.parsed!.checkpoint;
+      if (!ok[i]) {
+        judge.emit({
+          kind: "edited",
+          line,
+          lastLine: line + c.seg_lines - 1,
+          count: c.seg_lines,
+          seq: [c.seq, c.seq],
+          sealedLines: [c.lines - c.seg_lines + 1, c.lines],
+          message: `${lineRange(line, line + c.seg_lines - 1)} ${agree(1, c.seg_lines, "differs", "differ")} ` +
+            `from what checkpoint ${c.seq} sealed`,
+        });
+      }
+      line += c.seg_lines;
+    });
+  });
+}
+
+function concatTags(entries: readonly Entry[]): Uint32Array {
+  const out = new Uint32Array(entries.reduce((sum, e) => sum + e.parsed!.tags.length, 0));
+  let at = 0;
+  for (const e of entries) {
+    out.set(e.parsed!.tags, at);
+    at += e.parsed!.tags.length;
+  }
+  return out;
+}
+
+/**
+ * Reports one difference; sealed line numbers come from the entries its sealed
+ * range falls in. `tags`: the first data and sealed tags of the difference
+ * (a one-line edit may be half of a swap).
+ */
+export function reportChange(
+  judge: Judge,
+  change: Change,
+  entries: readonly Entry[],
+  firstLine: number,
+  tags?: { readonly data: number; readonly sealed: number },
+): void {
+  const first = entries[0]!.parsed!.checkpoint;
+  const last = entries[entries.length - 1]!.parsed!.checkpoint;
+  const sealedStart = first.lines - first.seg_lines;
+  const seq: [number, number] = [first.seq, last.seq];
+  const of = first.seq === last.seq ? `checkpoint ${first.seq}` : lineRange(first.seq, last.seq, "checkpoint");
+  const line = firstLine + change.dataFrom;
+  const lastLine = firstLine + change.dataTo - 1;
+  const sealedLines: [number, number] = [sealedStart + change.sealedFrom + 1, sealedStart + change.sealedTo];
+  const sealed = lineRange(sealedLines[0], sealedLines[1], "sealed line");
+  const count = change.kind === "deleted" ? sealedLines[1] - sealedLines[0] + 1 : lastLine - line + 1;
+  const one = (a: number, b: number, singular: string, plural: string): string => agree(a, b, singular, plural);
+  const range = lineRange(line, lastLine);
+  const message = change.kind === "deleted"
+    ? `${sealed} of ${of} ${one(...sealedLines, "is", "are")} missing before line ${line}`
+    : change.kind === "inserted"
+    ? `${range} ${one(line, lastLine, "was", "were")} not sealed by ${of}`
+    : change.kind === "reordered"
+    ? `${range} hold ${sealed} of ${of} in another order`
+    : `${range} ${one(line, lastLine, "differs", "differ")} from ${sealed} of ${of}`;
+  const finding = {
+    kind: change.kind,
+    line,
+    lastLine,
+    count,
+    seq,
+    ...(change.kind === "inserted" ? {} : { sealedLines }),
+    message,
+  };
+  const single = change.kind === "edited" && count === 1 && sealedLines[0] === sealedLines[1];
+  if (single && tags !== undefined) judge.emitEdit(finding, tags.data, tags.sealed);
+  else judge.emit(finding);
+}
+
+/** Reports the lines sealed by checkpoints that are missing from the chain before `entry`. */
+export function missingBefore(judge: Judge, entry: Entry, line: number, orphans: number, own: boolean): void {
+  const c = entry.parsed!.checkpoint;
+  const end = c.lines - c.seg_lines;
+  const sealedLines: [number, number] = [end - entry.missing + 1, end];
+  const seq: [number, number] = entry.missingSeqs === undefined ? [c.seq, c.seq] : [...entry.missingSeqs];
+  const which = entry.missingSeqs === undefined
+    ? "the checkpoints before it"
+    : lineRange(entry.missingSeqs[0], entry.missingSeqs[1], "checkpoint");
+  const sealed = lineRange(sealedLines[0], sealedLines[1], "sealed line");
+  if (own && orphans === 0) {
+    const message = `${sealed} ${agree(...sealedLines, "is", "are")} missing before line ${line}, with ${which}`;
+    judge.emit({ kind: "deleted", line, lastLine: line - 1, count: entry.missing, seq, sealedLines, message });
+    return;
+  }
+  const lines = lineRange(line, line + orphans - 1);
+  const are = agree(...(entry.missingSeqs ?? [0, 1]), "is", "are");
+  const message = `${which} (${sealed}) ${are} missing` +
+    (orphans === 0
+      ? ""
+      : own
+      ? ` from the seal: ${lines} ${agree(1, orphans, "is", "are")} not verified`
+      : `, and ${lines} ${agree(1, orphans, "does", "do")} not match checkpoint ${c.seq}: not verified`);
+  judge.emit({ kind: "broken_chain", line, lastLine: line + orphans - 1, count: orphans, seq, sealedLines, message });
+}
+
+/** Reports the problems found with a checkpoint itself; for an untrusted one, its lines are not verified. */
+export function reportProblems(judge: Judge, entry: Entry, firstLine: number, lines: number): void {
+  const c = entry.parsed?.checkpoint;
+  for (const problem of entry.problems) {
+    const concerned = entry.trusted ? 0 : lines;
+    const last = firstLine + concerned - 1;
+    const suffix = concerned > 0
+      ? `; ${lineRange(firstLine, last)} ${agree(firstLine, last, "is", "are")} not verified`
+      : "";
+    judge.emit({
+      kind: problem.kind,
+      line: firstLine,
+      lastLine: firstLine + concerned - 1,
+      count: concerned,
+      ...(c === undefined ? {} : { seq: [c.seq, c.seq] as const }),
+      sealLine: entry.sealLine,
+      message: problem.message + suffix,
+    });
+  }
+}
+
+/** Reports the losses a trusted checkpoint declares. */
+export function reportGaps(judge: Judge, entry: Entry, line: number): void {
+  const c = entry.parsed!.checkpoint;
+  for (const g of c.gaps) {
+    const where = g.in_segment ? ", handed to the stream but not delivered" : "";
+    judge.emit({
+      kind: "gap",
+      line,
+      lastLine: line - 1,
+      count: g.count,
+      seq: [c.seq, c.seq],
+      reason: g.reason,
+      firstTs: g.first_ts,
+      lastTs: g.last_ts,
+      message: `${g.count} event${g.count === 1 ? "" : "s"} lost between ${g.first_ts} and ${g.last_ts} ` +
+        `because ${g.reason}${where} (checkpoint ${c.seq})`,
+    });
+  }
+}
+
+/** Reports the lines after the last checkpoint. */
+export function unsealed(judge: Judge, firstLine: number, lines: number, torn: boolean): void {
+  judge.summary.unsealedLines = lines;
+  if (lines === 0) return;
+  judge.emit({
+    kind: "unsealed_tail",
+    line: firstLine,
+    lastLine: firstLine + lines - 1,
+    count: lines,
+    message:
+      `${lineRange(firstLine, firstLine + lines - 1)} ${agree(1, lines, "comes", "come")} after the last checkpoint` +
+      (torn ? " (the last one is cut short)" : ""),
+  });
+}

@@ -1,0 +1,122 @@
+// Sealed logs for the seal tests: realistic event lines, sealed as a sink
+// would seal them (chunks, checkpoints when due), kept line by line so a
+// test can tamper with them and know which line it touched.
+import { createCallEvent, encodeCallEvent } from "../../mod.ts";
+import { AuditSealer, type AuditSealerOptions } from "../../src/seal/audit_sealer.ts";
+import {
+  type AuditSealKey,
+  type AuditVerifyKey,
+  importAuditSealKey,
+  importAuditVerifyKey,
+} from "../../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
+import {
+  type AuditTrailFinding,
+  type AuditTrailSummary,
+  verifyAuditTrail,
+  type VerifyAuditTrailOptions,
+} from "../../src/seal/verify_audit_trail.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** A CallEvent line (with its newline), unique per `i` and `salt`. */
+export function eventLine(i: number, salt = "call"): string {
+  return encodeCallEvent(createCallEvent({
+    ts: new Date(Date.UTC(2026, 11, 2, 10) + i * 1000 + (salt.length % 7)).toISOString(),
+    call_id: `${salt}-${i.toString().padStart(6, "0")}`,
+    tool_id: i % 3 === 0 ? "fs.read" : "ref:echo.say",
+    caller_id: "agent-A",
+    granted_capabilities: ["read", "write"],
+    duration_ms: (i * 37) % 1000,
+    outcome: i % 5 === 0 ? { kind: "execution_failed", code: "E42", retryable: true } : { kind: "success" },
+    tier: "warm",
+  })) + "\n";
+}
+
+/** A signing key and the matching verify key. */
+export interface Keys {
+  readonly seal: AuditSealKey;
+  readonly verify: AuditVerifyKey;
+}
+
+const cache = new Map<string, Promise<Keys>>();
+
+/** A key pair per algorithm (and name), made once per test file. */
+export function keys(algorithm: "Ed25519" | "HMAC-SHA256" = "Ed25519", name = ""): Promise<Keys> {
+  const id = `${algorithm}/${name}`;
+  if (!cache.has(id)) {
+    cache.set(
+      id,
+      generateAuditSealKey({ algorithm }).then(async (pair) => ({
+        seal: await importAuditSealKey(pair.privateJwk),
+        verify: await importAuditVerifyKey(pair.publicJwk),
+      })),
+    );
+  }
+  return cache.get(id)!;
+}
+
+/** A sealed log: segments of lines, each followed by its checkpoint, then unsealed lines. */
+export interface Trail {
+  /** Segments' data lines (with newlines); an empty one is a heartbeat. */
+  readonly segments: readonly (readonly string[])[];
+  /** One checkpoint line per segment. */
+  readonly checkpoints: readonly string[];
+  /** Lines written after the last checkpoint. */
+  readonly tail: readonly string[];
+}
+
+/** Seals `segments` (line counts; 0 for a heartbeat), then appends `tail` unsealed lines. */
+export async function sealTrail(
+  key: AuditSealKey,
+  plan: readonly number[],
+  tail = 0,
+  options: AuditSealerOptions & { salt?: string } = {},
+): Promise<Trail> {
+  const sealer = new AuditSealer(key, { origin: "test.example/audit", ...options });
+  const segments: string[][] = [];
+  const checkpoints: string[] = [];
+  let i = 0;
+  for (const count of plan) {
+    const lines = Array.from({ length: count }, () => eventLine(i++, options.salt));
+    // Hand them over in chunks of up to 3 lines, as a sink batches writes.
+    for (let at = 0; at < lines.length; at += 3) {
+      const chunk = lines.slice(at, at + 3);
+      sealer.append(encoder.encode(chunk.join("")), chunk.length);
+    }
+    segments.push(lines);
+    checkpoints.push(decoder.decode(await sealer.seal()));
+  }
+  return { segments, checkpoints, tail: Array.from({ length: tail }, () => eventLine(i++, options.salt)) };
+}
+
+/** The data stream of a trail sealed with a seal stream: its lines, physical order. */
+export function dataLines(trail: Trail): string[] {
+  return [...trail.segments.flat(), ...trail.tail];
+}
+
+/** The data stream of a trail sealed in band. */
+export function inBandLines(trail: Trail): string[] {
+  return [...trail.segments.flatMap((lines, i) => [...lines, trail.checkpoints[i]!]), ...trail.tail];
+}
+
+/** Verifies lines (and a seal) and collects everything. */
+export async function verify(
+  data: string | readonly string[],
+  options: Omit<VerifyAuditTrailOptions, "seal"> & { seal?: string | readonly string[] },
+): Promise<{ findings: AuditTrailFinding[]; summary: AuditTrailSummary }> {
+  const { seal, ...rest } = options;
+  const blob = (text: string | readonly string[]): Blob => new Blob(typeof text === "string" ? [text] : [...text]);
+  return await verifyAuditTrail(blob(data), { ...rest, ...(seal === undefined ? {} : { seal: blob(seal) }) }).result();
+}
+
+/** The findings that mean tampering (all but gaps and the unsealed tail). */
+export function problems(findings: readonly AuditTrailFinding[]): AuditTrailFinding[] {
+  return findings.filter((f) => f.kind !== "gap" && f.kind !== "unsealed_tail");
+}
+
+/** A compact view of findings for assertion messages. */
+export function show(findings: readonly AuditTrailFinding[]): string {
+  return findings.map((f) => `${f.kind} ${f.line}-${f.lastLine} x${f.count}: ${f.message}`).join("\n");
+}
