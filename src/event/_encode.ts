@@ -8,6 +8,7 @@
 // caller's code.
 import type { CallEventIssue } from "./errors.ts";
 import { CALL_EVENT, type Field, type IntShape, type Shape, type TaggedShape } from "./_fields.ts";
+import { arrayCheck, notRecord, read, readFailed, readFailure, show, UNREADABLE } from "./_safe_read.ts";
 
 /** The line, or why there is none. */
 export type Encoded = string | CallEventIssue;
@@ -17,7 +18,7 @@ export function encodeEvent(event: unknown): Encoded {
   const issue = notRecord(event);
   if (issue !== undefined) return issue;
   const values = readTop(event as Record<string, unknown>);
-  if (values === UNREADABLE) return { path: TOP[readAt]!.key, reason: readFailure };
+  if (values === UNREADABLE) return { path: TOP[readAt]!.key, reason: readFailure() };
   let s = "{";
   for (let i = 0; i < TOP.length; i++) {
     const f = TOP[i]!;
@@ -76,21 +77,7 @@ function readTop(e: Record<string | number, unknown>): unknown[] | typeof UNREAD
     return values;
   } catch (error) {
     readAt = at;
-    readFailure = threw(error);
-    return UNREADABLE;
-  }
-}
-
-// Returned by read() when reading threw; the reason is left in readFailure,
-// to be taken by the caller before any other code runs.
-const UNREADABLE: unique symbol = Symbol("unreadable");
-let readFailure = "";
-
-function read(o: object, key: string | number): unknown {
-  try {
-    return (o as Record<string | number, unknown>)[key];
-  } catch (error) {
-    readFailure = threw(error);
+    readFailed(error);
     return UNREADABLE;
   }
 }
@@ -100,7 +87,7 @@ function fields(o: object, list: readonly Field[], start: string): Encoded {
   for (let i = 0; i < list.length; i++) {
     const f = list[i]!;
     const v = read(o, f.key);
-    if (v === UNREADABLE) return { path: f.key, reason: readFailure };
+    if (v === UNREADABLE) return { path: f.key, reason: readFailure() };
     if (v == null && f.presence === "omit") continue;
     const out = v == null && f.presence === "null" ? "null" : value(v, f.shape);
     if (typeof out !== "string") return under(f.key, out);
@@ -148,7 +135,7 @@ function array(v: unknown, of: Shape): Encoded {
   const isArray = arrayCheck(v);
   if (isArray !== true) return isArray === false ? bad("to be an array", v) : isArray;
   const length = read(v, "length");
-  if (length === UNREADABLE) return { path: "", reason: readFailure };
+  if (length === UNREADABLE) return { path: "", reason: readFailure() };
   // Only a Proxy can lie about its length.
   if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
     return { path: "", reason: `to be an array, got a length of ${show(length)}` };
@@ -156,7 +143,7 @@ function array(v: unknown, of: Shape): Encoded {
   let s = "[";
   for (let i = 0; i < length; i++) {
     const item = read(v, i);
-    if (item === UNREADABLE) return { path: `[${i}]`, reason: readFailure };
+    if (item === UNREADABLE) return { path: `[${i}]`, reason: readFailure() };
     const out = value(item, of);
     if (typeof out !== "string") return under(i, out);
     s += i === 0 ? out : "," + out;
@@ -166,7 +153,7 @@ function array(v: unknown, of: Shape): Encoded {
 
 function tagged(o: object, shape: TaggedShape): Encoded {
   const kind = read(o, "kind");
-  if (kind === UNREADABLE) return { path: "kind", reason: readFailure };
+  if (kind === UNREADABLE) return { path: "kind", reason: readFailure() };
   const variants = shape.variants;
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[i]!;
@@ -175,23 +162,7 @@ function tagged(o: object, shape: TaggedShape): Encoded {
   return { path: "kind", reason: `to be a known ${shape.name} kind, got ${show(kind)}` };
 }
 
-function notRecord(v: unknown): CallEventIssue | undefined {
-  if (typeof v !== "object" || v === null) return bad("to be an object", v);
-  const isArray = arrayCheck(v);
-  if (isArray === false) return undefined;
-  return isArray === true ? bad("to be an object", v) : isArray;
-}
-
-// Array.isArray throws on a revoked Proxy.
-function arrayCheck(v: object): boolean | CallEventIssue {
-  try {
-    return Array.isArray(v);
-  } catch (error) {
-    return { path: "", reason: threw(error) };
-  }
-}
-
-function under(key: string | number, issue: CallEventIssue): CallEventIssue {
+export function under(key: string | number, issue: CallEventIssue): CallEventIssue {
   const rest = issue.path;
   const head = typeof key === "number" ? `[${key}]` : key;
   return {
@@ -202,50 +173,4 @@ function under(key: string | number, issue: CallEventIssue): CallEventIssue {
 
 function bad(expected: string, got: unknown): CallEventIssue {
   return { path: "", reason: `${expected}, got ${show(got)}` };
-}
-
-/** A one-line description of `value` that runs none of its code. */
-export function show(value: unknown): string {
-  switch (typeof value) {
-    case "string":
-      return quote(value);
-    case "number":
-    case "boolean":
-    case "undefined":
-      return String(value);
-    case "bigint":
-      return `${quote(String(value)).slice(1, -1)}n (a BigInt)`;
-    case "symbol":
-      return "a symbol";
-    case "function":
-      return "a function";
-    default:
-      if (value === null) return "null";
-      try {
-        return Array.isArray(value) ? "an array" : "an object";
-      } catch {
-        return "a revoked proxy";
-      }
-  }
-}
-
-/** "reading it threw …", quoting the thrown message (cut short) when it is plain data. */
-function threw(error: unknown): string {
-  let message: unknown = error;
-  if (typeof error === "object" && error !== null) {
-    // A data property only: a getter on the thrown object would be more caller code.
-    try {
-      message = Object.getOwnPropertyDescriptor(error, "message")?.value;
-    } catch {
-      message = undefined;
-    }
-  }
-  return typeof message === "string"
-    ? `to be readable, but reading it threw ${quote(message)}`
-    : "to be readable, but reading it threw";
-}
-
-/** `text` cut to 40 characters, as a JSON string: one line, whatever it holds. */
-function quote(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }

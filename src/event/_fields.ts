@@ -30,6 +30,8 @@ export interface IntShape {
   readonly max: number;
   /** What an error says was expected instead (after "to be "), when not the range's default. */
   readonly expected?: string;
+  /** The same, for a value above `max`. */
+  readonly tooLarge?: string;
 }
 /** A JSON array of one shape. */
 export interface ArrayShape {
@@ -139,7 +141,13 @@ export const CALL_EVENT: StructShape = {
     field("outcome", OUTCOME),
     field("tier", string),
     field("dry_run", bool),
-    field("schema_version", { type: "int", min: 1, max: 3, expected: "1, 2 or 3" }),
+    field("schema_version", {
+      type: "int",
+      min: 1,
+      max: 3,
+      expected: "1, 2 or 3",
+      tooLarge: "1, 2 or 3 (newer versions are not supported)",
+    }),
     field("secrets_resolved", bool, "default"),
     field("cursor_page", u32, "omit"),
     field("capability_provenance", { type: "array", of: CAP_PROVENANCE }, "omit"),
