@@ -62,6 +62,8 @@ export interface Variant {
   readonly head: string;
   /** Its whole JSON when it has no fields: `{"kind":"success"}`. */
   readonly whole: string | undefined;
+  /** Its fields as written, `kind` first. */
+  readonly wire: readonly Field[];
 }
 
 /**
@@ -95,7 +97,8 @@ const field = (key: string, shape: Shape, presence: Presence = "required"): Fiel
 });
 const variant = (tag: string, ...fields: Field[]): Variant => {
   const head = `{"kind":${JSON.stringify(tag)}`;
-  return { tag, fields, head, whole: fields.length === 0 ? `${head}}` : undefined };
+  const wire = [field("kind", string), ...fields];
+  return { tag, fields, head, whole: fields.length === 0 ? `${head}}` : undefined, wire };
 };
 
 /** `Outcome`, in the reference's declaration order. */

@@ -18,6 +18,96 @@ export function readEvent(value: unknown): CallEvent | CallEventIssue {
   return out === FAILED ? issue : out as unknown as CallEvent;
 }
 
+/**
+ * The number of keys in `value` (a JSON.parse result: no getters) when it is
+ * a valid event already in canonical form (keys in wire order, no unknown
+ * key, no null option, no default left out), or -1. Such a value is its own
+ * canonical event: the reader's fast path hands it out as it is. `for…in`
+ * and `o[key]` inside it are fast in every engine, where a keyed read of
+ * each table key would be a slow look-up.
+ */
+export function canonicalKeys(value: unknown): number {
+  defaultsLeftOut = false;
+  return structKeys(value, CALL_EVENT.fields);
+}
+
+/**
+ * The canonical event of a value canonicalKeys accepted: the value itself,
+ * or (a schema 1 or 2 line) a copy with the defaults it left out last.
+ */
+export function canonicalOf(value: unknown): CallEvent {
+  if (!defaultsLeftOut) return value as CallEvent;
+  const event: Record<string, unknown> = { ...value as object };
+  for (const f of DEFAULTS) if (event[f.key] === undefined) event[f.key] = false;
+  return event as unknown as CallEvent;
+}
+
+const DEFAULTS = CALL_EVENT.fields.filter((f) => f.presence === "default");
+// Set by canonicalKeys: a default field was left out, with nothing after it.
+let defaultsLeftOut = false;
+
+function structKeys(v: unknown, fields: readonly Field[]): number {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return -1;
+  const o = v as Record<string, unknown>;
+  let i = 0;
+  let keys = 0;
+  let skipped = false;
+  for (const key in o) {
+    let f = fields[i];
+    while (f !== undefined && f.key !== key && f.presence !== "required" && f.presence !== "null") {
+      skipped ||= f.presence === "default";
+      f = fields[++i];
+    }
+    // A field after a left-out default would not stay in wire order once the default is added.
+    if (f === undefined || f.key !== key || skipped) return -1;
+    const inner = valueKeys(o[key], f.shape, f.presence);
+    if (inner < 0) return -1;
+    keys += 1 + inner;
+    i++;
+  }
+  for (; i < fields.length; i++) {
+    const presence = fields[i]!.presence;
+    if (presence === "default") defaultsLeftOut = true;
+    else if (presence !== "omit") return -1;
+  }
+  return keys;
+}
+
+function valueKeys(v: unknown, shape: Shape, presence: Field["presence"]): number {
+  switch (shape.type) {
+    case "string":
+      return typeof v === "string" ? 0 : -1;
+    case "bool":
+      return typeof v === "boolean" ? 0 : -1;
+    case "int":
+      return (typeof v === "number" && Number.isInteger(v) && v >= shape.min && v <= shape.max) ||
+          (v === null && presence === "null")
+        ? 0
+        : -1;
+    case "array": {
+      if (!Array.isArray(v)) return -1;
+      let keys = 0;
+      for (let i = 0; i < v.length; i++) {
+        const inner = valueKeys(v[i], shape.of, "required");
+        if (inner < 0) return -1;
+        keys += inner;
+      }
+      return keys;
+    }
+    case "struct":
+      return structKeys(v, shape.fields);
+    case "tagged": {
+      if (typeof v !== "object" || v === null) return -1;
+      const kind = (v as { kind?: unknown }).kind;
+      const variants = shape.variants;
+      for (let i = 0; i < variants.length; i++) {
+        if (variants[i]!.tag === kind) return structKeys(v, variants[i]!.wire);
+      }
+      return -1;
+    }
+  }
+}
+
 /** Whether `result` is an issue rather than an event. */
 export function isIssue(result: CallEvent | CallEventIssue): result is CallEventIssue {
   return typeof (result as CallEventIssue).reason === "string";

@@ -35,13 +35,21 @@ const SUSPECT = new RegExp(`\\\\u|"\\s+:|"(?:${INTEGER_KEYS.join("|")})":\\s*(?:
  * "scan it": then strictJsonIssue decides.
  */
 export function isPlainJson(text: string, value: unknown): boolean {
-  if (SUSPECT.test(text)) return false;
+  return isPlainText(text, plainKeys(value));
+}
+
+/**
+ * isPlainJson, for a value known to hold `keys` keys and nothing deep or
+ * infinite (-1: not known).
+ */
+export function isPlainText(text: string, keys: number): boolean {
+  if (keys < 0 || SUSPECT.test(text)) return false;
   // Every unescaped `":` ends a key; escaped ones only make the count too high
   // (and send the line to the exact scan). JSON.parse keeps one key per name,
   // so equal counts mean no key was given twice.
-  let keys = 0;
-  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) keys++;
-  return keys === plainKeys(value);
+  let found = 0;
+  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) found++;
+  return found === keys;
 }
 
 /** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or an infinite number. */

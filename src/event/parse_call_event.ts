@@ -3,8 +3,8 @@ import type { CallEvent } from "./call_event.ts";
 import { type CallEventIssue, CallEventSyntaxError } from "./errors.ts";
 import { excerptOf } from "./_excerpt.ts";
 import { encodeEvent } from "./_encode.ts";
-import { isIssue, readEvent } from "./_read_event.ts";
-import { isPlainJson, strictJsonIssue } from "./_strict_json.ts";
+import { canonicalKeys, canonicalOf, isIssue, readEvent } from "./_read_event.ts";
+import { isPlainJson, isPlainText, strictJsonIssue } from "./_strict_json.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
@@ -54,9 +54,11 @@ export function parseCallEvent(input: string | unknown, options: ParseCallEventO
     const reason = `not valid JSON (${(cause as Error).message})`;
     throw syntaxError([{ path: undefined, reason }], input, options, cause);
   }
-  // The common case: a line that re-encodes to itself byte for byte holds
-  // exactly a canonical event and nothing JSON.parse could have hidden.
-  if (encodeEvent(value) === input) return value as CallEvent;
+  // The common case: a line that parses to a canonical event, in which
+  // JSON.parse hid nothing (no key given twice, no escape, no odd number),
+  // is that event. A lone surrogate can only hide in an escape, or in a
+  // string that no UTF-8 source could have produced.
+  if (isPlainText(input, canonicalKeys(value)) && input.isWellFormed()) return canonicalOf(value);
   const event = readEvent(value);
   if (isIssue(event)) {
     // What serde stops at while it parses (nesting, a field given twice)

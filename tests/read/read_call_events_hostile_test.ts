@@ -71,11 +71,13 @@ describe("readCallEvents against hostile lines", () => {
   });
 
   it("readCallEvents turns an unexpected exception while parsing one line into one InvalidLineError", async () => {
-    const text = `${line("a")}\n${line("b\\n")}\n${line("c")}\n`;
+    // A \u escape sends line 2 past the fast path, to checks that call isWellFormed on its call_id.
+    const text = `${line("a")}\n${line("b\\n").replace('"warm"', '"w\\u0061rm"')}\n${line("c")}\n`;
     const original = String.prototype.isWellFormed;
-    // The parser checks strings that hold escapes: make that check fail hard.
-    String.prototype.isWellFormed = function (): boolean {
-      throw new RangeError("simulated failure");
+    // Make that check fail hard, for line 2's call_id only.
+    String.prototype.isWellFormed = function (this: string): boolean {
+      if (this === "b\\n") throw new RangeError("simulated failure");
+      return original.call(this);
     };
     try {
       const { events, invalid } = await readAll(new Blob([text]));
