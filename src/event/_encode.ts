@@ -8,7 +8,7 @@
 // caller's code.
 import type { CallEventIssue } from "./errors.ts";
 import { CALL_EVENT, type Field, type IntShape, type Shape, type TaggedShape } from "./_fields.ts";
-import { arrayCheck, notRecord, read, readFailure, show, threw, UNREADABLE } from "./_safe_read.ts";
+import { notRecord, read, readFailure, show, threw, UNREADABLE } from "./_safe_read.ts";
 
 /** The line, or why there is none. */
 export type Encoded = string | CallEventIssue;
@@ -59,11 +59,11 @@ export function encodeEvent(event: unknown): Encoded {
   }
   // put() keeps the first problem in `p` (a local: a getter may call the encoder again).
   const p: Problem = { issue: undefined };
-  const line = `{"ts":${put(p, 0, ts)},"call_id":${put(p, 1, callId)},"tool_id":${put(p, 2, toolId)}${
-    callerId == null ? "" : `,"caller_id":${put(p, 3, callerId)}`
+  const line = `{"ts":${str(p, 0, ts)},"call_id":${str(p, 1, callId)},"tool_id":${str(p, 2, toolId)}${
+    callerId == null ? "" : `,"caller_id":${str(p, 3, callerId)}`
   },"granted_capabilities":${put(p, 4, caps)},"duration_ms":${put(p, 5, duration)},"outcome":${
     put(p, 6, outcome)
-  },"tier":${put(p, 7, tier)},"dry_run":${put(p, 8, dryRun)},"schema_version":${
+  },"tier":${str(p, 7, tier)},"dry_run":${put(p, 8, dryRun)},"schema_version":${
     put(p, 9, version)
   },"secrets_resolved":${put(p, 10, secrets)}${page == null ? "" : `,"cursor_page":${put(p, 11, page)}`}${
     provenance == null ? "" : `,"capability_provenance":${put(p, 12, provenance)}`
@@ -77,9 +77,13 @@ interface Problem {
   issue: CallEventIssue | undefined;
 }
 
+/** put() for a string field: small enough for engines to inline its common case. */
+function str(p: Problem, i: number, v: unknown): string {
+  return typeof v === "string" && !NEEDS_CARE.test(v) ? `"${v}"` : put(p, i, v);
+}
+
 /** The value of the event's field `i`; "" when it is wrong (then in `p`). */
 function put(p: Problem, i: number, v: unknown): string {
-  if (typeof v === "string" && !NEEDS_CARE.test(v) && TOP[i]!.shape.type === "string") return `"${v}"`;
   const f = TOP[i]!;
   const out = v == null && f.presence === "null" ? "null" : value(v, f.shape);
   if (typeof out === "string") return out;
@@ -144,19 +148,21 @@ function int(v: unknown, shape: IntShape): Encoded {
 // that sees every key is a slow look-up in every engine.
 function array(v: unknown, of: Shape): Encoded {
   if (typeof v !== "object" || v === null) return bad("to be an array", v);
-  const isArray = arrayCheck(v);
-  if (isArray !== true) return isArray === false ? bad("to be an array", v) : isArray;
   const items = v as unknown[];
   let i = -1;
   try {
+    // Array.isArray throws on a revoked Proxy.
+    if (!Array.isArray(items)) return bad("to be an array", v);
     const length: unknown = items.length;
     // Only a Proxy can lie about its length.
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
       return { path: "", reason: `to be an array, got a length of ${show(length)}` };
     }
+    const strings = of.type === "string";
     let s = "[";
     for (i = 0; i < length; i++) {
-      const out = value(items[i], of);
+      const item = items[i];
+      const out = strings && typeof item === "string" && !NEEDS_CARE.test(item) ? `"${item}"` : value(item, of);
       if (typeof out !== "string") return under(i, out);
       s += i === 0 ? out : "," + out;
     }
