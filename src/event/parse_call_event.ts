@@ -5,6 +5,7 @@ import { excerptOf } from "./_excerpt.ts";
 import { encodeEvent } from "./_encode.ts";
 import { canonicalKeys, canonicalOf, isIssue, readEvent } from "./_read_event.ts";
 import { isPlainJson, isPlainText, strictJsonIssue } from "./_strict_json.ts";
+import { show } from "./_safe_read.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
@@ -100,16 +101,6 @@ function syntaxError(
     issues: first.path === undefined ? [] : issues as readonly CallEventIssue[],
     line: options.line,
     offset: options.offset,
-    excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
+    excerpt: excerptOf(typeof input === "string" ? input : show(input)),
   }, cause === undefined ? undefined : { cause });
-}
-
-// JSON.stringify runs the value's toJSON and getters: anything they throw
-// leaves a fixed description instead (never String(value): its toString).
-function safeStringify(value: unknown): string {
-  try {
-    return String(JSON.stringify(value));
-  } catch {
-    return typeof value === "object" && value !== null ? "[an object that cannot be shown]" : typeof value;
-  }
 }
