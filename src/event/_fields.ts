@@ -116,7 +116,7 @@ export const OUTCOME: TaggedShape = {
 };
 
 /** `ProvSource`. */
-export const PROV_SOURCE: TaggedShape = {
+const PROV_SOURCE: TaggedShape = {
   type: "tagged",
   name: "provenance",
   variants: [
@@ -126,7 +126,7 @@ export const PROV_SOURCE: TaggedShape = {
 };
 
 /** `CapProvenance`. */
-export const CAP_PROVENANCE: StructShape = {
+const CAP_PROVENANCE: StructShape = {
   type: "struct",
   fields: [field("cap", string), field("source", PROV_SOURCE)],
 };
@@ -158,7 +158,7 @@ export const CALL_EVENT: StructShape = {
 };
 
 /** Every field of a struct or of any variant of a tagged enum. */
-export function fieldsOf(shape: StructShape | TaggedShape): readonly Field[] {
+function fieldsOf(shape: StructShape | TaggedShape): readonly Field[] {
   return shape.type === "struct" ? shape.fields : shape.variants.flatMap((variant) => variant.fields);
 }
 

@@ -13,14 +13,9 @@ export function read(o: object, key: string | number): unknown {
   try {
     return (o as Record<string | number, unknown>)[key];
   } catch (error) {
-    readFailed(error);
+    failure = threw(error);
     return UNREADABLE;
   }
-}
-
-/** Records why a read threw, for readFailure(). */
-export function readFailed(error: unknown): void {
-  failure = threw(error);
 }
 
 /** Why the last read that returned UNREADABLE failed; take it before running any other code. */

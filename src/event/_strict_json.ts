@@ -21,7 +21,7 @@ import type { CallEventIssue } from "./errors.ts";
 import { CALL_EVENT, type Field, INTEGER_KEYS, type Shape, type StructShape, type TaggedShape } from "./_fields.ts";
 
 /** The deepest nesting serde_json reads inside a buffered value: its 128th level fails. */
-export const MAX_DEPTH = 127;
+const MAX_DEPTH = 127;
 
 // Any \u escape (lone surrogates hide there), whitespace before a colon (which
 // would hide a key from the count below), or an integer field whose token
@@ -107,7 +107,7 @@ class Scan {
       return this.#object(shape, value, path, depth + 1, buffered || shape.type === "tagged");
     }
     if (c === "[" && shape.type === "array") return this.#array(shape.of, value, path, depth + 1, buffered);
-    if (shape.type === "int" && c !== "n") {
+    if (shape.type === "int" && (c === "-" || (c! >= "0" && c! <= "9"))) {
       const token = this.#token();
       return /[.eE-]/.test(token) ? { path, reason: `to be a non-negative integer, got ${token}` } : undefined;
     }
@@ -151,7 +151,7 @@ class Scan {
         : this.known(field.shape, record[key], at, depth, buffered);
       if (issue) return issue;
       this.#space();
-      if (this.#text[this.#at++] === "}") return undefined;
+      if (this.#text[this.#at++] === "}" || this.#at >= this.#text.length) return undefined;
     }
   }
 
@@ -164,7 +164,7 @@ class Scan {
       const issue = this.known(of, items[i], path.length > PATH_LENGTH ? path : `${path}[${i}]`, depth, buffered);
       if (issue) return issue;
       this.#space();
-      if (this.#text[this.#at++] === "]") return undefined;
+      if (this.#text[this.#at++] === "]" || this.#at >= this.#text.length) return undefined;
     }
   }
 
@@ -196,6 +196,8 @@ class Scan {
         if (buffered && !stringIsWellFormed(text.slice(start, this.#at))) {
           return { path, reason: "to be well-formed text (it holds a lone surrogate)" };
         }
+      } else if (this.#at >= text.length) {
+        return undefined; // unreachable on text JSON.parse accepted: a guard, not a verdict
       } else {
         const token = this.#token();
         if (buffered && (c === "-" || (c! >= "0" && c! <= "9")) && !Number.isFinite(Number(token))) {
@@ -215,7 +217,7 @@ class Scan {
   #skipString(): void {
     const text = this.#text;
     let at = this.#at + 1;
-    for (let c = text.charCodeAt(at); c !== 0x22; c = text.charCodeAt(++at)) if (c === 0x5c) at++;
+    for (let c = text.charCodeAt(at); c !== 0x22 && at < text.length; c = text.charCodeAt(++at)) if (c === 0x5c) at++;
     this.#at = at + 1;
   }
 

@@ -10,6 +10,7 @@ import {
   InvalidCallEventError,
   parseCallEvent,
 } from "../../mod.ts";
+import { strictJsonIssue } from "../../src/event/_strict_json.ts";
 import { arbitraryHostileSpec, buildHostile } from "../_helpers/arbitrary.ts";
 import { mkEvent } from "../_helpers/events.ts";
 
@@ -144,6 +145,45 @@ describe("parseCallEvent against hostile lines", () => {
       assert.equal(Object.getPrototypeOf(event.outcome), Object.prototype);
     });
   }
+
+  it("parseCallEvent gives one verdict on any JSON value in any field, known or not, at any depth (property)", () => {
+    // Each place puts the JSON text `value` somewhere in an otherwise valid line.
+    const at = (set: (event: Record<string, any>) => void) => (value: string): string => {
+      const event = JSON.parse(LINE);
+      set(event);
+      return JSON.stringify(event).replace('"@@"', () => value);
+    };
+    const ucan = { kind: "ucan_chain", issuer_did: "d", chain_depth: 1 };
+    const places = [
+      ...Object.keys(BASE).map((key) => at((e) => (e[key] = "@@"))),
+      at((e) => (e.cursor_page = "@@")),
+      at((e) => (e.x = "@@")),
+      at((e) => (e.outcome = { kind: "success", x: "@@" })),
+      at((e) => (e.outcome = { kind: "capability_denied", missing: "@@" })),
+      at((e) => (e.outcome = { kind: "rate_limited", retry_after_ms: "@@" })),
+      at((e) => (e.outcome = { kind: "execution_failed", code: "c", retryable: "@@" })),
+      at((e) => (e.capability_provenance = "@@")),
+      at((e) => (e.capability_provenance = [{ cap: "@@", source: { kind: "string_allow_list" } }])),
+      at((e) => (e.capability_provenance = [{ cap: "c", x: "@@", source: { kind: "string_allow_list" } }])),
+      at((e) => (e.capability_provenance = [{ cap: "c", source: "@@" }])),
+      at((e) => (e.capability_provenance = [{ cap: "c", source: { ...ucan, chain_depth: "@@" } }])),
+      at((e) => (e.capability_provenance = [{ cap: "c", source: { ...ucan, x: "@@" } }])),
+    ];
+    fc.assert(
+      fc.property(fc.nat(), fc.json({ depthSize: "large" }), (i, value) => {
+        const line = places[i % places.length]!(value);
+        JSON.parse(line);
+        const issue = strictJsonIssue(line);
+        assert.ok(issue === undefined || typeof issue.reason === "string");
+        try {
+          assert.equal(encodeCallEvent(parseCallEvent(line)).includes("\n"), false);
+        } catch (error) {
+          assert.ok(error instanceof CallEventSyntaxError, String(error));
+        }
+      }),
+      { numRuns: 1000 },
+    );
+  });
 
   it("parseCallEvent rejects a byte order mark, as serde does", () => {
     assert.equal(rejection(`\ufeff${LINE}`).path, undefined);
