@@ -1,8 +1,8 @@
-// The encoder behind encodeCallEvent, walking the field table. It reads each
+// The encoder behind encodeCallEvent, from the field table. It reads each
 // property exactly once into a local, checks that local and writes it, so a
 // getter or Proxy that answers differently on a second read has nothing to
 // forge. It never throws: a problem comes back as an issue (path relative to
-// the value handed in), so the reader can try it on every line for free.
+// the value handed in), which costs the reader no exception per line.
 // Describing a bad value never calls user code (no String(object), no
 // template literal on an object): toString and Symbol.toPrimitive are the
 // caller's code.
