@@ -61,11 +61,11 @@ export function encodeEvent(event: unknown): Encoded {
   const p: Problem = { issue: undefined };
   const line = `{"ts":${str(p, 0, ts)},"call_id":${str(p, 1, callId)},"tool_id":${str(p, 2, toolId)}${
     callerId == null ? "" : `,"caller_id":${str(p, 3, callerId)}`
-  },"granted_capabilities":${put(p, 4, caps)},"duration_ms":${put(p, 5, duration)},"outcome":${
+  },"granted_capabilities":${put(p, 4, caps)},"duration_ms":${count(p, 5, duration)},"outcome":${
     put(p, 6, outcome)
-  },"tier":${str(p, 7, tier)},"dry_run":${put(p, 8, dryRun)},"schema_version":${
-    put(p, 9, version)
-  },"secrets_resolved":${put(p, 10, secrets)}${page == null ? "" : `,"cursor_page":${put(p, 11, page)}`}${
+  },"tier":${str(p, 7, tier)},"dry_run":${flag(p, 8, dryRun)},"schema_version":${
+    count(p, 9, version)
+  },"secrets_resolved":${flag(p, 10, secrets)}${page == null ? "" : `,"cursor_page":${count(p, 11, page)}`}${
     provenance == null ? "" : `,"capability_provenance":${put(p, 12, provenance)}`
   }}`;
   return p.issue ?? line;
@@ -77,9 +77,22 @@ interface Problem {
   issue: CallEventIssue | undefined;
 }
 
-/** put() for a string field: small enough for engines to inline its common case. */
+// put() for a string, integer or boolean field: small enough for engines to
+// inline their common case. Anything else goes to put(), so a helper used on
+// the wrong field can only be slower, never accept what the table refuses.
 function str(p: Problem, i: number, v: unknown): string {
   return typeof v === "string" && !NEEDS_CARE.test(v) ? `"${v}"` : put(p, i, v);
+}
+
+function count(p: Problem, i: number, v: unknown): string {
+  const shape = TOP[i]!.shape;
+  return shape.type === "int" && typeof v === "number" && Number.isInteger(v) && v >= shape.min && v <= shape.max
+    ? String(v)
+    : put(p, i, v);
+}
+
+function flag(p: Problem, i: number, v: unknown): string {
+  return TOP[i]!.shape.type !== "bool" ? put(p, i, v) : v === true ? "true" : v === false ? "false" : put(p, i, v);
 }
 
 /** The value of the event's field `i`; "" when it is wrong (then in `p`). */
