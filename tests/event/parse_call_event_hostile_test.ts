@@ -148,7 +148,7 @@ describe("parseCallEvent against hostile lines", () => {
 
   it("parseCallEvent gives one verdict on any JSON value in any field, known or not, at any depth (property)", () => {
     // Each place puts the JSON text `value` somewhere in an otherwise valid line.
-    const at = (set: (event: Record<string, any>) => void) => (value: string): string => {
+    const at = (set: (event: Record<string, unknown>) => void) => (value: string): string => {
       const event = JSON.parse(LINE);
       set(event);
       return JSON.stringify(event).replace('"@@"', () => value);
