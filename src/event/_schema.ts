@@ -1,49 +1,49 @@
-// The valibot schema behind parseCallEvent and createCallEvent. Private: JSR's
-// slow-types rule wants hand-written interfaces on the public surface.
+// The valibot schema behind the error messages of parseCallEvent and
+// createCallEvent, built from the field table. Private: JSR's slow-types rule
+// wants hand-written interfaces on the public surface.
 import * as v from "valibot";
 import type { CallEventIssue } from "./errors.ts";
-import { U32_MAX, U8_MAX } from "./_limits.ts";
+import { CALL_EVENT, type Field, type Shape, U64_MAX } from "./_fields.ts";
 
-const text = v.string();
-const strings = v.array(v.string());
-const u64 = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
-const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(U32_MAX));
-const u8 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(U8_MAX));
-// Absent and null both mean "none", as serde reads an Option.
-const optional = <T extends v.GenericSchema>(schema: T) => v.nullish(schema);
+function schemaOf(shape: Shape): v.GenericSchema {
+  switch (shape.type) {
+    case "string":
+      return v.string();
+    case "bool":
+      return v.boolean();
+    case "int": {
+      const { min, max, expected, tooLarge } = shape;
+      if (max === U64_MAX) return v.pipe(v.number(), v.safeInteger(), v.minValue(min));
+      const reason = expected === undefined ? undefined : `to be ${expected}`;
+      const above = tooLarge === undefined ? reason : `to be ${tooLarge}`;
+      return v.pipe(v.number(), v.integer(reason), v.minValue(min, reason), v.maxValue(max, above));
+    }
+    case "array":
+      return v.array(schemaOf(shape.of));
+    case "struct":
+      return objectOf(shape.fields, {});
+    case "tagged":
+      return v.variant(
+        "kind",
+        shape.variants.map((variant) => objectOf(variant.fields, { kind: v.literal(variant.tag) })) as v.VariantOptions<
+          "kind"
+        >,
+      );
+  }
+}
 
-export const outcomeSchema = v.variant("kind", [
-  v.object({ kind: v.literal("success") }),
-  v.object({ kind: v.literal("execution_failed"), code: text, retryable: v.boolean() }),
-  v.object({ kind: v.literal("invalid_args"), message: text }),
-  v.object({ kind: v.literal("capability_denied"), missing: strings }),
-  v.object({ kind: v.literal("rate_limited"), retry_after_ms: optional(u64) }),
-  v.object({ kind: v.literal("tool_not_found") }),
-]);
-
-export const provSourceSchema = v.variant("kind", [
-  v.object({ kind: v.literal("string_allow_list") }),
-  v.object({ kind: v.literal("ucan_chain"), issuer_did: text, chain_depth: u8 }),
-]);
-
-export const capProvenanceSchema = v.object({ cap: text, source: provSourceSchema });
+function objectOf(fields: readonly Field[], entries: v.ObjectEntries): v.ObjectSchema<v.ObjectEntries, undefined> {
+  const all: Record<string, v.GenericSchema> = { ...entries };
+  for (const f of fields) {
+    const schema = schemaOf(f.shape);
+    // Absent and null both mean "none", as serde reads an Option; a default field may only be absent.
+    all[f.key] = f.presence === "required" ? schema : f.presence === "default" ? v.optional(schema) : v.nullish(schema);
+  }
+  return v.object(all);
+}
 
 /** Every schema version's line: later fields are optional, as serde's defaults make them. */
-export const callEventSchema = v.object({
-  ts: text,
-  call_id: text,
-  tool_id: text,
-  caller_id: optional(text),
-  granted_capabilities: strings,
-  duration_ms: u64,
-  outcome: outcomeSchema,
-  tier: text,
-  dry_run: v.boolean(),
-  schema_version: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3)),
-  secrets_resolved: v.optional(v.boolean()),
-  cursor_page: optional(u32),
-  capability_provenance: optional(v.array(capProvenanceSchema)),
-});
+export const callEventSchema: v.GenericSchema = schemaOf(CALL_EVENT);
 
 /** Turns valibot's issues into field paths and readable reasons. */
 export function issuesOf(issues: readonly v.BaseIssue<unknown>[]): CallEventIssue[] {
@@ -79,14 +79,13 @@ function reasonOf(issue: v.BaseIssue<unknown>): string {
         : `to be ${issue.type === "array" ? "an" : "a"} ${issue.type}, ${got}`;
     case "safe_integer":
       return `to be an integer from 0 to 9007199254740991 (2^53-1), ${got}`;
+    // The table's own wording, where it has one, starts with "to be".
     case "integer":
     case "min_value":
-      return issue.path?.at(-1)?.key === "schema_version"
-        ? `to be 1, 2 or 3, ${got}`
-        : `to be a non-negative integer, ${got}`;
+      return issue.message.startsWith("to be ") ? `${issue.message}, ${got}` : `to be a non-negative integer, ${got}`;
     case "max_value":
-      return issue.path?.at(-1)?.key === "schema_version"
-        ? `to be 1, 2 or 3 (newer versions are not supported), ${got}`
+      return issue.message.startsWith("to be ")
+        ? `${issue.message}, ${got}`
         : `to be at most ${issue.requirement}, ${got}`;
     default:
       return `to be valid (${issue.message})`;

@@ -1,123 +1,240 @@
-// What JSON.parse forgives but the reference's serde rejects, found in a line
-// that already parsed: a known field given twice (JSON.parse keeps the last,
-// so two readers could disagree on an audit record), and a fraction, exponent
-// or minus sign in an integer field (1.0, 1e2, -0). isPlainJson is the cheap
-// test that clears nearly every line; strictJsonIssue is the exact scan for
-// the rest.
+// What JSON.parse forgives but the reference's serde rejects, in a line that
+// already parsed and validated. Checked against serde_json itself (the oracle
+// that tests/testdata/make_golden.sh builds):
+// - a known field given twice (JSON.parse keeps the last, so two readers
+//   could disagree on an audit record); for a tagged enum, known means a
+//   field of the variant its `kind` names;
+// - a fraction, exponent or minus sign in an integer field (1.0, 1e2, -0);
+// - a key holding a lone surrogate where serde reads keys: in the event, in
+//   a provenance entry, and anywhere inside `outcome` or a provenance
+//   `source`;
+// - inside `outcome` and `source` (serde buffers a tagged enum whole before
+//   reading it): a string holding a lone surrogate, a number beyond the
+//   range of a double, and nesting past serde_json's recursion limit (the
+//   128th level fails). An unknown field of the event or of a provenance
+//   entry is skipped unread by serde, at any depth: so it is here.
+// isPlainJson is the cheap test that clears nearly every line; strictJsonIssue
+// is the exact scan for the rest. Neither recurses over the input: the scan
+// recurses only along the field table (four levels), and skips everything
+// else with a counter.
 import type { CallEventIssue } from "./errors.ts";
-import { callEventSchema, capProvenanceSchema, outcomeSchema, provSourceSchema } from "./_schema.ts";
+import { CALL_EVENT, type Field, INTEGER_KEYS, type Shape, type StructShape, type TaggedShape } from "./_fields.ts";
 
-// Field names come from the schema itself, so a new field cannot be missed here.
-const keysOf = (...objects: readonly { entries: object }[]): ReadonlySet<string> =>
-  new Set(objects.flatMap((object) => Object.keys(object.entries)));
-
-const KNOWN_KEYS: Record<string, ReadonlySet<string>> = {
-  "": keysOf(callEventSchema),
-  "outcome": keysOf(...outcomeSchema.options),
-  "capability_provenance[]": keysOf(capProvenanceSchema),
-  "capability_provenance[].source": keysOf(...provSourceSchema.options),
-};
-
-const INTEGER_FIELDS: ReadonlySet<string> = new Set([
-  "duration_ms",
-  "schema_version",
-  "cursor_page",
-  "outcome.retry_after_ms",
-  "capability_provenance[].source.chain_depth",
-]);
-
-/** The first such problem in `text` (which must be valid JSON), or `undefined`. */
-export function strictJsonIssue(text: string): CallEventIssue | undefined {
-  let at = 0;
-
-  const skipSpace = (): void => {
-    for (let c = text.charCodeAt(at); c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d; c = text.charCodeAt(++at));
-  };
-  const skipString = (): void => {
-    for (at++; text[at] !== '"'; at++) if (text[at] === "\\") at++;
-    at++;
-  };
-  const join = (base: string, key: string): string => (base === "" ? key : `${base}.${key}`);
-
-  // `shape` is the field's schema position (array indices as []), `path` the one reported.
-  const value = (shape: string, path: string): CallEventIssue | undefined => {
-    skipSpace();
-    const c = text[at];
-    if (c === "{") {
-      const known = KNOWN_KEYS[shape];
-      const seen = new Set<string>();
-      at++;
-      skipSpace();
-      if (text[at] === "}") return void at++;
-      for (;;) {
-        skipSpace();
-        const start = at;
-        skipString();
-        const key = JSON.parse(text.slice(start, at)) as string;
-        skipSpace();
-        at++; // the colon
-        const isKnown = known?.has(key) ?? false;
-        if (isKnown) {
-          if (seen.has(key)) return { path: join(path, key), reason: "to appear once, got it twice" };
-          seen.add(key);
-        }
-        const issue = value(isKnown ? join(shape, key) : "?", join(path, key));
-        if (issue) return issue;
-        skipSpace();
-        if (text[at++] === "}") return undefined;
-      }
-    }
-    if (c === "[") {
-      at++;
-      skipSpace();
-      if (text[at] === "]") return void at++;
-      for (let i = 0;; i++) {
-        const issue = value(`${shape}[]`, `${path}[${i}]`);
-        if (issue) return issue;
-        skipSpace();
-        if (text[at++] === "]") return undefined;
-      }
-    }
-    if (c === '"') return void skipString();
-    const start = at;
-    while (at < text.length && !",]} \t\n\r".includes(text[at]!)) at++;
-    const token = text.slice(start, at);
-    if (INTEGER_FIELDS.has(shape) && /[.eE-]/.test(token)) {
-      return { path, reason: `to be a non-negative integer, got ${token}` };
-    }
-    return undefined;
-  };
-
-  return value("", "");
-}
+/** The deepest nesting serde_json reads inside a buffered value: its 128th level fails. */
+const MAX_DEPTH = 127;
 
 // Any \u escape (lone surrogates hide there), whitespace before a colon (which
 // would hide a key from the count below), or an integer field whose token
 // starts with a minus or has a fraction or exponent.
-const SUSPECT = /\\u|"\s+:|"(?:duration_ms|schema_version|cursor_page|retry_after_ms|chain_depth)":\s*(?:-|\d+[.eE])/;
+const SUSPECT = new RegExp(`\\\\u|"\\s+:|"(?:${INTEGER_KEYS.join("|")})":\\s*(?:-|\\d+[.eE])`);
 
 /**
  * Whether `text`, which JSON.parse turned into `value`, surely holds nothing
  * it hid: no `\u` escape, no duplicated key, no non-integer token in an
- * integer field. `false` only means "scan it": then strictJsonIssue decides.
+ * integer field, no nesting or number serde could refuse. `false` only means
+ * "scan it": then strictJsonIssue decides.
  */
 export function isPlainJson(text: string, value: unknown): boolean {
-  if (SUSPECT.test(text)) return false;
+  return isPlainText(text, plainKeys(value));
+}
+
+/**
+ * isPlainJson, for a value known to hold `keys` keys and nothing deep or
+ * infinite (-1: not known).
+ */
+export function isPlainText(text: string, keys: number): boolean {
+  if (keys < 0 || SUSPECT.test(text)) return false;
   // Every unescaped `":` ends a key; escaped ones only make the count too high
   // (and send the line to the exact scan). JSON.parse keeps one key per name,
   // so equal counts mean no key was given twice.
-  let keys = 0;
-  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) keys++;
-  return keys === countKeys(value);
+  let found = 0;
+  for (let at = text.indexOf('":'); at !== -1; at = text.indexOf('":', at + 2)) found++;
+  return found === keys;
 }
 
-function countKeys(value: unknown): number {
-  if (typeof value !== "object" || value === null) return 0;
-  let count = 0;
-  if (Array.isArray(value)) {
-    for (const item of value) count += countKeys(item);
-    return count;
+/** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or an infinite number. */
+function plainKeys(value: unknown): number {
+  const stack: unknown[] = [value];
+  let keys = 0;
+  let containers = 0;
+  while (stack.length > 0) {
+    const item = stack.pop();
+    if (++containers > MAX_DEPTH) return -1;
+    if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) {
+        const child = item[i];
+        if (typeof child === "object" && child !== null) stack.push(child);
+        else if (typeof child === "number" && !Number.isFinite(child)) return -1;
+      }
+      continue;
+    }
+    const record = item as Record<string, unknown>;
+    for (const key in record) {
+      keys++;
+      const child = record[key];
+      if (typeof child === "object" && child !== null) stack.push(child);
+      else if (typeof child === "number" && !Number.isFinite(child)) return -1;
+    }
   }
-  for (const key in value as Record<string, unknown>) count += 1 + countKeys((value as Record<string, unknown>)[key]);
-  return count;
+  return keys;
+}
+
+/**
+ * The first such problem in `text` (valid JSON, which parses to `value`), or
+ * `undefined`.
+ */
+export function strictJsonIssue(text: string, value: unknown = JSON.parse(text)): CallEventIssue | undefined {
+  return new Scan(text).known(CALL_EVENT, value, "", 0, false);
+}
+
+const join = (base: string, key: string): string => (base === "" ? key : `${base}.${key}`);
+// A path stops growing past this length: a deep value is named by where it starts.
+const PATH_LENGTH = 120;
+
+class Scan {
+  readonly #text: string;
+  #at = 0;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  /** A value at a position the table knows, in a container `depth` levels deep. */
+  known(shape: Shape, value: unknown, path: string, depth: number, buffered: boolean): CallEventIssue | undefined {
+    this.#space();
+    const c = this.#text[this.#at];
+    if (c === "{" && (shape.type === "struct" || shape.type === "tagged")) {
+      return this.#object(shape, value, path, depth + 1, buffered || shape.type === "tagged");
+    }
+    if (c === "[" && shape.type === "array") return this.#array(shape.of, value, path, depth + 1, buffered);
+    if (shape.type === "int" && (c === "-" || (c! >= "0" && c! <= "9"))) {
+      const token = this.#token();
+      return /[.eE-]/.test(token) ? { path, reason: `to be a non-negative integer, got ${token}` } : undefined;
+    }
+    return this.#skip(path, depth, buffered || shape.type === "tagged");
+  }
+
+  #object(
+    shape: StructShape | TaggedShape,
+    value: unknown,
+    path: string,
+    depth: number,
+    buffered: boolean,
+  ): CallEventIssue | undefined {
+    const record = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+    const fields: readonly Field[] = shape.type === "struct"
+      ? shape.fields
+      : shape.variants.find((variant) => variant.tag === record.kind)?.fields ?? [];
+    const seen = new Set<string>();
+    this.#at++;
+    this.#space();
+    if (this.#text[this.#at] === "}") return void this.#at++;
+    for (;;) {
+      this.#space();
+      const start = this.#at;
+      this.#skipString();
+      const raw = this.#text.slice(start + 1, this.#at - 1);
+      const key = raw.includes("\\") ? JSON.parse(`"${raw}"`) as string : raw;
+      // serde reads every key here: of the event and of a provenance entry as
+      // field names, and all of a tagged enum's.
+      if (!key.isWellFormed()) return { path, reason: "to have well-formed keys (one holds a lone surrogate)" };
+      this.#space();
+      this.#at++; // the colon
+      const field = shape.type === "tagged" && key === "kind" ? KIND : fields.find((f) => f.key === key);
+      const at = path.length > PATH_LENGTH ? path : join(path, key);
+      if (field !== undefined) {
+        if (seen.has(key)) return { path: at, reason: "to appear once, got it twice" };
+        seen.add(key);
+      }
+      const issue = field === undefined
+        ? this.#skip(at, depth, buffered)
+        : this.known(field.shape, record[key], at, depth, buffered);
+      if (issue) return issue;
+      this.#space();
+      if (this.#text[this.#at++] === "}" || this.#at >= this.#text.length) return undefined;
+    }
+  }
+
+  #array(of: Shape, value: unknown, path: string, depth: number, buffered: boolean): CallEventIssue | undefined {
+    const items = Array.isArray(value) ? value : [];
+    this.#at++;
+    this.#space();
+    if (this.#text[this.#at] === "]") return void this.#at++;
+    for (let i = 0;; i++) {
+      const issue = this.known(of, items[i], path.length > PATH_LENGTH ? path : `${path}[${i}]`, depth, buffered);
+      if (issue) return issue;
+      this.#space();
+      if (this.#text[this.#at++] === "]" || this.#at >= this.#text.length) return undefined;
+    }
+  }
+
+  /**
+   * Skips one value of no known shape, in a container `depth` deep. In a
+   * buffered value serde parses it all: its strings, numbers and nesting.
+   * Elsewhere serde skips it unread.
+   */
+  #skip(path: string, depth: number, buffered: boolean): CallEventIssue | undefined {
+    const text = this.#text;
+    let level = 0;
+    do {
+      this.#space();
+      const c = text[this.#at];
+      if (c === "{" || c === "[") {
+        level++;
+        this.#at++;
+        if (buffered && depth + level > MAX_DEPTH) {
+          return { path, reason: `to nest at most ${MAX_DEPTH} levels deep, as serde_json reads it, got more` };
+        }
+      } else if (c === "}" || c === "]") {
+        level--;
+        this.#at++;
+      } else if (c === "," || c === ":") {
+        this.#at++;
+      } else if (c === '"') {
+        const start = this.#at;
+        this.#skipString();
+        if (buffered && !stringIsWellFormed(text.slice(start, this.#at))) {
+          return { path, reason: "to be well-formed text (it holds a lone surrogate)" };
+        }
+      } else if (this.#at >= text.length) {
+        return undefined; // unreachable on text JSON.parse accepted: a guard, not a verdict
+      } else {
+        const token = this.#token();
+        if (buffered && (c === "-" || (c! >= "0" && c! <= "9")) && !Number.isFinite(Number(token))) {
+          return { path, reason: `to be a number in the range of a double, got ${token.slice(0, 40)}` };
+        }
+      }
+    } while (level > 0);
+    return undefined;
+  }
+
+  #space(): void {
+    const text = this.#text;
+    let c = text.charCodeAt(this.#at);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++this.#at);
+  }
+
+  #skipString(): void {
+    const text = this.#text;
+    let at = this.#at + 1;
+    for (let c = text.charCodeAt(at); c !== 0x22 && at < text.length; c = text.charCodeAt(++at)) if (c === 0x5c) at++;
+    this.#at = at + 1;
+  }
+
+  #token(): string {
+    const text = this.#text;
+    const start = this.#at;
+    let c = text.charCodeAt(this.#at);
+    while (
+      this.#at < text.length && c !== 0x2c && c !== 0x5d && c !== 0x7d && c !== 0x20 && c !== 0x09 && c !== 0x0a &&
+      c !== 0x0d
+    ) c = text.charCodeAt(++this.#at);
+    return text.slice(start, this.#at);
+  }
+}
+
+const KIND: Field = { key: "kind", shape: { type: "string" }, presence: "required", label: '"kind":' };
+
+function stringIsWellFormed(token: string): boolean {
+  return !token.includes("\\u") || (JSON.parse(token) as string).isWellFormed();
 }

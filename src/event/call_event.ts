@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { OUTCOME } from "./_fields.ts";
 
 /** The schema version this module writes into new events. */
 export const SCHEMA_VERSION = 3;
@@ -19,14 +20,9 @@ export type Outcome =
   | OutcomeToolNotFound;
 
 /** Every outcome `kind`, in the reference's declaration order. */
-export const OUTCOME_KINDS: readonly Outcome["kind"][] = [
-  "success",
-  "execution_failed",
-  "invalid_args",
-  "capability_denied",
-  "rate_limited",
-  "tool_not_found",
-];
+export const OUTCOME_KINDS: readonly Outcome["kind"][] = OUTCOME.variants.map((variant) =>
+  variant.tag as Outcome["kind"]
+);
 
 /** The tool ran and succeeded. */
 export interface OutcomeSuccess {

@@ -1,8 +1,9 @@
 import * as v from "valibot";
 import type { CallEvent, CapProvenance, Outcome } from "./call_event.ts";
 import { SCHEMA_VERSION } from "./call_event.ts";
-import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
 import { InvalidCallEventError } from "./errors.ts";
+import { isIssue, readEvent } from "./_read_event.ts";
+import { show, threw } from "./_safe_read.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** The fields of a new event; what is left out gets the reference's default. */
@@ -62,25 +63,34 @@ const RFC_3339 = /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}
  */
 export function createCallEvent(fields: CallEventFields): CallEvent {
   if (typeof fields !== "object" || fields === null) {
-    throw new InvalidCallEventError([{ path: "", reason: `to be an object, got ${fields}` }]);
+    throw new InvalidCallEventError([{ path: "", reason: `to be an object, got ${show(fields)}` }]);
   }
-  const result = v.safeParse(callEventSchema, {
-    ...fields,
-    ts: fields.ts ?? nowRfc3339(),
-    granted_capabilities: fields.granted_capabilities ?? [],
-    dry_run: fields.dry_run ?? false,
-    secrets_resolved: fields.secrets_resolved ?? false,
-    schema_version: SCHEMA_VERSION,
-  });
-  if (!result.success) throw new InvalidCallEventError(issuesOf(result.issues));
-  const event = result.output as ValidatedEvent;
+  let merged: Record<string, unknown>;
+  try {
+    merged = {
+      ...fields,
+      ts: fields.ts ?? nowRfc3339(),
+      granted_capabilities: fields.granted_capabilities ?? [],
+      dry_run: fields.dry_run ?? false,
+      secrets_resolved: fields.secrets_resolved ?? false,
+      schema_version: SCHEMA_VERSION,
+    };
+  } catch (error) {
+    throw new InvalidCallEventError([{ path: "", reason: threw(error) }]);
+  }
+  // The spread read each field once; from here on only `merged` is read.
+  const event = readEvent(merged);
+  if (isIssue(event)) {
+    const result = v.safeParse(callEventSchema, merged);
+    throw new InvalidCallEventError(result.success ? [event] : issuesOf(result.issues));
+  }
   if (!RFC_3339.test(event.ts)) {
     throw new InvalidCallEventError([{
       path: "ts",
       reason: `to be an RFC 3339 timestamp, got ${JSON.stringify(event.ts)}`,
     }]);
   }
-  return canonicalEvent(event);
+  return event;
 }
 
 /**

@@ -69,7 +69,11 @@ export class CallEventSyntaxError extends SyntaxError {
   readonly line: number | undefined;
   /** Byte offset of the line's start in its source, when known. */
   readonly offset: number | undefined;
-  /** The start of the offending text, at most 80 characters, followed by "…" when cut. */
+  /**
+   * The start of the offending text, at most 80 characters, followed by "…"
+   * when cut; for a value that is not text, a short description of it ("an
+   * object"), made without running any of its code.
+   */
   readonly excerpt: string | undefined;
 
   /**

@@ -1,11 +1,11 @@
 import * as v from "valibot";
 import type { CallEvent } from "./call_event.ts";
-import { canonicalEvent, type ValidatedEvent } from "./_canonical.ts";
-import { encodeCallEvent } from "./encode_call_event.ts";
-import { type CallEventIssue, CallEventSyntaxError, type InvalidCallEventError } from "./errors.ts";
+import { type CallEventIssue, CallEventSyntaxError } from "./errors.ts";
 import { excerptOf } from "./_excerpt.ts";
-import { isPlainJson, strictJsonIssue } from "./_strict_json.ts";
-import { isCallEvent } from "./_is_call_event.ts";
+import { encodeEvent } from "./_encode.ts";
+import { canonicalKeys, canonicalOf, isIssue, readEvent } from "./_read_event.ts";
+import { isPlainJson, isPlainText, strictJsonIssue } from "./_strict_json.ts";
+import { show } from "./_safe_read.ts";
 import { callEventSchema, issuesOf } from "./_schema.ts";
 
 /** Options for {@linkcode parseCallEvent}. */
@@ -41,56 +41,51 @@ export interface ParseCallEventOptions {
  * ```
  */
 export function parseCallEvent(input: string | unknown, options: ParseCallEventOptions = {}): CallEvent {
-  const text = typeof input === "string" ? input : undefined;
-  let value = input;
-  if (text !== undefined) {
-    try {
-      value = JSON.parse(text);
-    } catch (cause) {
-      throw syntaxError(
-        [{ path: undefined, reason: `not valid JSON (${(cause as Error).message})` }],
-        input,
-        options,
-        cause,
-      );
-    }
+  if (typeof input !== "string") {
+    const event = readEvent(input);
+    if (isIssue(event)) throw syntaxError(schemaIssues(input, event), input, options);
+    const line = encodeEvent(event); // a lone surrogate
+    if (typeof line !== "string") throw syntaxError([line], input, options);
+    return event;
   }
-  // The common case: a valid event in text with nothing JSON.parse could have hidden.
-  if (text !== undefined && isCallEvent(value) && isPlainJson(text, value)) return canonicalEvent(value);
-  // Text parsed here is ours alone, so a valid event may keep its arrays; a
-  // value from the caller goes through the schema, which copies it.
-  let event: CallEvent;
-  if (text !== undefined && isCallEvent(value)) {
-    event = canonicalEvent(value);
-  } else {
-    const result = v.safeParse(callEventSchema, value);
-    if (!result.success || Array.isArray(value)) {
-      const issues = Array.isArray(value)
-        ? [{ path: "", reason: "to be an object, got an array" }]
-        : issuesOf(result.issues ?? []);
-      throw syntaxError(issues, input, options);
-    }
-    event = canonicalEvent(result.output as ValidatedEvent);
+  let value: unknown;
+  try {
+    value = JSON.parse(input);
+  } catch (cause) {
+    const reason = `not valid JSON (${(cause as Error).message})`;
+    throw syntaxError([{ path: undefined, reason }], input, options, cause);
   }
-  const issue = beyondSchema(event, text);
+  // The common case: a line that parses to a canonical event, in which
+  // JSON.parse hid nothing (no key given twice, no escape, no odd number),
+  // is that event. A lone surrogate can only hide in an escape, or in a
+  // string that no UTF-8 source could have produced.
+  if (isPlainText(input, canonicalKeys(value)) && input.isWellFormed()) return canonicalOf(value);
+  const event = readEvent(value);
+  if (isIssue(event)) {
+    // What serde stops at while it parses (nesting, a field given twice)
+    // comes before what it finds when it checks types.
+    const issue = isPlainJson(input, value) ? undefined : strictJsonIssue(input, value);
+    throw syntaxError(issue ? [issue] : schemaIssues(value, event), input, options);
+  }
+  const line = encodeEvent(event);
+  if (typeof line !== "string") throw syntaxError([line], input, options);
+  if (line === input || isPlainJson(input, value)) return event;
+  const issue = strictJsonIssue(input, value);
   if (issue) throw syntaxError([issue], input, options);
   return event;
 }
 
-/**
- * What the schema lets through but the reference's serde rejects: a lone
- * surrogate (which no UTF-8 line can carry) and, in text that does not
- * re-encode byte for byte, a duplicated field or a non-integer number token.
- */
-function beyondSchema(event: CallEvent, text: string | undefined): CallEventIssue | undefined {
-  let line: string;
+/** Every problem valibot finds, worded for people; `first` (from the table walk) when it reads no further. */
+function schemaIssues(value: unknown, first: CallEventIssue): readonly CallEventIssue[] {
+  // The walk's own words when the value is not an object, or could not be read.
+  if (first.path === "" || first.reason.includes("reading it threw")) return [first];
   try {
-    line = encodeCallEvent(event);
-  } catch (error) {
-    const { path, reason } = error as InvalidCallEventError;
-    return { path, reason };
+    const result = v.safeParse(callEventSchema, value);
+    if (!result.success) return issuesOf(result.issues);
+  } catch {
+    // A getter that threw on this second look: the first look's finding stands.
   }
-  return text === undefined || line === text ? undefined : strictJsonIssue(text);
+  return [first];
 }
 
 function syntaxError(
@@ -106,14 +101,6 @@ function syntaxError(
     issues: first.path === undefined ? [] : issues as readonly CallEventIssue[],
     line: options.line,
     offset: options.offset,
-    excerpt: excerptOf(typeof input === "string" ? input : safeStringify(input)),
+    excerpt: excerptOf(typeof input === "string" ? input : show(input)),
   }, cause === undefined ? undefined : { cause });
-}
-
-function safeStringify(value: unknown): string {
-  try {
-    return String(JSON.stringify(value));
-  } catch {
-    return String(value);
-  }
 }

@@ -14,6 +14,20 @@ const DEFAULT_MAX_LINE_BYTES = 1 << 20;
 const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 
+/**
+ * Whether `bytes` are valid UTF-8 but for a character cut short at the end.
+ * A fresh decoder in streaming mode holds back an incomplete last sequence
+ * and throws at any invalid byte before it.
+ */
+function isCutShort(bytes: Uint8Array): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes, { stream: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Validates a `maxLineBytes` option. */
 export function checkMaxLineBytes(value: number | undefined): number {
   const max = value ?? DEFAULT_MAX_LINE_BYTES;
@@ -173,7 +187,8 @@ export class LineSplitter {
       text = strict.decode(body);
     } catch {
       const line = { text: lenient.decode(body), line: this.#line, offset: this.#offset, bytes: end - start };
-      emit({ kind: "invalid_utf8", ...line, complete });
+      // A last line cut inside a character is torn like one cut anywhere else.
+      emit({ kind: !complete && isCutShort(body) ? "torn" : "invalid_utf8", ...line, complete });
       return;
     }
     this.#emitText(text, end - start, complete, emit);

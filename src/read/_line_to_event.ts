@@ -6,8 +6,23 @@ import { parseCallEvent } from "../event/parse_call_event.ts";
 import { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
 
-/** The event on `line`, or an InvalidLineError saying why there is none. */
+/**
+ * The event on `line`, or an InvalidLineError saying why there is none.
+ * Never throws: whatever goes wrong with one line is that line's report.
+ */
 export function lineToEvent(line: JsonLine, maxLineBytes: number): CallEvent | InvalidLineError {
+  try {
+    return convert(line, maxLineBytes);
+  } catch (error) {
+    return new InvalidLineError("invalid", {
+      ...where(line),
+      path: undefined,
+      reason: `could not be read (${error instanceof Error ? error.name : "an unexpected error"})`,
+    }, { cause: error });
+  }
+}
+
+function convert(line: JsonLine, maxLineBytes: number): CallEvent | InvalidLineError {
   if (line.kind === "line" || line.kind === "torn") {
     try {
       return parseCallEvent(line.text);

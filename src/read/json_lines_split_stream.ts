@@ -5,10 +5,12 @@ import { checkMaxLineBytes, LineSplitter } from "./_line_splitter.ts";
  *
  * - `"line"`: a complete line, decoded as UTF-8.
  * - `"torn"`: the last line of the source, with no final newline (a writer
- *   stopped mid-line, or a file written without a trailing newline).
+ *   stopped mid-line, or a file written without a trailing newline). Cut
+ *   inside a multi-byte character, its `text` ends with U+FFFD.
  * - `"too_long"`: a line over `maxLineBytes`; `text` holds only its first bytes.
- * - `"invalid_utf8"`: a line whose bytes are not valid UTF-8; `text` holds it
- *   decoded with U+FFFD replacement characters.
+ * - `"invalid_utf8"`: a line whose bytes are not valid UTF-8 (other than a
+ *   torn last line's cut character); `text` holds it decoded with U+FFFD
+ *   replacement characters.
  *
  * Blank lines (empty or whitespace only) are never emitted, but count in line
  * numbers and offsets.

@@ -4,6 +4,9 @@ import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
 
+/** Thrown through the line splitter to stop it; never seen outside. */
+const STOP: unique symbol = Symbol("stop");
+
 /** What {@linkcode readCallEvents} reads from. */
 export type CallEventSource = ReadableStream<Uint8Array> | Response | Blob | AsyncIterable<Uint8Array>;
 
@@ -95,7 +98,9 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     const splitter = new LineSplitter(this.#max);
     const { onInvalid, strict = false } = this.#options;
     const batch: CallEvent[] = [];
-    let failure: InvalidLineError | undefined;
+    // What ends the read once the events before it are out: the first
+    // invalid line in strict mode, or what onInvalid threw.
+    let failure: { error: unknown } | undefined;
     const onLine = (line: JsonLine): void => {
       const result = lineToEvent(line, this.#max);
       if (!(result instanceof Error)) {
@@ -103,11 +108,15 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
         return;
       }
       this.#invalid++;
-      if (strict) {
-        failure = result;
-        throw result; // stops the splitter; rethrown below after the events before it
+      if (strict) failure = { error: result };
+      else {
+        try {
+          onInvalid?.(result);
+        } catch (error) {
+          failure = { error };
+        }
       }
-      onInvalid?.(result);
+      if (failure !== undefined) throw STOP; // stops the splitter mid-chunk
     };
     let done = false;
     try {
@@ -122,7 +131,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
             splitter.push(next.value, onLine);
           }
         } catch (error) {
-          if (error !== failure) throw error;
+          if (error !== STOP) throw error;
         }
         this.#lines = splitter.lineCount(done);
         for (let i = 0; i < batch.length; i++) {
@@ -130,7 +139,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
           yield batch[i]!;
         }
         batch.length = 0;
-        if (failure !== undefined) throw failure;
+        if (failure !== undefined) throw failure.error;
       }
     } finally {
       if (!done) await reader.cancel().catch(() => {});

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type CallEvent, createCallEvent, encodeCallEvent, InvalidCallEventError, parseCallEvent } from "../../mod.ts";
 import { testdataLines } from "../_helpers/testdata.ts";
-import { arbitraryEvent } from "../_helpers/arbitrary.ts";
+import { arbitraryEvent, arbitraryHostileSpec, buildHostile } from "../_helpers/arbitrary.ts";
+import { encodeEvent, encodeWalk } from "../../src/event/_encode.ts";
+import { CALL_EVENT } from "../../src/event/_fields.ts";
 
 describe("encodeCallEvent", () => {
   // golden_expected.jsonl was written by the reference's serde types (make_golden.sh).
@@ -54,6 +56,29 @@ describe("encodeCallEvent", () => {
         assert.equal(JSON.stringify(parsed), line);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("writes the event's fields in the field table's order, as a plain walk of the table does (property)", () => {
+    const full = parseCallEvent(expected.find((line) => line.includes("cursor_page") && line.includes("caller_id"))!);
+    const withAll = { ...full, capability_provenance: [] };
+    assert.deepEqual(Object.keys(JSON.parse(encodeCallEvent(withAll))), CALL_EVENT.fields.map((f) => f.key));
+    fc.assert(
+      fc.property(arbitraryEvent(), fc.anything(), fc.nat(), (event, value, at) => {
+        assert.equal(encodeEvent(event), encodeWalk(event));
+        const broken: Record<string, unknown> = { ...event };
+        broken[CALL_EVENT.fields[at % CALL_EVENT.fields.length]!.key] = value;
+        assert.deepEqual(encodeEvent(broken), encodeWalk(broken));
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(arbitraryHostileSpec(), (spec) => {
+        const a = encodeEvent(buildHostile(spec).value);
+        const b = encodeWalk(buildHostile(spec).value);
+        assert.deepEqual(typeof a === "string" ? a : a.path, typeof b === "string" ? b : b.path);
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Regenerates golden_expected.jsonl from golden_input.jsonl with the
+# Regenerates golden_expected.jsonl from golden_input.jsonl, and
+# oracle_expected.jsonl (serde's verdict on lines at the edges: nesting, lone
+# surrogates, numbers, fields given twice) from oracle_input.jsonl, with the
 # reference's own serde types (shared/reference/audit.rs), so the golden bytes
-# come from Rust, not from this module. Needs cargo and Debian's
+# and verdicts come from Rust, not from this module. Needs cargo and Debian's
 # librust-serde-json-dev + librust-serde-derive-dev (offline registry). Not run by CI.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -45,5 +47,7 @@ RS
 (cd "$work" && cargo build -q)
 node "$here/golden_inputs.mjs"
 "$work/target/debug/golden" < "$here/golden_input.jsonl" > "$here/golden_expected.jsonl"
+node "$here/oracle_inputs.mjs"
+"$work/target/debug/golden" < "$here/oracle_input.jsonl" > "$here/oracle_expected.jsonl"
 rm -rf "$work"
-echo "wrote $(wc -l < "$here/golden_expected.jsonl") lines"
+echo "wrote $(wc -l < "$here/golden_expected.jsonl") golden and $(wc -l < "$here/oracle_expected.jsonl") oracle lines"
