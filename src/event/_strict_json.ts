@@ -12,7 +12,12 @@
 //   reading it): a string holding a lone surrogate, a number beyond the
 //   range of a double, and nesting past serde_json's recursion limit (the
 //   128th level fails). An unknown field of the event or of a provenance
-//   entry is skipped unread by serde, at any depth: so it is here.
+//   entry is skipped unread by serde: its strings and numbers are not
+//   checked here either.
+// - One deliberate difference: serde skips an unknown field at any depth,
+//   but a line nested past the same limit anywhere is rejected here. No
+//   writer of CallEvents makes such a line, and a reader that accepts
+//   unbounded nesting is one that a hostile line can stall.
 // isPlainJson is the cheap test that clears nearly every line; strictJsonIssue
 // is the exact scan for the rest. Neither recurses over the input: the scan
 // recurses only along the field table (four levels), and skips everything
@@ -20,7 +25,7 @@
 import type { CallEventIssue } from "./errors.ts";
 import { CALL_EVENT, type Field, INTEGER_KEYS, type Shape, type StructShape, type TaggedShape } from "./_fields.ts";
 
-/** The deepest nesting serde_json reads inside a buffered value: its 128th level fails. */
+/** The deepest nesting read (serde_json's, inside a buffered value: its 128th level fails). */
 const MAX_DEPTH = 127;
 
 // Any \u escape (lone surrogates hide there), whitespace before a colon (which
@@ -182,7 +187,7 @@ class Scan {
       if (c === "{" || c === "[") {
         level++;
         this.#at++;
-        if (buffered && depth + level > MAX_DEPTH) {
+        if (depth + level > MAX_DEPTH) {
           return { path, reason: `to nest at most ${MAX_DEPTH} levels deep, as serde_json reads it, got more` };
         }
       } else if (c === "}" || c === "]") {
