@@ -1,5 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
-import { checkMaxLineBytes } from "./_line_splitter.ts";
+import { readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
@@ -56,12 +56,11 @@ export class CallEventParseStream extends TransformStream<JsonLine, CallEvent> {
    * Creates a parsing stream.
    *
    * @param options Where invalid lines go, and whether they stop the stream.
+   * @throws {TypeError} When an option has the wrong type.
    * @throws {RangeError} When `maxLineBytes` is not a positive integer.
    */
   constructor(options: CallEventParseStreamOptions = {}) {
-    const max = checkMaxLineBytes(options.maxLineBytes);
-    const strict = options.strict ?? false;
-    const onInvalid = options.onInvalid;
+    const { maxLineBytes: max, strict, onInvalid } = readOptions(options, "parse call events");
     const counts = { invalid: 0 };
     super({
       transform(line, controller) {

@@ -1,5 +1,6 @@
 import type { CallEvent } from "../event/call_event.ts";
-import { checkMaxLineBytes, LineSplitter } from "./_line_splitter.ts";
+import { LineSplitter } from "./_line_splitter.ts";
+import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
@@ -49,7 +50,7 @@ export interface ReadCallEventsStats {
  */
 export class CallEventReader implements AsyncIterable<CallEvent> {
   readonly #source: CallEventSource;
-  readonly #options: ReadCallEventsOptions;
+  readonly #options: ReadOptions;
   readonly #max: number;
   #started = false;
   #lines = 0;
@@ -62,7 +63,8 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
    *
    * @param source Where to read bytes from.
    * @param options How to treat invalid lines.
-   * @throws {TypeError} When `source` is none of the accepted kinds.
+   * @throws {TypeError} When `source` is none of the accepted kinds, or an
+   *   option has the wrong type.
    * @throws {RangeError} When `maxLineBytes` is not a positive integer.
    */
   constructor(source: CallEventSource, options: ReadCallEventsOptions = {}) {
@@ -72,8 +74,8 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       );
     }
     this.#source = source;
-    this.#options = options;
-    this.#max = checkMaxLineBytes(options.maxLineBytes);
+    this.#options = readOptions(options, "read call events");
+    this.#max = this.#options.maxLineBytes;
   }
 
   /** Counts so far. */
@@ -96,7 +98,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
   async *#read(): AsyncGenerator<CallEvent, void, undefined> {
     const reader = toStream(this.#source).getReader();
     const splitter = new LineSplitter(this.#max);
-    const { onInvalid, strict = false } = this.#options;
+    const { onInvalid, strict } = this.#options;
     const batch: CallEvent[] = [];
     // What ends the read once the events before it are out: the first
     // invalid line in strict mode, or what onInvalid threw.
@@ -167,7 +169,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
  *   `File`), or an async iterable of byte chunks.
  * @param options Where invalid lines go; strict mode; longest line.
  * @returns An async iterable of events with running `stats`.
- * @throws {TypeError} When `source` is none of the accepted kinds.
+ * @throws {TypeError} When `source` is none of the accepted kinds, or an option has the wrong type.
  * @throws {RangeError} When `maxLineBytes` is not a positive integer.
  *
  * @example Reading a fetched log

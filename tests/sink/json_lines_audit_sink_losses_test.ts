@@ -183,7 +183,10 @@ describe("JsonLinesAuditSink default onError", () => {
     });
     assert.equal(reads, readsAfterOnCall, "nothing read the event after onCall");
     assert.equal(lines.length, 2, lines.join("\n"));
-    assert.match(lines[0]!, /^@atd\/audit: skipped an invalid event: expected "ts" to be readable, but reading it threw/);
+    assert.match(
+      lines[0]!,
+      /^@atd\/audit: skipped an invalid event: expected "ts" to be readable, but reading it threw/,
+    );
     assert.equal(lines[1], "@atd/audit: dropped an event: the fallback sink threw: a thrown object");
     assert.ok(lines.every((line) => !line.includes("\n")));
   });
