@@ -44,7 +44,7 @@ export class Redactor {
   static forEndpoint(url: URL, headers: Headers): Redactor {
     const secrets: string[] = [];
     for (const [, value] of headers) {
-      secrets.push(value);
+      secrets.push(value, ...basicCredentials(value));
       // "Bearer <token>": the token alone (servers echo it without its scheme).
       for (const part of value.split(/\s+/)) if (!AUTH_SCHEMES.test(part)) secrets.push(part);
       for (const part of value.split(/[\s,;=:]+/)) if (part.length >= MIN_PART_CHARS) secrets.push(part);
@@ -145,13 +145,33 @@ export class Redactor {
 
 /**
  * An invalid URL as it may be quoted in a construction error: without what
- * follows `?` or `#`, and without anything up to an `@` (user info).
+ * follows `?` or `#`. An invalid URL with an `@` anywhere is quoted as its
+ * scheme only: where user info ends cannot be told apart from a query or
+ * fragment that holds an `@` (a password may hold `?` or `#` unencoded).
  */
 export function describeUnparsedUrl(input: string): string {
-  let cut = input.split(/[?#]/, 1)[0]!;
-  const at = cut.lastIndexOf("@");
-  if (at !== -1) cut = `${/^[a-z][a-z0-9+.-]*:\/\//i.exec(cut)?.[0] ?? ""}${cut.slice(at + 1)}`;
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(input)?.[0] ?? "";
+  if (input.includes("@")) return JSON.stringify(`${scheme}${MARK}`);
+  const cut = input.split(/[?#]/, 1)[0]!;
   return JSON.stringify(cut.length > 100 ? `${cut.slice(0, 100)}…` : cut);
+}
+
+/**
+ * The decoded `user:password` of a Basic authorization value, and the
+ * password alone: a server that echoes the credentials it was sent may well
+ * echo them decoded.
+ */
+function basicCredentials(value: string): string[] {
+  const match = /^\s*basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(value);
+  if (match === null) return [];
+  let decoded: string;
+  try {
+    decoded = atob(match[1]!.replace(/-/g, "+").replace(/_/g, "/"));
+  } catch {
+    return [];
+  }
+  const colon = decoded.indexOf(":");
+  return colon === -1 ? [decoded] : [decoded, decoded.slice(colon + 1)];
 }
 
 /** A URL found in a message, cut to its origin and path. */
