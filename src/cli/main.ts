@@ -210,6 +210,8 @@ async function validate(
 ): Promise<number> {
   const parsed = parseArgs("validate", args, [], []);
   if (parsed.flags.has("--help")) return help(stdout, HELP_VALIDATE);
+  // `audit validate big.jsonl | head -1` must still exit 1 when a line is invalid.
+  stdout.keepGoingOnBrokenPipe = true;
   const names = parsed.files.length === 0 ? ["-"] : parsed.files;
   let invalid = 0;
   let lines = 0;
@@ -292,6 +294,9 @@ class Output {
   readonly #write: (text: string) => Promise<void>;
   #buffer = "";
   #writing: Promise<void> = Promise.resolve();
+  /** Output to a closed pipe is dropped instead of ending the command (set by `validate`). */
+  keepGoingOnBrokenPipe = false;
+  #gone = false;
 
   constructor(write: (text: string) => Promise<void>) {
     this.#write = write;
@@ -305,7 +310,12 @@ class Output {
   flush(): Promise<void> {
     const text = this.#buffer;
     this.#buffer = "";
-    if (text !== "") this.#writing = this.#writing.then(() => this.#write(text));
+    if (text !== "" && !this.#gone) {
+      this.#writing = this.#writing.then(() => this.#write(text)).catch((error: unknown) => {
+        if (!(this.keepGoingOnBrokenPipe && error instanceof IoError && error.code === "broken_pipe")) throw error;
+        this.#gone = true;
+      });
+    }
     return this.#writing;
   }
 }

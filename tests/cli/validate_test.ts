@@ -1,0 +1,49 @@
+// `audit validate` in-process, through main(args, io).
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { main } from "../../src/cli/main.ts";
+import { IoError } from "../../src/runtime/io_error.ts";
+import { line } from "./_cli.ts";
+
+/** stdin holding `text`, in one chunk. */
+function stdinOf(text: string): () => ReadableStream<Uint8Array> {
+  return () =>
+    new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(text));
+        controller.close();
+      },
+    });
+}
+
+describe("audit validate", () => {
+  it("exits 1 for invalid lines even when stdout closes early (audit validate | head -1)", async () => {
+    // 3,000 invalid lines: more than one 64 KiB write of reports.
+    const text = Array.from({ length: 3_000 }, (_, i) => (i % 2 ? line(i) : `{"not":"an event ${i}"}`)).join("\n");
+    let writes = 0;
+    const stderr: string[] = [];
+    const status = await main(["validate"], {
+      stdin: stdinOf(text + "\n"),
+      stdout: () => {
+        writes++;
+        return Promise.reject(new IoError("broken_pipe", { action: "write to", path: "<stdout>" }));
+      },
+      stderr: (t) => {
+        stderr.push(t);
+        return Promise.resolve();
+      },
+    });
+    assert.equal(status, 1);
+    assert.equal(writes, 1, "nothing more is written once stdout is gone");
+    assert.match(stderr.join(""), /1500 of 3000 lines invalid/);
+  });
+
+  it("exits 0 for a valid file whose output nobody reads", async () => {
+    const status = await main(["validate"], {
+      stdin: stdinOf(`${line(1)}\n${line(2)}\n`),
+      stdout: () => Promise.reject(new IoError("broken_pipe", { action: "write to" })),
+      stderr: () => Promise.resolve(),
+    });
+    assert.equal(status, 0);
+  });
+});
