@@ -28,6 +28,7 @@ export class LossLedger {
   readonly #message: LossMessage;
   readonly #tell: (error: AuditLossError) => void;
   readonly #clock: () => number;
+  readonly #quiet: () => boolean;
   /** The clock read once per event-loop turn: a burst of drops costs one clock read. */
   #now = 0;
   #stamped = false;
@@ -38,17 +39,23 @@ export class LossLedger {
    * @param message Builds each report's message.
    * @param tell Receives each report; called from a microtask or from {@linkcode LossLedger.reportAll}.
    * @param clock Milliseconds since the epoch.
+   * @param quiet Whether a report is being told right now: a loss it causes
+   *   (an `onError` that records into a full queue) is counted but waits for
+   *   a later report, so that reports and losses cannot feed each other
+   *   forever.
    */
   constructor(
     interval: number,
     message: LossMessage,
     tell: (error: AuditLossError) => void,
     clock: () => number = Date.now,
+    quiet: () => boolean = () => false,
   ) {
     this.#interval = interval;
     this.#message = message;
     this.#tell = tell;
     this.#clock = clock;
+    this.#quiet = quiet;
     const tally = (): Tally => ({
       total: 0,
       unreported: 0,
@@ -66,7 +73,7 @@ export class LossLedger {
    *
    * @param since When the first of these losses happened, if earlier than now.
    */
-  add(reason: AuditLossReason, events: number, cause?: unknown, since?: number): void {
+  add(reason: AuditLossReason, events: number, cause?: unknown, since?: number, quiet = this.#quiet()): void {
     const tally = this.#tallies[reason];
     const now = this.#stamp();
     if (tally.unreported === 0) {
@@ -76,7 +83,7 @@ export class LossLedger {
     tally.unreported += events;
     tally.total += events;
     tally.lastAt = now;
-    if (!tally.scheduled && now - tally.reportedAt >= this.#interval) {
+    if (!tally.scheduled && !quiet && now - tally.reportedAt >= this.#interval) {
       tally.scheduled = true;
       queueMicrotask(() => this.#report(reason));
     }
@@ -84,7 +91,7 @@ export class LossLedger {
 
   /** A counter of single losses for the hot path, folded into this ledger once per event-loop turn. */
   counter(reason: AuditLossReason): LossCounter {
-    const counter = new LossCounter(reason, this, this.#clock);
+    const counter = new LossCounter(reason, this, this.#clock, this.#quiet);
     this.#counters.push(counter);
     return counter;
   }
@@ -134,19 +141,24 @@ export class LossCounter {
   readonly #reason: AuditLossReason;
   readonly #ledger: LossLedger;
   readonly #clock: () => number;
+  readonly #quiet: () => boolean;
   #pending = 0;
   #since = 0;
+  /** The first loss of the pending ones happened while a report was being told. */
+  #nested = false;
 
-  constructor(reason: AuditLossReason, ledger: LossLedger, clock: () => number) {
+  constructor(reason: AuditLossReason, ledger: LossLedger, clock: () => number, quiet: () => boolean) {
     this.#reason = reason;
     this.#ledger = ledger;
     this.#clock = clock;
+    this.#quiet = quiet;
   }
 
   /** Counts one loss. */
   count(): void {
     if (this.#pending++ === 0) {
       this.#since = this.#clock();
+      this.#nested = this.#quiet();
       queueMicrotask(this.fold);
     }
   }
@@ -156,7 +168,7 @@ export class LossCounter {
     const pending = this.#pending;
     if (pending === 0) return;
     this.#pending = 0;
-    this.#ledger.add(this.#reason, pending, undefined, this.#since);
+    this.#ledger.add(this.#reason, pending, undefined, this.#since, this.#nested);
   };
 }
 

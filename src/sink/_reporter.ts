@@ -27,6 +27,11 @@ export class Reporter {
     this.#console = onError === undefined ? new ConsoleReport(interval) : undefined;
   }
 
+  /** Whether a problem is being told right now (`onError` is running). */
+  get telling(): boolean {
+    return this.#telling;
+  }
+
   /**
    * Tells one problem.
    *

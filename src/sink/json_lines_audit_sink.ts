@@ -124,6 +124,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       settings.lossReportInterval,
       lossMessages(settings.capacity),
       (error) => this.#reporter.tell(error),
+      Date.now,
+      () => this.#reporter.telling,
     );
     this.#droppedFull = this.#losses.counter("queue_full");
     this.#droppedClosed = this.#losses.counter("closed");

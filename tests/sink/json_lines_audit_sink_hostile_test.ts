@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { EventEmitter } from "node:events";
 import fc from "fast-check";
 import {
+  AuditLossError,
   type AuditSink,
   type CallEvent,
   encodeCallEvent,
@@ -219,6 +220,30 @@ describe("JsonLinesAuditSink construction", () => {
 });
 
 describe("JsonLinesAuditSink against a hostile user", () => {
+  it("does not let loss reports and an onError that records into a full queue feed each other (lossReportInterval: 0)", async () => {
+    let reports = 0;
+    const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
+      new WritableStream({ write: () => new Promise((resolve) => setTimeout(resolve, 5)) }),
+      {
+        capacity: 1,
+        lossReportInterval: 0,
+        onError: (error) => {
+          if (error instanceof AuditLossError) reports++;
+          sink.onCall(numbered(100 + reports)); // a meta-event about the loss, into a full queue
+        },
+      },
+    );
+    for (let i = 0; i < 3; i++) sink.onCall(numbered(i));
+    // Found by a hostile test: each report caused a drop and each drop a report, in microtasks, forever.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const before = reports;
+    assert.ok(before >= 1 && before < 50, `${before} reports before a timer could run`);
+    await sink.close();
+    const stats = sink.stats();
+    assert.equal(stats.accepted + stats.dropped, 3 + reports, "every call is counted once");
+    assert.ok(stats.dropped >= 2);
+  });
+
   it("bounds an onError that records an invalid event each time it is called", async () => {
     const errors: unknown[] = [];
     const sink: JsonLinesAuditSink = new JsonLinesAuditSink(stream(), {
