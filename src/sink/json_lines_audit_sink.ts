@@ -94,6 +94,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   #resolveClosed: () => void = () => {};
   #inFallback = false;
   #accepted = 0;
+  /** `onCall`s so far, and how deep they are nested (from the getters of an event being encoded). */
+  #calls = 0;
+  #nesting = 0;
   #dropped = 0;
   #fallback = 0;
   #invalid = 0;
@@ -236,12 +239,31 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
         return;
       }
     }
+    if (this.#nesting >= MAX_NESTING) {
+      // Recorded from a getter of an event being recorded, over and over: stop
+      // before the stack runs out, where nothing could be counted or reported.
+      this.#invalid++;
+      this.#reporter.tell(TOO_NESTED, event, "skipped an invalid event");
+      return;
+    }
+    const calls = ++this.#calls;
     let line: string;
+    this.#nesting++;
     try {
       line = encodeCallEvent(event);
     } catch (error) {
       this.#invalid++;
       this.#reporter.tell(invalidEventError(error), event, "skipped an invalid event");
+      return;
+    } finally {
+      this.#nesting--;
+    }
+    // A getter of this event recorded other events meanwhile: the queue may have filled up.
+    if (calls !== this.#calls && this.#strategy !== "block" && this.#queue.desiredSize <= 0) {
+      if (this.#strategy === "drop") {
+        this.#dropped++;
+        this.#droppedFull.count();
+      } else this.#handToFallback(event);
       return;
     }
     this.#queue.push(line);
@@ -413,12 +435,26 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   }
 }
 
+/** How deep `onCall` may be re-entered from the getters of the events it is encoding. */
+const MAX_NESTING = 32;
+const TOO_NESTED = new InvalidCallEventError([{
+  path: "",
+  reason:
+    `to be recorded from outside the getters of the events being recorded (onCall was nested ${MAX_NESTING} deep)`,
+}]);
+
 /** What `onError` gets for an event the encoder rejected: always an `InvalidCallEventError`. */
 function invalidEventError(error: unknown): InvalidCallEventError {
+  let reason = "to be readable, but reading it threw";
   try {
     if (error instanceof InvalidCallEventError) return error;
+    // The encoder turns whatever a getter throws into an InvalidCallEventError: a
+    // RangeError here is its own, building a line longer than a string can be.
+    if (error instanceof RangeError) {
+      reason = `to fit in one line, but writing it failed (RangeError: ${error.message})`;
+    }
   } catch {
     // A hostile value thrown from a getter or proxy trap.
   }
-  return new InvalidCallEventError([{ path: "", reason: "to be readable, but reading it threw" }], { cause: error });
+  return new InvalidCallEventError([{ path: "", reason }], { cause: error });
 }

@@ -220,6 +220,56 @@ describe("JsonLinesAuditSink construction", () => {
 });
 
 describe("JsonLinesAuditSink against a hostile user", () => {
+  it("keeps capacity in drop mode when a getter records other events while its event is encoded", () => {
+    const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
+      new WritableStream({ write: () => new Promise(() => {}) }),
+      {
+        capacity: 1,
+        onError: () => {},
+      },
+    );
+    let depth = 0;
+    const event = (): CallEvent =>
+      ({
+        ...mkEvent(),
+        get tool_id(): string {
+          if (depth++ < 20) sink.onCall(event());
+          return "t";
+        },
+      }) as CallEvent;
+    sink.onCall(event());
+    const stats = sink.stats();
+    assert.equal(stats.accepted, 1, "only one event fits a queue of 1 (found by a hostile test: all 21 got in)");
+    assert.equal(stats.accepted + stats.dropped, 21);
+  });
+
+  it("counts and reports every call when a getter re-enters onCall without end, and never throws", () => {
+    for (const backpressure of ["drop", "block"] as const) {
+      let offered = 0;
+      const told: unknown[] = [];
+      const sink = new JsonLinesAuditSink(new WritableStream(), {
+        backpressure,
+        capacity: 1 << 20,
+        onError: (error) => told.push(error),
+      });
+      const event = {
+        ...mkEvent(),
+        get tool_id(): string {
+          offered++;
+          sink.onCall(event as CallEvent);
+          return "t";
+        },
+      };
+      offered++;
+      assert.doesNotThrow(() => sink.onCall(event as CallEvent));
+      const stats = sink.stats();
+      assert.equal(stats.accepted + stats.dropped + stats.fallback + stats.invalid, offered, backpressure);
+      assert.equal(told.length, stats.invalid, "every invalid call is told");
+      assert.ok(offered < 100, `${offered}: nesting is bounded well before the stack runs out`);
+      assert.match(String(told[0]), /nested 32 deep/);
+    }
+  });
+
   it("does not let loss reports and an onError that records into a full queue feed each other (lossReportInterval: 0)", async () => {
     let reports = 0;
     const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
