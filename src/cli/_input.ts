@@ -8,6 +8,11 @@ const READ_SIZE = 64 * 1024;
 /** The longest partial line held back for the next read (a longer one goes to the reader, which skips it). */
 const MAX_CARRY = (1 << 20) + 1;
 const EMPTY = new Uint8Array(0);
+/**
+ * Bytes before the read position kept to notice a file rewritten under it
+ * (truncated and grown again): several whole lines, since lines end alike.
+ */
+const MARK_BYTES = 4096;
 
 /** Why the last {@linkcode Input.chunks} ended. */
 export type InputEnd = "end" | "aborted" | "truncated" | "replaced";
@@ -32,6 +37,8 @@ export class Input {
   #stdin: ReadableStreamDefaultReader<Uint8Array> | undefined;
   #identity: string | undefined;
   #position = 0;
+  /** The last bytes read, up to the read position. */
+  #mark: Uint8Array = EMPTY;
   #carry: Uint8Array = EMPTY;
   /** Why the last `chunks()` ended. */
   ended: InputEnd = "end";
@@ -112,7 +119,9 @@ export class Input {
       const n = await handle.read(buffer, seekable ? this.#position : null);
       if (n > 0) {
         this.#position += n;
-        yield buffer.subarray(0, n);
+        const read = buffer.subarray(0, n);
+        this.#mark = n >= MARK_BYTES ? read.slice(n - MARK_BYTES) : concatBytes([this.#mark, read]).slice(-MARK_BYTES);
+        yield read;
         continue;
       }
       if (!follow) return;
@@ -122,7 +131,25 @@ export class Input {
         return;
       }
       await sleep(pollMs, signal);
+      // Truncated and written again while we slept (copytruncate, then new lines;
+      // or rewritten to the same size): the bytes before our position changed.
+      if (seekable && !signal?.aborted && await this.#rewritten(handle)) {
+        this.ended = "truncated";
+        return;
+      }
     }
+  }
+
+  /** Whether the bytes just before the read position are no longer those read there (then starts again at 0). */
+  async #rewritten(handle: FileHandle): Promise<boolean> {
+    const mark = this.#mark;
+    if (mark.length === 0) return false;
+    const now = new Uint8Array(mark.length);
+    const n = await handle.read(now, this.#position - mark.length).catch(() => -1);
+    if (n === mark.length && now.every((byte, i) => byte === mark[i])) return false;
+    this.#position = 0;
+    this.#mark = EMPTY;
+    return true;
   }
 
   /**
@@ -135,6 +162,7 @@ export class Input {
     const own = await handle.stat();
     if (own.size < this.#position) {
       this.#position = 0;
+      this.#mark = EMPTY;
       return "truncated";
     }
     if (own.size > this.#position) return undefined; // grew since the read: read on
@@ -148,6 +176,7 @@ export class Input {
     this.#handle = next;
     this.#identity = identity;
     this.#position = 0;
+    this.#mark = EMPTY;
     return "replaced";
   }
 }

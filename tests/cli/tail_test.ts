@@ -120,6 +120,42 @@ for (const runtime of Object.keys(RUNTIMES)) {
     });
 
     it(
+      `tail -f notices a file truncated and written past its old size between two looks (${runtime})`,
+      SLOW,
+      async () => {
+        const file = join(dir, `regrow-${runtime}.jsonl`);
+        writeFileSync(file, text(lines(11, 13)));
+        const child = startCli(runtime, ["tail", "-f", file]);
+        try {
+          await child.waitFor("3 lines", (c) => c.lines.length >= 3);
+          writeFileSync(file, text(lines(21, 30))); // truncated and regrown at once: found by a hostile test
+          await child.waitFor("the 10 new lines", (c) => c.lines.length >= 13);
+        } finally {
+          process.kill(child.process.pid!, "SIGTERM");
+        }
+        assert.equal((await child.exited()).code, 0);
+        assert.equal(child.stdout, text([...lines(11, 13), ...lines(21, 30)]));
+        assert.match(child.stderr, /was truncated: reading it from its start\n$/);
+      },
+    );
+
+    it(`tail -f notices a file rewritten to exactly the same size (${runtime})`, SLOW, async () => {
+      const file = join(dir, `same-size-${runtime}.jsonl`);
+      writeFileSync(file, text(lines(11, 15)));
+      const child = startCli(runtime, ["tail", "-f", file]);
+      try {
+        await child.waitFor("5 lines", (c) => c.lines.length >= 5);
+        assert.equal(text(lines(21, 25)).length, text(lines(11, 15)).length);
+        writeFileSync(file, text(lines(21, 25)));
+        await child.waitFor("the 5 rewritten lines", (c) => c.lines.length >= 10);
+      } finally {
+        process.kill(child.process.pid!, "SIGTERM");
+      }
+      assert.equal((await child.exited()).code, 0);
+      assert.equal(child.stdout, text([...lines(11, 15), ...lines(21, 25)]));
+    });
+
+    it(
       `tail -f follows a rotated file to the new one, after reading the old one to its end (${runtime})`,
       SLOW,
       async () => {
