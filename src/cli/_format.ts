@@ -16,6 +16,15 @@ export function terminalSafe(text: string): string {
   return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
+/**
+ * A JSON line for a terminal: the characters a terminal acts on that JSON
+ * leaves raw (C1 controls, DEL, bidi overrides, line separators) written as
+ * `\uXXXX` escapes, which read back as the same JSON value.
+ */
+export function jsonForTerminal(line: string): string {
+  return terminalSafe(line);
+}
+
 /** Rows shown per count table before "… N more". */
 const MAX_ROWS = 15;
 

@@ -18,7 +18,7 @@ import { IoError } from "../runtime/io_error.ts";
 import { runtime } from "../runtime/runtime.ts";
 import { untilAborted } from "../_abort.ts";
 import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
-import { formatInvalid, formatPretty, formatSummary } from "./_format.ts";
+import { formatInvalid, formatPretty, formatSummary, jsonForTerminal, terminalSafe } from "./_format.ts";
 import { HELP, HELP_STATS, HELP_TAIL, HELP_VALIDATE } from "./_help.ts";
 import { Input } from "./_input.ts";
 
@@ -88,7 +88,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
     } catch {
       // stdout is gone; the message still goes to stderr
     }
-    await stderr(`audit: ${message}\n`).catch(() => {});
+    await stderr(`audit: ${terminalSafe(message)}\n`).catch(() => {});
     return 2;
   }
 }
@@ -135,12 +135,16 @@ async function tail(
   const last = countText === undefined ? undefined : parseCount(countText);
   const pretty = parsed.flags.has("--pretty");
   const follow = parsed.flags.has("-f");
+  // JSON lines stay byte for byte the encoder's in a pipe; on a terminal, what it would act on is escaped.
+  const toTerminal = io.stdout === undefined && runtime().isTerminal("stdout");
   const show = (event: CallEvent): string | undefined => {
     if (tool !== undefined && event.tool_id !== tool) return undefined;
     if (caller !== undefined && event.caller_id !== caller) return undefined;
     if (outcome !== undefined && event.outcome.kind !== outcome) return undefined;
     if (since !== undefined && !(Date.parse(event.ts) >= since)) return undefined;
-    return (pretty ? formatPretty(event) : encodeCallEvent(event)) + "\n";
+    if (pretty) return formatPretty(event) + "\n";
+    const line = encodeCallEvent(event);
+    return (toTerminal ? jsonForTerminal(line) : line) + "\n";
   };
   const invalid = (offset: number) => (error: InvalidLineError): void =>
     void stderr(`audit: ${formatInvalid(display(name), error, offset)}\n`).catch(() => {});
@@ -257,7 +261,7 @@ async function open(io: CliIo, name: string): Promise<Input> {
   try {
     return await Input.file(runtime(), name);
   } catch (error) {
-    throw new CliError(`cannot read ${name}: ${describeFileError(error)}`);
+    throw new CliError(`cannot read ${display(name)}: ${describeFileError(error)}`);
   }
 }
 
@@ -276,8 +280,9 @@ async function help(stdout: Output, text: string): Promise<number> {
   return 0;
 }
 
+/** A file's name as messages show it: file names are attacker-chosen too. */
 function display(name: string): string {
-  return name === "-" ? "<stdin>" : name;
+  return name === "-" ? "<stdin>" : terminalSafe(name);
 }
 
 function describeFileError(error: unknown): string {

@@ -84,6 +84,13 @@ export function denoDriver(deno: DenoNamespace): RuntimeDriver {
     },
     stdin: () => deno.stdin.readable,
     write: writeStandard,
+    isTerminal: (which: "stdout" | "stderr"): boolean => {
+      try {
+        return deno[which]?.isTerminal?.() === true;
+      } catch {
+        return false;
+      }
+    },
     args: () => [...deno.args],
     exit: (code: number): never => deno.exit(code),
     onSignal(signal: SignalName, handler: () => void): () => void {

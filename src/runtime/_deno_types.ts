@@ -39,6 +39,7 @@ export interface DenoOpenOptions {
 /** `Deno.stdout` and `Deno.stderr`. */
 export interface DenoWriter {
   write(bytes: Uint8Array): Promise<number>;
+  isTerminal?(): boolean;
 }
 
 /** The `Deno` global. */

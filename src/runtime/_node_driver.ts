@@ -61,6 +61,7 @@ export function nodeDriver(name: "node" | "bun"): RuntimeDriver {
     },
     stdin: nodeStdin,
     write: writeStandard,
+    isTerminal: (which: "stdout" | "stderr"): boolean => process[which]?.isTTY === true,
     args: () => process.argv.slice(2),
     exit: (code: number): never => process.exit(code),
     onSignal(signal: SignalName, handler: () => void): () => void {

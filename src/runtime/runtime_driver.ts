@@ -85,6 +85,8 @@ export interface RuntimeDriver {
   stdin(): ReadableStream<Uint8Array>;
   /** Writes all of `bytes` to stdout or stderr; rejects with `broken_pipe` when the reader has gone. */
   write(which: "stdout" | "stderr", bytes: Uint8Array): Promise<void>;
+  /** Whether stdout or stderr is a terminal (then output from logs is escaped harder). */
+  isTerminal(which: "stdout" | "stderr"): boolean;
   /** The command-line arguments after the script. */
   args(): string[];
   /** Ends the process now with `code`, whatever is still pending. */

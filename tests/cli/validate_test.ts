@@ -2,6 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../../src/cli/main.ts";
+import { jsonForTerminal } from "../../src/cli/_format.ts";
 import { IoError } from "../../src/runtime/io_error.ts";
 import { line } from "./_cli.ts";
 
@@ -45,5 +46,32 @@ describe("audit validate", () => {
       stderr: () => Promise.resolve(),
     });
     assert.equal(status, 0);
+  });
+});
+
+describe("audit output on a terminal", () => {
+  it("main never echoes a file name's control characters raw (found by a hostile test)", async () => {
+    const stderr: string[] = [];
+    const name = "/nonexistent/\u001b]0;pwned\u0007\u009b31m\u202eevil.jsonl";
+    const status = await main(["validate", name], {
+      stdout: () => Promise.resolve(),
+      stderr: (t) => {
+        stderr.push(t);
+        return Promise.resolve();
+      },
+    });
+    assert.equal(status, 2);
+    const text = stderr.join("");
+    assert.match(text, /^audit: cannot read /);
+    // deno-lint-ignore no-control-regex -- looking for control characters is the point
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/.test(text), JSON.stringify(text));
+  });
+
+  it("jsonForTerminal escapes what a terminal acts on and reads back as the same JSON value", () => {
+    const value = { tool_id: "a\u009b31mb\u202ec\u2028d\u007fe", code: "ok" };
+    const line = JSON.stringify(value);
+    const safe = jsonForTerminal(line);
+    assert.ok(!/[\u007f-\u009f\u202e\u2028]/.test(safe), safe);
+    assert.deepEqual(JSON.parse(safe), value);
   });
 });
