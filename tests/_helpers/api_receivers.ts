@@ -67,9 +67,9 @@ export class ApiReceiver {
   }
 
   static async start(api: Api): Promise<ApiReceiver> {
-    let self: ApiReceiver | undefined;
-    const http = await HttpReceiver.start((request) => self!.#respond(request));
-    self = new ApiReceiver(api, http);
+    const http = await HttpReceiver.start();
+    const self = new ApiReceiver(api, http);
+    http.respond = (request) => self.#respond(request);
     return self;
   }
 
