@@ -87,6 +87,10 @@ function byItem(
       firstAgain ??= result;
     }
   });
+  if (again.length === items.length) {
+    // Every item must go again: the same request, under the same Idempotency-Key.
+    return { piece, what: `HTTP ${status}, but ${itemsWhat(ctx, again.length, items.length, firstAgain!)}` };
+  }
   let why = firstFailed === undefined ? "" : itemsWhat(ctx, failed.length, items.length, firstFailed);
   let rest: Piece | undefined;
   if (again.length > 0) {
