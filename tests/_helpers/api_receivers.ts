@@ -24,6 +24,12 @@ export type Fault =
   /** Store everything, then reset the connection: the client never hears it (a lost response). */
   | { readonly kind: "lost" };
 
+/** A static response served on GET. */
+export interface StaticRoute {
+  readonly type: string;
+  readonly body: string;
+}
+
 /** One entry as the receiver took it. */
 export interface Entry {
   readonly callId: string;
@@ -60,22 +66,35 @@ export class ApiReceiver {
   /** Faults on cue, by request index (0-based). */
   plan: (index: number) => Fault | undefined = () => undefined;
   readonly #api: Api;
+  readonly #routes: Readonly<Record<string, StaticRoute>>;
 
-  private constructor(api: Api, http: HttpReceiver) {
+  private constructor(api: Api, http: HttpReceiver, routes: Readonly<Record<string, StaticRoute>>) {
     this.#api = api;
     this.http = http;
+    this.#routes = routes;
   }
 
-  static async start(api: Api): Promise<ApiReceiver> {
+  /** Starts a stand-in for `api` on 127.0.0.1, also serving `routes` on GET (a page that posts to it). */
+  static async start(api: Api, routes: Readonly<Record<string, StaticRoute>> = {}): Promise<ApiReceiver> {
     const http = await HttpReceiver.start();
-    const self = new ApiReceiver(api, http);
+    const self = new ApiReceiver(api, http, routes);
     http.respond = (request) => self.#respond(request);
     return self;
   }
 
+  /** `http://127.0.0.1:PORT`. */
+  get origin(): string {
+    return `http://127.0.0.1:${this.http.port}`;
+  }
+
   /** The endpoint's URL. */
   get url(): string {
-    return `http://127.0.0.1:${this.http.port}${this.#api.path}`;
+    return `${this.origin}${this.#api.path}`;
+  }
+
+  /** Whether every id in `expected` has been stored. */
+  hasAll(expected: readonly string[]): boolean {
+    return expected.every((id) => this.stored.has(id));
   }
 
   /** call_ids stored more than once. */
@@ -89,6 +108,11 @@ export class ApiReceiver {
 
   #respond(request: ReceivedRequest): Reply {
     const api = this.#api;
+    const route = request.method === "GET" ? this.#routes[new URL(request.path, "http://x").pathname] : undefined;
+    if (route !== undefined) {
+      return { status: 200, headers: { "content-type": route.type, "cache-control": "no-store" }, body: route.body };
+    }
+    if (request.method === "GET") return { status: 404, body: "not found" }; // a browser's favicon.ico
     const fault = this.plan(request.index);
     if (api.auth !== undefined && request.headers[api.auth.header] === undefined) return api.auth.reply;
     const parsed = this.#check(request);
