@@ -210,6 +210,19 @@ async function readBody(
   signal: AbortSignal,
   maxBytes: number,
 ): Promise<{ bytes: Uint8Array; complete: boolean }> {
+  // A short body of a declared length, not compressed (a gzip bomb declares its compressed length):
+  // the client reads no further than the length, so read it whole, without a reader loop.
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  const encoding = response.headers.get("content-encoding");
+  if (declared <= maxBytes && (encoding === null || encoding === "identity") && response.body !== null) {
+    try {
+      const bytes = await orAbort(response.arrayBuffer(), signal);
+      if (bytes !== undefined && bytes.byteLength <= maxBytes) return { bytes: new Uint8Array(bytes), complete: true };
+    } catch {
+      // broke off
+    }
+    return { bytes: new Uint8Array(0), complete: false };
+  }
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   let complete = false;

@@ -7,6 +7,7 @@ import { UNLOAD_CHUNK_BYTES } from "./_page_delivery.ts";
 import { BodyEncoder } from "./_pieces.ts";
 import type { FetchBodyFormat } from "./format/fetch_body_format.ts";
 import { NDJSON } from "./format/ndjson.ts";
+import { isBuiltIn } from "./format/_common.ts";
 import { describeUnparsedUrl, Redactor } from "./_redact.ts";
 import type { RetryPolicy } from "./_retry_policy.ts";
 import type { HttpDeliveryError } from "./http_delivery_error.ts";
@@ -133,7 +134,8 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
  * later) and checked; its functions called with the format as `this`.
  */
 function formatOf(value: unknown): FetchBodyFormat {
-  if (value === undefined || value === NDJSON) return NDJSON;
+  if (value === undefined) return NDJSON;
+  if (isBuiltIn(value as object)) return value as FetchBodyFormat; // frozen: nothing to copy
   const f = value as Partial<Record<keyof FetchBodyFormat, unknown>> | null;
   if (typeof f !== "object" || f === null) {
     throw new TypeError(

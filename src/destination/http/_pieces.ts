@@ -4,11 +4,13 @@
 import { concatBytes } from "../../_bytes.ts";
 import type { Bytes } from "./_attempt.ts";
 import { halves, type Lines } from "./_batcher.ts";
-import { readLine, utf8Over } from "./format/_line.ts";
+import { isBuiltIn } from "./format/_common.ts";
+import { decodeUtf8, lineOf, readLine, utf8Over } from "./format/_line.ts";
 import { NDJSON } from "./format/ndjson.ts";
 import type {
   FetchBodyFormat,
   FormatItem,
+  FormatLine,
   FormatResponse,
   FormatVerdict,
   ItemResult,
@@ -20,11 +22,19 @@ const encoder = new TextEncoder();
 const MAX_RESPONSE_BYTES = 16 * 1024 * 1024;
 const OUTCOMES = new Set(["delivered", "retry", "failed"]);
 
-/** One line and its item. */
-export interface PreparedLine {
-  readonly item: FormatItem;
+/** One line and its item; the line's bytes are a range of its batch's (no view made per line). */
+export class PreparedLine {
+  constructor(
+    readonly item: FormatItem,
+    readonly source: Bytes,
+    readonly start: number,
+    readonly end: number,
+  ) {}
+
   /** The line's bytes, "\n" included: what the fallback gets. */
-  readonly line: Bytes;
+  get line(): Bytes {
+    return this.source.subarray(this.start, this.end);
+  }
 }
 
 /** Lines the destination owes a report for, and the body that carries them. */
@@ -69,9 +79,13 @@ export class BodyEncoder {
   /** Bytes per request body at most (the format's limit, and the page's keepalive limit). */
   readonly #maxBodyBytes: number;
 
+  /** A built-in format: its items need no shape check nor copy (their size is still checked). */
+  readonly #trusted: boolean;
+
   constructor(format: FetchBodyFormat, maxBodyBytes: number) {
     this.format = format;
     this.#maxBodyBytes = maxBodyBytes;
+    this.#trusted = isBuiltIn(format);
   }
 
   /** The lines go as they are (NDJSON). */
@@ -90,14 +104,24 @@ export class BodyEncoder {
     };
     const accepted: PreparedLine[] = [];
     const body = lines.body;
-    for (let start = 0; start < body.length;) {
+    // One decode for the batch, each line a slice of it; a "\n" byte is never part of a longer UTF-8
+    // sequence, so the text's lines and the bytes' lines match. Per line only when some are not UTF-8.
+    const text = decodeUtf8(body);
+    for (let start = 0, at = 0; start < body.length;) {
       let end = body.indexOf(NEWLINE, start) + 1;
       if (end === 0) end = body.length;
-      const line = body.subarray(start, end);
+      let parsed: FormatLine | string;
+      if (text === undefined) parsed = readLine(body.subarray(start, body[end - 1] === NEWLINE ? end - 1 : end));
+      else {
+        let next = text.indexOf("\n", at);
+        if (next === -1) next = text.length;
+        parsed = lineOf(text.slice(at, next));
+        at = next + 1;
+      }
+      const item = typeof parsed === "string" ? parsed : this.#item(parsed);
+      if (typeof item === "string") refuse(item, body.subarray(start, end));
+      else accepted.push(new PreparedLine(item, body, start, end));
       start = end;
-      const item = this.#item(line);
-      if (typeof item === "string") refuse(item, line);
-      else accepted.push({ item, line });
     }
     const pieces: Piece[] = [];
     if (accepted.length > 0) this.#pack(accepted, pieces, refuse);
@@ -153,10 +177,7 @@ export class BodyEncoder {
     return { kind: "all", warning: `the ${this.format.name} format's verdict is not valid: ${invalid}` };
   }
 
-  #item(line: Bytes): FormatItem | string {
-    const text = line[line.length - 1] === NEWLINE ? line.subarray(0, line.length - 1) : line;
-    const parsed = readLine(text);
-    if (typeof parsed === "string") return parsed;
+  #item(parsed: FormatLine): FormatItem | string {
     let item: unknown;
     try {
       item = this.format.item(parsed);
@@ -164,14 +185,18 @@ export class BodyEncoder {
       return `the ${this.format.name} format could not take the line (${describe(error)})`;
     }
     if (typeof item === "string") return item === "" ? `the ${this.format.name} format refused the line` : item;
-    const i = item as Partial<FormatItem> | null;
-    if (typeof i?.text !== "string" || typeof i.group !== "string" || typeof i.id !== "string") {
-      return `the ${this.format.name} format gave no item for the line`;
+    let checked = item as FormatItem;
+    if (!this.#trusted) {
+      const i = item as Partial<FormatItem> | null;
+      if (typeof i?.text !== "string" || typeof i.group !== "string" || typeof i.id !== "string") {
+        return `the ${this.format.name} format gave no item for the line`;
+      }
+      checked = { text: i.text, group: i.group, id: i.id };
     }
-    if (utf8Over(i.text, this.format.maxItemBytes)) {
+    if (utf8Over(checked.text, this.format.maxItemBytes)) {
       return `its ${this.format.name} entry is over the API's ${this.format.maxItemBytes}-byte limit`;
     }
-    return { text: i.text, group: i.group, id: i.id };
+    return checked;
   }
 
   /** Packs `items` into pieces whose body fits, halving as needed; a single item that does not fit is refused. */
@@ -195,13 +220,41 @@ export class BodyEncoder {
 
   #encode(items: readonly PreparedLine[]): Bytes | string {
     try {
-      const body = this.format.body(items.map((p) => p.item));
-      if (typeof body !== "string") return `the ${this.format.name} format built no request body`;
-      return encoder.encode(body);
+      const body: unknown = this.format.body(items.map((p) => p.item));
+      if (typeof body === "string") return utf8([body]);
+      if (Array.isArray(body) && body.every((part) => typeof part === "string")) return utf8(body);
+      return `the ${this.format.name} format built no request body`;
     } catch (error) {
       return `the ${this.format.name} format could not build a request body (${describe(error)})`;
     }
   }
+}
+
+/**
+ * `parts` as UTF-8, one after the other in one buffer: never joined into one
+ * large string first (V8 joins and flattens large strings slowly). The buffer
+ * holds one byte per character, exact for ASCII (the usual body); anything
+ * else is encoded again into a buffer of three bytes per character.
+ */
+function utf8(parts: readonly string[]): Bytes {
+  let chars = 0;
+  for (const part of parts) chars += part.length;
+  for (const perChar of [1, 3]) {
+    const out = new Uint8Array(chars * perChar);
+    let at = 0;
+    let whole = true;
+    for (const part of parts) {
+      const { read, written } = encoder.encodeInto(part, at === 0 ? out : out.subarray(at));
+      at += written;
+      if (read !== part.length) {
+        whole = false;
+        break;
+      }
+    }
+    if (whole) return perChar === 1 ? out : out.slice(0, at);
+  }
+  // Three bytes per UTF-16 unit always suffice; a lone surrogate becomes U+FFFD (3 bytes).
+  throw new Error("unreachable: a body did not fit three bytes per character");
 }
 
 /** What is wrong with a verdict for `events` items, or `undefined` when it can be applied as it is. */

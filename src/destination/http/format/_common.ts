@@ -1,6 +1,33 @@
 // What the built-in formats share: option checks with construction errors,
 // the outcome's level, and reading a bounded JSON response.
 
+import type { FetchBodyFormat } from "./fetch_body_format.ts";
+
+/** The built-in formats: frozen, and trusted to return items of the right shape. */
+const BUILT_IN = new WeakSet<object>();
+
+/** Freezes `format` and marks it built-in. */
+export function builtIn(format: FetchBodyFormat): FetchBodyFormat {
+  BUILT_IN.add(Object.freeze(format));
+  return format;
+}
+
+/** Whether `format` is one of the built-in formats (frozen, so none of its functions was replaced). */
+export function isBuiltIn(format: object): boolean {
+  return BUILT_IN.has(format);
+}
+
+/** `head`, the items' texts with `separator` between them, then `tail`: the parts of a body. */
+export function joined(head: string, items: readonly { text: string }[], separator: string, tail: string): string[] {
+  const parts = [head];
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0 && separator !== "") parts.push(separator);
+    parts.push(items[i]!.text);
+  }
+  parts.push(tail);
+  return parts;
+}
+
 /** The level of a call by its outcome: a tool that failed is an error, a refused call a warning. */
 export type Level = "info" | "warn" | "error";
 

@@ -4,6 +4,8 @@ import type { FormatLine, LineTime } from "./fetch_body_format.ts";
 
 /** Fatal: a line that is not valid UTF-8 could not travel unchanged inside a JSON string. */
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+/** Replacing: several times faster than fatal decoding in Node (ICU), and exact when no U+FFFD comes out. */
+const lenient = new TextDecoder("utf-8", { ignoreBOM: true });
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 /** The last second whose nanoseconds fit an unsigned 64-bit integer (OTLP's fixed64). */
@@ -14,12 +16,24 @@ const MAX_SECONDS = 18_446_744_072;
  * cannot be one: not UTF-8, not JSON, not a JSON object.
  */
 export function readLine(bytes: Uint8Array): FormatLine | string {
-  let text: string;
+  const text = decodeUtf8(bytes);
+  return text === undefined ? "the line is not valid UTF-8" : lineOf(text);
+}
+
+/** `bytes` as text, or `undefined` when they are not valid UTF-8. */
+export function decodeUtf8(bytes: Uint8Array): string | undefined {
+  const text = lenient.decode(bytes);
+  if (!text.includes("\uFFFD")) return text;
+  // A replacement character: an invalid sequence, or a U+FFFD written as such.
   try {
-    text = utf8.decode(bytes);
+    return utf8.decode(bytes);
   } catch {
-    return "the line is not valid UTF-8";
+    return undefined;
   }
+}
+
+/** One line's text (without its "\n") as a {@linkcode FormatLine}, or why it cannot be one. */
+export function lineOf(text: string): FormatLine | string {
   let event: unknown;
   try {
     event = JSON.parse(text);
@@ -29,7 +43,20 @@ export function readLine(bytes: Uint8Array): FormatLine | string {
   if (typeof event !== "object" || event === null || Array.isArray(event)) return "the line is not a JSON object";
   const record = event as Record<string, unknown>;
   const ts = record.ts;
-  return { text, event: record, time: typeof ts === "string" ? parseTime(ts) : undefined };
+  return { text, event: record, time: typeof ts === "string" ? timeOf(ts) : undefined };
+}
+
+// Lines come in bursts that share a timestamp (the sink's clock formats one per millisecond).
+let lastTs = "";
+let lastTime: LineTime | undefined;
+
+function timeOf(ts: string): LineTime | undefined {
+  if (ts !== lastTs) {
+    const time = parseTime(ts);
+    lastTime = time === undefined ? undefined : Object.freeze(time);
+    lastTs = ts;
+  }
+  return lastTime;
 }
 
 /**

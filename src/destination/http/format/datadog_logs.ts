@@ -1,4 +1,4 @@
-import { levelOf, OptionReader, outcomeKind } from "./_common.ts";
+import { builtIn, joined, levelOf, OptionReader, outcomeKind } from "./_common.ts";
 import { quote } from "./_line.ts";
 import type { FetchBodyFormat, FormatItem, FormatLine } from "./fetch_body_format.ts";
 
@@ -55,7 +55,7 @@ export function datadogLogs(options: DatadogLogsOptions = {}): FetchBodyFormat {
   const tags = o.string("tags");
   if (tags !== undefined) meta.push(`"ddtags":${quote(tags)}`);
   const fields = meta.join(",");
-  return {
+  return builtIn({
     name: "datadog-logs",
     contentType: "application/json",
     maxEvents: 1000,
@@ -63,9 +63,9 @@ export function datadogLogs(options: DatadogLogsOptions = {}): FetchBodyFormat {
     maxItemBytes: 1_000_000,
     responseBytes: () => 0,
     item: (line) => entry(line, fields),
-    body: (items) => `[${items.map((item) => item.text).join(",")}]`,
+    body: (items) => joined("[", items, ",", "]"),
     verdict: () => ({ kind: "all" }),
-  };
+  });
 }
 
 function entry(line: FormatLine, fields: string): FormatItem {

@@ -1,4 +1,4 @@
-import { OptionReader, parseJsonBody } from "./_common.ts";
+import { builtIn, joined, OptionReader, parseJsonBody } from "./_common.ts";
 import { quote, utf8Over } from "./_line.ts";
 import type {
   FetchBodyFormat,
@@ -69,7 +69,7 @@ export function elasticsearchBulk(options: ElasticsearchBulkOptions = {}): Fetch
   const o = new OptionReader("elasticsearchBulk", options);
   const index = o.string("index");
   const target = index === undefined ? "" : `"_index":${quote(index)},`;
-  return {
+  return builtIn({
     name: "elasticsearch-bulk",
     contentType: "application/x-ndjson",
     maxEvents: Number.POSITIVE_INFINITY,
@@ -77,9 +77,9 @@ export function elasticsearchBulk(options: ElasticsearchBulkOptions = {}): Fetch
     maxItemBytes: Number.POSITIVE_INFINITY,
     responseBytes: (items) => RESPONSE_BASE_BYTES + RESPONSE_ITEM_BYTES * items,
     item: (line) => action(line, target),
-    body: (items) => items.map((item) => item.text).join(""),
+    body: (items) => joined("", items, "", ""),
     verdict: bulkResults,
-  };
+  });
 }
 
 function action(line: FormatLine, target: string): FormatItem | string {

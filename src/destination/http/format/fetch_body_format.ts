@@ -119,8 +119,12 @@ export interface FetchBodyFormat {
    * this format (it is rerouted to the fallback, or failed).
    */
   item(line: FormatLine): FormatItem | string;
-  /** The request body for `items` (one or more, in order). */
-  body(items: readonly FormatItem[]): string;
+  /**
+   * The request body for `items` (one or more, in order): a string, or its
+   * parts in order, which the destination encodes one after the other into
+   * one buffer (cheaper than joining a large body first).
+   */
+  body(items: readonly FormatItem[]): string | readonly string[];
   /** What a 2xx response says about `items` (only called when `responseBytes` is above 0). */
   verdict(response: FormatResponse, items: readonly FormatItem[]): FormatVerdict;
 }

@@ -1,4 +1,4 @@
-import { OptionReader, outcomeKind } from "./_common.ts";
+import { builtIn, joined, OptionReader, outcomeKind } from "./_common.ts";
 import { quote, utf8Over } from "./_line.ts";
 import type { FetchBodyFormat, FormatItem, FormatLine } from "./fetch_body_format.ts";
 
@@ -72,7 +72,7 @@ export function lokiPush(options: LokiPushOptions = {}): FetchBodyFormat {
   }
   const maxLineBytes = o.integer("maxLineBytes", 256_000, 2 ** 31);
   const fixed = Object.entries(labels).map(([k, v]) => `${quote(k)}:${quote(v)}`);
-  return {
+  return builtIn({
     name: "loki-push",
     contentType: "application/json",
     maxEvents: Number.POSITIVE_INFINITY,
@@ -82,7 +82,7 @@ export function lokiPush(options: LokiPushOptions = {}): FetchBodyFormat {
     item: (line) => entry(line, fixed, fields, maxLineBytes),
     body: streams,
     verdict: () => ({ kind: "all" }),
-  };
+  });
 }
 
 function entry(
@@ -106,14 +106,17 @@ function entry(
 }
 
 /** One stream per label set, in the order each first appears; entries keep their order within a stream. */
-function streams(items: readonly FormatItem[]): string {
-  const byLabels = new Map<string, string[]>();
+function streams(items: readonly FormatItem[]): string[] {
+  const byLabels = new Map<string, FormatItem[]>();
   for (const item of items) {
     const values = byLabels.get(item.group);
-    if (values === undefined) byLabels.set(item.group, [item.text]);
-    else values.push(item.text);
+    if (values === undefined) byLabels.set(item.group, [item]);
+    else values.push(item);
   }
-  const out: string[] = [];
-  for (const [labels, values] of byLabels) out.push(`{"stream":${labels},"values":[${values.join(",")}]}`);
-  return `{"streams":[${out.join(",")}]}`;
+  const parts = ['{"streams":['];
+  for (const [labels, values] of byLabels) {
+    parts.push(...joined(`${parts.length === 1 ? "" : ","}{"stream":${labels},"values":[`, values, ",", "]}"));
+  }
+  parts.push("]}");
+  return parts;
 }

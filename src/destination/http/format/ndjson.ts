@@ -1,3 +1,4 @@
+import { builtIn } from "./_common.ts";
 import type { FetchBodyFormat } from "./fetch_body_format.ts";
 
 /**
@@ -29,7 +30,7 @@ const ndjsonFormat: FetchBodyFormat = {
   maxItemBytes: Number.POSITIVE_INFINITY,
   responseBytes: () => 0,
   item: (line) => ({ text: line.text, group: "", id: "" }),
-  body: (items) => items.map((item) => `${item.text}\n`).join(""),
+  body: (items) => items.map((item) => `${item.text}\n`),
   verdict: () => ({ kind: "all" }),
 };
-export const NDJSON: FetchBodyFormat = Object.freeze(ndjsonFormat);
+export const NDJSON: FetchBodyFormat = builtIn(ndjsonFormat);

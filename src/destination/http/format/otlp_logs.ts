@@ -1,5 +1,5 @@
 import type { CallEvent } from "../../../event/call_event.ts";
-import { countOf, levelOf, OptionReader, outcomeKind, parseJsonBody } from "./_common.ts";
+import { builtIn, countOf, joined, levelOf, OptionReader, outcomeKind, parseJsonBody } from "./_common.ts";
 import { quote } from "./_line.ts";
 import type { FetchBodyFormat, FormatItem, FormatLine, FormatResponse, FormatVerdict } from "./fetch_body_format.ts";
 
@@ -89,44 +89,100 @@ export function otlpLogs(options: OtlpLogsOptions = {}): FetchBodyFormat {
   const scope = `{"name":${quote(scopeName)}${scopeVersion === undefined ? "" : `,"version":${quote(scopeVersion)}`}}`;
   const head =
     `{"resourceLogs":[{"resource":{"attributes":[${attributes}]},"scopeLogs":[{"scope":${scope},"logRecords":[`;
-  return {
+  return builtIn({
     name: "otlp-logs",
     contentType: "application/json",
     maxEvents: Number.POSITIVE_INFINITY,
     maxBodyBytes: Number.POSITIVE_INFINITY,
     maxItemBytes: Number.POSITIVE_INFINITY,
     responseBytes: () => RESPONSE_BYTES,
-    item: logRecord,
-    body: (items) => `${head}${items.map((item) => item.text).join(",")}]}]}]}`,
+    item: recordWriter(),
+    body: (items) => joined(head, items, ",", "]}]}]}"),
     verdict: partialSuccess,
-  };
+  });
 }
 
-function logRecord(line: FormatLine): FormatItem {
-  const { event, time } = line;
-  const kind = outcomeKind(event);
-  const [severity, severityText] = SEVERITY[levelOf(kind)];
-  const attrs = [`{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}}`];
-  if (typeof event.tool_id === "string") attrs.push(keyValue("gen_ai.tool.name", event.tool_id, 0));
-  if (typeof event.call_id === "string") attrs.push(keyValue("gen_ai.tool.call.id", event.call_id, 0));
-  if (kind !== undefined && kind !== "success") attrs.push(keyValue("error.type", kind, 0));
-  for (const key in REST) {
-    const value = event[key];
-    if (value === undefined || value === null) continue;
-    if (key === "outcome" && typeof value === "object" && !Array.isArray(value)) {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-        if (v !== null) attrs.push(keyValue(`atd.audit.outcome.${k}`, v, 1));
-      }
-    } else attrs.push(keyValue(`atd.audit.${key}`, value, 0));
+const OPERATION = `{"key":"gen_ai.operation.name","value":{"stringValue":"execute_tool"}}`;
+/** Each field's attribute name, built once. */
+const REST_KEY = Object.fromEntries(Object.keys(REST).map((key) => [key, `atd.audit.${key}`])) as Record<
+  keyof typeof REST,
+  string
+>;
+const OUTCOME_KEYS = new Map<string, string>();
+
+/** `atd.audit.outcome.<field>`, built once per field name (a few). */
+function outcomeKey(field: string): string {
+  let key = OUTCOME_KEYS.get(field);
+  if (key === undefined) {
+    key = `atd.audit.outcome.${field}`;
+    if (OUTCOME_KEYS.size < MAX_CACHED) OUTCOME_KEYS.set(field, key);
   }
-  const times = time === undefined
-    ? `"timeUnixNano":"0","observedTimeUnixNano":"${Date.now()}000000"`
-    : `"timeUnixNano":"${time.unixNano}"`;
-  return {
-    text: `{${times},"severityNumber":${severity},"severityText":"${severityText}",` +
-      `"eventName":"atd.audit.tool_call","body":{"stringValue":${quote(line.text)}},"attributes":[${attrs.join(",")}]}`,
-    group: "",
-    id: "",
+  return key;
+}
+/** Attribute fragments kept per key; a map that grows past this starts over. */
+const MAX_CACHED = 256;
+
+/**
+ * The log record writer of one format. Most attributes repeat from line to
+ * line (the tool, the caller, the tier, the outcome): each attribute's JSON
+ * is kept by key and value, so that a line costs little more than its parse
+ * and its own `call_id`, time and body.
+ */
+function recordWriter(): (line: FormatLine) => FormatItem {
+  const caches = new Map<string, Map<unknown, string>>();
+  /** `,{"key":<key>,"value":<value>}`, from the cache when the value is a primitive seen before. */
+  const attribute = (key: string, value: unknown, depth: number): string => {
+    let byValue = caches.get(key);
+    if (byValue === undefined) caches.set(key, byValue = new Map());
+    // A short array of strings (the capabilities) is kept by its joined text.
+    const id = typeof value !== "object"
+      ? value
+      : Array.isArray(value) && value.length < 16 && value.every((v) => typeof v === "string")
+      ? `[${value.join("\u0000")}`
+      : undefined;
+    if (id !== undefined) {
+      const hit = byValue.get(id);
+      if (hit !== undefined) return hit;
+    }
+    const fragment = `,${keyValue(key, value, depth)}`;
+    if (id !== undefined) {
+      if (byValue.size >= MAX_CACHED) byValue.clear();
+      byValue.set(id, fragment);
+    }
+    return fragment;
+  };
+  return (line) => {
+    const { event, time } = line;
+    const kind = outcomeKind(event);
+    const [severity, severityText] = SEVERITY[levelOf(kind)];
+    // Parts joined once: a flat string (one built by += is a deep rope that V8 flattens slowly when encoding).
+    const parts = [
+      time === undefined
+        ? `{"timeUnixNano":"0","observedTimeUnixNano":"${Date.now()}000000"`
+        : `{"timeUnixNano":"${time.unixNano}"`,
+      `,"severityNumber":${severity},"severityText":"${severityText}","eventName":"atd.audit.tool_call","body":{"stringValue":`,
+      quote(line.text),
+      `},"attributes":[`,
+      OPERATION,
+    ];
+    const { tool_id: tool, call_id: call } = event;
+    if (typeof tool === "string") parts.push(attribute("gen_ai.tool.name", tool, 0));
+    if (typeof call === "string") {
+      parts.push(`,{"key":"gen_ai.tool.call.id","value":{"stringValue":`, quote(call), "}}");
+    }
+    if (kind !== undefined && kind !== "success") parts.push(attribute("error.type", kind, 0));
+    for (const key in REST) {
+      const value = event[key];
+      if (value === undefined || value === null) continue;
+      if (key === "outcome" && typeof value === "object" && !Array.isArray(value)) {
+        for (const k in value) {
+          const v = (value as Record<string, unknown>)[k];
+          if (v !== null && v !== undefined) parts.push(attribute(outcomeKey(k), v, 1));
+        }
+      } else parts.push(attribute(REST_KEY[key as keyof typeof REST], value, 0));
+    }
+    parts.push("]}");
+    return { text: parts.join(""), group: "", id: "" };
   };
 }
 

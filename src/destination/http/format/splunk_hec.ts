@@ -1,4 +1,4 @@
-import { OptionReader } from "./_common.ts";
+import { builtIn, joined, OptionReader } from "./_common.ts";
 import { quote } from "./_line.ts";
 import type { FetchBodyFormat, FormatItem, FormatLine } from "./fetch_body_format.ts";
 
@@ -59,7 +59,7 @@ export function splunkHec(options: SplunkHecOptions = {}): FetchBodyFormat {
     if (value !== undefined) meta.push(`${quote(name)}:${quote(value)}`);
   }
   const fields = meta.length === 0 ? "" : `${meta.join(",")},`;
-  return {
+  return builtIn({
     name: "splunk-hec",
     contentType: "application/json",
     maxEvents: Number.POSITIVE_INFINITY,
@@ -67,9 +67,9 @@ export function splunkHec(options: SplunkHecOptions = {}): FetchBodyFormat {
     maxItemBytes: Number.POSITIVE_INFINITY,
     responseBytes: () => 0,
     item: (line) => event(line, fields),
-    body: (items) => items.map((item) => item.text).join("\n"),
+    body: (items) => joined("", items, "\n", ""),
     verdict: () => ({ kind: "all" }),
-  };
+  });
 }
 
 function event(line: FormatLine, fields: string): FormatItem {

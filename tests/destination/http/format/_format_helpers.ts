@@ -17,11 +17,12 @@ export function itemOf(format: FetchBodyFormat, line: string): FormatItem | stri
 
 /** The body `format` builds for `lines` (each must be accepted). */
 export function bodyOf(format: FetchBodyFormat, lines: readonly string[]): string {
-  return format.body(lines.map((line) => {
+  const body = format.body(lines.map((line) => {
     const item = itemOf(format, line);
     assert.notEqual(typeof item, "string", `refused: ${String(item)}`);
     return item as FormatItem;
   }));
+  return typeof body === "string" ? body : body.join("");
 }
 
 /** The verdict of `format` on a complete 200 response with `body`, for `lines`. */

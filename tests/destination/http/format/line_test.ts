@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { parseTime, readLine } from "../../../../src/destination/http/format/_line.ts";
+import { decodeUtf8, parseTime, readLine } from "../../../../src/destination/http/format/_line.ts";
 
 describe("format lines (readLine, parseTime)", () => {
   it("parseTime reads RFC 3339 exactly to the nanosecond, with any offset", () => {
@@ -64,5 +64,13 @@ describe("format lines (readLine, parseTime)", () => {
     assert.match(String(readLine(new TextEncoder().encode("[1]"))), /not a JSON object/);
     assert.match(String(readLine(new TextEncoder().encode("null"))), /not a JSON object/);
     assert.equal(typeof readLine(new TextEncoder().encode('{"ts":5}')), "object");
+  });
+
+  it("decodeUtf8 keeps a U+FFFD that was written as one and refuses bytes that are not UTF-8", () => {
+    const written = new TextEncoder().encode('{"a":"\uFFFD"}');
+    assert.equal(decodeUtf8(written), '{"a":"\uFFFD"}');
+    assert.equal(decodeUtf8(new Uint8Array([0x7b, 0xc3, 0x7d])), undefined, "a truncated sequence");
+    assert.equal(decodeUtf8(new Uint8Array([0xed, 0xa0, 0x80])), undefined, "an encoded surrogate");
+    assert.equal(decodeUtf8(new Uint8Array([0xef, 0xbb, 0xbf, 0x7b, 0x7d])), "\uFEFF{}", "a BOM is kept");
   });
 });

@@ -23,7 +23,8 @@ function bodyFor(lines: readonly string[], options: Parameters<typeof otlpLogs>[
     assert.equal(typeof parsed, "object");
     return format.item(parsed as Exclude<typeof parsed, string>) as FormatItem;
   });
-  return JSON.parse(format.body(items));
+  const body = format.body(items);
+  return JSON.parse(typeof body === "string" ? body : body.join(""));
 }
 
 /** An AnyValue back as the JavaScript value the SDK takes as an attribute (or body). */
