@@ -16,10 +16,6 @@
 // time. Runs are interleaved; the table shows medians and the worst loss.
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import process from "node:process";
-import { setImmediate } from "node:timers";
-import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import {
   type CallEvent,
   createCallEvent,
@@ -33,18 +29,12 @@ import {
   otlpLogs,
   splunkHec,
 } from "../mod.ts";
+import { control, flag, median, runOtel, runtimeName, YIELD_EVERY, yielder } from "./_http_bench.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1]!;
-};
 const EVENTS = Number(flag("--events", "100000"));
 const REPS = Number(flag("--reps", "5"));
-const YIELD_EVERY = 1000;
 const YIELD = flag("--yield", "timeout");
-const tick = (): Promise<void> =>
-  new Promise((resolve) => YIELD === "immediate" ? setImmediate(resolve) : setTimeout(resolve, 0));
+const tick = yielder(YIELD);
 
 interface Format {
   readonly name: string;
@@ -105,38 +95,6 @@ async function runSink(base: string, f: Format, events: CallEvent[]): Promise<nu
   return performance.now() - t0;
 }
 
-/** As bench/fetch_bench.ts runs it: the event's fields as attributes, the SDK's defaults. */
-async function runOtel(base: string, events: CallEvent[], bigQueue: boolean): Promise<number> {
-  const t0 = performance.now();
-  const exporter = new OTLPLogExporter({ url: `${base}/v1/logs` });
-  const options = bigQueue ? { exporter, maxQueueSize: events.length } : { exporter };
-  const provider = new LoggerProvider({ processors: [new BatchLogRecordProcessor(options)] });
-  const logger = provider.getLogger("audit");
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    logger.emit({
-      body: "tool call",
-      attributes: {
-        ts: e.ts,
-        call_id: e.call_id,
-        tool_id: e.tool_id,
-        caller_id: e.caller_id ?? "",
-        granted_capabilities: [...e.granted_capabilities],
-        duration_ms: e.duration_ms,
-        "outcome.kind": e.outcome.kind,
-        tier: e.tier,
-        dry_run: e.dry_run,
-        schema_version: e.schema_version,
-        secrets_resolved: e.secrets_resolved,
-      },
-    });
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await tick();
-  }
-  await provider.forceFlush();
-  await provider.shutdown();
-  return performance.now() - t0;
-}
-
 interface RunResult {
   readonly ms: number;
   readonly delivered: number;
@@ -148,35 +106,13 @@ async function measure(base: string, contender: string, n: number, rep: number):
   await control(`${base}/reset`);
   const f = FORMATS[contender];
   const ms = f === undefined
-    ? await runOtel(base, events, contender === "otel_big_queue")
+    ? await runOtel(`${base}/v1/logs`, events, contender === "otel_big_queue", tick)
     : await runSink(base, f, events);
   const stats = JSON.parse(await control(`${base}/stats`)) as { requests: number; unique: number };
   if (f !== undefined && stats.unique !== n) {
     throw new Error(`${contender} lost events: the receiver got ${stats.unique} of ${n}`);
   }
   return { ms, delivered: stats.unique, requests: stats.requests };
-}
-
-/** A bench control request (not measured), retried once on a network error. */
-async function control(url: string): Promise<string> {
-  try {
-    return await fetch(url).then((r) => r.text());
-  } catch {
-    return await fetch(url).then((r) => r.text());
-  }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
-function runtimeName(): string {
-  const g = globalThis as { Deno?: { version: { deno: string } }; Bun?: { version: string } };
-  if (g.Deno !== undefined) return `Deno ${g.Deno.version.deno}`;
-  if (g.Bun !== undefined) return `Bun ${g.Bun.version}`;
-  return `Node ${process.version}`;
 }
 
 async function main(): Promise<void> {
