@@ -181,17 +181,26 @@ export interface FetchDestination extends AuditDestination {
  * A destination that POSTs JSON lines to `url` in batches, for
  * `JsonLinesAuditSink` on servers, edge functions and in browsers.
  *
- * Each batch is one request (`content-type: application/x-ndjson`) of whole
- * lines, with an `Idempotency-Key` that stays the same across its retries.
+ * Each batch is one request of whole lines (`content-type: application/x-ndjson`),
+ * or in another body `format` (OTLP logs, Loki, `_bulk`, Splunk HEC, Datadog:
+ * more than one request when the API's size limit asks), with an
+ * `Idempotency-Key` that stays the same across its retries.
  * Network errors, timeouts, 408, 429, 500, 502, 503 and 504 are retried with
  * exponential backoff and jitter, honouring `Retry-After`, within
  * `retry.deadlineMs`; a 413 splits the batch in halves (which share its
  * deadline); other statuses are final, redirects included: they are not
  * followed, since following a 301, 302 or 303 would turn the POST into a GET
  * without the batch. Response bodies are never buffered: a 2xx body is
- * cancelled unread, an error body read only as far as its 500-character
- * excerpt. Each line is reported to the sink exactly once: delivered,
- * rerouted to `fallback`, or failed; the stream itself never errors for it.
+ * cancelled unread (a format with per-item results reads at most a bounded
+ * prefix of it: 64 KiB for OTLP, 64 KiB + 2 KiB per item for `_bulk`), an
+ * error body read only as far as its 500-character excerpt. Each line is
+ * reported to the sink exactly once: delivered, rerouted to `fallback`, or
+ * failed; the stream itself never errors for it. With a format, item by
+ * item: a 2xx that says some items failed reports exactly those failed (to
+ * the fallback, byte for byte, when the API says which), sends again the ones
+ * it asks to retry (under a new `Idempotency-Key`), and reports the rest
+ * delivered; a line the format cannot carry (not UTF-8, not a JSON object,
+ * over the API's size limit) is rerouted or failed at once.
  *
  * Backpressure: `write()` resolves once the chunk is buffered, unless a full
  * batch is already waiting behind the request(s) in flight; then it waits,

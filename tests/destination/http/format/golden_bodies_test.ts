@@ -1,6 +1,7 @@
 // The request body each format sends for the same 35 lines (the reference's
 // own golden lines and four with other timestamps), compared byte for byte
-// with tests/testdata/formats/. UPDATE_GOLDEN=1 rewrites the files instead.
+// with tests/testdata/formats/*.body (exact bodies, an extension deno fmt
+// leaves alone). UPDATE_GOLDEN=1 rewrites the files instead.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -33,7 +34,7 @@ interface Golden {
 
 const GOLDEN: Golden[] = [
   {
-    file: "otlp_logs.json",
+    file: "otlp_logs.body",
     format: otlpLogs({
       serviceName: "tools",
       resource: { "deployment.environment.name": "test" },
@@ -41,16 +42,16 @@ const GOLDEN: Golden[] = [
     }),
     api: otlpApi,
   },
-  { file: "loki_push.json", format: lokiPush({ labels: { service_name: "tools" } }), api: lokiApi },
-  { file: "elasticsearch_bulk.ndjson", format: elasticsearchBulk({ index: "audit" }), api: bulkApi },
+  { file: "loki_push.body", format: lokiPush({ labels: { service_name: "tools" } }), api: lokiApi },
+  { file: "elasticsearch_bulk.body", format: elasticsearchBulk({ index: "audit" }), api: bulkApi },
   {
-    file: "splunk_hec.txt",
+    file: "splunk_hec.body",
     format: splunkHec({ index: "audit", host: "tools-1" }),
     api: hecApi,
     headers: { authorization: "Splunk 00000000-0000-0000-0000-000000000000" },
   },
   {
-    file: "datadog_logs.json",
+    file: "datadog_logs.body",
     format: datadogLogs({ service: "tools", hostname: "tools-1", tags: "env:test" }),
     api: datadogApi,
     headers: { "dd-api-key": "0123456789abcdef" },
