@@ -4,7 +4,8 @@
 // receiver's /v1/logs.
 //
 //   deno run -A bench/format_bench.ts [--events 100000] [--reps 5] [--yield timeout|immediate]
-//                                     [--contenders ndjson,otlp,otlp_gzip,loki,bulk,hec,datadog,otel,otel_big_queue]
+//                                     [--contenders ndjson,otlp,otlp_gzip,otlp_4,loki,bulk,hec,datadog,
+//                                                   ndjson_padded,otel,otel_big_queue]
 //   bun bench/format_bench.ts [...]
 //
 // The receiver (bench/_format_receiver.mjs) is a separate Node process that
@@ -41,6 +42,7 @@ interface Format {
   readonly path: string;
   readonly format: () => FetchBodyFormat;
   readonly gzip?: boolean;
+  readonly maxInFlight?: number;
   readonly headers?: Record<string, string>;
 }
 
@@ -48,6 +50,7 @@ const FORMATS: Record<string, Format> = {
   ndjson: { name: "NDJSON (default)", path: "/ingest", format: ndjson },
   otlp: { name: "otlpLogs", path: "/v1/logs", format: () => otlpLogs() },
   otlp_gzip: { name: "otlpLogs, gzip", path: "/v1/logs", format: () => otlpLogs(), gzip: true },
+  otlp_4: { name: "otlpLogs, maxInFlight 4", path: "/v1/logs", format: () => otlpLogs(), maxInFlight: 4 },
   loki: { name: "lokiPush", path: "/loki/api/v1/push", format: () => lokiPush() },
   bulk: { name: "elasticsearchBulk", path: "/_bulk", format: () => elasticsearchBulk({ index: "audit" }) },
   hec: {
@@ -58,6 +61,14 @@ const FORMATS: Record<string, Format> = {
   },
   datadog: { name: "datadogLogs", path: "/api/v2/logs", format: () => datadogLogs(), headers: { "dd-api-key": "k" } },
 };
+/** Lines parsed as by any format, then sent padded to an OTLP record's size: what parsing and bytes alone cost. */
+const PAD = " ".repeat(1000);
+FORMATS.ndjson_padded = {
+  name: "control: each line parsed, sent padded to an OTLP record's size",
+  path: "/ingest",
+  format: () => ({ ...ndjson(), item: (line) => ({ text: `${line.text}${PAD}`, group: "", id: "" }) }),
+};
+
 const OTEL: Record<string, string> = {
   otel: "OTel BatchLogRecordProcessor (defaults) + OTLPLogExporter (http/json)",
   otel_big_queue: "OTel, maxQueueSize = all events (no drops)",
@@ -81,7 +92,12 @@ function mkEvents(n: number, rep: number): CallEvent[] {
 async function runSink(base: string, f: Format, events: CallEvent[]): Promise<number> {
   const t0 = performance.now();
   const sink = new JsonLinesAuditSink(
-    fetchDestination(`${base}${f.path}`, { format: f.format(), gzip: f.gzip ?? false, headers: f.headers ?? {} }),
+    fetchDestination(`${base}${f.path}`, {
+      format: f.format(),
+      gzip: f.gzip ?? false,
+      maxInFlight: f.maxInFlight ?? 1,
+      headers: f.headers ?? {},
+    }),
     { backpressure: "block" },
   );
   for (let i = 0; i < events.length; i++) {
