@@ -249,6 +249,21 @@ describe("fetchDestination with a body format", () => {
     }
   });
 
+  it("fetchDestination reports a line nested too deep for a format exactly once, and sends the rest", async () => {
+    const receiver = await ApiReceiver.start(otlpApi());
+    try {
+      const deep = `{"call_id":"deep","capability_provenance":${"[".repeat(100_000)}${"]".repeat(100_000)}}`;
+      const lines = [...linesOf(ids(2)), deep];
+      const { destination } = await send(receiver.url, body(lines), { format: otlpLogs() });
+      const stats = destination.stats();
+      assert.equal(stats.delivered + stats.failed, 3, "every line reported once");
+      assert.ok(receiver.hasAll(ids(2)));
+      assert.deepEqual(receiver.violations, []);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it("fetchDestination checks a custom format once, at construction", () => {
     const url = "http://127.0.0.1:9/";
     assert.throws(() => fetchDestination(url, { format: {} as FetchBodyFormat }), /format must have a name/);
