@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import {
   datadogLogs,
   elasticsearchBulk,
-  encodeCallEvent,
   type FetchBodyFormat,
   fetchDestination,
   type FetchDestinationOptions,

@@ -15,7 +15,7 @@ import {
   otlpLogs,
 } from "../../../../mod.ts";
 import { mkEvent } from "../../../_helpers/events.ts";
-import { HttpReceiver, type ReceivedRequest, type Reply } from "../../../_helpers/http_receiver.ts";
+import type { HttpReceiver, ReceivedRequest, Reply } from "../../../_helpers/http_receiver.ts";
 import { fast, ids, withReceiver } from "../_fetch_helpers.ts";
 import { stringsOf } from "../_fetch_helpers.ts";
 
