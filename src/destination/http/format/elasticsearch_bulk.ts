@@ -84,7 +84,7 @@ export function elasticsearchBulk(options: ElasticsearchBulkOptions = {}): Fetch
 
 function action(line: FormatLine, target: string): FormatItem | string {
   const id = line.event.call_id;
-  if (typeof id !== "string" || id === "") return "it has no call_id to use as the document's _id";
+  if (typeof id !== "string" || id === "") return "it has no call_id to use as its _id";
   if (utf8Over(id, MAX_ID_BYTES)) return `its call_id is longer than the ${MAX_ID_BYTES} bytes of an _id`;
   return { text: `{"create":{${target}"_id":${quote(id)}}}\n${line.text}\n`, group: "", id };
 }
@@ -111,7 +111,7 @@ function bulkResults(response: FormatResponse, sent: readonly FormatItem[]): For
   for (let i = 0; i < sent.length; i++) {
     const result = itemResult(items[i], sent[i]!.id);
     if (result === "mismatch") {
-      return { kind: "retry", reason: `result ${i} is not for the document sent there (_id ${cut(sent[i]!.id)})` };
+      return { kind: "retry", reason: `result ${i} is not for the item sent there (_id ${cut(sent[i]!.id)})` };
     }
     if (result.outcome !== "delivered") allDelivered = false;
     results.push(result);
