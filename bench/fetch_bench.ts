@@ -19,21 +19,12 @@
 // queue is full (block mode's backpressure). OpenTelemetry has no
 // backpressure: what its queue cannot hold is dropped, and reported.
 import { spawn } from "node:child_process";
-import process from "node:process";
-import { setImmediate } from "node:timers";
-import { BatchLogRecordProcessor, LoggerProvider } from "@opentelemetry/sdk-logs";
-import { OTLPLogExporter } from "@opentelemetry/exporter-logs-otlp-http";
 import { type CallEvent, createCallEvent, encodeCallEvent, JsonLinesAuditSink } from "../mod.ts";
 import { fetchDestination } from "../src/destination/fetch_destination.ts";
+import { control, flag, median, runOtel, runtimeName, YIELD_EVERY, yielder } from "./_http_bench.ts";
 
-const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  return i === -1 ? fallback : args[i + 1]!;
-};
 const EVENTS = Number(flag("--events", "100000"));
 const REPS = Number(flag("--reps", "5"));
-const YIELD_EVERY = 1000;
 
 // The receiver: counts NDJSON lines (gunzipping when asked) and OTLP JSON log
 // records, and the distinct call_ids among them.
@@ -92,12 +83,9 @@ function mkEvents(n: number, rep: number): CallEvent[] {
     }));
 }
 
-// How the producer yields every 1,000 events: "timeout" = setTimeout(0), which
-// runtimes clamp to 1–4 ms once nested (a paced producer, the default);
-// "immediate" = setImmediate (a burst: delivery capacity is what is measured).
+// How the producer yields every 1,000 events (see yielder in _http_bench.ts).
 const YIELD = flag("--yield", "timeout");
-const tick = (): Promise<void> =>
-  new Promise((resolve) => YIELD === "immediate" ? setImmediate(resolve) : setTimeout(resolve, 0));
+const tick = yielder(YIELD);
 
 async function runSink(base: string, events: CallEvent[], gzip: boolean): Promise<number> {
   const t0 = performance.now();
@@ -115,38 +103,6 @@ async function runSink(base: string, events: CallEvent[], gzip: boolean): Promis
   if (stats.written !== events.length || stats.dropped !== 0) {
     throw new Error(`sink lost events: ${JSON.stringify(stats)}`);
   }
-  return performance.now() - t0;
-}
-
-async function runOtel(base: string, events: CallEvent[], bigQueue: boolean): Promise<number> {
-  const t0 = performance.now();
-  const exporter = new OTLPLogExporter({ url: `${base}/v1/logs` });
-  // Defaults: maxQueueSize 2048, maxExportBatchSize 512, scheduledDelayMillis 1000.
-  const options = bigQueue ? { exporter, maxQueueSize: events.length } : { exporter };
-  const provider = new LoggerProvider({ processors: [new BatchLogRecordProcessor(options)] });
-  const logger = provider.getLogger("audit");
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    logger.emit({
-      body: "tool call",
-      attributes: {
-        ts: e.ts,
-        call_id: e.call_id,
-        tool_id: e.tool_id,
-        caller_id: e.caller_id ?? "",
-        granted_capabilities: [...e.granted_capabilities],
-        duration_ms: e.duration_ms,
-        "outcome.kind": e.outcome.kind,
-        tier: e.tier,
-        dry_run: e.dry_run,
-        schema_version: e.schema_version,
-        secrets_resolved: e.secrets_resolved,
-      },
-    });
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await tick();
-  }
-  await provider.forceFlush();
-  await provider.shutdown();
   return performance.now() - t0;
 }
 
@@ -171,7 +127,7 @@ async function measure(base: string, contender: Contender, n: number, rep: numbe
   const ms = contender === "raw"
     ? await runRaw(base, events)
     : contender.startsWith("otel")
-    ? await runOtel(base, events, contender === "otel_big_queue")
+    ? await runOtel(`${base}/v1/logs`, events, contender === "otel_big_queue", tick)
     : await runSink(base, events, contender === "sink_gzip");
   const stats = JSON.parse(await control(`${base}/stats`)) as {
     lines: number;
@@ -182,21 +138,6 @@ async function measure(base: string, contender: Contender, n: number, rep: numbe
     throw new Error(`${contender} lost events: the receiver got ${stats.unique} of ${n}`);
   }
   return { ms, delivered: stats.unique, lines: stats.lines, requests: stats.requests };
-}
-
-/** A bench control request (not measured), retried once on a network error. */
-async function control(url: string): Promise<string> {
-  try {
-    return await fetch(url).then((r) => r.text());
-  } catch {
-    return await fetch(url).then((r) => r.text());
-  }
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 async function main(): Promise<void> {
@@ -216,11 +157,7 @@ async function main(): Promise<void> {
         );
       }
     }
-    const runtime = typeof (globalThis as { Deno?: unknown }).Deno === "object"
-      ? `Deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
-      : typeof (globalThis as { Bun?: unknown }).Bun === "object"
-      ? `Bun ${(globalThis as unknown as { Bun: { version: string } }).Bun.version}`
-      : `Node ${process.version}`;
+    const runtime = runtimeName();
     const otelRate = median(
       (results.otel.length ? results.otel : results[CONTENDERS[0]!]).map((r) => r.delivered / r.ms * 1000),
     );

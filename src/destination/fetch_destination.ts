@@ -1,16 +1,35 @@
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 import { FetchDelivery } from "./http/_fetch_delivery.ts";
+import type { FetchBodyFormat } from "./http/format/fetch_body_format.ts";
 import type { HttpDeliveryError } from "./http/http_delivery_error.ts";
 
 export { HttpDeliveryError, type HttpDeliveryErrorOptions } from "./http/http_delivery_error.ts";
+export type {
+  FetchBodyFormat,
+  FormatItem,
+  FormatLine,
+  FormatResponse,
+  FormatVerdict,
+  ItemResult,
+  LineTime,
+} from "./http/format/fetch_body_format.ts";
+export { ndjson } from "./http/format/ndjson.ts";
+export { otlpLogs, type OtlpLogsOptions } from "./http/format/otlp_logs.ts";
+export { type LokiLabelField, lokiPush, type LokiPushOptions } from "./http/format/loki_push.ts";
+export { elasticsearchBulk, type ElasticsearchBulkOptions } from "./http/format/elasticsearch_bulk.ts";
+export { splunkHec, type SplunkHecOptions } from "./http/format/splunk_hec.ts";
+export { datadogLogs, type DatadogLogsOptions } from "./http/format/datadog_logs.ts";
 
 /** When a batch goes out: {@linkcode FetchDestinationOptions.batch}. */
 export interface FetchBatchOptions {
-  /** Lines per request at most. @default {512} */
+  /** Lines per request at most; not more than the format allows (Datadog: 1,000). @default {512} */
   readonly maxEvents?: number;
   /**
-   * Uncompressed bytes per request at most; a single line longer than this is
-   * sent alone. At most 60 KiB with `unloadDelivery`. @default {1_048_576}
+   * Uncompressed bytes of lines per request at most; a single line longer
+   * than this is sent alone. At most 60 KiB with `unloadDelivery`; not more
+   * than the format's request limit (Datadog: 5 MB). A batch whose body in
+   * the format is over that limit goes as several requests.
+   * @default {1_048_576}
    */
   readonly maxBytes?: number;
   /**
@@ -44,6 +63,15 @@ export interface FetchRetryOptions {
 
 /** Options for {@linkcode fetchDestination}. */
 export interface FetchDestinationOptions {
+  /**
+   * The request body's format: {@linkcode ndjson} (the lines as they are),
+   * {@linkcode otlpLogs}, {@linkcode lokiPush}, {@linkcode elasticsearchBulk},
+   * {@linkcode splunkHec}, {@linkcode datadogLogs}, or a
+   * {@linkcode FetchBodyFormat} of your own. It sets the `content-type` (unless
+   * `headers` has one) and the limits per request, and reads 2xx responses
+   * for per-item results. @default {ndjson()}
+   */
+  readonly format?: FetchBodyFormat;
   /** When a batch goes out. @default {{ maxEvents: 512, maxBytes: 1_048_576, maxDelayMs: 1000 }} */
   readonly batch?: FetchBatchOptions;
   /** How failed requests are retried. @default {{ deadlineMs: 30_000, delayMs: 1000, backoffLimitMs: 30_000 }} */
@@ -82,8 +110,9 @@ export interface FetchDestinationOptions {
    */
   readonly fallback?: WritableStream<Uint8Array>;
   /**
-   * Told about each batch that could not be delivered (when there is no
-   * `fallback`, or the fallback could not take it), besides the sink that
+   * Told about each batch (or part of one) that could not be delivered (when
+   * there is no `fallback`, or the fallback could not take it), and about
+   * each 2xx whose per-item results could not be read, besides the sink that
    * writes here. Must not throw.
    * @default {none under a sink (the sink reports); else prints the message with console.error}
    */
@@ -152,17 +181,26 @@ export interface FetchDestination extends AuditDestination {
  * A destination that POSTs JSON lines to `url` in batches, for
  * `JsonLinesAuditSink` on servers, edge functions and in browsers.
  *
- * Each batch is one request (`content-type: application/x-ndjson`) of whole
- * lines, with an `Idempotency-Key` that stays the same across its retries.
+ * Each batch is one request of whole lines (`content-type: application/x-ndjson`),
+ * or in another body `format` (OTLP logs, Loki, `_bulk`, Splunk HEC, Datadog:
+ * more than one request when the API's size limit asks), with an
+ * `Idempotency-Key` that stays the same across its retries.
  * Network errors, timeouts, 408, 429, 500, 502, 503 and 504 are retried with
  * exponential backoff and jitter, honouring `Retry-After`, within
  * `retry.deadlineMs`; a 413 splits the batch in halves (which share its
  * deadline); other statuses are final, redirects included: they are not
  * followed, since following a 301, 302 or 303 would turn the POST into a GET
  * without the batch. Response bodies are never buffered: a 2xx body is
- * cancelled unread, an error body read only as far as its 500-character
- * excerpt. Each line is reported to the sink exactly once: delivered,
- * rerouted to `fallback`, or failed; the stream itself never errors for it.
+ * cancelled unread (a format with per-item results reads at most a bounded
+ * prefix of it: 64 KiB for OTLP, 64 KiB + 2 KiB per item for `_bulk`), an
+ * error body read only as far as its 500-character excerpt. Each line is
+ * reported to the sink exactly once: delivered, rerouted to `fallback`, or
+ * failed; the stream itself never errors for it. With a format, item by
+ * item: a 2xx that says some items failed reports exactly those failed (to
+ * the fallback, byte for byte, when the API says which), sends again the ones
+ * it asks to retry (under a new `Idempotency-Key`), and reports the rest
+ * delivered; a line the format cannot carry (not UTF-8, not a JSON object,
+ * over the API's size limit) is rerouted or failed at once.
  *
  * Backpressure: `write()` resolves once the chunk is buffered, unless a full
  * batch is already waiting behind the request(s) in flight; then it waits,

@@ -15,6 +15,7 @@ import {
   skipUnless,
   waitFor,
 } from "../_helpers/e2e_harness.ts";
+import { ApiReceiver, otlpApi } from "../_helpers/api_receivers.ts";
 import type * as AuditModule from "./_fixtures/browser_entry.ts";
 
 const CHROMIUM = findExecutable("chromium") ?? findExecutable("chromium-browser");
@@ -315,4 +316,60 @@ describe("fetchDestination in Chromium", () => {
       await page.close();
     });
   }
+  it(
+    "delivers OTLP/HTTP JSON logs a collector would accept, on flush and when the page is left",
+    { skip: SKIP },
+    async () => {
+      // The page and the OTLP endpoint share an origin, as behind a collector's reverse proxy.
+      const receiver = await ApiReceiver.start(otlpApi(), {
+        "/": { type: "text/html; charset=utf-8", body: PAGE },
+        "/audit.js": { type: "text/javascript", body: bundle },
+        "/other": { type: "text/html; charset=utf-8", body: "<!doctype html><title>other</title><p>elsewhere" },
+      });
+      try {
+        const page = await context!.newPage();
+        page.on("pageerror", (error) => console.error("page error:", error));
+        await page.goto(`${receiver.origin}/`);
+        await page.waitForFunction(() => (globalThis as unknown as Partial<PageGlobals>).audit !== undefined);
+        await page.evaluate(() => {
+          const g = globalThis as unknown as PageGlobals;
+          g.destination = g.audit.fetchDestination(`${location.origin}/v1/logs`, {
+            format: g.audit.otlpLogs({ serviceName: "browser-tab" }),
+            batch: { maxDelayMs: 600_000 },
+            gzip: true,
+          });
+          g.sink = new g.audit.JsonLinesAuditSink(g.destination, { backpressure: "block" });
+        });
+        await record(page, "otlp", 300);
+        const delivered = await page.evaluate(async () => {
+          const g = globalThis as unknown as PageGlobals;
+          await g.sink.flush();
+          return g.destination.stats().delivered;
+        });
+        const flushed = ids("otlp", 300);
+        assert.equal(delivered, 300);
+        assert.ok(receiver.hasAll(flushed), "flush() resolved before the collector had every record");
+
+        // Recorded, then the page is left before any flush: keepalive requests of OTLP bodies. An OTLP
+        // record is about 1.3 KB with its attributes, and the browser's 64 KiB allowance counts bodies.
+        const waiting = await record(page, "leave", 40);
+        assert.equal(waiting.pending, 40, "every line should still be waiting for the unload path");
+        await page.goto(`${receiver.origin}/other`);
+        const left = ids("leave", 40);
+        await waitFor("every OTLP record after leaving the page", () => receiver.hasAll(left), {
+          timeoutMs: ARRIVAL_TIMEOUT_MS,
+          detail: () => `${receiver.stored.size} stored`,
+        });
+        assert.deepEqual(receiver.violations, [], "every request was a valid ExportLogsServiceRequest");
+        assert.deepEqual(receiver.duplicates(), []);
+        assert.equal(receiver.stored.size, 340);
+        const posts = receiver.http.requests.filter((r) => r.method === "POST");
+        assert.ok(posts.every((r) => /^application\/json/.test(String(r.headers["content-type"]))));
+        assert.ok(posts.some((r) => r.headers["content-encoding"] === "gzip"), "the flushed batch went gzipped");
+        await page.close();
+      } finally {
+        await receiver.close();
+      }
+    },
+  );
 });

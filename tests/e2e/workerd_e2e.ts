@@ -20,6 +20,7 @@ import {
   skipUnless,
   waitFor,
 } from "../_helpers/e2e_harness.ts";
+import { ApiReceiver, otlpApi } from "../_helpers/api_receivers.ts";
 
 const WORKERD = findExecutable("workerd", [join(REPO_ROOT, "node_modules/.bin")]);
 const SKIP = skipUnless(WORKERD, "workerd not installed: npm install (it is a devDependency with an install script)");
@@ -31,7 +32,7 @@ function ids(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
 }
 
-function workerdConfig(port: number, ingestUrl: string): string {
+function workerdConfig(port: number, ingestUrl: string, otlpUrl: string): string {
   return `using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -40,7 +41,10 @@ const config :Workerd.Config = (
       worker = (
         modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
         compatibilityDate = "2025-01-01",
-        bindings = [ (name = "INGEST_URL", text = ${JSON.stringify(ingestUrl)}) ],
+        bindings = [
+          (name = "INGEST_URL", text = ${JSON.stringify(ingestUrl)}),
+          (name = "OTLP_URL", text = ${JSON.stringify(otlpUrl)}),
+        ],
       ),
     ),
     # The default "internet" service refuses private and local addresses.
@@ -54,12 +58,14 @@ const config :Workerd.Config = (
 describe("fetchDestination in workerd", () => {
   let dir: string | undefined;
   let receiver: NdjsonReceiver | undefined;
+  let otlp: ApiReceiver | undefined;
   let workerd: ChildServer | undefined;
   let base = "";
 
   before(async () => {
     if (SKIP) return;
     receiver = await NdjsonReceiver.start();
+    otlp = await ApiReceiver.start(otlpApi());
     dir = makeTempDir("workerd");
     const bundle = await bundleModule(join(REPO_ROOT, "tests/e2e/_fixtures/worker_entry.ts"), {
       platform: "neutral",
@@ -67,7 +73,7 @@ describe("fetchDestination in workerd", () => {
     });
     writeFileSync(join(dir, "worker.mjs"), bundle);
     const port = await freePort();
-    writeFileSync(join(dir, "config.capnp"), workerdConfig(port, receiver.ingestUrl));
+    writeFileSync(join(dir, "config.capnp"), workerdConfig(port, receiver.ingestUrl, otlp.url));
     workerd = ChildServer.start(WORKERD!, ["serve", "config.capnp"], { cwd: dir });
     base = `http://127.0.0.1:${port}`;
     await waitFor("workerd to serve the Worker", async () => {
@@ -83,11 +89,12 @@ describe("fetchDestination in workerd", () => {
   after(async () => {
     await workerd?.stop();
     await receiver?.close();
+    await otlp?.close();
     removeDir(dir);
   });
 
-  async function call(sink: "request" | "module", prefix: string, n: number): Promise<void> {
-    const response = await fetch(`${base}/?sink=${sink}&prefix=${prefix}&n=${n}`);
+  async function call(sink: "request" | "module", prefix: string, n: number, format = "ndjson"): Promise<void> {
+    const response = await fetch(`${base}/?sink=${sink}&prefix=${prefix}&n=${n}&format=${format}`);
     const text = await response.text();
     assert.equal(response.status, 200, text);
     assert.equal(text, `recorded ${n}\n`);
@@ -157,4 +164,28 @@ describe("fetchDestination in workerd", () => {
     });
     assert.deepEqual(JSON.parse(stdout.trim()), { calls: [], handler: "function" });
   });
+  it(
+    "delivers OTLP/HTTP JSON logs a collector would accept with ctx.waitUntil(sink.flush())",
+    { skip: SKIP },
+    async () => {
+      const expected: string[] = [];
+      for (let r = 0; r < 3; r++) {
+        await call("request", `otlp${r}`, 50, "otlp");
+        expected.push(...ids(`otlp${r}`, 50));
+      }
+      await Promise.all([0, 1].map((r) => call("request", `otlpar${r}`, r === 0 ? 600 : 30, "otlp")));
+      for (const r of [0, 1]) expected.push(...ids(`otlpar${r}`, r === 0 ? 600 : 30));
+      await waitFor("every OTLP record recorded in workerd", () => otlp!.hasAll(expected), {
+        timeoutMs: ARRIVAL_TIMEOUT_MS,
+        detail: () => `${otlp!.stored.size} of ${expected.length} stored\nworkerd output:\n${workerd!.output}`,
+      });
+      assert.deepEqual(otlp!.violations, [], "every request was a valid ExportLogsServiceRequest");
+      assert.deepEqual(otlp!.duplicates(), []);
+      assert.equal(otlp!.stored.size, expected.length);
+      for (const request of otlp!.http.requests) {
+        assert.equal(request.headers["content-type"], "application/json");
+        assert.equal(request.headers["content-encoding"], "gzip");
+      }
+    },
+  );
 });

@@ -1,5 +1,6 @@
 // One request: headers, Idempotency-Key, timeout, gzip body, and what came
 // back, without ever buffering a response body.
+import { concatBytes } from "../../_bytes.ts";
 import { BODY_EXCERPT_CHARS } from "./http_delivery_error.ts";
 import type { Redactor } from "./_redact.ts";
 
@@ -22,11 +23,22 @@ export interface AttemptRequest {
   readonly signal: AbortSignal;
   readonly keepalive: boolean;
   readonly redactor: Redactor;
+  /** Bytes of a 2xx body to read for the format's per-item results; 0 (the default) cancels it unread. */
+  readonly readOk?: number;
+}
+
+/** A 2xx body, read as far as asked. */
+export interface OkBody {
+  readonly contentType: string | null;
+  /** UTF-8, invalid bytes replaced. */
+  readonly body: string;
+  /** False when the body was longer than asked, broke off, or outlasted the request's time limit. */
+  readonly complete: boolean;
 }
 
 /** How the request ended. */
 export type AttemptResult =
-  | { readonly ok: true; readonly status: number }
+  | { readonly ok: true; readonly status: number; readonly read?: OkBody }
   | {
     readonly ok: false;
     readonly status: number;
@@ -70,8 +82,18 @@ export async function attempt(request: AttemptRequest): Promise<AttemptResult> {
     const response = asResponse(answer);
     const status = response.status;
     if (response.ok) {
-      await orAbort(cancel(response), controller.signal);
-      return { ok: true, status };
+      const want = request.readOk ?? 0;
+      if (want <= 0) {
+        await orAbort(cancel(response), controller.signal);
+        return { ok: true, status };
+      }
+      const read = await readBody(response, controller.signal, want);
+      const body = new TextDecoder().decode(read.bytes);
+      return {
+        ok: true,
+        status,
+        read: { contentType: response.headers.get("content-type"), body, complete: read.complete },
+      };
     }
     const retryAfter = response.headers.get("retry-after");
     const redirect = response.type === "opaqueredirect" || (status >= 300 && status < 400);
@@ -177,6 +199,56 @@ async function readExcerpt(response: Response, signal: AbortSignal, redactor: Re
     if (reader !== undefined) void reader.cancel().catch(() => {});
   }
   return redactor.text(text, BODY_EXCERPT_CHARS, truncated);
+}
+
+/**
+ * At most `maxBytes` of a body: reads no further, then cancels the rest. A
+ * body that is longer, breaks off or outlasts `signal` is not `complete`.
+ */
+async function readBody(
+  response: Response,
+  signal: AbortSignal,
+  maxBytes: number,
+): Promise<{ bytes: Uint8Array; complete: boolean }> {
+  // A short body of a declared length, not compressed (a gzip bomb declares its compressed length):
+  // the client reads no further than the length, so read it whole, without a reader loop.
+  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  const encoding = response.headers.get("content-encoding");
+  if (declared <= maxBytes && (encoding === null || encoding === "identity") && response.body !== null) {
+    try {
+      const bytes = await orAbort(response.arrayBuffer(), signal);
+      if (bytes !== undefined && bytes.byteLength <= maxBytes) return { bytes: new Uint8Array(bytes), complete: true };
+    } catch {
+      // broke off
+    }
+    return { bytes: new Uint8Array(0), complete: false };
+  }
+  const chunks: Uint8Array[] = [];
+  let bytes = 0;
+  let complete = false;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  try {
+    reader = response.body?.getReader();
+    complete = reader === undefined;
+    while (reader !== undefined && bytes <= maxBytes) {
+      const read = await orAbort(reader.read(), signal);
+      if (read === undefined) break; // out of time
+      if (read.done) {
+        complete = true;
+        break;
+      }
+      // One byte past the cap is enough to know the body is longer.
+      const chunk = read.value.subarray(0, maxBytes + 1 - bytes);
+      chunks.push(chunk);
+      bytes += chunk.length;
+    }
+  } catch {
+    complete = false; // broke off, or would not decode
+  } finally {
+    if (reader !== undefined) void reader.cancel().catch(() => {});
+  }
+  if (bytes > maxBytes) complete = false;
+  return { bytes: concatBytes(chunks, Math.min(bytes, maxBytes)), complete };
 }
 
 /** What `promise` resolves to, or `undefined` once `signal` aborts first. */

@@ -4,12 +4,23 @@ import { untilAborted } from "../../_abort.ts";
 import { concatBytes } from "../../_bytes.ts";
 import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
 import type { Bytes } from "./_attempt.ts";
-import type { Lines } from "./_batcher.ts";
+import type { Piece } from "./_pieces.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
 import type { Redactor } from "./_redact.ts";
 
-/** Lines the destination still owes a report for. */
-export type Piece = Lines;
+export type { Piece };
+
+/** How a response settled a piece item by item. */
+export interface Settlement {
+  /** Lines delivered. */
+  delivered: number;
+  /** Lines given up on, with their bytes (they go to the fallback, if any). */
+  failed?: { readonly body: Bytes; readonly events: number; readonly error: HttpDeliveryError };
+  /** Lines refused without saying which (no bytes to reroute): they count failed. */
+  rejected?: { readonly events: number; readonly error: HttpDeliveryError };
+  /** Lines to send again: this piece takes the settled piece's place in the parcel. */
+  rest?: Piece;
+}
 
 /**
  * Lines that go out together and that a flush waits for: a batch, or the
@@ -27,8 +38,8 @@ export class Parcel {
   /** The parcel its lines were moved to (when the page was left), which settles for it. */
   successor: Parcel | undefined;
 
-  constructor(body: Bytes, events: number) {
-    if (events > 0) this.pieces.add({ body, events });
+  constructor(pieces: Iterable<Piece> = []) {
+    for (const piece of pieces) this.pieces.add(piece);
   }
 
   /** Every line of it was reported. */
@@ -110,6 +121,33 @@ export class Ledger {
     this.#giveUp(piece.body, piece.events, error);
     this.#options.onSettle();
     return true;
+  }
+
+  /**
+   * Settles `piece` of `parcel` as a response said, item by item: `rest`
+   * (if any) takes its place before anything is reported, so that the parcel
+   * never looks settled in between. False (and nothing reported) when the
+   * piece was already given up on.
+   */
+  settle(parcel: Parcel, piece: Piece, settlement: Settlement): boolean {
+    if (!parcel.pieces.delete(piece)) return false;
+    if (settlement.rest !== undefined) parcel.pieces.add(settlement.rest);
+    if (settlement.delivered > 0) {
+      this.delivered += settlement.delivered;
+      this.#sink?.delivered(settlement.delivered);
+    }
+    const { failed, rejected } = settlement;
+    if (failed !== undefined && failed.events > 0) this.#giveUp(failed.body, failed.events, failed.error);
+    if (rejected !== undefined && rejected.events > 0) this.#fail(rejected.events, rejected.error);
+    this.#options.onSettle();
+    return true;
+  }
+
+  /** Something the sink's `onError` (or the destination's) should hear that settled no line by itself. */
+  warn(error: HttpDeliveryError): void {
+    const sink = this.#sink;
+    if (sink !== undefined) sink.warn(error);
+    this.#tell(error);
   }
 
   /** Gives up every piece of `parcel` at once (an abort, a deadline); `error` names what happened. */
@@ -220,12 +258,16 @@ export class Ledger {
 
   #fail(events: number, error: HttpDeliveryError): void {
     this.failed += events;
-    const sink = this.#sink;
-    sink?.failed(events, error);
+    this.#sink?.failed(events, error);
+    this.#tell(error);
+  }
+
+  /** The destination's own `onError`, or the console when no sink listens either. */
+  #tell(error: HttpDeliveryError): void {
     const onError = this.#options.onError;
     try {
       if (onError !== undefined) onError(error);
-      else if (sink === undefined) console.error(`@atd/audit: ${error.name}: ${error.message}`);
+      else if (this.#sink === undefined) console.error(`@atd/audit: ${error.name}: ${error.message}`);
     } catch {
       // onError must not throw; nothing is left to tell.
     }

@@ -4,6 +4,10 @@ import { inPage, pageHref } from "../../runtime/page.ts";
 import type { FetchDestinationOptions } from "../fetch_destination.ts";
 import type { BatchLimits } from "./_batcher.ts";
 import { UNLOAD_CHUNK_BYTES } from "./_page_delivery.ts";
+import { BodyEncoder } from "./_pieces.ts";
+import type { FetchBodyFormat } from "./format/fetch_body_format.ts";
+import { NDJSON } from "./format/ndjson.ts";
+import { isBuiltIn } from "./format/_common.ts";
 import { describeUnparsedUrl, Redactor } from "./_redact.ts";
 import type { RetryPolicy } from "./_retry_policy.ts";
 import type { HttpDeliveryError } from "./http_delivery_error.ts";
@@ -36,6 +40,8 @@ export interface ResolvedOptions {
   readonly onError: ((error: HttpDeliveryError) => void) | undefined;
   readonly unloadDelivery: boolean;
   readonly redactor: Redactor;
+  /** The body format, guarded, with the request size limit it packs within. */
+  readonly encoder: BodyEncoder;
 }
 
 /**
@@ -55,7 +61,21 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
   const b = group(o.batch, "batch");
   const r = group(o.retry, "retry");
   const unloadDelivery = flag(o.unloadDelivery, "unloadDelivery") ?? inPage();
-  const maxBytes = integer("batch.maxBytes", b.maxBytes, 1_048_576, 1);
+  const format = formatOf(o.format);
+  const maxEvents = integer("batch.maxEvents", b.maxEvents, Math.min(512, format.maxEvents), 1);
+  const maxBytes = integer("batch.maxBytes", b.maxBytes, Math.min(1_048_576, format.maxBodyBytes), 1);
+  for (
+    const [name, value, limit, unit] of [
+      ["batch.maxEvents", maxEvents, format.maxEvents, "lines"],
+      ["batch.maxBytes", maxBytes, format.maxBodyBytes, "bytes"],
+    ] as const
+  ) {
+    if (value > limit) {
+      throw new RangeError(
+        `${PREFIX}: ${name} (${value}) is over the ${format.name} format's ${limit} ${unit} per request`,
+      );
+    }
+  }
   const retry: RetryPolicy = {
     deadlineMs: integer("retry.deadlineMs", r.deadlineMs, 30_000, 1),
     delayMs: integer("retry.delayMs", r.delayMs, 1000, 1),
@@ -73,7 +93,13 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
   }
   const given = parseHeaders(o.headers);
   const headers = new Headers(given);
-  if (!headers.has("content-type")) headers.set("content-type", "application/x-ndjson");
+  if (!headers.has("content-type")) {
+    try {
+      headers.set("content-type", format.contentType);
+    } catch {
+      throw new TypeError(`${PREFIX}: the ${format.name} format's contentType is not a valid header value`);
+    }
+  }
   const gzip = (flag(o.gzip, "gzip") ?? false) && typeof CompressionStream === "function";
   if (gzip) headers.set("content-encoding", "gzip");
   const fetchFn = callable<typeof fetch>(o.fetch, "fetch") ??
@@ -82,7 +108,7 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     url: parsed.href,
     where: `${parsed.origin}${parsed.pathname}`,
     batch: {
-      maxEvents: integer("batch.maxEvents", b.maxEvents, 512, 1),
+      maxEvents,
       // What is buffered when the page is left must fit in one keepalive request.
       maxBytes: unloadDelivery ? Math.min(maxBytes, UNLOAD_CHUNK_BYTES) : maxBytes,
       maxDelayMs: integer("batch.maxDelayMs", b.maxDelayMs, 1000, 0),
@@ -98,7 +124,55 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     unloadDelivery,
     // The secrets are the headers as given: content-type and content-encoding added above are not.
     redactor: Redactor.forEndpoint(parsed, given),
+    // A page may be left at any moment: every request must then fit one keepalive request.
+    encoder: new BodyEncoder(format, Math.min(format.maxBodyBytes, unloadDelivery ? UNLOAD_CHUNK_BYTES : Infinity)),
   };
+}
+
+/**
+ * The `format` option, its members read once (a getter cannot change them
+ * later) and checked; its functions called with the format as `this`.
+ */
+function formatOf(value: unknown): FetchBodyFormat {
+  if (value === undefined) return NDJSON;
+  if (isBuiltIn(value as object)) return value as FetchBodyFormat; // frozen: nothing to copy
+  const f = value as Partial<Record<keyof FetchBodyFormat, unknown>> | null;
+  if (typeof f !== "object" || f === null) {
+    throw new TypeError(
+      `${PREFIX}: format must be a body format such as otlpLogs(), got ${f === null ? "null" : typeof f}`,
+    );
+  }
+  const { name, contentType, maxEvents, maxBodyBytes, maxItemBytes, responseBytes, item, body, verdict } = f;
+  if (typeof name !== "string" || name === "" || typeof contentType !== "string") {
+    throw new TypeError(`${PREFIX}: format must have a name and a contentType (strings)`);
+  }
+  for (const [field, fn] of [["responseBytes", responseBytes], ["item", item], ["body", body], ["verdict", verdict]]) {
+    if (typeof fn !== "function") {
+      throw new TypeError(`${PREFIX}: format.${field} must be a function, got ${typeof fn}`);
+    }
+  }
+  for (
+    const [field, limit] of [["maxEvents", maxEvents], ["maxBodyBytes", maxBodyBytes], ["maxItemBytes", maxItemBytes]]
+  ) {
+    if (typeof limit !== "number") {
+      throw new TypeError(`${PREFIX}: format.${field} must be a number, got ${typeof limit}`);
+    }
+    if (!(limit >= 1) || (limit !== Infinity && !Number.isSafeInteger(limit))) {
+      throw new RangeError(`${PREFIX}: format.${field} must be a positive integer or Infinity, got ${limit}`);
+    }
+  }
+  const call = (fn: unknown) => (...args: unknown[]): never => (fn as (...a: unknown[]) => never).apply(value, args);
+  return Object.freeze({
+    name,
+    contentType,
+    maxEvents: maxEvents as number,
+    maxBodyBytes: maxBodyBytes as number,
+    maxItemBytes: maxItemBytes as number,
+    responseBytes: call(responseBytes),
+    item: call(item),
+    body: call(body),
+    verdict: call(verdict),
+  });
 }
 
 function parseUrl(url: string | URL): URL {

@@ -2,12 +2,14 @@
 // keepalive allowance, through the runtime boundary's page functions.
 import { concatBytes } from "../../_bytes.ts";
 import { onPageEvent, type PageEvent, sendBeacon } from "../../runtime/page.ts";
-import { attempt, type Bytes, newKey } from "./_attempt.ts";
-import { chunkLines, type Lines } from "./_batcher.ts";
+import { attempt, newKey } from "./_attempt.ts";
+import { chunkLines } from "./_batcher.ts";
 import { Parcel } from "./_ledger.ts";
+import { type Piece, rawPiece } from "./_pieces.ts";
 import { decideRetry } from "./_retry_policy.ts";
 import type { Scheduler } from "./_scheduler.ts";
 import { type KeepaliveQuota, type SendContext, sendPiece } from "./_send.ts";
+import { settleResponse } from "./_settle.ts";
 
 /** Body size of one keepalive request; browsers refuse more than 64 KiB in flight. */
 export const UNLOAD_CHUNK_BYTES = 60 * 1024;
@@ -93,31 +95,29 @@ export class PageDelivery implements KeepaliveQuota {
     const { scheduler, seal } = this.#targets;
     seal();
     const batches = scheduler.takeReady();
-    const group = new Parcel(new Uint8Array(0), 0);
-    const jobs: { lines: Lines; key: string; counted: boolean }[] = [];
+    const group = new Parcel();
+    const jobs: { lines: Piece; key: string; counted: boolean }[] = [];
     for (const batch of scheduler.sending()) {
       if (batch.keepalive) continue;
-      const copies = chunkLines(concatBytes([...batch.pieces].map((p) => p.body)), UNLOAD_CHUNK_BYTES);
+      const copies = unloadPieces([...batch.pieces]);
       copies.forEach((lines, i) =>
         jobs.push({ lines, key: copies.length === 1 ? batch.key : `${batch.key}.${i}`, counted: false })
       );
     }
-    const parts: Bytes[] = [];
+    const pieces: Piece[] = [];
     for (const batch of batches) {
-      for (const piece of batch.pieces) parts.push(piece.body);
+      pieces.push(...batch.pieces);
       batch.pieces.clear();
       batch.successor = group;
     }
-    if (parts.length > 0) {
-      for (const lines of chunkLines(concatBytes(parts), UNLOAD_CHUNK_BYTES)) {
-        jobs.push({ lines, key: newKey(), counted: true });
-        group.pieces.add(lines); // all of them before any send can settle one
-      }
+    for (const lines of unloadPieces(pieces)) {
+      jobs.push({ lines, key: newKey(), counted: true });
+      group.pieces.add(lines); // all of them before any send can settle one
     }
     if (jobs.length === 0) return;
     let slots = UNLOAD_MAX_IN_FLIGHT;
     const sends = jobs.map(({ lines, key, counted }) => {
-      const fits = slots > 0 && this.#keepaliveBytes + lines.body.length <= KEEPALIVE_QUOTA_BYTES;
+      const fits = slots > 0 && this.#keepaliveBytes + lines.payload.length <= KEEPALIVE_QUOTA_BYTES;
       if (fits) slots--;
       return this.#sendKeepalive(group, lines, key, fits, counted);
     });
@@ -129,31 +129,38 @@ export class PageDelivery implements KeepaliveQuota {
    * (or when the browser refuses it) a beacon. `counted` is false for a copy
    * of a batch whose own request still reports it.
    */
-  async #sendKeepalive(group: Parcel, lines: Lines, key: string, useFetch: boolean, counted: boolean): Promise<void> {
+  async #sendKeepalive(group: Parcel, lines: Piece, key: string, useFetch: boolean, counted: boolean): Promise<void> {
     const { ctx } = this.#targets;
+    const body = lines.payload;
     if (useFetch) {
-      this.#keepaliveBytes += lines.body.length;
+      this.#keepaliveBytes += body.length;
       ctx.counters.requests++;
       if (counted) group.attempts++;
       const result = await attempt({
         fetch: ctx.fetch,
         url: ctx.url,
         headers: ctx.headers,
-        body: lines.body,
+        body,
         gzipped: false,
         key,
         timeoutMs: ctx.timeoutMs,
         signal: group.controller.signal,
         keepalive: true,
         redactor: ctx.redactor,
+        readOk: counted ? ctx.encoder.responseBytes(lines.events) : 0,
       });
-      this.#keepaliveBytes -= lines.body.length;
+      this.#keepaliveBytes -= body.length;
       if (group.controller.signal.aborted) return; // given up on: reported already
       // Keepalive refused (the allowance is used up) or the request failed: try a beacon.
       if (result.ok || result.status !== undefined) {
         if (!counted) return;
         if (result.ok) {
-          ctx.ledger.deliver(group, lines);
+          const again = settleResponse(ctx, group, lines, result.status, result.read, 1);
+          // Still running, and the response says some lines must go again: as usual.
+          if (again !== undefined) {
+            const next = again.piece === lines ? key : newKey();
+            await sendPiece(ctx, group, again.piece, { key: next, deadline: Date.now() + ctx.retry.deadlineMs });
+          }
           return;
         }
         const decision = decideRetry(ctx.retry, result, {
@@ -176,7 +183,7 @@ export class PageDelivery implements KeepaliveQuota {
     let sent = false;
     let cause: unknown;
     try {
-      sent = sendBeacon(ctx.url, lines.body, "application/x-ndjson");
+      sent = sendBeacon(ctx.url, body, ctx.headers.get("content-type") ?? "application/x-ndjson");
     } catch (error) {
       cause = error;
     }
@@ -189,4 +196,14 @@ export class PageDelivery implements KeepaliveQuota {
       ctx.ledger.giveUp(group, lines, ctx.ledger.error("sendBeacon refused the request", lines.events, 1, { cause }));
     }
   }
+}
+
+/**
+ * Pieces of at most 60 KiB each: NDJSON lines re-chunked; a format's pieces
+ * as they are (built within that limit when the batch was sealed).
+ */
+function unloadPieces(pieces: readonly Piece[]): Piece[] {
+  if (pieces.some((piece) => piece.items !== undefined)) return [...pieces];
+  if (pieces.length === 0) return [];
+  return chunkLines(concatBytes(pieces.map((p) => p.body)), UNLOAD_CHUNK_BYTES).map(rawPiece);
 }

@@ -28,6 +28,11 @@ export interface AttemptOutcome {
   readonly retryAfter?: string | null;
   /** What went wrong when there was no response (already free of secrets). */
   readonly error?: string;
+  /**
+   * What went wrong, said instead of the status (a 2xx whose items must go
+   * again, a 2xx that could not be read): it is retried like a 503.
+   */
+  readonly what?: string;
 }
 
 /** Where the batch stands. */
@@ -66,8 +71,11 @@ export function decideRetry(policy: RetryPolicy, outcome: AttemptOutcome, state:
     return { action: "give-up", reason: status ? `HTTP ${status} redirect (not followed)` : "redirect (not followed)" };
   }
   if (status === 413 && state.events > 1) return { action: "split" };
-  const what = status === undefined ? `network error (${outcome.error ?? "no response"})` : `HTTP ${status}`;
-  if (status !== undefined && !RETRYABLE.has(status)) return { action: "give-up", reason: what };
+  const what = outcome.what ??
+    (status === undefined ? `network error (${outcome.error ?? "no response"})` : `HTTP ${status}`);
+  if (status !== undefined && outcome.what === undefined && !RETRYABLE.has(status)) {
+    return { action: "give-up", reason: what };
+  }
   const asked = status === undefined ? undefined : parseRetryAfter(outcome.retryAfter, state.now);
   if (asked !== undefined && asked >= state.msLeft) {
     const seconds = Math.ceil(asked / 1000);

@@ -1,31 +1,27 @@
 // Request slots: which batch goes out when, who waits for what (flush,
 // backpressure), and giving up on everything at an abort or a deadline.
 import { concatBytes } from "../../_bytes.ts";
-import { type Bytes, gzip, newKey } from "./_attempt.ts";
+import { gzip, newKey } from "./_attempt.ts";
 import type { SealedBatch } from "./_batcher.ts";
 import { type Ledger, Parcel } from "./_ledger.ts";
+import { rawPiece } from "./_pieces.ts";
 import { type SendContext, sendPiece } from "./_send.ts";
+import { HttpDeliveryError } from "./http_delivery_error.ts";
 
 const ABORTED = "the stream was aborted";
 
 /** A sealed batch, waiting for or in a request. */
 export class Batch extends Parcel {
-  /** The Idempotency-Key, the same across retries. */
+  /** The Idempotency-Key of its first request, the same across retries. */
   readonly key: string = newKey();
-  /** The gzip body, started when the batch was sealed so that compression overlaps the request in flight. */
-  readonly compressed: Promise<Bytes | undefined> | undefined;
 
   constructor(
-    body: Bytes,
-    events: number,
     /** Order of sealing; a flush starts only batches sealed before it was called. */
     readonly seq: number,
     /** Sealed because it was full: in browsers it goes with keepalive, to outlive the page. */
     readonly full: boolean,
-    compress: boolean,
   ) {
-    super(body, events);
-    this.compressed = compress ? gzip(body) : undefined;
+    super();
   }
 }
 
@@ -85,13 +81,34 @@ export class Scheduler {
     return events;
   }
 
-  /** Queues a sealed batch (a {@linkcode dispatch} starts it). */
+  /**
+   * Queues a sealed batch (a {@linkcode dispatch} starts it): its lines in
+   * the destination's format, as one request or more (a format's size
+   * limit), the gzip of each started now so that compression overlaps the
+   * request in flight. Lines the format cannot carry are given up on at once.
+   */
   enqueue(sealed: SealedBatch): void {
     const body = concatBytes(sealed.parts);
-    const batch = new Batch(body, sealed.events, ++this.#seq, sealed.full, this.#ctx.gzip && !this.stopped);
+    const batch = new Batch(++this.#seq, sealed.full);
     this.batches++;
-    if (this.stopped) return this.#ledger.abandon(batch, ABORTED, this.#reason);
-    this.#ready.push(batch);
+    if (this.stopped) {
+      batch.pieces.add(rawPiece({ body, events: sealed.events }));
+      return this.#ledger.abandon(batch, ABORTED, this.#reason);
+    }
+    const { encoder, gzip: compress, where, redactor } = this.#ctx;
+    const { pieces, refused } = encoder.prepare({ body, events: sealed.events });
+    for (const piece of pieces) {
+      if (compress) piece.compressed = gzip(piece.payload);
+      batch.pieces.add(piece);
+    }
+    for (const { reason, lines } of refused) {
+      const piece = rawPiece({ body: concatBytes(lines), events: lines.length });
+      batch.pieces.add(piece);
+      const events = lines.length === 1 ? "1 audit event" : `${lines.length} audit events`;
+      const message = `Cannot send ${events} to ${where} as ${encoder.format.name}: ${redactor.text(reason, 300)}`;
+      this.#ledger.giveUp(batch, piece, new HttpDeliveryError(message, { events: lines.length, attempts: 0 }));
+    }
+    if (!batch.settled) this.#ready.push(batch);
   }
 
   /** Starts waiting batches (sealed up to `limit`) while request slots are free. */
@@ -195,14 +212,14 @@ export class Scheduler {
 
   async #deliver(batch: Batch): Promise<void> {
     try {
-      const piece = batch.pieces.values().next().value;
-      if (piece === undefined) return;
-      await sendPiece(this.#ctx, batch, piece, {
-        key: batch.key,
-        deadline: Date.now() + this.#deadlineMs,
-        compressed: batch.compressed,
-        full: batch.full,
-      });
+      // More than one piece when the format's size limit split the batch: one request each, in turn.
+      const deadline = Date.now() + this.#deadlineMs;
+      let key = batch.key;
+      for (const piece of [...batch.pieces]) {
+        if (batch.controller.signal.aborted) return;
+        await sendPiece(this.#ctx, batch, piece, { key, deadline, full: batch.full });
+        key = newKey();
+      }
     } catch (error) {
       // sendPiece does not throw; this is a last guard so that no batch vanishes.
       this.#ledger.abandon(batch, "an internal error", error);

@@ -1,10 +1,11 @@
 // Sends one piece of a parcel until it is acknowledged, split or given up
 // on: attempts, the retry policy's answers, and the waits between them.
 import { attempt, type Bytes, describe, gzip, newKey } from "./_attempt.ts";
-import { halves } from "./_batcher.ts";
-import type { Ledger, Parcel, Piece } from "./_ledger.ts";
+import type { Ledger, Parcel } from "./_ledger.ts";
+import type { BodyEncoder, Piece } from "./_pieces.ts";
 import type { Redactor } from "./_redact.ts";
-import { decideRetry, type RetryPolicy } from "./_retry_policy.ts";
+import { type AttemptOutcome, decideRetry, type RetryPolicy } from "./_retry_policy.ts";
+import { settleResponse } from "./_settle.ts";
 
 /** Request counters, in requests and batches. */
 export interface SendCounters {
@@ -25,6 +26,10 @@ export interface KeepaliveQuota {
 export interface SendContext {
   readonly fetch: typeof fetch;
   readonly url: string;
+  /** The endpoint's origin and path: what errors name. */
+  readonly where: string;
+  /** The body format, guarded. */
+  readonly encoder: BodyEncoder;
   readonly headers: Headers;
   readonly gzip: boolean;
   readonly timeoutMs: number;
@@ -40,36 +45,37 @@ export interface SendOptions {
   readonly key: string;
   /** Epoch ms after which no retry starts (413 halves share their batch's). */
   readonly deadline: number;
-  /** The gzip body, if it was started when the batch was sealed. */
-  readonly compressed?: Promise<Bytes | undefined> | undefined;
   /** Sealed because it was full: in browsers it goes with keepalive, to outlive the page. */
   readonly full?: boolean;
 }
 
 /**
  * Sends `piece` of `parcel` until a 2xx, a final answer, or the deadline,
- * and reports its fate to the ledger. Returns early, reporting nothing, once
- * the parcel is given up on (its controller aborts). Never throws.
+ * and reports its fate to the ledger; when a 2xx says some of its lines must
+ * go again, sends those (under a new Idempotency-Key) the same way. Returns
+ * early, reporting nothing, once the parcel is given up on (its controller
+ * aborts). Never throws.
  */
 export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, options: SendOptions): Promise<void> {
   const signal = parcel.controller.signal;
-  const gzipped = ctx.gzip ? await (options.compressed ?? gzip(piece.body)) : undefined;
-  const payload = gzipped ?? piece.body;
   const full = options.full ?? false;
+  let current = piece;
+  let key = options.key;
+  let wire = await wireOf(ctx, current);
   let attempts = 0;
   for (;;) {
-    if (signal.aborted || !parcel.pieces.has(piece)) return;
+    if (signal.aborted || !parcel.pieces.has(current)) return;
     if (attempts === 0 && Date.now() >= options.deadline) {
       // A 413 half shares its batch's deadline, which may have passed.
       const what = `its ${ctx.retry.deadlineMs} ms deadline passed`;
-      ctx.ledger.giveUp(parcel, piece, ctx.ledger.error(what, piece.events, 0, {}));
+      ctx.ledger.giveUp(parcel, current, ctx.ledger.error(what, current.events, 0, {}));
       return;
     }
     attempts++;
     parcel.attempts++;
     ctx.counters.requests++;
     if (attempts > 1) ctx.counters.retried++;
-    const keepalive = ctx.keepalive?.reserve(payload.length, full) ?? false;
+    const keepalive = ctx.keepalive?.reserve(wire.body.length, full) ?? false;
     parcel.keepalive = keepalive;
     let result;
     try {
@@ -77,35 +83,54 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
         fetch: ctx.fetch,
         url: ctx.url,
         headers: ctx.headers,
-        body: payload,
-        gzipped: gzipped !== undefined,
-        key: options.key,
+        body: wire.body,
+        gzipped: wire.gzipped,
+        key,
         timeoutMs: Math.max(1, Math.min(ctx.timeoutMs, options.deadline - Date.now())),
         signal,
         keepalive,
         redactor: ctx.redactor,
+        readOk: ctx.encoder.responseBytes(current.events),
       });
     } finally {
       // The response was read or cancelled (or failed): the browser has released its allowance.
-      if (keepalive) ctx.keepalive?.release(payload.length);
+      if (keepalive) ctx.keepalive?.release(wire.body.length);
       parcel.keepalive = false;
     }
+    let outcome: AttemptOutcome;
     if (result.ok) {
-      ctx.ledger.deliver(parcel, piece);
-      return;
+      const again = settleResponse(ctx, parcel, current, result.status, result.read, attempts);
+      if (again === undefined) return;
+      outcome = { status: result.status, what: again.what };
+      if (again.piece !== current) {
+        // Other lines, another body: another Idempotency-Key.
+        current = again.piece;
+        key = newKey();
+        wire = await wireOf(ctx, current);
+      }
+    } else {
+      if (signal.aborted) return;
+      outcome = result.status === undefined
+        ? { status: undefined, error: describe(result.error) }
+        : { status: result.status, redirect: result.redirect, retryAfter: result.retryAfter };
     }
-    if (signal.aborted) return;
     const now = Date.now();
-    const decision = decideRetry(ctx.retry, {
-      status: result.status,
-      ...(result.status === undefined
-        ? { error: describe(result.error) }
-        : { redirect: result.redirect, retryAfter: result.retryAfter }),
-    }, { events: piece.events, attempt: attempts, msLeft: options.deadline - now, now, random: Math.random() });
+    const decision = decideRetry(ctx.retry, outcome, {
+      events: current.events,
+      attempt: attempts,
+      msLeft: options.deadline - now,
+      now,
+      random: Math.random(),
+    });
     if (decision.action === "split") {
       ctx.counters.split++;
-      const [first, second] = halves(piece.body, piece.events);
-      parcel.pieces.delete(piece);
+      const halves = ctx.encoder.split(current);
+      if (typeof halves === "string") {
+        ctx.ledger.giveUp(parcel, current, ctx.ledger.error(halves, current.events, attempts, {}));
+        return;
+      }
+      const [first, second] = halves;
+      parcel.pieces.delete(current);
       parcel.pieces.add(first).add(second);
       // The halves share what is left of this batch's deadline.
       await sendPiece(ctx, parcel, first, { key: newKey(), deadline: options.deadline, full });
@@ -113,14 +138,23 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       return;
     }
     if (decision.action === "give-up") {
-      const more = result.status === undefined
+      const more = result.ok
+        ? { status: result.status }
+        : result.status === undefined
         ? { cause: result.error }
         : { status: result.status, body: result.excerpt };
-      ctx.ledger.giveUp(parcel, piece, ctx.ledger.error(decision.reason, piece.events, attempts, more));
+      ctx.ledger.giveUp(parcel, current, ctx.ledger.error(decision.reason, current.events, attempts, more));
       return;
     }
     await sleep(decision.delayMs, signal);
   }
+}
+
+/** The bytes a piece goes as: its body, gzipped when asked (and when compression worked). */
+async function wireOf(ctx: SendContext, piece: Piece): Promise<{ body: Bytes; gzipped: boolean }> {
+  if (!ctx.gzip) return { body: piece.payload, gzipped: false };
+  const compressed = await (piece.compressed ?? gzip(piece.payload));
+  return compressed === undefined ? { body: piece.payload, gzipped: false } : { body: compressed, gzipped: true };
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -2,7 +2,8 @@
 // are real (a local receiver), the lifecycle events and beacons are not.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { fetchDestination, type HttpDeliveryError } from "../../../src/destination/fetch_destination.ts";
+import { fetchDestination, type HttpDeliveryError, otlpLogs } from "../../../src/destination/fetch_destination.ts";
+import { ApiReceiver, otlpApi } from "../../_helpers/api_receivers.ts";
 import { inPage, onPageEvent, type PageEvent, pageHref, sendBeacon } from "../../../src/runtime/page.ts";
 import { gate, type Reply } from "../../_helpers/http_receiver.ts";
 import { body, callIdsOf, fast, ids, linesOf, withReceiver } from "./_fetch_helpers.ts";
@@ -138,6 +139,37 @@ describe("fetchDestination in a page (PageDelivery)", () => {
         assert.equal(destination.stats().delivered, 600);
         await writer.close();
       });
+    });
+  });
+
+  it("fetchDestination with a format sends everything when the page is left, each body within 60 KiB, beacons typed", async () => {
+    await withFakePage(async (page) => {
+      const receiver = await ApiReceiver.start(otlpApi());
+      try {
+        const { fetch: recording, keepalive } = keepaliveRecorder();
+        const destination = fetchDestination(receiver.url, fast({ fetch: recording, format: otlpLogs() }));
+        const writer = destination.getWriter();
+        const want = ids(400); // ~100 KB of lines, twice that as OTLP: batches of 60 KiB of lines, split again
+        await writer.write(body(linesOf(want)));
+        page.leave();
+        await until(() => destination.stats().inFlight === 0 && destination.stats().pending === 0);
+        assert.deepEqual(receiver.violations, []);
+        for (const request of receiver.http.requests) assert.ok(request.raw.length <= 60 * 1024);
+        assert.ok(keepalive.length >= 1 && keepalive.every((k) => k), "the unload path uses keepalive requests");
+        await until(() => page.beacons.length === 0 || page.beacons.every((b) => b.text !== ""));
+        const beaconed = page.beacons.flatMap((b) => {
+          assert.match(b.type, /^application\/json/); // Bun adds ";charset=utf-8"
+          const request = JSON.parse(b.text) as {
+            resourceLogs: { scopeLogs: { logRecords: { body: { stringValue: string } }[] }[] }[];
+          };
+          return request.resourceLogs[0]!.scopeLogs[0]!.logRecords.map((r) => r.body.stringValue);
+        });
+        assert.deepEqual([...receiver.stored.keys(), ...callIdsOf(beaconed)].sort(), want);
+        assert.equal(destination.stats().delivered, 400);
+        await writer.close();
+      } finally {
+        await receiver.close();
+      }
     });
   });
 

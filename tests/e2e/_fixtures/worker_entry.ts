@@ -1,13 +1,15 @@
 // A Cloudflare Worker (module syntax) that audits each request's tool calls.
 // Bundled with esbuild at test time and served by workerd; `INGEST_URL_AT_BUILD`
 // is replaced by the receiver's URL when bundling.
-import { createCallEvent, fetchDestination, JsonLinesAuditSink } from "./browser_entry.ts";
+import { createCallEvent, fetchDestination, JsonLinesAuditSink, otlpLogs } from "./browser_entry.ts";
 
 declare const INGEST_URL_AT_BUILD: string;
 
 /** The bindings in the workerd config. */
 interface Env {
   readonly INGEST_URL: string;
+  /** An OTLP/HTTP logs endpoint, for `?format=otlp`. */
+  readonly OTLP_URL: string;
 }
 
 /** The part of workerd's ExecutionContext the handler uses. */
@@ -25,9 +27,12 @@ export default {
     const params = new URL(request.url).searchParams;
     const count = Number(params.get("n") ?? "0");
     const prefix = params.get("prefix") ?? "worker";
+    const destination = params.get("format") === "otlp"
+      ? fetchDestination(env.OTLP_URL, { format: otlpLogs({ serviceName: "worker" }), gzip: true })
+      : fetchDestination(env.INGEST_URL);
     const sink = params.get("sink") === "module"
       ? moduleSink
-      : new JsonLinesAuditSink(fetchDestination(env.INGEST_URL), { backpressure: "block" });
+      : new JsonLinesAuditSink(destination, { backpressure: "block" });
     for (let i = 0; i < count; i++) {
       sink.onCall(createCallEvent({
         call_id: `${prefix}-${i}`,
