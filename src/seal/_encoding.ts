@@ -26,11 +26,38 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789
 const DECODE = new Uint8Array(128).fill(255);
 for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
-/** Standard base64 with padding. */
+const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
+const ascii = new TextDecoder();
+/** The runtime's own encoder (V8 15 and JavaScriptCore have it; Node 20 does not). */
+const nativeBase64 = (Uint8Array.prototype as { toBase64?: (this: Uint8Array) => string }).toBase64;
+
+/**
+ * Standard base64 with padding. A checkpoint holds 4 bytes a line of tags:
+ * building a binary string for `btoa` cost up to 0.8 µs a line on Node, this
+ * table about 0.02 (and the native encoder, where there is one, less).
+ */
 export function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
+  if (nativeBase64 !== undefined) return nativeBase64.call(bytes);
+  const n = bytes.length;
+  const out = new Uint8Array(Math.ceil(n / 3) * 4);
+  let o = 0;
+  let i = 0;
+  for (; i + 3 <= n; i += 3, o += 4) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out[o] = CODES[v >>> 18]!;
+    out[o + 1] = CODES[(v >>> 12) & 63]!;
+    out[o + 2] = CODES[(v >>> 6) & 63]!;
+    out[o + 3] = CODES[v & 63]!;
+  }
+  if (i < n) {
+    const two = i + 1 < n;
+    const v = (bytes[i]! << 16) | ((two ? bytes[i + 1]! : 0) << 8);
+    out[o] = CODES[v >>> 18]!;
+    out[o + 1] = CODES[(v >>> 12) & 63]!;
+    out[o + 2] = two ? CODES[(v >>> 6) & 63]! : 0x3d;
+    out[o + 3] = 0x3d;
+  }
+  return ascii.decode(out);
 }
 
 /** Decodes standard base64 with padding; `undefined` when `text` is not base64. */

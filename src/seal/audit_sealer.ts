@@ -3,7 +3,7 @@ import type { AuditCheckpoint, AuditCheckpointGap } from "./audit_checkpoint.ts"
 import type { AuditSealKey } from "./audit_seal_key.ts";
 import { checkpointHash, checkpointLine, checkpointText, parseCheckpoint } from "./_checkpoint.ts";
 import { encodeValue, isName, isReason, sha256Hex, toBase64, ZERO_HASH } from "./_encoding.ts";
-import { lineDigests, lineTs, splitLines } from "./_lines.ts";
+import { lineDigests, type Lines, linesOfChunks, lineTs, splitLines } from "./_lines.ts";
 
 /** Options for {@linkcode AuditSealer}. */
 export interface AuditSealerOptions {
@@ -92,6 +92,8 @@ export class AuditSealer {
   readonly #heartbeat: boolean;
   readonly #now: () => number;
   #chunks: Uint8Array[] = [];
+  /** The newline offsets of each chunk, while every chunk came with them; else `undefined`. */
+  #ends: Uint32Array[] | undefined = [];
   #segLines = 0;
   #segBytes = 0;
   #undelivered = 0;
@@ -153,6 +155,26 @@ export class AuditSealer {
     return this.#origin;
   }
 
+  /** Lines that make a segment due (`maxSegmentLines`). */
+  get maxSegmentLines(): number {
+    return this.#maxLines;
+  }
+
+  /** Bytes that make a segment due (`maxSegmentBytes`). */
+  get maxSegmentBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Milliseconds after which a segment with lines or losses is due (`intervalMs`). */
+  get intervalMs(): number {
+    return this.#interval;
+  }
+
+  /** Whether a checkpoint is due every `intervalMs` even with nothing to seal. */
+  get heartbeat(): boolean {
+    return this.#heartbeat;
+  }
+
   /** The last checkpoint made, to continue the chain in a new stream (`previous`). */
   get lastCheckpoint(): AuditCheckpoint | undefined {
     return this.#last;
@@ -186,10 +208,17 @@ export class AuditSealer {
    *
    * @param chunk Whole lines, each ended by `"\n"`; must not change afterwards.
    * @param lines How many lines it holds.
+   * @param ends Where its newlines are, if known (saves looking for them when sealing): the
+   *   offset of every newline of the chunk, ascending, the last one `chunk.length - 1`. Ignored
+   *   when it does not fit.
    * @returns Whether the segment reached its size limit (call `seal()`).
    */
-  append(chunk: Uint8Array, lines: number): boolean {
+  append(chunk: Uint8Array, lines: number, ends?: Uint32Array): boolean {
     this.#chunks.push(chunk);
+    if (this.#ends !== undefined) {
+      if (ends !== undefined && fits(chunk, lines, ends)) this.#ends.push(ends);
+      else this.#ends = undefined;
+    }
     this.#segLines += lines;
     this.#segBytes += chunk.byteLength;
     return this.#segLines >= this.#maxLines || this.#segBytes >= this.#maxBytes;
@@ -263,24 +292,36 @@ export class AuditSealer {
    */
   seal(): Promise<Uint8Array<ArrayBuffer>> {
     const chunks = this.#chunks;
+    const ends = this.#ends;
+    const lineCount = this.#segLines;
     const gaps = [...this.#gaps.values()];
     const time = encodeValue(new Date(this.#now()).toISOString());
     this.#chunks = [];
+    this.#ends = [];
     this.#gaps = new Map();
     this.#segLines = this.#segBytes = this.#undelivered = 0;
     this.#lastCut = this.#now();
-    const next = this.#chain.then(() => this.#make(chunks, gaps, time));
+    const next = this.#chain.then(() => this.#make(chunks, ends, lineCount, gaps, time));
     this.#chain = next.catch((error) => {
       this.#failure ??= error;
     });
     return next;
   }
 
-  async #make(chunks: Uint8Array[], gaps: OpenGap[], time: string): Promise<Uint8Array<ArrayBuffer>> {
+  async #make(
+    chunks: Uint8Array[],
+    ends: Uint32Array[] | undefined,
+    lineCount: number,
+    gaps: OpenGap[],
+    time: string,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#failure !== undefined) throw this.#failure;
     const bytes = concatBytes(chunks) as Uint8Array<ArrayBuffer>;
     const segment = bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
-    const lines = splitLines(segment);
+    // Hashing starts now: where the runtime hashes off the main thread, it overlaps the tags.
+    const sha = sha256Hex(segment);
+    sha.catch(() => {});
+    const lines: Lines = ends === undefined ? splitLines(segment) : linesOfChunks(chunks, ends, lineCount);
     if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
     const inSegment = gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0);
     const out = gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
@@ -302,7 +343,7 @@ export class AuditSealer {
       offered: this.#offered + lines.count + out,
       seg_lines: lines.count,
       seg_bytes: segment.length,
-      seg_sha256: await sha256Hex(segment),
+      seg_sha256: await sha,
       seg_tags: toBase64(tagBytes),
       first_ts: last < 0 ? "-" : lineTs(segment, lines.starts[0]!, lines.ends[0]!),
       last_ts: last < 0 ? "-" : lineTs(segment, lines.starts[last]!, lines.ends[last]!),
@@ -330,6 +371,18 @@ function parsePrevious(previous: AuditCheckpoint | string): Exclude<ReturnType<t
   const parsed = parseCheckpoint(line.trimEnd());
   if (typeof parsed === "string") throw new TypeError(`Cannot create sealer: previous is not a checkpoint: ${parsed}`);
   return parsed;
+}
+
+/** Whether `ends` are `lines` ascending newline offsets ending the chunk (one byte read a line). */
+function fits(chunk: Uint8Array, lines: number, ends: Uint32Array): boolean {
+  if (ends.length !== lines || (lines === 0 ? chunk.length !== 0 : ends[lines - 1] !== chunk.length - 1)) return false;
+  let last = -1;
+  for (let i = 0; i < lines; i++) {
+    const end = ends[i]!;
+    if (end <= last || chunk[end] !== 0x0a) return false;
+    last = end;
+  }
+  return true;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {
