@@ -68,7 +68,7 @@ export class DestinationLink {
     const sealing = this.#sealing;
     if (sealing !== undefined) {
       // In band, a checkpoint line due before this chunk goes first.
-      const gate = sealing.gate;
+      const gate = sealing.gate();
       if (gate !== undefined) await gate;
       sealing.append(bytes, lines, ends);
     }

@@ -137,8 +137,14 @@ export class Sealing implements SettleObserver {
     return this.#seal === undefined;
   }
 
-  /** In band: resolves when the data may be written (the checkpoint of the last cut is in the stream). */
-  get gate(): Promise<void> | undefined {
+  /**
+   * In band: resolves when the next chunk may be written (the checkpoint of
+   * the last cut is in the stream); `undefined` when it may be at once. The
+   * destination is asked to settle what it holds, so that the segment can be
+   * sealed.
+   */
+  gate(): Promise<void> | undefined {
+    if (this.#gate !== undefined) this.#inBand?.prompt();
     return this.#gate;
   }
 
@@ -231,7 +237,6 @@ export class Sealing implements SettleObserver {
       });
     }
     this.#advance();
-    if (this.#units.length > 0 && this.#inBand !== undefined && this.#seal === undefined) this.#inBand.prompt();
   }
 
   /** An in-band checkpoint line was just handed to the destination. */
