@@ -1,4 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
+import { isAuditCheckpointLine } from "../seal/audit_checkpoint.ts";
 import { checkMaxLineBytes, LineSplitter } from "./_line_splitter.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
@@ -35,6 +36,8 @@ export interface ReadCallEventsStats {
   readonly events: number;
   /** Lines rejected (all kinds). */
   readonly invalid: number;
+  /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…`), skipped. */
+  readonly checkpoints: number;
   /** Bytes read from the source. */
   readonly bytes: number;
 }
@@ -52,6 +55,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
   #lines = 0;
   #events = 0;
   #invalid = 0;
+  #checkpoints = 0;
   #bytes = 0;
 
   /**
@@ -75,7 +79,13 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
 
   /** Counts so far. */
   get stats(): ReadCallEventsStats {
-    return { lines: this.#lines, events: this.#events, invalid: this.#invalid, bytes: this.#bytes };
+    return {
+      lines: this.#lines,
+      events: this.#events,
+      invalid: this.#invalid,
+      checkpoints: this.#checkpoints,
+      bytes: this.#bytes,
+    };
   }
 
   /**
@@ -97,6 +107,10 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     const batch: CallEvent[] = [];
     let failure: InvalidLineError | undefined;
     const onLine = (line: JsonLine): void => {
+      if (line.kind !== "invalid_utf8" && isAuditCheckpointLine(line.text)) {
+        this.#checkpoints++;
+        return;
+      }
       const result = lineToEvent(line, this.#max);
       if (!(result instanceof Error)) {
         batch.push(result);
@@ -146,7 +160,8 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
  * upgraded to the current shape (a missing `secrets_resolved` becomes
  * `false`).
  *
- * Bad lines never stop the read unless `strict` is set: each goes to
+ * Checkpoint lines of a trail sealed in band are skipped and counted in
+ * `stats.checkpoints`. Bad lines never stop the read unless `strict` is set: each goes to
  * `onInvalid` as an {@linkcode InvalidLineError} with its line number, byte
  * offset, excerpt, field path and reason. A last line without a newline is
  * accepted when it holds a whole event, and reported as `"torn"` otherwise.
