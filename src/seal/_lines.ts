@@ -50,35 +50,6 @@ export function splitLines(bytes: Uint8Array, expected = 64): Lines {
   };
 }
 
-/**
- * The lines of chunks whose line ends are known (the sink records where each
- * `"\n"` went as it encodes): no search for newlines, one tag per line.
- * `ends[i]` holds the offsets of chunk `i`'s newlines, in order; every chunk
- * ends with its last newline.
- */
-export function linesOfChunks(chunks: readonly Uint8Array[], ends: readonly Uint32Array[], count: number): Lines {
-  const starts = new Uint32Array(count);
-  const lineEnds = new Uint32Array(count);
-  const tags = new Uint32Array(count);
-  let line = 0;
-  let base = 0;
-  for (let c = 0; c < chunks.length; c++) {
-    const chunk = chunks[c]!;
-    const offsets = ends[c]!;
-    const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let start = 0;
-    for (let i = 0; i < offsets.length; i++) {
-      const end = offsets[i]!;
-      starts[line] = base + start;
-      lineEnds[line] = base + end;
-      tags[line++] = lineTag(chunk, start, end, view);
-      start = end + 1;
-    }
-    base += chunk.length;
-  }
-  return { count: line, starts, ends: lineEnds, tags, torn: false };
-}
-
 function grow(array: Uint32Array, capacity: number): Uint32Array {
   const out = new Uint32Array(capacity);
   out.set(array);

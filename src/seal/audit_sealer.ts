@@ -3,7 +3,8 @@ import type { AuditCheckpoint, AuditCheckpointGap } from "./audit_checkpoint.ts"
 import type { AuditSealKey } from "./audit_seal_key.ts";
 import { checkpointHash, checkpointLine, checkpointText, parseCheckpoint } from "./_checkpoint.ts";
 import { encodeValue, isName, isReason, sha256Hex, toBase64, ZERO_HASH } from "./_encoding.ts";
-import { lineDigests, type Lines, linesOfChunks, lineTs, splitLines } from "./_lines.ts";
+import { lineTs } from "./_lines.ts";
+import { hashSegment } from "./_hasher.ts";
 
 /** Options for {@linkcode AuditSealer}. */
 export interface AuditSealerOptions {
@@ -316,20 +317,22 @@ export class AuditSealer {
     time: string,
   ): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#failure !== undefined) throw this.#failure;
-    const bytes = concatBytes(chunks) as Uint8Array<ArrayBuffer>;
-    const segment = bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
-    // Hashing starts now: where the runtime hashes off the main thread, it overlaps the tags.
-    const sha = sha256Hex(segment);
-    sha.catch(() => {});
-    const lines: Lines = ends === undefined ? splitLines(segment) : linesOfChunks(chunks, ends, lineCount);
-    if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
+    const segment = concatBytes(chunks);
     const inSegment = gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0);
     const out = gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
+    // Tags, SHA-256 and line digests, off the main thread when the segment is in shared memory.
+    const lines = await hashSegment(
+      segment,
+      ends === undefined ? undefined : joinEnds(chunks, ends, lineCount),
+      inSegment > 0,
+    );
+    if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
     const tagBytes = new Uint8Array(4 * lines.count);
     const view = new DataView(tagBytes.buffer);
     for (let i = 0; i < lines.count; i++) view.setUint32(4 * i, lines.tags[i]!);
-    const digests = inSegment > 0 ? await lineDigests(segment, lines) : undefined;
+    const digests = lines.digests;
     const last = lines.count - 1;
+    const lineStart = (i: number): number => (i === 0 ? 0 : lines.ends[i - 1]! + 1);
     const unsigned: Omit<AuditCheckpoint, "sig"> = {
       audit_checkpoint: 1,
       origin: this.#origin,
@@ -343,10 +346,10 @@ export class AuditSealer {
       offered: this.#offered + lines.count + out,
       seg_lines: lines.count,
       seg_bytes: segment.length,
-      seg_sha256: await sha,
+      seg_sha256: lines.sha,
       seg_tags: toBase64(tagBytes),
-      first_ts: last < 0 ? "-" : lineTs(segment, lines.starts[0]!, lines.ends[0]!),
-      last_ts: last < 0 ? "-" : lineTs(segment, lines.starts[last]!, lines.ends[last]!),
+      first_ts: last < 0 ? "-" : lineTs(segment, 0, lines.ends[0]!),
+      last_ts: last < 0 ? "-" : lineTs(segment, lineStart(last), lines.ends[last]!),
       gaps: gaps.map((g): AuditCheckpointGap => ({ ...g })),
       ...(digests === undefined ? {} : { line_digests: toBase64(digests) }),
     };
@@ -371,6 +374,19 @@ function parsePrevious(previous: AuditCheckpoint | string): Exclude<ReturnType<t
   const parsed = parseCheckpoint(line.trimEnd());
   if (typeof parsed === "string") throw new TypeError(`Cannot create sealer: previous is not a checkpoint: ${parsed}`);
   return parsed;
+}
+
+/** The segment's newline offsets, from each chunk's. */
+function joinEnds(chunks: readonly Uint8Array[], ends: readonly Uint32Array[], count: number): Uint32Array {
+  if (ends.length === 1) return ends[0]!;
+  const out = new Uint32Array(count);
+  let line = 0;
+  let base = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    for (const end of ends[c]!) out[line++] = base + end;
+    base += chunks[c]!.length;
+  }
+  return out;
 }
 
 /** Whether `ends` are `lines` ascending newline offsets ending the chunk (one byte read a line). */
