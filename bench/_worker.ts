@@ -283,6 +283,7 @@ const CONTENDERS: Record<string, (src: Source) => Promise<Result>> = {
 async function main(): Promise<Result> {
   if (contender === "stall") return await stalled(total);
   if (contender === "oncall") return await onCallCost(shape, total, outPath);
+  if (contender === "oncall_sealed") return await onCallCost(shape, total, outPath, true);
   const run = CONTENDERS[contender];
   if (run === undefined) throw new Error(`unknown contender ${JSON.stringify(contender)}`);
   if (warmup > 0) {
