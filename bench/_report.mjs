@@ -5,6 +5,7 @@ import { fmt, mark, median, mib, pairedRatio, thousands } from "./_bench_util.mj
 /** The contenders timed as events/s, in table order. */
 export const THROUGHPUT = [
   "sink_block",
+  "sink_block_sealed",
   "sink_record",
   "sink_burst",
   "sink_drop",
@@ -13,7 +14,7 @@ export const THROUGHPUT = [
   "logtape",
   "raw",
 ];
-const LOSSLESS = new Set(["sink_block", "sink_record", "sink_burst", "pino", "logtape", "raw"]);
+const LOSSLESS = new Set(["sink_block", "sink_block_sealed", "sink_record", "sink_burst", "pino", "logtape", "raw"]);
 
 /** Issue 11's bars. */
 const TARGET = { vsRaw: 0.95, vsPino: 2.5, vsReady: 0.9, onCallOverStringify: 1.1, createNs: 1000 };
@@ -65,16 +66,18 @@ export function report({ machine, results, runtimes, variants, shapes, contender
   if (contenders.includes("oncall")) {
     lines.push("", "#### ns per event (synchronous time only, same events, same process)", "");
     lines.push(
-      "| runtime | shape | onCall | JSON.stringify | encodeCallEvent | createCallEvent | nowRfc3339 | onCall ÷ stringify |",
-      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      "| runtime | shape | onCall | onCall, sealing on | JSON.stringify | encodeCallEvent | createCallEvent | nowRfc3339 | onCall ÷ stringify |",
+      "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     );
     for (const runtime of runtimes) {
       for (const shape of shapes) {
         const rs = pick({ runtime, shape, contender: "oncall" });
         if (rs.length === 0) continue;
         const m = (field) => median(rs.map((r) => r[field]));
+        const sealedRuns = pick({ runtime, shape, contender: "oncall_sealed" });
+        const sealedNs = sealedRuns.length === 0 ? "–" : fmt(median(sealedRuns.map((r) => r.onCallNs)), 0);
         lines.push(
-          `| ${runtime} | ${shape} (${fmt(m("lineBytes"), 0)} B) | ${fmt(m("onCallNs"), 0)} | ${
+          `| ${runtime} | ${shape} (${fmt(m("lineBytes"), 0)} B) | ${fmt(m("onCallNs"), 0)} | ${sealedNs} | ${
             fmt(m("stringifyNs"), 0)
           } | ${fmt(m("encodeNs"), 0)} | ${fmt(m("createNs"), 0)} | ${fmt(m("nowNs"), 0)} | ${
             fmt(m("onCallOverStringify"))

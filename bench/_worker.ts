@@ -5,14 +5,16 @@
 // with createCallEvent). `warmup` 0 is the cold variant. Prints one JSON line
 // with the measurements; `run.mjs` starts it once per (variant, runtime,
 // contender, repetition) and checks the output file's line count.
-import { openSync, rmSync, writeSync as nodeWriteSync } from "node:fs";
+import { openSync, readFileSync, rmSync, writeSync as nodeWriteSync } from "node:fs";
 import { argv, cpuUsage, memoryUsage, stdout } from "node:process";
 import { setImmediate } from "node:timers";
 import pino from "pino";
 import { configure, dispose, getLogger, jsonLinesFormatter } from "@logtape/logtape";
 import { getFileSink } from "@logtape/file";
-import { type CallEvent, JsonLinesAuditSink } from "../mod.ts";
+import { type CallEvent, JsonLinesAuditSink, type JsonLinesAuditSinkOptions } from "../mod.ts";
 import { fileDestination } from "../src/destination/file_destination.ts";
+import { importAuditSealKey } from "../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../src/seal/generate_audit_seal_key.ts";
 import { callId, makeEvent, parseShape } from "./_shapes.ts";
 import { collectGarbage, onCallCost, type Result } from "./_worker_oncall.ts";
 
@@ -87,8 +89,8 @@ async function closeLossless(sink: JsonLinesAuditSink, n: number): Promise<Resul
 }
 
 /** Block mode, one producer that awaits `ready` whenever the queue is full. */
-async function sinkReady(src: Source): Promise<Result> {
-  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
+async function sinkReady(src: Source, options: JsonLinesAuditSinkOptions = {}): Promise<Result> {
+  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block", ...options });
   return await timed(src.length, async (meter) => {
     for (let i = 0; i < src.length; i++) {
       if (sink.desiredSize <= 0) {
@@ -99,6 +101,23 @@ async function sinkReady(src: Source): Promise<Result> {
     }
     return await closeLossless(sink, src.length);
   });
+}
+
+/**
+ * The ready loop with sealing on: checkpoints (Ed25519, default segments of
+ * 4096 lines or 1 MiB) to a seal file beside the log. The key is made before
+ * the clock; the seal file is checked (every line a checkpoint) and removed.
+ */
+async function sinkReadySealed(src: Source): Promise<Result> {
+  const key = await importAuditSealKey((await generateAuditSealKey()).privateJwk);
+  const sealPath = `${outPath}.seal`;
+  const result = await sinkReady(src, { seal: { key, to: fileDestination(sealPath) } });
+  const seal = readFileSync(sealPath, "utf8").split("\n").slice(0, -1);
+  rmSync(sealPath, { force: true });
+  if (seal.length === 0 || !seal.every((line) => line.startsWith('{"audit_checkpoint":'))) {
+    throw new Error(`the seal file holds ${seal.length} lines, not all checkpoints`);
+  }
+  return { ...result, checkpoints: seal.length };
 }
 
 /** Block mode, `await sink.record(event)` for every event. */
@@ -250,7 +269,8 @@ async function stalled(count: number): Promise<Result> {
 }
 
 const CONTENDERS: Record<string, (src: Source) => Promise<Result>> = {
-  sink_block: sinkReady,
+  sink_block: (src) => sinkReady(src),
+  sink_block_sealed: sinkReadySealed,
   sink_record: sinkRecord,
   sink_burst: sinkBurst,
   sink_drop: (src) => sinkDrop(src, 0),
@@ -263,6 +283,7 @@ const CONTENDERS: Record<string, (src: Source) => Promise<Result>> = {
 async function main(): Promise<Result> {
   if (contender === "stall") return await stalled(total);
   if (contender === "oncall") return await onCallCost(shape, total, outPath);
+  if (contender === "oncall_sealed") return await onCallCost(shape, total, outPath, true);
   const run = CONTENDERS[contender];
   if (run === undefined) throw new Error(`unknown contender ${JSON.stringify(contender)}`);
   if (warmup > 0) {

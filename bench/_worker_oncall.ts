@@ -10,6 +10,9 @@ import {
   nowRfc3339,
 } from "../mod.ts";
 import { fileDestination } from "../src/destination/file_destination.ts";
+import { importAuditSealKey } from "../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../src/seal/generate_audit_seal_key.ts";
+import { rmSync } from "node:fs";
 import { eventFields, type Shape } from "./_shapes.ts";
 
 /** One run's measurements, printed as one JSON line. */
@@ -30,16 +33,24 @@ const LOOPS = ["onCall", "stringify", "encode", "create", "now"] as const;
  * of their fields (default `ts`, so `nowRfc3339` included) and `nowRfc3339`
  * alone, in the same process: chunks of 512 events, the loops interleaved
  * (order rotating per chunk), the sink drained between chunks outside the
- * clock. A first pass over 10% of the events warms the JIT.
+ * clock. A first pass over 10% of the events warms the JIT. With `sealed`
+ * (the `oncall_sealed` contender), the sink seals its trail into a seal file
+ * beside: the same loops, so that the two contenders' onCall compare.
  */
-export async function onCallCost(shape: Shape, total: number, outPath: string): Promise<Result> {
+export async function onCallCost(shape: Shape, total: number, outPath: string, sealed = false): Promise<Result> {
   const fields = new Array<CallEventFields>(total);
   const events = new Array<CallEvent>(total);
   for (let i = 0; i < total; i++) {
     fields[i] = eventFields(shape, i);
     events[i] = createCallEvent(fields[i]!);
   }
-  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block" });
+  const seal = sealed
+    ? {
+      key: await importAuditSealKey((await generateAuditSealKey()).privateJwk),
+      to: fileDestination(`${outPath}.seal`),
+    }
+    : undefined;
+  const sink = new JsonLinesAuditSink(fileDestination(outPath), { backpressure: "block", ...(seal ? { seal } : {}) });
   const chunk = 512;
   let keep = 0; // keeps the results alive
   const loop = (which: number, from: number, to: number): void => {
@@ -80,6 +91,7 @@ export async function onCallCost(shape: Shape, total: number, outPath: string): 
   collectGarbage();
   const [onCallNs = NaN, stringifyNs = NaN, encodeNs = NaN, createNs = NaN, nowNs = NaN] = await measure(0, total);
   await sink.close();
+  rmSync(`${outPath}.seal`, { force: true });
   const s = sink.stats();
   return {
     onCallNs,

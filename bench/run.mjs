@@ -26,12 +26,12 @@ const events = Number(option("events", "200000"));
 const stallEvents = Number(option("stall-events", "1000000"));
 const warmup = Number(option("warmup", "20000"));
 const runtimes = list("runtimes", ["deno", "bun", "node"]);
-const contenders = list("contenders", [...THROUGHPUT, "oncall", "stall"]);
+const contenders = list("contenders", [...THROUGHPUT, "oncall", "oncall_sealed", "stall"]);
 const temps = list("temps", ["warm", "cold"]);
 const builds = list("builds", ["prebuilt", "inloop"]);
 const shapes = list("shapes", ["ref", "prov"]);
 for (const c of contenders) {
-  if (![...THROUGHPUT, "oncall", "stall"].includes(c)) throw new Error(`unknown contender ${c}`);
+  if (![...THROUGHPUT, "oncall", "oncall_sealed", "stall"].includes(c)) throw new Error(`unknown contender ${c}`);
 }
 for (
   const [name, values, allowed] of [
@@ -110,7 +110,8 @@ const variants = temps.flatMap((temp) => builds.flatMap((build) => shapes.map((s
 const groups = [];
 const throughput = contenders.filter((c) => THROUGHPUT.includes(c));
 if (throughput.length > 0) { for (const v of variants) groups.push({ ...v, contenders: throughput }); }
-if (contenders.includes("oncall")) { for (const shape of shapes) groups.push({ shape, contenders: ["oncall"] }); }
+const calls = contenders.filter((c) => c === "oncall" || c === "oncall_sealed");
+if (calls.length > 0) { for (const shape of shapes) groups.push({ shape, contenders: calls }); }
 if (contenders.includes("stall")) groups.push({ contenders: ["stall"] });
 
 const results = [];
@@ -127,7 +128,7 @@ for (let rep = 0; rep < reps; rep++) {
             r.createNs.toFixed(0)
           } ns`
           : `accepted ${r.accepted}, peak ${(r.peakRss / 2 ** 20).toFixed(0)} MiB`;
-        const where = contender === "stall" ? "" : contender === "oncall" ? r.shape : r.variant;
+        const where = contender === "stall" ? "" : contender.startsWith("oncall") ? r.shape : r.variant;
         console.error(
           `rep ${rep + 1}/${reps} ${runtime.padEnd(4)} ${contender.padEnd(15)} ${where.padEnd(20)} ${summary}`,
         );

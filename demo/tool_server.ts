@@ -1,26 +1,36 @@
 /**
  * A simulated agent tool server: a few thousand tool calls, with every outcome
- * kind, recorded through `JsonLinesAuditSink` into `demo/out/audit.jsonl` and
- * (one call in 500) to stdout; then `audit stats` of the file.
+ * kind, recorded through `JsonLinesAuditSink` into `demo/out/audit.jsonl`,
+ * sealed (checkpoints in `demo/out/audit.jsonl.seal`, signed with a key made
+ * by `audit keygen` in `demo/out/keys/`), and (one call in 500) to stdout;
+ * then `audit stats` and `audit verify` of the file.
  *
  * Run: `deno run -A demo/tool_server.ts` (or `npm run demo`).
  *
  * @module
  */
 import { type CallEvent, createCallEvent, JsonLinesAuditSink, type Outcome } from "../mod.ts";
-import { fileDestination } from "../src/destination/file_destination.ts";
+import { fileDestination, fileSeal } from "../src/destination/file_destination.ts";
 import { main } from "../src/cli/main.ts";
 
 const CALLS = 5_000;
 const STDOUT_EVERY = 500;
 const path = new URL("./out/audit.jsonl", import.meta.url);
 const outDir = new URL("./out/", import.meta.url);
+const keysDir = new URL("./out/keys/", import.meta.url);
+const fsPath = (url: URL): string => Deno.build.os === "windows" ? url.pathname.slice(1) : url.pathname;
 
-// A fresh file each run (fileDestination appends).
+// A fresh log each run (fileDestination appends; fileSeal would go on with the seal file's chain).
 await Deno.mkdir(outDir, { recursive: true });
 await Deno.remove(path).catch(() => {});
+await Deno.remove(new URL("./out/audit.jsonl.seal", import.meta.url)).catch(() => {});
+// The seal key: `audit keygen` makes it once (it never replaces a key).
+const privateKey = new URL("audit-seal.private.jwk", keysDir);
+if (!await Deno.stat(privateKey).then(() => true, () => false)) await main(["keygen", "--out", fsPath(keysDir)]);
 
-const fileSink = new JsonLinesAuditSink(fileDestination(path), { backpressure: "block" });
+// Three lines for a sealed log: the key, the seal file, the sink.
+const seal = await fileSeal(path, { key: await Deno.readTextFile(privateKey), origin: "demo.example/tool-server" });
+const fileSink = new JsonLinesAuditSink(fileDestination(path), { backpressure: "block", seal });
 const stdoutSink = JsonLinesAuditSink.stdout();
 
 const TOOLS = ["fs.read", "fs.write", "http.fetch", "db.query", "search.web", "email.send", "shell.exec"];
@@ -94,4 +104,21 @@ await stdoutSink.close();
 await fileSink.close();
 const { written, dropped } = fileSink.stats();
 console.log(`\n${written} events written to demo/out/audit.jsonl (${dropped} dropped); audit stats:\n`);
-Deno.exitCode = await main(["stats", Deno.build.os === "windows" ? path.pathname.slice(1) : path.pathname]);
+const stats = await main(["stats", fsPath(path)]);
+console.log(`\nSealed in demo/out/audit.jsonl.seal; audit verify:\n`);
+const publicKey = fsPath(new URL("audit-seal.public.jwk", keysDir));
+const verified = await main(["verify", fsPath(path), "--key", publicKey]);
+
+// Someone with write access hides a denied call in a copy: audit verify names the line.
+const tampered = new URL("./out/tampered.jsonl", import.meta.url);
+const lines = (await Deno.readTextFile(path)).split("\n");
+const victim = lines.findIndex((line) => line.includes('"kind":"capability_denied"'));
+lines[victim] = lines[victim]!.replace(/"outcome":\{[^}]*\}/, '"outcome":{"kind":"success"}');
+await Deno.writeTextFile(tampered, lines.join("\n"));
+await Deno.copyFile(
+  new URL("./out/audit.jsonl.seal", import.meta.url),
+  new URL("./out/tampered.jsonl.seal", import.meta.url),
+);
+console.log(`\nA copy with line ${victim + 1} edited (demo/out/tampered.jsonl); audit verify:\n`);
+const caught = await main(["verify", fsPath(tampered), "--key", publicKey]);
+Deno.exitCode = stats || verified || (caught === 1 ? 0 : 1);

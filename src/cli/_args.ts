@@ -7,7 +7,10 @@ export class CliError extends Error {}
 /** The arguments of one command. */
 export interface Parsed {
   readonly flags: Set<string>;
+  /** Each option's last value. */
   readonly values: Map<string, string>;
+  /** Each option's values, in order (for an option that may repeat). */
+  readonly lists: Map<string, string[]>;
   readonly files: string[];
 }
 
@@ -16,7 +19,7 @@ const ALIASES: Record<string, string> = { "--follow": "-f", "--lines": "-n" };
 
 /** Splits `args` into known `flags`, `options` (with a value: `--x V`, `--x=V`, `-n5`) and files. */
 export function parseArgs(command: string, args: readonly string[], flags: string[], options: string[]): Parsed {
-  const parsed: Parsed = { flags: new Set(), values: new Map(), files: [] };
+  const parsed: Parsed = { flags: new Set(), values: new Map(), lists: new Map(), files: [] };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!;
     if (arg === "--") {
@@ -50,6 +53,7 @@ export function parseArgs(command: string, args: readonly string[], flags: strin
     value ??= args[++i];
     if (value === undefined) throw new CliError(`option ${key} needs a value (see audit ${command} --help)`);
     parsed.values.set(key, value);
+    parsed.lists.set(key, [...parsed.lists.get(key) ?? [], value]);
   }
   return parsed;
 }

@@ -9,9 +9,63 @@ Commands:
   stats     Summarize events: counts by outcome, tool, caller, tier; durations
   tail      Print matching events, optionally following a growing file
   validate  List every invalid line; exit status 1 if any
+  verify    Check a sealed log against its seal; exit status 1 if tampered
+  keygen    Make a key to seal logs with (Ed25519, or an HMAC secret)
 
 Run "audit COMMAND --help" for a command's options.
-Exit status: 0 ok, 1 invalid lines found (validate), 2 usage or read error.
+Exit status: 0 ok, 1 invalid lines found (validate) or a trail not intact
+(verify), 2 usage or read error.
+`;
+
+export const HELP_KEYGEN = `Usage: audit keygen [--out DIR] [--hmac] [--kid ID]
+
+Make a key to seal audit logs with and write it as JSON Web Keys into DIR
+(made when missing). Never replaces a file.
+
+  Ed25519 (default): audit-seal.private.jwk  signs (the sink's seal key; mode
+                                             0600, keep it secret)
+                     audit-seal.public.jwk   verifies (give it to auditors)
+  --hmac:            audit-seal.secret.jwk   signs and verifies (mode 0600):
+                                             whoever can verify can also sign
+
+Options:
+  --out DIR   Where to write the files (default: the current folder)
+  --hmac      An HMAC-SHA-256 secret instead of an Ed25519 key pair
+  --kid ID    The key id checkpoints name (default: the key's RFC 7638
+              thumbprint)
+  -h, --help  Show this help
+`;
+
+export const HELP_VERIFY = `Usage: audit verify FILE [--seal SEALFILE | --in-band] --key KEY.jwk [--key ...]
+                    [--origin ORIGIN] [--strict]
+
+Check that the sealed log FILE is complete and unaltered: every checkpoint's
+signature, the chain of checkpoints, and each segment's lines against what its
+checkpoint sealed. The seal is SEALFILE, else FILE.seal when it exists, else
+checkpoints in FILE itself (in band).
+
+Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
+(segments, lines, gaps). KIND is one of:
+  edited, inserted, deleted, reordered   lines that differ from what was sealed
+  truncated                              the log (or its seal) ends early
+  broken chain                           checkpoints missing or out of order
+  bad signature, unknown key, malformed  a checkpoint that proves nothing
+  seal from another log                  the seal is not this log's
+  gap            N events lost between TS1 and TS2 because REASON: losses the
+                 writer declared (a full queue, a failing destination, ...)
+  unsealed tail  lines after the last checkpoint: what a crash or a writer
+                 still running leaves; not proof of tampering
+
+Options:
+  --seal SEALFILE  The seal stream (default: FILE.seal, if it exists)
+  --in-band        Read the checkpoints from FILE itself
+  --key KEY.jwk    A key that may have signed: audit-seal.public.jwk (or, for
+                   HMAC, audit-seal.secret.jwk); repeat for rotated keys
+  --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
+  --strict         Exit status 1 for gaps and an unsealed tail too
+  -h, --help       Show this help
+
+Exit status: 0 intact, 1 not intact, 2 usage error or unreadable input.
 `;
 
 export const HELP_STATS = `Usage: audit stats [--json] [FILE...]

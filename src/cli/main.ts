@@ -1,6 +1,6 @@
 /**
- * The `audit` command line: summarize, filter and validate JSON Lines audit
- * logs. Runs under Deno and Bun:
+ * The `audit` command line: summarize, filter, validate and verify JSON Lines
+ * audit logs, and make seal keys. Runs under Deno and Bun:
  *
  * ```sh
  * deno run -A jsr:@atd/audit/cli stats audit.jsonl
@@ -19,8 +19,10 @@ import { runtime } from "../runtime/runtime.ts";
 import { untilAborted } from "../_abort.ts";
 import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
 import { formatInvalid, formatPretty, formatSummary, jsonForTerminal, terminalSafe } from "./_format.ts";
-import { HELP, HELP_STATS, HELP_TAIL, HELP_VALIDATE } from "./_help.ts";
+import { HELP, HELP_KEYGEN, HELP_STATS, HELP_TAIL, HELP_VALIDATE, HELP_VERIFY } from "./_help.ts";
 import { Input } from "./_input.ts";
+import { keygen } from "./_keygen.ts";
+import { verify } from "./_verify.ts";
 
 /** How {@linkcode main} reaches the outside world; each field defaults to the process's own. */
 export interface CliIo {
@@ -41,8 +43,9 @@ const encoder = new TextEncoder();
 /**
  * Runs the `audit` command line with `args` (without the program name) and
  * resolves to its exit status: 0 for success, 1 when `validate` found
- * invalid lines, 2 for a usage error or an unreadable file (reported in one
- * line on stderr, never as a stack trace).
+ * invalid lines or `verify` found the trail not intact, 2 for a usage error
+ * or an unreadable file (reported in one line on stderr, never as a stack
+ * trace).
  *
  * @param args The arguments, such as `["stats", "--json", "audit.jsonl"]`.
  * @param io Where input comes from and output goes; the process's by default.
@@ -75,6 +78,18 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
         return await tail(rest, io, stdout, stderr);
       case "validate":
         return await validate(rest, io, stdout, stderr);
+      case "verify": {
+        const status = await verify(rest, runtime(), stdout);
+        await stdout.flush();
+        return status ?? await help(stdout, HELP_VERIFY);
+      }
+      case "keygen": {
+        const result = await keygen(rest, runtime());
+        if (result.help) return await help(stdout, HELP_KEYGEN);
+        await stdout.write(result.text);
+        await stdout.flush();
+        return 0;
+      }
       default:
         throw new CliError(
           command.startsWith("-") ? `unknown option ${command}` : `unknown command ${JSON.stringify(command)}`,
@@ -219,6 +234,7 @@ async function validate(
   const names = parsed.files.length === 0 ? ["-"] : parsed.files;
   let invalid = 0;
   let lines = 0;
+  let checkpoints = 0;
   for (const name of names) {
     const reports: string[] = [];
     const input = await open(io, name);
@@ -232,14 +248,17 @@ async function validate(
     await stdout.write(reports.join(""));
     invalid += events.stats.invalid;
     lines += events.stats.lines;
+    checkpoints += events.stats.checkpoints;
     await input.close();
   }
   await stdout.flush();
   const files = names.length === 1 ? display(names[0]!) : `${names.length} files`;
+  // In-band checkpoint lines are not events: counted apart (audit verify checks them).
+  const skipped = checkpoints === 0 ? "" : ` (${checkpoints} checkpoint line${checkpoints === 1 ? "" : "s"} skipped)`;
   await stderr(
     invalid === 0
-      ? `audit: ${files}: all ${lines} lines valid\n`
-      : `audit: ${files}: ${invalid} of ${lines} lines invalid\n`,
+      ? `audit: ${files}: all ${lines - checkpoints} lines valid${skipped}\n`
+      : `audit: ${files}: ${invalid} of ${lines - checkpoints} lines invalid${skipped}\n`,
   );
   return invalid === 0 ? 0 : 1;
 }

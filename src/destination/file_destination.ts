@@ -8,6 +8,15 @@
  * const sink = new JsonLinesAuditSink(fileDestination("audit.jsonl"));
  * ```
  *
+ * Sealed (see `fileSeal`): checkpoints in `audit.jsonl.seal`, the chain going on across restarts.
+ *
+ * ```ts ignore
+ * import { JsonLinesAuditSink } from "@atd/audit";
+ * import { fileDestination, fileSeal } from "@atd/audit/file";
+ * const seal = await fileSeal("audit.jsonl", { key: await Deno.readTextFile("audit-seal.private.jwk") });
+ * const sink = new JsonLinesAuditSink(fileDestination("audit.jsonl"), { seal });
+ * ```
+ *
  * @module
  */
 import { runtime } from "../runtime/runtime.ts";
@@ -18,6 +27,7 @@ import { untilAborted } from "../_abort.ts";
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 
 export { IoError, type IoErrorCode, type IoErrorOptions } from "../runtime/io_error.ts";
+export { type FileSeal, fileSeal, type FileSealOptions } from "./file_seal.ts";
 
 /** Options for {@linkcode fileDestination}. */
 export interface FileDestinationOptions {

@@ -1,4 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
+import { isAuditCheckpointLine } from "../seal/audit_checkpoint.ts";
 import { readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
@@ -24,7 +25,8 @@ export interface CallEventParseStreamOptions {
 
 /**
  * Parses the lines of a {@linkcode JsonLinesSplitStream} into `CallEvent`s
- * with `parseCallEvent`: schema 1, 2 and 3 lines are accepted and upgraded.
+ * with `parseCallEvent`: schema 1, 2 and 3 lines are accepted and upgraded;
+ * checkpoint lines of a trail sealed in band are skipped (`checkpointLines`).
  * Each line that is not an event becomes an {@linkcode InvalidLineError}
  * (kind `"invalid"`, `"too_long"` or `"torn"`) given to `onInvalid`; with
  * `strict: true` the first one errors the stream.
@@ -50,7 +52,7 @@ export interface CallEventParseStreamOptions {
  * ```
  */
 export class CallEventParseStream extends TransformStream<JsonLine, CallEvent> {
-  readonly #counts: { invalid: number };
+  readonly #counts: { invalid: number; checkpoints: number };
 
   /**
    * Creates a parsing stream.
@@ -61,9 +63,13 @@ export class CallEventParseStream extends TransformStream<JsonLine, CallEvent> {
    */
   constructor(options: CallEventParseStreamOptions = {}) {
     const { maxLineBytes: max, strict, onInvalid } = readOptions(options, "parse call events");
-    const counts = { invalid: 0 };
+    const counts = { invalid: 0, checkpoints: 0 };
     super({
       transform(line, controller) {
+        if (line.kind !== "invalid_utf8" && isAuditCheckpointLine(line.text)) {
+          counts.checkpoints++;
+          return;
+        }
         const result = lineToEvent(line, max);
         if (!(result instanceof Error)) {
           controller.enqueue(result);
@@ -80,5 +86,10 @@ export class CallEventParseStream extends TransformStream<JsonLine, CallEvent> {
   /** Lines rejected so far. */
   get invalidLines(): number {
     return this.#counts.invalid;
+  }
+
+  /** Checkpoint lines of a trail sealed in band, skipped so far. */
+  get checkpointLines(): number {
+    return this.#counts.checkpoints;
   }
 }

@@ -1,4 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
+import { isAuditCheckpointLine } from "../seal/audit_checkpoint.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
@@ -39,6 +40,8 @@ export interface ReadCallEventsStats {
   readonly events: number;
   /** Lines rejected (all kinds). */
   readonly invalid: number;
+  /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…`), skipped. */
+  readonly checkpoints: number;
   /** Bytes read from the source. */
   readonly bytes: number;
 }
@@ -56,6 +59,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
   #lines = 0;
   #events = 0;
   #invalid = 0;
+  #checkpoints = 0;
   #bytes = 0;
 
   /**
@@ -80,7 +84,13 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
 
   /** Counts so far. */
   get stats(): ReadCallEventsStats {
-    return { lines: this.#lines, events: this.#events, invalid: this.#invalid, bytes: this.#bytes };
+    return {
+      lines: this.#lines,
+      events: this.#events,
+      invalid: this.#invalid,
+      checkpoints: this.#checkpoints,
+      bytes: this.#bytes,
+    };
   }
 
   /**
@@ -104,6 +114,10 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     // invalid line in strict mode, or what onInvalid threw.
     let failure: { error: unknown } | undefined;
     const onLine = (line: JsonLine): void => {
+      if (line.kind !== "invalid_utf8" && isAuditCheckpointLine(line.text)) {
+        this.#checkpoints++;
+        return;
+      }
       const result = lineToEvent(line, this.#max);
       if (!(result instanceof Error)) {
         batch.push(result);
@@ -157,7 +171,8 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
  * upgraded to the current shape (a missing `secrets_resolved` becomes
  * `false`).
  *
- * Bad lines never stop the read unless `strict` is set: each goes to
+ * Checkpoint lines of a trail sealed in band are skipped and counted in
+ * `stats.checkpoints`. Bad lines never stop the read unless `strict` is set: each goes to
  * `onInvalid` as an {@linkcode InvalidLineError} with its line number, byte
  * offset, excerpt, field path and reason. A last line without a newline is
  * accepted when it holds a whole event, and reported as `"torn"` otherwise.

@@ -82,6 +82,20 @@ export function denoDriver(deno: DenoNamespace): RuntimeDriver {
         throw toIoError(error, "remove", pathText(path));
       }
     },
+    async makeDir(path: string | URL): Promise<void> {
+      try {
+        await deno.mkdir(path, { recursive: true });
+      } catch (error) {
+        throw toIoError(error, "create folder", pathText(path));
+      }
+    },
+    async writeNewFile(path: string | URL, bytes: Uint8Array, mode: number): Promise<void> {
+      try {
+        await deno.writeFile(path, bytes, { createNew: true, mode });
+      } catch (error) {
+        throw toIoError(error, "create", pathText(path));
+      }
+    },
     stdin: () => deno.stdin.readable,
     write: writeStandard,
     isTerminal: (which: "stdout" | "stderr"): boolean => {

@@ -51,6 +51,12 @@ export interface DenoNamespace {
   rename(from: string | URL, to: string | URL): Promise<void>;
   readDir(path: string | URL): AsyncIterable<{ readonly name: string }>;
   remove(path: string | URL): Promise<void>;
+  mkdir(path: string | URL, options: { readonly recursive: boolean }): Promise<void>;
+  writeFile(
+    path: string | URL,
+    data: Uint8Array,
+    options: { readonly createNew: boolean; readonly mode: number },
+  ): Promise<void>;
   readonly stdin: { readonly readable: ReadableStream<Uint8Array> };
   readonly stdout?: DenoWriter;
   readonly stderr?: DenoWriter;

@@ -59,6 +59,16 @@ export function nodeDriver(name: "node" | "bun"): RuntimeDriver {
         await call("remove", text, (done) => fs.rmdir(path, (e) => done(e, 0)));
       }
     },
+    async makeDir(path: string | URL): Promise<void> {
+      await call("create folder", pathText(path), (done) => fs.mkdir(path, { recursive: true }, (e) => done(e, 0)));
+    },
+    async writeNewFile(path: string | URL, bytes: Uint8Array, mode: number): Promise<void> {
+      await call(
+        "create",
+        pathText(path),
+        (done) => fs.writeFile(path, bytes, { flag: "wx", mode }, (e) => done(e, 0)),
+      );
+    },
     stdin: nodeStdin,
     write: writeStandard,
     isTerminal: (which: "stdout" | "stderr"): boolean => process[which]?.isTTY === true,

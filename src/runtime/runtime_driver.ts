@@ -81,6 +81,14 @@ export interface RuntimeDriver {
   readDir(path: string | URL): Promise<string[]>;
   /** Removes a file or an empty folder. */
   remove(path: string | URL): Promise<void>;
+  /** Creates the folder `path`, and its parents, when missing. */
+  makeDir(path: string | URL): Promise<void>;
+  /**
+   * Writes `bytes` to a new file at `path`, created with permissions `mode`
+   * (such as `0o600`: its owner only; the process's umask may remove more).
+   * Fails with `exists` rather than replace a file.
+   */
+  writeNewFile(path: string | URL, bytes: Uint8Array, mode: number): Promise<void>;
   /** The process's standard input as bytes (one stream per process: call once). */
   stdin(): ReadableStream<Uint8Array>;
   /** Writes all of `bytes` to stdout or stderr; rejects with `broken_pipe` when the reader has gone. */

@@ -4,7 +4,8 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
-import { changed, commonLines, compareTags, sealedEnd } from "./_classify.ts";
+import { changed, commonLines, compareTags, matchDigests, sealedEnd } from "./_classify.ts";
+import { lineDigests } from "./_lines.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
 import {
@@ -98,9 +99,30 @@ class Sidecar {
         this.#judge.verified(c.seg_lines);
         reportGaps(this.#judge, entry, this.#line);
         this.#advance(c.seg_bytes, c.seg_lines, 1);
-      } else await this.#resync();
+      } else if (!await this.#lossyHead(entry)) await this.#resync();
     }
     await this.fill();
+    return true;
+  }
+
+  /**
+   * A segment that declares lost lines is, where they are missing, shorter
+   * than it was sealed (no later segment can be found whole to realign on):
+   * the lines here must be its lines in order, less at most the declared ones.
+   */
+  async #lossyHead(entry: Entry): Promise<boolean> {
+    const lost = undeliveredCount(entry);
+    const { checkpoint: c, digests } = entry.parsed!;
+    if (lost === 0 || digests === undefined) return false;
+    const w = await readWindow(this.#data, Math.min(c.seg_bytes, this.#max));
+    const k = Math.min(c.seg_lines, w.n);
+    const head = { ...w.all, count: k, starts: w.all.starts.subarray(0, k), ends: w.all.ends.subarray(0, k) };
+    const { matched, missing } = matchDigests(digests, await lineDigests(w.bytes, head), c.seg_lines);
+    if (missing > lost) return false;
+    reportProblems(this.#judge, entry, this.#line, 0);
+    this.#judge.verified(matched);
+    reportGaps(this.#judge, entry, this.#line);
+    this.#advance(matched === 0 ? 0 : w.all.ends[matched - 1]! + 1, matched, 1);
     return true;
   }
 

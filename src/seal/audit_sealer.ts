@@ -3,7 +3,8 @@ import type { AuditCheckpoint, AuditCheckpointGap } from "./audit_checkpoint.ts"
 import type { AuditSealKey } from "./audit_seal_key.ts";
 import { checkpointHash, checkpointLine, checkpointText, parseCheckpoint } from "./_checkpoint.ts";
 import { encodeValue, isName, isReason, sha256Hex, toBase64, ZERO_HASH } from "./_encoding.ts";
-import { lineDigests, lineTs, splitLines } from "./_lines.ts";
+import { lineTs } from "./_lines.ts";
+import { hashSegment } from "./_hasher.ts";
 
 /** Options for {@linkcode AuditSealer}. */
 export interface AuditSealerOptions {
@@ -92,6 +93,8 @@ export class AuditSealer {
   readonly #heartbeat: boolean;
   readonly #now: () => number;
   #chunks: Uint8Array[] = [];
+  /** The newline offsets of each chunk, while every chunk came with them; else `undefined`. */
+  #ends: Uint32Array[] | undefined = [];
   #segLines = 0;
   #segBytes = 0;
   #undelivered = 0;
@@ -153,6 +156,26 @@ export class AuditSealer {
     return this.#origin;
   }
 
+  /** Lines that make a segment due (`maxSegmentLines`). */
+  get maxSegmentLines(): number {
+    return this.#maxLines;
+  }
+
+  /** Bytes that make a segment due (`maxSegmentBytes`). */
+  get maxSegmentBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** Milliseconds after which a segment with lines or losses is due (`intervalMs`). */
+  get intervalMs(): number {
+    return this.#interval;
+  }
+
+  /** Whether a checkpoint is due every `intervalMs` even with nothing to seal. */
+  get heartbeat(): boolean {
+    return this.#heartbeat;
+  }
+
   /** The last checkpoint made, to continue the chain in a new stream (`previous`). */
   get lastCheckpoint(): AuditCheckpoint | undefined {
     return this.#last;
@@ -186,10 +209,17 @@ export class AuditSealer {
    *
    * @param chunk Whole lines, each ended by `"\n"`; must not change afterwards.
    * @param lines How many lines it holds.
+   * @param ends Where its newlines are, if known (saves looking for them when sealing): the
+   *   offset of every newline of the chunk, ascending, the last one `chunk.length - 1`. Ignored
+   *   when it does not fit.
    * @returns Whether the segment reached its size limit (call `seal()`).
    */
-  append(chunk: Uint8Array, lines: number): boolean {
+  append(chunk: Uint8Array, lines: number, ends?: Uint32Array): boolean {
     this.#chunks.push(chunk);
+    if (this.#ends !== undefined) {
+      if (ends !== undefined && fits(chunk, lines, ends)) this.#ends.push(ends);
+      else this.#ends = undefined;
+    }
     this.#segLines += lines;
     this.#segBytes += chunk.byteLength;
     return this.#segLines >= this.#maxLines || this.#segBytes >= this.#maxBytes;
@@ -263,32 +293,46 @@ export class AuditSealer {
    */
   seal(): Promise<Uint8Array<ArrayBuffer>> {
     const chunks = this.#chunks;
+    const ends = this.#ends;
+    const lineCount = this.#segLines;
     const gaps = [...this.#gaps.values()];
     const time = encodeValue(new Date(this.#now()).toISOString());
     this.#chunks = [];
+    this.#ends = [];
     this.#gaps = new Map();
     this.#segLines = this.#segBytes = this.#undelivered = 0;
     this.#lastCut = this.#now();
-    const next = this.#chain.then(() => this.#make(chunks, gaps, time));
+    const next = this.#chain.then(() => this.#make(chunks, ends, lineCount, gaps, time));
     this.#chain = next.catch((error) => {
       this.#failure ??= error;
     });
     return next;
   }
 
-  async #make(chunks: Uint8Array[], gaps: OpenGap[], time: string): Promise<Uint8Array<ArrayBuffer>> {
+  async #make(
+    chunks: Uint8Array[],
+    ends: Uint32Array[] | undefined,
+    lineCount: number,
+    gaps: OpenGap[],
+    time: string,
+  ): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#failure !== undefined) throw this.#failure;
-    const bytes = concatBytes(chunks) as Uint8Array<ArrayBuffer>;
-    const segment = bytes.buffer instanceof ArrayBuffer ? bytes : bytes.slice();
-    const lines = splitLines(segment);
-    if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
+    const segment = concatBytes(chunks);
     const inSegment = gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0);
     const out = gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
+    // Tags, SHA-256 and line digests, off the main thread when the segment is in shared memory.
+    const lines = await hashSegment(
+      segment,
+      ends === undefined ? undefined : joinEnds(chunks, ends, lineCount),
+      inSegment > 0,
+    );
+    if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
     const tagBytes = new Uint8Array(4 * lines.count);
     const view = new DataView(tagBytes.buffer);
     for (let i = 0; i < lines.count; i++) view.setUint32(4 * i, lines.tags[i]!);
-    const digests = inSegment > 0 ? await lineDigests(segment, lines) : undefined;
+    const digests = lines.digests;
     const last = lines.count - 1;
+    const lineStart = (i: number): number => (i === 0 ? 0 : lines.ends[i - 1]! + 1);
     const unsigned: Omit<AuditCheckpoint, "sig"> = {
       audit_checkpoint: 1,
       origin: this.#origin,
@@ -302,10 +346,10 @@ export class AuditSealer {
       offered: this.#offered + lines.count + out,
       seg_lines: lines.count,
       seg_bytes: segment.length,
-      seg_sha256: await sha256Hex(segment),
+      seg_sha256: lines.sha,
       seg_tags: toBase64(tagBytes),
-      first_ts: last < 0 ? "-" : lineTs(segment, lines.starts[0]!, lines.ends[0]!),
-      last_ts: last < 0 ? "-" : lineTs(segment, lines.starts[last]!, lines.ends[last]!),
+      first_ts: last < 0 ? "-" : lineTs(segment, 0, lines.ends[0]!),
+      last_ts: last < 0 ? "-" : lineTs(segment, lineStart(last), lines.ends[last]!),
       gaps: gaps.map((g): AuditCheckpointGap => ({ ...g })),
       ...(digests === undefined ? {} : { line_digests: toBase64(digests) }),
     };
@@ -330,6 +374,31 @@ function parsePrevious(previous: AuditCheckpoint | string): Exclude<ReturnType<t
   const parsed = parseCheckpoint(line.trimEnd());
   if (typeof parsed === "string") throw new TypeError(`Cannot create sealer: previous is not a checkpoint: ${parsed}`);
   return parsed;
+}
+
+/** The segment's newline offsets, from each chunk's. */
+function joinEnds(chunks: readonly Uint8Array[], ends: readonly Uint32Array[], count: number): Uint32Array {
+  if (ends.length === 1) return ends[0]!;
+  const out = new Uint32Array(count);
+  let line = 0;
+  let base = 0;
+  for (let c = 0; c < chunks.length; c++) {
+    for (const end of ends[c]!) out[line++] = base + end;
+    base += chunks[c]!.length;
+  }
+  return out;
+}
+
+/** Whether `ends` are `lines` ascending newline offsets ending the chunk (one byte read a line). */
+function fits(chunk: Uint8Array, lines: number, ends: Uint32Array): boolean {
+  if (ends.length !== lines || (lines === 0 ? chunk.length !== 0 : ends[lines - 1] !== chunk.length - 1)) return false;
+  let last = -1;
+  for (let i = 0; i < lines; i++) {
+    const end = ends[i]!;
+    if (end <= last || chunk[end] !== 0x0a) return false;
+    last = end;
+  }
+  return true;
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

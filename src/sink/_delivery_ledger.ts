@@ -7,6 +7,25 @@ import type { AuditLossReason } from "./audit_loss_error.ts";
 import type { LossLedger } from "./_losses.ts";
 import type { Reporter } from "./_reporter.ts";
 
+/** What became of lines: reached their target, went to the destination's fallback, or are lost. */
+export type Fate = "delivered" | "rerouted" | "failed";
+
+/**
+ * Told, in stream order, of every line settled (sealing watches this: it
+ * learns which of a segment's lines did not arrive). Lines settle oldest
+ * first: a report of `count` lines settles the oldest unsettled ones, which
+ * is exact for destinations that settle their lines in order.
+ */
+export interface SettleObserver {
+  /**
+   * The `count` oldest unsettled lines were settled.
+   *
+   * @returns How many of them were events (the rest were lines the sink
+   *   wrote itself, such as in-band checkpoints, which no counter counts).
+   */
+  settled(count: number, fate: Fate, reason: AuditLossReason): number;
+}
+
 /** The written, rerouted and failed counters, and the lines the destination holds unreported. */
 export class DeliveryLedger {
   written = 0;
@@ -24,6 +43,8 @@ export class DeliveryLedger {
   failReason: AuditLossReason = "destination";
   readonly #losses: LossLedger;
   readonly #reporter: Reporter;
+  /** Sealing, when on. */
+  observer: SettleObserver | undefined;
 
   constructor(losses: LossLedger, reporter: Reporter) {
     this.#losses = losses;
@@ -38,14 +59,14 @@ export class DeliveryLedger {
   /** What the destination is given at `attach`. */
   readonly report: DeliveryReport = {
     delivered: (lines) => {
-      this.written += this.#settle(lines);
+      this.written += this.#events(this.#settle(lines), "delivered", "destination");
     },
     rerouted: (lines) => {
-      this.rerouted += this.#settle(lines);
+      this.rerouted += this.#events(this.#settle(lines), "rerouted", "destination");
     },
     failed: (lines, error) => {
-      const settled = this.#settle(lines);
-      if (settled > 0) this.lose(this.failReason, settled, error);
+      const events = this.#events(this.#settle(lines), "failed", this.failReason);
+      if (events > 0) this.lose(this.failReason, events, error);
     },
     warn: (error) => this.#reporter.tell(error, undefined, "the destination warned"),
   };
@@ -61,7 +82,8 @@ export class DeliveryLedger {
     if (ticket !== this.#generation) return; // counted failed already
     const lost = Math.min(lines, this.#handedOut - this.#settled);
     this.#settled += lost;
-    if (lost > 0) this.lose("destination", lost, error);
+    const events = this.#events(lost, "failed", "destination");
+    if (events > 0) this.lose("destination", events, error);
   }
 
   /**
@@ -74,13 +96,25 @@ export class DeliveryLedger {
     this.#settled = mark;
     this.#forgiven += missing;
     this.#generation++;
-    this.lose(reason, missing, cause);
+    const events = this.#events(missing, "failed", reason);
+    if (events > 0) this.lose(reason, events, cause);
   }
 
-  /** Counts `events` accepted events lost and tells the loss ledger. */
+  /** Counts `events` accepted events, handed to the destination, lost, and tells the loss ledger. */
   lose(reason: AuditLossReason, events: number, cause?: unknown): void {
     this.failed += events;
     this.#losses.add(reason, events, cause);
+  }
+
+  /** Counts `events` accepted events lost before they were handed to the destination (a deadline emptied the queue). */
+  discard(events: number, cause: unknown): void {
+    this.failed += events;
+    this.#losses.add("deadline", events, cause, undefined, true);
+  }
+
+  /** Of `count` lines just settled, the events (all of them, unless sealing wrote lines of its own). */
+  #events(count: number, fate: Fate, reason: AuditLossReason): number {
+    return count === 0 || this.observer === undefined ? count : this.observer.settled(count, fate, reason);
   }
 
   /**

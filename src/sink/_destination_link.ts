@@ -6,6 +6,7 @@ import { writerOf } from "../_writer.ts";
 import { DeliveryLedger } from "./_delivery_ledger.ts";
 import type { LossLedger } from "./_losses.ts";
 import type { Reporter } from "./_reporter.ts";
+import type { Sealing } from "./_sealing.ts";
 
 /** How long a destination gets, once a deadline passed, to give up what it holds and release. */
 const DEADLINE_GRACE_MS = 100;
@@ -23,6 +24,7 @@ export class DestinationLink {
   /** A write was rejected: the destination is errored for good. */
   #broken = false;
   #lockReleased = false;
+  readonly #sealing: Sealing | undefined;
 
   /**
    * Takes the destination's writer and attaches to it.
@@ -30,7 +32,13 @@ export class DestinationLink {
    * @throws {TypeError} When `destination` is not a writable stream, is
    *   locked, has no proper writer, or its `attach()` throws.
    */
-  constructor(destination: WritableStream<Uint8Array>, preventClose: boolean, losses: LossLedger, reporter: Reporter) {
+  constructor(
+    destination: WritableStream<Uint8Array>,
+    preventClose: boolean,
+    losses: LossLedger,
+    reporter: Reporter,
+    sealing?: Sealing,
+  ) {
     const own = !isAuditDestination(destination); // a plain stream, wrapped here
     const target = toAuditDestination(destination, { preventClose });
     this.#out = writerOf(target, "the destination");
@@ -43,10 +51,27 @@ export class DestinationLink {
     }
     this.#destination = target;
     this.#preventClose = !own && preventClose;
+    this.#sealing = sealing;
+    if (sealing !== undefined) {
+      this.deliveries.observer = sealing;
+      if (sealing.isInBand) {
+        sealing.inBand = {
+          write: (line) => this.#writeCheckpoint(line),
+          prompt: () => void this.#reporter.attempt(() => target.flush(), "the destination's flush() failed"),
+        };
+      }
+    }
   }
 
   /** Hands a chunk of `lines` lines to the destination. Never rejects. */
-  readonly deliver = async (bytes: Uint8Array, lines: number): Promise<void> => {
+  readonly deliver = async (bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): Promise<void> => {
+    const sealing = this.#sealing;
+    if (sealing !== undefined) {
+      // In band, a checkpoint line due before this chunk goes first.
+      const gate = sealing.gate();
+      if (gate !== undefined) await gate;
+      sealing.append(bytes, lines, ends);
+    }
     const ticket = this.deliveries.handOut(lines);
     try {
       await this.#out.write(bytes); // the destination reports each line's fate
@@ -55,6 +80,16 @@ export class DestinationLink {
       this.deliveries.rejected(ticket, lines, error);
     }
   };
+
+  /** Writes an in-band checkpoint line after the chunks handed out so far; its fate is counted as no event's. */
+  #writeCheckpoint(line: Uint8Array): void {
+    const ticket = this.deliveries.handOut(1);
+    this.#sealing!.handedOutCheckpoint();
+    this.#out.write(line).catch((error) => {
+      this.#broken = true;
+      this.deliveries.rejected(ticket, 1, error);
+    });
+  }
 
   /** Flushes the destination; every line written before must then have been reported. Never rejects. */
   async flush(signal: AbortSignal | undefined): Promise<void> {

@@ -33,6 +33,11 @@ export class LossLedger {
   #now = 0;
   #stamped = false;
   readonly #counters: LossCounter[] = [];
+  /**
+   * Told of each loss of events that never reached the destination (sealing
+   * writes them into the trail as gaps), with the times of the first and last.
+   */
+  onOutOfStream: ((reason: AuditLossReason, events: number, firstAt: number, lastAt: number) => void) | undefined;
 
   /**
    * @param interval Milliseconds between two reports of one reason.
@@ -72,10 +77,19 @@ export class LossLedger {
    * Counts `events` lost for `reason`; schedules a report when one is due.
    *
    * @param since When the first of these losses happened, if earlier than now.
+   * @param outOfStream The events never reached the destination (dropped, or cut from the queue).
    */
-  add(reason: AuditLossReason, events: number, cause?: unknown, since?: number, quiet = this.#quiet()): void {
+  add(
+    reason: AuditLossReason,
+    events: number,
+    cause?: unknown,
+    since?: number,
+    outOfStream = false,
+    quiet = this.#quiet(),
+  ): void {
     const tally = this.#tallies[reason];
     const now = this.#stamp();
+    if (outOfStream) this.onOutOfStream?.(reason, events, since ?? now, now);
     if (tally.unreported === 0) {
       tally.firstAt = since ?? now;
       tally.cause = cause;
@@ -98,8 +112,13 @@ export class LossLedger {
 
   /** Reports every loss not reported yet, now. */
   reportAll(): void {
-    for (const counter of this.#counters) counter.fold();
+    this.fold();
     for (const reason of REASONS) this.#report(reason);
+  }
+
+  /** Takes in the single losses counted in this event-loop turn (before a checkpoint counts them). */
+  fold(): void {
+    for (const counter of this.#counters) counter.fold();
   }
 
   #report(reason: AuditLossReason): void {
@@ -168,7 +187,7 @@ export class LossCounter {
     const pending = this.#pending;
     if (pending === 0) return;
     this.#pending = 0;
-    this.#ledger.add(this.#reason, pending, undefined, this.#since, this.#nested);
+    this.#ledger.add(this.#reason, pending, undefined, this.#since, true, this.#nested);
   };
 }
 

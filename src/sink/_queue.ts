@@ -8,8 +8,11 @@ interface Batch {
   taken: boolean;
 }
 
-/** Hands one chunk of whole lines to the destination. Must never reject. */
-export type Deliver = (bytes: Uint8Array, lines: number) => Promise<void>;
+/**
+ * Hands one chunk of whole lines to the destination. Must never reject.
+ * `ends`, when the queue was asked for them, holds the offset of each line's newline.
+ */
+export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | undefined) => Promise<void>;
 
 /** Lines per queued batch at most, so that a huge burst in `"block"` mode stays in bounded pieces. */
 const MAX_BATCH_LINES = 4096;
@@ -33,6 +36,8 @@ export class LineQueue {
    */
   readonly #writeLimit: number;
   readonly #deliver: Deliver;
+  /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
+  readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
   /** Lines pushed since the last pump, not yet in the size queue. */
   #pending: string[] = [];
@@ -46,9 +51,10 @@ export class LineQueue {
   /** Once set, every waiter is admitted at once, room or not. */
   #open = false;
 
-  constructor(capacity: number, deliver: Deliver) {
+  constructor(capacity: number, deliver: Deliver, withEnds = false) {
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
     this.#deliver = deliver;
+    this.#withEnds = withEnds;
     const queue = new WritableStream<Batch>(
       { write: (batch) => this.#writeOut(batch) },
       { highWaterMark: capacity, size: (batch) => batch.lines.length },
@@ -182,7 +188,8 @@ export class LineQueue {
       count += next.lines.length;
     }
     this.#unwritten.splice(0, lines.length);
-    return this.#deliver(encodeLines(lines, chars), count);
+    const ends = this.#withEnds ? new Uint32Array(count) : undefined;
+    return this.#deliver(encodeLines(lines, chars, ends), count, ends);
   }
 }
 
@@ -191,9 +198,10 @@ export class LineQueue {
  * buffer sized for ASCII (grown on the first wider character): joining a
  * batch into one large string first costs up to 4× more on Node and Bun.
  */
-function encodeLines(batches: readonly string[][], chars: number): Uint8Array {
+function encodeLines(batches: readonly string[][], chars: number, ends: Uint32Array | undefined): Uint8Array {
   let bytes = new Uint8Array(chars);
   let at = 0;
+  let index = 0;
   for (const lines of batches) {
     for (const line of lines) {
       let read = 0;
@@ -208,6 +216,7 @@ function encodeLines(batches: readonly string[][], chars: number): Uint8Array {
         bytes = grown;
         if (read === line.length) break;
       }
+      if (ends !== undefined) ends[index++] = at;
       bytes[at++] = 0x0a;
     }
   }

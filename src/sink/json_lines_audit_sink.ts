@@ -15,6 +15,8 @@ import { type LossCounter, LossLedger, lossMessages } from "./_losses.ts";
 import { DestinationLink } from "./_destination_link.ts";
 import { Reporter } from "./_reporter.ts";
 import { type FallbackSink, readSinkOptions, signalOf } from "./_options.ts";
+import { readSealOptions, Sealing } from "./_sealing.ts";
+import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
 
 /** Options for {@linkcode JsonLinesAuditSink}. */
 export interface JsonLinesAuditSinkOptions {
@@ -40,6 +42,13 @@ export interface JsonLinesAuditSinkOptions {
    * @default {10000}
    */
   readonly lossReportInterval?: number;
+  /**
+   * Seal the trail: checkpoints that sign each segment of lines written and
+   * the losses since the previous one, to a seal stream or in band (see
+   * {@linkcode AuditSinkSealOptions} and, for files, `fileSeal`).
+   * @default {undefined (no sealing)}
+   */
+  readonly seal?: AuditSinkSealOptions;
 }
 
 /** Options for {@linkcode JsonLinesAuditSink.close}. */
@@ -49,6 +58,8 @@ export interface AuditSinkCloseOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** Once a deadline passed, how long sealing gets to seal what was settled and hand it on. */
+const DEADLINE_SEAL_GRACE_MS = 100;
 
 /**
  * Writes each recorded `CallEvent` as one JSON line to a
@@ -88,6 +99,11 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #losses: LossLedger;
   readonly #droppedFull: LossCounter;
   readonly #droppedClosed: LossCounter;
+  readonly #sealing: Sealing | undefined;
+  /** With sealing: counts events that went to the fallback, were refused by it, or were invalid. */
+  readonly #sealFallback: (() => void) | undefined;
+  readonly #sealRefused: (() => void) | undefined;
+  readonly #sealInvalid: (() => void) | undefined;
   #closing = false;
   #finished = false;
   #closed: Promise<void> | undefined;
@@ -132,11 +148,24 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     );
     this.#droppedFull = this.#losses.counter("queue_full");
     this.#droppedClosed = this.#losses.counter("closed");
-    this.#destination = new DestinationLink(destination, settings.preventClose, this.#losses, this.#reporter);
+    const sealing = this.#sealing = options?.seal === undefined ? undefined : makeSealing(options.seal, this.#reporter);
+    if (sealing !== undefined) {
+      this.#losses.onOutOfStream = (reason, events, first, last) => sealing.lost(reason, events, first, last);
+      this.#sealFallback = sealing.counter("fallback");
+      this.#sealRefused = sealing.counter("fallback_failed");
+      this.#sealInvalid = sealing.counter("invalid");
+    }
+    this.#destination = new DestinationLink(
+      destination,
+      settings.preventClose,
+      this.#losses,
+      this.#reporter,
+      sealing,
+    );
     this.#capacity = settings.capacity;
     this.#strategy = settings.strategy;
     this.#fallbackSink = settings.fallback;
-    this.#queue = new LineQueue(settings.capacity, this.#destination.deliver);
+    this.#queue = new LineQueue(settings.capacity, this.#destination.deliver, sealing !== undefined);
   }
 
   /**
@@ -253,6 +282,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       line = encodeCallEvent(event);
     } catch (error) {
       this.#invalid++;
+      this.#sealInvalid?.();
       this.#reporter.tell(invalidEventError(error), event, "skipped an invalid event");
       return;
     } finally {
@@ -374,12 +404,24 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
         "the fallback sink's flush() failed",
       );
     }
+    if (this.#sealing !== undefined && !signal?.aborted) await this.#seal(signal, false);
+  }
+
+  /** Seals what is written and lost so far; every line handed out is settled by now. */
+  async #seal(signal: AbortSignal | undefined, closing: boolean): Promise<void> {
+    const sealing = this.#sealing!;
+    this.#losses.fold();
+    await (closing ? sealing.close(signal) : sealing.flush(signal));
+    // In band, the last checkpoint line went to the destination after its flush.
+    if (sealing.isInBand && !signal?.aborted) await this.#destination.flush(signal);
   }
 
   async #close(signal: AbortSignal | undefined): Promise<void> {
     await this.#flushSteps(signal);
     if (this.#finished || signal?.aborted) return; // the deadline's cut finishes the close
     await this.#queue.close();
+    if (this.#finished) return;
+    if (this.#sealing !== undefined) await this.#seal(undefined, true);
     if (this.#finished) return;
     await this.#destination.close();
     this.#finish();
@@ -402,14 +444,17 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   /** A deadline passed: what is still queued or undelivered counts as failed. */
   async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
     const discarded = this.#queue.discard();
-    if (discarded > 0) this.#destination.deliveries.lose("deadline", discarded, reasonOf(signal));
+    if (discarded > 0) this.#destination.deliveries.discard(discarded, reasonOf(signal));
     await this.#destination.giveUp(signal, closing);
+    // Every line is settled now: seal them, within the deadline's grace (the stream may be stalled too).
+    if (this.#sealing !== undefined) await this.#seal(AbortSignal.timeout(DEADLINE_SEAL_GRACE_MS), closing);
   }
 
   #handToFallback(event: CallEvent): void {
     if (this.#inFallback) {
       // The fallback recorded back into this sink (a cycle of sinks): stop here.
       this.#dropped++;
+      this.#sealRefused?.();
       this.#reporter.tell(
         new TypeError("Cannot hand the event to the fallback sink: it recorded back into this sink"),
         event,
@@ -421,8 +466,10 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     try {
       this.#fallbackSink!.onCall(event);
       this.#fallback++;
+      this.#sealFallback?.();
     } catch (error) {
       this.#dropped++;
+      this.#sealRefused?.();
       this.#reporter.tell(error, event, "dropped an event: the fallback sink threw");
     } finally {
       this.#inFallback = false;
@@ -442,6 +489,11 @@ const TOO_NESTED = new InvalidCallEventError([{
   reason:
     `to be recorded from outside the getters of the events being recorded (onCall was nested ${MAX_NESTING} deep)`,
 }]);
+
+function makeSealing(options: AuditSinkSealOptions, reporter: Reporter): Sealing {
+  const { sealer, options: checked } = readSealOptions(options);
+  return new Sealing(sealer, checked, reporter);
+}
 
 /** What `onError` gets for an event the encoder rejected: always an `InvalidCallEventError`. */
 function invalidEventError(error: unknown): InvalidCallEventError {

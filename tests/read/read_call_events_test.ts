@@ -135,7 +135,7 @@ describe("readCallEvents", () => {
     const { events, invalid } = await readAll(new Blob([fixture("empty.jsonl")]));
     assert.deepEqual([events, invalid], [[], []]);
     for await (const _ of reader) assert.fail("no events expected");
-    assert.deepEqual(reader.stats, { lines: 0, events: 0, invalid: 0, bytes: 0 });
+    assert.deepEqual(reader.stats, { lines: 0, events: 0, invalid: 0, checkpoints: 0, bytes: 0 });
   });
 
   it("readCallEvents reads a Response, a Blob, a stream and an async iterable alike", async () => {
@@ -164,7 +164,13 @@ describe("readCallEvents", () => {
     const reader = readCallEvents(new Blob([fixture("invalid.jsonl")]));
     assert.ok(reader instanceof CallEventReader);
     for await (const _ of reader);
-    assert.deepEqual(reader.stats, { lines: 7, events: 2, invalid: 4, bytes: fixture("invalid.jsonl").length });
+    assert.deepEqual(reader.stats, {
+      lines: 7,
+      events: 2,
+      invalid: 4,
+      checkpoints: 0,
+      bytes: fixture("invalid.jsonl").length,
+    });
     assert.throws(() => reader[Symbol.asyncIterator](), TypeError);
   });
 

@@ -1,0 +1,200 @@
+import { runtime } from "../runtime/runtime.ts";
+import { IoError, pathText } from "../runtime/io_error.ts";
+import type { FileHandle } from "../runtime/runtime_driver.ts";
+import { AuditSealer, type AuditSealerOptions } from "../seal/audit_sealer.ts";
+import { type AuditSealJwk, type AuditSealKey, importAuditSealKey } from "../seal/audit_seal_key.ts";
+import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
+import { toBase64 } from "../seal/_encoding.ts";
+import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
+import { type FileDestination, fileDestination } from "./file_destination.ts";
+
+/** Options for {@linkcode fileSeal}. */
+export interface FileSealOptions extends AuditSealerOptions {
+  /**
+   * The key that signs: an imported key, or the private JWK (an object, or
+   * the text of `audit-seal.private.jwk`).
+   */
+  readonly key: AuditSealKey | AuditSealJwk | string;
+  /** The seal file. @default {the log's path plus `.seal`} */
+  readonly sealPath?: string | URL;
+  /** Force checkpoints to the disk on every `flush()` (see `fileDestination`). @default {false} */
+  readonly fsync?: boolean;
+}
+
+/** What {@linkcode fileSeal} resolves to: the sink's `seal` option for a log file. */
+export interface FileSeal extends AuditSinkSealOptions {
+  /** The sealer, continuing the seal file's chain. */
+  readonly sealer: AuditSealer;
+  /** The seal file, opened for appending. */
+  readonly to: FileDestination;
+  /**
+   * Lines found after the last checkpoint (or in a log without a seal file),
+   * which this writer sealed before anything else: what a crash left
+   * unsealed, or lines someone else appended meanwhile.
+   */
+  readonly adoptedLines: number;
+}
+
+/** Longest checkpoint line looked for at the end of a seal file. */
+const MAX_CHECKPOINT_BYTES = 1 << 24;
+const LF = 0x0a;
+const decoder = new TextDecoder();
+
+/**
+ * Prepares sealing for a log file: opens its seal file (`audit.jsonl.seal`)
+ * and returns the sink's `seal` option. A log that was sealed before goes on
+ * with the same chain (the seal file's last checkpoint; its counters, so the
+ * file verifies as one stream). Lines after the last checkpoint (the
+ * unsealed tail a crash leaves) are sealed first, in checkpoints of their
+ * own, and counted in `adoptedLines`; so is a log that had no seal file. A
+ * torn last line gets its newline first.
+ *
+ * @param path The log file, as given to `fileDestination`.
+ * @param options The key, and the sealer's options (segment limits, interval, heartbeat, origin).
+ * @returns The `seal` option: `{ sealer, to }`.
+ * @throws {TypeError} When the key is not a private key, or the seal file's last checkpoint is malformed,
+ *   belongs to another origin, or was not signed by this key (with the same key id).
+ * @throws {IoError} When a file cannot be read or written, or the log is shorter than its seal says (truncated).
+ *
+ * @example
+ * ```ts ignore
+ * import { JsonLinesAuditSink } from "@atd/audit";
+ * import { fileDestination, fileSeal } from "@atd/audit/file";
+ * const key = await Deno.readTextFile("audit-seal.private.jwk");
+ * const sink = new JsonLinesAuditSink(fileDestination("audit.jsonl"), { seal: await fileSeal("audit.jsonl", { key }) });
+ * ```
+ */
+export async function fileSeal(path: string | URL, options: FileSealOptions): Promise<FileSeal> {
+  const key = isSealKey(options?.key) ? options.key : await importAuditSealKey(options?.key);
+  const sealPath = options.sealPath ?? (typeof path === "string" ? `${path}.seal` : new URL(`${path.href}.seal`));
+  const driver = runtime();
+  const seal = driver.openAppendSync(sealPath);
+  let data: FileHandle | undefined;
+  try {
+    const last = await lastLine(seal);
+    const previous = last === undefined ? undefined : await checkPrevious(last, key, sealPath, options.origin);
+    const c = previous?.checkpoint;
+    data = driver.openAppendSync(path);
+    const info = await data.stat();
+    const size = info.kind === "file" ? info.size : 0;
+    const start = c?.bytes ?? 0;
+    if (size < start) {
+      throw new IoError("other", {
+        action: "continue the sealed log {path}",
+        path: pathText(path),
+        reason: `it holds ${size} bytes, fewer than the ${start} its seal file covers (truncated?); ` +
+          "run audit verify, then move both files aside",
+      });
+    }
+    const sealer = new AuditSealer(key, {
+      ...options,
+      ...(last === undefined ? {} : { previous: last, newStream: false }),
+    });
+    const adoptedLines = await adopt(data, start, size, sealer, seal);
+    return { sealer, to: fileDestination(sealPath, { fsync: options.fsync ?? false }), adoptedLines };
+  } finally {
+    await data?.close().catch(() => {});
+    await seal.close().catch(() => {});
+  }
+}
+
+function isSealKey(key: unknown): key is AuditSealKey {
+  return typeof (key as Partial<AuditSealKey> | null)?.sign === "function";
+}
+
+/** The last complete line of a file (a torn one after it is left for the file destination to end), if any. */
+async function lastLine(file: FileHandle): Promise<string | undefined> {
+  const { size } = await file.stat();
+  for (let window = 64 * 1024;; window *= 4) {
+    const from = Math.max(0, size - window);
+    const bytes = await readAt(file, new Uint8Array(size - from), from);
+    const end = bytes.lastIndexOf(LF);
+    if (end !== -1) {
+      const start = end === 0 ? 0 : bytes.lastIndexOf(LF, end - 1) + 1;
+      if (start > 0 || from === 0) return decoder.decode(bytes.subarray(start, end));
+    }
+    if (from === 0 || window >= MAX_CHECKPOINT_BYTES) return undefined;
+  }
+}
+
+async function readAt(file: FileHandle, buffer: Uint8Array, position: number): Promise<Uint8Array> {
+  let done = 0;
+  while (done < buffer.length) {
+    const n = await file.read(buffer.subarray(done), position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return buffer.subarray(0, done);
+}
+
+/** Checks the checkpoint a seal file ends with before going on from it. */
+async function checkPrevious(
+  line: string,
+  key: AuditSealKey,
+  sealPath: string | URL,
+  origin: string | undefined,
+): Promise<ParsedCheckpoint> {
+  const where = `Cannot continue the seal file ${JSON.stringify(pathText(sealPath))}`;
+  const parsed = parseCheckpoint(line.replace(/\r$/, ""));
+  if (typeof parsed === "string") throw new TypeError(`${where}: its last line is not a checkpoint: ${parsed}`);
+  const c = parsed.checkpoint;
+  if (origin !== undefined && c.origin !== origin) throw new TypeError(`${where}: it seals log ${c.origin}`);
+  // Both algorithms sign deterministically: the same key signs the same text into the same bytes.
+  if (c.key_id === key.keyId && c.alg === key.algorithm) {
+    const text = new TextEncoder().encode(await checkpointText(c, parsed.tagBytes, parsed.digests));
+    if (toBase64(await key.sign(text)) !== c.sig) {
+      throw new TypeError(`${where}: its last checkpoint was not signed by key ${key.keyId}`);
+    }
+  }
+  return parsed;
+}
+
+/** Seals the log's bytes from `start` to `end` (what no checkpoint covers yet), one segment at a time. */
+async function adopt(
+  data: FileHandle,
+  start: number,
+  end: number,
+  sealer: AuditSealer,
+  seal: FileHandle,
+): Promise<number> {
+  if (start === end) return 0;
+  await endLine(seal); // a checkpoint torn by a crash must not run into the next one
+  let lines = 0;
+  let at = start;
+  let size = Math.max(sealer.maxSegmentBytes, 64 * 1024);
+  while (at < end) {
+    const piece = await readAt(data, new Uint8Array(Math.min(size, end - at)), at);
+    if (piece.length === 0) break;
+    let take = piece.subarray(0, piece.lastIndexOf(LF) + 1);
+    if (take.length === 0) {
+      if (at + piece.length < end) {
+        size *= 2; // one line longer than a segment: read further
+        continue;
+      }
+      // A torn last line: it ends here, with the newline the file destination would give it.
+      await writeAll(data, new Uint8Array([LF]));
+      take = new Uint8Array(piece.length + 1);
+      take.set(piece);
+      take[piece.length] = LF;
+    }
+    let count = 0;
+    for (let i = take.indexOf(LF); i !== -1; i = take.indexOf(LF, i + 1)) count++;
+    sealer.append(take.slice(), count);
+    await writeAll(seal, await sealer.seal());
+    lines += count;
+    at += Math.min(take.length, piece.length);
+  }
+  return lines;
+}
+
+/** Makes a regular file end with a newline. */
+async function endLine(file: FileHandle): Promise<void> {
+  const { size, kind } = await file.stat();
+  if (kind !== "file" || size === 0) return;
+  const last = await readAt(file, new Uint8Array(1), size - 1);
+  if (last[0] !== LF) await writeAll(file, new Uint8Array([LF]));
+}
+
+async function writeAll(file: FileHandle, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await file.write(bytes.subarray(done));
+}

@@ -1,0 +1,93 @@
+// A background thread running a script given as text: a Web Worker from a
+// Blob URL where the runtime has `Worker` (Deno, Bun, browsers), a
+// `worker_threads` Worker on Node (looked up at run time with
+// `process.getBuiltinModule`, so that no bundler sees a `node:` import).
+// workerd and pages whose policy forbids blob: workers get none. No imports:
+// this file loads in browsers and workerd.
+
+/** A started worker. Messages are structured-cloned; a SharedArrayBuffer is shared, not copied. */
+export interface BackgroundWorker {
+  /** Sends a message. */
+  post(message: unknown): void;
+  /** Lets the process exit while the worker is idle (Node, Bun; elsewhere nothing). */
+  unref(): void;
+  /** Whether `unref` does anything: else an idle worker keeps the process alive. */
+  readonly unrefs: boolean;
+  /** Keeps the process alive while a job is pending (Node, Bun; elsewhere nothing). */
+  ref(): void;
+  /** Stops the worker. */
+  terminate(): void;
+}
+
+/** What the worker's messages and failures go to. */
+export interface WorkerHandlers {
+  message(data: unknown): void;
+  error(error: unknown): void;
+}
+
+interface NodeWorker {
+  postMessage(message: unknown): void;
+  on(event: string, listener: (value: unknown) => void): void;
+  ref(): void;
+  unref(): void;
+  terminate(): unknown;
+}
+
+interface WebWorker {
+  postMessage(message: unknown): void;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  ref?: () => void;
+  unref?: () => void;
+  terminate(): void;
+}
+
+/**
+ * Starts a worker running `source`, a script (run as a module in a Web Worker) that talks through
+ * `self.onmessage`/`self.postMessage` in a Web Worker, or through
+ * `require("node:worker_threads").parentPort` on Node.
+ *
+ * @returns The worker, or `undefined` where none can be started.
+ */
+export function startWorker(source: string, handlers: WorkerHandlers): BackgroundWorker | undefined {
+  const g = globalThis as {
+    Worker?: new (url: string, options?: { type?: string }) => WebWorker;
+    process?: { getBuiltinModule?: (name: string) => unknown };
+    Deno?: unknown;
+    Bun?: unknown;
+  };
+  try {
+    if (g.Deno === undefined && g.Bun === undefined && typeof g.process?.getBuiltinModule === "function") {
+      const threads = g.process.getBuiltinModule("node:worker_threads") as {
+        Worker: new (code: string, options: { eval: true }) => NodeWorker;
+      };
+      const worker = new threads.Worker(source, { eval: true });
+      worker.on("message", handlers.message);
+      worker.on("error", handlers.error);
+      return {
+        post: (message) => worker.postMessage(message),
+        unref: () => worker.unref(),
+        unrefs: true,
+        ref: () => worker.ref(),
+        terminate: () => void worker.terminate(),
+      };
+    }
+    if (typeof g.Worker !== "function" || typeof URL.createObjectURL !== "function") return undefined;
+    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    const worker = new g.Worker(url, { type: "module" });
+    worker.onmessage = (event) => handlers.message(event.data);
+    worker.onerror = (event) => handlers.error(event);
+    return {
+      post: (message) => worker.postMessage(message),
+      unref: () => worker.unref?.(),
+      unrefs: typeof worker.unref === "function",
+      ref: () => worker.ref?.(),
+      terminate: () => {
+        worker.terminate();
+        URL.revokeObjectURL(url);
+      },
+    };
+  } catch {
+    return undefined;
+  }
+}

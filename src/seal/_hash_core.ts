@@ -1,0 +1,125 @@
+// What sealing computes per line and per segment: line tags (FORMAT.md "Line
+// tags"), the segment's SHA-256 and the per-line digests. `hashCore` is
+// self-contained (it uses only its own locals and the runtime's globals) so
+// that the hashing worker runs the very same code, from its source text:
+// what the main thread and the worker compute cannot drift apart.
+
+/** A segment split into lines, tagged and hashed. */
+export interface SegmentHash {
+  /** Lines, a torn last one included. */
+  readonly count: number;
+  /** Offset of each line's newline (for a torn last line, the segment's length). */
+  readonly ends: Uint32Array;
+  readonly tags: Uint32Array;
+  /** The segment does not end with a newline. */
+  readonly torn: boolean;
+  /** SHA-256 of the segment, lowercase hex. */
+  readonly sha: string;
+  /** SHA-256 of each line cut to 16 bytes, when asked for. */
+  readonly digests: Uint8Array<ArrayBuffer> | undefined;
+}
+
+/** The functions of {@linkcode hashCore}. */
+export interface HashCore {
+  /** MurmurHash3_x86_32 of `bytes[start, end)` seeded with its length; `view` is a DataView over `bytes`. */
+  lineTag(bytes: Uint8Array, start: number, end: number, view: DataView): number;
+  /**
+   * Splits `bytes` into lines (using `ends`, the newlines' offsets, when
+   * known), tags each, and hashes the whole and (with `digests`) each line.
+   */
+  hashSegment(bytes: Uint8Array<ArrayBuffer>, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash>;
+}
+
+/** A SHA-256 other than Web Crypto's (the worker's `node:crypto`, which hashes in place, without a copy). */
+export type Sha256 = (bytes: Uint8Array) => Uint8Array;
+
+/**
+ * Builds the hashing functions, with `sha256` when given (else Web Crypto's).
+ * Must stay self-contained: the worker is started with `(${hashCore})(…)`.
+ */
+export function hashCore(fastSha256?: Sha256): HashCore {
+  const LF = 0x0a;
+  const HEX: string[] = [];
+  for (let i = 0; i < 256; i++) HEX.push((i < 16 ? "0" : "") + i.toString(16));
+
+  function lineTag(b: Uint8Array, start: number, end: number, view: DataView): number {
+    const length = end - start;
+    let h = length;
+    let i = start;
+    for (; i + 4 <= end; i += 4) {
+      // One unaligned little-endian read: about twice as fast in V8 as four byte reads.
+      let k = view.getUint32(i, true);
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+      h = (h << 13) | (h >>> 19);
+      h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    }
+    const rest = end - i;
+    if (rest > 0) {
+      let k = b[i]!;
+      if (rest > 1) k |= b[i + 1]! << 8;
+      if (rest > 2) k |= b[i + 2]! << 16;
+      k = Math.imul(k, 0xcc9e2d51);
+      k = (k << 15) | (k >>> 17);
+      h ^= Math.imul(k, 0x1b873593);
+    }
+    h ^= length;
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    return h >>> 0;
+  }
+
+  function newlines(bytes: Uint8Array): { ends: Uint32Array; torn: boolean } {
+    let count = 0;
+    for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) count++;
+    const torn = bytes.length > 0 && bytes[bytes.length - 1] !== LF;
+    const ends = new Uint32Array(count + (torn ? 1 : 0));
+    let k = 0;
+    for (let i = bytes.indexOf(LF); i !== -1; i = bytes.indexOf(LF, i + 1)) ends[k++] = i;
+    if (torn) ends[k] = bytes.length;
+    return { ends, torn };
+  }
+
+  async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
+    if (fastSha256 !== undefined) return fastSha256(bytes);
+    return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  }
+
+  async function hashSegment(
+    bytes: Uint8Array<ArrayBuffer>,
+    known: Uint32Array | undefined,
+    digests: boolean,
+  ): Promise<SegmentHash> {
+    const sha = sha256(bytes); // started first: where the runtime hashes on another thread, it overlaps the tags
+    sha.catch(() => {});
+    const { ends, torn } = known === undefined ? newlines(bytes) : { ends: known, torn: false };
+    const count = ends.length;
+    const tags = new Uint32Array(count);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let start = 0;
+    for (let i = 0; i < count; i++) {
+      tags[i] = lineTag(bytes, start, ends[i]!, view);
+      start = ends[i]! + 1;
+    }
+    let lineDigests: Uint8Array<ArrayBuffer> | undefined;
+    if (digests) {
+      lineDigests = new Uint8Array(16 * count);
+      const each: Promise<Uint8Array>[] = [];
+      start = 0;
+      for (let i = 0; i < count; i++) {
+        each.push(sha256(bytes.subarray(start, ends[i]!)));
+        start = ends[i]! + 1;
+      }
+      (await Promise.all(each)).forEach((digest, i) => lineDigests!.set(digest.subarray(0, 16), 16 * i));
+    }
+    let hex = "";
+    for (const byte of await sha) hex += HEX[byte];
+    return { count, ends, tags, torn, sha: hex, digests: lineDigests };
+  }
+
+  return { lineTag, hashSegment };
+}

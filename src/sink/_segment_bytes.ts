@@ -1,0 +1,106 @@
+// The bytes of a segment waiting to be sealed, copied as the sink writes
+// them into a buffer that is reused once its checkpoint is made. Holding the
+// chunks themselves instead keeps every chunk alive past the garbage
+// collector's young generation (a segment lives for milliseconds, many
+// scavenges): on Node that promotion cost more than hashing the bytes. The
+// buffers are shared memory where the runtime has it, so that the hashing
+// worker reads them without a copy.
+
+/** Buffers kept for reuse, at most. */
+const POOLED = 2;
+/** Smallest buffer made. */
+const MIN_BYTES = 64 * 1024;
+const SHARED = typeof SharedArrayBuffer === "function";
+
+/** Bytes the hashing worker can read in place (shared memory), where there is any. */
+function buffer(bytes: number): ArrayBufferLike {
+  return SHARED ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes);
+}
+
+/** One segment's bytes and the offset of each line's newline. */
+export class SegmentBytes {
+  #bytes: Uint8Array;
+  #ends: Uint32Array;
+  #length = 0;
+  #lines = 0;
+  /** Every chunk came with its line ends. */
+  #known = true;
+
+  constructor(bytes: number, lines: number) {
+    this.#bytes = new Uint8Array(buffer(bytes));
+    // Not shared: stores into shared memory one by one are slow (in V8, about 0.8 µs a line here).
+    this.#ends = new Uint32Array(lines);
+  }
+
+  get length(): number {
+    return this.#length;
+  }
+
+  get lines(): number {
+    return this.#lines;
+  }
+
+  /** Copies in a chunk of `lines` whole lines; `ends` are its newlines' offsets, if known. */
+  append(chunk: Uint8Array, lines: number, ends: Uint32Array | undefined): void {
+    const base = this.#length;
+    if (base + chunk.length > this.#bytes.length) {
+      const grown = new Uint8Array(buffer(Math.max(2 * this.#bytes.length, base + chunk.length)));
+      grown.set(this.#bytes.subarray(0, base));
+      this.#bytes = grown;
+    }
+    this.#bytes.set(chunk, base);
+    this.#length += chunk.length;
+    if (ends === undefined || ends.length !== lines) this.#known = false;
+    if (this.#known) {
+      const at = this.#lines;
+      if (at + lines > this.#ends.length) {
+        const grown = new Uint32Array(Math.max(2 * this.#ends.length, at + lines));
+        grown.set(this.#ends.subarray(0, at));
+        this.#ends = grown;
+      }
+      for (let i = 0; i < lines; i++) this.#ends[at + i] = base + ends![i]!;
+    }
+    this.#lines += lines;
+  }
+
+  /** The bytes, and the line ends when every chunk gave them. Valid until the buffer is reused. */
+  view(): { bytes: Uint8Array; ends: Uint32Array | undefined } {
+    return {
+      bytes: this.#bytes.subarray(0, this.#length),
+      ends: this.#known ? this.#ends.subarray(0, this.#lines) : undefined,
+    };
+  }
+
+  /** Empties it for reuse. */
+  reset(): void {
+    this.#length = this.#lines = 0;
+    this.#known = true;
+  }
+
+  /** Bytes it can hold without growing. */
+  get capacity(): number {
+    return this.#bytes.length;
+  }
+}
+
+/** Segment buffers for a sealer with these limits, reused once their checkpoint is made. */
+export class SegmentPool {
+  readonly #free: SegmentBytes[] = [];
+  readonly #bytes: number;
+  readonly #lines: number;
+
+  constructor(maxSegmentBytes: number, maxSegmentLines: number) {
+    // A segment is cut at its limit, so it holds at most about one chunk more.
+    this.#bytes = Math.max(MIN_BYTES, Math.min(maxSegmentBytes, 1 << 24) * 2);
+    this.#lines = Math.min(maxSegmentLines, 1 << 16) + 1024;
+  }
+
+  take(): SegmentBytes {
+    return this.#free.pop() ?? new SegmentBytes(this.#bytes, this.#lines);
+  }
+
+  give(segment: SegmentBytes): void {
+    segment.reset();
+    if (this.#free.length < POOLED) this.#free.push(segment);
+  }
+}
