@@ -40,3 +40,14 @@ export function reasonOf(signal: AbortSignal): unknown {
     return error;
   }
 }
+
+/**
+ * A signal that aborts after `ms` milliseconds, on a timer that keeps the
+ * process alive until then (Node does not for `AbortSignal.timeout`): a close
+ * waiting out its grace period must not be cut short by the process ending.
+ */
+export function abortAfter(ms: number): AbortSignal {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(new DOMException("The grace period ended", "TimeoutError")), ms);
+  return controller.signal;
+}

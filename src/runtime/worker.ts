@@ -42,10 +42,27 @@ interface WebWorker {
   terminate(): void;
 }
 
+// What a worker's script talks through, the same on every runtime: `host.post(message)`,
+// `host.onMessage(listener)` and `host.builtin(name)`, a promise of the runtime's `node:` module
+// of that name, or of undefined where there is none (browsers).
+const NODE_HOST = `"use strict";
+const host = {
+  post: (message) => require("node:worker_threads").parentPort.postMessage(message),
+  onMessage: (listener) => require("node:worker_threads").parentPort.on("message", listener),
+  builtin: (name) => Promise.resolve().then(() => require("node:" + name)),
+};
+`;
+const WEB_HOST = `"use strict";
+const host = {
+  post: (message) => self.postMessage(message),
+  onMessage: (listener) => { self.onmessage = (event) => listener(event.data); },
+  builtin: (name) => import("node:" + name).catch(() => undefined),
+};
+`;
+
 /**
- * Starts a worker running `source`, a script (run as a module in a Web Worker) that talks through
- * `self.onmessage`/`self.postMessage` in a Web Worker, or through
- * `require("node:worker_threads").parentPort` on Node.
+ * Starts a worker running `source`, a script that talks through `host` (see above): a module in
+ * a Web Worker, or a `worker_threads` script on Node.
  *
  * @returns The worker, or `undefined` where none can be started.
  */
@@ -61,7 +78,7 @@ export function startWorker(source: string, handlers: WorkerHandlers): Backgroun
       const threads = g.process.getBuiltinModule("node:worker_threads") as {
         Worker: new (code: string, options: { eval: true }) => NodeWorker;
       };
-      const worker = new threads.Worker(source, { eval: true });
+      const worker = new threads.Worker(NODE_HOST + source, { eval: true });
       worker.on("message", handlers.message);
       worker.on("error", handlers.error);
       return {
@@ -73,7 +90,7 @@ export function startWorker(source: string, handlers: WorkerHandlers): Backgroun
       };
     }
     if (typeof g.Worker !== "function" || typeof URL.createObjectURL !== "function") return undefined;
-    const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    const url = URL.createObjectURL(new Blob([WEB_HOST + source], { type: "text/javascript" }));
     const worker = new g.Worker(url, { type: "module" });
     worker.onmessage = (event) => handlers.message(event.data);
     worker.onerror = (event) => handlers.error(event);

@@ -19,31 +19,25 @@ const IDLE_MS = 2_000;
 
 const core = hashCore();
 
-// The worker: the same hashCore, from its source text. Where it can load `node:crypto` (Node, Deno, Bun), it
-// hashes the shared segment in place (no copy; OpenSSL, BoringSSL or Rust, all faster than Web Crypto there);
-// elsewhere it copies it out of shared memory for Web Crypto, which does not read it. It answers { id, hash } or
-// { id, error }.
-const SOURCE = `"use strict";
-const node = typeof require === "function";
-const port = node ? require("node:worker_threads").parentPort : self;
-const nodeCrypto = node ? Promise.resolve(require("node:crypto")) : import("node:crypto").catch(() => undefined);
-const cores = nodeCrypto.then((c) => {
+// The worker: the same hashCore, from its source text, talking through the `host` src/runtime/worker.ts gives it.
+// Where it can load `node:crypto` (Node, Deno, Bun), it hashes the shared segment in place (no copy; OpenSSL,
+// BoringSSL or Rust, all faster than Web Crypto there); elsewhere it copies it out of shared memory for Web Crypto,
+// which does not read it. It answers { id, hash } or { id, error }.
+const SOURCE = `const cores = host.builtin("crypto").then((c) => {
   const fast = c && typeof c.createHash === "function"
     ? (bytes) => new Uint8Array(c.createHash("sha256").update(bytes).digest())
     : undefined;
   return { fast, core: (${hashCore.toString()})(fast) };
 });
-const send = (message) => port.postMessage(message);
-const receive = async (m) => {
+host.onMessage(async (m) => {
   try {
     const { fast, core } = await cores;
     const shared = new Uint8Array(m.buffer, m.offset, m.length);
-    send({ id: m.id, hash: await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests) });
+    host.post({ id: m.id, hash: await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests) });
   } catch (error) {
-    send({ id: m.id, error: String(error && error.stack || error) });
+    host.post({ id: m.id, error: String(error && error.stack || error) });
   }
-};
-if (node) port.on("message", receive); else self.onmessage = (event) => receive(event.data);
+});
 `;
 
 /** Segments hashed by the worker, and on this thread (for tests and benchmarks). */

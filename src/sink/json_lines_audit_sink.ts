@@ -2,7 +2,7 @@ import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
-import { reasonOf, untilAborted } from "../_abort.ts";
+import { abortAfter, reasonOf, untilAborted } from "../_abort.ts";
 import {
   type AuditSink,
   type AuditSinkFlushOptions,
@@ -447,7 +447,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     if (discarded > 0) this.#destination.deliveries.discard(discarded, reasonOf(signal));
     await this.#destination.giveUp(signal, closing);
     // Every line is settled now: seal them, within the deadline's grace (the stream may be stalled too).
-    if (this.#sealing !== undefined) await this.#seal(AbortSignal.timeout(DEADLINE_SEAL_GRACE_MS), closing);
+    if (this.#sealing !== undefined) await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
   }
 
   #handToFallback(event: CallEvent): void {

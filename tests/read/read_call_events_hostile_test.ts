@@ -187,6 +187,7 @@ describe("JsonLinesSplitStream and CallEventParseStream against hostile lines", 
       lines: lines.length,
       events: 4,
       invalid: 6,
+      checkpoints: 0,
       bytes: encoder.encode(lines.join("\n") + "\n").length,
     });
   });

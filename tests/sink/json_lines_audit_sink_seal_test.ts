@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { type CallEvent, JsonLinesAuditSink, type JsonLinesAuditSinkOptions } from "../../mod.ts";
 import type { AuditSealKey } from "../../src/seal/audit_seal_key.ts";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
-import { MemoryDestination, numbered, stalledStream, tick } from "../_helpers/events.ts";
+import { abortAfter, MemoryDestination, numbered, stalledStream, tick } from "../_helpers/events.ts";
 import { keys, problems, show, verify } from "../seal/_trail.ts";
 import { gapsByReason, OrderedDestination, SealStream } from "./_sealed.ts";
 
@@ -36,7 +36,11 @@ describe("JsonLinesAuditSink sealing", () => {
       const key = await keys();
       const data = new MemoryDestination();
       const seal = new SealStream();
-      const sink = sealed(data.stream, mode === "in band" ? "in band" : seal, key.seal, { capacity: 8 });
+      // "block": in band, data writes wait for each checkpoint, and drop mode could lose events meanwhile.
+      const sink = sealed(data.stream, mode === "in band" ? "in band" : seal, key.seal, {
+        capacity: 8,
+        backpressure: "block",
+      });
       for (let i = 0; i < 30; i++) {
         sink.onCall(numbered(i));
         if (i % 3 === 2) await tick();
@@ -163,7 +167,7 @@ describe("JsonLinesAuditSink sealing", () => {
       preventClose: true,
     });
     for (let i = 0; i < 20; i++) sink.onCall(i % 7 === 0 ? INVALID : numbered(i));
-    await sink.close({ signal: AbortSignal.timeout(50) });
+    await sink.close({ signal: abortAfter(50) });
     const s = sink.stats();
     const gaps = gapsByReason(seal.checkpoints());
     assert.deepEqual(gaps, {
@@ -189,9 +193,9 @@ describe("JsonLinesAuditSink sealing", () => {
       sink.onCall(numbered(i));
       if (i % 4 === 3) await tick();
     }
-    await sink.flush({ signal: AbortSignal.timeout(50) });
+    await sink.flush({ signal: abortAfter(50) });
     assert.equal(data.lines().length, 50, "every line reached the data stream");
-    await sink.close({ signal: AbortSignal.timeout(50) });
+    await sink.close({ signal: abortAfter(50) });
     assert.deepEqual(sink.stats().written, 50);
   });
 
@@ -201,7 +205,7 @@ describe("JsonLinesAuditSink sealing", () => {
     const sink = sealed(stalledStream(), seal, key.seal, { capacity: 8, backpressure: "drop", preventClose: true });
     for (let i = 0; i < 20; i++) sink.onCall(numbered(i));
     await tick();
-    await sink.close({ signal: AbortSignal.timeout(30) });
+    await sink.close({ signal: abortAfter(30) });
     const s = sink.stats();
     const checkpoints = seal.checkpoints();
     const last = checkpoints.at(-1)!;
