@@ -2,7 +2,7 @@
  * Starts `demo/mcp_server.ts` as a child process and drives it with the
  * SDK's real MCP client over stdio: successes, invalid arguments, an unknown
  * tool, a missing capability, a rate limit, tool errors. Then prints the
- * audit log the server wrote and `audit stats` of it.
+ * audit log the server wrote, `audit stats` and `audit verify` of it.
  *
  * Run: `deno run -A demo/mcp_client.ts` (package.json: `"demo:mcp": "deno run -A demo/mcp_client.ts"`).
  *
@@ -15,8 +15,14 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { main } from "../src/cli/main.ts";
 
 const log = new URL("./out/mcp_audit.jsonl", import.meta.url);
+const keys = new URL("./out/keys/", import.meta.url);
 await Deno.mkdir(new URL("./out/", import.meta.url), { recursive: true });
+// A fresh log each run (fileSeal would go on with an existing seal file's chain); the seal key once.
 await Deno.remove(log).catch(() => {});
+await Deno.remove(new URL("./out/mcp_audit.jsonl.seal", import.meta.url)).catch(() => {});
+if (!await Deno.stat(new URL("audit-seal.private.jwk", keys)).then(() => true, () => false)) {
+  await main(["keygen", "--out", keys.pathname]);
+}
 
 const transport = new StdioClientTransport({
   command: Deno.execPath(),
@@ -45,11 +51,13 @@ for (const [name, args] of calls) {
 }
 await client.close(); // the server closes its sink when stdin ends
 
-// The server flushes its log as it exits; wait for the last line.
-for (let i = 0; i < 100; i++) {
-  const text = await Deno.readTextFile(log).catch(() => "");
-  if (text.split("\n").filter(Boolean).length >= calls.length) break;
+// The server flushes and seals its log as it exits: wait until every line is sealed.
+const verifyArgs = ["verify", log.pathname, "--key", new URL("audit-seal.public.jwk", keys).pathname];
+const quiet = { stdout: () => Promise.resolve(), stderr: () => Promise.resolve() };
+for (let i = 0; i < 100 && await main([...verifyArgs, "--strict"], quiet) !== 0; i++) {
   await new Promise((resolve) => setTimeout(resolve, 50));
 }
 console.log(`\ndemo/out/mcp_audit.jsonl:\n${await Deno.readTextFile(log)}`);
-Deno.exitCode = await main(["stats", log.pathname]);
+const stats = await main(["stats", log.pathname]);
+console.log("");
+Deno.exitCode = Math.max(stats, await main(verifyArgs));

@@ -1,6 +1,8 @@
 /**
  * A small MCP server (stdio) whose every `tools/call` is audited into
- * `demo/out/mcp_audit.jsonl`: three lines of integration, marked below.
+ * `demo/out/mcp_audit.jsonl`, sealed (`demo/out/mcp_audit.jsonl.seal`, signed
+ * with the key `demo/mcp_client.ts` made with `audit keygen`): a few lines of
+ * integration, marked below.
  * `demo/mcp_client.ts` starts it and drives it with the SDK's real client.
  *
  * Over stdio, stdout carries the protocol: the audit log goes to a file.
@@ -13,7 +15,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
 import { z } from "zod";
 import { JsonLinesAuditSink, ToolCallError } from "../mod.ts";
-import { fileDestination } from "../src/destination/file_destination.ts";
+import { fileDestination, fileSeal } from "../src/destination/file_destination.ts";
 import { auditMcpServer } from "../src/mcp/audit_mcp_server.ts";
 
 const FILES: Record<string, string> = { "notes.txt": "buy milk", "todo.md": "- ship the audit log" };
@@ -22,10 +24,11 @@ const GRANTS: Record<string, string[]> = { "demo-client": ["fs:read", "search"] 
 
 const server = new McpServer({ name: "files-demo", version: "1.0.0" });
 
-// 1-3: the integration.
-const sink = new JsonLinesAuditSink(fileDestination(new URL("./out/mcp_audit.jsonl", import.meta.url)), {
-  backpressure: "block",
-});
+// The integration: a sealed log, and one call that audits every tools/call.
+const log = new URL("./out/mcp_audit.jsonl", import.meta.url);
+const key = await Deno.readTextFile(new URL("./out/keys/audit-seal.private.jwk", import.meta.url));
+const seal = await fileSeal(log, { key, origin: "demo.example/mcp-server", intervalMs: 1_000 });
+const sink = new JsonLinesAuditSink(fileDestination(log), { backpressure: "block", seal });
 const callerOf = () => server.server.getClientVersion()?.name;
 auditMcpServer(server, sink, {
   callerId: callerOf,
@@ -80,4 +83,8 @@ server.registerTool(
 
 const transport = new StdioServerTransport();
 transport.onclose = () => void sink.close();
+// A client stops its server with SIGTERM when it is done: deliver and seal what is left first.
+Deno.addSignalListener("SIGTERM", () => {
+  void sink.close({ signal: AbortSignal.timeout(2_000) }).then(() => Deno.exit(0));
+});
 await server.connect(transport);

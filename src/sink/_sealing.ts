@@ -12,7 +12,7 @@
 import { toAuditDestination } from "../destination/audit_destination.ts";
 import type { DeliveryReport } from "../destination/audit_destination.ts";
 import { AuditSealer } from "../seal/audit_sealer.ts";
-import { unrefTimer } from "../runtime/timer.ts";
+import { refTimer, unrefTimer } from "../runtime/timer.ts";
 import { gracePeriod, reasonOf, untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import type { Fate, SettleObserver } from "./_delivery_ledger.ts";
@@ -99,6 +99,8 @@ export class Sealing implements SettleObserver {
   #out = new Map<string, Tally>();
   #lastCut = Date.now();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Whether the timer keeps the process alive (something waits to be sealed). */
+  #timerHolds = false;
   /** Checkpoints in the order made; settles once the last was handed on. */
   #chain: Promise<void> = Promise.resolve();
   /** In band: the next data write waits for this. */
@@ -369,9 +371,20 @@ export class Sealing implements SettleObserver {
     this.#gate = undefined;
   }
 
-  /** Arms the timer that cuts a segment `intervalMs` after the last cut (always, with heartbeats). */
+  /**
+   * Arms the timer that cuts a segment `intervalMs` after the last cut
+   * (always, with heartbeats). Lines or losses waiting for a checkpoint keep
+   * the process alive until they are sealed, at most `intervalMs`, so that a
+   * process that ends without `close()` leaves no unsealed tail; heartbeats
+   * alone do not keep it alive.
+   */
   #schedule(): void {
-    if (this.#timer !== undefined || this.#closed || this.#failed) return;
+    if (this.#closed || this.#failed) return;
+    const pending = this.#open !== undefined || this.#out.size > 0;
+    if (this.#timer !== undefined) {
+      if (pending && !this.#timerHolds) (refTimer(this.#timer), this.#timerHolds = true);
+      return;
+    }
     const delay = Math.max(0, this.#lastCut + this.#sealer.intervalMs - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
@@ -382,7 +395,8 @@ export class Sealing implements SettleObserver {
       }
       if (heartbeat || this.#open !== undefined || this.#out.size > 0) this.#schedule();
     }, delay);
-    unrefTimer(this.#timer);
+    this.#timerHolds = pending;
+    if (!pending) unrefTimer(this.#timer);
   }
 }
 

@@ -1,10 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { type CallEvent, JsonLinesAuditSink, type JsonLinesAuditSinkOptions } from "../../mod.ts";
 import type { AuditSealKey } from "../../src/seal/audit_seal_key.ts";
+import { importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
+import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { abortAfter, MemoryDestination, numbered, stalledStream, tick } from "../_helpers/events.ts";
 import { keys, problems, show, verify } from "../seal/_trail.ts";
+import { runScript } from "../_helpers/run_script.ts";
 import { gapsByReason, OrderedDestination, SealStream } from "./_sealed.ts";
 
 const INVALID = { call_id: 5 } as unknown as CallEvent;
@@ -297,5 +303,29 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.throws(() => make({ sealer: {}, inBand: true }), /must be an AuditSealer/);
     assert.throws(() => make({ key, inBand: true, maxSegmentLines: 0 }), RangeError);
     assert.throws(() => make({ key: {}, inBand: true }), TypeError);
+  });
+});
+
+describe("JsonLinesAuditSink sealing when the process ends without close() (subprocess)", () => {
+  it("seals every line before the process ends, also without flush() or close()", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "atd-seal-exit-"));
+    const path = join(dir, "audit.jsonl");
+    const result = await runScript("tests/sink/_seal_exit_script.ts", [path, "25", "200", "no"]);
+    assert.equal(result.code, 0, result.stderr);
+    const keys = await importAuditVerifyKey(readFileSync(`${path}.pub.jwk`, "utf8"));
+    const { findings, summary } = await verifyAuditTrail(new Blob([readFileSync(path)]), {
+      keys,
+      seal: new Blob([readFileSync(`${path}.seal`)]),
+    }).result();
+    assert.deepEqual(findings.map((f) => f.kind), [], "no unsealed tail, nothing else");
+    assert.deepEqual([summary.lines, summary.verifiedLines, summary.unsealedLines], [25, 25, 0]);
+  });
+
+  it("lets a process with only heartbeats pending end on its own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "atd-seal-exit-"));
+    const path = join(dir, "audit.jsonl");
+    // A heartbeat an hour away must not keep the process alive (runScript kills it after CHILD_TIMEOUT_MS).
+    const result = await runScript("tests/sink/_seal_exit_script.ts", [path, "0", "3600000", "yes"]);
+    assert.deepEqual([result.code, result.signal], [0, null], result.stderr);
   });
 });
