@@ -88,7 +88,8 @@ export class LossLedger {
     quiet = this.#quiet(),
   ): void {
     const tally = this.#tallies[reason];
-    const now = this.#stamp();
+    // The stamp is read once per turn: a loss counted later in that turn must not end before it began.
+    const now = since === undefined ? this.#stamp() : Math.max(this.#stamp(), since);
     if (outOfStream) this.onOutOfStream?.(reason, events, since ?? now, now);
     if (tally.unreported === 0) {
       tally.firstAt = since ?? now;

@@ -63,6 +63,9 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
   let key = options.key;
   let wire = await wireOf(ctx, current);
   let attempts = 0;
+  // The last attempt that had its full time limit, and what to say of it: an attempt that the
+  // deadline cut short and that timed out tells less than the failure before it.
+  let earlier: { outcome: AttemptOutcome; more: Parameters<typeof ctx.ledger.error>[3] } | undefined;
   for (;;) {
     if (signal.aborted || !parcel.pieces.has(current)) return;
     if (attempts === 0 && Date.now() >= options.deadline) {
@@ -77,6 +80,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
     if (attempts > 1) ctx.counters.retried++;
     const keepalive = ctx.keepalive?.reserve(wire.body.length, full) ?? false;
     parcel.keepalive = keepalive;
+    const timeoutMs = Math.max(1, Math.min(ctx.timeoutMs, options.deadline - Date.now()));
     let result;
     try {
       result = await attempt({
@@ -86,7 +90,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
         body: wire.body,
         gzipped: wire.gzipped,
         key,
-        timeoutMs: Math.max(1, Math.min(ctx.timeoutMs, options.deadline - Date.now())),
+        timeoutMs,
         signal,
         keepalive,
         redactor: ctx.redactor,
@@ -114,8 +118,17 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
         ? { status: undefined, error: describe(result.error) }
         : { status: result.status, redirect: result.redirect, retryAfter: result.retryAfter };
     }
+    const more = result.ok
+      ? { status: result.status }
+      : result.status === undefined
+      ? { cause: result.error }
+      : { status: result.status, body: result.excerpt };
+    const cutShort = !result.ok && result.status === undefined && timeoutMs < ctx.timeoutMs &&
+      isTimeout(result.error);
+    const told = cutShort && earlier !== undefined ? earlier : { outcome, more };
+    if (!cutShort) earlier = { outcome, more };
     const now = Date.now();
-    const decision = decideRetry(ctx.retry, outcome, {
+    const decision = decideRetry(ctx.retry, told.outcome, {
       events: current.events,
       attempt: attempts,
       msLeft: options.deadline - now,
@@ -138,12 +151,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       return;
     }
     if (decision.action === "give-up") {
-      const more = result.ok
-        ? { status: result.status }
-        : result.status === undefined
-        ? { cause: result.error }
-        : { status: result.status, body: result.excerpt };
-      ctx.ledger.giveUp(parcel, current, ctx.ledger.error(decision.reason, current.events, attempts, more));
+      ctx.ledger.giveUp(parcel, current, ctx.ledger.error(decision.reason, current.events, attempts, told.more));
       return;
     }
     await sleep(decision.delayMs, signal);
@@ -169,4 +177,13 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     const timer = setTimeout(done, ms);
     signal.addEventListener("abort", done);
   });
+}
+
+/** Whether an attempt's error is its time limit running out. */
+function isTimeout(error: unknown): boolean {
+  try {
+    return (error as { name?: unknown } | null)?.name === "TimeoutError";
+  } catch {
+    return false;
+  }
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
 import { fetchDestination, type HttpDeliveryError } from "../../../src/destination/fetch_destination.ts";
-import type { ReceivedRequest, Reply } from "../../_helpers/http_receiver.ts";
+import { gate, type ReceivedRequest, type Reply } from "../../_helpers/http_receiver.ts";
 import { body, deliver, ids, linesOf, script, withReceiver } from "./_fetch_helpers.ts";
 
 const MiB = 1024 * 1024;
@@ -150,6 +150,35 @@ describe("fetchDestination against a hostile endpoint", () => {
       assert.equal(receiver.requests.length, 1);
       assert.match(errors[0]!.message, /HTTP 429; the server asked to wait 999999 s, beyond the 30000 ms deadline$/);
     });
+  });
+
+  it("fetchDestination says why a batch failed when its last attempt was cut short by the deadline", async () => {
+    const stalled = gate();
+    let n = 0;
+    const respond = async (): Promise<Reply> => {
+      if (n++ === 0) return { status: 503 };
+      await stalled.promise; // the retry hangs until the deadline cuts it short
+      return { status: 200 };
+    };
+    try {
+      await withReceiver(respond, async (receiver) => {
+        const errors: HttpDeliveryError[] = [];
+        await deliver(receiver, ids(2), {
+          timeoutMs: 60_000,
+          retry: { delayMs: 5, deadlineMs: 300 },
+          onError: (e) => errors.push(e),
+        });
+        stalled.open();
+        assert.equal(errors.length, 1);
+        assert.equal(errors[0]!.status, 503);
+        assert.match(
+          errors[0]!.message,
+          /after 2 attempts: HTTP 503; no time left to retry within the 300 ms deadline$/,
+        );
+      });
+    } finally {
+      stalled.open();
+    }
   });
 
   it("fetchDestination times out a server that takes the connection and never reads the request", async () => {
