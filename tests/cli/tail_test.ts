@@ -274,7 +274,10 @@ for (const runtime of Object.keys(RUNTIMES)) {
       writeFileSync(file, text(lines(1, 20_000))); // megabytes: far more than a pipe holds
       const child = startCli(runtime, ["tail", "-f", file]);
       try {
-        child.process.stdout!.pause(); // nobody reads: its writes block once the pipe is full
+        // Its first output says it runs (its signal handlers come before any output); then nobody reads:
+        // its writes block once the pipe is full.
+        await new Promise((resolve) => child.process.stdout!.once("data", resolve));
+        child.process.stdout!.pause();
         await new Promise((resolve) => setTimeout(resolve, 1_000));
         process.kill(child.process.pid!, "SIGTERM");
         assert.deepEqual(await child.exited(), { code: 0, signal: null }, child.stderr);
