@@ -16,7 +16,7 @@ import type { InvalidLineError } from "../read/invalid_line_error.ts";
 import { summarizeCallEvents } from "../read/summarize_call_events.ts";
 import { IoError } from "../runtime/io_error.ts";
 import { runtime } from "../runtime/runtime.ts";
-import { untilAborted } from "../_abort.ts";
+import { gracePeriod, untilAborted } from "../_abort.ts";
 import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
 import { formatInvalid, formatPretty, formatSummary, jsonForTerminal, terminalSafe } from "./_format.ts";
 import { HELP, HELP_KEYGEN, HELP_STATS, HELP_TAIL, HELP_VALIDATE, HELP_VERIFY } from "./_help.ts";
@@ -60,7 +60,26 @@ const encoder = new TextEncoder();
  */
 export async function main(args: readonly string[], io: CliIo = {}): Promise<number> {
   const stdout = new Output(io.stdout ?? ((text) => runtime().write("stdout", encoder.encode(text))));
-  const stderr = io.stderr ?? ((text: string) => runtime().write("stderr", encoder.encode(text)));
+  const write = io.stderr ?? ((text: string) => runtime().write("stderr", encoder.encode(text)));
+  // Reports go out in order, and main returns only once they are out (within a bound): the exit that
+  // follows must not cut off the last one.
+  let told = Promise.resolve();
+  const stderr = (text: string): Promise<void> => (told = told.then(() => write(text)).catch(() => {}));
+  try {
+    return await run(args, io, stdout, stderr);
+  } finally {
+    const grace = gracePeriod(STOP_FLUSH_MS);
+    await grace.wait(told);
+    grace.end();
+  }
+}
+
+async function run(
+  args: readonly string[],
+  io: CliIo,
+  stdout: Output,
+  stderr: (text: string) => Promise<void>,
+): Promise<number> {
   try {
     const [command, ...rest] = args;
     switch (command) {

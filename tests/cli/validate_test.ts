@@ -75,3 +75,23 @@ describe("audit output on a terminal", () => {
     assert.deepEqual(JSON.parse(safe), value);
   });
 });
+
+describe("audit tail's reports", () => {
+  it("main resolves only once every report reached a slow stderr, in order", async () => {
+    const text = [line(1), "not json", line(2), '{"tool_id":"x"}', line(3)].join("\n") + "\n";
+    const written: string[] = [];
+    const status = await main(["tail"], {
+      stdin: stdinOf(text),
+      stdout: () => Promise.resolve(),
+      // Each write takes a few turns of the event loop, as a pipe's does when its reader is slow.
+      stderr: async (t) => {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        written.push(t);
+      },
+    });
+    assert.equal(status, 0);
+    assert.equal(written.length, 2, written.join(""));
+    assert.match(written[0]!, /^audit: <stdin>:2: /);
+    assert.match(written[1]!, /^audit: <stdin>:4: /);
+  });
+});
