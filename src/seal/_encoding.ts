@@ -61,7 +61,7 @@ export function toBase64(bytes: Uint8Array): string {
   return ascii.decode(out);
 }
 
-/** Decodes standard base64 with padding; `undefined` when `text` is not base64. */
+/** Decodes standard base64 with padding; `undefined` when `text` is not canonical base64. */
 export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
   if (text.length % 4 !== 0) return undefined;
   const pad = text.endsWith("==") ? 2 : text.endsWith("=") ? 1 : 0;
@@ -74,6 +74,8 @@ export function fromBase64(text: string): Uint8Array<ArrayBuffer> | undefined {
     const c = last && pad === 2 ? 0 : DECODE[text.charCodeAt(i + 2)] ?? 255;
     const d = last && pad >= 1 ? 0 : DECODE[text.charCodeAt(i + 3)] ?? 255;
     if ((a | b | c | d) > 63) return undefined;
+    // Bits the padding leaves over must be zero (RFC 4648 §3.5): else one value has several spellings.
+    if (last && ((pad === 2 && (b & 15) !== 0) || (pad === 1 && (c & 3) !== 0))) return undefined;
     const n = (a << 18) | (b << 12) | (c << 6) | d;
     out[at++] = n >>> 16;
     if (at < out.length) out[at++] = (n >>> 8) & 255;
