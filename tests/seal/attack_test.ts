@@ -7,6 +7,8 @@ import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { dataLines, inBandLines, keys, problems, sealTrail, show, type Trail, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
+/** Heavy cases: many verifications, or tens of megabytes. */
+const SLOW = { timeout: 120_000 };
 
 async function trail(plan = [3, 2, 3], salt = "atk"): Promise<Trail> {
   return await sealTrail((await keys()).seal, plan, 0, { salt, origin: "attack.example/log" });
@@ -28,7 +30,7 @@ async function verifyBytes(data: Uint8Array | string, seal?: Uint8Array | string
 }
 
 describe("verifyAuditTrail under attack", () => {
-  it("flags every single-byte change of the data file (seal stream)", async () => {
+  it("flags every single-byte change of the data file (seal stream)", SLOW, async () => {
     const t = await trail();
     const data = dataLines(t).join("");
     const seal = t.checkpoints.join("");
@@ -43,7 +45,7 @@ describe("verifyAuditTrail under attack", () => {
     assert.deepEqual(missed, []);
   });
 
-  it("flags every single-byte change of the data file (in band)", async () => {
+  it("flags every single-byte change of the data file (in band)", SLOW, async () => {
     const t = await trail();
     const data = inBandLines(t).join("");
     const missed: string[] = [];
@@ -60,7 +62,7 @@ describe("verifyAuditTrail under attack", () => {
     assert.deepEqual(missed, []);
   });
 
-  it("flags every single-byte change of the seal file", async () => {
+  it("flags every single-byte change of the seal file", SLOW, async () => {
     const t = await trail();
     const data = dataLines(t).join("");
     const seal = t.checkpoints.join("");
@@ -130,7 +132,7 @@ describe("verifyAuditTrail under attack", () => {
     }
   });
 
-  it("treats a seal file with a giant line, or deep nesting, as malformed and reads on", async () => {
+  it("treats a seal file with a giant line, or deep nesting, as malformed and reads on", SLOW, async () => {
     const t = await trail([2, 2]);
     const data = dataLines(t);
     const giant = '{"audit_checkpoint":1,"pad":"' + "A".repeat(20 << 20) + '"}\n';
@@ -144,7 +146,7 @@ describe("verifyAuditTrail under attack", () => {
     }
   });
 
-  it("reads a data file with a giant line and no newline to its end (seal stream and in band)", async () => {
+  it("reads a data file with a giant line and no newline to its end (seal stream and in band)", SLOW, async () => {
     const t = await trail([2]);
     const giant = '{"ts":"' + "x".repeat(40 << 20);
     const sidecar = await verify([...dataLines(t), giant], { keys: (await keys()).verify, seal: t.checkpoints });
