@@ -4,6 +4,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
+import { JsonLinesAuditSink } from "../../mod.ts";
+import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
 import { dataLines, inBandLines, keys, problems, sealTrail, show, type Trail, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
@@ -171,5 +173,24 @@ describe("verifyAuditTrail under attack", () => {
       assert.equal(summary.intact, false, `${member} re-spelled: ${show(findings)}`);
       assert.ok(findings.some((f) => f.kind === "malformed"), `${member}: ${show(findings)}`);
     }
+  });
+});
+
+describe("verifyAuditTrail on honest trails at the edges of its limits", () => {
+  it("verifies an honest segment larger than its default maxSegmentBytes (a sink's single large event)", {
+    ...SLOW,
+    skip: "reason: the sink seals a segment of any size (one event of 17 MiB, or maxSegmentBytes above 16 MiB), but " +
+      "verifyAuditTrail calls a segment over its maxSegmentBytes (16 MiB, no CLI flag) malformed: NOT intact",
+  }, async () => {
+    const key = await keys();
+    const data = new MemoryDestination();
+    const seal = new MemoryDestination();
+    const sink = new JsonLinesAuditSink(data.stream, { onError: () => {}, seal: { key: key.seal, to: seal.stream } });
+    sink.onCall({ ...mkEvent({ kind: "success" }, "big"), tool_id: "t".repeat(17 << 20) });
+    await sink.close();
+    assert.equal(sink.stats().written, 1, JSON.stringify(sink.stats()));
+    const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
+    assert.deepEqual(problems(findings), [], show(findings));
+    assert.equal(summary.verifiedLines, 1);
   });
 });
