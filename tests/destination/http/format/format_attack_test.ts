@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { elasticsearchBulk, fetchDestination, JsonLinesAuditSink, lokiPush, otlpLogs } from "../../../../mod.ts";
 import { ApiReceiver, bulkApi } from "../../../_helpers/api_receivers.ts";
 import { mkEvent, tick } from "../../../_helpers/events.ts";
-import { fast, ids } from "../_fetch_helpers.ts";
+import { fast, ids, stringsOf, withReceiver } from "../_fetch_helpers.ts";
+import type { ReceivedRequest, Reply } from "../../../_helpers/http_receiver.ts";
 import { parseTime } from "../../../../src/destination/http/format/_line.ts";
 import { itemOf } from "./_format_helpers.ts";
 import { keys, problems, show, verify } from "../../../seal/_trail.ts";
@@ -135,6 +136,45 @@ describe("body formats under attack", () => {
       assert.equal(summary.lost, 4);
     } finally {
       await receiver.close();
+    }
+  });
+
+  it("no part of a secret echoed across the format's own cut of an item reason, or in a count, reaches an error", async () => {
+    const secret = "sk-live-0123456789abcdefghijklmnopqrstuv";
+    const headers = { authorization: `ApiKey ${secret}` };
+    // The reason is cut by the format at 300 characters: the secret straddles the cut.
+    const pad = "x".repeat(300 - 20);
+    const replies: Record<string, (request: ReceivedRequest) => Reply> = {
+      bulk: (r) => ({
+        status: 200,
+        body: JSON.stringify({
+          errors: true,
+          items: r.lines.filter((_, i) => i % 2 === 1).map((line) => ({
+            create: { _id: JSON.parse(line).call_id, status: 400, error: { type: "t", reason: `${pad}${secret}` } },
+          })),
+        }),
+      }),
+      otlp: () => ({
+        status: 200,
+        body: JSON.stringify({ partialSuccess: { rejectedLogRecords: `${pad}${secret}` } }),
+      }),
+    };
+    for (const [name, reply] of Object.entries(replies)) {
+      await withReceiver(reply, async (receiver) => {
+        const errors: unknown[] = [];
+        const destination = fetchDestination(
+          receiver.url,
+          fast({ format: name === "bulk" ? elasticsearchBulk() : otlpLogs(), headers }),
+        );
+        const sink = new JsonLinesAuditSink(destination, { onError: (e) => errors.push(e) });
+        for (const id of ids(2, `${name}-`)) sink.onCall(mkEvent({ kind: "success" }, id));
+        await sink.close();
+        assert.ok(errors.length > 0, name);
+        const text = errors.flatMap((e) => stringsOf(e)).join("\n");
+        for (let k = 8; k <= secret.length; k++) {
+          assert.ok(!text.includes(secret.slice(0, k)), `${name}: the first ${k} characters of the secret: ${text}`);
+        }
+      });
     }
   });
 });
