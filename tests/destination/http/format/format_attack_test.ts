@@ -4,7 +4,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { elasticsearchBulk, fetchDestination, JsonLinesAuditSink, lokiPush, otlpLogs } from "../../../../mod.ts";
-import { ApiReceiver, bulkApi } from "../../../_helpers/api_receivers.ts";
+import { ApiReceiver, bulkApi, otlpApi } from "../../../_helpers/api_receivers.ts";
 import { mkEvent, tick } from "../../../_helpers/events.ts";
 import { fast, ids, stringsOf, withReceiver } from "../_fetch_helpers.ts";
 import type { ReceivedRequest, Reply } from "../../../_helpers/http_receiver.ts";
@@ -177,4 +177,43 @@ describe("body formats under attack", () => {
       });
     }
   });
+
+  for (const name of ["otlpLogs", "elasticsearchBulk"] as const) {
+    it(`${name} with maxInFlight 4 stores each event once or counts it failed, through faults, and the stats add up`, async () => {
+      const receiver = await ApiReceiver.start(name === "otlpLogs" ? otlpApi() : bulkApi());
+      receiver.plan = (i) =>
+        i % 7 === 1
+          ? { kind: "status", status: 503 }
+          : i % 11 === 4
+          ? { kind: "reset" }
+          : i % 5 === 3
+          ? (name === "otlpLogs" ? { kind: "partial", reject: 2 } : { kind: "items", retry: 3, fail: 2 })
+          : i % 13 === 6
+          ? { kind: "status", status: 429, headers: { "retry-after": "0" } }
+          : undefined;
+      try {
+        const n = 600;
+        const format = name === "otlpLogs" ? otlpLogs() : elasticsearchBulk();
+        const destination = fetchDestination(receiver.url, fast({ format, maxInFlight: 4, batch: { maxEvents: 25 } }));
+        const sink = new JsonLinesAuditSink(destination, { backpressure: "block", capacity: 64, onError: () => {} });
+        const all = ids(n, `${name}-`);
+        for (const id of all) {
+          await sink.ready;
+          sink.onCall(mkEvent({ kind: "success" }, id));
+        }
+        await sink.close();
+        const refused = new Set(receiver.refused);
+        assert.deepEqual(receiver.violations, []);
+        assert.deepEqual(receiver.duplicates(), []);
+        assert.equal(refused.size, receiver.refused.length, "refused once");
+        for (const id of all) assert.ok(receiver.stored.has(id) !== refused.has(id), `${id}: stored xor refused`);
+        const s = sink.stats();
+        const d = destination.stats();
+        assert.deepEqual([s.accepted, s.written, s.failed, s.queued], [n, receiver.stored.size, refused.size, 0]);
+        assert.deepEqual([d.delivered, d.failed, d.pending, d.inFlight], [receiver.stored.size, refused.size, 0, 0]);
+      } finally {
+        await receiver.close();
+      }
+    });
+  }
 });
