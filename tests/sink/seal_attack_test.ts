@@ -61,7 +61,10 @@ describe("JsonLinesAuditSink sealing under attack", () => {
       seal: { key: key.seal, maxSegmentLines: 5, to: seal.stream },
     });
     for (let i = 0; i < 100; i++) sink.onCall(wide(i));
+    // Node unrefs AbortSignal.timeout's timer, and a stalled promise holds nothing open: keep the loop alive.
+    const alive = setInterval(() => {}, 1000);
     await sink.close({ signal: AbortSignal.timeout(50) });
+    clearInterval(alive);
     release();
     await tick(20);
     const s = sink.stats();
