@@ -76,8 +76,11 @@ describe("in-band sealing under attack", () => {
         await sink.close();
         const file = join(dir, "audit.jsonl");
         // An event hidden behind the prefix, and garbage behind it.
-        writeFileSync(file, good.text() + '{"audit_checkpoint":0,"ts":"2026-12-02T10:00:00Z","call_id":"hidden"}\n' +
-          '{"audit_checkpoint":not json at all\n');
+        writeFileSync(
+          file,
+          good.text() + '{"audit_checkpoint":0,"ts":"2026-12-02T10:00:00Z","call_id":"hidden"}\n' +
+            '{"audit_checkpoint":not json at all\n',
+        );
         let out = "";
         const status = await main(["validate", file], {
           stdout: (t) => Promise.resolve(void (out += t)),
