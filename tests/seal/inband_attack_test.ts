@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { MemoryDestination, mkEvent, tick } from "../_helpers/events.ts";
-import { keys, problems, show, verify } from "./_trail.ts";
+import { keys, show, verify } from "./_trail.ts";
 
 const LOOKALIKE = '{"audit_checkpoint":1,"origin":"x","seq":0}\n{"audit_checkpoint":';
 
