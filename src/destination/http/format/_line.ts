@@ -85,7 +85,8 @@ export function parseTime(ts: string): LineTime | undefined {
     if (oh > 23 || om > 59) return undefined;
     offset = (m[8] === "-" ? -1 : 1) * (oh * 3600 + om * 60);
   }
-  // Years below 100 never get here (they are before 1970), so Date.UTC's 19xx mapping cannot bite.
+  // Date.UTC reads years 0–99 as 1900–1999: those years are long before 1970 (offsets are under a day).
+  if (year < 100) return undefined;
   const unixSeconds = Date.UTC(year, month - 1, day, hour, minute, second) / 1000 - offset;
   if (unixSeconds < 0 || unixSeconds > MAX_SECONDS) return undefined;
   const fraction = m[7] ?? "";

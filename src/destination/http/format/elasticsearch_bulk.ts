@@ -138,13 +138,18 @@ function itemResult(entry: unknown, id: string): ItemResult | "mismatch" {
   return { outcome: RETRYABLE.has(status) ? "retry" : "failed", status, ...(reason === undefined ? {} : { reason }) };
 }
 
-/** `type: reason` of an item's error object (or its text), cut short. */
+/**
+ * `type: reason` of an item's error object (or its text), whole: the
+ * destination scrubs and cuts it, and only a scrubber that knows the text was
+ * cut can drop the start of a secret echoed across the cut. Its length is
+ * bounded by the response budget.
+ */
 function reasonOf(error: unknown): string | undefined {
-  if (typeof error === "string") return cut(error);
+  if (typeof error === "string") return error;
   if (typeof error !== "object" || error === null) return undefined;
   const { type, reason } = error as { type?: unknown; reason?: unknown };
   const parts = [type, reason].filter((p): p is string => typeof p === "string");
-  return parts.length === 0 ? undefined : cut(parts.join(": "));
+  return parts.length === 0 ? undefined : parts.join(": ");
 }
 
 function cut(text: string): string {

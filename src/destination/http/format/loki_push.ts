@@ -20,8 +20,8 @@ export interface LokiPushOptions {
 }
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-/** Loki's default `max_label_value_length`. */
-const MAX_LABEL_CHARS = 2048;
+/** Loki's default `max_label_value_length`, which Loki checks in bytes (`len` of a Go string). */
+const MAX_LABEL_BYTES = 2048;
 
 /**
  * Grafana Loki's push API (`POST /loki/api/v1/push`, JSON):
@@ -32,7 +32,7 @@ const MAX_LABEL_CHARS = 2048;
  *
  * Labels stay few: the static `labels`, plus `tier` and `outcome` (the
  * outcome's kind) by default; never `call_id`, which belongs in the line. A
- * line whose label value is longer than Loki's 2048 characters, or that is
+ * line whose label value is longer than Loki's 2048 bytes, or that is
  * longer than `maxLineBytes`, is not sent (it goes to the fallback, or counts
  * failed): Loki would refuse the request.
  *
@@ -66,8 +66,8 @@ export function lokiPush(options: LokiPushOptions = {}): FetchBodyFormat {
   for (const [name, value] of Object.entries(labels)) {
     if (!LABEL_NAME.test(name) || name.startsWith("__")) throw o.fail(`labels.${name}`, "is not a Loki label name");
     if ((fields as readonly string[]).includes(name)) throw o.fail(`labels.${name}`, "is also in labelFields");
-    if (value === "" || value.length > MAX_LABEL_CHARS) {
-      throw o.fail(`labels.${name}`, `must hold 1 to ${MAX_LABEL_CHARS} characters`);
+    if (value === "" || utf8Over(value, MAX_LABEL_BYTES)) {
+      throw o.fail(`labels.${name}`, `must hold 1 to ${MAX_LABEL_BYTES} bytes of UTF-8`);
     }
   }
   const maxLineBytes = o.integer("maxLineBytes", 256_000, 2 ** 31);
@@ -96,8 +96,8 @@ function entry(
   for (const field of fields) {
     const value = field === "tier" ? line.event.tier : outcomeKind(line.event);
     if (typeof value !== "string" || value === "") continue;
-    if (value.length > MAX_LABEL_CHARS) {
-      return `its ${field} is longer than Loki's ${MAX_LABEL_CHARS}-character label limit`;
+    if (utf8Over(value, MAX_LABEL_BYTES)) {
+      return `its ${field} is longer than Loki's ${MAX_LABEL_BYTES}-byte label limit`;
     }
     labels.push(`${quote(field)}:${quote(value)}`);
   }
