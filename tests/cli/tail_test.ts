@@ -9,6 +9,7 @@ import {
   appendFileSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -283,11 +284,19 @@ for (const runtime of Object.keys(RUNTIMES)) {
       }
     });
 
-    it(`tail reports a directory or a missing file in one line (${runtime})`, SLOW, async () => {
-      for (const [path, reason] of [[dir, "is a directory"], [join(dir, "none"), "no such file or directory"]]) {
+    it(`tail reports a folder without logs or a missing file in one line (${runtime})`, SLOW, async () => {
+      const empty = join(dir, `empty-${runtime}`);
+      mkdirSync(empty);
+      writeFileSync(join(empty, "notes.txt"), "not a log\n");
+      for (
+        const [path, message] of [
+          [empty, `no .jsonl or .jsonl.gz file in ${empty}`],
+          [join(dir, "none"), `cannot read ${join(dir, "none")}: no such file or directory`],
+        ]
+      ) {
         const result = await runCli(runtime, ["tail", "-f", path!]);
         assert.equal(result.status, 2);
-        assert.equal(result.stderr, `audit: cannot read ${path}: ${reason}\n`);
+        assert.equal(result.stderr, `audit: ${message}\n`);
       }
       assert.ok(existsSync(dir));
     });
