@@ -94,13 +94,9 @@ export async function verify(
     if (!(await verifySet(driver, set, options, out))) failed++;
   }
   if (dataFiles.length > 1) {
-    await out.write(
-      terminalSafe(
-        `audit: ${dataFiles.length} files: ${
-          failed === 0 ? "intact" : `NOT intact (${failed} of ${bySet(dataFiles).length} sets)`
-        }`,
-      ) + "\n",
-    );
+    const sets = bySet(dataFiles).length;
+    const verdict = failed === 0 ? "intact" : `NOT intact (${failed} of ${sets} set${sets === 1 ? "" : "s"})`;
+    await out.write(`audit: ${dataFiles.length} files: ${verdict}\n`);
   }
   return failed === 0 ? 0 : 1;
 }
