@@ -40,6 +40,7 @@ export async function expandGlob(driver: RuntimeDriver, pattern: string): Promis
   const absolute = pattern.startsWith("/");
   const segments = pattern.split("/").filter((s, i) => s !== "" || i === 0);
   if (absolute) segments.shift();
+  if (segments.at(-1) === "**") segments.push("*"); // `dir/**`: every file below
   // The fixed folder before the first segment with a wildcard.
   let fixed = 0;
   while (fixed < segments.length - 1 && !isGlob(segments[fixed]!)) fixed++;

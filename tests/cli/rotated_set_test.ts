@@ -125,6 +125,7 @@ describe("rotated sets: the glob", () => {
       "one.jsonl",
     ]);
     assert.deepEqual(rel(await expandGlob(driver, `${root}/a/*/c/*`)), ["a/b/c/four.jsonl"]);
+    assert.deepEqual(rel(await expandGlob(driver, `${root}/a/**`)), ["a/b/c/four.jsonl", "a/three.jsonl"]);
     assert.deepEqual(await expandGlob(driver, `${root}/*.none`), []);
   });
 });

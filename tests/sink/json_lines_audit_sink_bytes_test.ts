@@ -26,32 +26,30 @@ function offered(stats: AuditSinkStats): number {
   return stats.accepted + stats.dropped + stats.fallback + stats.invalid;
 }
 
-/** A destination whose writes wait until `release()`; it keeps what it was given. */
+/** A destination whose writes wait until `release()` (one round) or `open()` (for good); it keeps what it was given. */
 function gatedDestination() {
   const dest = new MemoryDestination();
   const writer = dest.stream.getWriter();
-  let gate = Promise.withResolvers<void>();
-  let writes = 0;
+  let opened = false;
+  let waiting: (() => void)[] = [];
   const stream = new WritableStream<Uint8Array>({
     async write(chunk) {
-      writes++;
-      await gate.promise;
+      if (!opened) await new Promise<void>((resolve) => waiting.push(resolve));
       await writer.write(chunk);
     },
   });
+  const release = (): void => {
+    const wake = waiting;
+    waiting = [];
+    for (const resolve of wake) resolve();
+  };
   return {
     stream,
     dest,
-    get writes() {
-      return writes;
-    },
-    release() {
-      gate.resolve();
-      gate = Promise.withResolvers<void>();
-    },
-    open() {
-      gate.resolve();
-      gate = { promise: Promise.resolve(), resolve: () => {}, reject: () => {} };
+    release,
+    open(): void {
+      opened = true;
+      release();
     },
   };
 }
