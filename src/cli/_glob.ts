@@ -46,7 +46,7 @@ export async function expandGlob(driver: RuntimeDriver, pattern: string): Promis
   while (fixed < segments.length - 1 && !isGlob(segments[fixed]!)) fixed++;
   const base = (absolute ? "/" : "") + segments.slice(0, fixed).join("/");
   const found = new Set<string>();
-  await walk(driver, base, segments.slice(fixed), 0, found);
+  await walk(driver, base, segments.slice(fixed), 0, found, new Set());
   return [...found].sort();
 }
 
@@ -56,6 +56,8 @@ async function walk(
   rest: readonly string[],
   depth: number,
   found: Set<string>,
+  /** Folders `**` went into (by identity), each once: links may make a folder reachable many ways. */
+  visited: Set<string>,
 ): Promise<void> {
   if (found.size >= MAX_MATCHES) return;
   const [segment, ...after] = rest;
@@ -63,11 +65,17 @@ async function walk(
   const join = (name: string): string => dir === "" ? name : dir.endsWith("/") ? dir + name : `${dir}/${name}`;
   if (segment === "**") {
     // Zero folders, then each folder below (not hidden), one level at a time.
-    await walk(driver, dir, after, depth, found);
+    const identity = (await driver.stat(dir === "" ? "." : dir).catch(() => undefined))?.identity;
+    if (identity !== undefined) {
+      const key = `${rest.length} ${identity}`; // the same folder for the same rest of the pattern
+      if (visited.has(key)) return;
+      visited.add(key);
+    }
+    await walk(driver, dir, after, depth, found, visited);
     if (depth >= MAX_DEPTH) return;
     for (const name of await list(driver, dir, depth)) {
       if (name.startsWith(".") || (await kind(driver, join(name))) !== "directory") continue;
-      await walk(driver, join(name), rest, depth + 1, found);
+      await walk(driver, join(name), rest, depth + 1, found, visited);
     }
     return;
   }
@@ -79,7 +87,7 @@ async function walk(
     const what = await kind(driver, path);
     if (after.length === 0) {
       if (what === "file") found.add(path);
-    } else if (what === "directory") await walk(driver, path, after, depth + 1, found);
+    } else if (what === "directory") await walk(driver, path, after, depth + 1, found, visited);
   }
 }
 

@@ -2,7 +2,16 @@
 // stats, validate and tail over sets (gzip included) through main(args, io).
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
@@ -127,6 +136,9 @@ describe("rotated sets: the glob", () => {
     assert.deepEqual(rel(await expandGlob(driver, `${root}/a/*/c/*`)), ["a/b/c/four.jsonl"]);
     assert.deepEqual(rel(await expandGlob(driver, `${root}/a/**`)), ["a/b/c/four.jsonl", "a/three.jsonl"]);
     assert.deepEqual(await expandGlob(driver, `${root}/*.none`), []);
+    // Links back up the tree: each folder is walked once, however many ways lead to it.
+    for (const name of ["up1", "up2", "up3"]) symlinkSync(root, join(root, "a/b", name));
+    assert.deepEqual(rel(await expandGlob(driver, `${root}/**/four.jsonl`)), ["a/b/c/four.jsonl"]);
   });
 });
 
