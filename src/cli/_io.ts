@@ -7,7 +7,7 @@ import { runtime } from "../runtime/runtime.ts";
 import { CliError } from "./_args.ts";
 import { terminalSafe } from "./_format.ts";
 import { Input } from "./_input.ts";
-import { type DataFile, STDIN } from "./_rotated_set.ts";
+import { compressedInstead, type DataFile, STDIN } from "./_rotated_set.ts";
 
 /** Where a command's input comes from, when not the process's own. */
 export interface InputIo {
@@ -15,14 +15,38 @@ export interface InputIo {
   readonly stdin?: () => ReadableStream<Uint8Array>;
 }
 
-/** Opens a file of the command line (`-` is stdin), turning failures into a one-line CliError. */
-export async function open(io: InputIo, file: DataFile | typeof STDIN): Promise<Input> {
-  if (file === STDIN) return Input.stream((io.stdin ?? (() => runtime().stdin()))());
+/** A file opened, and which file that is (a closed file's `.gz` when compression replaced it meanwhile). */
+export interface Opened {
+  readonly input: Input;
+  readonly file: DataFile | typeof STDIN;
+}
+
+/**
+ * Opens a file of the command line (`-` is stdin), turning failures into a
+ * one-line CliError. A file found in a folder or by a glob that is gone by
+ * now was compressed (its `.gz` is read instead) or removed by retention
+ * (`warn` is told, and it is skipped: `undefined`).
+ */
+export async function open(
+  io: InputIo,
+  file: DataFile | typeof STDIN,
+  warn: (text: string) => Promise<void>,
+): Promise<Opened | undefined> {
+  if (file === STDIN) return { input: Input.stream((io.stdin ?? (() => runtime().stdin()))()), file };
   try {
-    return await Input.file(runtime(), file.path, file.gzip);
+    return { input: await Input.file(runtime(), file.path, file.gzip), file };
   } catch (error) {
-    throw new CliError(`cannot read ${display(file)}: ${describeFileError(error)}`);
+    if (!file.listed || !(error instanceof IoError) || error.code !== "not_found") {
+      throw new CliError(`cannot read ${display(file)}: ${describeFileError(error)}`);
+    }
   }
+  const compressed = compressedInstead(file);
+  if (compressed !== undefined) {
+    const opened = await open(io, compressed, () => Promise.resolve()).catch(() => undefined);
+    if (opened !== undefined) return opened;
+  }
+  await warn(`audit: ${display(file)} was removed while the set was read: skipped\n`);
+  return undefined;
 }
 
 /** Iterates `events`, turning a read failure in the middle of a file into a one-line CliError. */

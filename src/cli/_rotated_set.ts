@@ -27,6 +27,8 @@ export interface DataFile {
   readonly writer: string | undefined;
   /** Where its seal would be: the name without `.gz`, plus `.seal`. */
   readonly seal: string;
+  /** Found in a folder or by a glob (not named): it may be gone by the time it is read. */
+  readonly listed: boolean;
 }
 
 /** Standard input, among the files. */
@@ -39,7 +41,7 @@ const ACTIVE = /^(.+)\.jsonl(\.gz)?$/s;
 const IN_FOLDER = /\.jsonl(\.gz)?$/;
 
 /** Reads a path against the naming contract. */
-export function dataFile(path: string): DataFile {
+export function dataFile(path: string, listed = false): DataFile {
   const slash = path.lastIndexOf("/");
   const dir = path.slice(0, slash + 1);
   const name = path.slice(slash + 1);
@@ -48,10 +50,19 @@ export function dataFile(path: string): DataFile {
   const closed = CLOSED.exec(name);
   if (closed !== null) {
     const [, stem, time, ms, writer] = closed;
-    return { path, gzip, stem: dir + stem, time: `${time}${ms ?? ".000"}Z`, writer, seal };
+    return { path, gzip, stem: dir + stem, time: `${time}${ms ?? ".000"}Z`, writer, seal, listed };
   }
   const active = ACTIVE.exec(name);
-  return { path, gzip, stem: dir + (active?.[1] ?? name), time: undefined, writer: undefined, seal };
+  return { path, gzip, stem: dir + (active?.[1] ?? name), time: undefined, writer: undefined, seal, listed };
+}
+
+/**
+ * Where a listed closed file went when it is no longer there: its `.gz`
+ * (compression writes the archive whole before removing the plain file);
+ * `undefined` for any other file (removed: retention).
+ */
+export function compressedInstead(file: DataFile): DataFile | undefined {
+  return file.listed && !file.gzip && file.time !== undefined ? dataFile(`${file.path}.gz`, true) : undefined;
 }
 
 /** Whether a name is a seal file (never read as data). */
@@ -148,6 +159,7 @@ export async function expandArgs(driver: RuntimeDriver, args: readonly string[])
     }
     const info = isGlob(arg) ? undefined : await driver.stat(arg).catch(() => undefined);
     let paths: string[];
+    const listed = isGlob(arg) || info?.kind === "directory";
     if (isGlob(arg)) {
       paths = await expandGlob(driver, arg).catch((error) => {
         throw new CliError(`cannot read ${terminalSafe(arg)}: ${describe(error)}`);
@@ -164,7 +176,7 @@ export async function expandArgs(driver: RuntimeDriver, args: readonly string[])
       }
       if (paths.length === 0) throw new CliError(`no .jsonl or .jsonl.gz file in ${terminalSafe(arg)}`);
     } else paths = [arg]; // a file, or a path that will fail to open with its own message
-    files.push(...paths.filter((path) => !isSealFile(path)).map(dataFile));
+    files.push(...paths.filter((path) => !isSealFile(path)).map((path) => dataFile(path, listed)));
   }
   if (files.length === 0) throw new CliError("no data file to read: seal files are read by audit verify only");
   return orderSets(files);

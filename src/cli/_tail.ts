@@ -99,7 +99,9 @@ export async function tail(
       // between shows in the new listing, and the file just rotated (the one
       // open) is left out of it rather than read twice.
       followedFile = files.at(-1)!;
-      followed = await open(io, followedFile);
+      // Named or listed, the followed file must be there: not skipped when missing.
+      const named: File = followedFile === STDIN ? STDIN : { ...followedFile, listed: false };
+      followed = (await open(io, named, stderr))!.input;
       if (followedFile !== STDIN && parsed.files.length > 0) {
         files = await withoutFollowed(await expandArgs(driver, parsed.files), followedFile, followed.identity);
       }
@@ -107,8 +109,10 @@ export async function tail(
     }
     let offset = 0;
     if (last === undefined) {
-      for (const file of files) {
-        const input = await open(io, file);
+      for (const listed of files) {
+        const opened = await open(io, listed, stderr);
+        if (opened === undefined) continue;
+        const { input, file } = opened;
         try {
           for (const text of (await readOnce(input, file, Infinity, false)).texts) await stdout.write(text);
         } finally {
@@ -126,9 +130,11 @@ export async function tail(
         offset = got.lines;
       }
       for (let i = files.length - 1; i >= 0 && kept < last; i--) {
-        const input = await open(io, files[i]!);
+        const opened = await open(io, files[i]!, stderr);
+        if (opened === undefined) continue;
+        const { input, file } = opened;
         try {
-          const got = await readOnce(input, files[i]!, last - kept, false);
+          const got = await readOnce(input, file, last - kept, false);
           newest.push(got.texts);
           kept += got.texts.length;
         } finally {

@@ -15,7 +15,7 @@ import {
 import { CliError, parseArgs } from "./_args.ts";
 import { terminalSafe } from "./_format.ts";
 import { gunzip, GzipError } from "./_input.ts";
-import { type DataFile, expandArgs, STDIN } from "./_rotated_set.ts";
+import { compressedInstead, type DataFile, expandArgs, STDIN } from "./_rotated_set.ts";
 
 /** Bytes per read: large reads keep verification near the speed of hashing. */
 const READ_SIZE = 1 << 20;
@@ -144,8 +144,17 @@ async function verifySet(driver: RuntimeDriver, set: DataFile[], options: SetOpt
   let origin = options.origin;
   let good = true;
   for (let i = 0; i < set.length; i++) {
-    const file = set[i]!;
+    let file = set[i]!;
     const sealName = seals[i];
+    if (file.listed && !(await exists(file.path))) {
+      // Gone since the listing: compressed (read the archive) or removed by retention (the chain tells the rest).
+      const compressed = compressedInstead(file);
+      if (compressed !== undefined && (await exists(compressed.path))) file = compressed;
+      else {
+        await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
+        continue;
+      }
+    }
     if (sidecar && sealName === undefined) {
       await out.write(terminalSafe(`${file.path}: missing seal: ${file.seal} not found`) + "\n");
       good = false;

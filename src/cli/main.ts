@@ -70,7 +70,7 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
       case "help":
         return await help(stdout, HELP);
       case "stats":
-        return await stats(rest, io, stdout);
+        return await stats(rest, io, stdout, stderr);
       case "tail":
         return await tail(rest, { ...io, ownStdout: io.stdout !== undefined }, stdout, stderr);
       case "validate":
@@ -105,14 +105,21 @@ export async function main(args: readonly string[], io: CliIo = {}): Promise<num
   }
 }
 
-async function stats(args: readonly string[], io: CliIo, stdout: Output): Promise<number> {
+async function stats(
+  args: readonly string[],
+  io: CliIo,
+  stdout: Output,
+  stderr: (text: string) => Promise<void>,
+): Promise<number> {
   const parsed = parseArgs("stats", args, ["--json"], []);
   if (parsed.flags.has("--help")) return help(stdout, HELP_STATS);
   const files = await expandArgs(runtime(), parsed.files);
   let invalid = 0;
   async function* all(): AsyncGenerator<CallEvent> {
-    for (const file of files) {
-      const input = await open(io, file);
+    for (const listed of files) {
+      const opened = await open(io, listed, stderr);
+      if (opened === undefined) continue;
+      const { input, file } = opened;
       const events = readCallEvents(input.chunks({ follow: false }));
       yield* readErrors(file, events);
       invalid += events.stats.invalid;
@@ -139,9 +146,11 @@ async function validate(
   let invalid = 0;
   let lines = 0;
   let checkpoints = 0;
-  for (const file of files) {
+  for (const listed of files) {
     const reports: string[] = [];
-    const input = await open(io, file);
+    const opened = await open(io, listed, stderr);
+    if (opened === undefined) continue;
+    const { input, file } = opened;
     const events = readCallEvents(input.chunks({ follow: false }), {
       onInvalid: (error) => reports.push(formatInvalid(display(file), error) + "\n"),
     });

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { expandGlob, segmentPattern } from "../../src/cli/_glob.ts";
 import { compareNatural, dataFile, orderSets, STDIN } from "../../src/cli/_rotated_set.ts";
+import { open } from "../../src/cli/_io.ts";
 import { runtime } from "../../src/runtime/runtime.ts";
 import { gzip, writeSet } from "./_sets.ts";
 
@@ -58,6 +59,7 @@ describe("rotated sets: names and order", () => {
       time: "2026-12-02T05-59-59.123Z",
       writer: "host-42_a",
       seal: `logs/audit.${T3}.host-42_a.jsonl.seal`,
+      listed: false,
     });
     assert.deepEqual(dataFile("logs/audit.jsonl"), {
       path: "logs/audit.jsonl",
@@ -66,6 +68,7 @@ describe("rotated sets: names and order", () => {
       time: undefined,
       writer: undefined,
       seal: "logs/audit.jsonl.seal",
+      listed: false,
     });
     assert.equal(dataFile(`audit.${T2}.w.jsonl`).time, "2026-12-02T00-00-00.000Z", "no milliseconds reads as .000");
     assert.equal(dataFile("notes.log").stem, "notes.log");
@@ -88,7 +91,7 @@ describe("rotated sets: names and order", () => {
       `b/audit.${T2}.a.jsonl.gz`, // being compressed: the plain file is read
       "b/audit.jsonl",
     ];
-    const ordered = orderSets([...names.map(dataFile), STDIN]).map((f) => f === STDIN ? "-" : f.path);
+    const ordered = orderSets([...names.map((name) => dataFile(name)), STDIN]).map((f) => f === STDIN ? "-" : f.path);
     assert.deepEqual(ordered, [
       `b/audit.${T1}.z.jsonl.gz`,
       `b/audit.${T2}.a.jsonl`,
@@ -204,6 +207,31 @@ describe("rotated sets: stats, validate and tail", () => {
       assert.equal(result.status, 2);
       assert.match(result.stderr, /^audit: cannot read .*\.jsonl\.gz: not a complete gzip file \(.*\)\n$/);
     }
+  });
+
+  it("a listed file compressed since the listing is read from its .gz; one removed is skipped, saying so", async () => {
+    const logs = folder("gone");
+    const set = await writeSet(logs, "audit", [{ time: T1, lines: 3, gzip: true }, { time: T2, lines: 1 }]);
+    const warnings: string[] = [];
+    const warn = (text: string) => Promise.resolve(void warnings.push(text));
+    const compressed = dataFile(join(logs, set.files[0]!.name.slice(0, -3)), true); // listed plain, now .gz only
+    const opened = await open({}, compressed, warn);
+    assert.ok(opened !== undefined && opened.file !== STDIN);
+    assert.equal(opened.file.path, join(logs, set.files[0]!.name));
+    const text = new TextDecoder().decode(
+      await new Response(ReadableStream.from(opened.input.chunks({ follow: false })))
+        .arrayBuffer(),
+    );
+    await opened.input.close();
+    assert.equal(text, set.files[0]!.lines.join(""));
+    assert.deepEqual(warnings, []);
+    const removed = dataFile(join(logs, `audit.${T3}.w1.jsonl`), true);
+    assert.equal(await open({}, removed, warn), undefined);
+    assert.match(
+      warnings[0]!,
+      /^audit: .*audit\.2026-12-02T05-59-59\.123Z\.w1\.jsonl was removed while the set was read: skipped\n$/,
+    );
+    await assert.rejects(open({}, { ...removed, listed: false }, warn), /cannot read .*: no such file or directory/);
   });
 
   it("tail -f over a set follows the active file across a rotation", async () => {
