@@ -88,11 +88,6 @@ export class LineQueue {
     return (this.#queue.desiredSize ?? 0) - this.#pending.length;
   }
 
-  /** Bytes queued (see {@linkcode lineBytes}): pushed and not yet through a destination write that settled. */
-  get bytes(): number {
-    return this.#bytes;
-  }
-
   /** Whether a line fits under the byte bound now; a line larger than the bound fits only an empty queue. */
   fits(line: string): boolean {
     return this.#bytes === 0 || this.#bytes + lineBytes(line) <= this.#maxBytes;
@@ -210,7 +205,10 @@ export class LineQueue {
     }
   };
 
-  /** Lines left the queue (a batch its size queue, or discarded pending lines): their bytes no longer count, and whoever waited for bytes looks again. */
+  /**
+   * Lines left the queue (a batch its size queue, or discarded pending
+   * lines): their bytes no longer count, and whoever waited for bytes looks again.
+   */
   #free(bytes: number): void {
     this.#bytes -= bytes;
     const wake = this.#bytesFreed;
