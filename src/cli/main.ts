@@ -1,10 +1,12 @@
 /**
  * The `audit` command line: summarize, filter, validate and verify JSON Lines
- * audit logs, and make seal keys. Runs under Deno and Bun:
+ * audit logs, and make seal keys. Runs under Deno and Bun. A file may also
+ * be a folder or a glob; rotated sets are read in time order, `.gz` included:
  *
  * ```sh
  * deno run -A jsr:@atd/audit/cli stats audit.jsonl
  * bun src/cli/main.ts tail -f audit.jsonl --outcome capability_denied
+ * deno run -A jsr:@atd/audit/cli tail -n 20 logs/
  * ```
  *
  * @module
