@@ -177,6 +177,19 @@ describe("rotated sets: stats, validate and tail", () => {
     assert.match(result.stderr, /2 files: 1 of 5 lines invalid/);
   });
 
+  it("never prints the control characters of a name found in a folder", async () => {
+    const logs = folder("hostile-names");
+    const name = `audit.${T1}.w1.jsonl`.replace("audit", "a\u001b]0;pwned\u0007\u202eb");
+    writeFileSync(join(logs, name), '{"not":"an event"}\n');
+    writeFileSync(join(logs, `${name.slice(0, -6)}.${T2}.w\u009b1.jsonl`), "x\n");
+    const result = await audit(["validate", logs]);
+    assert.equal(result.status, 1);
+    assert.equal(result.stdout.trim().split("\n").length, 2, "one invalid line in each file");
+    // deno-lint-ignore no-control-regex -- looking for control characters is the point
+    assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/.test(result.stdout + result.stderr), result.stdout);
+    assert.match(result.stdout, /\\u001b\]0;pwned\\u0007\\u202eb/);
+  });
+
   it("audit tail -n N gives the last N events of a set, across its files", async () => {
     const logs = folder("tail-n");
     const set = await writeSet(logs, "audit", [
