@@ -5,6 +5,12 @@ export const HELP = `audit: read JSON Lines audit logs of AI-agent tool calls
 
 Usage: audit COMMAND [OPTIONS] [FILE...]
 
+A FILE may be a file ("-" for stdin), a folder (its *.jsonl and *.jsonl.gz
+files) or a quoted glob ("logs/audit*.jsonl*": *, ?, **). Files ending in .gz
+are decompressed. A rotated set (audit.<T>.<W>.jsonl[.gz] beside the active
+audit.jsonl) is read in time order, the active file last; .seal files are
+never read as data.
+
 Commands:
   stats     Summarize events: counts by outcome, tool, caller, tier; durations
   tail      Print matching events, optionally following a growing file
@@ -36,13 +42,19 @@ Options:
   -h, --help  Show this help
 `;
 
-export const HELP_VERIFY = `Usage: audit verify FILE [--seal SEALFILE | --in-band] --key KEY.jwk [--key ...]
-                    [--origin ORIGIN] [--strict]
+export const HELP_VERIFY = `Usage: audit verify FILE... [--seal SEALFILE | --in-band] --key KEY.jwk [--key ...]
+                    [--origin ORIGIN] [--continues] [--strict]
 
 Check that the sealed log FILE is complete and unaltered: every checkpoint's
 signature, the chain of checkpoints, and each segment's lines against what its
 checkpoint sealed. The seal is SEALFILE, else FILE.seal when it exists, else
 checkpoints in FILE itself (in band).
+
+Several FILEs, a folder or a glob are read as rotated sets: in time order,
+each file against its own seal (its name without .gz, plus .seal), the chain
+running on from one file to the next; a missing, reordered or altered file,
+or a closed file without its seal, makes the set not intact. A last line
+gives the verdict over all files.
 
 Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
 (segments, lines, gaps). KIND is one of:
@@ -62,6 +74,8 @@ Options:
   --key KEY.jwk    A key that may have signed: audit-seal.public.jwk (or, for
                    HMAC, audit-seal.secret.jwk); repeat for rotated keys
   --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
+  --continues      The first file continues a stream not given (older files
+                   removed by retention): it need not start at checkpoint 0
   --strict         Exit status 1 for gaps and an unsealed tail too
   -h, --help       Show this help
 
@@ -70,7 +84,8 @@ Exit status: 0 intact, 1 not intact, 2 usage error or unreadable input.
 
 export const HELP_STATS = `Usage: audit stats [--json] [FILE...]
 
-Summarize the events of FILEs (all together), or of stdin when no FILE or "-":
+Summarize the events of FILEs (all together; folders, globs and rotated sets as
+in "audit --help"), or of stdin when no FILE or "-":
 total, invalid lines, first and last timestamp, duration percentiles, counts by
 outcome, tool, caller and tier, and denied capabilities.
 
@@ -80,17 +95,20 @@ Options:
 `;
 
 export const HELP_TAIL =
-  `Usage: audit tail [-f] [-n N] [--tool T] [--outcome K] [--caller C] [--since TIME] [--pretty] [FILE]
+  `Usage: audit tail [-f] [-n N] [--tool T] [--outcome K] [--caller C] [--since TIME] [--pretty] [FILE...]
 
-Print the events of FILE (or stdin when no FILE or "-") that match every filter,
-one per line, as JSON lines. Invalid lines are reported on stderr.
+Print the events of FILEs (or stdin when no FILE or "-") that match every
+filter, one per line, as JSON lines; a folder, a glob or a rotated set is read
+in time order (see "audit --help"). Invalid lines are reported on stderr.
 
 Options:
-  -f, --follow     Keep reading as FILE grows, until Ctrl-C or SIGTERM (exit
-                   status 0). A truncated FILE is read again from its start; a
-                   replaced one (rotated, or removed and created again) is
-                   followed by name once the old one is read to its end
-  -n, --lines N    Only the last N matching events (then follow, with -f)
+  -f, --follow     Keep reading as the last file grows (of a set: its active
+                   file), until Ctrl-C or SIGTERM (exit status 0). A truncated
+                   file is read again from its start; a replaced one (rotated,
+                   or removed and created again) is followed by name once the
+                   old one is read to its end. One file or one set only
+  -n, --lines N    Only the last N matching events, of all the files (then
+                   follow, with -f)
   --tool T         Only events with tool_id T
   --outcome K      Only events whose outcome kind is K:
                    ${OUTCOME_KINDS.join(", ")}
@@ -103,9 +121,10 @@ Options:
 
 export const HELP_VALIDATE = `Usage: audit validate [FILE...]
 
-Check every line of FILEs (or stdin when no FILE or "-") against the CallEvent
-schema, versions 1 to 3. Prints each invalid line as "FILE:LINE: reason" with
-the failing field, and a count on stderr.
+Check every line of FILEs (or stdin when no FILE or "-"; folders, globs and
+rotated sets as in "audit --help") against the CallEvent schema, versions 1
+to 3. Prints each invalid line as "FILE:LINE: reason" (LINE within that file)
+with the failing field, and a count on stderr.
 
 Exit status: 0 when every line is valid, 1 when any is not, 2 on a read error.
 

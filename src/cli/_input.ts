@@ -1,5 +1,5 @@
-// What the command line reads: a file, read once or followed as it grows
-// (noticing truncation and replacement), or stdin.
+// What the command line reads: a file, read once (through gunzip for a `.gz`)
+// or followed as it grows (noticing truncation and replacement), or stdin.
 import { concatBytes } from "../_bytes.ts";
 import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
 
@@ -40,6 +40,8 @@ export class Input {
   /** The last bytes read, up to the read position. */
   #mark: Uint8Array = EMPTY;
   #carry: Uint8Array = EMPTY;
+  /** Read through gunzip. */
+  #gzip = false;
   /** Why the last `chunks()` ended. */
   ended: InputEnd = "end";
 
@@ -50,10 +52,12 @@ export class Input {
 
   /**
    * Opens the file at `path` (rejecting with an IoError when it cannot be read).
-   * Opening a FIFO waits for a writer.
+   * Opening a FIFO waits for a writer. With `gzip`, its bytes are
+   * decompressed (it cannot be followed then).
    */
-  static async file(driver: RuntimeDriver, path: string): Promise<Input> {
+  static async file(driver: RuntimeDriver, path: string, gzip = false): Promise<Input> {
     const input = new Input(driver, path);
+    input.#gzip = gzip;
     const handle = await driver.openRead(path);
     input.#handle = handle;
     try {
@@ -63,6 +67,11 @@ export class Input {
       throw error;
     }
     return input;
+  }
+
+  /** The file's identity when opened (see `FileInfo.identity`); `undefined` for stdin. */
+  get identity(): string | undefined {
+    return this.#identity;
   }
 
   /** Reads `stream` (stdin). */
@@ -77,7 +86,8 @@ export class Input {
     this.ended = "end";
     let pending = this.#carry;
     this.#carry = EMPTY;
-    for await (const chunk of this.#raw(options)) {
+    const raw = this.#gzip ? gunzip(this.#raw({ ...options, follow: false })) : this.#raw(options);
+    for await (const chunk of raw) {
       let data = pending.length === 0 ? chunk : concatBytes([pending, chunk]);
       pending = EMPTY;
       if (options.wholeLines) {
@@ -178,6 +188,55 @@ export class Input {
     this.#position = 0;
     this.#mark = EMPTY;
     return "replaced";
+  }
+}
+
+/**
+ * Decompresses gzip bytes (DecompressionStream). A stream that is not gzip,
+ * or ends early (an archive still being written), fails with a
+ * {@linkcode GzipError}.
+ */
+export async function* gunzip(source: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array, void, undefined> {
+  const iterator = source[Symbol.asyncIterator]();
+  let sourceError: unknown;
+  const compressed = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    async pull(controller) {
+      try {
+        const next = await iterator.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value as Uint8Array<ArrayBuffer>);
+      } catch (error) {
+        sourceError = error;
+        throw error;
+      }
+    },
+    async cancel() {
+      await iterator.return?.();
+    },
+  });
+  const reader = compressed.pipeThrough(new DecompressionStream("gzip")).getReader();
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        if (sourceError !== undefined) throw sourceError; // the file's own error, not gunzip's
+        throw new GzipError(error);
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+}
+
+/** Bytes that gunzip refused: not gzip, corrupt, or cut short. */
+export class GzipError extends Error {
+  constructor(cause: unknown) {
+    const text = cause instanceof Error ? cause.message : String(cause);
+    super(`not a complete gzip file (${text.split("\n")[0]})`, { cause });
   }
 }
 

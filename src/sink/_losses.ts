@@ -193,13 +193,15 @@ export class LossCounter {
 }
 
 /** The messages of a sink's loss reports: what was lost, why, and what to do about it. */
-export function lossMessages(capacity: number): LossMessage {
+export function lossMessages(capacity: number, maxQueueBytes = Infinity): LossMessage {
+  const bound = maxQueueBytes === Infinity ? `${capacity} events` : `${capacity} events (${showBytes(maxQueueBytes)})`;
   return (reason, events, total, cause) => {
     const counted = `${events} event${events === 1 ? "" : "s"} (${total} so far)`;
     switch (reason) {
       case "queue_full":
-        return `Dropped ${counted}: the queue of ${capacity} events was full with backpressure "drop"; ` +
-          `to keep them, use backpressure "block" with await sink.record(event), a larger capacity, or a fallback sink`;
+        return `Dropped ${counted}: the queue of ${bound} was full with backpressure "drop"; ` +
+          `to keep them, use backpressure "block" with await sink.record(event), a larger capacity ` +
+          `or maxQueueBytes, or a fallback sink`;
       case "closed":
         return `Dropped ${counted} recorded after close(); await every record() before closing the sink`;
       case "destination":
@@ -210,4 +212,11 @@ export function lossMessages(capacity: number): LossMessage {
         })`;
     }
   };
+}
+
+/** A byte count for a message: whole MiB or KiB when it is one, else bytes. */
+function showBytes(bytes: number): string {
+  if (bytes % (1 << 20) === 0) return `${bytes / (1 << 20)} MiB`;
+  if (bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} bytes`;
 }

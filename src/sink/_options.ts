@@ -6,6 +6,7 @@ import type { AuditSink, AuditSinkFlushOptions, BackpressureStrategy } from "./a
 /** A sink's options, checked, with defaults applied. */
 export interface SinkSettings {
   readonly capacity: number;
+  readonly maxQueueBytes: number;
   readonly strategy: BackpressureStrategy;
   /** The fallback sink and its methods, read once. */
   readonly fallback: FallbackSink | undefined;
@@ -24,6 +25,7 @@ export interface FallbackSink {
 /** What the caller passed, before checking. */
 interface RawOptions {
   readonly capacity?: unknown;
+  readonly maxQueueBytes?: unknown;
   readonly backpressure?: unknown;
   readonly onError?: unknown;
   readonly preventClose?: unknown;
@@ -36,7 +38,10 @@ interface RawOptions {
  * @throws {TypeError} For a value of the wrong type.
  * @throws {RangeError} For a number out of range.
  */
-export function readSinkOptions(options: unknown, defaults: { capacity: number; interval: number }): SinkSettings {
+export function readSinkOptions(
+  options: unknown,
+  defaults: { capacity: number; maxQueueBytes: number; interval: number },
+): SinkSettings {
   if (options === undefined) options = {};
   if (typeof options !== "object" || options === null) {
     throw new TypeError(`Cannot create sink: options must be an object, got ${show(options)}`);
@@ -48,6 +53,15 @@ export function readSinkOptions(options: unknown, defaults: { capacity: number; 
   }
   if (!Number.isSafeInteger(capacity) || capacity < 1) {
     throw new RangeError(`Cannot create sink: capacity must be a positive integer, got ${capacity}`);
+  }
+  const maxQueueBytes = raw.maxQueueBytes ?? defaults.maxQueueBytes;
+  if (typeof maxQueueBytes !== "number") {
+    throw new TypeError(`Cannot create sink: maxQueueBytes must be a number of bytes, got ${show(maxQueueBytes)}`);
+  }
+  if (maxQueueBytes !== Infinity && (!Number.isSafeInteger(maxQueueBytes) || maxQueueBytes < 1)) {
+    throw new RangeError(
+      `Cannot create sink: maxQueueBytes must be a positive integer or Infinity, got ${maxQueueBytes}`,
+    );
   }
   const strategy = raw.backpressure ?? "drop";
   const fallback = strategy === "drop" || strategy === "block" ? undefined : fallbackOf(strategy);
@@ -70,6 +84,7 @@ export function readSinkOptions(options: unknown, defaults: { capacity: number; 
   }
   return {
     capacity,
+    maxQueueBytes,
     strategy: strategy as BackpressureStrategy,
     fallback,
     onError: onError as SinkSettings["onError"],

@@ -5,6 +5,8 @@
 /** A batch of lines in the size queue; `taken` once its lines went out with an earlier batch (or were discarded). */
 interface Batch {
   readonly lines: string[];
+  /** The lines' size as counted against the byte bound (see {@linkcode lineBytes}). */
+  readonly bytes: number;
   taken: boolean;
 }
 
@@ -20,6 +22,16 @@ const MAX_BATCH_LINES = 4096;
 const MAX_WRITE_CHARS = 1 << 20;
 const RESOLVED: Promise<void> = Promise.resolve();
 const encoder = new TextEncoder();
+
+/**
+ * A line's size against the byte bound: its UTF-16 length plus the newline.
+ * That is its UTF-8 size for ASCII text (most lines), and within a factor of
+ * 2 of what the string holds in memory otherwise; an exact UTF-8 count would
+ * scan every line on the hot path.
+ */
+export function lineBytes(line: string): number {
+  return line.length + 1;
+}
 
 /**
  * Lines on their way to the destination. `push` is the hot path: it appends
@@ -50,28 +62,45 @@ export class LineQueue {
   #admitting = false;
   /** Once set, every waiter is admitted at once, room or not. */
   #open = false;
+  readonly #maxBytes: number;
+  /** Bytes of the lines pushed and not yet out of the size queue (pending ones included); and of the pending ones alone. */
+  #bytes = 0;
+  #pendingBytes = 0;
+  /** Wakes whoever waits for bytes to be freed. */
+  #bytesFreed: (() => void) | undefined;
+  #whenBytesFreed: Promise<void> | undefined;
 
-  constructor(capacity: number, deliver: Deliver, withEnds = false) {
+  constructor(capacity: number, deliver: Deliver, withEnds = false, maxBytes = Infinity) {
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
     this.#deliver = deliver;
     this.#withEnds = withEnds;
+    this.#maxBytes = maxBytes;
     const queue = new WritableStream<Batch>(
-      { write: (batch) => this.#writeOut(batch) },
+      { write: (batch) => this.#writeOut(batch).then(() => this.#free(batch.bytes)) },
       { highWaterMark: capacity, size: (batch) => batch.lines.length },
     );
     this.#queue = queue.getWriter();
   }
 
-  /** Room left, in lines; zero or less means full (as in Web Streams). */
+  /** Room left, in lines; zero or less means full (as in Web Streams), which it also is once the byte bound is reached. */
   get desiredSize(): number {
+    if (this.#bytes >= this.#maxBytes) return 0;
     return (this.#queue.desiredSize ?? 0) - this.#pending.length;
+  }
+
+  /** Whether a line fits under the byte bound now; a line larger than the bound fits only an empty queue. */
+  fits(line: string): boolean {
+    return this.#bytes === 0 || this.#bytes + lineBytes(line) <= this.#maxBytes;
   }
 
   /** Resolves when there is room, as a Web Streams writer's `ready` does. */
   get ready(): Promise<void> {
     if (this.desiredSize > 0) return RESOLVED;
     this.#pump(); // the size queue's own backpressure must see the pending lines
-    return this.#queue.ready;
+    if (this.#bytes < this.#maxBytes) return this.#queue.ready;
+    // Full in bytes: look again once a write frees some (it may be full in lines then).
+    this.#whenBytesFreed ??= new Promise((resolve) => (this.#bytesFreed = resolve));
+    return this.#whenBytesFreed.then(() => this.ready);
   }
 
   /** Whether callers are waiting for room. */
@@ -82,6 +111,9 @@ export class LineQueue {
   /** Queues one line (without its newline). */
   push(line: string): void {
     this.#pending.push(line);
+    const bytes = lineBytes(line);
+    this.#bytes += bytes;
+    this.#pendingBytes += bytes;
     if (!this.#pumpScheduled) {
       this.#pumpScheduled = true;
       queueMicrotask(this.#pump);
@@ -120,6 +152,8 @@ export class LineQueue {
   discard(): number {
     let lines = this.#pending.length;
     this.#pending = [];
+    this.#free(this.#pendingBytes);
+    this.#pendingBytes = 0;
     for (const batch of this.#unwritten) {
       batch.taken = true;
       lines += batch.lines.length;
@@ -138,8 +172,7 @@ export class LineQueue {
   #admitWhenReady(): void {
     if (this.#admitting) return;
     this.#admitting = true;
-    this.#pump(); // the size queue's own backpressure must see the pending lines
-    this.#queue.ready.then(() => {
+    this.ready.then(() => {
       this.#admitting = false;
       this.#admit();
       if (this.#waiters.length > 0 && !this.#open) this.#admitWhenReady();
@@ -160,14 +193,31 @@ export class LineQueue {
     const pending = this.#pending;
     if (pending.length === 0) return;
     this.#pending = [];
+    const pendingBytes = this.#pendingBytes;
+    this.#pendingBytes = 0;
     const limit = this.#writeLimit;
     for (let i = 0; i < pending.length; i += limit) {
       const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
-      const batch: Batch = { lines, taken: false };
+      const bytes = lines === pending ? pendingBytes : lines.reduce((sum, line) => sum + lineBytes(line), 0);
+      const batch: Batch = { lines, bytes, taken: false };
       this.#unwritten.push(batch);
       this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
     }
   };
+
+  /**
+   * Lines left the queue (a batch its size queue, or discarded pending
+   * lines): their bytes no longer count, and whoever waited for bytes looks again.
+   */
+  #free(bytes: number): void {
+    this.#bytes -= bytes;
+    const wake = this.#bytesFreed;
+    if (wake !== undefined && this.#bytes < this.#maxBytes) {
+      this.#bytesFreed = undefined;
+      this.#whenBytesFreed = undefined;
+      wake();
+    }
+  }
 
   /**
    * The size queue's sink. Takes this batch and the batches queued behind it,

@@ -52,6 +52,9 @@ export type BackpressureStrategy = "drop" | "block" | { readonly fallback: Audit
 /** The queue capacity, in events, of a sink built without `capacity`. */
 export const DEFAULT_AUDIT_QUEUE_CAPACITY = 1024;
 
+/** The queue's bound in bytes (64 MiB) of a sink built without `maxQueueBytes`. */
+export const DEFAULT_AUDIT_QUEUE_BYTES = 64 * 1024 * 1024;
+
 /** Options for {@linkcode AuditSink.flush} (and `JsonLinesAuditSink.flush`). */
 export interface AuditSinkFlushOptions {
   /** A deadline, such as `AbortSignal.timeout(5_000)`: when it aborts, what is undelivered counts as failed. @default {no deadline} */

@@ -8,6 +8,7 @@ import {
   type AuditSinkFlushOptions,
   type AuditSinkStats,
   type BackpressureStrategy,
+  DEFAULT_AUDIT_QUEUE_BYTES,
   DEFAULT_AUDIT_QUEUE_CAPACITY,
 } from "./audit_sink.ts";
 import { LineQueue } from "./_queue.ts";
@@ -22,6 +23,18 @@ import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
 export interface JsonLinesAuditSinkOptions {
   /** Events the queue holds before backpressure applies. @default {1024} */
   readonly capacity?: number;
+  /**
+   * Bytes the queue holds before backpressure applies, as for `capacity`:
+   * a line is counted as its length in UTF-16 units plus its newline (its
+   * UTF-8 size for ASCII text), from `onCall` until the destination's write
+   * of it settles. In `"drop"` and fallback modes the queue never holds more,
+   * but for a single line larger than the bound, taken when the queue is
+   * empty; in `"block"` mode `record()` admits an event while the queue is
+   * under the bound, so it may go past it by one line. `Infinity` turns the
+   * bound off.
+   * @default {67108864 (64 MiB)}
+   */
+  readonly maxQueueBytes?: number;
   /** What to do with an event that finds the queue full. @default {"drop"} */
   readonly backpressure?: BackpressureStrategy;
   /**
@@ -91,6 +104,7 @@ const DEADLINE_SEAL_GRACE_MS = 100;
  */
 export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #capacity: number;
+  readonly #maxQueueBytes: number;
   readonly #strategy: BackpressureStrategy;
   readonly #fallbackSink: FallbackSink | undefined;
   readonly #queue: LineQueue;
@@ -130,18 +144,20 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    *   locked, or its `getWriter()` returns no writer; when `backpressure` is
    *   not a known strategy or its fallback has no `onCall()`; when `onError`
    *   is not a function or `preventClose` not a boolean.
-   * @throws {RangeError} When `capacity` is not a positive integer or
-   *   `lossReportInterval` is negative.
+   * @throws {RangeError} When `capacity` is not a positive integer,
+   *   `maxQueueBytes` neither one nor `Infinity`, or `lossReportInterval` is
+   *   negative.
    */
   constructor(destination: WritableStream<Uint8Array>, options: JsonLinesAuditSinkOptions = {}) {
     const settings = readSinkOptions(options, {
       capacity: DEFAULT_AUDIT_QUEUE_CAPACITY,
+      maxQueueBytes: DEFAULT_AUDIT_QUEUE_BYTES,
       interval: 10_000,
     });
     this.#reporter = new Reporter(settings.onError, settings.lossReportInterval);
     this.#losses = new LossLedger(
       settings.lossReportInterval,
-      lossMessages(settings.capacity),
+      lossMessages(settings.capacity, settings.maxQueueBytes),
       (error) => this.#reporter.tell(error),
       Date.now,
       () => this.#reporter.telling,
@@ -163,9 +179,15 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       sealing,
     );
     this.#capacity = settings.capacity;
+    this.#maxQueueBytes = settings.maxQueueBytes;
     this.#strategy = settings.strategy;
     this.#fallbackSink = settings.fallback;
-    this.#queue = new LineQueue(settings.capacity, this.#destination.deliver, sealing !== undefined);
+    this.#queue = new LineQueue(
+      settings.capacity,
+      this.#destination.deliver,
+      sealing !== undefined,
+      settings.maxQueueBytes,
+    );
   }
 
   /**
@@ -194,6 +216,11 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     return this.#capacity;
   }
 
+  /** The queue's bound in bytes (see {@linkcode JsonLinesAuditSinkOptions.maxQueueBytes}). */
+  get maxQueueBytes(): number {
+    return this.#maxQueueBytes;
+  }
+
   /** The strategy given at construction. */
   get backpressure(): BackpressureStrategy {
     return this.#strategy;
@@ -204,7 +231,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     return this.#dropped;
   }
 
-  /** Room left in the queue, in events; zero or less means full (as in Web Streams). */
+  /** Room left in the queue, in events; zero or less means full (as in Web Streams), in events or in bytes. */
   get desiredSize(): number {
     return this.#queue.desiredSize;
   }
@@ -224,7 +251,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * bounded way to record from many concurrent callers. In `"block"` mode it
    * waits, first come first served, so that however many callers wait, no
    * more than `capacity` events are ever queued; in the other modes it is
-   * `onCall` and resolves at once. If the sink closes while it waits, the
+   * `onCall` and resolves at once. Past `maxQueueBytes` it waits the same way. If the sink closes while it waits, the
    * event counts as a drop. Never rejects; works detached.
    *
    * @param event The event to record.
@@ -288,8 +315,12 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     } finally {
       this.#nesting--;
     }
-    // A getter of this event recorded other events meanwhile: the queue may have filled up.
-    if (calls !== this.#calls && this.#strategy !== "block" && this.#queue.desiredSize <= 0) {
+    // The line does not fit under the byte bound, or a getter of this event
+    // recorded other events meanwhile and the queue filled up.
+    if (
+      this.#strategy !== "block" &&
+      (!this.#queue.fits(line) || (calls !== this.#calls && this.#queue.desiredSize <= 0))
+    ) {
       if (this.#strategy === "drop") {
         this.#dropped++;
         this.#droppedFull.count();

@@ -50,7 +50,8 @@ for (const runtime of Object.keys(RUNTIMES)) {
               ["validate", join(dir, "missing.jsonl")],
               /^audit: cannot read .*missing\.jsonl: no such file or directory\n$/,
             ],
-            [["stats", dir], /is a directory\n$/],
+            [["stats", testdata + "/formats"], /^audit: no \.jsonl or \.jsonl\.gz file in .*formats\n$/],
+            [["validate", join(dir, "*.none")], /^audit: no file matches .*\*\.none\n$/],
           ] as const
         ) {
           const result = await run(runtime, [...args]);

@@ -9,6 +9,7 @@ import {
   appendFileSync,
   copyFileSync,
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -20,6 +21,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { gzipSync } from "node:zlib";
 import { createCallEvent, encodeCallEvent } from "../../mod.ts";
 import { mkfifo, skipLoudly } from "../_helpers/run_script.ts";
 import { line, runCli, RUNTIMES, startCli } from "./_cli.ts";
@@ -100,6 +102,38 @@ for (const runtime of Object.keys(RUNTIMES)) {
       assert.equal(child.stdout, text(lines(3, 6)));
       assert.equal(child.stderr, "", "the partial line was read whole, not reported torn");
     });
+
+    it(
+      `tail -n N -f over a folder: the set's last N across files, then its active file through rotation and gzip (${runtime})`,
+      SLOW,
+      async () => {
+        const logs = join(dir, `set-${runtime}`);
+        mkdirSync(logs);
+        const closed = join(logs, "audit.2026-12-01T00-00-00.000Z.w1.jsonl");
+        writeFileSync(`${closed}.gz`, gzipSync(text(lines(1, 3))));
+        writeFileSync(join(logs, "audit.jsonl"), text(lines(4, 5)));
+        writeFileSync(join(logs, "audit.jsonl.seal"), "a seal file, never data\n");
+        const child = startCli(runtime, ["tail", "-n", "4", "-f", logs]);
+        try {
+          await child.waitFor("the last 4 of the set", (c) => c.lines.length >= 4);
+          // The writer rotates: the active file gets its closed name, is compressed, and a new one starts.
+          appendFileSync(join(logs, "audit.jsonl"), text(lines(6, 6)));
+          const rotated = join(logs, "audit.2026-12-02T00-00-00.000Z.w1.jsonl");
+          renameSync(join(logs, "audit.jsonl"), rotated);
+          writeFileSync(join(logs, "audit.jsonl"), text(lines(7, 8)));
+          writeFileSync(`${rotated}.gz`, gzipSync(readFileSync(rotated)));
+          rmSync(rotated);
+          await child.waitFor("the lines after the rotation", (c) => c.lines.length >= 7);
+        } finally {
+          process.kill(child.process.pid!, "SIGTERM");
+        }
+        assert.equal((await child.exited()).code, 0);
+        assert.equal(child.stdout, text(lines(2, 8)));
+        assert.match(child.stderr, /^audit: .*audit\.jsonl was replaced: reading it from its start\n$/);
+        const stats = await runCli(runtime, ["stats", "--json", logs]);
+        assert.equal(JSON.parse(stats.stdout).total, 8, stats.stderr);
+      },
+    );
 
     it(`tail -f reads a copied-and-truncated file again from its start (${runtime})`, SLOW, async () => {
       const file = join(dir, `truncate-${runtime}.jsonl`);
@@ -286,11 +320,19 @@ for (const runtime of Object.keys(RUNTIMES)) {
       }
     });
 
-    it(`tail reports a directory or a missing file in one line (${runtime})`, SLOW, async () => {
-      for (const [path, reason] of [[dir, "is a directory"], [join(dir, "none"), "no such file or directory"]]) {
+    it(`tail reports a folder without logs or a missing file in one line (${runtime})`, SLOW, async () => {
+      const empty = join(dir, `empty-${runtime}`);
+      mkdirSync(empty);
+      writeFileSync(join(empty, "notes.txt"), "not a log\n");
+      for (
+        const [path, message] of [
+          [empty, `no .jsonl or .jsonl.gz file in ${empty}`],
+          [join(dir, "none"), `cannot read ${join(dir, "none")}: no such file or directory`],
+        ]
+      ) {
         const result = await runCli(runtime, ["tail", "-f", path!]);
         assert.equal(result.status, 2);
-        assert.equal(result.stderr, `audit: cannot read ${path}: ${reason}\n`);
+        assert.equal(result.stderr, `audit: ${message}\n`);
       }
       assert.ok(existsSync(dir));
     });

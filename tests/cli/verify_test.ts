@@ -212,7 +212,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
             ["verify", join(dir, "intact.jsonl"), "--key", publicKey, "--seal", join(dir, "nope.seal")],
             /cannot read .*nope\.seal/,
           ],
-          [["verify", "--key", publicKey], /^audit: verify takes one FILE/],
+          [["verify", "--key", publicKey], /^audit: verify takes FILE\.\.\. /],
         ] as const
       ) {
         const result = await run(runtime, [...args]);

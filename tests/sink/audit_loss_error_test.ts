@@ -53,7 +53,7 @@ describe("LossLedger", () => {
     assert.match(report!.message, /^Dropped 500 events \(500 so far\): the queue of 16 events was full/);
     assert.match(
       report!.message,
-      /backpressure "block" with await sink\.record\(event\), a larger capacity, or a fallback/,
+      /backpressure "block" with await sink\.record\(event\), a larger capacity or maxQueueBytes, or a fallback/,
     );
   });
 

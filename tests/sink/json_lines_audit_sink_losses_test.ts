@@ -44,8 +44,11 @@ describe("JsonLinesAuditSink loss reports", () => {
     assert.equal(rest.length, 0);
     assert.equal(report!.events, 8_976);
     assert.equal(report!.total, sink.drops);
-    assert.match(report!.message, /8976 events .*queue of 1024 events was full with backpressure "drop"/);
-    assert.match(report!.message, /"block" with await sink\.record\(event\), a larger capacity, or a fallback sink/);
+    assert.match(report!.message, /8976 events .*queue of 1024 events \(64 MiB\) was full with backpressure "drop"/);
+    assert.match(
+      report!.message,
+      /"block" with await sink\.record\(event\), a larger capacity or maxQueueBytes, or a fallback sink/,
+    );
   });
 
   it("holds later drops within the interval and reports them all when flush() ends", async () => {
