@@ -18,6 +18,15 @@ export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | und
 const MAX_BATCH_LINES = 4096;
 /** Characters gathered into one destination write. */
 const MAX_WRITE_CHARS = 1 << 20;
+/**
+ * A write that would start sooner than this after the previous one waits for
+ * the rest of the interval, unless a write's worth of lines is waiting or
+ * someone waits for room, a flush or the close: lines that trickle in (one
+ * per request) then go out together instead of one write each, and each
+ * write costs tens of microseconds of CPU (a trip through the runtime's I/O
+ * threads), measured.
+ */
+const WRITE_INTERVAL_MS = 2;
 const RESOLVED: Promise<void> = Promise.resolve();
 const encoder = new TextEncoder();
 
@@ -35,14 +44,20 @@ export class LineQueue {
    * without ever exceeding the capacity.
    */
   readonly #writeLimit: number;
+  readonly #writeInterval: number;
   readonly #deliver: Deliver;
   /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
   readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
   /** Lines pushed since the last pump, not yet in the size queue. */
   #pending: string[] = [];
-  /** Batches in the size queue whose lines have not gone out yet. */
+  /** Batches in the size queue whose lines have not gone out yet, and their lines. */
   #unwritten: Batch[] = [];
+  #unwrittenLines = 0;
+  /** When the last write started (performance.now()). */
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** Ends the wait of a write held back by WRITE_INTERVAL_MS, when one is. */
+  #hold: (() => void) | undefined;
   #lastWrite: Promise<void> = RESOLVED;
   #pumpScheduled = false;
   /** Callers waiting for room, first come first served. */
@@ -51,8 +66,9 @@ export class LineQueue {
   /** Once set, every waiter is admitted at once, room or not. */
   #open = false;
 
-  constructor(capacity: number, deliver: Deliver, withEnds = false) {
+  constructor(capacity: number, deliver: Deliver, withEnds = false, writeInterval = WRITE_INTERVAL_MS) {
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
+    this.#writeInterval = writeInterval;
     this.#deliver = deliver;
     this.#withEnds = withEnds;
     const queue = new WritableStream<Batch>(
@@ -71,6 +87,7 @@ export class LineQueue {
   get ready(): Promise<void> {
     if (this.desiredSize > 0) return RESOLVED;
     this.#pump(); // the size queue's own backpressure must see the pending lines
+    this.#hold?.(); // someone waits for room: no holding back
     return this.#queue.ready;
   }
 
@@ -91,6 +108,7 @@ export class LineQueue {
   /** Resolves once every line pushed so far was handed to the destination and its write settled. Never rejects. */
   drained(): Promise<void> {
     this.#pump();
+    this.#hold?.();
     return this.#lastWrite;
   }
 
@@ -125,12 +143,14 @@ export class LineQueue {
       lines += batch.lines.length;
     }
     this.#unwritten = [];
+    this.#unwrittenLines = 0;
     return lines;
   }
 
   /** Resolves once every queued write is done; nothing can be pushed afterwards. */
   close(): Promise<void> {
     this.#pump();
+    this.#hold?.();
     return this.#queue.close();
   }
 
@@ -139,6 +159,7 @@ export class LineQueue {
     if (this.#admitting) return;
     this.#admitting = true;
     this.#pump(); // the size queue's own backpressure must see the pending lines
+    this.#hold?.();
     this.#queue.ready.then(() => {
       this.#admitting = false;
       this.#admit();
@@ -165,18 +186,36 @@ export class LineQueue {
       const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
       const batch: Batch = { lines, taken: false };
       this.#unwritten.push(batch);
+      this.#unwrittenLines += lines.length;
       this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
     }
+    if (this.#unwrittenLines >= this.#writeLimit) this.#hold?.();
   };
 
   /**
-   * The size queue's sink. Takes this batch and the batches queued behind it,
-   * up to the write limit (in lines) and MAX_WRITE_CHARS, into one
-   * destination write; the batches it took are no-ops when their turn comes,
-   * so the size queue's count stays exact.
+   * The size queue's sink. Waits when the previous write started less than
+   * WRITE_INTERVAL_MS ago (see there), then takes this batch and the batches
+   * queued behind it, up to the write limit (in lines) and MAX_WRITE_CHARS,
+   * into one destination write; the batches it took are no-ops when their
+   * turn comes, so the size queue's count stays exact.
    */
   #writeOut(batch: Batch): Promise<void> {
     if (batch.taken) return RESOLVED;
+    const wait = this.#lastWriteAt + this.#writeInterval - performance.now();
+    if (wait <= 0 || this.#unwrittenLines >= this.#writeLimit) return this.#gather();
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#hold = undefined;
+        resolve(this.#gather());
+      };
+      const timer = setTimeout(end, wait);
+      this.#hold = end;
+    });
+  }
+
+  /** One destination write of the batches waiting, up to the limits (none left: a discard took them). */
+  #gather(): Promise<void> {
     const lines: string[][] = [];
     let chars = 0;
     let count = 0;
@@ -187,7 +226,10 @@ export class LineQueue {
       for (const line of next.lines) chars += line.length + 1;
       count += next.lines.length;
     }
+    if (count === 0) return RESOLVED;
     this.#unwritten.splice(0, lines.length);
+    this.#unwrittenLines -= count;
+    this.#lastWriteAt = performance.now();
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     return this.#deliver(encodeLines(lines, chars, ends), count, ends);
   }
