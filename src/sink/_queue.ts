@@ -1,6 +1,7 @@
 // The sink's queue: lines waiting for the destination, bounded by a Web
 // Streams size queue, and the first-come-first-served admission of callers
 // waiting for room. What to do when it is full is the sink's policy, not this.
+import { encodeLines } from "../runtime/_encode_lines.ts";
 
 /** A batch of lines in the size queue; `taken` once its lines went out with an earlier batch (or were discarded). */
 interface Batch {
@@ -28,7 +29,6 @@ const MAX_WRITE_CHARS = 1 << 20;
  */
 const WRITE_INTERVAL_MS = 2;
 const RESOLVED: Promise<void> = Promise.resolve();
-const encoder = new TextEncoder();
 
 /**
  * Lines on their way to the destination. `push` is the hot path: it appends
@@ -233,34 +233,4 @@ export class LineQueue {
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     return this.#deliver(encodeLines(lines, chars, ends), count, ends);
   }
-}
-
-/**
- * UTF-8 of the lines, each followed by "\n". Encodes line by line into one
- * buffer sized for ASCII (grown on the first wider character): joining a
- * batch into one large string first costs up to 4× more on Node and Bun.
- */
-function encodeLines(batches: readonly string[][], chars: number, ends: Uint32Array | undefined): Uint8Array {
-  let bytes = new Uint8Array(chars);
-  let at = 0;
-  let index = 0;
-  for (const lines of batches) {
-    for (const line of lines) {
-      let read = 0;
-      for (;;) {
-        const done = encoder.encodeInto(read === 0 ? line : line.slice(read), bytes.subarray(at));
-        read += done.read;
-        at += done.written;
-        if (read === line.length && at < bytes.length) break;
-        // Out of room: at most 3 bytes per UTF-16 unit left, plus the newline.
-        const grown = new Uint8Array(Math.max(bytes.length * 2, at + (line.length - read) * 3 + 1));
-        grown.set(bytes.subarray(0, at));
-        bytes = grown;
-        if (read === line.length) break;
-      }
-      if (ends !== undefined) ends[index++] = at;
-      bytes[at++] = 0x0a;
-    }
-  }
-  return bytes.subarray(0, at);
 }
