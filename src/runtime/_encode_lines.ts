@@ -50,7 +50,7 @@ function perLine(batches: readonly string[][], chars: number, ends: Uint32Array)
   let index = 0;
   for (const lines of batches) {
     for (const line of lines) {
-      out.append(line);
+      out.append(line, 1);
       ends[index++] = out.length;
       out.newline();
     }
@@ -67,15 +67,16 @@ class Output {
     this.#bytes = new Uint8Array(chars);
   }
 
-  append(text: string): void {
+  /** Appends `text`'s UTF-8, leaving room for `spare` more bytes (a newline to come). */
+  append(text: string, spare = 0): void {
     let read = 0;
     for (;;) {
       const done = encoder.encodeInto(read === 0 ? text : text.slice(read), this.#bytes.subarray(this.length));
       read += done.read;
       this.length += done.written;
-      if (read === text.length && this.length < this.#bytes.length) return;
-      // Out of room: at most 3 bytes per UTF-16 unit left, plus a newline.
-      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.length + (text.length - read) * 3 + 1));
+      if (read === text.length && this.length + spare <= this.#bytes.length) return;
+      // Out of room: at most 3 bytes per UTF-16 unit left, plus the spare.
+      const grown = new Uint8Array(Math.max(this.#bytes.length * 2, this.length + (text.length - read) * 3 + spare));
       grown.set(this.#bytes.subarray(0, this.length));
       this.#bytes = grown;
       if (read === text.length) return;
