@@ -1,17 +1,16 @@
 // Lines to UTF-8, each followed by "\n": how the sink's queue turns a write's
-// lines into bytes, done the way each engine does fastest (measured on 512
-// lines of about 550 characters, bench/README.md):
+// lines into bytes, done the way each engine does fastest (the sink's ready
+// loop, 50,000 events of about 550 bytes, bench/README.md):
 // - JavaScriptCore (Bun): one join, one encode(). A call to encodeInto per
-//   line (and the view it needs) was a third of the ready loop's time.
-// - V8 (Deno, Node, browsers, Workers): lines concatenated in groups of about
-//   16 KiB, one encodeInto per group. Joining a whole write is up to 30x
-//   slower on Node 20; one encodeInto per line up to 3x.
+//   line (and the view it needs) was a third of the ready loop's samples.
+// - V8 (Deno, Node, browsers, Workers): encodeInto line by line into one
+//   buffer. Joining a whole write first is up to 30x slower on Node 20, and
+//   concatenating lines into groups made the ready loop 1.3x slower on Deno:
+//   each line is a rope (a template literal's result) that the group's
+//   concatenation makes deeper still.
 // Web APIs only, but for telling Bun apart: this file loads in browsers and
 // workerd too.
-
 const encoder = new TextEncoder();
-/** Characters gathered before one encodeInto, on V8. */
-const GROUP_CHARS = 16 * 1024;
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun === "object";
 
 /**
@@ -23,35 +22,17 @@ const isBun = typeof (globalThis as { Bun?: unknown }).Bun === "object";
  * @returns The bytes.
  */
 export function encodeLines(batches: readonly string[][], chars: number, ends?: Uint32Array): Uint8Array {
-  if (ends !== undefined) return perLine(batches, chars, ends);
-  if (isBun) {
+  if (isBun && ends === undefined) {
     let text = "";
     for (const lines of batches) if (lines.length > 0) text += `${lines.join("\n")}\n`;
     return encoder.encode(text);
   }
   const out = new Output(chars);
-  let group = "";
-  for (const lines of batches) {
-    for (const line of lines) {
-      group += `${line}\n`;
-      if (group.length >= GROUP_CHARS) {
-        out.append(group);
-        group = "";
-      }
-    }
-  }
-  if (group !== "") out.append(group);
-  return out.bytes();
-}
-
-/** Line by line, noting where each ends. */
-function perLine(batches: readonly string[][], chars: number, ends: Uint32Array): Uint8Array {
-  const out = new Output(chars);
   let index = 0;
   for (const lines of batches) {
     for (const line of lines) {
       out.append(line, 1);
-      ends[index++] = out.length;
+      if (ends !== undefined) ends[index++] = out.length;
       out.newline();
     }
   }

@@ -29,7 +29,7 @@ describe("encodeLines", () => {
     );
   });
 
-  it("encodes a write larger than one group of lines, wide characters across the groups' edges", () => {
+  it("encodes a write of many lines, wide characters among them, past the buffer's first guess", () => {
     const lines = Array.from({ length: 900 }, (_, i) => `${i % 7 === 0 ? "é€😀" : "a"}${"x".repeat(i % 50)}`);
     const batches = [lines.slice(0, 400), lines.slice(400)];
     assert.deepEqual(encodeLines(batches, charsOf(batches)), expected(batches));
