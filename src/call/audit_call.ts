@@ -14,7 +14,7 @@ import {
 } from "./_recorder.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
-import { timestamp } from "./_clock.ts";
+import { timestamp } from "../event/_clock.ts";
 
 /** What is known of a call before it runs: the event's fields but `ts`, `duration_ms` and `outcome`. */
 export interface AuditCallFields {

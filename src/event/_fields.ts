@@ -116,7 +116,7 @@ export const OUTCOME: TaggedShape = {
 };
 
 /** `ProvSource`. */
-const PROV_SOURCE: TaggedShape = {
+export const PROV_SOURCE: TaggedShape = {
   type: "tagged",
   name: "provenance",
   variants: [

@@ -7,7 +7,7 @@ import { type EventDraft, recordEvent, report, type ResolvedOptions } from "../c
 import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
-import { timestamp } from "../call/_clock.ts";
+import { timestamp } from "../event/_clock.ts";
 import { Call, End } from "./_call.ts";
 import { callOutcome } from "./_outcome.ts";
 import type { Handler } from "./_sdk.ts";

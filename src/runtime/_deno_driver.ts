@@ -137,6 +137,8 @@ function openFifoForWriting(deno: DenoNamespace, path: string | URL, text: strin
 
 function fileHandle(file: DenoFsFile, path: string, kind: FileKind): FileHandle {
   let closed = false;
+  /** Where the file's offset is, when known (after a read): a read there needs no seek. */
+  let offset: number | undefined = 0;
   async function run<T>(action: string, step: () => Promise<T>): Promise<T> {
     if (closed) throw new IoError("other", { action, path, reason: "the file is closed" });
     try {
@@ -150,11 +152,17 @@ function fileHandle(file: DenoFsFile, path: string, kind: FileKind): FileHandle 
     kind,
     read: (buffer, position) =>
       run("read", async () => {
-        if (position !== null) await file.seek(position, 0);
-        return (await file.read(buffer)) ?? 0;
+        // Deno has no positional read: seek, unless the last read ended there (a file read in order).
+        const at = offset;
+        offset = undefined;
+        if (position !== null && position !== at) await file.seek(position, 0);
+        const n = (await file.read(buffer)) ?? 0;
+        offset = position === null ? (at === undefined ? undefined : at + n) : position + n;
+        return n;
       }),
     write: (bytes) =>
       run("write to", async () => {
+        offset = undefined; // appending moves the offset to the end
         const n = await file.write(bytes);
         if (n === 0 && bytes.length > 0) {
           throw new IoError("other", { action: "write to", path, reason: "wrote nothing" });

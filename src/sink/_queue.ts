@@ -1,6 +1,7 @@
 // The sink's queue: lines waiting for the destination, bounded by a Web
 // Streams size queue, and the first-come-first-served admission of callers
 // waiting for room. What to do when it is full is the sink's policy, not this.
+import { encodeLines } from "../runtime/_encode_lines.ts";
 
 /** A batch of lines in the size queue; `taken` once its lines went out with an earlier batch (or were discarded). */
 interface Batch {
@@ -20,8 +21,16 @@ export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | und
 const MAX_BATCH_LINES = 4096;
 /** Characters gathered into one destination write. */
 const MAX_WRITE_CHARS = 1 << 20;
+/**
+ * A write that would start sooner than this after the previous one waits for
+ * the rest of the interval, unless a write's worth of lines is waiting or
+ * someone waits for room, a flush or the close: lines that trickle in (one
+ * per request) then go out together instead of one write each, and each
+ * write costs tens of microseconds of CPU (a trip through the runtime's I/O
+ * threads), measured.
+ */
+const WRITE_INTERVAL_MS = 2;
 const RESOLVED: Promise<void> = Promise.resolve();
-const encoder = new TextEncoder();
 
 /**
  * A line's size against the byte bound: its UTF-16 length plus the newline.
@@ -47,14 +56,20 @@ export class LineQueue {
    * without ever exceeding the capacity.
    */
   readonly #writeLimit: number;
+  readonly #writeInterval: number;
   readonly #deliver: Deliver;
   /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
   readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
   /** Lines pushed since the last pump, not yet in the size queue. */
   #pending: string[] = [];
-  /** Batches in the size queue whose lines have not gone out yet. */
+  /** Batches in the size queue whose lines have not gone out yet, and their lines. */
   #unwritten: Batch[] = [];
+  #unwrittenLines = 0;
+  /** When the last write started (performance.now()). */
+  #lastWriteAt = Number.NEGATIVE_INFINITY;
+  /** Ends the wait of a write held back by WRITE_INTERVAL_MS, when one is. */
+  #hold: (() => void) | undefined;
   #lastWrite: Promise<void> = RESOLVED;
   #pumpScheduled = false;
   /** Callers waiting for room, first come first served. */
@@ -70,8 +85,15 @@ export class LineQueue {
   #bytesFreed: (() => void) | undefined;
   #whenBytesFreed: Promise<void> | undefined;
 
-  constructor(capacity: number, deliver: Deliver, withEnds = false, maxBytes = Infinity) {
+  constructor(
+    capacity: number,
+    deliver: Deliver,
+    withEnds = false,
+    maxBytes = Infinity,
+    writeInterval = WRITE_INTERVAL_MS,
+  ) {
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
+    this.#writeInterval = writeInterval;
     this.#deliver = deliver;
     this.#withEnds = withEnds;
     this.#maxBytes = maxBytes;
@@ -97,6 +119,7 @@ export class LineQueue {
   get ready(): Promise<void> {
     if (this.desiredSize > 0) return RESOLVED;
     this.#pump(); // the size queue's own backpressure must see the pending lines
+    this.#hold?.(); // someone waits for room: no holding back
     if (this.#bytes < this.#maxBytes) return this.#queue.ready;
     // Full in bytes: look again once a write frees some (it may be full in lines then).
     this.#whenBytesFreed ??= new Promise((resolve) => (this.#bytesFreed = resolve));
@@ -123,6 +146,7 @@ export class LineQueue {
   /** Resolves once every line pushed so far was handed to the destination and its write settled. Never rejects. */
   drained(): Promise<void> {
     this.#pump();
+    this.#hold?.();
     return this.#lastWrite;
   }
 
@@ -159,12 +183,14 @@ export class LineQueue {
       lines += batch.lines.length;
     }
     this.#unwritten = [];
+    this.#unwrittenLines = 0;
     return lines;
   }
 
   /** Resolves once every queued write is done; nothing can be pushed afterwards. */
   close(): Promise<void> {
     this.#pump();
+    this.#hold?.();
     return this.#queue.close();
   }
 
@@ -201,8 +227,10 @@ export class LineQueue {
       const bytes = lines === pending ? pendingBytes : lines.reduce((sum, line) => sum + lineBytes(line), 0);
       const batch: Batch = { lines, bytes, taken: false };
       this.#unwritten.push(batch);
+      this.#unwrittenLines += lines.length;
       this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
     }
+    if (this.#unwrittenLines >= this.#writeLimit) this.#hold?.();
   };
 
   /**
@@ -220,13 +248,29 @@ export class LineQueue {
   }
 
   /**
-   * The size queue's sink. Takes this batch and the batches queued behind it,
-   * up to the write limit (in lines) and MAX_WRITE_CHARS, into one
-   * destination write; the batches it took are no-ops when their turn comes,
-   * so the size queue's count stays exact.
+   * The size queue's sink. Waits when the previous write started less than
+   * WRITE_INTERVAL_MS ago (see there), then takes this batch and the batches
+   * queued behind it, up to the write limit (in lines) and MAX_WRITE_CHARS,
+   * into one destination write; the batches it took are no-ops when their
+   * turn comes, so the size queue's count stays exact.
    */
   #writeOut(batch: Batch): Promise<void> {
     if (batch.taken) return RESOLVED;
+    const wait = this.#lastWriteAt + this.#writeInterval - performance.now();
+    if (wait <= 0 || this.#unwrittenLines >= this.#writeLimit) return this.#gather();
+    return new Promise((resolve) => {
+      const end = (): void => {
+        clearTimeout(timer);
+        this.#hold = undefined;
+        resolve(this.#gather());
+      };
+      const timer = setTimeout(end, wait);
+      this.#hold = end;
+    });
+  }
+
+  /** One destination write of the batches waiting, up to the limits (none left: a discard took them). */
+  #gather(): Promise<void> {
     const lines: string[][] = [];
     let chars = 0;
     let count = 0;
@@ -237,38 +281,11 @@ export class LineQueue {
       for (const line of next.lines) chars += line.length + 1;
       count += next.lines.length;
     }
+    if (count === 0) return RESOLVED;
     this.#unwritten.splice(0, lines.length);
+    this.#unwrittenLines -= count;
+    this.#lastWriteAt = performance.now();
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     return this.#deliver(encodeLines(lines, chars, ends), count, ends);
   }
-}
-
-/**
- * UTF-8 of the lines, each followed by "\n". Encodes line by line into one
- * buffer sized for ASCII (grown on the first wider character): joining a
- * batch into one large string first costs up to 4× more on Node and Bun.
- */
-function encodeLines(batches: readonly string[][], chars: number, ends: Uint32Array | undefined): Uint8Array {
-  let bytes = new Uint8Array(chars);
-  let at = 0;
-  let index = 0;
-  for (const lines of batches) {
-    for (const line of lines) {
-      let read = 0;
-      for (;;) {
-        const done = encoder.encodeInto(read === 0 ? line : line.slice(read), bytes.subarray(at));
-        read += done.read;
-        at += done.written;
-        if (read === line.length && at < bytes.length) break;
-        // Out of room: at most 3 bytes per UTF-16 unit left, plus the newline.
-        const grown = new Uint8Array(Math.max(bytes.length * 2, at + (line.length - read) * 3 + 1));
-        grown.set(bytes.subarray(0, at));
-        bytes = grown;
-        if (read === line.length) break;
-      }
-      if (ends !== undefined) ends[index++] = at;
-      bytes[at++] = 0x0a;
-    }
-  }
-  return bytes.subarray(0, at);
 }

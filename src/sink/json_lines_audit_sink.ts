@@ -80,8 +80,9 @@ const DEADLINE_SEAL_GRACE_MS = 100;
  * stream), without ever blocking or throwing into the call being audited.
  *
  * Events wait in a Web Streams queue whose `highWaterMark` is `capacity`
- * events; lines that arrive while the destination is busy go out together in
- * one write. When the queue is full the `backpressure` strategy decides.
+ * events; lines that arrive while the destination is busy, or within 2 ms of
+ * the previous write, go out together in one write (`flush()` does not wait).
+ * When the queue is full the `backpressure` strategy decides.
  * Every event offered ends in one of `stats()`'s counters, and every loss
  * reaches `onError`. `onCall`, `record`, `flush`, `close` and `stats` may be
  * called detached (`emitter.on("call", sink.onCall)`).

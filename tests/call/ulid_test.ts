@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ulid } from "../../src/call/_ulid.ts";
-import { timestamp } from "../../src/call/_clock.ts";
+import { timestamp } from "../../src/event/_clock.ts";
 import { nowRfc3339 } from "../../mod.ts";
 
 describe("ulid", () => {

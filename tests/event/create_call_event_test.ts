@@ -2,6 +2,65 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createCallEvent, InvalidCallEventError, nowRfc3339, SCHEMA_VERSION } from "../../mod.ts";
 import { mkEvent } from "../_helpers/events.ts";
+import fc from "fast-check";
+import { createEvent, FAILED } from "../../src/event/_create_event.ts";
+import { isIssue, readEvent } from "../../src/event/_read_event.ts";
+import { arbitraryEvent, arbitraryHostileSpec, buildHostile } from "../_helpers/arbitrary.ts";
+import { CALL_EVENT } from "../../src/event/_fields.ts";
+
+/** The fast path on `value`, given its fields as createCallEvent gives them (read once, defaults aside). */
+function fastPath(value: Record<string, unknown>): ReturnType<typeof createEvent> {
+  const copy = { ...value };
+  return createEvent(
+    copy,
+    copy.ts,
+    copy.granted_capabilities,
+    copy.dry_run,
+    copy.secrets_resolved ?? false,
+    copy.schema_version,
+  );
+}
+
+/** The same, merged as createCallEvent merges them for the table walk. */
+function walk(value: Record<string, unknown>): ReturnType<typeof readEvent> {
+  const copy = { ...value };
+  return readEvent({ ...copy, secrets_resolved: copy.secrets_resolved ?? false });
+}
+
+/** The fast path and the table walk agree on `value`: the same event (keys in the same order), or both fail. */
+function assertSamePath(value: Record<string, unknown>, again: Record<string, unknown> = value): void {
+  const fast = fastPath(value);
+  const walked = walk(again);
+  if (isIssue(walked)) assert.equal(fast, FAILED, `fast path accepted what the walk rejects at ${walked.path}`);
+  else {
+    assert.notEqual(fast, FAILED, "fast path rejected a valid event");
+    assert.deepEqual(fast, walked);
+    assert.equal(JSON.stringify(fast), JSON.stringify(walked)); // key order, nested too
+  }
+}
+
+/** A copy of `event` with the value at a random place (top level, in outcome or in provenance) replaced by `value`. */
+function broken(event: Record<string, unknown>, value: unknown, at: number): Record<string, unknown> {
+  const copy = structuredClone(event);
+  const where = at % 3;
+  if (where === 0) copy[CALL_EVENT.fields[at % CALL_EVENT.fields.length]!.key] = value;
+  else if (where === 1) {
+    const outcome = copy.outcome as Record<string, unknown>;
+    const keys = [...Object.keys(outcome), "code", "retryable", "missing", "retry_after_ms"];
+    outcome[keys[at % keys.length]!] = value;
+  } else {
+    const list = copy.capability_provenance as Record<string, unknown>[] | undefined;
+    if (list === undefined || list.length === 0) copy.capability_provenance = value;
+    else {
+      const item = list[at % list.length]!;
+      const source = item.source as Record<string, unknown>;
+      if (at % 4 === 0) item.cap = value;
+      else if (at % 4 === 1) item.source = value;
+      else source[["kind", "issuer_did", "chain_depth"][at % 3]!] = value;
+    }
+  }
+  return copy;
+}
 
 describe("createCallEvent", () => {
   it("fills the reference's defaults, then takes setters (reference: callevent_builder_defaults_then_setters)", () => {
@@ -122,5 +181,50 @@ describe("createCallEvent", () => {
 
   it("rejects a non-object", () => {
     assert.throws(() => createCallEvent(null as never), InvalidCallEventError);
+  });
+
+  it("takes a fast path that accepts and builds exactly what the table walk does (property)", () => {
+    fc.assert(
+      fc.property(arbitraryEvent(), fc.anything(), fc.nat(), (event, value, at) => {
+        assertSamePath(event as unknown as Record<string, unknown>);
+        assertSamePath(broken(event as unknown as Record<string, unknown>, value, at));
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(arbitraryHostileSpec(), (spec) => {
+        const first = buildHostile(spec).value;
+        const second = buildHostile(spec).value;
+        if (typeof first !== "object" || first === null) return;
+        try {
+          assertSamePath(first as Record<string, unknown>, second as Record<string, unknown>);
+        } catch (error) {
+          // A revoked proxy or throwing trap at the top level throws in both paths alike.
+          if (error instanceof assert.AssertionError) throw error;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("checks every ts, also after a rejected one, while reusing the check of a repeated one", () => {
+    const ts = "2026-05-29T10:04:05.123+00:00";
+    assert.equal(createCallEvent({ ...mkEvent(), ts }).ts, ts);
+    assert.throws(() => createCallEvent({ ...mkEvent(), ts: `${ts}x` }), InvalidCallEventError);
+    assert.equal(createCallEvent({ ...mkEvent(), ts }).ts, ts);
+    assert.throws(() => createCallEvent({ ...mkEvent(), ts: `${ts}x` }), InvalidCallEventError);
+  });
+
+  it("gives an event in which a getter answers differently on a second read the value of one read", () => {
+    let reads = 0;
+    const outcome = {
+      get kind(): string {
+        return ++reads === 1 ? "nope" : "success";
+      },
+    };
+    // The fast path reads "nope" and gives up; the walk reads "success": the event holds what was checked.
+    const event = createCallEvent({ ...mkEvent(), outcome: outcome as never });
+    assert.deepEqual(event.outcome, { kind: "success" });
+    assert.equal(reads, 2);
   });
 });

@@ -158,6 +158,20 @@ describe("RuntimeDriver files", () => {
     await reader.close();
   });
 
+  it("reads in order, at positions, and after appends, each read from where it was asked", async () => {
+    const file = join(dir, "order.jsonl");
+    const handle = driver.openAppendSync(file);
+    const text = (bytes: Uint8Array, n: number): string => new TextDecoder().decode(bytes.subarray(0, n));
+    const buffer = new Uint8Array(4);
+    assert.equal(await handle.write(new TextEncoder().encode("abcdefgh")), 8);
+    assert.equal(text(buffer, await handle.read(buffer, 0)), "abcd");
+    assert.equal(text(buffer, await handle.read(buffer, 4)), "efgh", "on from the last read");
+    assert.equal(await handle.write(new TextEncoder().encode("ijkl")), 4); // appending moves the file's offset
+    assert.equal(text(buffer, await handle.read(buffer, 8)), "ijkl", "where asked, not where the append left it");
+    assert.equal(text(buffer, await handle.read(buffer, 2)), "cdef", "back");
+    await handle.close();
+  });
+
   it("gives one identity to two names of one file and a new one after a rotation", async () => {
     const file = join(dir, "rotated.jsonl");
     writeFileSync(file, "a\n");

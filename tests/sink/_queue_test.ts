@@ -6,17 +6,23 @@ import { tick } from "../_helpers/events.ts";
 const decoder = new TextDecoder();
 
 /** A queue whose deliveries are recorded; each resolves when `release()` is called (or at once). */
-function recordingQueue(capacity: number, options: { hold?: boolean } = {}) {
+function recordingQueue(capacity: number, options: { hold?: boolean; writeInterval?: number } = {}) {
   const chunks: string[][] = [];
   const holds: (() => void)[] = [];
-  const queue = new LineQueue(capacity, (bytes, lines) => {
-    const text = decoder.decode(bytes);
-    const got = text.split("\n").slice(0, -1);
-    assert.equal(got.length, lines, "the line count handed over matches the chunk");
-    assert.ok(text.endsWith("\n"));
-    chunks.push(got);
-    return options.hold ? new Promise<void>((resolve) => holds.push(resolve)) : Promise.resolve();
-  });
+  const queue = new LineQueue(
+    capacity,
+    (bytes, lines) => {
+      const text = decoder.decode(bytes);
+      const got = text.split("\n").slice(0, -1);
+      assert.equal(got.length, lines, "the line count handed over matches the chunk");
+      assert.ok(text.endsWith("\n"));
+      chunks.push(got);
+      return options.hold ? new Promise<void>((resolve) => holds.push(resolve)) : Promise.resolve();
+    },
+    false,
+    Infinity,
+    options.writeInterval,
+  );
   return { queue, chunks, release: () => holds.splice(0).forEach((resolve) => resolve()) };
 }
 
@@ -54,6 +60,37 @@ describe("LineQueue", () => {
     release();
     await queue.drained();
     assert.deepEqual(chunks, [["first"], ["r0", "r1", "r2", "r3", "r4"]]);
+  });
+
+  it("holds a write that would follow the previous one within the interval, then sends what trickled in as one chunk", async () => {
+    const { queue, chunks } = recordingQueue(64, { writeInterval: 1e9 });
+    queue.push("first");
+    await tick();
+    assert.deepEqual(chunks, [["first"]], "the first write after a quiet spell goes at once");
+    for (let i = 0; i < 3; i++) {
+      queue.push(`t${i}`);
+      await tick();
+    }
+    assert.equal(chunks.length, 1, "lines that trickle in wait for the interval");
+    await queue.drained(); // a flush does not wait for it
+    assert.deepEqual(chunks, [["first"], ["t0", "t1", "t2"]]);
+    queue.push("last");
+    await queue.close(); // nor does the close
+    assert.deepEqual(chunks.at(-1), ["last"]);
+  });
+
+  it("does not hold lines back once a write's worth of them waits", async () => {
+    const { queue, chunks } = recordingQueue(4, { writeInterval: 1e9 });
+    queue.push("first");
+    await tick();
+    queue.push("a");
+    await tick();
+    assert.equal(chunks.length, 1);
+    queue.push("b"); // two lines waiting: half the capacity, a whole write
+    await tick();
+    await tick();
+    assert.deepEqual(chunks, [["first"], ["a", "b"]]);
+    await queue.close();
   });
 
   it("admits waiters first come first served, one per free slot", async () => {
