@@ -241,7 +241,7 @@ export class Ledger {
     const writer = this.#writer;
     if (writer === undefined) return this.#fail(spans, events, error);
     this.#rerouting += events;
-    this.#reroutingSpans.push(...spans);
+    for (const span of spans) this.#reroutingSpans.push(span);
     const written = writer.write(body);
     this.#lastWrite = written.then(() => {}, () => {});
     written.catch((cause: unknown) => {
