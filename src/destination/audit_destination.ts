@@ -5,8 +5,12 @@ import { writerOf } from "../_writer.ts";
 /**
  * What an {@linkcode AuditDestination} tells the sink that writes to it about
  * the lines it was given. Every line of every chunk whose `write()` resolved is
- * reported exactly once, in any order and at any later time: delivered,
- * rerouted or failed.
+ * reported exactly once, at any later time, delivered, rerouted or failed, in
+ * the order the lines were written: a report of `n` lines is about the `n`
+ * oldest lines not reported yet. A destination whose lines settle out of
+ * order (per-item results, parallel requests, a slow fallback) holds a report
+ * back until every earlier line was reported, as `fetchDestination` does: a
+ * sealed trail declares each loss in the segment of the line by this order.
  */
 export interface DeliveryReport {
   /** `lines` lines reached their target (the file, a 2xx response). */

@@ -92,6 +92,7 @@ export interface FetchDestinationOptions {
   /**
    * Requests in flight at once, 1 to 16. With 1 batches arrive in the order
    * they were written; with more, a retried batch may arrive after a later one.
+   * Either way the sink hears of each line's fate in the order written.
    * @default {1}
    */
   readonly maxInFlight?: number;

@@ -13,8 +13,8 @@ export type Fate = "delivered" | "rerouted" | "failed";
 /**
  * Told, in stream order, of every line settled (sealing watches this: it
  * learns which of a segment's lines did not arrive). Lines settle oldest
- * first: a report of `count` lines settles the oldest unsettled ones, which
- * is exact for destinations that settle their lines in order.
+ * first: a report of `count` lines settles the oldest unsettled ones, as the
+ * destination contract (`DeliveryReport`) says destinations report them.
  */
 export interface SettleObserver {
   /**

@@ -1,7 +1,7 @@
 // The sink's side of the destination contract: the writer, what the
 // destination reports, and flushing, closing and giving up against deadlines.
 import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
-import { gracePeriod, reasonOf } from "../_abort.ts";
+import { type GracePeriod, gracePeriod, reasonOf } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import { DeliveryLedger } from "./_delivery_ledger.ts";
 import type { LossLedger } from "./_losses.ts";
@@ -108,26 +108,53 @@ export class DestinationLink {
   /**
    * A deadline passed: the destination gets a short grace to give up (and
    * report) what it holds and, when `closing`, to be aborted; what it still
-   * has not reported then counts as failed. Never rejects.
+   * has not reported then counts as failed. With `inFlight`, lines already
+   * on their way (a plain stream's write under way) may still be reported
+   * within the grace. Never rejects.
    */
-  async giveUp(signal: AbortSignal, closing: boolean): Promise<void> {
+  async giveUp(signal: AbortSignal, closing: boolean, inFlight = false): Promise<void> {
     const grace = gracePeriod(DEADLINE_GRACE_MS);
     this.deliveries.failReason = "deadline"; // what the destination gives up now, it gives up for the deadline
     try {
-      await grace.wait(
-        this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed"),
-      );
-      if (closing && this.#preventClose) this.#releaseLock();
-      else if (closing && !this.#lockReleased) {
-        await grace.wait(
-          this.#reporter.attempt(() => this.#out.abort(reasonOf(signal)), "the destination's abort() failed"),
-        );
-      }
+      await grace.wait(this.#flushed(signal));
+      if (inFlight) await grace.wait(this.#flushed(undefined));
+      if (closing) await this.#release(grace, signal);
     } finally {
       grace.end();
       this.deliveries.failReason = "destination";
     }
     this.deliveries.settleUpTo(this.deliveries.handedOut, "deadline", reasonOf(signal));
+  }
+
+  /**
+   * Aborts the destination (releases it with `preventClose`) after a
+   * deadline and a {@linkcode giveUp} that did not: in band, once the last
+   * checkpoint line was handed to it. What it still has not reported after a
+   * short grace counts as failed. Never rejects.
+   */
+  async abandon(signal: AbortSignal): Promise<void> {
+    const grace = gracePeriod(DEADLINE_GRACE_MS);
+    this.deliveries.failReason = "deadline";
+    try {
+      await this.#release(grace, signal);
+    } finally {
+      grace.end();
+      this.deliveries.failReason = "destination";
+    }
+    this.deliveries.settleUpTo(this.deliveries.handedOut, "deadline", reasonOf(signal));
+  }
+
+  #flushed(signal: AbortSignal | undefined): Promise<void> {
+    return this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
+  }
+
+  async #release(grace: GracePeriod, signal: AbortSignal): Promise<void> {
+    if (this.#preventClose) this.#releaseLock();
+    else if (!this.#lockReleased) {
+      await grace.wait(
+        this.#reporter.attempt(() => this.#out.abort(reasonOf(signal)), "the destination's abort() failed"),
+      );
+    }
   }
 
   #releaseLock(): void {

@@ -7,8 +7,8 @@
 //
 // Lines are counted by position: every line handed to the destination (data,
 // and in band the checkpoints) takes the next position, and each report
-// settles the oldest unsettled positions: exact for destinations that settle
-// in order.
+// settles the oldest unsettled positions, as the destination contract says
+// reports come (in stream order).
 import { toAuditDestination } from "../destination/audit_destination.ts";
 import type { DeliveryReport } from "../destination/audit_destination.ts";
 import { AuditSealer } from "../seal/audit_sealer.ts";

@@ -14,8 +14,9 @@ import type { AuditSealKey } from "../seal/audit_seal_key.ts";
  * deliver or rerouted (gaps inside their segment). A segment is sealed once
  * all of its lines are settled, so a loss is never reported after its segment
  * was sealed; with a seal stream, data writes never wait for a checkpoint.
- * The destination must settle its lines in the order it was given them (file,
- * stdio, and `fetchDestination` with `maxInFlight: 1` do).
+ * The destination must report its lines in the order it was given them, as
+ * the `DeliveryReport` contract says (file, stdio, any plain stream, and
+ * `fetchDestination`, whatever its `maxInFlight`, do).
  *
  * The segment limits, `intervalMs`, `heartbeat`, `origin` and `previous` are
  * the {@linkcode AuditSealerOptions}; they are ignored when `sealer` is given.

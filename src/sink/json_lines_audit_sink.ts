@@ -362,10 +362,12 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * `AbortSignal`); works detached.
    *
    * Without a `signal` it waits as long as the destination takes. With one,
-   * it resolves at the latest about 100 ms after the signal aborts, even if
-   * the destination never answers: what is still queued or undelivered
-   * counts as failed (reason `"deadline"`), is reported, and the destination
-   * is aborted. A later `close({ signal })` bounds an earlier `close()`.
+   * it resolves at the latest about 100 ms after the signal aborts (sealed:
+   * 200 ms; in band 300 ms, as the last checkpoint line is handed to the
+   * destination before it is aborted), even if the destination never
+   * answers: what is still queued or undelivered counts as failed (reason
+   * `"deadline"`), is reported, and the destination is aborted. A later
+   * `close({ signal })` bounds an earlier `close()`.
    *
    * @example On SIGTERM with a 10 s grace period (Node; Deno: `Deno.addSignalListener`)
    * ```ts ignore
@@ -477,9 +479,18 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   async #cut(signal: AbortSignal, closing: boolean): Promise<void> {
     const discarded = this.#queue.discard();
     if (discarded > 0) this.#destination.deliveries.discard(discarded, reasonOf(signal));
+    const sealing = this.#sealing;
+    if (sealing?.isInBand === true) {
+      // The last checkpoint line goes through the destination: seal what the grace lets settle (lines
+      // under way included) before the destination is given up, so that the line can still reach it.
+      await this.#destination.giveUp(signal, false, true);
+      await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
+      if (closing) await this.#destination.abandon(signal);
+      return;
+    }
     await this.#destination.giveUp(signal, closing);
     // Every line is settled now: seal them, within the deadline's grace (the stream may be stalled too).
-    if (this.#sealing !== undefined) await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
+    if (sealing !== undefined) await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
   }
 
   #handToFallback(event: CallEvent): void {

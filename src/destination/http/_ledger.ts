@@ -1,10 +1,13 @@
 // The fate of every line: delivered, rerouted to the fallback, or failed,
-// each reported exactly once to the attached sink, and counted.
+// each reported exactly once to the attached sink, and counted. Lines settle
+// in any order (items of one response, batches in parallel requests, a slow
+// fallback); the sink hears of them in stream order, by runs of positions.
 import { untilAborted } from "../../_abort.ts";
 import { concatBytes } from "../../_bytes.ts";
 import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
 import type { Bytes } from "./_attempt.ts";
 import type { Piece } from "./_pieces.ts";
+import { sliceSpans, type Span } from "./_spans.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
 import type { Redactor } from "./_redact.ts";
 
@@ -12,12 +15,17 @@ export type { Piece };
 
 /** How a response settled a piece item by item. */
 export interface Settlement {
-  /** Lines delivered. */
-  delivered: number;
-  /** Lines given up on, with their bytes (they go to the fallback, if any). */
-  failed?: { readonly body: Bytes; readonly events: number; readonly error: HttpDeliveryError };
+  /** Positions of the lines delivered. */
+  delivered: readonly Span[];
+  /** Lines given up on, with their bytes (they go to the fallback, if any) and positions. */
+  failed?: {
+    readonly body: Bytes;
+    readonly spans: readonly Span[];
+    readonly events: number;
+    readonly error: HttpDeliveryError;
+  };
   /** Lines refused without saying which (no bytes to reroute): they count failed. */
-  rejected?: { readonly events: number; readonly error: HttpDeliveryError };
+  rejected?: { readonly spans: readonly Span[]; readonly events: number; readonly error: HttpDeliveryError };
   /** Lines to send again: this piece takes the settled piece's place in the parcel. */
   rest?: Piece;
 }
@@ -65,6 +73,13 @@ export interface LedgerOptions {
   readonly onSettle: () => void;
 }
 
+/** A run of lines whose fate is known, held until every line before it was reported. */
+interface Held {
+  readonly count: number;
+  readonly fate: "delivered" | "rerouted" | "failed";
+  readonly error?: HttpDeliveryError;
+}
+
 /** Reports, counts and reroutes; the one place a line's fate is decided. */
 export class Ledger {
   delivered = 0;
@@ -73,8 +88,12 @@ export class Ledger {
   readonly #options: LedgerOptions;
   readonly #fallback: AuditDestination | undefined;
   readonly #writer: WritableStreamDefaultWriter<Uint8Array> | undefined;
-  /** Lines written to the fallback that it has not reported yet. */
+  /** Lines written to the fallback that it has not reported yet, and their positions in the order written. */
   #rerouting = 0;
+  #reroutingSpans: Span[] = [];
+  /** The next position to report, and the runs settled after it, by first position. */
+  #cursor = 0;
+  readonly #held = new Map<number, Held>();
   /** Of those, lines already reported failed (a flush's deadline passed): the fallback's next reports are dropped. */
   #writtenOff = 0;
   #sink: DeliveryReport | undefined;
@@ -90,7 +109,10 @@ export class Ledger {
       delivered: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
       rerouted: (lines) => this.#fromFallback(lines, (n) => this.#reroute(n)),
       failed: (lines, error) =>
-        this.#fromFallback(lines, (n) => this.#fail(n, this.#fallbackError(n, error, "its fallback failed"))),
+        this.#fromFallback(
+          lines,
+          (n) => this.#fail(this.#fromFront(n), n, this.#fallbackError(n, error, "its fallback failed")),
+        ),
       warn: (error) => this.#sink?.warn(error),
     });
     this.#writer = this.#fallback.getWriter();
@@ -110,7 +132,7 @@ export class Ledger {
   deliver(parcel: Parcel, piece: Piece): boolean {
     if (!parcel.pieces.delete(piece)) return false;
     this.delivered += piece.events;
-    this.#sink?.delivered(piece.events);
+    this.#hold(piece.spans, "delivered");
     this.#options.onSettle();
     return true;
   }
@@ -118,7 +140,7 @@ export class Ledger {
   /** `piece` of `parcel` cannot be delivered: to the fallback, or failed. */
   giveUp(parcel: Parcel, piece: Piece, error: HttpDeliveryError): boolean {
     if (!parcel.pieces.delete(piece)) return false;
-    this.#giveUp(piece.body, piece.events, error);
+    this.#giveUp(piece.body, piece.spans, piece.events, error);
     this.#options.onSettle();
     return true;
   }
@@ -132,13 +154,16 @@ export class Ledger {
   settle(parcel: Parcel, piece: Piece, settlement: Settlement): boolean {
     if (!parcel.pieces.delete(piece)) return false;
     if (settlement.rest !== undefined) parcel.pieces.add(settlement.rest);
-    if (settlement.delivered > 0) {
-      this.delivered += settlement.delivered;
-      this.#sink?.delivered(settlement.delivered);
-    }
+    const delivered = settlement.delivered.reduce((n, [, count]) => n + count, 0);
+    this.delivered += delivered;
+    // Held first, reported once all are held: the sink hears of the piece's lines in their order.
+    this.#hold(settlement.delivered, "delivered", undefined, false);
     const { failed, rejected } = settlement;
-    if (failed !== undefined && failed.events > 0) this.#giveUp(failed.body, failed.events, failed.error);
-    if (rejected !== undefined && rejected.events > 0) this.#fail(rejected.events, rejected.error);
+    if (rejected !== undefined && rejected.events > 0) {
+      this.#fail(rejected.spans, rejected.events, rejected.error, false);
+    }
+    if (failed !== undefined && failed.events > 0) this.#giveUp(failed.body, failed.spans, failed.events, failed.error);
+    this.#release();
     this.#options.onSettle();
     return true;
   }
@@ -159,7 +184,7 @@ export class Ledger {
     parcel.controller.abort(cause);
     const events = pieces.reduce((n, p) => n + p.events, 0);
     const error = this.error(what, events, parcel.attempts, cause === undefined ? {} : { cause });
-    this.#giveUp(concatBytes(pieces.map((p) => p.body)), events, error);
+    this.#giveUp(concatBytes(pieces.map((p) => p.body)), pieces.flatMap((p) => p.spans), events, error);
     this.#options.onSettle();
   }
 
@@ -198,7 +223,8 @@ export class Ledger {
     const late = this.rerouting;
     if (late === 0 || !signal?.aborted) return;
     this.#writtenOff += late;
-    this.#fail(late, this.#fallbackError(late, signal.reason, "the flush's deadline passed first"));
+    const spans = this.#fromFront(late);
+    this.#fail(spans, late, this.#fallbackError(late, signal.reason, "the flush's deadline passed first"));
   }
 
   /** Closes the fallback once it took what it was given (the destination took its writer). Once only. */
@@ -211,10 +237,11 @@ export class Ledger {
     return this.#closing;
   }
 
-  #giveUp(body: Bytes, events: number, error: HttpDeliveryError): void {
+  #giveUp(body: Bytes, spans: readonly Span[], events: number, error: HttpDeliveryError): void {
     const writer = this.#writer;
-    if (writer === undefined) return this.#fail(events, error);
+    if (writer === undefined) return this.#fail(spans, events, error);
     this.#rerouting += events;
+    for (const span of spans) this.#reroutingSpans.push(span);
     const written = writer.write(body);
     this.#lastWrite = written.then(() => {}, () => {});
     written.catch((cause: unknown) => {
@@ -227,22 +254,64 @@ export class Ledger {
           attempts: error.attempts,
           cause: this.#options.redactor.error(cause),
         });
-      this.#fromFallback(events, (n) => this.#fail(n, fallbackError(n)));
+      this.#fromFallback(events, (n) => this.#fail(this.#fromFront(n), n, fallbackError(n)));
     });
   }
 
-  /** A report about `lines` lines from the fallback; what was written off already is not reported twice. */
+  /**
+   * A report about `lines` lines from the fallback, which settles them in
+   * the order it got them; what was written off already is not reported
+   * twice. A fallback reporting more than it was given reports nothing more.
+   */
   #fromFallback(lines: number, report: (lines: number) => void): void {
-    const dropped = Math.min(lines, this.#writtenOff);
+    const count = Math.min(typeof lines === "number" && lines > 0 ? Math.floor(lines) : 0, this.#rerouting);
+    const dropped = Math.min(count, this.#writtenOff);
     this.#writtenOff -= dropped;
-    this.#rerouting -= lines;
-    if (lines > dropped) report(lines - dropped);
+    this.#rerouting -= count;
+    if (count > dropped) report(count - dropped);
     this.#options.onSettle();
   }
 
   #reroute(lines: number): void {
     this.rerouted += lines;
-    this.#sink?.rerouted(lines);
+    this.#hold(this.#fromFront(lines), "rerouted");
+  }
+
+  /** The positions of the `lines` oldest lines the fallback has not reported, taken off its list. */
+  #fromFront(lines: number): Span[] {
+    const spans = sliceSpans(this.#reroutingSpans, 0, lines);
+    let skip = lines;
+    while (skip > 0 && this.#reroutingSpans.length > 0) {
+      const [first, count] = this.#reroutingSpans[0]!;
+      if (count > skip) {
+        this.#reroutingSpans[0] = [first + skip, count - skip];
+        break;
+      }
+      this.#reroutingSpans.shift();
+      skip -= count;
+    }
+    return spans;
+  }
+
+  /** Holds the fate of the lines at `spans`, then (unless told not to) reports what is next in stream order. */
+  #hold(spans: readonly Span[], fate: Held["fate"], error?: HttpDeliveryError, release = true): void {
+    for (const [first, count] of spans) {
+      if (count > 0) this.#held.set(first, error === undefined ? { count, fate } : { count, fate, error });
+    }
+    if (release) this.#release();
+  }
+
+  /** Reports every run held from the cursor on, in stream order, until a line not yet settled. */
+  #release(): void {
+    const sink = this.#sink;
+    for (let next = this.#held.get(this.#cursor); next !== undefined; next = this.#held.get(this.#cursor)) {
+      this.#held.delete(this.#cursor);
+      this.#cursor += next.count;
+      if (sink === undefined) continue;
+      if (next.fate === "delivered") sink.delivered(next.count);
+      else if (next.fate === "rerouted") sink.rerouted(next.count);
+      else sink.failed(next.count, next.error);
+    }
   }
 
   #fallbackError(events: number, cause: unknown, what: string): HttpDeliveryError {
@@ -256,9 +325,9 @@ export class Ledger {
     );
   }
 
-  #fail(events: number, error: HttpDeliveryError): void {
+  #fail(spans: readonly Span[], events: number, error: HttpDeliveryError, release = true): void {
     this.failed += events;
-    this.#sink?.failed(events, error);
+    this.#hold(spans, "failed", error, release);
     this.#tell(error);
   }
 

@@ -6,6 +6,7 @@ import { attempt, newKey } from "./_attempt.ts";
 import { chunkLines } from "./_batcher.ts";
 import { Parcel } from "./_ledger.ts";
 import { type Piece, rawPiece } from "./_pieces.ts";
+import { sliceSpans } from "./_spans.ts";
 import { decideRetry } from "./_retry_policy.ts";
 import type { Scheduler } from "./_scheduler.ts";
 import { type KeepaliveQuota, type SendContext, sendPiece } from "./_send.ts";
@@ -205,5 +206,11 @@ export class PageDelivery implements KeepaliveQuota {
 function unloadPieces(pieces: readonly Piece[]): Piece[] {
   if (pieces.some((piece) => piece.items !== undefined)) return [...pieces];
   if (pieces.length === 0) return [];
-  return chunkLines(concatBytes(pieces.map((p) => p.body)), UNLOAD_CHUNK_BYTES).map(rawPiece);
+  const spans = pieces.flatMap((p) => p.spans);
+  let skip = 0;
+  return chunkLines(concatBytes(pieces.map((p) => p.body)), UNLOAD_CHUNK_BYTES).map((lines) => {
+    const piece = rawPiece(lines, sliceSpans(spans, skip, lines.events));
+    skip += lines.events;
+    return piece;
+  });
 }

@@ -7,6 +7,7 @@ import { halves, type Lines } from "./_batcher.ts";
 import { isBuiltIn } from "./format/_common.ts";
 import { decodeUtf8, lineOf, readLine, utf8Over } from "./format/_line.ts";
 import { NDJSON } from "./format/ndjson.ts";
+import { sliceSpans, type Span, spansOf } from "./_spans.ts";
 import type {
   FetchBodyFormat,
   FormatItem,
@@ -29,6 +30,8 @@ export class PreparedLine {
     readonly source: Bytes,
     readonly start: number,
     readonly end: number,
+    /** Its position in the destination's stream. */
+    readonly pos: number,
   ) {}
 
   /** The line's bytes, "\n" included: what the fallback gets. */
@@ -43,29 +46,36 @@ export interface Piece extends Lines {
   readonly payload: Bytes;
   /** Each line's item, in order (absent for NDJSON). */
   readonly items?: readonly PreparedLine[];
+  /** The lines' positions in the destination's stream, in the order of `body`. */
+  readonly spans: readonly Span[];
   /** The gzip of `payload`, started when the batch was sealed. */
   compressed?: Promise<Bytes | undefined>;
 }
 
-/** Lines refused for one reason. */
+/** Lines refused for one reason, and their positions. */
 export interface Refusal {
   readonly reason: string;
   readonly lines: Bytes[];
+  readonly positions: number[];
 }
 
-/** NDJSON lines as a piece: the lines are the body. */
-export function rawPiece(lines: Lines): Piece {
-  return { body: lines.body, events: lines.events, payload: lines.body };
+/** NDJSON lines as a piece: the lines are the body; `spans` are their positions. */
+export function rawPiece(lines: Lines, spans: readonly Span[]): Piece {
+  return { body: lines.body, events: lines.events, payload: lines.body, spans };
 }
 
 class FormattedPiece implements Piece {
   #body: Bytes | undefined;
+  #spans: Span[] | undefined;
   constructor(readonly items: readonly PreparedLine[], readonly payload: Bytes) {}
   get events(): number {
     return this.items.length;
   }
   get body(): Bytes {
     return (this.#body ??= concatBytes(this.items.map((p) => p.line)));
+  }
+  get spans(): readonly Span[] {
+    return (this.#spans ??= spansOf(this.items.map((p) => p.pos)));
   }
 }
 
@@ -93,21 +103,27 @@ export class BodyEncoder {
     return this.format === NDJSON;
   }
 
-  /** Turns a sealed batch's lines into pieces within the size limits, and the lines that cannot go. */
-  prepare(lines: Lines): { pieces: Piece[]; refused: Refusal[] } {
-    if (this.raw) return { pieces: [rawPiece(lines)], refused: [] };
-    const refused = new Map<string, Bytes[]>();
-    const refuse = (reason: string, line: Bytes): void => {
-      const list = refused.get(reason);
-      if (list === undefined) refused.set(reason, [line]);
-      else list.push(line);
+  /**
+   * Turns a sealed batch's lines, the first at position `first`, into pieces
+   * within the size limits, and the lines that cannot go.
+   */
+  prepare(lines: Lines, first: number): { pieces: Piece[]; refused: Refusal[] } {
+    if (this.raw) return { pieces: [rawPiece(lines, [[first, lines.events]])], refused: [] };
+    const refused = new Map<string, Refusal>();
+    const refuse = (reason: string, line: Bytes, pos: number): void => {
+      const refusal = refused.get(reason);
+      if (refusal === undefined) refused.set(reason, { reason, lines: [line], positions: [pos] });
+      else {
+        refusal.lines.push(line);
+        refusal.positions.push(pos);
+      }
     };
     const accepted: PreparedLine[] = [];
     const body = lines.body;
     // One decode for the batch, each line a slice of it; a "\n" byte is never part of a longer UTF-8
     // sequence, so the text's lines and the bytes' lines match. Per line only when some are not UTF-8.
     const text = decodeUtf8(body);
-    for (let start = 0, at = 0; start < body.length;) {
+    for (let start = 0, at = 0, pos = first; start < body.length; pos++) {
       let end = body.indexOf(NEWLINE, start) + 1;
       if (end === 0) end = body.length;
       let parsed: FormatLine | string;
@@ -119,13 +135,13 @@ export class BodyEncoder {
         at = next + 1;
       }
       const item = typeof parsed === "string" ? parsed : this.#item(parsed);
-      if (typeof item === "string") refuse(item, body.subarray(start, end));
-      else accepted.push(new PreparedLine(item, body, start, end));
+      if (typeof item === "string") refuse(item, body.subarray(start, end), pos);
+      else accepted.push(new PreparedLine(item, body, start, end, pos));
       start = end;
     }
     const pieces: Piece[] = [];
     if (accepted.length > 0) this.#pack(accepted, pieces, refuse);
-    return { pieces, refused: [...refused].map(([reason, lines]) => ({ reason, lines })) };
+    return { pieces, refused: [...refused.values()] };
   }
 
   /** The halves of a piece (after a 413). */
@@ -133,7 +149,10 @@ export class BodyEncoder {
     const items = piece.items;
     if (items === undefined) {
       const [a, b] = halves(piece.body, piece.events);
-      return [rawPiece(a), rawPiece(b)];
+      return [
+        rawPiece(a, sliceSpans(piece.spans, 0, a.events)),
+        rawPiece(b, sliceSpans(piece.spans, a.events, b.events)),
+      ];
     }
     const half = Math.floor(items.length / 2);
     const a = this.pieceOf(items.slice(0, half));
@@ -200,16 +219,21 @@ export class BodyEncoder {
   }
 
   /** Packs `items` into pieces whose body fits, halving as needed; a single item that does not fit is refused. */
-  #pack(items: readonly PreparedLine[], out: Piece[], refuse: (reason: string, line: Bytes) => void): void {
+  #pack(
+    items: readonly PreparedLine[],
+    out: Piece[],
+    refuse: (reason: string, line: Bytes, pos: number) => void,
+  ): void {
     const payload = this.#encode(items);
     if (typeof payload === "string") {
-      for (const p of items) refuse(payload, p.line);
+      for (const p of items) refuse(payload, p.line, p.pos);
     } else if (payload.length <= this.#maxBodyBytes) {
       out.push(new FormattedPiece(items, payload));
     } else if (items.length === 1) {
       refuse(
         `its ${this.format.name} request alone is over the ${this.#maxBodyBytes}-byte request limit`,
         items[0]!.line,
+        items[0]!.pos,
       );
     } else {
       const half = Math.floor(items.length / 2);

@@ -5,6 +5,7 @@ import { gzip, newKey } from "./_attempt.ts";
 import type { SealedBatch } from "./_batcher.ts";
 import { type Ledger, Parcel } from "./_ledger.ts";
 import { rawPiece } from "./_pieces.ts";
+import { spansOf } from "./_spans.ts";
 import { type SendContext, sendPiece } from "./_send.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
 
@@ -52,6 +53,8 @@ export class Scheduler {
   readonly #unloading = new Set<Parcel>();
   #waiters: Waiter[] = [];
   #seq = 0;
+  /** Lines sealed so far: the position of the next batch's first line. */
+  #lines = 0;
   /** Batches sealed so far. */
   batches = 0;
   stopped = false;
@@ -91,18 +94,20 @@ export class Scheduler {
     const body = concatBytes(sealed.parts);
     const batch = new Batch(++this.#seq, sealed.full);
     this.batches++;
+    const first = this.#lines;
+    this.#lines += sealed.events;
     if (this.stopped) {
-      batch.pieces.add(rawPiece({ body, events: sealed.events }));
+      batch.pieces.add(rawPiece({ body, events: sealed.events }, [[first, sealed.events]]));
       return this.#ledger.abandon(batch, ABORTED, this.#reason);
     }
     const { encoder, gzip: compress, where, redactor } = this.#ctx;
-    const { pieces, refused } = encoder.prepare({ body, events: sealed.events });
+    const { pieces, refused } = encoder.prepare({ body, events: sealed.events }, first);
     for (const piece of pieces) {
       if (compress) piece.compressed = gzip(piece.payload);
       batch.pieces.add(piece);
     }
-    for (const { reason, lines } of refused) {
-      const piece = rawPiece({ body: concatBytes(lines), events: lines.length });
+    for (const { reason, lines, positions } of refused) {
+      const piece = rawPiece({ body: concatBytes(lines), events: lines.length }, spansOf(positions));
       batch.pieces.add(piece);
       const events = lines.length === 1 ? "1 audit event" : `${lines.length} audit events`;
       const message = `Cannot send ${events} to ${where} as ${encoder.format.name}: ${redactor.text(reason, 300)}`;

@@ -4,6 +4,7 @@ import type { OkBody } from "./_attempt.ts";
 import { concatBytes } from "../../_bytes.ts";
 import type { Parcel, Settlement } from "./_ledger.ts";
 import type { Piece, PreparedLine } from "./_pieces.ts";
+import { sliceSpans, spansOf } from "./_spans.ts";
 import type { SendContext } from "./_send.ts";
 import type { ItemResult } from "./format/fetch_body_format.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
@@ -55,7 +56,10 @@ export function settleResponse(
       const what = `the endpoint rejected ${rejected} of ${events} (partial success, HTTP ${status})${claim}` +
         (text === undefined ? "" : `: ${text}`);
       const error = ctx.ledger.error(what, rejected, attempts, { status, body: text });
-      ctx.ledger.settle(parcel, piece, { delivered: events - rejected, rejected: { events: rejected, error } });
+      // The response does not say which: the last ones count as rejected.
+      const delivered = sliceSpans(piece.spans, 0, events - rejected);
+      const spans = sliceSpans(piece.spans, events - rejected, rejected);
+      ctx.ledger.settle(parcel, piece, { delivered, rejected: { spans, events: rejected, error } });
       return undefined;
     }
     case "retry":
@@ -74,6 +78,7 @@ function byItem(
   status: number,
   attempts: number,
 ): Again | undefined {
+  const delivered: PreparedLine[] = [];
   const failed: PreparedLine[] = [];
   const again: PreparedLine[] = [];
   let firstFailed: ItemResult | undefined;
@@ -85,7 +90,7 @@ function byItem(
     } else if (result.outcome === "retry") {
       again.push(items[i]!);
       firstAgain ??= result;
-    }
+    } else delivered.push(items[i]!);
   });
   if (again.length === items.length) {
     // Every item must go again: the same request, under the same Idempotency-Key.
@@ -102,11 +107,12 @@ function byItem(
       again.length = 0;
     } else rest = built;
   }
-  const settlement: Settlement = { delivered: items.length - failed.length - again.length };
+  const settlement: Settlement = { delivered: spansOf(delivered.map((p) => p.pos)) };
   if (rest !== undefined) settlement.rest = rest;
   if (failed.length > 0) {
     settlement.failed = {
       body: concatBytes(failed.map((p) => p.line)),
+      spans: spansOf(failed.map((p) => p.pos)),
       events: failed.length,
       error: ctx.ledger.error(`HTTP ${status}, but ${why}`, failed.length, attempts, {
         status: firstFailed?.status ?? status,

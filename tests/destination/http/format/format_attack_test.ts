@@ -24,17 +24,9 @@ function memory(): { stream: WritableStream<Uint8Array>; text: () => string } {
   };
 }
 
-// The sealing counts lines by position and takes each report to settle the oldest unsettled ones; a per-item
-// verdict reports the delivered items of a batch before the refused ones, whatever their order in it.
-const OUT_OF_ORDER = {
-  skip: "reason: per-item results (_bulk refusals, OTLP partial success) are reported as counts, delivered first, " +
-    "so a refused line of one segment is declared lost in a later segment of the same batch. See the report.",
-};
-
 describe("body formats under attack", () => {
   it(
     "a sealed trail over elasticsearchBulk declares a refused item's loss in its own segment",
-    OUT_OF_ORDER,
     async () => {
       const receiver = await ApiReceiver.start(bulkApi());
       // Every request: its first item is refused for good (HTTP 400), the rest stored.
@@ -97,10 +89,7 @@ describe("body formats under attack", () => {
     assert.throws(() => lokiPush({ labels: { service_name: "é".repeat(1025) } }), /1 to 2048/);
   });
 
-  it("a sealed trail over fetchDestination declares a batch rerouted to a slow fallback in its own segment", {
-    skip: "reason: the ledger reports a rerouted batch when the fallback reports it, after later batches were " +
-      "reported delivered (maxInFlight 1, any format): the sealing declares the loss in a later segment. See the report.",
-  }, async () => {
+  it("a sealed trail over fetchDestination declares a batch rerouted to a slow fallback in its own segment", async () => {
     const receiver = await ApiReceiver.start(bulkApi());
     receiver.plan = (i) => i === 0 ? { kind: "status", status: 400, body: "refused" } : undefined;
     try {
