@@ -48,6 +48,15 @@ interface Unit {
   readonly start: number;
   end: number;
   readonly segment: Segment | undefined;
+  /** An empty unit where one stream ends and the next begins (a file rotation). */
+  readonly boundary?: Boundary;
+}
+
+/** Where the destination switches streams: runs once the old stream's checkpoints are all written. */
+interface Boundary {
+  readonly switchStreams: () => Promise<void>;
+  readonly done: (error?: unknown) => void;
+  started: boolean;
 }
 
 /** Where in-band checkpoint lines are written: the destination's own writer, as one more line. */
@@ -112,6 +121,7 @@ export class Sealing implements SettleObserver {
   readonly #folds: (() => void)[] = [];
   #failed = false;
   #closed = false;
+  #inBandRotationTold = false;
 
   constructor(sealer: AuditSealer, options: AuditSinkSealOptions, reporter: Reporter) {
     this.#sealer = sealer;
@@ -217,6 +227,53 @@ export class Sealing implements SettleObserver {
     return events;
   }
 
+  /**
+   * The destination ends a stream after the lines settled so far: the
+   * segment holding that point is split there, the old stream's checkpoints
+   * are made and written to the seal stream, then `switchStreams` runs and
+   * the sealer starts a new stream, before any checkpoint of the new one.
+   */
+  newStream(switchStreams: () => Promise<void>): Promise<void> {
+    if (this.#failed || this.#seal === undefined) {
+      if (this.#seal === undefined && !this.#failed && !this.#inBandRotationTold) {
+        this.#inBandRotationTold = true;
+        this.#reporter.tell(new Error("In-band checkpoints do not follow a file rotation: seal to a seal file"));
+      }
+      return switchStreams();
+    }
+    const at = this.#settled;
+    const units = this.#units;
+    let i = units.findIndex((unit) => unit.end > at);
+    if (i === -1) i = units.length;
+    const straddling = units[i];
+    if (straddling?.segment !== undefined && straddling.start < at) {
+      const old = straddling.segment;
+      const rest: Segment = { ...newSegment(), open: old.open, data: this.#pool.take() };
+      old.data!.splitInto(at - straddling.start, rest.data!);
+      units.splice(i + 1, 0, { start: at, end: straddling.end, segment: rest });
+      straddling.end = at;
+      if (this.#open === old) this.#open = rest;
+      old.open = false;
+      i++;
+    }
+    for (let k = 0; k < i; k++) {
+      const segment = units[k]!.segment;
+      if (segment?.open) {
+        segment.open = false;
+        if (this.#open === segment) this.#open = undefined;
+      }
+    }
+    return new Promise<void>((resolve, reject) => {
+      const boundary: Boundary = {
+        switchStreams,
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+        started: false,
+      };
+      units.splice(i, 0, { start: at, end: at, segment: undefined, boundary });
+      this.#advance();
+    });
+  }
+
   /** Ends the open segment here (and seals it once its lines are settled); an empty one only with losses to tell. */
   cut(force = false): void {
     if (this.#failed) return;
@@ -283,10 +340,37 @@ export class Sealing implements SettleObserver {
     while (done < units.length) {
       const unit = units[done]!;
       if (unit.end > this.#settled || unit.segment?.open) break;
+      if (unit.boundary !== undefined) {
+        // Nothing after a boundary is sealed until the streams switched.
+        if (!unit.boundary.started) this.#switch(unit.boundary);
+        break;
+      }
       if (unit.segment !== undefined) this.#make(unit.segment);
       done++;
     }
     if (done > 0) units.splice(0, done);
+  }
+
+  #switch(boundary: Boundary): void {
+    boundary.started = true;
+    this.#chain = this.#chain.then(async () => {
+      if (!this.#failed) {
+        await this.#reporter.attempt(() => this.#flushSeal!(), "the seal stream's flush() failed");
+      }
+      let error: unknown;
+      try {
+        await boundary.switchStreams();
+      } catch (e) {
+        error = e ?? new Error("The streams did not switch");
+      }
+      // Even when the switch failed part-way (the old file stays): the chain goes on, and the verifier shows where.
+      this.#sealer.newStream();
+      const units = this.#units;
+      const at = units.findIndex((unit) => unit.boundary === boundary);
+      if (at !== -1) units.splice(at, 1);
+      boundary.done(error);
+      this.#advance();
+    });
   }
 
   #make(segment: Segment): void {
@@ -363,7 +447,14 @@ export class Sealing implements SettleObserver {
     this.#failed = true;
     this.#reporter.tell(new Error("Sealing stopped: a checkpoint could not be made", { cause: error }));
     clearTimeout(this.#timer);
-    for (const unit of this.#units) unit.segment?.written?.();
+    for (const unit of this.#units) {
+      unit.segment?.written?.();
+      const boundary = unit.boundary;
+      if (boundary !== undefined && !boundary.started) {
+        boundary.started = true;
+        boundary.switchStreams().then(() => boundary.done(), (e) => boundary.done(e ?? new Error("No switch")));
+      }
+    }
     this.#units.length = 0;
     this.#open = undefined;
     this.#gate = undefined;
