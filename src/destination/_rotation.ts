@@ -96,7 +96,7 @@ export class Rotation {
       if ((error as IoError).code !== "not_found") throw error;
       moved = false;
     }
-    this.#started = undefined;
+    this.#started = this.plan.now(); // the next file starts with the batch written now
     if (this.seal !== undefined) {
       try {
         await driver.rename(`${active}.seal`, `${target}.seal`);
