@@ -76,7 +76,7 @@ export async function compress(path: string, writerId: string): Promise<void> {
     const writer = gzip.writable.getWriter();
     const feeding = (async () => {
       try {
-        for (let at = 0;; ) {
+        for (let at = 0;;) {
           const buffer = new Uint8Array(READ_BYTES);
           const n = await input.read(buffer, at);
           if (n === 0) break;

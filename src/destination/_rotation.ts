@@ -31,6 +31,7 @@ export class Rotation {
   readonly names: SetNames;
   /** When the active file started (`undefined`: not looked at yet). */
   #started: number | undefined;
+  #lastStamp = -Infinity;
   #tidying: Promise<void> = Promise.resolve();
   #tidyAgain = false;
   #tidyRunning = false;
@@ -81,7 +82,11 @@ export class Rotation {
   async rotate(warn: (error: unknown) => void): Promise<void> {
     const driver = runtime();
     const { dir, active } = this.names;
-    const started = this.#started ?? this.plan.now();
+    if (this.#lastStamp === -Infinity) this.#lastStamp = await newestStamp(this.names);
+    // After the set's newest closed file, by a millisecond at least: names sort as the files were written,
+    // whatever an earlier run's clock did.
+    const started = Math.max(this.#started ?? this.plan.now(), this.#lastStamp + 1);
+    this.#lastStamp = started;
     let target: string | undefined;
     for (let n = 0; n < MAX_SUFFIX && target === undefined; n++) {
       const name = `${dir}${this.names.closedName(started, this.plan.writerId, n)}`;
@@ -136,6 +141,17 @@ export class Rotation {
   }
 }
 
+/** When the set's newest closed file started, from its name (`-Infinity`: none, or unreadable). */
+async function newestStamp(names: SetNames): Promise<number> {
+  try {
+    const time = names.members(await runtime().readDir(names.folder)).at(-1)?.time;
+    const ms = time === undefined ? NaN : Date.parse(time.replace(/T(\d\d)-(\d\d)-(\d\d)/, "T$1:$2:$3"));
+    return Number.isNaN(ms) ? -Infinity : ms;
+  } catch {
+    return -Infinity;
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await runtime().stat(path);
@@ -146,21 +162,14 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /**
- * When a file that holds lines started: the `ts` of its first line, else
- * when it last changed, else now.
+ * When a file left with lines (by an earlier run) started, as far as the
+ * set's order and time rotation go: when it last changed (it is newer than
+ * every file closed before it), else now. Not its first line's `ts`: an
+ * event may be stamped before the file it lands in was started.
  */
 async function startOf(handle: FileHandle, now: number): Promise<number> {
   try {
-    const head = new Uint8Array(64);
-    const n = await handle.read(head, 0);
-    const m = /^\{"ts":"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d))"/.exec(
-      new TextDecoder().decode(head.subarray(0, n)),
-    );
-    // Three digits of fraction: not every runtime's Date.parse takes more.
-    const ts = m === null ? NaN : Date.parse(m[1]!.replace(/(\.\d{3})\d+/, "$1"));
-    if (!Number.isNaN(ts)) return Math.min(ts, now);
-    const info = await handle.stat();
-    return Math.min(info.modifiedMs ?? now, now);
+    return Math.min((await handle.stat()).modifiedMs ?? now, now);
   } catch {
     return now;
   }

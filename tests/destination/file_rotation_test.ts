@@ -1,7 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
@@ -87,9 +96,11 @@ describe("fileDestination rotate: by size", () => {
     });
   });
 
-  it("fileDestination never overwrites a closed file: a name taken in the same millisecond gets -1, -2", async () => {
+  it("fileDestination never overwrites a closed file: a taken name gets -1, -2, and one writer's names are a millisecond apart at least", async () => {
     await inDir(async (dir) => {
       const now = () => Date.UTC(2026, 11, 2, 5, 59, 59, 123);
+      writeFileSync(join(dir, "audit.2026-12-02T05-59-59.123Z.w.jsonl"), "taken\n");
+      writeFileSync(join(dir, "audit.2026-12-02T05-59-59.123Z.w-1.jsonl.gz"), "taken\n");
       const sink = new JsonLinesAuditSink(
         fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 10, writerId: "w", now } }),
       );
@@ -99,12 +110,19 @@ describe("fileDestination rotate: by size", () => {
       }
       await sink.close();
       assert.deepEqual(readdirSync(dir).sort(), [
-        "audit.2026-12-02T05-59-59.123Z.w-1.jsonl",
+        "audit.2026-12-02T05-59-59.123Z.w-1.jsonl.gz",
         "audit.2026-12-02T05-59-59.123Z.w-2.jsonl",
         "audit.2026-12-02T05-59-59.123Z.w.jsonl",
+        "audit.2026-12-02T05-59-59.124Z.w.jsonl",
+        "audit.2026-12-02T05-59-59.125Z.w.jsonl",
         "audit.jsonl",
       ]);
-      assert.deepEqual(callIds(setLines(dir)).sort(), ids(0, 4).sort());
+      assert.equal(readFileSync(join(dir, "audit.2026-12-02T05-59-59.123Z.w.jsonl"), "utf8"), "taken\n");
+      for (const [name, i] of [["123Z.w-2", 0], ["124Z.w", 1], ["125Z.w", 2]] as const) {
+        assert.deepEqual(callIds(contents(dir, `audit.2026-12-02T05-59-59.${name}.jsonl`).split("\n").slice(0, -1)), [
+          `call-${i}`,
+        ]);
+      }
     });
   });
 });
@@ -135,8 +153,9 @@ describe("fileDestination rotate: by time", () => {
 
   it("fileDestination rotates hourly, and rotates a file left from an earlier hour at the first write", async () => {
     await inDir(async (dir) => {
-      const old = numbered(100);
-      writeFileSync(join(dir, "audit.jsonl"), `${encodeCallEvent({ ...old, ts: "2026-12-02T03:15:00.123456Z" })}\n`);
+      writeFileSync(join(dir, "audit.jsonl"), `${encodeCallEvent(numbered(100))}\n`);
+      const then = new Date(Date.UTC(2026, 11, 2, 3, 15, 0, 123)); // last written in an earlier hour
+      utimesSync(join(dir, "audit.jsonl"), then, then);
       let clock = Date.UTC(2026, 11, 2, 4, 59, 0);
       const sink = new JsonLinesAuditSink(
         fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "hour", writerId: "w", now: () => clock } }),
@@ -179,7 +198,13 @@ describe("fileDestination rotate: retention and compression", () => {
       const pattern = closedPattern("audit", ".jsonl");
       assert.deepEqual(
         names.map((name) => (pattern.test(name) ? name.replace(pattern, "closed.$2.jsonl$3") : name)).sort(),
-        ["audit.jsonl", "closed.w.jsonl.gz", "closed.w.jsonl.gz", "closed.w.jsonl.gz", "other.2026-01-01T00-00-00.000Z.999.jsonl"],
+        [
+          "audit.jsonl",
+          "closed.w.jsonl.gz",
+          "closed.w.jsonl.gz",
+          "closed.w.jsonl.gz",
+          "other.2026-01-01T00-00-00.000Z.999.jsonl",
+        ],
       );
       const archives = setFiles(dir).filter((name) => name.endsWith(".gz"));
       const read: string[] = [];
