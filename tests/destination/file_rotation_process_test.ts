@@ -37,46 +37,54 @@ function parses(line: string): boolean {
 }
 
 describe("fileDestination rotate across processes", () => {
-  it("fileDestination keeps whole lines through kill -9 at random points during rotation: lines out are the lines flushed, plus at most the batch in flight", async () => {
-    const batch = 7;
-    for (let round = 0; round < 4; round++) {
-      await inDir(async (dir) => {
-        const path = join(dir, "audit.jsonl");
-        const gzip = round % 2 === 0 ? "1" : "0";
-        const child = await startScript(CHILD, [path, "k", "600", String(batch), "0", "1000000", gzip]);
-        await child.waitFor("the first batch", (c) => c.lines.length > 0);
-        await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
-        child.process.kill("SIGKILL");
-        await child.exited();
-        const flushed = Number(child.lines.filter((line) => /^\d+$/.test(line)).at(-1) ?? 0);
-        const lines = linesOf(dir, "audit");
-        for (const { file, line, last } of lines) {
-          assert.ok(last || parses(line), `${file} holds a torn line before its last: ${line.slice(0, 80)}`);
-        }
-        const whole = lines.filter(({ line }) => parses(line)).map(({ line }) => JSON.parse(line).call_id);
-        assert.ok(
-          whole.length >= flushed && whole.length <= flushed + batch,
-          `${whole.length} lines, ${flushed} flushed`,
-        );
-        whole.forEach((id, i) => assert.equal(id, `call-${i}`));
-        assert.ok(setFiles(dir).length > 3, "it rotated");
-        if (round === 3) {
-          // A new process goes on in the same folder: nothing of the old one is lost or overwritten.
-          const next = await startScript(CHILD, [path, "k2", "600", String(batch), String(whole.length), "500", "1"]);
-          const result = await next.result();
-          assert.equal(result.stdout.trim().split("\n").at(-1), "done", result.stderr);
-          const after = linesOf(dir, "audit").filter(({ line }) => parses(line)).map(({ line }) =>
-            JSON.parse(line).call_id
+  it(
+    "fileDestination keeps whole lines through kill -9 at random points during rotation: lines out are the lines flushed, plus at most the batch in flight",
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const batch = 7;
+      for (let round = 0; round < 4; round++) {
+        await inDir(async (dir) => {
+          const path = join(dir, "audit.jsonl");
+          const gzip = round % 2 === 0 ? "1" : "0";
+          const child = await startScript(CHILD, [path, "k", "600", String(batch), "0", "1000000", gzip]);
+          await child.waitFor("the first batch", (c) => c.lines.length > 0);
+          await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
+          child.process.kill("SIGKILL");
+          await child.exited();
+          const flushed = Number(child.lines.filter((line) => /^\d+$/.test(line)).at(-1) ?? 0);
+          const lines = linesOf(dir, "audit");
+          for (const { file, line, last } of lines) {
+            assert.ok(last || parses(line), `${file} holds a torn line before its last: ${line.slice(0, 80)}`);
+          }
+          const whole = lines.filter(({ line }) => parses(line)).map(({ line }) => JSON.parse(line).call_id);
+          assert.ok(
+            whole.length >= flushed && whole.length <= flushed + batch,
+            `${whole.length} lines, ${flushed} flushed`,
           );
-          assert.equal(after.length, whole.length + 500);
-          after.forEach((id, i) => assert.equal(id, `call-${i}`));
-          assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith(".jsonl") && name !== "audit.jsonl"), []);
-        }
-      });
-    }
-  });
+          whole.forEach((id, i) => assert.equal(id, `call-${i}`));
+          assert.ok(setFiles(dir).length > 3, "it rotated");
+          if (round === 3) {
+            // A new process goes on in the same folder: nothing of the old one is lost or overwritten.
+            const next = await startScript(CHILD, [path, "k2", "600", String(batch), String(whole.length), "500", "1"]);
+            const result = await next.result();
+            assert.equal(result.stdout.trim().split("\n").at(-1), "done", result.stderr);
+            const after = linesOf(dir, "audit").filter(({ line }) => parses(line)).map(({ line }) =>
+              JSON.parse(line).call_id
+            );
+            assert.equal(after.length, whole.length + 500);
+            after.forEach((id, i) => assert.equal(id, `call-${i}`));
+            assert.deepEqual(readdirSync(dir).filter((name) => name.endsWith(".jsonl") && name !== "audit.jsonl"), []);
+          }
+        });
+      }
+    },
+  );
 
-  it("fileDestination lets two processes rotate in one folder at once: no file overwritten, every line of each once", async () => {
+  it("fileDestination lets two processes rotate in one folder at once: no file overwritten, every line of each once", {
+    timeout: 120_000,
+  }, async () => {
     await inDir(async (dir) => {
       const count = 5000;
       const children = await Promise.all(
