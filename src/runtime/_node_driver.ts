@@ -168,7 +168,7 @@ function info(stats: fs.BigIntStats): FileInfo {
     kind: kindOf(stats),
     size: Number(stats.size),
     identity: `${stats.dev}:${stats.ino}`,
-    modifiedMs: Number(stats.mtimeMs),
+    modifiedMs: Number((stats.mtimeNs + 500_000n) / 1_000_000n), // to the nearest millisecond, as utimes set it
   };
 }
 

@@ -49,7 +49,7 @@ describe("fileDestination rotate across processes", () => {
           const path = join(dir, "audit.jsonl");
           const gzip = round % 2 === 0 ? "1" : "0";
           const child = await startScript(CHILD, [path, "k", "600", String(batch), "0", "1000000", gzip]);
-          await child.waitFor("the first batch", (c) => c.lines.length > 0);
+          await child.waitFor("five batches", (c) => c.lines.length >= 5);
           await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 400)));
           child.process.kill("SIGKILL");
           await child.exited();
