@@ -49,6 +49,20 @@ export class Rotation {
   }
 
   /**
+   * Whether `due` may say yes (synchronous, for the write path: most writes
+   * need no more than this).
+   */
+  mayBeDue(size: number, bytes: number): boolean {
+    if (this.#started === undefined || size === 0 || size + bytes > this.plan.maxBytes) return true;
+    return this.plan.every !== undefined && this.plan.now() >= this.#boundary(this.#started);
+  }
+
+  #boundary(started: number): number {
+    const period = this.plan.every === "hour" ? HOUR : DAY;
+    return Math.floor(started / period) * period + period;
+  }
+
+  /**
    * Whether to rotate before writing `bytes` to the active file, which holds
    * `size` bytes (`handle` is it, for finding when it started). An empty
    * file is never rotated: it just starts now.
@@ -61,10 +75,7 @@ export class Rotation {
     }
     this.#started ??= await startOf(handle, now);
     if (size + bytes > this.plan.maxBytes) return true;
-    const every = this.plan.every;
-    if (every === undefined) return false;
-    const period = every === "hour" ? HOUR : DAY;
-    return now >= Math.floor(this.#started / period) * period + period;
+    return this.plan.every !== undefined && now >= this.#boundary(this.#started);
   }
 
   /** The active file was replaced (reopened after an external move): it starts now. */

@@ -185,7 +185,11 @@ class AppendedFile {
     const lines = countLines(chunk);
     let bytes = chunk;
     let written = 0;
-    if (this.#rotation !== undefined || this.#reopen) await this.#prepare(chunk.length, report);
+    const rotation = this.#rotation;
+    if (
+      this.#reopen ||
+      (rotation !== undefined && (this.#size === undefined || rotation.mayBeDue(this.#size, chunk.length)))
+    ) await this.#prepare(chunk.length, report);
     try {
       this.#handle ??= runtime().openAppendSync(this.#path);
       if (this.#checkTail && await endsMidLine(this.#handle)) {

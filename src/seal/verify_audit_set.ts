@@ -30,18 +30,23 @@ export interface AuditSetFinding extends AuditTrailFinding {
 export interface AuditSetSummary {
   /** Files verified. */
   readonly files: number;
-  /** Checkpoints read, and those trusted. */
+  /** Checkpoint lines read. */
   readonly checkpoints: number;
+  /** Checkpoints whose shape, key, signature and origin are good. */
   readonly trustedCheckpoints: number;
-  /** Data lines read, proved unaltered, and after the last checkpoint of their file. */
+  /** Data lines read. */
   readonly lines: number;
+  /** Data lines a checkpoint proved unaltered. */
   readonly verifiedLines: number;
+  /** Data lines after the last checkpoint of their file. */
   readonly unsealedLines: number;
-  /** Events the trail declares lost, and written (the sums over the files' streams). */
+  /** Events the trail declares lost (summed over the files' streams). */
   readonly lost: number;
+  /** Events written, as the trusted checkpoints count them. */
   readonly written: number;
-  /** Findings that mean the set is not intact; none. */
+  /** Findings that mean the set is not intact. */
   readonly problems: number;
+  /** No such finding. */
   readonly intact: boolean;
   /** The last trusted checkpoint: pass it as `previous` to verify what follows the set. */
   readonly lastCheckpoint: AuditCheckpoint | undefined;

@@ -81,7 +81,8 @@ describe("fileDestination rotate: by size", () => {
         for (let i = 0; i < total; i++) {
           const next = { ...event, call_id: `call-${i}` };
           if (i % 100_000 === 0) longest = Math.max(longest, encodeCallEvent(next).length + 1);
-          await sink.record(next);
+          if (sink.desiredSize <= 0) await sink.ready;
+        sink.onCall(next);
         }
         await sink.close();
         assert.equal(sink.stats().written, total);
