@@ -82,7 +82,7 @@ describe("fileDestination rotate: by size", () => {
           const next = { ...event, call_id: `call-${i}` };
           if (i % 100_000 === 0) longest = Math.max(longest, encodeCallEvent(next).length + 1);
           if (sink.desiredSize <= 0) await sink.ready;
-        sink.onCall(next);
+          sink.onCall(next);
         }
         await sink.close();
         assert.equal(sink.stats().written, total);
@@ -247,6 +247,24 @@ describe("fileDestination rotate: retention and compression", () => {
         "audit.jsonl",
         "audit2.2026-01-01T00-00-00.000Z.7.jsonl",
       ]);
+    });
+  });
+});
+
+describe("fileDestination rotate without a sink", () => {
+  it("fileDestination rotates when written as a plain WritableStream, between writes", async () => {
+    await inDir(async (dir) => {
+      const writer = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 100, writerId: "p" } })
+        .getWriter();
+      const encoder = new TextEncoder();
+      const lines = Array.from({ length: 6 }, (_, i) => encodeCallEvent(numbered(i)) + "\n");
+      await writer.write(encoder.encode(lines[0]! + lines[1]!)); // one batch over maxBytes: one file
+      for (const line of lines.slice(2)) await writer.write(encoder.encode(line));
+      await writer.close();
+      const files = setFiles(dir);
+      assert.equal(files.length, 5);
+      assert.deepEqual(files.map((name) => contents(dir, name).split("\n").length - 1), [2, 1, 1, 1, 1]);
+      assert.deepEqual(callIds(setLines(dir)), ids(0, 6));
     });
   });
 });
