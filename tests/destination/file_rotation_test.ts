@@ -18,7 +18,7 @@ import { fileDestination } from "../../src/destination/file_destination.ts";
 import { numbered } from "../_helpers/events.ts";
 import { callIds, closedPattern, contents, setFiles, setLines } from "./_rotation_files.ts";
 
-async function inDir(test: (dir: string) => Promise<void>): Promise<void> {
+async function inDir(test: (dir: string) => Promise<void> | void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "atd-rotate-"));
   try {
     await test(dir);
@@ -31,7 +31,7 @@ const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, 
 
 describe("fileDestination rotate: arguments", () => {
   it("fileDestination rejects every malformed rotate field at construction, creating nothing", async () => {
-    await inDir(async (dir) => {
+    await inDir((dir) => {
       const path = join(dir, "audit.jsonl");
       const bad: [unknown, ErrorConstructor, RegExp][] = [
         [null, TypeError, /rotate must be an object/],
