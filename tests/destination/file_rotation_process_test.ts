@@ -1,9 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startScript } from "../_helpers/run_script.ts";
+import process from "node:process";
+import { type Child, startScript } from "../_helpers/run_script.ts";
 import { closedPattern, contents, setFiles } from "./_rotation_files.ts";
 
 const CHILD = "tests/_scripts/rotate_child.ts";
@@ -109,6 +110,33 @@ describe("fileDestination rotate across processes", () => {
         );
       const stray = readdirSync(dir).filter((name) => !ours(name));
       assert.deepEqual(stray, []);
+    });
+  });
+
+  it("fileDestination reopen() on SIGHUP (the README's recipe for this runtime) follows logrotate's create mode", {
+    timeout: 60_000,
+  }, async () => {
+    await inDir(async (dir) => {
+      const path = join(dir, "audit.jsonl");
+      const child: Child = await startScript("tests/_scripts/reopen_child.ts", [path], { stdin: "pipe" });
+      const command = async (line: string, expect: string) => {
+        child.process.stdin!.write(`${line}\n`);
+        await child.waitFor(expect, (c) => c.lines.includes(expect));
+      };
+      await child.waitFor("ready", (c) => c.lines.includes("ready"));
+      await command("w", "wrote 1");
+      await command("w", "wrote 2");
+      renameSync(path, join(dir, "audit.jsonl.1")); // logrotate moves the file, then signals
+      await command("w", "wrote 3"); // before the signal: still the moved file
+      process.kill(child.process.pid!, "SIGHUP"); // not ChildProcess.kill: Deno's sends its first signal only
+      await child.waitFor("hup", (c) => c.lines.includes("hup"));
+      await command("w", "wrote 4");
+      await command("q", "done");
+      assert.equal((await child.exited()).code, 0, child.stderr);
+      const ids = (name: string) =>
+        readFileSync(join(dir, name), "utf8").split("\n").slice(0, -1).map((line) => JSON.parse(line).call_id);
+      assert.deepEqual(ids("audit.jsonl.1"), ["call-0", "call-1", "call-2"]);
+      assert.deepEqual(ids("audit.jsonl"), ["call-3"]);
     });
   });
 });

@@ -102,6 +102,27 @@ describe("fileSeal with a rotating fileDestination", () => {
     });
   });
 
+  it("fileSeal declares the events a full queue dropped, in whichever file's trail, and the set's accounts add up", async () => {
+    await inDir(async (dir) => {
+      const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 2000, writerId: "w" } });
+      const seal = await fileSeal(destination, { key: (await keys()).seal, maxSegmentLines: 5 });
+      const sink = new JsonLinesAuditSink(destination, { seal, capacity: 8 });
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 20; i++) sink.onCall(numbered(round * 20 + i)); // 8 fit, the rest are dropped
+        await sink.flush();
+      }
+      await sink.close();
+      const stats = sink.stats();
+      assert.ok(stats.dropped > 0 && stats.written > 0);
+      assert.ok(setFiles(dir).length >= 3);
+      const { findings, summary } = await verifySet(dir);
+      assert.deepEqual(findings.filter((f) => f.kind !== "gap").map((f) => `${f.file}: ${f.kind}`), []);
+      assert.equal(summary.intact, true);
+      assert.equal(summary.written, stats.written);
+      assert.equal(summary.lost, stats.dropped);
+    });
+  });
+
   it("fileSeal goes on with the chain after a restart, from the newest closed file's seal, and gzip'd files verify", async () => {
     await inDir(async (dir) => {
       await record(dir, 0, 100, true);
