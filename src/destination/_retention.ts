@@ -9,10 +9,13 @@ import type { RotatePlan } from "./_rotate_options.ts";
 import type { SetMember, SetNames } from "./_rotation_names.ts";
 
 const READ_BYTES = 256 * 1024;
+/** A temporary archive untouched this long was left by a compression that died. */
+const STALE_TMP_MS = 10 * 60_000;
 
 /** Compresses the set's closed plain files (when `gzip`), then prunes the set. */
 export async function tidySet(names: SetNames, plan: RotatePlan, warn: (error: unknown) => void): Promise<void> {
   const driver = runtime();
+  await removeStale(names, plan);
   let members = await list(names, warn);
   if (plan.gzip) {
     for (const member of members) {
@@ -40,6 +43,25 @@ export async function tidySet(names: SetNames, plan: RotatePlan, warn: (error: u
         if (error.code !== "not_found") warn(error);
       });
     }
+  }
+}
+
+/** Removes the temporary archives a killed compression left (of any writer of the set), once stale. */
+async function removeStale(names: SetNames, plan: RotatePlan): Promise<void> {
+  let listing: string[];
+  try {
+    listing = await runtime().readDir(names.folder);
+  } catch {
+    return;
+  }
+  const stale = plan.now() - STALE_TMP_MS;
+  for (const name of listing) {
+    if (!name.endsWith(".tmp")) continue;
+    const archive = /^(.*)\.gz\.[A-Za-z0-9_-]+\.[0-9a-f]{8}\.tmp$/.exec(name);
+    if (archive === null || names.members([archive[1]!]).length === 0) continue;
+    const path = `${names.dir}${name}`;
+    const info = await runtime().stat(path).catch(() => undefined);
+    if (info?.modifiedMs !== undefined && info.modifiedMs < stale) await runtime().remove(path).catch(() => {});
   }
 }
 

@@ -251,6 +251,27 @@ describe("fileDestination rotate: retention and compression", () => {
   });
 });
 
+describe("fileDestination rotate: what a killed compression left", () => {
+  it("fileDestination compresses a closed file left plain and removes stale temporary archives, keeping fresh ones", async () => {
+    await inDir(async (dir) => {
+      const left = "audit.2026-12-01T00-00-00.000Z.1.jsonl";
+      writeFileSync(join(dir, left), `${encodeCallEvent(numbered(0))}\n`);
+      const stale = `${left}.gz.1.0123abcd.tmp`;
+      const fresh = `${left}.gz.2.4567cdef.tmp`;
+      const foreign = "notes.gz.1.0123abcd.tmp";
+      for (const name of [stale, fresh, foreign]) writeFileSync(join(dir, name), "partial");
+      const hourAgo = new Date(Date.now() - 3_600_000);
+      for (const name of [stale, foreign]) utimesSync(join(dir, name), hourAgo, hourAgo);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "day", gzip: true, writerId: "w" } }),
+      );
+      await sink.close();
+      assert.deepEqual(readdirSync(dir).sort(), [`${left}.gz`, fresh, "audit.jsonl", foreign].sort());
+      assert.deepEqual(callIds(contents(dir, `${left}.gz`).split("\n").slice(0, -1)), ["call-0"]);
+    });
+  });
+});
+
 describe("fileDestination rotate without a sink", () => {
   it("fileDestination rotates when written as a plain WritableStream, between writes", async () => {
     await inDir(async (dir) => {
