@@ -1,4 +1,7 @@
-// The file destination's argument checks: the path, and how a wrong value is described.
+// The file destination's path: its checks, how a wrong value is described, and
+// whether the path still names the file that is open.
+import { runtime } from "../runtime/runtime.ts";
+import type { FileHandle } from "../runtime/runtime_driver.ts";
 
 /** The path as given, when it is a non-empty string without NUL or a local `file:` URL. */
 export function checkPath(path: unknown): string | URL {
@@ -29,4 +32,15 @@ export function describe(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
   if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
   return typeof value === "undefined" ? "undefined" : `${typeof value} ${String(value)}`;
+}
+
+/** Whether `path` no longer names the open file (moved away, removed, replaced). */
+export async function moved(handle: FileHandle, path: string | URL): Promise<boolean> {
+  const open = (await handle.stat()).identity;
+  try {
+    const now = (await runtime().stat(path)).identity;
+    return open === undefined || now !== open;
+  } catch {
+    return true;
+  }
 }

@@ -27,7 +27,7 @@ import { untilAborted } from "../_abort.ts";
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 import { type FileRotateOptions, readRotateOptions } from "./_rotate_options.ts";
 import { Rotation, rotations } from "./_rotation.ts";
-import { checkPath, describe } from "./_file_path.ts";
+import { checkPath, describe, moved } from "./_file_path.ts";
 
 export { IoError, type IoErrorCode, type IoErrorOptions } from "../runtime/io_error.ts";
 export { type FileSeal, fileSeal, type FileSealOptions } from "./file_seal.ts";
@@ -106,7 +106,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
   }
   const plan = readRotateOptions(options?.rotate, runtime().pid());
   const rotation = plan === undefined ? undefined : new Rotation(pathText(target), plan);
-  const file = new AppendedFile(target, rotation);
+  const file = new AppendedFile(target, rotation, fsync);
   let report: DeliveryReport | undefined;
   let last: Promise<unknown> = Promise.resolve();
   const stream = new WritableStream<Uint8Array>({
@@ -159,10 +159,13 @@ class AppendedFile {
   #size: number | undefined;
   #reopen = false;
   readonly #rotation: Rotation | undefined;
+  /** Sync a file before it is closed by a rotation (`flush()` syncs only the open one). */
+  readonly #fsync: boolean;
 
-  constructor(path: string | URL, rotation?: Rotation) {
+  constructor(path: string | URL, rotation?: Rotation, fsync = false) {
     this.#path = path;
     this.#rotation = rotation;
+    this.#fsync = fsync;
     this.#name = pathText(path);
     try {
       this.#handle = runtime().openAppendSync(path);
@@ -247,6 +250,7 @@ class AppendedFile {
       this.#size ??= handle.kind === "file" ? (await handle.stat()).size : 0;
       if (!await rotation.due(handle, this.#size, bytes)) return;
       const switchFiles = async (): Promise<void> => {
+        if (this.#fsync) await handle.sync().catch(warn);
         await this.#release();
         await rotation.rotate(warn);
       };
@@ -274,17 +278,6 @@ class AppendedFile {
     this.#handle = undefined;
     this.#size = undefined;
     await handle?.close().catch(() => {}); // nothing left to lose: every line is already reported
-  }
-}
-
-/** Whether `path` no longer names the open file (moved away, removed, replaced). */
-async function moved(handle: FileHandle, path: string | URL): Promise<boolean> {
-  const open = (await handle.stat()).identity;
-  try {
-    const now = (await runtime().stat(path)).identity;
-    return open === undefined || now !== open;
-  } catch {
-    return true;
   }
 }
 

@@ -138,7 +138,10 @@ describe("fileDestination rotate: by time", () => {
     await inDir(async (dir) => {
       let clock = Date.UTC(2026, 11, 1, 23, 59, 58, 500);
       const sink = new JsonLinesAuditSink(
-        fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "day", writerId: "w", now: () => clock } }),
+        fileDestination(join(dir, "audit.jsonl"), {
+          fsync: true,
+          rotate: { every: "day", writerId: "w", now: () => clock },
+        }),
       );
       for (let i = 0; i < 3; i++) sink.onCall(numbered(i));
       await sink.flush();
