@@ -237,7 +237,12 @@ export class Sealing implements SettleObserver {
     if (this.#failed || this.#seal === undefined) {
       if (this.#seal === undefined && !this.#failed && !this.#inBandRotationTold) {
         this.#inBandRotationTold = true;
-        this.#reporter.tell(new Error("In-band checkpoints do not follow a file rotation: seal to a seal file"));
+        this.#reporter.tell(
+          new Error(
+            "In-band checkpoints do not follow a file rotation: the files verify read back to back, " +
+              "not one by one (seal to a seal file for that)",
+          ),
+        );
       }
       return switchStreams();
     }

@@ -7,6 +7,7 @@ import { gunzipSync } from "node:zlib";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
+import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { numbered } from "../_helpers/events.ts";
 import { keys } from "../seal/_trail.ts";
 import { setFiles } from "./_rotation_files.ts";
@@ -120,6 +121,29 @@ describe("fileSeal with a rotating fileDestination", () => {
       assert.equal(summary.intact, true);
       assert.equal(summary.written, stats.written);
       assert.equal(summary.lost, stats.dropped);
+    });
+  });
+
+  it("in-band checkpoints do not split at rotations: the set verifies as one stream, its files concatenated", async () => {
+    await inDir(async (dir) => {
+      const told: unknown[] = [];
+      const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 2500, writerId: "w" } });
+      const sink = new JsonLinesAuditSink(destination, {
+        seal: { key: (await keys()).seal, inBand: true, maxSegmentLines: 4 },
+        onError: (error) => void told.push(error),
+      });
+      for (let i = 0; i < 100; i++) {
+        sink.onCall(numbered(i));
+        if (i % 7 === 0) await sink.flush();
+      }
+      await sink.close();
+      assert.ok(setFiles(dir).length >= 3);
+      assert.equal(told.length, 1);
+      assert.match(String((told[0] as Error).message), /In-band checkpoints do not follow a file rotation/);
+      const whole = new Blob(setFiles(dir).map((name) => read(dir, name)));
+      const { findings, summary } = await verifyAuditTrail(whole, { keys: (await keys()).verify }).result();
+      assert.deepEqual(findings.map((f) => f.kind), []);
+      assert.equal(summary.verifiedLines, 100);
     });
   });
 
