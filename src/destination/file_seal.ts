@@ -85,6 +85,7 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
   const path = rotation?.names.active ?? (log as string | URL);
   const sealPath = options.sealPath ?? (typeof path === "string" ? `${path}.seal` : new URL(`${path.href}.seal`));
   const driver = runtime();
+  if (rotation !== undefined) await finishRotation(rotation.names);
   const seal = driver.openAppendSync(sealPath);
   let data: FileHandle | undefined;
   try {
@@ -118,6 +119,36 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
     await data?.close().catch(() => {});
     await seal.close().catch(() => {});
   }
+}
+
+/**
+ * A rotation that a crash cut between renaming the data file and its seal
+ * file leaves the active seal file sealing the newest closed file: it gets
+ * its seal file's name, as the rotation would have given it.
+ */
+async function finishRotation(names: SetNames): Promise<void> {
+  const driver = runtime();
+  const newest = names.members(await driver.readDir(names.folder)).at(-1);
+  if (newest === undefined || newest.names[0] !== newest.base) return;
+  const closed = `${names.dir}${newest.base}`;
+  const active = `${names.active}.seal`;
+  const [dataInfo, sealInfo, closedSeal, activeData] = await Promise.all(
+    [closed, active, `${closed}.seal`, names.active].map((path) => driver.stat(path).catch(() => undefined)),
+  );
+  if (dataInfo === undefined || sealInfo === undefined || closedSeal !== undefined) return;
+  const file = await driver.openRead(active);
+  let line: string | undefined;
+  try {
+    line = await lastLine(file);
+  } finally {
+    await file.close().catch(() => {});
+  }
+  const parsed = line === undefined ? undefined : parseCheckpoint(line.replace(/\r$/, ""));
+  if (parsed === undefined || typeof parsed === "string") return;
+  const covers = parsed.checkpoint.bytes;
+  // It seals the closed file's exact size, more than the active file holds: it cannot be the active file's.
+  if (covers === 0 || covers !== dataInfo.size || (activeData?.size ?? 0) >= covers) return;
+  await driver.rename(active, `${closed}.seal`);
 }
 
 /** The last checkpoint of the newest closed file of a set that has one. */

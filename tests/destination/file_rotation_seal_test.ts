@@ -107,7 +107,7 @@ describe("fileSeal with a rotating fileDestination", () => {
     await inDir(async (dir) => {
       const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 2000, writerId: "w" } });
       const seal = await fileSeal(destination, { key: (await keys()).seal, maxSegmentLines: 5 });
-      const sink = new JsonLinesAuditSink(destination, { seal, capacity: 8 });
+      const sink = new JsonLinesAuditSink(destination, { seal, capacity: 8, onError: () => {} });
       for (let round = 0; round < 20; round++) {
         for (let i = 0; i < 20; i++) sink.onCall(numbered(round * 20 + i)); // 8 fit, the rest are dropped
         await sink.flush();
@@ -143,6 +143,21 @@ describe("fileSeal with a rotating fileDestination", () => {
       const whole = new Blob(setFiles(dir).map((name) => read(dir, name)));
       const { findings, summary } = await verifyAuditTrail(whole, { keys: (await keys()).verify }).result();
       assert.deepEqual(findings.map((f) => f.kind), []);
+      assert.equal(summary.verifiedLines, 100);
+    });
+  });
+
+  it("fileSeal finishes a rotation a crash cut between renaming the data file and its seal file", async () => {
+    await inDir(async (dir) => {
+      await record(dir, 0, 60);
+      // The crash: the active file was renamed, its seal file was not, and no new active file was made.
+      renameSync(join(dir, "audit.jsonl"), join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl"));
+      await record(dir, 60, 40);
+      assert.ok(existsSync(join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl.seal")));
+      const names = setFiles(dir);
+      const ordered = [...names.filter((n) => n !== "audit.jsonl"), "audit.jsonl"];
+      const { findings, summary } = await verifySet(dir, ordered);
+      assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), []);
       assert.equal(summary.verifiedLines, 100);
     });
   });
