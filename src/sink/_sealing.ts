@@ -18,46 +18,21 @@ import { writerOf } from "../_writer.ts";
 import type { Fate, SettleObserver } from "./_delivery_ledger.ts";
 import type { Reporter } from "./_reporter.ts";
 import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
-import { type SegmentBytes, SegmentPool } from "./_segment_bytes.ts";
+import { SegmentPool } from "./_segment_bytes.ts";
+import {
+  type Boundary,
+  insertBoundary,
+  newSegment,
+  type Segment,
+  type Tally,
+  tally,
+  type Unit,
+} from "./_seal_units.ts";
 
 /** Checkpoints waiting for a stalled seal stream, at most; later ones are dropped (and reported). */
 const MAX_WAITING_CHECKPOINTS = 1024;
 /** How long, once a close deadline passed, the seal stream gets to take what it was given. */
 const DEADLINE_GRACE_MS = 100;
-
-/** Losses of one reason since the previous checkpoint. */
-interface Tally {
-  count: number;
-  first: number;
-  last: number;
-}
-
-/** Lines handed to the destination between two cuts. */
-interface Segment {
-  /** Its bytes, copied in (none for a segment without lines). */
-  data: SegmentBytes | undefined;
-  /** Lines of it the destination did not deliver, by gap reason. */
-  readonly undelivered: Map<string, Tally>;
-  open: boolean;
-  /** In band: resolves once its checkpoint line is in the stream (or will never be). */
-  written: (() => void) | undefined;
-}
-
-/** A run of positions: a segment's lines, or an in-band checkpoint line (`segment` undefined). */
-interface Unit {
-  readonly start: number;
-  end: number;
-  readonly segment: Segment | undefined;
-  /** An empty unit where one stream ends and the next begins (a file rotation). */
-  readonly boundary?: Boundary;
-}
-
-/** Where the destination switches streams: runs once the old stream's checkpoints are all written. */
-interface Boundary {
-  readonly switchStreams: () => Promise<void>;
-  readonly done: (error?: unknown) => void;
-  started: boolean;
-}
 
 /** Where in-band checkpoint lines are written: the destination's own writer, as one more line. */
 export interface InBandWriter {
@@ -246,35 +221,13 @@ export class Sealing implements SettleObserver {
       }
       return switchStreams();
     }
-    const at = this.#settled;
-    const units = this.#units;
-    let i = units.findIndex((unit) => unit.end > at);
-    if (i === -1) i = units.length;
-    const straddling = units[i];
-    if (straddling?.segment !== undefined && straddling.start < at) {
-      const old = straddling.segment;
-      const rest: Segment = { ...newSegment(), open: old.open, data: this.#pool.take() };
-      old.data!.splitInto(at - straddling.start, rest.data!);
-      units.splice(i + 1, 0, { start: at, end: straddling.end, segment: rest });
-      straddling.end = at;
-      if (this.#open === old) this.#open = rest;
-      old.open = false;
-      i++;
-    }
-    for (let k = 0; k < i; k++) {
-      const segment = units[k]!.segment;
-      if (segment?.open) {
-        segment.open = false;
-        if (this.#open === segment) this.#open = undefined;
-      }
-    }
     return new Promise<void>((resolve, reject) => {
       const boundary: Boundary = {
         switchStreams,
         done: (error) => (error === undefined ? resolve() : reject(error)),
         started: false,
       };
-      units.splice(i, 0, { start: at, end: at, segment: undefined, boundary });
+      this.#open = insertBoundary(this.#units, this.#settled, boundary, this.#open, () => this.#pool.take());
       this.#advance();
     });
   }
@@ -480,16 +433,6 @@ export class Sealing implements SettleObserver {
     }, delay);
     unrefTimer(this.#timer);
   }
-}
-
-function newSegment(): Segment {
-  return { data: undefined, undelivered: new Map(), open: true, written: undefined };
-}
-
-function tally(map: Map<string, Tally>, reason: string, count: number, first: number, last: number): void {
-  const t = map.get(reason);
-  if (t === undefined) map.set(reason, { count, first, last });
-  else (t.count += count, t.last = last);
 }
 
 function iso(ms: number): string {
