@@ -92,9 +92,9 @@ describe("fileDestination rotate: by size", () => {
         for (const name of files) {
           const size = statSync(join(dir, name)).size;
           // Within maxBytes plus one batch (a write takes at most `capacity` lines); in fact within maxBytes, as no
-        // batch here is larger than it.
-        assert.ok(size <= maxBytes + capacity * longest, `${name}: ${size} bytes`);
-        assert.ok(size <= maxBytes, `${name}: ${size} bytes`);
+          // batch here is larger than it.
+          assert.ok(size <= maxBytes + capacity * longest, `${name}: ${size} bytes`);
+          assert.ok(size <= maxBytes, `${name}: ${size} bytes`);
           assert.ok(contents(dir, name).endsWith("\n"), `${name} ends with a whole line`);
           assert.match(name, /^audit(\.\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}Z\.w1(-\d+)?)?\.jsonl$/);
         }
