@@ -19,9 +19,11 @@ export async function tidySet(names: SetNames, plan: RotatePlan, warn: (error: u
   let members = await list(names, warn);
   if (plan.gzip) {
     for (const member of members) {
-      if (member.names.length !== 1 || member.names[0] !== member.base) continue;
+      if (!member.names.includes(member.base)) continue;
       try {
-        await compress(`${names.dir}${member.base}`, plan.writerId);
+        // Both names: a crash came after the archive was complete (renamed) and before the plain file went.
+        if (member.names.length > 1) await driver.remove(`${names.dir}${member.base}`);
+        else await compress(`${names.dir}${member.base}`, plan.writerId);
       } catch (error) {
         if ((error as IoError).code !== "not_found") warn(error); // not_found: another writer compressed it first
       }

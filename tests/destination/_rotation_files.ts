@@ -18,7 +18,9 @@ export function setFiles(dir: string, stem = "audit", ext = ".jsonl"): string[] 
   const names = readdirSync(dir);
   const closed = names.map((name) => ({ name, m: pattern.exec(name) })).filter((x) => x.m !== null)
     .sort((a, b) => (a.m![1]! < b.m![1]! ? -1 : a.m![1]! > b.m![1]! ? 1 : a.m![2]! < b.m![2]! ? -1 : 1))
-    .map((x) => x.name);
+    .map((x) => x.name)
+    // A crash between the archive's rename and the plain file's removal leaves both, holding the same lines.
+    .filter((name) => !(name.endsWith(".gz") && names.includes(name.slice(0, -3))));
   return [...closed, ...(names.includes(`${stem}${ext}`) ? [`${stem}${ext}`] : [])];
 }
 

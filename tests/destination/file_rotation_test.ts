@@ -12,6 +12,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
+import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
@@ -262,6 +263,10 @@ describe("fileDestination rotate: what a killed compression left", () => {
     await inDir(async (dir) => {
       const left = "audit.2026-12-01T00-00-00.000Z.1.jsonl";
       writeFileSync(join(dir, left), `${encodeCallEvent(numbered(0))}\n`);
+      // A compression killed after its rename: both names, the same lines.
+      const both = "audit.2026-12-01T01-00-00.000Z.1.jsonl";
+      writeFileSync(join(dir, both), `${encodeCallEvent(numbered(1))}\n`);
+      writeFileSync(join(dir, `${both}.gz`), gzipSync(`${encodeCallEvent(numbered(1))}\n`));
       const stale = `${left}.gz.1.0123abcd.tmp`;
       const fresh = `${left}.gz.2.4567cdef.tmp`;
       const foreign = "notes.gz.1.0123abcd.tmp";
@@ -272,7 +277,7 @@ describe("fileDestination rotate: what a killed compression left", () => {
         fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "day", gzip: true, writerId: "w" } }),
       );
       await sink.close();
-      assert.deepEqual(readdirSync(dir).sort(), [`${left}.gz`, fresh, "audit.jsonl", foreign].sort());
+      assert.deepEqual(readdirSync(dir).sort(), [`${left}.gz`, `${both}.gz`, fresh, "audit.jsonl", foreign].sort());
       assert.deepEqual(callIds(contents(dir, `${left}.gz`).split("\n").slice(0, -1)), ["call-0"]);
     });
   });
