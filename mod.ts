@@ -53,3 +53,4 @@ export * from "./src/seal/audit_seal_key.ts";
 export * from "./src/seal/generate_audit_seal_key.ts";
 export * from "./src/seal/audit_sealer.ts";
 export * from "./src/seal/verify_audit_trail.ts";
+export * from "./src/seal/verify_audit_set.ts";

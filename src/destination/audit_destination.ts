@@ -25,6 +25,18 @@ export interface DeliveryReport {
    * that failed and was retried.
    */
   warn(error: unknown): void;
+  /**
+   * The lines reported so far were the last of a stream, and later ones go
+   * to a new stream (a file destination rotating to a new file). The sink
+   * calls `switchStreams` once whatever belongs to the old stream is written
+   * (the sealed trail's last checkpoint for it, in the old file's seal file),
+   * and before anything of the new stream is; it resolves or rejects as
+   * `switchStreams` does. Absent from reports that have nothing to do there.
+   *
+   * @param switchStreams Closes the old stream and starts the new one.
+   * @returns A promise that settles once `switchStreams` has.
+   */
+  newStream?(switchStreams: () => Promise<void>): Promise<void>;
 }
 
 /**

@@ -25,14 +25,25 @@ import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { countLines } from "../_bytes.ts";
 import { untilAborted } from "../_abort.ts";
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
+import { type FileRotateOptions, readRotateOptions } from "./_rotate_options.ts";
+import { Rotation, rotations } from "./_rotation.ts";
+import { checkPath, describe, moved } from "./_file_path.ts";
 
 export { IoError, type IoErrorCode, type IoErrorOptions } from "../runtime/io_error.ts";
 export { type FileSeal, fileSeal, type FileSealOptions } from "./file_seal.ts";
+export type { FileRotateOptions } from "./_rotate_options.ts";
 
 /** Options for {@linkcode fileDestination}. */
 export interface FileDestinationOptions {
   /** Force data to the disk (fdatasync) on every `flush()`, not just to the OS. @default {false} */
   readonly fsync?: boolean;
+  /**
+   * Rotate the file by size and/or at UTC hour or day boundaries, keep a
+   * bounded number of closed files, compress them (see
+   * {@linkcode FileRotateOptions}; the README's "Long-running servers").
+   * @default {undefined (one file, never rotated)}
+   */
+  readonly rotate?: FileRotateOptions;
 }
 
 /** A file destination: an {@linkcode AuditDestination} appending to one file. */
@@ -46,6 +57,12 @@ export interface FileDestination extends AuditDestination {
    * @returns A promise that resolves when written (and synced).
    */
   flush(signal?: AbortSignal): Promise<void>;
+  /**
+   * Makes the next write check the path: when the file was moved away
+   * (logrotate's `create` mode, on SIGHUP), it goes to a new file at the
+   * configured path; otherwise it goes on appending.
+   */
+  reopen(): void;
 }
 
 /**
@@ -87,7 +104,9 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
   if (typeof fsync !== "boolean") {
     throw new TypeError(`Cannot open audit file: fsync must be a boolean, got ${describe(fsync)}`);
   }
-  const file = new AppendedFile(target);
+  const plan = readRotateOptions(options?.rotate, runtime().pid());
+  const rotation = plan === undefined ? undefined : new Rotation(pathText(target), plan);
+  const file = new AppendedFile(target, rotation, fsync);
   let report: DeliveryReport | undefined;
   let last: Promise<unknown> = Promise.resolve();
   const stream = new WritableStream<Uint8Array>({
@@ -99,9 +118,12 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     close: () => file.close(),
     abort: () => file.close(),
   });
-  return Object.assign(stream, {
+  const destination = Object.assign(stream, {
     attach(next: DeliveryReport): void {
       report = next;
+    },
+    reopen(): void {
+      file.reopen();
     },
     flush(signal?: AbortSignal): Promise<void> {
       const done = last.then(async () => {
@@ -115,6 +137,11 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
       return untilAborted(done, signal);
     },
   });
+  if (rotation !== undefined) {
+    rotations.set(destination, rotation);
+    rotation.tidy((error) => report?.warn(error)); // what an earlier run left: uncompressed, too many, too old
+  }
+  return destination;
 }
 
 /** The file behind a destination: appends whole lines, repairs torn tails, reopens after a failure. */
@@ -128,9 +155,17 @@ class AppendedFile {
   #failed = false;
   #warned = false;
   #closed = false;
+  /** Bytes in the open file, while known (rotation needs it). */
+  #size: number | undefined;
+  #reopen = false;
+  readonly #rotation: Rotation | undefined;
+  /** Sync a file before it is closed by a rotation (`flush()` syncs only the open one). */
+  readonly #fsync: boolean;
 
-  constructor(path: string | URL) {
+  constructor(path: string | URL, rotation?: Rotation, fsync = false) {
     this.#path = path;
+    this.#rotation = rotation;
+    this.#fsync = fsync;
     this.#name = pathText(path);
     try {
       this.#handle = runtime().openAppendSync(path);
@@ -153,6 +188,11 @@ class AppendedFile {
     const lines = countLines(chunk);
     let bytes = chunk;
     let written = 0;
+    const rotation = this.#rotation;
+    if (
+      this.#reopen ||
+      (rotation !== undefined && (this.#size === undefined || rotation.mayBeDue(this.#size, chunk.length)))
+    ) await this.#prepare(chunk.length, report);
     try {
       this.#handle ??= runtime().openAppendSync(this.#path);
       if (this.#checkTail && await endsMidLine(this.#handle)) {
@@ -173,6 +213,7 @@ class AppendedFile {
       this.#failed = false;
       // Bounded: each write takes at least one byte or throws.
       while (written < bytes.length) written += await this.#handle.write(bytes.subarray(written));
+      if (this.#size !== undefined) this.#size += written;
     } catch (cause) {
       const error = toIoError(cause, "write to", this.#name);
       const reached = countLines(chunk.subarray(0, Math.max(0, written - (bytes.length - chunk.length))));
@@ -187,6 +228,40 @@ class AppendedFile {
     report?.delivered(lines);
   }
 
+  /** The next write looks whether the path still names the open file, and opens it again if not. */
+  reopen(): void {
+    this.#reopen = true;
+  }
+
+  /** Before a write: reopens after an external move, rotates when due. Never throws: the batch is written anyway. */
+  async #prepare(bytes: number, report: DeliveryReport | undefined): Promise<void> {
+    const warn = (error: unknown): void => report?.warn(error);
+    try {
+      if (this.#reopen) {
+        this.#reopen = false;
+        if (this.#handle !== undefined && await moved(this.#handle, this.#path)) {
+          await this.#release();
+          this.#rotation?.restarted();
+        }
+      }
+      const rotation = this.#rotation;
+      if (rotation === undefined) return;
+      const handle = this.#handle ??= runtime().openAppendSync(this.#path);
+      this.#size ??= handle.kind === "file" ? (await handle.stat()).size : 0;
+      if (!await rotation.due(handle, this.#size, bytes)) return;
+      const switchFiles = async (): Promise<void> => {
+        if (this.#fsync) await handle.sync().catch(warn);
+        await this.#release();
+        await rotation.rotate(warn);
+      };
+      // The sink's sealing ends the old file's trail in its own seal file before the switch.
+      await (typeof report?.newStream === "function" ? report.newStream(switchFiles) : switchFiles());
+      this.#checkTail = true;
+    } catch (error) {
+      warn(error);
+    }
+  }
+
   /** Forces written data to the disk. */
   async sync(): Promise<void> {
     if (this.#handle !== undefined && !this.#closed) await this.#handle.sync();
@@ -195,11 +270,13 @@ class AppendedFile {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#release();
+    await this.#rotation?.settled();
   }
 
   async #release(): Promise<void> {
     const handle = this.#handle;
     this.#handle = undefined;
+    this.#size = undefined;
     await handle?.close().catch(() => {}); // nothing left to lose: every line is already reported
   }
 }
@@ -215,33 +292,4 @@ async function endsMidLine(handle: FileHandle): Promise<boolean> {
   } catch {
     return false; // cannot tell: appending is still better than refusing to
   }
-}
-
-function checkPath(path: unknown): string | URL {
-  if (typeof path === "string") {
-    if (path === "") throw new TypeError("Cannot open audit file: the path is empty");
-    if (path.includes("\0")) {
-      throw new TypeError(`Cannot open audit file ${JSON.stringify(path)}: the path holds a NUL`);
-    }
-    return path;
-  }
-  if (path instanceof URL) {
-    if (path.protocol !== "file:") {
-      throw new TypeError(`Cannot open audit file: expected a file: URL, got a ${path.protocol} URL`);
-    }
-    if (path.hostname !== "" && path.hostname !== "localhost") {
-      throw new TypeError("Cannot open audit file: a file: URL names a local file, without a host");
-    }
-    return path;
-  }
-  throw new TypeError(
-    `Cannot open audit file: expected a path (a non-empty string or a file: URL), got ${describe(path)}`,
-  );
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
-  if (typeof value === "object") return Array.isArray(value) ? "an array" : "an object";
-  return typeof value === "undefined" ? "undefined" : `${typeof value} ${String(value)}`;
 }

@@ -7,6 +7,8 @@ import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "../seal/
 import { toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
+import { rotations } from "./_rotation.ts";
+import type { SetNames } from "./_rotation_names.ts";
 
 /** Options for {@linkcode fileSeal}. */
 export interface FileSealOptions extends AuditSealerOptions {
@@ -49,10 +51,17 @@ const decoder = new TextDecoder();
  * own, and counted in `adoptedLines`; so is a log that had no seal file. A
  * torn last line gets its newline first.
  *
- * @param path The log file, as given to `fileDestination`.
+ * With a rotating file destination (pass it instead of the path), each
+ * closed file keeps its own seal file (renamed with it) and the chain goes on
+ * across files: the old file's trail ends before the switch, and the new
+ * file's first checkpoint follows it (a new stream). After a restart whose
+ * active file has no seal yet, the chain goes on from the newest closed
+ * file's seal. `verifyAuditSet` checks such a set.
+ *
+ * @param log The log file, as given to `fileDestination`, or a destination made with `rotate`.
  * @param options The key, and the sealer's options (segment limits, interval, heartbeat, origin).
  * @returns The `seal` option: `{ sealer, to }`.
- * @throws {TypeError} When the key is not a private key, or the seal file's last checkpoint is malformed,
+ * @throws {TypeError} When `log` is an object but not a rotating file destination (or has a `sealPath`), the key is not a private key, or the seal file's last checkpoint is malformed,
  *   belongs to another origin, or was not signed by this key (with the same key id).
  * @throws {IoError} When a file cannot be read or written, or the log is shorter than its seal says (truncated).
  *
@@ -64,20 +73,32 @@ const decoder = new TextDecoder();
  * const sink = new JsonLinesAuditSink(fileDestination("audit.jsonl"), { seal: await fileSeal("audit.jsonl", { key }) });
  * ```
  */
-export async function fileSeal(path: string | URL, options: FileSealOptions): Promise<FileSeal> {
+export async function fileSeal(log: string | URL | FileDestination, options: FileSealOptions): Promise<FileSeal> {
   const key = isSealKey(options?.key) ? options.key : await importAuditSealKey(options?.key);
+  const rotation = typeof log === "object" && !(log instanceof URL) ? rotations.get(log) : undefined;
+  if (typeof log === "object" && !(log instanceof URL) && rotation === undefined) {
+    throw new TypeError("Cannot seal: expected a path or a file destination made with the rotate option");
+  }
+  if (rotation !== undefined && options.sealPath !== undefined) {
+    throw new TypeError("Cannot seal: a rotating file's seal file is its path plus .seal (no sealPath)");
+  }
+  const path = rotation?.names.active ?? (log as string | URL);
   const sealPath = options.sealPath ?? (typeof path === "string" ? `${path}.seal` : new URL(`${path.href}.seal`));
   const driver = runtime();
+  if (rotation !== undefined) await finishRotation(rotation.names);
   const seal = driver.openAppendSync(sealPath);
   let data: FileHandle | undefined;
   try {
-    const last = await lastLine(seal);
+    let last = await lastLine(seal);
+    // A rotated set whose active file has no seal yet: the chain goes on from the newest closed file's, in a new stream.
+    const fromSet = last === undefined && rotation !== undefined ? await lastOfSet(rotation.names) : undefined;
+    last ??= fromSet;
     const previous = last === undefined ? undefined : await checkPrevious(last, key, sealPath, options.origin);
     const c = previous?.checkpoint;
     data = driver.openAppendSync(path);
     const info = await data.stat();
     const size = info.kind === "file" ? info.size : 0;
-    const start = c?.bytes ?? 0;
+    const start = fromSet === undefined ? c?.bytes ?? 0 : 0;
     if (size < start) {
       throw new IoError("other", {
         action: "continue the sealed log {path}",
@@ -88,14 +109,66 @@ export async function fileSeal(path: string | URL, options: FileSealOptions): Pr
     }
     const sealer = new AuditSealer(key, {
       ...options,
-      ...(last === undefined ? {} : { previous: last, newStream: false }),
+      ...(last === undefined ? {} : { previous: last, newStream: fromSet !== undefined }),
     });
     const adoptedLines = await adopt(data, start, size, sealer, seal);
-    return { sealer, to: fileDestination(sealPath, { fsync: options.fsync ?? false }), adoptedLines };
+    const to = fileDestination(sealPath, { fsync: options.fsync ?? false });
+    if (rotation !== undefined) rotation.seal = to;
+    return { sealer, to, adoptedLines };
   } finally {
     await data?.close().catch(() => {});
     await seal.close().catch(() => {});
   }
+}
+
+/**
+ * A rotation that a crash cut between renaming the data file and its seal
+ * file leaves the active seal file sealing the newest closed file: it gets
+ * its seal file's name, as the rotation would have given it.
+ */
+async function finishRotation(names: SetNames): Promise<void> {
+  const driver = runtime();
+  const newest = names.members(await driver.readDir(names.folder)).at(-1);
+  if (newest === undefined || newest.names[0] !== newest.base) return;
+  const closed = `${names.dir}${newest.base}`;
+  const active = `${names.active}.seal`;
+  const [dataInfo, sealInfo, closedSeal, activeData] = await Promise.all(
+    [closed, active, `${closed}.seal`, names.active].map((path) => driver.stat(path).catch(() => undefined)),
+  );
+  if (dataInfo === undefined || sealInfo === undefined || closedSeal !== undefined) return;
+  const file = await driver.openRead(active);
+  let line: string | undefined;
+  try {
+    line = await lastLine(file);
+  } finally {
+    await file.close().catch(() => {});
+  }
+  const parsed = line === undefined ? undefined : parseCheckpoint(line.replace(/\r$/, ""));
+  if (parsed === undefined || typeof parsed === "string") return;
+  const covers = parsed.checkpoint.bytes;
+  // It seals the closed file's exact size, more than the active file holds: it cannot be the active file's.
+  if (covers === 0 || covers !== dataInfo.size || (activeData?.size ?? 0) >= covers) return;
+  await driver.rename(active, `${closed}.seal`);
+}
+
+/** The last checkpoint of the newest closed file of a set that has one. */
+async function lastOfSet(names: SetNames): Promise<string | undefined> {
+  const members = names.members(await runtime().readDir(names.folder));
+  for (let i = members.length - 1; i >= 0; i--) {
+    let file: FileHandle;
+    try {
+      file = await runtime().openRead(`${names.dir}${members[i]!.base}.seal`);
+    } catch {
+      continue;
+    }
+    try {
+      const line = await lastLine(file);
+      if (line !== undefined) return line;
+    } finally {
+      await file.close().catch(() => {});
+    }
+  }
+  return undefined;
 }
 
 function isSealKey(key: unknown): key is AuditSealKey {

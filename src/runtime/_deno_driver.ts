@@ -105,6 +105,7 @@ export function denoDriver(deno: DenoNamespace): RuntimeDriver {
         return false;
       }
     },
+    pid: () => deno.pid,
     args: () => [...deno.args],
     exit: (code: number): never => deno.exit(code),
     onSignal(signal: SignalName, handler: () => void): () => void {
@@ -189,6 +190,7 @@ function info(stats: DenoFileInfo): FileInfo {
     kind: kindOf(stats),
     size: stats.size,
     identity: stats.ino === null ? undefined : `${stats.dev}:${stats.ino}`,
+    modifiedMs: stats.mtime?.getTime(),
   };
 }
 

@@ -15,6 +15,7 @@ export interface DenoFileInfo {
   readonly size: number;
   readonly dev: number;
   readonly ino: number | null;
+  readonly mtime: Date | null;
 }
 
 /** `Deno.FsFile`. */
@@ -61,6 +62,7 @@ export interface DenoNamespace {
   readonly stdout?: DenoWriter;
   readonly stderr?: DenoWriter;
   readonly args: readonly string[];
+  readonly pid: number;
   exit(code: number): never;
   addSignalListener(signal: string, handler: () => void): void;
   removeSignalListener(signal: string, handler: () => void): void;

@@ -72,6 +72,7 @@ export function nodeDriver(name: "node" | "bun"): RuntimeDriver {
     stdin: nodeStdin,
     write: writeStandard,
     isTerminal: (which: "stdout" | "stderr"): boolean => process[which]?.isTTY === true,
+    pid: () => process.pid,
     args: () => process.argv.slice(2),
     exit: (code: number): never => process.exit(code),
     onSignal(signal: SignalName, handler: () => void): () => void {
@@ -163,7 +164,12 @@ function call<T>(action: string, path: string, run: (done: Callback<T>) => void)
 }
 
 function info(stats: fs.BigIntStats): FileInfo {
-  return { kind: kindOf(stats), size: Number(stats.size), identity: `${stats.dev}:${stats.ino}` };
+  return {
+    kind: kindOf(stats),
+    size: Number(stats.size),
+    identity: `${stats.dev}:${stats.ino}`,
+    modifiedMs: Number((stats.mtimeNs + 500_000n) / 1_000_000n), // to the nearest millisecond, as utimes set it
+  };
 }
 
 function kindOf(stats: fs.Stats | fs.BigIntStats): FileKind {

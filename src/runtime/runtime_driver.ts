@@ -21,6 +21,8 @@ export interface FileInfo {
    * `undefined` where the runtime cannot tell (Windows under Deno).
    */
   readonly identity: string | undefined;
+  /** When its content last changed, in milliseconds since the epoch; `undefined` where the runtime cannot tell. */
+  readonly modifiedMs: number | undefined;
 }
 
 /** An open file. Closing twice is harmless; any other call after `close()` rejects. */
@@ -95,6 +97,8 @@ export interface RuntimeDriver {
   write(which: "stdout" | "stderr", bytes: Uint8Array): Promise<void>;
   /** Whether stdout or stderr is a terminal (then output from logs is escaped harder). */
   isTerminal(which: "stdout" | "stderr"): boolean;
+  /** The process id, where there is one. */
+  pid(): number | undefined;
   /** The command-line arguments after the script. */
   args(): string[];
   /** Ends the process now with `code`, whatever is still pending. */

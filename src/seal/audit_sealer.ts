@@ -226,6 +226,18 @@ export class AuditSealer {
   }
 
   /**
+   * Starts a new stream (a new file after a rotation) after the checkpoints
+   * of the `seal()` calls so far: the next checkpoint's counters restart,
+   * its `seq` and `prev` go on. Call it after sealing the old stream's last
+   * segment and before appending anything of the new stream.
+   */
+  newStream(): void {
+    this.#chain = this.#chain.then(() => {
+      this.#lines = this.#bytes = this.#offered = 0;
+    });
+  }
+
+  /**
    * Records events that never reached the stream (dropped, invalid, sent to a
    * fallback, recorded after close, cut by a deadline).
    *

@@ -24,6 +24,8 @@ export interface SettleObserver {
    *   wrote itself, such as in-band checkpoints, which no counter counts).
    */
   settled(count: number, fate: Fate, reason: AuditLossReason): number;
+  /** The lines settled so far ended a stream: see `DeliveryReport.newStream`. */
+  newStream(switchStreams: () => Promise<void>): Promise<void>;
 }
 
 /** The written, rerouted and failed counters, and the lines the destination holds unreported. */
@@ -69,6 +71,12 @@ export class DeliveryLedger {
       if (events > 0) this.lose(this.failReason, events, error);
     },
     warn: (error) => this.#reporter.tell(error, undefined, "the destination warned"),
+    newStream: (switchStreams) => {
+      if (typeof switchStreams !== "function") {
+        return Promise.reject(new TypeError("The destination's newStream() needs a function"));
+      }
+      return this.observer === undefined ? switchStreams() : this.observer.newStream(switchStreams);
+    },
   };
 
   /** `lines` are about to be written to the destination; returns the ticket to pass to `rejected`. */

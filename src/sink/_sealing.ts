@@ -18,37 +18,21 @@ import { writerOf } from "../_writer.ts";
 import type { Fate, SettleObserver } from "./_delivery_ledger.ts";
 import type { Reporter } from "./_reporter.ts";
 import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
-import { type SegmentBytes, SegmentPool } from "./_segment_bytes.ts";
+import { SegmentPool } from "./_segment_bytes.ts";
+import {
+  type Boundary,
+  insertBoundary,
+  newSegment,
+  type Segment,
+  type Tally,
+  tally,
+  type Unit,
+} from "./_seal_units.ts";
 
 /** Checkpoints waiting for a stalled seal stream, at most; later ones are dropped (and reported). */
 const MAX_WAITING_CHECKPOINTS = 1024;
 /** How long, once a close deadline passed, the seal stream gets to take what it was given. */
 const DEADLINE_GRACE_MS = 100;
-
-/** Losses of one reason since the previous checkpoint. */
-interface Tally {
-  count: number;
-  first: number;
-  last: number;
-}
-
-/** Lines handed to the destination between two cuts. */
-interface Segment {
-  /** Its bytes, copied in (none for a segment without lines). */
-  data: SegmentBytes | undefined;
-  /** Lines of it the destination did not deliver, by gap reason. */
-  readonly undelivered: Map<string, Tally>;
-  open: boolean;
-  /** In band: resolves once its checkpoint line is in the stream (or will never be). */
-  written: (() => void) | undefined;
-}
-
-/** A run of positions: a segment's lines, or an in-band checkpoint line (`segment` undefined). */
-interface Unit {
-  readonly start: number;
-  end: number;
-  readonly segment: Segment | undefined;
-}
 
 /** Where in-band checkpoint lines are written: the destination's own writer, as one more line. */
 export interface InBandWriter {
@@ -114,6 +98,7 @@ export class Sealing implements SettleObserver {
   readonly #folds: (() => void)[] = [];
   #failed = false;
   #closed = false;
+  #inBandRotationTold = false;
 
   constructor(sealer: AuditSealer, options: AuditSinkSealOptions, reporter: Reporter) {
     this.#sealer = sealer;
@@ -219,6 +204,36 @@ export class Sealing implements SettleObserver {
     return events;
   }
 
+  /**
+   * The destination ends a stream after the lines settled so far: the
+   * segment holding that point is split there, the old stream's checkpoints
+   * are made and written to the seal stream, then `switchStreams` runs and
+   * the sealer starts a new stream, before any checkpoint of the new one.
+   */
+  newStream(switchStreams: () => Promise<void>): Promise<void> {
+    if (this.#failed || this.#seal === undefined) {
+      if (this.#seal === undefined && !this.#failed && !this.#inBandRotationTold) {
+        this.#inBandRotationTold = true;
+        this.#reporter.tell(
+          new Error(
+            "In-band checkpoints do not follow a file rotation: the files verify read back to back, " +
+              "not one by one (seal to a seal file for that)",
+          ),
+        );
+      }
+      return switchStreams();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const boundary: Boundary = {
+        switchStreams,
+        done: (error) => (error === undefined ? resolve() : reject(error)),
+        started: false,
+      };
+      this.#open = insertBoundary(this.#units, this.#settled, boundary, this.#open, () => this.#pool.take());
+      this.#advance();
+    });
+  }
+
   /** Ends the open segment here (and seals it once its lines are settled); an empty one only with losses to tell. */
   cut(force = false): void {
     if (this.#failed) return;
@@ -285,10 +300,37 @@ export class Sealing implements SettleObserver {
     while (done < units.length) {
       const unit = units[done]!;
       if (unit.end > this.#settled || unit.segment?.open) break;
+      if (unit.boundary !== undefined) {
+        // Nothing after a boundary is sealed until the streams switched.
+        if (!unit.boundary.started) this.#switch(unit.boundary);
+        break;
+      }
       if (unit.segment !== undefined) this.#make(unit.segment);
       done++;
     }
     if (done > 0) units.splice(0, done);
+  }
+
+  #switch(boundary: Boundary): void {
+    boundary.started = true;
+    this.#chain = this.#chain.then(async () => {
+      if (!this.#failed) {
+        await this.#reporter.attempt(() => this.#flushSeal!(), "the seal stream's flush() failed");
+      }
+      let error: unknown;
+      try {
+        await boundary.switchStreams();
+      } catch (e) {
+        error = e ?? new Error("The streams did not switch");
+      }
+      // Even when the switch failed part-way (the old file stays): the chain goes on, and the verifier shows where.
+      this.#sealer.newStream();
+      const units = this.#units;
+      const at = units.findIndex((unit) => unit.boundary === boundary);
+      if (at !== -1) units.splice(at, 1);
+      boundary.done(error);
+      this.#advance();
+    });
   }
 
   #make(segment: Segment): void {
@@ -365,7 +407,14 @@ export class Sealing implements SettleObserver {
     this.#failed = true;
     this.#reporter.tell(new Error("Sealing stopped: a checkpoint could not be made", { cause: error }));
     clearTimeout(this.#timer);
-    for (const unit of this.#units) unit.segment?.written?.();
+    for (const unit of this.#units) {
+      unit.segment?.written?.();
+      const boundary = unit.boundary;
+      if (boundary !== undefined && !boundary.started) {
+        boundary.started = true;
+        boundary.switchStreams().then(() => boundary.done(), (e) => boundary.done(e ?? new Error("No switch")));
+      }
+    }
     this.#units.length = 0;
     this.#open = undefined;
     this.#gate = undefined;
@@ -398,16 +447,6 @@ export class Sealing implements SettleObserver {
     this.#timerHolds = pending;
     if (!pending) unrefTimer(this.#timer);
   }
-}
-
-function newSegment(): Segment {
-  return { data: undefined, undelivered: new Map(), open: true, written: undefined };
-}
-
-function tally(map: Map<string, Tally>, reason: string, count: number, first: number, last: number): void {
-  const t = map.get(reason);
-  if (t === undefined) map.set(reason, { count, first, last });
-  else (t.count += count, t.last = last);
 }
 
 function iso(ms: number): string {

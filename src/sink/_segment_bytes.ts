@@ -71,6 +71,21 @@ export class SegmentBytes {
     };
   }
 
+  /**
+   * Keeps the first `lines` lines and moves the rest into `into` (a stream
+   * boundary fell inside the segment).
+   */
+  splitInto(lines: number, into: SegmentBytes): void {
+    let cut = 0;
+    if (this.#known) cut = lines === 0 ? 0 : this.#ends[lines - 1]! + 1;
+    else for (let i = 0; i < lines; i++) cut = this.#bytes.indexOf(0x0a, cut) + 1;
+    const rest = this.#lines - lines;
+    const ends = this.#known ? this.#ends.slice(lines, this.#lines).map((end) => end - cut) : undefined;
+    into.append(this.#bytes.slice(cut, this.#length), rest, ends);
+    this.#length = cut;
+    this.#lines = lines;
+  }
+
   /** Empties it for reuse. */
   reset(): void {
     this.#length = this.#lines = 0;

@@ -3,7 +3,17 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -202,6 +212,23 @@ describe("RuntimeDriver files", () => {
     assert.deepEqual(await driver.readDir(folder), ["b", "d"]);
     await rejectsWith(() => driver.remove(folder), "exists", folder); // not empty
     await rejectsWith(() => driver.readDir(join(folder, "b")), "not_a_directory", join(folder, "b"));
+  });
+});
+
+describe("RuntimeDriver file times and process id", () => {
+  it("stat and a handle's stat tell when a file last changed, to the millisecond; pid is the process's", async () => {
+    const path = join(dir, "times.txt");
+    writeFileSync(path, "x\n");
+    const then = new Date(Date.UTC(2026, 11, 1, 23, 59, 58, 123));
+    utimesSync(path, then, then);
+    assert.equal((await driver.stat(path)).modifiedMs, then.getTime());
+    const handle = await driver.openRead(path);
+    try {
+      assert.equal((await handle.stat()).modifiedMs, then.getTime());
+    } finally {
+      await handle.close();
+    }
+    assert.equal(driver.pid(), process.pid);
   });
 });
 
