@@ -37,7 +37,7 @@ Options:
 `;
 
 export const HELP_VERIFY = `Usage: audit verify FILE [--seal SEALFILE | --in-band] --key KEY.jwk [--key ...]
-                    [--origin ORIGIN] [--strict]
+                    [--origin ORIGIN] [--max-segment-bytes N] [--strict]
 
 Check that the sealed log FILE is complete and unaltered: every checkpoint's
 signature, the chain of checkpoints, and each segment's lines against what its
@@ -55,6 +55,11 @@ Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
                  writer declared (a full queue, a failing destination, ...)
   unsealed tail  lines after the last checkpoint: what a crash or a writer
                  still running leaves; not proof of tampering
+  adopted        lines a restarted writer found after the last checkpoint and
+                 sealed: sealed, but not as they were written (a crash's
+                 unsealed tail, or lines someone else wrote meanwhile)
+
+A log with lines but no trusted checkpoint at all is not intact.
 
 Options:
   --seal SEALFILE  The seal stream (default: FILE.seal, if it exists)
@@ -62,7 +67,11 @@ Options:
   --key KEY.jwk    A key that may have signed: audit-seal.public.jwk (or, for
                    HMAC, audit-seal.secret.jwk); repeat for rotated keys
   --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
-  --strict         Exit status 1 for gaps and an unsealed tail too
+  --max-segment-bytes N
+                   Largest segment checked, in bytes (default 268435456);
+                   raise it for a log with a single event larger than that
+  --strict         Exit status 1 for gaps, an unsealed tail and adopted lines
+                   too
   -h, --help       Show this help
 
 Exit status: 0 intact, 1 not intact, 2 usage error or unreadable input.

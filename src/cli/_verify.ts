@@ -30,6 +30,7 @@ const NAMES: Record<AuditTrailFindingKind, string> = {
   malformed: "malformed",
   foreign_seal: "seal from another log",
   unsealed_tail: "unsealed tail",
+  adopted: "adopted",
   gap: "gap",
 };
 
@@ -40,9 +41,10 @@ export interface VerifyOutput {
 
 /**
  * Runs `audit verify FILE [--seal SEALFILE | --in-band] --key KEY.jwk...
- * [--origin O] [--strict]` and returns its exit status: 0 when the trail is
- * intact (gaps and an unsealed tail are printed, not failures, unless
- * `--strict`), 1 when a finding says it is not, `undefined` for `--help`.
+ * [--origin O] [--max-segment-bytes N] [--strict]` and returns its exit
+ * status: 0 when the trail is intact (gaps, an unsealed tail and adopted lines
+ * are printed, not failures, unless `--strict`), 1 when a finding says it is
+ * not or no checkpoint vouches for the log's lines, `undefined` for `--help`.
  *
  * @throws {CliError} For a usage error or input that cannot be read (exit status 2).
  */
@@ -51,7 +53,12 @@ export async function verify(
   driver: RuntimeDriver,
   out: VerifyOutput,
 ): Promise<number | undefined> {
-  const parsed = parseArgs("verify", args, ["--in-band", "--strict"], ["--seal", "--key", "--origin"]);
+  const parsed = parseArgs("verify", args, ["--in-band", "--strict"], [
+    "--seal",
+    "--key",
+    "--origin",
+    "--max-segment-bytes",
+  ]);
   if (parsed.flags.has("--help")) return undefined;
   if (parsed.files.length !== 1) throw new CliError("verify takes one FILE (see audit verify --help)");
   const file = parsed.files[0]!;
@@ -59,6 +66,13 @@ export async function verify(
   if (keyFiles.length === 0) throw new CliError("verify needs --key PUBLIC.jwk (see audit verify --help)");
   if (parsed.flags.has("--in-band") && parsed.values.has("--seal")) {
     throw new CliError("--seal and --in-band exclude each other");
+  }
+  const maxText = parsed.values.get("--max-segment-bytes");
+  const maxSegmentBytes = maxText === undefined ? undefined : /^[1-9]\d{0,15}$/.test(maxText) ? Number(maxText) : NaN;
+  if (maxSegmentBytes !== undefined && !Number.isSafeInteger(maxSegmentBytes)) {
+    throw new CliError(
+      `cannot read --max-segment-bytes ${JSON.stringify(maxText)}: expected a positive number of bytes`,
+    );
   }
   const keys: AuditVerifyKey[] = [];
   for (const name of keyFiles) {
@@ -83,6 +97,7 @@ export async function verify(
       keys,
       ...(seal === undefined ? {} : { seal: chunks(seal, sealName!) }),
       ...(origin === undefined ? {} : { origin }),
+      ...(maxSegmentBytes === undefined ? {} : { maxSegmentBytes }),
     });
     let text = "";
     for await (const finding of verification) {
@@ -94,7 +109,7 @@ export async function verify(
     }
     const summary = verification.summary;
     await out.write(text + formatVerifySummary(file, sealName, summary) + "\n");
-    const clean = summary.gaps === 0 && summary.unsealedLines === 0;
+    const clean = summary.gaps === 0 && summary.unsealedLines === 0 && summary.adoptedLines === 0;
     return summary.intact && (clean || !parsed.flags.has("--strict")) ? 0 : 1;
   } catch (error) {
     if (error instanceof CliError) throw error;
@@ -114,12 +129,17 @@ export function formatFinding(file: string, sealName: string | undefined, f: Aud
 
 /** The last line: the verdict and the counts. */
 export function formatVerifySummary(file: string, sealName: string | undefined, s: AuditTrailSummary): string {
-  const verdict = s.intact ? "intact" : `NOT intact (${s.problems} problem${s.problems === 1 ? "" : "s"})`;
+  const verdict = s.intact
+    ? "intact"
+    : s.problems === 0
+    ? "NOT intact (no trusted checkpoint)"
+    : `NOT intact (${s.problems} problem${s.problems === 1 ? "" : "s"})`;
   const seal = sealName === undefined ? "in band" : `seal ${sealName}`;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   return terminalSafe(
     `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")}, ${plural(s.lines, "line")} ` +
-      `(${s.verifiedLines} verified, ${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
+      `(${s.verifiedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} of them adopted` : ""}, ` +
+      `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
       `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
   );
 }
