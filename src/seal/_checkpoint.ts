@@ -91,6 +91,20 @@ export function parseCheckpoint(line: string): ParsedCheckpoint | string {
   return { checkpoint: n, tags, tagBytes, digests, sig };
 }
 
+/**
+ * Whether a reader skips a line as a checkpoint: it starts like one and, when
+ * whole, has a checkpoint's shape (its signature is the verifier's business).
+ * A whole line that only starts like one is an invalid line; one cut short (a
+ * crash while writing it) or longer than the reader's limit cannot be parsed,
+ * and is taken for what it starts as.
+ *
+ * @param line The line's text.
+ * @param whole Whether the line is complete and within the reader's limit.
+ */
+export function isCheckpointLine(line: string, whole: boolean): boolean {
+  return isAuditCheckpointLine(line) && (!whole || typeof parseCheckpoint(line) !== "string");
+}
+
 /** The text form a checkpoint's signature covers (FORMAT.md "Text form"). */
 export async function checkpointText(
   c: Omit<AuditCheckpoint, "sig">,
