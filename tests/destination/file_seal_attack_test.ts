@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { numbered } from "../_helpers/events.ts";
+import { main } from "../../src/cli/main.ts";
+import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { eventLine, keys, show, verify } from "../seal/_trail.ts";
 
 async function inDir(test: (path: string, dir: string) => Promise<void>): Promise<void> {
@@ -53,6 +56,34 @@ describe("fileSeal under attack", () => {
       assert.deepEqual(adopted(findings), [["adopted", 7, 7]], show(findings));
       assert.equal(summary.adoptedLines, 1);
       assert.equal(readFileSync(path, "utf8").split("\n")[6], FORGED.trimEnd());
+    });
+  });
+
+  it("audit verify prints adopted lines, exits 0 for them, and 1 with --strict", async () => {
+    await inDir(async (path, dir) => {
+      const pair = await generateAuditSealKey();
+      const key = await importAuditSealKey(pair.privateJwk);
+      writeFileSync(join(dir, "key.jwk"), JSON.stringify(pair.publicJwk));
+      for (const [first, count] of [[0, 3], [3, 2]] as const) {
+        if (first > 0) appendFileSync(path, FORGED);
+        const seal = await fileSeal(path, { key, maxSegmentLines: 3 });
+        const sink = new JsonLinesAuditSink(fileDestination(path), { seal });
+        for (let i = first; i < first + count; i++) sink.onCall(numbered(i));
+        await sink.close();
+      }
+      const cli = async (...extra: string[]): Promise<[number | undefined, string]> => {
+        let out = "";
+        const write = (t: string): Promise<void> => Promise.resolve(void (out += t));
+        return [
+          await main(["verify", path, "--key", join(dir, "key.jwk"), ...extra], { stdout: write, stderr: write }),
+          out,
+        ];
+      };
+      const [status, out] = await cli();
+      assert.equal(status, 0, out);
+      assert.match(out, /audit\.jsonl:4: adopted: line 4 was sealed after a restart, not as it was written/);
+      assert.match(out, /: intact: .*6 lines \(6 verified, 1 of them adopted, 0 unsealed\)/);
+      assert.equal((await cli("--strict"))[0], 1);
     });
   });
 
