@@ -43,7 +43,7 @@ Options:
 `;
 
 export const HELP_VERIFY = `Usage: audit verify FILE... [--seal SEALFILE | --in-band] --key KEY.jwk [--key ...]
-                    [--origin ORIGIN] [--continues] [--strict]
+                    [--origin ORIGIN] [--continues] [--max-segment-bytes N] [--strict]
 
 Check that the sealed log FILE is complete and unaltered: every checkpoint's
 signature, the chain of checkpoints, and each segment's lines against what its
@@ -67,6 +67,11 @@ Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
                  writer declared (a full queue, a failing destination, ...)
   unsealed tail  lines after the last checkpoint: what a crash or a writer
                  still running leaves; not proof of tampering
+  adopted        lines a restarted writer found after the last checkpoint and
+                 sealed: sealed, but not as they were written (a crash's
+                 unsealed tail, or lines someone else wrote meanwhile)
+
+A log with lines but no trusted checkpoint at all is not intact.
 
 Options:
   --seal SEALFILE  The seal stream (default: FILE.seal, if it exists)
@@ -76,7 +81,11 @@ Options:
   --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
   --continues      The first file continues a stream not given (older files
                    removed by retention): it need not start at checkpoint 0
-  --strict         Exit status 1 for gaps and an unsealed tail too
+  --max-segment-bytes N
+                   Largest segment checked, in bytes (default 268435456);
+                   raise it for a log with a single event larger than that
+  --strict         Exit status 1 for gaps, an unsealed tail and adopted lines
+                   too
   -h, --help       Show this help
 
 Exit status: 0 intact, 1 not intact, 2 usage error or unreadable input.

@@ -35,6 +35,7 @@ const NAMES: Record<AuditTrailFindingKind, string> = {
   malformed: "malformed",
   foreign_seal: "seal from another log",
   unsealed_tail: "unsealed tail",
+  adopted: "adopted",
   gap: "gap",
 };
 
@@ -45,9 +46,10 @@ export interface VerifyOutput {
 
 /**
  * Runs `audit verify FILE... [--seal SEALFILE | --in-band] --key KEY.jwk...
- * [--origin O] [--continues] [--strict]` and returns its exit status: 0 when
- * the trail is intact (gaps and an unsealed tail are printed, not failures,
- * unless `--strict`), 1 when a finding says it is not, `undefined` for
+ * [--origin O] [--continues] [--max-segment-bytes N] [--strict]` and returns its exit status: 0 when
+ * the trail is intact (gaps, an unsealed tail and adopted lines are printed,
+ * not failures, unless `--strict`), 1 when a finding says it is not or no
+ * checkpoint vouches for the log's lines, `undefined` for
  * `--help`. Several files, a folder or a glob are read as rotated sets: each
  * file against its own seal, the chain running on from file to file.
  *
@@ -58,13 +60,25 @@ export async function verify(
   driver: RuntimeDriver,
   out: VerifyOutput,
 ): Promise<number | undefined> {
-  const parsed = parseArgs("verify", args, ["--in-band", "--strict", "--continues"], ["--seal", "--key", "--origin"]);
+  const parsed = parseArgs("verify", args, ["--in-band", "--strict", "--continues"], [
+    "--seal",
+    "--key",
+    "--origin",
+    "--max-segment-bytes",
+  ]);
   if (parsed.flags.has("--help")) return undefined;
   if (parsed.files.length === 0) throw new CliError("verify takes FILE... (see audit verify --help)");
   const keyFiles = parsed.lists.get("--key") ?? [];
   if (keyFiles.length === 0) throw new CliError("verify needs --key PUBLIC.jwk (see audit verify --help)");
   if (parsed.flags.has("--in-band") && parsed.values.has("--seal")) {
     throw new CliError("--seal and --in-band exclude each other");
+  }
+  const maxText = parsed.values.get("--max-segment-bytes");
+  const maxSegmentBytes = maxText === undefined ? undefined : /^[1-9]\d{0,15}$/.test(maxText) ? Number(maxText) : NaN;
+  if (maxSegmentBytes !== undefined && !Number.isSafeInteger(maxSegmentBytes)) {
+    throw new CliError(
+      `cannot read --max-segment-bytes ${JSON.stringify(maxText)}: expected a positive number of bytes`,
+    );
   }
   const keys: AuditVerifyKey[] = [];
   for (const name of keyFiles) {
@@ -88,6 +102,7 @@ export async function verify(
     inBand: parsed.flags.has("--in-band"),
     continues: parsed.flags.has("--continues"),
     strict: parsed.flags.has("--strict"),
+    maxSegmentBytes,
   };
   let failed = 0;
   for (const set of bySet(dataFiles)) {
@@ -111,6 +126,7 @@ interface SetOptions {
   /** The set's first file continues a stream not given (older files removed by retention). */
   readonly continues: boolean;
   readonly strict: boolean;
+  readonly maxSegmentBytes: number | undefined;
 }
 
 /** The files grouped by set, in order. */
@@ -164,6 +180,7 @@ async function verifySet(driver: RuntimeDriver, set: DataFile[], options: SetOpt
       keys: options.keys,
       ...(origin === undefined ? {} : { origin }),
       ...(previous === undefined ? {} : { previous }),
+      ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
       continues,
     }, out);
     if (summary === undefined) {
@@ -172,7 +189,7 @@ async function verifySet(driver: RuntimeDriver, set: DataFile[], options: SetOpt
     }
     origin ??= summary.origin;
     previous = summary.lastCheckpoint ?? previous;
-    const clean = summary.gaps === 0 && summary.unsealedLines === 0;
+    const clean = summary.gaps === 0 && summary.unsealedLines === 0 && summary.adoptedLines === 0;
     if (!summary.intact || (options.strict && !clean)) good = false;
   }
   return good;
@@ -237,12 +254,17 @@ export function formatFinding(file: string, sealName: string | undefined, f: Aud
 
 /** The last line: the verdict and the counts. */
 export function formatVerifySummary(file: string, sealName: string | undefined, s: AuditTrailSummary): string {
-  const verdict = s.intact ? "intact" : `NOT intact (${s.problems} problem${s.problems === 1 ? "" : "s"})`;
+  const verdict = s.intact
+    ? "intact"
+    : s.problems === 0
+    ? "NOT intact (no trusted checkpoint)"
+    : `NOT intact (${s.problems} problem${s.problems === 1 ? "" : "s"})`;
   const seal = sealName === undefined ? "in band" : `seal ${sealName}`;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   return terminalSafe(
     `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")}, ${plural(s.lines, "line")} ` +
-      `(${s.verifiedLines} verified, ${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
+      `(${s.verifiedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} of them adopted` : ""}, ` +
+      `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
       `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
   );
 }

@@ -4,7 +4,7 @@ import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { AuditSealer, type AuditSealerOptions } from "../seal/audit_sealer.ts";
 import { type AuditSealJwk, type AuditSealKey, importAuditSealKey } from "../seal/audit_seal_key.ts";
 import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
-import { toBase64 } from "../seal/_encoding.ts";
+import { CHECKPOINT_PREFIX, toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
 import { rotations } from "./_rotation.ts";
@@ -21,6 +21,14 @@ export interface FileSealOptions extends AuditSealerOptions {
   readonly sealPath?: string | URL;
   /** Force checkpoints to the disk on every `flush()` (see `fileDestination`). @default {false} */
   readonly fsync?: boolean;
+  /**
+   * Start a new chain over a log that already holds lines but has no seal
+   * (no seal file, or one without a checkpoint), sealing those lines as
+   * adopted. Without it, `fileSeal` refuses: the seal may have been deleted
+   * to hide an edit.
+   * @default {false}
+   */
+  readonly adoptExisting?: boolean;
 }
 
 /** What {@linkcode fileSeal} resolves to: the sink's `seal` option for a log file. */
@@ -30,9 +38,10 @@ export interface FileSeal extends AuditSinkSealOptions {
   /** The seal file, opened for appending. */
   readonly to: FileDestination;
   /**
-   * Lines found after the last checkpoint (or in a log without a seal file),
-   * which this writer sealed before anything else: what a crash left
-   * unsealed, or lines someone else appended meanwhile.
+   * Lines found after the last checkpoint (or in a log without a seal, with
+   * `adoptExisting`), which this writer sealed before anything else, in
+   * checkpoints that say they were adopted: what a crash left unsealed, or
+   * lines someone else wrote meanwhile. A verifier reports them as `adopted`.
    */
   readonly adoptedLines: number;
 }
@@ -48,8 +57,10 @@ const decoder = new TextDecoder();
  * with the same chain (the seal file's last checkpoint; its counters, so the
  * file verifies as one stream). Lines after the last checkpoint (the
  * unsealed tail a crash leaves) are sealed first, in checkpoints of their
- * own, and counted in `adoptedLines`; so is a log that had no seal file. A
- * torn last line gets its newline first.
+ * own that mark them adopted (this writer cannot vouch for how they were
+ * written), and counted in `adoptedLines`. A log that holds lines but has no
+ * seal is refused unless `adoptExisting`. A torn last line gets its newline
+ * first.
  *
  * With a rotating file destination (pass it instead of the path), each
  * closed file keeps its own seal file (renamed with it) and the chain goes on
@@ -61,9 +72,11 @@ const decoder = new TextDecoder();
  * @param log The log file, as given to `fileDestination`, or a destination made with `rotate`.
  * @param options The key, and the sealer's options (segment limits, interval, heartbeat, origin).
  * @returns The `seal` option: `{ sealer, to }`.
- * @throws {TypeError} When `log` is an object but not a rotating file destination (or has a `sealPath`), the key is not a private key, or the seal file's last checkpoint is malformed,
- *   belongs to another origin, or was not signed by this key (with the same key id).
- * @throws {IoError} When a file cannot be read or written, or the log is shorter than its seal says (truncated).
+ * @throws {TypeError} When `log` is an object but not a rotating file destination (or has a `sealPath`), the key is
+ *   not a private key, or the seal file's last checkpoint is malformed, belongs to another origin, or was not signed
+ *   by this key (with the same key id), or the seal file ends in a partial line that is not the start of a checkpoint.
+ * @throws {IoError} When a file cannot be read or written, the log is shorter than its seal says (truncated),
+ *   or it holds lines but has no checkpoint to continue and `adoptExisting` is not set.
  *
  * @example
  * ```ts ignore
@@ -89,16 +102,30 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
   const seal = driver.openAppendSync(sealPath);
   let data: FileHandle | undefined;
   try {
-    let last = await lastLine(seal);
+    const { line: own, torn } = await lastLine(seal);
+    if (torn !== undefined && !isCheckpointStart(torn)) {
+      throw new TypeError(
+        `Cannot continue the seal file ${JSON.stringify(pathText(sealPath))}: ` +
+          "it ends in a partial line that is not a checkpoint",
+      );
+    }
     // A rotated set whose active file has no seal yet: the chain goes on from the newest closed file's, in a new stream.
-    const fromSet = last === undefined && rotation !== undefined ? await lastOfSet(rotation.names) : undefined;
-    last ??= fromSet;
+    const fromSet = own === undefined && rotation !== undefined ? await lastOfSet(rotation.names) : undefined;
+    const last = own ?? fromSet;
     const previous = last === undefined ? undefined : await checkPrevious(last, key, sealPath, options.origin);
     const c = previous?.checkpoint;
     data = driver.openAppendSync(path);
     const info = await data.stat();
     const size = info.kind === "file" ? info.size : 0;
     const start = fromSet === undefined ? c?.bytes ?? 0 : 0;
+    if (c === undefined && size > 0 && options.adoptExisting !== true) {
+      throw new IoError("other", {
+        action: "start sealing {path}",
+        path: pathText(path),
+        reason: `it already holds ${size} bytes but its seal file ${JSON.stringify(pathText(sealPath))} ` +
+          "has no checkpoint (deleted?); run audit verify, then move the log aside or pass adoptExisting: true",
+      });
+    }
     if (size < start) {
       throw new IoError("other", {
         action: "continue the sealed log {path}",
@@ -139,7 +166,7 @@ async function finishRotation(names: SetNames): Promise<void> {
   const file = await driver.openRead(active);
   let line: string | undefined;
   try {
-    line = await lastLine(file);
+    line = (await lastLine(file)).line;
   } finally {
     await file.close().catch(() => {});
   }
@@ -162,7 +189,7 @@ async function lastOfSet(names: SetNames): Promise<string | undefined> {
       continue;
     }
     try {
-      const line = await lastLine(file);
+      const { line } = await lastLine(file);
       if (line !== undefined) return line;
     } finally {
       await file.close().catch(() => {});
@@ -175,19 +202,30 @@ function isSealKey(key: unknown): key is AuditSealKey {
   return typeof (key as Partial<AuditSealKey> | null)?.sign === "function";
 }
 
-/** The last complete line of a file (a torn one after it is left for the file destination to end), if any. */
-async function lastLine(file: FileHandle): Promise<string | undefined> {
+/**
+ * The last complete line of a file, if any, and the torn one after it, if
+ * any (left for the file destination to end), or its first bytes.
+ */
+async function lastLine(file: FileHandle): Promise<{ line: string | undefined; torn: Uint8Array | undefined }> {
   const { size } = await file.stat();
   for (let window = 64 * 1024;; window *= 4) {
     const from = Math.max(0, size - window);
     const bytes = await readAt(file, new Uint8Array(size - from), from);
     const end = bytes.lastIndexOf(LF);
+    const torn = end === bytes.length - 1 ? undefined : bytes.subarray(end + 1);
     if (end !== -1) {
       const start = end === 0 ? 0 : bytes.lastIndexOf(LF, end - 1) + 1;
-      if (start > 0 || from === 0) return decoder.decode(bytes.subarray(start, end));
+      if (start > 0 || from === 0) return { line: decoder.decode(bytes.subarray(start, end)), torn };
     }
-    if (from === 0 || window >= MAX_CHECKPOINT_BYTES) return undefined;
+    if (from === 0 || window >= MAX_CHECKPOINT_BYTES) return { line: undefined, torn };
   }
+}
+
+/** Whether a partial line is the start of a checkpoint line (what a crash while writing one leaves). */
+function isCheckpointStart(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, CHECKPOINT_PREFIX.length);
+  for (let i = 0; i < n; i++) if (bytes[i] !== CHECKPOINT_PREFIX.charCodeAt(i)) return false;
+  return true;
 }
 
 async function readAt(file: FileHandle, buffer: Uint8Array, position: number): Promise<Uint8Array> {
@@ -252,7 +290,7 @@ async function adopt(
     }
     let count = 0;
     for (let i = take.indexOf(LF); i !== -1; i = take.indexOf(LF, i + 1)) count++;
-    sealer.append(take.slice(), count);
+    sealer.adopt(take.slice(), count);
     await writeAll(seal, await sealer.seal());
     lines += count;
     at += Math.min(take.length, piece.length);

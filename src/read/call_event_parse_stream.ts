@@ -1,5 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
-import { isAuditCheckpointLine } from "../seal/audit_checkpoint.ts";
+import { isCheckpointLine } from "../seal/_checkpoint.ts";
 import { readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
@@ -26,7 +26,8 @@ export interface CallEventParseStreamOptions {
 /**
  * Parses the lines of a {@linkcode JsonLinesSplitStream} into `CallEvent`s
  * with `parseCallEvent`: schema 1, 2 and 3 lines are accepted and upgraded;
- * checkpoint lines of a trail sealed in band are skipped (`checkpointLines`).
+ * checkpoint lines of a trail sealed in band are skipped (`checkpointLines`;
+ * a line that only starts like one is invalid).
  * Each line that is not an event becomes an {@linkcode InvalidLineError}
  * (kind `"invalid"`, `"too_long"` or `"torn"`) given to `onInvalid`; with
  * `strict: true` the first one errors the stream.
@@ -66,7 +67,7 @@ export class CallEventParseStream extends TransformStream<JsonLine, CallEvent> {
     const counts = { invalid: 0, checkpoints: 0 };
     super({
       transform(line, controller) {
-        if (line.kind !== "invalid_utf8" && isAuditCheckpointLine(line.text)) {
+        if (line.kind !== "invalid_utf8" && isCheckpointLine(line.text, line.kind === "line")) {
           counts.checkpoints++;
           return;
         }

@@ -1,5 +1,5 @@
 import type { CallEvent } from "../event/call_event.ts";
-import { isAuditCheckpointLine } from "../seal/audit_checkpoint.ts";
+import { isCheckpointLine } from "../seal/_checkpoint.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
@@ -40,7 +40,7 @@ export interface ReadCallEventsStats {
   readonly events: number;
   /** Lines rejected (all kinds). */
   readonly invalid: number;
-  /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…`), skipped. */
+  /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…` with a checkpoint's shape), skipped. */
   readonly checkpoints: number;
   /** Bytes read from the source. */
   readonly bytes: number;
@@ -114,7 +114,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     // invalid line in strict mode, or what onInvalid threw.
     let failure: { error: unknown } | undefined;
     const onLine = (line: JsonLine): void => {
-      if (line.kind !== "invalid_utf8" && isAuditCheckpointLine(line.text)) {
+      if (line.kind !== "invalid_utf8" && isCheckpointLine(line.text, line.kind === "line")) {
         this.#checkpoints++;
         return;
       }
@@ -172,7 +172,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
  * `false`).
  *
  * Checkpoint lines of a trail sealed in band are skipped and counted in
- * `stats.checkpoints`. Bad lines never stop the read unless `strict` is set: each goes to
+ * `stats.checkpoints` (a line that only starts like one is invalid). Bad lines never stop the read unless `strict` is set: each goes to
  * `onInvalid` as an {@linkcode InvalidLineError} with its line number, byte
  * offset, excerpt, field path and reason. A last line without a newline is
  * accepted when it holds a whole event, and reported as `"torn"` otherwise.

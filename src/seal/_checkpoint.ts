@@ -80,12 +80,29 @@ export function parseCheckpoint(line: string): ParsedCheckpoint | string {
   } else if (c.line_digests !== undefined) {
     return "line_digests is present without an in-segment gap";
   }
+  if (c.adopted !== undefined && (!isCount(c.adopted) || c.adopted < 1 || c.adopted > n.seg_lines)) {
+    return "adopted is not a count of the segment's lines";
+  }
   const sig = typeof c.sig === "string" ? fromBase64(c.sig) : undefined;
   if (sig === undefined || sig.length !== (n.alg === "Ed25519" ? 64 : 32)) return "sig is not a signature of its alg";
   const tags = new Uint32Array(n.seg_lines);
   const view = new DataView(tagBytes.buffer);
   for (let i = 0; i < tags.length; i++) tags[i] = view.getUint32(4 * i);
   return { checkpoint: n, tags, tagBytes, digests, sig };
+}
+
+/**
+ * Whether a reader skips a line as a checkpoint: it starts like one and, when
+ * whole, has a checkpoint's shape (its signature is the verifier's business).
+ * A whole line that only starts like one is an invalid line; one cut short (a
+ * crash while writing it) or longer than the reader's limit cannot be parsed,
+ * and is taken for what it starts as.
+ *
+ * @param line The line's text.
+ * @param whole Whether the line is complete and within the reader's limit.
+ */
+export function isCheckpointLine(line: string, whole: boolean): boolean {
+  return isAuditCheckpointLine(line) && (!whole || typeof parseCheckpoint(line) !== "string");
 }
 
 /** The text form a checkpoint's signature covers (FORMAT.md "Text form"). */
@@ -101,7 +118,9 @@ export async function checkpointText(
   for (const g of c.gaps) {
     text += `gap ${g.reason} ${g.count} ${g.in_segment ? "in" : "out"} ${g.first_ts} ${g.last_ts}\n`;
   }
-  return text + `line_digests_sha256 ${digests === undefined ? "-" : await sha256Hex(digests)}\n`;
+  text += `line_digests_sha256 ${digests === undefined ? "-" : await sha256Hex(digests)}\n`;
+  // Only when present, so that checkpoints without it keep the text form they were signed with.
+  return c.adopted === undefined ? text : text + `adopted ${c.adopted}\n`;
 }
 
 /** The checkpoint's JSON line, members in the order of FORMAT.md, with its newline. */
@@ -116,7 +135,8 @@ export function checkpointLine(c: AuditCheckpoint): string {
     `"offered":${c.offered},"seg_lines":${c.seg_lines},"seg_bytes":${c.seg_bytes},` +
     `"seg_sha256":"${c.seg_sha256}","seg_tags":"${c.seg_tags}","first_ts":"${c.first_ts}",` +
     `"last_ts":"${c.last_ts}","gaps":[${gaps.join(",")}]` +
-    (c.line_digests === undefined ? "" : `,"line_digests":"${c.line_digests}"`) + `,"sig":"${c.sig}"}\n`;
+    (c.line_digests === undefined ? "" : `,"line_digests":"${c.line_digests}"`) +
+    (c.adopted === undefined ? "" : `,"adopted":${c.adopted}`) + `,"sig":"${c.sig}"}\n`;
 }
 
 /** The hash of a checkpoint (SHA-256 of its text form), which the next checkpoint's `prev` holds. */

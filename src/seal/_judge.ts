@@ -49,6 +49,7 @@ export function emptySummary(): Mutable<AuditTrailSummary> {
     lines: 0,
     verifiedLines: 0,
     unsealedLines: 0,
+    adoptedLines: 0,
     bytes: 0,
     gaps: 0,
     lost: 0,
@@ -263,7 +264,7 @@ export class Judge {
   }
 
   #push(finding: AuditTrailFinding): void {
-    if (finding.kind !== "gap" && finding.kind !== "unsealed_tail") {
+    if (finding.kind !== "gap" && finding.kind !== "unsealed_tail" && finding.kind !== "adopted") {
       this.summary.problems++;
       this.summary.intact = false;
     }
@@ -317,6 +318,8 @@ export class Judge {
       });
     }
     this.#release();
+    // Lines without any trusted checkpoint: nothing vouches for them (a deleted or emptied seal).
+    if (this.summary.lines > 0 && this.summary.trustedCheckpoints === 0) this.summary.intact = false;
     return this.take();
   }
 }

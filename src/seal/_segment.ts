@@ -232,6 +232,20 @@ export function reportProblems(judge: Judge, entry: Entry, firstLine: number, li
 /** Reports the losses a trusted checkpoint declares. */
 export function reportGaps(judge: Judge, entry: Entry, line: number): void {
   const c = entry.parsed!.checkpoint;
+  if (c.adopted !== undefined) {
+    const first = c.lines - c.seg_lines + 1;
+    judge.summary.adoptedLines += c.adopted;
+    judge.emit({
+      kind: "adopted",
+      line,
+      lastLine: line + c.adopted - 1,
+      count: c.adopted,
+      sealedLines: [first, first + c.adopted - 1],
+      seq: [c.seq, c.seq],
+      message: `${lineRange(line, line + c.adopted - 1)} ${agree(1, c.adopted, "was", "were")} sealed after a ` +
+        `restart, not as ${agree(1, c.adopted, "it was", "they were")} written (checkpoint ${c.seq})`,
+    });
+  }
   for (const g of c.gaps) {
     const where = g.in_segment ? ", handed to the stream but not delivered" : "";
     judge.emit({

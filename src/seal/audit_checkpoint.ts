@@ -58,6 +58,12 @@ export interface AuditCheckpoint {
   readonly gaps: readonly AuditCheckpointGap[];
   /** Per-line SHA-256 (16 bytes each), base64; only when a gap is `in_segment`. */
   readonly line_digests?: string;
+  /**
+   * Lines at the segment's start that this writer did not write itself but
+   * found in the stream at startup and sealed (after a crash, or written by
+   * someone else); only when there are some.
+   */
+  readonly adopted?: number;
   /** The signature of the text form, base64. */
   readonly sig: string;
 }

@@ -16,7 +16,12 @@ export interface AuditSealerOptions {
   readonly origin?: string;
   /** A segment is due once it holds this many lines. @default {4096} */
   readonly maxSegmentLines?: number;
-  /** A segment is due once it holds this many bytes. @default {1048576} */
+  /**
+   * A segment is due once it holds this many bytes; at most 128 MiB, so that
+   * a segment (this plus one write) stays within what a verifier checks by
+   * default (256 MiB).
+   * @default {1048576}
+   */
   readonly maxSegmentBytes?: number;
   /** A segment with lines or losses is due this long after the previous checkpoint. @default {5000} */
   readonly intervalMs?: number;
@@ -48,6 +53,8 @@ interface OpenGap {
 }
 
 const encoder = new TextEncoder();
+/** Largest `maxSegmentBytes`: half what `verifyAuditTrail` checks by default. */
+const MAX_SEGMENT_BYTES = 1 << 27;
 
 /**
  * Seals a stream of JSON lines into a verifiable trail: the sink hands it each
@@ -97,6 +104,8 @@ export class AuditSealer {
   #ends: Uint32Array[] | undefined = [];
   #segLines = 0;
   #segBytes = 0;
+  /** Lines at the open segment's start that were adopted, not written. */
+  #adopted = 0;
   #undelivered = 0;
   #gaps = new Map<string, OpenGap>();
   #lastCut: number;
@@ -137,6 +146,11 @@ export class AuditSealer {
     this.#origin = origin;
     this.#maxLines = positive(options.maxSegmentLines, 4096, "maxSegmentLines");
     this.#maxBytes = positive(options.maxSegmentBytes, 1 << 20, "maxSegmentBytes");
+    if (this.#maxBytes > MAX_SEGMENT_BYTES) {
+      throw new RangeError(
+        `Cannot create sealer: maxSegmentBytes must be at most ${MAX_SEGMENT_BYTES}, got ${this.#maxBytes}`,
+      );
+    }
     this.#interval = positive(options.intervalMs, 5000, "intervalMs");
     this.#heartbeat = options.heartbeat ?? false;
     this.#now = options.now ?? Date.now;
@@ -238,6 +252,25 @@ export class AuditSealer {
   }
 
   /**
+   * Adds lines this writer did not write itself (found in the stream at
+   * startup, after the last checkpoint) to the open segment, which must hold
+   * no other line yet: its checkpoint says how many lines it adopted, and a
+   * verifier reports them as such rather than vouching for them.
+   *
+   * @param chunk Whole lines, each ended by `"\n"`; must not change afterwards.
+   * @param lines How many lines it holds.
+   * @returns Whether the segment reached its size limit (call `seal()`).
+   * @throws {TypeError} When the open segment already holds lines this writer wrote.
+   */
+  adopt(chunk: Uint8Array, lines: number): boolean {
+    if (this.#segLines !== this.#adopted) {
+      throw new TypeError("Cannot adopt lines: the open segment already holds lines written by this sealer");
+    }
+    this.#adopted += lines;
+    return this.append(chunk, lines);
+  }
+
+  /**
    * Records events that never reached the stream (dropped, invalid, sent to a
    * fallback, recorded after close, cut by a deadline).
    *
@@ -307,14 +340,19 @@ export class AuditSealer {
     const chunks = this.#chunks;
     const ends = this.#ends;
     const lineCount = this.#segLines;
+    const adopted = this.#adopted;
     const gaps = [...this.#gaps.values()];
     const time = encodeValue(new Date(this.#now()).toISOString());
     this.#chunks = [];
     this.#ends = [];
     this.#gaps = new Map();
-    this.#segLines = this.#segBytes = this.#undelivered = 0;
+    this.#segLines =
+      this.#segBytes =
+      this.#undelivered =
+      this.#adopted =
+        0;
     this.#lastCut = this.#now();
-    const next = this.#chain.then(() => this.#make(chunks, ends, lineCount, gaps, time));
+    const next = this.#chain.then(() => this.#make(chunks, ends, lineCount, adopted, gaps, time));
     this.#chain = next.catch((error) => {
       this.#failure ??= error;
     });
@@ -325,6 +363,7 @@ export class AuditSealer {
     chunks: Uint8Array[],
     ends: Uint32Array[] | undefined,
     lineCount: number,
+    adopted: number,
     gaps: OpenGap[],
     time: string,
   ): Promise<Uint8Array<ArrayBuffer>> {
@@ -364,6 +403,7 @@ export class AuditSealer {
       last_ts: last < 0 ? "-" : lineTs(segment, lineStart(last), lines.ends[last]!),
       gaps: gaps.map((g): AuditCheckpointGap => ({ ...g })),
       ...(digests === undefined ? {} : { line_digests: toBase64(digests) }),
+      ...(adopted === 0 ? {} : { adopted: Math.min(adopted, lines.count) }),
     };
     const text = encoder.encode(await checkpointText(unsigned, tagBytes, digests));
     const sig = await this.#key.sign(text);

@@ -21,11 +21,13 @@ export type AuditTrailFindingKind =
   | "malformed"
   | "foreign_seal"
   | "unsealed_tail"
+  | "adopted"
   | "gap";
 
 /**
- * One thing {@linkcode verifyAuditTrail} found. Every kind but `gap` and
- * `unsealed_tail` means the trail is not intact.
+ * One thing {@linkcode verifyAuditTrail} found. Every kind but `gap`,
+ * `unsealed_tail` and `adopted` (lines sealed after a restart, not as they
+ * were written) means the trail is not intact.
  */
 export interface AuditTrailFinding {
   /** What was found. */
@@ -72,6 +74,12 @@ export interface AuditTrailSummary {
   readonly verifiedLines: number;
   /** Data lines after the last checkpoint. */
   readonly unsealedLines: number;
+  /**
+   * Sealed lines the writer adopted at a restart (found after the last
+   * checkpoint, or in a log without a seal): sealed, but not as they were
+   * written, so anyone who could write the log may have written them.
+   */
+  readonly adoptedLines: number;
   /** Bytes of the data source. */
   readonly bytes: number;
   /** Gap records in the trusted checkpoints. */
@@ -84,7 +92,7 @@ export interface AuditTrailSummary {
   readonly written: number;
   /** Findings that mean the trail is not intact. */
   readonly problems: number;
-  /** No such finding. */
+  /** No such finding, and, when there are data lines, some trusted checkpoint (else nothing is vouched for). */
   readonly intact: boolean;
   /** Sequence number of the first trusted checkpoint. */
   readonly firstSeq: number | undefined;
@@ -111,7 +119,13 @@ export interface VerifyAuditTrailOptions {
    * @default {false}
    */
   readonly continues?: boolean;
-  /** Largest segment held in memory, in bytes; a larger one is only counted. @default {16777216} */
+  /**
+   * Largest segment held in memory, in bytes; a larger one is reported
+   * `malformed`. The default exceeds any segment a sealer makes with its
+   * largest `maxSegmentBytes` (128 MiB) plus one write; only a single event
+   * line larger than that needs more.
+   * @default {268435456}
+   */
   readonly maxSegmentBytes?: number;
 }
 
@@ -145,7 +159,7 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
     if (options.origin !== undefined && !isName(options.origin, 256)) {
       throw new TypeError("Cannot verify: origin is not a valid origin");
     }
-    const max = options.maxSegmentBytes ?? 1 << 24;
+    const max = options.maxSegmentBytes ?? MAX_SEGMENT_BYTES;
     if (!Number.isSafeInteger(max) || max < 1) {
       throw new RangeError(`Cannot verify: maxSegmentBytes must be a positive integer, got ${max}`);
     }
@@ -208,6 +222,9 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
   }
 }
 
+/** Default largest segment verified (see `maxSegmentBytes`): twice the sealer's largest `maxSegmentBytes`. */
+const MAX_SEGMENT_BYTES = 1 << 28;
+
 /** Longest checkpoint line read (tags and digests of a large segment fit well within). */
 const MAX_CHECKPOINT_BYTES = 1 << 24;
 
@@ -223,8 +240,9 @@ function previousOf(previous: AuditCheckpoint | string): Exclude<ReturnType<type
  * inserted, deleted or reordered (with their line ranges), data or seal
  * truncated, a broken chain, a bad signature, an unknown key, a malformed
  * checkpoint, a seal from another log, the losses the trail declares (`gap`),
- * and the lines after the last checkpoint (`unsealed_tail`, what a crash
- * leaves). The format is in `src/seal/FORMAT.md`.
+ * the lines after the last checkpoint (`unsealed_tail`, what a crash
+ * leaves), and the lines a writer sealed at a restart without having written
+ * them (`adopted`). The format is in `src/seal/FORMAT.md`.
  *
  * @param data The data stream: a `ReadableStream<Uint8Array>`, a `Response`, a `Blob` or an async iterable of bytes.
  * @param options The verify keys; the seal stream (else checkpoints are read in band); the expected origin.

@@ -185,8 +185,12 @@ for (const runtime of Object.keys(RUNTIMES)) {
       assert.deepEqual([JSON.parse(stats.stdout).total, JSON.parse(stats.stdout).invalidLines], [6, 0]);
       writeFileSync(join(dir, "plain.jsonl"), dataLines(trail).join(""));
       const none = await check("plain.jsonl", "audit-seal.public.jwk");
-      assert.equal(none.status, 0, "no checkpoint at all: every line is an unsealed tail, which is not tampering");
+      assert.equal(none.status, 1, "no checkpoint at all: nothing vouches for the lines");
       assert.match(none.stdout, /plain\.jsonl:1-6: unsealed tail/);
+      assert.match(lines(none.stdout).at(-1)!, /NOT intact \(no trusted checkpoint\): 0 segments, 6 lines/);
+      writeFileSync(join(dir, "empty.jsonl"), "");
+      const empty = await check("empty.jsonl", "audit-seal.public.jwk");
+      assert.equal(empty.status, 0, `an empty log without checkpoints is intact: ${empty.stdout}`);
     });
 
     it(`audit verify exits 2 with one line for input it cannot read (${runtime})`, SLOW, async () => {

@@ -21,8 +21,8 @@ async function inDir(test: (path: string) => Promise<void>): Promise<void> {
 }
 
 /** Runs a sealed file sink over `path`: records `count` events from `first`, then closes. */
-async function record(path: string, first: number, count: number, key: unknown): Promise<number> {
-  const seal = await fileSeal(path, { key: key as string, maxSegmentLines: 3 });
+async function record(path: string, first: number, count: number, key: unknown, adopt = false): Promise<number> {
+  const seal = await fileSeal(path, { key: key as string, maxSegmentLines: 3, adoptExisting: adopt });
   const sink = new JsonLinesAuditSink(fileDestination(path), { seal });
   for (let i = first; i < first + count; i++) sink.onCall(numbered(i));
   await sink.close();
@@ -71,21 +71,32 @@ describe("fileSeal", () => {
       assert.deepEqual(unsealed.findings.map((f) => [f.kind, f.count]), [["unsealed_tail", 3]]);
       assert.equal(await record(path, 4, 2, key), 3);
       const { findings, summary } = await verifyFiles(path);
-      assert.deepEqual(findings, [], show(findings));
-      assert.equal(summary.verifiedLines, 4 + 3 + 2);
+      // Sealed, but reported as adopted: this writer did not write them as they are now.
+      assert.deepEqual(
+        findings.map((f) => [f.kind, f.line, f.lastLine]),
+        [["adopted", 5, 6], ["adopted", 7, 7]],
+        show(findings),
+      );
+      assert.equal(summary.intact, true);
+      assert.deepEqual([summary.verifiedLines, summary.adoptedLines], [4 + 3 + 2, 3]);
     });
   });
 
-  it("fileSeal seals a log that had no seal file, and takes the key as JWK text", async () => {
+  it("fileSeal seals a log that had no seal file only with adoptExisting, and takes the key as JWK text", async () => {
     await inDir(async (path) => {
       const pair = await generateAuditSealKey();
       writeFileSync(path, eventLine(1) + eventLine(2));
-      assert.equal(await record(path, 3, 2, JSON.stringify(pair.privateJwk)), 2);
+      const jwk = JSON.stringify(pair.privateJwk);
+      await assert.rejects(
+        record(path, 3, 2, jwk),
+        (e: unknown) => e instanceof IoError && /adoptExisting/.test(e.message),
+      );
+      assert.equal(await record(path, 3, 2, jwk, true), 2);
       const { findings, summary } = await verify(readFileSync(path, "utf8"), {
         keys: await importAuditVerifyKey(pair.publicJwk),
         seal: readFileSync(`${path}.seal`, "utf8"),
       });
-      assert.deepEqual(findings, [], show(findings));
+      assert.deepEqual(findings.map((f) => [f.kind, f.line, f.lastLine]), [["adopted", 1, 2]], show(findings));
       assert.equal(summary.verifiedLines, 4);
     });
   });

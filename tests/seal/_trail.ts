@@ -113,7 +113,7 @@ export async function verify(
 
 /** The findings that mean tampering (all but gaps and the unsealed tail). */
 export function problems(findings: readonly AuditTrailFinding[]): AuditTrailFinding[] {
-  return findings.filter((f) => f.kind !== "gap" && f.kind !== "unsealed_tail");
+  return findings.filter((f) => f.kind !== "gap" && f.kind !== "unsealed_tail" && f.kind !== "adopted");
 }
 
 /** A compact view of findings for assertion messages. */

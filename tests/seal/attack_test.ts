@@ -6,7 +6,14 @@ import assert from "node:assert/strict";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
-import { dataLines, inBandLines, keys, problems, sealTrail, show, type Trail, verify } from "./_trail.ts";
+import { dataLines, eventLine, inBandLines, keys, problems, sealTrail, show, type Trail, verify } from "./_trail.ts";
+import { AuditSealer } from "../../src/seal/audit_sealer.ts";
+import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
+import { main } from "../../src/cli/main.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const encoder = new TextEncoder();
 /** Heavy cases: many verifications, or tens of megabytes. */
@@ -177,11 +184,7 @@ describe("verifyAuditTrail under attack", () => {
 });
 
 describe("verifyAuditTrail on honest trails at the edges of its limits", () => {
-  it("verifies an honest segment larger than its default maxSegmentBytes (a sink's single large event)", {
-    ...SLOW,
-    skip: "reason: the sink seals a segment of any size (one event of 17 MiB, or maxSegmentBytes above 16 MiB), but " +
-      "verifyAuditTrail calls a segment over its maxSegmentBytes (16 MiB, no CLI flag) malformed: NOT intact",
-  }, async () => {
+  it("verifyAuditTrail verifies an honest segment of a single 17 MiB event by default", SLOW, async () => {
     const key = await keys();
     const data = new MemoryDestination();
     const seal = new MemoryDestination();
@@ -192,5 +195,47 @@ describe("verifyAuditTrail on honest trails at the edges of its limits", () => {
     const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
     assert.deepEqual(problems(findings), [], show(findings));
     assert.equal(summary.verifiedLines, 1);
+    // Below the segment, the verifier says which bound it hit.
+    const small = await verify(data.text(), { keys: key.verify, seal: seal.text(), maxSegmentBytes: 16 << 20 });
+    assert.equal(small.findings[0]?.kind, "malformed", show(small.findings));
+    assert.equal(small.summary.intact, false);
+    assert.match(small.findings[0]!.message, /more than maxSegmentBytes \(16777216\)/);
+  });
+
+  it("AuditSealer refuses a maxSegmentBytes above half of what verifyAuditTrail checks by default", async () => {
+    const key = (await keys()).seal;
+    assert.equal(new AuditSealer(key, { maxSegmentBytes: 1 << 27 }).maxSegmentBytes, 1 << 27);
+    assert.throws(() => new AuditSealer(key, { maxSegmentBytes: (1 << 27) + 1 }), RangeError);
+  });
+
+  it("audit verify --max-segment-bytes bounds the segments it checks, and refuses a value that is not a size", async () => {
+    const pair = await generateAuditSealKey();
+    const sealer = new AuditSealer(await importAuditSealKey(pair.privateJwk));
+    const dir = mkdtempSync(join(tmpdir(), "atd-verify-max-"));
+    try {
+      const lines = eventLine(1) + eventLine(2);
+      sealer.append(encoder.encode(lines), 2);
+      writeFileSync(join(dir, "a.jsonl"), lines);
+      writeFileSync(join(dir, "a.jsonl.seal"), await sealer.seal());
+      writeFileSync(join(dir, "key.jwk"), JSON.stringify(pair.publicJwk));
+      const cli = async (...extra: string[]): Promise<[number | undefined, string]> => {
+        let out = "";
+        const write = (t: string): Promise<void> => Promise.resolve(void (out += t));
+        const args = ["verify", join(dir, "a.jsonl"), "--key", join(dir, "key.jwk"), ...extra];
+        return [await main(args, { stdout: write, stderr: write }), out];
+      };
+      assert.equal((await cli())[0], 0);
+      const [status, out] = await cli("--max-segment-bytes", String(lines.length - 1));
+      assert.equal(status, 1, out);
+      assert.match(out, /malformed: checkpoint 0 seals \d+ bytes, more than maxSegmentBytes/);
+      assert.equal((await cli("--max-segment-bytes", String(lines.length)))[0], 0);
+      for (const bad of ["0", "-1", "1e6", "x", "99999999999999999"]) {
+        const [code, text] = await cli("--max-segment-bytes", bad);
+        assert.equal(code, 2, `${bad}: ${text}`);
+        assert.match(text, /cannot read --max-segment-bytes/);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

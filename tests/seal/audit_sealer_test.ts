@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import type { AuditCheckpoint } from "../../src/seal/audit_checkpoint.ts";
 import { fromBase64 } from "../../src/seal/_encoding.ts";
-import { eventLine, keys } from "./_trail.ts";
+import { eventLine, keys, show, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -170,5 +170,42 @@ describe("AuditSealer", () => {
     const a = new AuditSealer(key).origin;
     assert.match(a, /^urn:uuid:[0-9a-f-]{36}$/);
     assert.notEqual(a, new AuditSealer(key).origin);
+  });
+
+  it("adopt marks the lines at a segment's start as adopted, signed, and only when there are some", async () => {
+    const key = await keys();
+    const sealer = new AuditSealer(key.seal, { origin: "o" });
+    const lines = [0, 1, 2, 3].map((i) => eventLine(i));
+    sealer.adopt(bytes(lines.slice(0, 2)), 2);
+    sealer.append(bytes(lines.slice(2, 3)), 1);
+    assert.throws(() => sealer.adopt(bytes(lines.slice(3)), 1), TypeError);
+    const adopted = decoder.decode(await sealer.seal());
+    sealer.append(bytes(lines.slice(3)), 1);
+    const plain = decoder.decode(await sealer.seal());
+    assert.equal(JSON.parse(adopted).adopted, 2);
+    assert.match(adopted, /,"adopted":2,"sig":/);
+    assert.equal("adopted" in JSON.parse(plain), false);
+    const data = lines.join("");
+    const ok = await verify(data, { keys: key.verify, seal: adopted + plain });
+    assert.deepEqual(ok.findings.map((f) => [f.kind, f.line, f.lastLine, f.sealedLines]), [["adopted", 1, 2, [1, 2]]]);
+    assert.deepEqual([ok.summary.intact, ok.summary.verifiedLines, ok.summary.adoptedLines], [true, 4, 2]);
+    const inBand = await verify(lines.slice(0, 3).join("") + adopted + lines[3] + plain, { keys: key.verify });
+    assert.deepEqual(inBand.findings.map((f) => [f.kind, f.line, f.lastLine]), [["adopted", 1, 2]]);
+    // The member is signed: dropping it, or changing it, breaks the signature.
+    for (const forged of [adopted.replace(',"adopted":2', ""), adopted.replace('"adopted":2', '"adopted":1')]) {
+      const { findings } = await verify(data, { keys: key.verify, seal: forged + plain });
+      assert.ok(findings.some((f) => f.kind === "bad_signature"), show(findings));
+    }
+    for (const bad of ["0", "4", "-1", "1.5", '"2"']) {
+      const { findings } = await verify(data, {
+        keys: key.verify,
+        seal: adopted.replace('"adopted":2', `"adopted":${bad}`),
+      });
+      assert.match(
+        findings[0]?.message ?? "",
+        /adopted is not a count of the segment's lines/,
+        `${bad}: ${show(findings)}`,
+      );
+    }
   });
 });
