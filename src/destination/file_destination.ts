@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { COALESCE_WRITES } from "./_coalesce.ts";
 import { runtime } from "../runtime/runtime.ts";
 import { IoError, pathText, toIoError } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
@@ -119,6 +120,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
     abort: () => file.close(),
   });
   const destination = Object.assign(stream, {
+    [COALESCE_WRITES]: true,
     attach(next: DeliveryReport): void {
       report = next;
     },

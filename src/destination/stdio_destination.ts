@@ -1,3 +1,4 @@
+import { COALESCE_WRITES } from "./_coalesce.ts";
 import { standardStreamWriter } from "../runtime/stdio.ts";
 
 /**
@@ -18,7 +19,11 @@ import { standardStreamWriter } from "../runtime/stdio.ts";
  */
 export function stdioDestination(which: "stdout" | "stderr"): WritableStream<Uint8Array> {
   const writeAll = standardStreamWriter(which);
-  if (writeAll) return new WritableStream({ write: (chunk) => writeAll(chunk) });
+  if (writeAll) {
+    return Object.assign(new WritableStream<Uint8Array>({ write: (chunk) => writeAll(chunk) }), {
+      [COALESCE_WRITES]: true,
+    });
+  }
   const decoder = new TextDecoder();
   const log = which === "stdout" ? console.log : console.error;
   return new WritableStream({

@@ -29,7 +29,7 @@ const MAX_WRITE_CHARS = 1 << 20;
  * write costs tens of microseconds of CPU (a trip through the runtime's I/O
  * threads), measured.
  */
-const WRITE_INTERVAL_MS = 2;
+export const WRITE_INTERVAL_MS = 2;
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**

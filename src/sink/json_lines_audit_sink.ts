@@ -1,3 +1,4 @@
+import { coalesces } from "../destination/_coalesce.ts";
 import type { CallEvent } from "../event/call_event.ts";
 import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
@@ -11,7 +12,7 @@ import {
   DEFAULT_AUDIT_QUEUE_BYTES,
   DEFAULT_AUDIT_QUEUE_CAPACITY,
 } from "./audit_sink.ts";
-import { LineQueue } from "./_queue.ts";
+import { LineQueue, WRITE_INTERVAL_MS } from "./_queue.ts";
 import { type LossCounter, LossLedger, lossMessages } from "./_losses.ts";
 import { DestinationLink } from "./_destination_link.ts";
 import { Reporter } from "./_reporter.ts";
@@ -188,6 +189,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       this.#destination.deliver,
       sealing !== undefined,
       settings.maxQueueBytes,
+      // Only a file or stdout gathers lines that trickle in (a write held back at most 2 ms): any other
+      // destination batches on its own, and a page leaving must find every line already there.
+      coalesces(destination) ? WRITE_INTERVAL_MS : 0,
     );
   }
 

@@ -1,7 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { JsonLinesAuditSink } from "../../mod.ts";
+import { coalesces } from "../../src/destination/_coalesce.ts";
+import { stdioDestination } from "../../src/destination/stdio_destination.ts";
 import { LineQueue } from "../../src/sink/_queue.ts";
-import { tick } from "../_helpers/events.ts";
+import { numbered, tick } from "../_helpers/events.ts";
 
 const decoder = new TextDecoder();
 
@@ -146,5 +149,24 @@ describe("LineQueue", () => {
     for (const line of lines) queue.push(line);
     await queue.drained();
     assert.deepEqual(chunks.flat(), lines);
+  });
+});
+
+describe("JsonLinesAuditSink write gathering", () => {
+  it("hands a plain stream each line in the turn it was recorded, and gathers only for a file or stdout", async () => {
+    const writes: number[] = [];
+    const plain = new WritableStream<Uint8Array>({ write: (chunk) => void writes.push(chunk.length) });
+    const sink = new JsonLinesAuditSink(plain);
+    const microtasks = async (): Promise<void> => {
+      for (let i = 0; i < 50; i++) await Promise.resolve();
+    };
+    sink.onCall(numbered(1));
+    await microtasks();
+    sink.onCall(numbered(2)); // within 2 ms of the first write: a file destination would hold it back
+    await microtasks();
+    assert.equal(writes.length, 2, "no write held back for a plain stream");
+    await sink.close();
+    assert.equal(coalesces(plain), false);
+    assert.equal(coalesces(stdioDestination("stderr")), true);
   });
 });
