@@ -1,5 +1,6 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
+import { isByteSource, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
@@ -72,7 +73,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
    * @throws {RangeError} When `maxLineBytes` is not a positive integer.
    */
   constructor(source: CallEventSource, options: ReadCallEventsOptions = {}) {
-    if (!isSource(source)) {
+    if (!isByteSource(source)) {
       throw new TypeError(
         "Cannot read call events: source must be a ReadableStream, a Response, a Blob or an async iterable of bytes",
       );
@@ -106,7 +107,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
   }
 
   async *#read(): AsyncGenerator<CallEvent, void, undefined> {
-    const reader = toStream(this.#source).getReader();
+    const reader = toByteStream(this.#source).getReader();
     const splitter = new LineSplitter(this.#max);
     const { onInvalid, strict } = this.#options;
     const batch: CallEvent[] = [];
@@ -214,29 +215,4 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
  */
 export function readCallEvents(source: CallEventSource, options: ReadCallEventsOptions = {}): CallEventReader {
   return new CallEventReader(source, options);
-}
-
-function isSource(source: unknown): source is CallEventSource {
-  if (typeof source !== "object" || source === null) return false;
-  return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
-    (typeof Blob === "function" && source instanceof Blob) || Symbol.asyncIterator in source;
-}
-
-function toStream(source: CallEventSource): ReadableStream<Uint8Array> {
-  if (source instanceof ReadableStream) return source;
-  if (typeof Response === "function" && source instanceof Response) return source.body ?? new Blob([]).stream();
-  if (typeof Blob === "function" && source instanceof Blob) return source.stream();
-  const iterable = source as AsyncIterable<Uint8Array>;
-  let iterator: AsyncIterator<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      iterator ??= iterable[Symbol.asyncIterator]();
-      const next = await iterator.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    async cancel(reason) {
-      await iterator?.return?.(reason);
-    },
-  }, { highWaterMark: 0 });
 }

@@ -1,33 +1,7 @@
 // Reading for the verifier: a byte source that can look ahead by a bounded
 // number of bytes without consuming them, and a reader of seal-stream lines.
 import type { CallEventSource } from "../read/read_call_events.ts";
-
-/** Whether `source` is one of the kinds `readCallEvents` accepts. */
-export function isByteSource(source: unknown): source is CallEventSource {
-  if (typeof source !== "object" || source === null) return false;
-  return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
-    (typeof Blob === "function" && source instanceof Blob) || Symbol.asyncIterator in source;
-}
-
-/** `source` as a byte stream (never `ReadableStream.from`: Chromium lacks it). */
-export function toByteStream(source: CallEventSource): ReadableStream<Uint8Array> {
-  if (source instanceof ReadableStream) return source;
-  if (typeof Response === "function" && source instanceof Response) return source.body ?? new Blob([]).stream();
-  if (typeof Blob === "function" && source instanceof Blob) return source.stream();
-  const iterable = source as AsyncIterable<Uint8Array>;
-  let iterator: AsyncIterator<Uint8Array> | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      iterator ??= iterable[Symbol.asyncIterator]();
-      const next = await iterator.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    async cancel(reason) {
-      await iterator?.return?.(reason);
-    },
-  }, { highWaterMark: 0 });
-}
+import { toByteStream } from "../read/_byte_stream.ts";
 
 /** Bytes of a stream, read ahead on demand; memory holds what was asked for plus one chunk. */
 export class ByteSource {

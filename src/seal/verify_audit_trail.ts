@@ -1,7 +1,8 @@
 import type { CallEventSource } from "../read/read_call_events.ts";
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
-import { ByteSource, isByteSource } from "./_byte_source.ts";
+import { isByteSource } from "../read/_byte_stream.ts";
+import { ByteSource } from "./_byte_source.ts";
 import { checkpointHash, checkpointLine, parseCheckpoint } from "./_checkpoint.ts";
 import { isName } from "./_encoding.ts";
 import { verifyInBand } from "./_inband.ts";

@@ -65,17 +65,6 @@ export function tick(ms = 0): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/**
- * A signal that aborts after `ms` milliseconds. Not `AbortSignal.timeout`:
- * Node does not keep a process alive for that timer, so a test waiting on a
- * destination that never settles would end before its deadline.
- */
-export function abortAfter(ms: number): AbortSignal {
-  const controller = new AbortController();
-  setTimeout(() => controller.abort(new DOMException("test deadline", "TimeoutError")), ms);
-  return controller.signal;
-}
-
 /** A plain stream whose writes never finish: the queue can only fill. */
 export function stalledStream(): WritableStream<Uint8Array> {
   return new WritableStream({ write: () => new Promise(() => {}) });
