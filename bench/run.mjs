@@ -87,6 +87,9 @@ function runOne({ runtime, contender, temp = "warm", build = "prebuilt", shape =
     result.lineBytes = lines > 0 ? bytes / lines : 0;
   }
   rmSync(out, { force: true });
+  // The kernel writes this run's pages back now, not during the next run: left to overlap, that slowed whichever ran
+  // next by up to 2x (seen in the kernel's page-cache copy, 8x more samples).
+  spawnSync("sync");
   return { runtime, rep, temp, build, shape, variant: `${temp}/${build}/${shape}`, ...result };
 }
 
