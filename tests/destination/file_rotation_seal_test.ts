@@ -50,7 +50,7 @@ function members(dir: string, names: readonly string[]) {
 }
 
 async function verifySet(dir: string, names = setFiles(dir)) {
-  return await verifyAuditSet(members(dir, names), { keys: (await keys()).verify });
+  return await verifyAuditSet(members(dir, names), { keys: (await keys()).verify }).result();
 }
 
 function checkpoints(dir: string, name: string): { lines: number; seg_lines: number; seq: number }[] {
