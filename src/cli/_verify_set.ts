@@ -1,0 +1,220 @@
+// `audit verify` over one rotated set: its files handed to verifyAuditSet one
+// at a time, each with its own seal, and the findings printed as they come,
+// then one summary line per file.
+import { IoError } from "../runtime/io_error.ts";
+import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
+import type { AuditVerifyKey } from "../seal/audit_seal_key.ts";
+import {
+  type AuditSetFile,
+  type AuditSetFinding,
+  type AuditSetFindingKind,
+  verifyAuditSet,
+} from "../seal/verify_audit_set.ts";
+import type { AuditTrailSummary } from "../seal/verify_audit_trail.ts";
+import { CliError } from "./_args.ts";
+import { terminalSafe } from "./_format.ts";
+import { gunzip, GzipError } from "./_input.ts";
+import { compressedInstead, type DataFile } from "./_rotated_set.ts";
+
+/** Bytes per read: large reads keep verification near the speed of hashing. */
+const READ_SIZE = 1 << 20;
+
+/** How each kind of finding is named on a line. */
+const NAMES: Record<AuditSetFindingKind, string> = {
+  edited: "edited",
+  inserted: "inserted",
+  deleted: "deleted",
+  reordered: "reordered",
+  truncated: "truncated",
+  broken_chain: "broken chain",
+  bad_signature: "bad signature",
+  unknown_key: "unknown key",
+  malformed: "malformed",
+  foreign_seal: "seal from another log",
+  unsealed_tail: "unsealed tail",
+  adopted: "adopted",
+  gap: "gap",
+  missing_seal: "missing seal",
+  unreadable: "altered or cut short",
+};
+
+/** Where `audit verify` writes (it gathers the text into large writes). */
+export interface VerifyOutput {
+  write(text: string): Promise<void>;
+}
+
+/** How a set is verified. */
+export interface SetOptions {
+  readonly keys: AuditVerifyKey[];
+  readonly origin: string | undefined;
+  /** A seal file given with --seal (one file only). */
+  readonly seal: string | undefined;
+  readonly inBand: boolean;
+  /** The set's first file continues a stream not given (older files removed by retention). */
+  readonly continues: boolean;
+  readonly strict: boolean;
+  readonly maxSegmentBytes: number | undefined;
+}
+
+/** A file of the set as it is read, and its seal file (`undefined`: in band). */
+interface Member {
+  readonly file: DataFile;
+  readonly sealName: string | undefined;
+}
+
+/**
+ * Verifies a rotated set's files in order along one chain, printing each
+ * finding and each file's summary line.
+ *
+ * @returns Whether the set is intact (and, with --strict, without gaps or unsealed lines).
+ * @throws {CliError} When a file cannot be opened or read (a `.gz` that will not decompress is a finding).
+ */
+export async function verifySet(
+  driver: RuntimeDriver,
+  set: readonly DataFile[],
+  options: SetOptions,
+  out: VerifyOutput,
+): Promise<boolean> {
+  // verifyAuditSet finishes a file before it takes the next: findings and summaries are the current file's.
+  let current: Member | undefined;
+  try {
+    const verification = verifyAuditSet(members(driver, set, options, out, (member) => current = member), {
+      keys: options.keys,
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
+      continues: options.continues,
+      onFile: async (summary) => {
+        if (!summary.unreadable) await out.write(formatVerifySummary(summary.file, current!.sealName, summary) + "\n");
+      },
+    });
+    for await (const finding of verification) await out.write(formatSetFinding(finding, current!));
+    const { intact, perFile } = verification.summary;
+    return intact && (!options.strict || perFile.every(clean));
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    const name = current?.file.path ?? set[0]!.path;
+    const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
+    throw new CliError(`cannot verify ${name}: ${reason}`);
+  }
+}
+
+/** No gap, unsealed line or adopted line (what --strict also asks). */
+function clean(s: AuditTrailSummary): boolean {
+  return s.gaps === 0 && s.unsealedLines === 0 && s.adoptedLines === 0;
+}
+
+/**
+ * The set's files as verifyAuditSet takes them, each opened when asked for
+ * and closed when the next is. A listed file gone since the listing is read
+ * compressed (its `.gz`) or skipped, with a line; a file without its seal
+ * when others of the set have theirs has `seal: null`.
+ */
+async function* members(
+  driver: RuntimeDriver,
+  set: readonly DataFile[],
+  options: SetOptions,
+  out: VerifyOutput,
+  onMember: (member: Member) => void,
+): AsyncGenerator<AuditSetFile, void, undefined> {
+  const seals: (string | undefined)[] = [];
+  for (const file of set) {
+    seals.push(
+      options.inBand ? undefined : options.seal ?? ((await exists(driver, file.seal)) ? file.seal : undefined),
+    );
+  }
+  const sidecar = seals.some((seal) => seal !== undefined);
+  for (let i = 0; i < set.length; i++) {
+    let file = set[i]!;
+    const sealName = seals[i];
+    if (file.listed && !(await exists(driver, file.path))) {
+      // Gone since the listing: compressed (read the archive) or removed by retention (the chain tells the rest).
+      const compressed = compressedInstead(file);
+      if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
+      else {
+        await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
+        continue;
+      }
+    }
+    const data = await openFile(driver, file.path);
+    const seal = sealName === undefined ? undefined : await openFile(driver, sealName).catch(async (error) => {
+      await data.close().catch(() => {});
+      throw error;
+    });
+    onMember({ file, sealName });
+    try {
+      const bytes = chunks(data, file.path);
+      const sealBytes = seal === undefined ? (sidecar ? null : undefined) : chunks(seal, sealName!);
+      yield {
+        name: file.path,
+        data: file.gzip ? gunzip(bytes) : bytes,
+        ...(sealBytes === undefined ? {} : { seal: sealBytes }),
+      };
+    } finally {
+      await data.close().catch(() => {});
+      await seal?.close().catch(() => {});
+    }
+  }
+}
+
+/** A finding's line; a file that cannot be read but for a `.gz` that will not decompress ends the command. */
+function formatSetFinding(finding: AuditSetFinding, { file, sealName }: Member): string {
+  if (finding.kind === "missing_seal") return terminalSafe(`${file.path}: missing seal: ${file.seal} not found`) + "\n";
+  if (finding.kind !== "unreadable") return formatFinding(file.path, sealName, finding);
+  if (!(finding.cause instanceof GzipError)) throw finding.cause;
+  return terminalSafe(`${file.path}: ${NAMES.unreadable}: ${finding.cause.message}`) + "\n";
+}
+
+/** `FILE:LINES: kind: message`, the line range being the data lines concerned (or where they were). */
+function formatFinding(file: string, sealName: string | undefined, f: Omit<AuditSetFinding, "file">): string {
+  const lines = f.lastLine > f.line ? `${f.line}-${f.lastLine}` : `${f.line}`;
+  const where = f.sealLine === undefined ? "" : ` (${sealName ?? file}:${f.sealLine})`;
+  return terminalSafe(`${file}:${lines}: ${NAMES[f.kind]}: ${f.message}${where}`) + "\n";
+}
+
+/** The last line: the verdict and the counts. */
+function formatVerifySummary(file: string, sealName: string | undefined, s: AuditTrailSummary): string {
+  const verdict = s.intact
+    ? "intact"
+    : s.problems === 0
+    ? "NOT intact (no trusted checkpoint)"
+    : `NOT intact (${s.problems} problem${s.problems === 1 ? "" : "s"})`;
+  const seal = sealName === undefined ? "in band" : `seal ${sealName}`;
+  const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
+  return terminalSafe(
+    `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")}, ${plural(s.lines, "line")} ` +
+      `(${s.verifiedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} of them adopted` : ""}, ` +
+      `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
+      `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
+  );
+}
+
+async function exists(driver: RuntimeDriver, path: string): Promise<boolean> {
+  return await driver.stat(path).then((info) => info.kind !== "directory", () => false);
+}
+
+/** Opens a file to read, turning a failure into a one-line CliError. */
+export async function openFile(driver: RuntimeDriver, name: string): Promise<FileHandle> {
+  try {
+    return await driver.openRead(name);
+  } catch (error) {
+    throw new CliError(`cannot read ${name}: ${error instanceof IoError ? error.reason : String(error)}`);
+  }
+}
+
+/** A file's bytes in large chunks (a fresh buffer each: the verifier keeps what it is given). */
+export async function* chunks(handle: FileHandle, name: string): AsyncGenerator<Uint8Array<ArrayBuffer>> {
+  let position = 0;
+  const seekable = handle.kind === "file";
+  for (;;) {
+    const buffer = new Uint8Array(READ_SIZE);
+    let n: number;
+    try {
+      n = await handle.read(buffer, seekable ? position : null);
+    } catch (error) {
+      throw new CliError(`cannot read ${name}: ${error instanceof IoError ? error.reason : String(error)}`);
+    }
+    if (n === 0) return;
+    position += n;
+    yield buffer.subarray(0, n);
+  }
+}
