@@ -72,6 +72,13 @@ export class LineQueue {
   #hold: (() => void) | undefined;
   #lastWrite: Promise<void> = RESOLVED;
   #pumpScheduled = false;
+  /**
+   * A destination write is held back or in flight: lines pushed meanwhile
+   * stay pending (counted all the same) and go into the size queue together
+   * when it ends, instead of as one batch per event-loop turn (each a trip
+   * through the stream's machinery: what made `await record()` per event slow).
+   */
+  #busy = false;
   /** Callers waiting for room, first come first served. */
   #waiters: (() => void)[] = [];
   #admitting = false;
@@ -118,7 +125,7 @@ export class LineQueue {
   /** Resolves when there is room, as a Web Streams writer's `ready` does. */
   get ready(): Promise<void> {
     if (this.desiredSize > 0) return RESOLVED;
-    this.#pump(); // the size queue's own backpressure must see the pending lines
+    this.#pump(true); // the size queue's own backpressure must see the pending lines
     this.#hold?.(); // someone waits for room: no holding back
     if (this.#bytes < this.#maxBytes) return this.#queue.ready;
     // Full in bytes: look again once a write frees some (it may be full in lines then).
@@ -137,7 +144,8 @@ export class LineQueue {
     const bytes = lineBytes(line);
     this.#bytes += bytes;
     this.#pendingBytes += bytes;
-    if (!this.#pumpScheduled) {
+    // While a write is busy, its end moves the lines: no pump until a write's worth waits.
+    if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
       queueMicrotask(this.#pump);
     }
@@ -145,7 +153,7 @@ export class LineQueue {
 
   /** Resolves once every line pushed so far was handed to the destination and its write settled. Never rejects. */
   drained(): Promise<void> {
-    this.#pump();
+    this.#pump(true);
     this.#hold?.();
     return this.#lastWrite;
   }
@@ -189,7 +197,7 @@ export class LineQueue {
 
   /** Resolves once every queued write is done; nothing can be pushed afterwards. */
   close(): Promise<void> {
-    this.#pump();
+    this.#pump(true);
     this.#hold?.();
     return this.#queue.close();
   }
@@ -213,11 +221,16 @@ export class LineQueue {
     while (this.#waiters.length > 0 && (this.#open || this.desiredSize > 0)) this.#waiters.shift()!();
   }
 
-  /** Moves pending lines into the size queue as batches (runs as a microtask after a burst). */
-  #pump = (): void => {
+  /**
+   * Moves pending lines into the size queue as batches (runs as a microtask
+   * after a burst). While a write is busy, lines wait for it to end unless
+   * a write's worth of them waits, or `now`.
+   */
+  #pump = (now?: boolean): void => {
     this.#pumpScheduled = false;
     const pending = this.#pending;
     if (pending.length === 0) return;
+    if (now !== true && this.#waitsForWrite()) return;
     this.#pending = [];
     const pendingBytes = this.#pendingBytes;
     this.#pendingBytes = 0;
@@ -256,12 +269,14 @@ export class LineQueue {
    */
   #writeOut(batch: Batch): Promise<void> {
     if (batch.taken) return RESOLVED;
+    this.#busy = true;
     const wait = this.#lastWriteAt + this.#writeInterval - performance.now();
     if (wait <= 0 || this.#unwrittenLines >= this.#writeLimit) return this.#gather();
     return new Promise((resolve) => {
       const end = (): void => {
         clearTimeout(timer);
         this.#hold = undefined;
+        this.#pump(true); // the lines that came during the wait go out with this write
         resolve(this.#gather());
       };
       const timer = setTimeout(end, wait);
@@ -281,11 +296,25 @@ export class LineQueue {
       for (const line of next.lines) chars += line.length + 1;
       count += next.lines.length;
     }
-    if (count === 0) return RESOLVED;
+    if (count === 0) {
+      this.#idle();
+      return RESOLVED;
+    }
     this.#unwritten.splice(0, lines.length);
     this.#unwrittenLines -= count;
     this.#lastWriteAt = performance.now();
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
-    return this.#deliver(encodeLines(lines, chars, ends), count, ends);
+    return this.#deliver(encodeLines(lines, chars, ends), count, ends).then(this.#idle);
   }
+
+  /** Whether pending lines wait for the busy write to end (fewer than a write's worth wait). */
+  #waitsForWrite(): boolean {
+    return this.#busy && this.#unwrittenLines + this.#pending.length < this.#writeLimit;
+  }
+
+  /** The write ended: the lines that came meanwhile go into the size queue, for the next write. */
+  #idle = (): void => {
+    this.#busy = false;
+    this.#pump();
+  };
 }
