@@ -3,9 +3,23 @@
 // waiting for room. What to do when it is full is the sink's policy, not this.
 import { encodeLines } from "../runtime/_encode_lines.ts";
 
-/** A batch of lines in the size queue; `taken` once its lines went out with an earlier batch (or were discarded). */
+/** Lines already turned into bytes (a burst's, see {@linkcode LineQueue.push}). */
+interface Encoded {
+  readonly chunk: Uint8Array;
+  readonly ends: Uint32Array | undefined;
+  readonly count: number;
+  /** The lines' size as counted against the byte bound (see {@linkcode lineBytes}). */
+  readonly bytes: number;
+}
+
+/**
+ * A batch of lines in the size queue, as text or already encoded; `taken`
+ * once its lines went out with an earlier batch (or were discarded).
+ */
 interface Batch {
-  readonly lines: string[];
+  readonly lines: string[] | undefined;
+  readonly encoded: Encoded | undefined;
+  readonly count: number;
   /** The lines' size as counted against the byte bound (see {@linkcode lineBytes}). */
   readonly bytes: number;
   taken: boolean;
@@ -61,8 +75,11 @@ export class LineQueue {
   /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
   readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
-  /** Lines pushed since the last pump, not yet in the size queue. */
+  /** Lines pushed since the last pump, not yet in the size queue: encoded ones (older), then text. */
+  #pendingEncoded: Encoded[] = [];
   #pending: string[] = [];
+  /** Lines of both. */
+  #pendingLines = 0;
   /** Batches in the size queue whose lines have not gone out yet, and their lines. */
   #unwritten: Batch[] = [];
   #unwrittenLines = 0;
@@ -106,7 +123,7 @@ export class LineQueue {
     this.#maxBytes = maxBytes;
     const queue = new WritableStream<Batch>(
       { write: (batch) => this.#writeOut(batch).then(() => this.#free(batch.bytes)) },
-      { highWaterMark: capacity, size: (batch) => batch.lines.length },
+      { highWaterMark: capacity, size: (batch) => batch.count },
     );
     this.#queue = queue.getWriter();
   }
@@ -114,7 +131,7 @@ export class LineQueue {
   /** Room left, in lines; zero or less means full (as in Web Streams), which it also is once the byte bound is reached. */
   get desiredSize(): number {
     if (this.#bytes >= this.#maxBytes) return 0;
-    return (this.#queue.desiredSize ?? 0) - this.#pending.length;
+    return (this.#queue.desiredSize ?? 0) - this.#pendingLines;
   }
 
   /** Whether a line fits under the byte bound now; a line larger than the bound fits only an empty queue. */
@@ -141,9 +158,14 @@ export class LineQueue {
   /** Queues one line (without its newline). */
   push(line: string): void {
     this.#pending.push(line);
+    this.#pendingLines++;
     const bytes = lineBytes(line);
     this.#bytes += bytes;
     this.#pendingBytes += bytes;
+    // A burst that a write's worth of lines does not end: they become bytes now. A line is a tree of
+    // strings until encoded (a template literal's result), which the collector would otherwise copy
+    // and promote with every line held until the burst ends.
+    if (this.#pending.length >= this.#writeLimit) this.#encodeAhead();
     // While a write is busy, its end moves the lines: no pump until a write's worth waits.
     if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
@@ -182,13 +204,17 @@ export class LineQueue {
    * @returns The number of lines given up.
    */
   discard(): number {
-    let lines = this.#pending.length;
+    let lines = this.#pendingLines;
+    let bytes = this.#pendingBytes;
+    for (const encoded of this.#pendingEncoded) bytes += encoded.bytes;
     this.#pending = [];
-    this.#free(this.#pendingBytes);
+    this.#pendingEncoded = [];
+    this.#pendingLines = 0;
+    this.#free(bytes);
     this.#pendingBytes = 0;
     for (const batch of this.#unwritten) {
       batch.taken = true;
-      lines += batch.lines.length;
+      lines += batch.count;
     }
     this.#unwritten = [];
     this.#unwrittenLines = 0;
@@ -228,23 +254,44 @@ export class LineQueue {
    */
   #pump = (now?: boolean): void => {
     this.#pumpScheduled = false;
-    const pending = this.#pending;
-    if (pending.length === 0) return;
+    if (this.#pendingLines === 0) return;
     if (now !== true && this.#waitsForWrite()) return;
+    const encoded = this.#pendingEncoded;
+    const pending = this.#pending;
+    this.#pendingEncoded = [];
     this.#pending = [];
+    this.#pendingLines = 0;
     const pendingBytes = this.#pendingBytes;
     this.#pendingBytes = 0;
+    for (const e of encoded) {
+      this.#enqueue({ lines: undefined, encoded: e, count: e.count, bytes: e.bytes, taken: false });
+    }
     const limit = this.#writeLimit;
     for (let i = 0; i < pending.length; i += limit) {
       const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
       const bytes = lines === pending ? pendingBytes : lines.reduce((sum, line) => sum + lineBytes(line), 0);
-      const batch: Batch = { lines, bytes, taken: false };
-      this.#unwritten.push(batch);
-      this.#unwrittenLines += lines.length;
-      this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
+      this.#enqueue({ lines, encoded: undefined, count: lines.length, bytes, taken: false });
     }
     if (this.#unwrittenLines >= this.#writeLimit) this.#hold?.();
   };
+
+  #enqueue(batch: Batch): void {
+    this.#unwritten.push(batch);
+    this.#unwrittenLines += batch.count;
+    this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
+  }
+
+  /** Turns the pending text lines into one encoded chunk (after any encoded before). */
+  #encodeAhead(): void {
+    const lines = this.#pending;
+    let chars = 0;
+    for (const line of lines) chars += line.length + 1;
+    const ends = this.#withEnds ? new Uint32Array(lines.length) : undefined;
+    const chunk = encodeLines([lines], chars, ends);
+    this.#pendingEncoded.push({ chunk, ends, count: lines.length, bytes: this.#pendingBytes });
+    this.#pending = [];
+    this.#pendingBytes = 0;
+  }
 
   /**
    * Lines left the queue (a batch its size queue, or discarded pending
@@ -286,30 +333,40 @@ export class LineQueue {
 
   /** One destination write of the batches waiting, up to the limits (none left: a discard took them). */
   #gather(): Promise<void> {
+    const first = this.#unwritten[0];
+    if (first === undefined) {
+      this.#idle();
+      return RESOLVED;
+    }
+    this.#lastWriteAt = performance.now();
+    const encoded = first.encoded;
+    if (encoded !== undefined) {
+      // Encoded in a burst: a write's worth already, written as it is.
+      first.taken = true;
+      this.#unwritten.shift();
+      this.#unwrittenLines -= encoded.count;
+      return this.#deliver(encoded.chunk, encoded.count, encoded.ends).then(this.#idle);
+    }
     const lines: string[][] = [];
     let chars = 0;
     let count = 0;
     for (const next of this.#unwritten) {
-      if (lines.length > 0 && (count + next.lines.length > this.#writeLimit || chars >= MAX_WRITE_CHARS)) break;
+      if (next.lines === undefined) break;
+      if (lines.length > 0 && (count + next.count > this.#writeLimit || chars >= MAX_WRITE_CHARS)) break;
       next.taken = true;
       lines.push(next.lines);
       for (const line of next.lines) chars += line.length + 1;
-      count += next.lines.length;
-    }
-    if (count === 0) {
-      this.#idle();
-      return RESOLVED;
+      count += next.count;
     }
     this.#unwritten.splice(0, lines.length);
     this.#unwrittenLines -= count;
-    this.#lastWriteAt = performance.now();
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     return this.#deliver(encodeLines(lines, chars, ends), count, ends).then(this.#idle);
   }
 
   /** Whether pending lines wait for the busy write to end (fewer than a write's worth wait). */
   #waitsForWrite(): boolean {
-    return this.#busy && this.#unwrittenLines + this.#pending.length < this.#writeLimit;
+    return this.#busy && this.#unwrittenLines + this.#pendingLines < this.#writeLimit;
   }
 
   /** The write ended: the lines that came meanwhile go into the size queue, for the next write. */

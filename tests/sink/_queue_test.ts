@@ -143,6 +143,28 @@ describe("LineQueue", () => {
     assert.deepEqual(chunks, [["in-flight"]]);
   });
 
+  it("turns a long burst into bytes as it goes: each line once, in order, with its line ends; a discard drops them all", async () => {
+    const got: { lines: string[]; ends: number[] }[] = [];
+    const queue = new LineQueue(8, (bytes, lines, ends) => {
+      const text = decoder.decode(bytes);
+      assert.ok(ends !== undefined && ends.length === lines, "every chunk comes with its line ends");
+      ends.forEach((end) => assert.equal(bytes[end], 0x0a, "each end is a newline"));
+      got.push({ lines: text.split("\n").slice(0, -1), ends: [...ends] });
+      return Promise.resolve();
+    }, true);
+    const lines = Array.from({ length: 10 }, (_, i) => `é${"x".repeat(i)}`);
+    for (const line of lines) queue.push(line);
+    assert.equal(queue.desiredSize, -2, "encoded lines still count against the capacity");
+    await queue.drained();
+    assert.deepEqual(got.map((chunk) => chunk.lines.length), [4, 4, 2], "a write's worth at a time");
+    assert.deepEqual(got.flatMap((chunk) => chunk.lines), lines);
+    for (let i = 0; i < 9; i++) queue.push(`d${i}`);
+    assert.equal(queue.discard(), 9);
+    assert.equal(queue.desiredSize, 8);
+    await queue.drained();
+    assert.equal(got.length, 3, "nothing discarded is written");
+  });
+
   it("encodes wide characters whatever the buffer's first guess", async () => {
     const { queue, chunks } = recordingQueue(8);
     const lines = ["ascii", "é".repeat(100), "😀".repeat(50), "x"];
