@@ -3,7 +3,7 @@ import { IoError, pathText } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { AuditSealer, type AuditSealerOptions } from "../seal/audit_sealer.ts";
 import { type AuditSealJwk, type AuditSealKey, importAuditSealKey } from "../seal/audit_seal_key.ts";
-import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
+import { checkpointText, MAX_CHECKPOINT_BYTES, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
 import { CHECKPOINT_PREFIX, toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
@@ -46,8 +46,6 @@ export interface FileSeal extends AuditSinkSealOptions {
   readonly adoptedLines: number;
 }
 
-/** Longest checkpoint line looked for at the end of a seal file. */
-const MAX_CHECKPOINT_BYTES = 1 << 24;
 const LF = 0x0a;
 const decoder = new TextDecoder();
 
