@@ -258,7 +258,10 @@ async function checkPrevious(
   return parsed;
 }
 
-/** Seals the log's bytes from `start` to `end` (what no checkpoint covers yet), one segment at a time. */
+/**
+ * Seals the log's bytes from `start` to `end` (what no checkpoint covers yet), one segment at a time (at most
+ * `maxSegmentBytes`, or one line longer, and `maxSegmentLines`).
+ */
 async function adopt(
   data: FileHandle,
   start: number,
@@ -286,8 +289,14 @@ async function adopt(
       take.set(piece);
       take[piece.length] = LF;
     }
+    // At most maxSegmentLines a segment, as the sink cuts them: a checkpoint grows with its lines, not its bytes.
     let count = 0;
-    for (let i = take.indexOf(LF); i !== -1; i = take.indexOf(LF, i + 1)) count++;
+    let cut = 0;
+    for (let i = take.indexOf(LF); i !== -1 && count < sealer.maxSegmentLines; i = take.indexOf(LF, i + 1)) {
+      count++;
+      cut = i + 1;
+    }
+    take = take.subarray(0, cut);
     sealer.adopt(take.slice(), count);
     await writeAll(seal, await sealer.seal());
     lines += count;
