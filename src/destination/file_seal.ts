@@ -3,7 +3,7 @@ import { IoError, pathText } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { AuditSealer, type AuditSealerOptions } from "../seal/audit_sealer.ts";
 import { type AuditSealJwk, type AuditSealKey, importAuditSealKey } from "../seal/audit_seal_key.ts";
-import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
+import { checkpointText, MAX_CHECKPOINT_BYTES, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
 import { CHECKPOINT_PREFIX, toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
@@ -46,8 +46,6 @@ export interface FileSeal extends AuditSinkSealOptions {
   readonly adoptedLines: number;
 }
 
-/** Longest checkpoint line looked for at the end of a seal file. */
-const MAX_CHECKPOINT_BYTES = 1 << 24;
 const LF = 0x0a;
 const decoder = new TextDecoder();
 
@@ -260,7 +258,10 @@ async function checkPrevious(
   return parsed;
 }
 
-/** Seals the log's bytes from `start` to `end` (what no checkpoint covers yet), one segment at a time. */
+/**
+ * Seals the log's bytes from `start` to `end` (what no checkpoint covers yet), one segment at a time (at most
+ * `maxSegmentBytes`, or one line longer, and `maxSegmentLines`).
+ */
 async function adopt(
   data: FileHandle,
   start: number,
@@ -288,8 +289,14 @@ async function adopt(
       take.set(piece);
       take[piece.length] = LF;
     }
+    // At most maxSegmentLines a segment, as the sink cuts them: a checkpoint grows with its lines, not its bytes.
     let count = 0;
-    for (let i = take.indexOf(LF); i !== -1; i = take.indexOf(LF, i + 1)) count++;
+    let cut = 0;
+    for (let i = take.indexOf(LF); i !== -1 && count < sealer.maxSegmentLines; i = take.indexOf(LF, i + 1)) {
+      count++;
+      cut = i + 1;
+    }
+    take = take.subarray(0, cut);
     sealer.adopt(take.slice(), count);
     await writeAll(seal, await sealer.seal());
     lines += count;

@@ -22,6 +22,12 @@ export interface BackgroundWorker {
 /** What the worker's messages and failures go to. */
 export interface WorkerHandlers {
   message(data: unknown): void;
+  /**
+   * The worker failed: an uncaught error, a message that could not be
+   * deserialized, or (Node, Bun) the worker ended without `terminate()`.
+   * A worker that ends silently (a Web Worker calling `close()` in Deno or a
+   * browser) is not reported: only a watchdog can tell.
+   */
   error(error: unknown): void;
 }
 
@@ -37,6 +43,9 @@ interface WebWorker {
   postMessage(message: unknown): void;
   onmessage: ((event: { data: unknown }) => void) | null;
   onerror: ((event: unknown) => void) | null;
+  onmessageerror: ((event: unknown) => void) | null;
+  /** Bun: a `close` event when the worker ends. */
+  addEventListener?: (type: string, listener: (event: unknown) => void) => void;
   ref?: () => void;
   unref?: () => void;
   terminate(): void;
@@ -79,27 +88,42 @@ export function startWorker(source: string, handlers: WorkerHandlers): Backgroun
         Worker: new (code: string, options: { eval: true }) => NodeWorker;
       };
       const worker = new threads.Worker(NODE_HOST + source, { eval: true });
+      let stopped = false;
       worker.on("message", handlers.message);
       worker.on("error", handlers.error);
+      worker.on("messageerror", handlers.error);
+      // After an `error` too: the handler sees one failure or two, never none.
+      worker.on("exit", (code) => {
+        if (!stopped) handlers.error(new Error(`The worker exited with code ${code}`));
+      });
       return {
         post: (message) => worker.postMessage(message),
         unref: () => worker.unref(),
         unrefs: true,
         ref: () => worker.ref(),
-        terminate: () => void worker.terminate(),
+        terminate: () => {
+          stopped = true;
+          void worker.terminate();
+        },
       };
     }
     if (typeof g.Worker !== "function" || typeof URL.createObjectURL !== "function") return undefined;
     const url = URL.createObjectURL(new Blob([WEB_HOST + source], { type: "text/javascript" }));
     const worker = new g.Worker(url, { type: "module" });
+    let stopped = false;
     worker.onmessage = (event) => handlers.message(event.data);
     worker.onerror = (event) => handlers.error(event);
+    worker.onmessageerror = (event) => handlers.error(event);
+    worker.addEventListener?.("close", () => {
+      if (!stopped) handlers.error(new Error("The worker ended"));
+    });
     return {
       post: (message) => worker.postMessage(message),
       unref: () => worker.unref?.(),
       unrefs: typeof worker.unref === "function",
       ref: () => worker.ref?.(),
       terminate: () => {
+        stopped = true;
         worker.terminate();
         URL.revokeObjectURL(url);
       },

@@ -14,6 +14,13 @@ import {
   ZERO_HASH,
 } from "./_encoding.ts";
 
+/**
+ * Longest checkpoint line a verifier reads (and `fileSeal` looks for at the
+ * end of a seal file); the sealer's `maxSegmentLines` keeps its lines well
+ * within.
+ */
+export const MAX_CHECKPOINT_BYTES = 1 << 24;
+
 /** A checkpoint parsed and checked for shape, with its decoded binary members. */
 export interface ParsedCheckpoint {
   readonly checkpoint: AuditCheckpoint;

@@ -39,6 +39,7 @@ export type Sha256 = (bytes: Uint8Array) => Uint8Array;
  */
 export function hashCore(fastSha256?: Sha256): HashCore {
   const LF = 0x0a;
+  const DIGEST_BATCH = 1024;
   const HEX: string[] = [];
   for (let i = 0; i < 256; i++) HEX.push((i < 16 ? "0" : "") + i.toString(16));
 
@@ -108,13 +109,16 @@ export function hashCore(fastSha256?: Sha256): HashCore {
     let lineDigests: Uint8Array<ArrayBuffer> | undefined;
     if (digests) {
       lineDigests = new Uint8Array(16 * count);
-      const each: Promise<Uint8Array>[] = [];
       start = 0;
-      for (let i = 0; i < count; i++) {
-        each.push(sha256(bytes.subarray(start, ends[i]!)));
-        start = ends[i]! + 1;
+      // In batches: Web Crypto slows down with a promise for every line at once (Deno: ten times, at 262,144 lines).
+      for (let first = 0; first < count; first += DIGEST_BATCH) {
+        const each: Promise<Uint8Array>[] = [];
+        for (let i = first; i < Math.min(count, first + DIGEST_BATCH); i++) {
+          each.push(sha256(bytes.subarray(start, ends[i]!)));
+          start = ends[i]! + 1;
+        }
+        (await Promise.all(each)).forEach((digest, k) => lineDigests!.set(digest.subarray(0, 16), 16 * (first + k)));
       }
-      (await Promise.all(each)).forEach((digest, i) => lineDigests!.set(digest.subarray(0, 16), 16 * i));
     }
     let hex = "";
     for (const byte of await sha) hex += HEX[byte];

@@ -5,7 +5,7 @@
 // SharedArrayBuffer, no worker, a small segment, a worker that failed) is
 // hashed in place, by the same code.
 import { type BackgroundWorker, startWorker } from "../runtime/worker.ts";
-import { unrefTimer } from "../runtime/timer.ts";
+import { refTimer, unrefTimer } from "../runtime/timer.ts";
 import { hashCore, type SegmentHash } from "./_hash_core.ts";
 
 /** Segments smaller than this are hashed in place: posting one costs more than it saves. */
@@ -43,19 +43,71 @@ host.onMessage(async (m) => {
 /** Segments hashed by the worker, and on this thread (for tests and benchmarks). */
 export const hashCounts: { offThread: number; inPlace: number } = { offThread: 0, inPlace: 0 };
 
+// The watchdog: a job the worker has not answered within its allowance is hashed in place, and the worker is
+// dropped (a worker that stops answering, or one that ended without a word: a Web Worker that closed itself).
+// Generous, because a false alarm only moves hashing to this thread for good, while a missed one would stall the
+// checkpoints: starting the worker (a thread, a script, `node:crypto`) takes tens of milliseconds, hashing about
+// a millisecond a megabyte; the allowance is seconds, and 10 MB/s.
+/** Every job's allowance: the worker's start, and scheduling on a loaded machine. */
+const WATCHDOG_MS = 5_000;
+/** Plus hashing at 10 MB/s, a hundred times slower than the tags and SHA-256 on one core. */
+const WATCHDOG_BYTES_PER_MS = 10_000;
+/** Plus, with line digests, 100 µs a line (Web Crypto, a promise a line, takes 5 to 15 µs). */
+const WATCHDOG_MS_PER_DIGEST = 0.1;
+/** Lines assumed in a segment whose line ends are not known, a line per this many bytes (event lines are longer). */
+const BYTES_PER_LINE_AT_LEAST = 32;
+
+/** Milliseconds the worker gets to answer a job (after the jobs before it), for `bytes` and `digests` line digests. */
+function watchdogAllowance(bytes: number, digests: number): number {
+  return WATCHDOG_MS + bytes / WATCHDOG_BYTES_PER_MS + digests * WATCHDOG_MS_PER_DIGEST;
+}
+
+/** How a {@linkcode Hasher} starts its worker (tests give a worker that misbehaves, or a short watchdog). */
+export interface HasherOptions {
+  /** The worker's script (see src/runtime/worker.ts). @default {the hashing worker} */
+  readonly source?: string;
+  /** Milliseconds a job may wait for its answer. @default {watchdogAllowance} */
+  readonly allowance?: (bytes: number, digests: number) => number;
+}
+
 interface Job {
   readonly resolve: (hash: SegmentHash) => void;
   readonly retry: () => void;
+  /** When the watchdog gives up on the worker (`performance.now()` time). */
+  readonly deadline: number;
 }
 
 /** Hashes segments for every sealer of the process. */
-class Hasher {
+export class Hasher {
+  readonly #source: string;
+  readonly #allowance: (bytes: number, digests: number) => number;
   #worker: BackgroundWorker | undefined;
   /** The worker failed once (or none can start): every segment is hashed in place from then on. */
   #disabled = typeof SharedArrayBuffer !== "function";
+  /** Pending jobs, oldest first: the oldest has the earliest deadline. */
   readonly #jobs = new Map<number, Job>();
   #next = 0;
   #idle: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The last deadline given while jobs are pending: the worker takes jobs one at a time, so a job's allowance
+   * starts after the one before's; pending jobs' deadlines thus come in order.
+   */
+  #horizon = 0;
+  /** The watchdog: armed for the oldest pending job's deadline (or an answered one's), re-armed when it fires early. */
+  #watchdog: ReturnType<typeof setTimeout> | undefined;
+  /** The deadline the watchdog is armed for. */
+  #watchdogAt = Infinity;
+  #failure: unknown;
+
+  constructor(options: HasherOptions = {}) {
+    this.#source = options.source ?? SOURCE;
+    this.#allowance = options.allowance ?? watchdogAllowance;
+  }
+
+  /** Why the worker was dropped, if it was (`undefined` while it is used, or none started). */
+  get failure(): unknown {
+    return this.#failure;
+  }
 
   hash(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
     const shared = typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
@@ -63,26 +115,56 @@ class Hasher {
     const worker = this.#start();
     if (worker === undefined) return inPlace(bytes, ends, digests);
     const id = this.#next++;
+    const lines = digests ? ends?.length ?? Math.ceil(bytes.length / BYTES_PER_LINE_AT_LEAST) : 0;
+    const deadline = this.#horizon = Math.max(performance.now(), this.#horizon) + this.#allowance(bytes.length, lines);
     return new Promise<SegmentHash>((resolve) => {
-      this.#jobs.set(id, { resolve, retry: () => resolve(inPlace(bytes, ends, digests)) });
+      this.#jobs.set(id, { resolve, retry: () => resolve(inPlace(bytes, ends, digests)), deadline });
       clearTimeout(this.#idle);
       worker.ref(); // a pending job keeps the process alive, as an in-place hash would
+      this.#watch(deadline);
       try {
         worker.post({ id, buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.length, ends, digests });
-      } catch {
-        this.#fail();
+      } catch (error) {
+        this.#fail(error);
       }
     });
   }
 
   #start(): BackgroundWorker | undefined {
     if (this.#worker !== undefined) return this.#worker;
-    this.#worker = startWorker(SOURCE, {
+    const worker = startWorker(this.#source, {
       message: (data) => this.#answer(data as { id: number; hash?: SegmentHash; error?: string }),
-      error: () => this.#fail(),
+      // Only the worker in use: one terminated since (idle, or failed) is done with.
+      error: (error) => {
+        if (this.#worker === worker) this.#fail(error);
+      },
     });
-    if (this.#worker === undefined) this.#disabled = true;
-    return this.#worker;
+    this.#worker = worker;
+    if (worker === undefined) this.#disabled = true;
+    return worker;
+  }
+
+  /**
+   * Arms the watchdog for `deadline`, unless it is armed for an earlier one: when that fires, it re-arms for the
+   * oldest pending job. So it is one timer for many jobs, not one a job, left behind when they are answered: while a
+   * job is pending it keeps the process alive, as the job does (`ref()`), also when the worker ended without a word;
+   * otherwise never (see `#rest`).
+   */
+  #watch(deadline: number): void {
+    if (deadline >= this.#watchdogAt) {
+      refTimer(this.#watchdog!);
+      return;
+    }
+    clearTimeout(this.#watchdog);
+    this.#watchdogAt = deadline;
+    this.#watchdog = setTimeout(() => {
+      this.#watchdog = undefined;
+      this.#watchdogAt = Infinity;
+      const oldest = this.#jobs.values().next().value;
+      if (oldest === undefined) return;
+      if (performance.now() < oldest.deadline) this.#watch(oldest.deadline);
+      else this.#fail(new Error("The hashing worker did not answer in time"));
+    }, Math.max(0, deadline - performance.now()));
   }
 
   #answer(data: { id: number; hash?: SegmentHash; error?: string }): void {
@@ -90,7 +172,8 @@ class Hasher {
     if (job === undefined) return;
     this.#jobs.delete(data.id);
     if (data.hash === undefined) {
-      this.#fail(); // a worker that cannot hash (say, a bundler renamed what its source needs) is not used again
+      // A worker that cannot hash (say, a bundler renamed what its source needs) is not used again.
+      this.#fail(new Error(`The hashing worker failed: ${data.error}`));
       job.retry();
     } else {
       hashCounts.offThread++;
@@ -101,6 +184,8 @@ class Hasher {
 
   /** Idle: the process may exit; where the worker would prevent that, it stops after a while. */
   #rest(): void {
+    if (this.#watchdog !== undefined) unrefTimer(this.#watchdog);
+    this.#horizon = 0;
     this.#worker?.unref();
     clearTimeout(this.#idle);
     if (this.#worker?.unrefs) return;
@@ -111,8 +196,12 @@ class Hasher {
     unrefTimer(this.#idle);
   }
 
-  #fail(): void {
+  #fail(error: unknown): void {
     this.#disabled = true;
+    this.#failure ??= error;
+    clearTimeout(this.#watchdog);
+    this.#watchdog = undefined;
+    this.#watchdogAt = Infinity;
     const worker = this.#worker;
     this.#worker = undefined;
     worker?.terminate();
@@ -130,6 +219,17 @@ function inPlace(bytes: Uint8Array, ends: Uint32Array | undefined, digests: bool
 }
 
 let shared: Hasher | undefined;
+
+/**
+ * Makes `hasher` the one {@linkcode hashSegment} uses (tests: a worker that misbehaves).
+ *
+ * @returns The one it used before, to put back.
+ */
+export function useHasher(hasher: Hasher | undefined): Hasher | undefined {
+  const before = shared;
+  shared = hasher;
+  return before;
+}
 
 /**
  * Splits a segment into lines, tags them and hashes it (and each line, with

@@ -14,7 +14,13 @@ export interface AuditSealerOptions {
    * @default {previous's origin, else a random `urn:uuid:…`}
    */
   readonly origin?: string;
-  /** A segment is due once it holds this many lines. @default {4096} */
+  /**
+   * A segment is due once it holds this many lines; at most 262144 (2^18),
+   * so that its checkpoint (a 4-byte tag a line and, after an in-segment
+   * loss, a 16-byte digest a line, in base64) stays well within what a
+   * verifier reads (16 MiB).
+   * @default {4096}
+   */
   readonly maxSegmentLines?: number;
   /**
    * A segment is due once it holds this many bytes; at most 128 MiB, so that
@@ -55,6 +61,16 @@ interface OpenGap {
 const encoder = new TextEncoder();
 /** Largest `maxSegmentBytes`: half what `verifyAuditTrail` checks by default. */
 const MAX_SEGMENT_BYTES = 1 << 27;
+/**
+ * Largest `maxSegmentLines`. A checkpoint carries 4 + 16 bytes a line in
+ * base64, 26.7 characters: 7.0 MB at this limit (42% of the 16 MiB a
+ * verifier reads, `MAX_CHECKPOINT_BYTES`), plus about 2 KB of other members and a few hundred
+ * bytes a gap reason. A segment is cut once it reaches its limit, so it holds
+ * at most one chunk more (a sink's write: at most 4096 lines, 0.1 MB); the
+ * verifier would still read a checkpoint of 620,000 lines. `maxSegmentBytes`
+ * does not bound lines (a line can be one byte): it is this limit that does.
+ */
+const MAX_SEGMENT_LINES = 1 << 18;
 
 /**
  * Seals a stream of JSON lines into a verifiable trail: the sink hands it each
@@ -125,7 +141,8 @@ export class AuditSealer {
    * @param key The key that signs (see {@linkcode importAuditSealKey}).
    * @param options Origin, segment limits, interval, heartbeat, chain continuation.
    * @throws {TypeError} When `key`, `origin` or `previous` is not valid.
-   * @throws {RangeError} When a limit is not a positive integer.
+   * @throws {RangeError} When a limit is not a positive integer, or `maxSegmentLines` exceeds 262144 or
+   *   `maxSegmentBytes` 134217728.
    */
   constructor(key: AuditSealKey, options: AuditSealerOptions = {}) {
     if (
@@ -144,13 +161,8 @@ export class AuditSealer {
     }
     this.#key = key;
     this.#origin = origin;
-    this.#maxLines = positive(options.maxSegmentLines, 4096, "maxSegmentLines");
-    this.#maxBytes = positive(options.maxSegmentBytes, 1 << 20, "maxSegmentBytes");
-    if (this.#maxBytes > MAX_SEGMENT_BYTES) {
-      throw new RangeError(
-        `Cannot create sealer: maxSegmentBytes must be at most ${MAX_SEGMENT_BYTES}, got ${this.#maxBytes}`,
-      );
-    }
+    this.#maxLines = positive(options.maxSegmentLines, 4096, "maxSegmentLines", MAX_SEGMENT_LINES);
+    this.#maxBytes = positive(options.maxSegmentBytes, 1 << 20, "maxSegmentBytes", MAX_SEGMENT_BYTES);
     this.#interval = positive(options.intervalMs, 5000, "intervalMs");
     this.#heartbeat = options.heartbeat ?? false;
     this.#now = options.now ?? Date.now;
@@ -453,10 +465,11 @@ function fits(chunk: Uint8Array, lines: number, ends: Uint32Array): boolean {
   return true;
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
+function positive(value: number | undefined, fallback: number, name: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = value ?? fallback;
   if (!Number.isSafeInteger(n) || n < 1) {
     throw new RangeError(`Cannot create sealer: ${name} must be a positive integer, got ${value}`);
   }
+  if (n > max) throw new RangeError(`Cannot create sealer: ${name} must be at most ${max}, got ${n}`);
   return n;
 }

@@ -3,7 +3,7 @@ import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
 import { isByteSource } from "../read/_byte_stream.ts";
 import { ByteSource } from "./_byte_source.ts";
-import { checkpointHash, checkpointLine, parseCheckpoint } from "./_checkpoint.ts";
+import { checkpointHash, checkpointLine, MAX_CHECKPOINT_BYTES, parseCheckpoint } from "./_checkpoint.ts";
 import { isName } from "./_encoding.ts";
 import { verifyInBand } from "./_inband.ts";
 import { emptySummary, Judge } from "./_judge.ts";
@@ -225,9 +225,6 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
 
 /** Default largest segment verified (see `maxSegmentBytes`): twice the sealer's largest `maxSegmentBytes`. */
 const MAX_SEGMENT_BYTES = 1 << 28;
-
-/** Longest checkpoint line read (tags and digests of a large segment fit well within). */
-const MAX_CHECKPOINT_BYTES = 1 << 24;
 
 function previousOf(previous: AuditCheckpoint | string): Exclude<ReturnType<typeof parseCheckpoint>, string> {
   const parsed = parseCheckpoint((typeof previous === "string" ? previous : checkpointLine(previous)).trimEnd());

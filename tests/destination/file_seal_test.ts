@@ -101,6 +101,20 @@ describe("fileSeal", () => {
     });
   });
 
+  it("fileSeal adopts a long unsealed tail in segments of at most maxSegmentLines", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      // Seven short lines, well within one maxSegmentBytes: the line limit must cut them (3 + 3 + 1).
+      writeFileSync(path, Array.from({ length: 7 }, (_, i) => eventLine(i)).join(""));
+      assert.equal(await record(path, 7, 2, key, true), 7);
+      const checkpoints = readFileSync(`${path}.seal`, "utf8").trim().split("\n").map((l) => JSON.parse(l));
+      assert.deepEqual(checkpoints.map((c) => [c.seg_lines, c.adopted]), [[3, 3], [3, 3], [1, 1], [2, undefined]]);
+      const { findings, summary } = await verifyFiles(path);
+      assert.deepEqual(problems(findings), [], show(findings));
+      assert.deepEqual([summary.verifiedLines, summary.adoptedLines], [9, 7]);
+    });
+  });
+
   it("fileSeal refuses a log shorter than its seal says, another key's chain, another origin", async () => {
     await inDir(async (path) => {
       const key = (await keys()).seal;

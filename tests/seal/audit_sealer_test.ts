@@ -2,8 +2,9 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import type { AuditCheckpoint } from "../../src/seal/audit_checkpoint.ts";
+import { MAX_CHECKPOINT_BYTES } from "../../src/seal/_checkpoint.ts";
 import { fromBase64 } from "../../src/seal/_encoding.ts";
-import { eventLine, keys, show, verify } from "./_trail.ts";
+import { eventLine, keys, problems, show, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -163,6 +164,40 @@ describe("AuditSealer", () => {
     assert.throws(() => new AuditSealer(liar, { origin: "has space" }), TypeError);
     assert.throws(() => new AuditSealer(liar, { maxSegmentLines: 0 }), RangeError);
     assert.throws(() => new AuditSealer(liar, { intervalMs: 1.5 }), RangeError);
+  });
+
+  it("caps maxSegmentLines at 262144 (2^18) and maxSegmentBytes at 128 MiB, naming the limit", async () => {
+    const key = (await keys()).seal;
+    const over = (pattern: RegExp) => (e: unknown): boolean => e instanceof RangeError && pattern.test(e.message);
+    assert.throws(
+      () => new AuditSealer(key, { maxSegmentLines: 2 ** 18 + 1 }),
+      over(/maxSegmentLines.*at most 262144/),
+    );
+    assert.throws(() => new AuditSealer(key, { maxSegmentBytes: 2 ** 27 + 1 }), over(/at most 134217728/));
+    const largest = new AuditSealer(key, { maxSegmentLines: 2 ** 18, maxSegmentBytes: 2 ** 27 });
+    assert.deepEqual([largest.maxSegmentLines, largest.maxSegmentBytes], [2 ** 18, 2 ** 27]);
+  });
+
+  it("seals a segment at the largest maxSegmentLines, with line digests, into a checkpoint the verifier reads", async () => {
+    const key = await keys();
+    const max = 2 ** 18;
+    const sealer = new AuditSealer(key.seal, { origin: "test.example/cap", maxSegmentLines: max });
+    // Short lines, in shared memory as a sink holds them (hashed by the worker, as fast as it gets).
+    const lines = Array.from({ length: max }, (_, i) => `{"n":${i}}\n`);
+    const plain = bytes(lines);
+    const segment = new Uint8Array(new SharedArrayBuffer(plain.length));
+    segment.set(plain);
+    assert.equal(sealer.append(segment, max), true);
+    // One line the destination lost: the checkpoint carries every line's digest, so the verifier can tell which.
+    sealer.undelivered("destination", 1);
+    const line = decoder.decode(await sealer.seal());
+    assert.ok(line.length < MAX_CHECKPOINT_BYTES / 2, `a ${line.length}-byte checkpoint`);
+    const lostAt = 100_000;
+    const data = lines.filter((_, i) => i !== lostAt).join("");
+    const { findings, summary } = await verify(data, { keys: key.verify, seal: [line] });
+    assert.deepEqual(problems(findings), [], show(findings));
+    assert.deepEqual(findings.map((f) => [f.kind, f.count]), [["gap", 1]]);
+    assert.deepEqual([summary.checkpoints, summary.verifiedLines, summary.lost], [1, max - 1, 1]);
   });
 
   it("gives each log a distinct random origin unless told", async () => {

@@ -1,9 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { hashCounts, hashSegment } from "../../src/seal/_hasher.ts";
+import { JsonLinesAuditSink } from "../../mod.ts";
+import { hashCounts, Hasher, hashSegment, useHasher } from "../../src/seal/_hasher.ts";
+import type { SegmentHash } from "../../src/seal/_hash_core.ts";
 import { lineDigests, splitLines } from "../../src/seal/_lines.ts";
 import { sha256Hex } from "../../src/seal/_encoding.ts";
-import { eventLine } from "./_trail.ts";
+import { MemoryDestination, numbered } from "../_helpers/events.ts";
+import { runScript } from "../_helpers/run_script.ts";
+import { SealStream } from "../sink/_sealed.ts";
+import { exitingWorker, SILENT_WORKER, TELLS_EXIT } from "./_faulty_workers.ts";
+import { eventLine, keys, show, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 
@@ -44,4 +50,111 @@ describe("hashSegment", () => {
     assert.deepEqual([hash.count, hash.torn], [3, true]);
     assert.deepEqual([...hash.tags], [...splitLines(encoder.encode(text)).tags]);
   });
+});
+
+/** Events long enough that a segment of `lines` of them goes to the worker (64 KiB and more). */
+function segmentText(first: number, lines: number): string {
+  let text = "";
+  for (let i = first; i < first + lines; i++) text += eventLine(i);
+  return text;
+}
+
+/** What hashing `text` in place gives (an unshared segment never goes to a worker). */
+function inPlace(text: string, digests: boolean): Promise<SegmentHash> {
+  return new Hasher().hash(encoder.encode(text), undefined, digests);
+}
+
+const FAULTY = [
+  {
+    name: "a worker that exits mid-job",
+    source: exitingWorker(1),
+    answered: 1,
+    // Where the runtime tells, the exit is what drops the worker (long before the watchdog would); elsewhere only
+    // the watchdog can, once the first job (the worker's start) is done.
+    allowance: (job: number) => TELLS_EXIT || job === 0 ? 30_000 : 50,
+    failure: TELLS_EXIT ? /exited|ended/ : /did not answer/,
+  },
+  {
+    name: "a worker that never answers",
+    source: SILENT_WORKER,
+    answered: 0,
+    allowance: () => 0,
+    failure: /did not answer/,
+  },
+];
+
+/** A hasher with `faulty`'s worker; its allowance is by job (0: the first job posted). */
+function faultyHasher(faulty: (typeof FAULTY)[number]): Hasher {
+  let job = 0;
+  return new Hasher({ source: faulty.source, allowance: () => faulty.allowance(job++) });
+}
+
+describe("Hasher with a worker that fails without an error", () => {
+  for (const faulty of FAULTY) {
+    it(`Hasher hashes in place what ${faulty.name} leaves, and drops the worker`, async () => {
+      const hasher = faultyHasher(faulty);
+      const texts = [0, 1, 2, 3].map((k) => segmentText(400 * k, 400));
+      const before = { ...hashCounts };
+      // The first job alone; then two at once; then one more.
+      const first = await hasher.hash(shared(texts[0]!), undefined, false);
+      const pair = await Promise.all([
+        hasher.hash(shared(texts[1]!), undefined, true),
+        hasher.hash(shared(texts[2]!), undefined, false),
+      ]);
+      const last = await hasher.hash(shared(texts[3]!), undefined, true);
+      const expected = await Promise.all(texts.map((text, k) => inPlace(text, k % 2 === 1)));
+      assert.deepEqual([first, ...pair, last], expected);
+      assert.match(String(hasher.failure), faulty.failure);
+      assert.equal(hashCounts.offThread - before.offThread, faulty.answered, "answered by the worker");
+      // In place: the jobs the worker left, and the next one (the worker is not used again); plus the expected ones.
+      assert.equal(hashCounts.inPlace - before.inPlace, 4 - faulty.answered + 4);
+    });
+
+    it(`JsonLinesAuditSink seal: checkpoints go on and verify with ${faulty.name}`, async () => {
+      const key = await keys();
+      const hasher = faultyHasher(faulty);
+      const before = useHasher(hasher);
+      try {
+        const data = new MemoryDestination();
+        const seal = new SealStream();
+        const sink = new JsonLinesAuditSink(data.stream, {
+          capacity: 1000,
+          backpressure: "block",
+          seal: { key: key.seal, to: seal.stream, origin: "test.example/watchdog", maxSegmentLines: 500 },
+        });
+        const offThread = hashCounts.offThread;
+        for (let i = 0; i < 2000; i++) await sink.record(numbered(i));
+        await sink.close();
+        assert.equal(hashCounts.offThread - offThread, faulty.answered, "the worker's part");
+        assert.match(String(hasher.failure), faulty.failure);
+        const checkpoints = seal.checkpoints();
+        assert.ok(checkpoints.length >= 3, `${checkpoints.length} checkpoints`);
+        assert.equal(checkpoints.reduce((sum, c) => sum + c.seg_lines, 0), 2000);
+        const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
+        assert.deepEqual(findings, [], show(findings));
+        assert.deepEqual([summary.checkpoints, summary.verifiedLines], [checkpoints.length, 2000]);
+      } finally {
+        useHasher(before);
+      }
+    });
+  }
+});
+
+describe("Hasher and the end of the process (subprocess)", () => {
+  const workers = {
+    answers: "a worker that answers",
+    silent: "a worker that never answers",
+    exits: "a worker that ends itself",
+  };
+  for (const [mode, worker] of Object.entries(workers)) {
+    it(`Hasher keeps the process alive while a job is pending, and only then (${worker})`, async () => {
+      // A watchdog (an hour away) left holding the process after the answer would have runScript kill it; a job
+      // left by its worker that nothing held would leave the top-level await unsettled (exit code 13 on Node).
+      const result = await runScript("tests/seal/_hasher_exit_script.ts", [mode]);
+      assert.deepEqual([result.code, result.signal], [0, null], result.stderr);
+      const line = `{"n":"${"x".repeat(90)}"}\n`;
+      const sha = await sha256Hex(encoder.encode(line.repeat(1000)));
+      assert.equal(result.stdout, `${sha} 1000 ${mode === "answers" ? 1 : 0}\n`);
+    });
+  }
 });

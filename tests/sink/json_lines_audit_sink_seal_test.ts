@@ -303,6 +303,11 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.throws(() => make({ key, inBand: "yes" }), /inBand must be a boolean/);
     assert.throws(() => make({ sealer: {}, inBand: true }), /must be an AuditSealer/);
     assert.throws(() => make({ key, inBand: true, maxSegmentLines: 0 }), RangeError);
+    // A larger segment would make checkpoints longer than a verifier reads.
+    assert.throws(
+      () => make({ key, inBand: true, maxSegmentLines: 2 ** 18 + 1 }),
+      /maxSegmentLines must be at most 262144/,
+    );
     assert.throws(() => make({ key: {}, inBand: true }), TypeError);
   });
 });
