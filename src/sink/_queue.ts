@@ -162,10 +162,11 @@ export class LineQueue {
     const bytes = lineBytes(line);
     this.#bytes += bytes;
     this.#pendingBytes += bytes;
-    // A burst that a write's worth of lines does not end: they become bytes now. A line is a tree of
-    // strings until encoded (a template literal's result), which the collector would otherwise copy
-    // and promote with every line held until the burst ends.
-    if (this.#pending.length >= this.#writeLimit) this.#encodeAhead();
+    // A burst past the capacity (block mode queues it all): its lines become bytes a write's worth at a
+    // time. A line is a tree of strings until encoded (a template literal's result), which the collector
+    // would otherwise copy and promote with every line held until the burst ends. Within the capacity,
+    // lines are encoded when written, off `onCall`.
+    if (this.#pending.length >= this.#writeLimit && this.desiredSize < 0) this.#encodeAhead();
     // While a write is busy, its end moves the lines: no pump until a write's worth waits.
     if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
@@ -281,16 +282,20 @@ export class LineQueue {
     this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
   }
 
-  /** Turns the pending text lines into one encoded chunk (after any encoded before). */
+  /** Turns the pending text lines into encoded chunks of a write's worth each (after any encoded before). */
   #encodeAhead(): void {
-    const lines = this.#pending;
-    let chars = 0;
-    for (const line of lines) chars += line.length + 1;
-    const ends = this.#withEnds ? new Uint32Array(lines.length) : undefined;
-    const chunk = encodeLines([lines], chars, ends);
-    this.#pendingEncoded.push({ chunk, ends, count: lines.length, bytes: this.#pendingBytes });
-    this.#pending = [];
-    this.#pendingBytes = 0;
+    const pending = this.#pending;
+    const limit = this.#writeLimit;
+    let at = 0;
+    for (; at + limit <= pending.length; at += limit) {
+      const lines = pending.slice(at, at + limit);
+      let chars = 0; // the lines' size against the byte bound too (see lineBytes)
+      for (const line of lines) chars += line.length + 1;
+      const ends = this.#withEnds ? new Uint32Array(limit) : undefined;
+      this.#pendingEncoded.push({ chunk: encodeLines([lines], chars, ends), ends, count: limit, bytes: chars });
+      this.#pendingBytes -= chars;
+    }
+    this.#pending = pending.slice(at);
   }
 
   /**
