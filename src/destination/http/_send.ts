@@ -64,7 +64,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
   let wire = await wireOf(ctx, current);
   let attempts = 0;
   // The last attempt that had its full time limit, and what to say of it: an attempt that the
-  // deadline cut short and that timed out tells less than the failure before it.
+  // deadline cut short (timed out, or its 2xx body unread to the end) tells less than the failure before it.
   let earlier: { outcome: AttemptOutcome; more: Parameters<typeof ctx.ledger.error>[3] } | undefined;
   for (;;) {
     if (signal.aborted || !parcel.pieces.has(current)) return;
@@ -123,8 +123,10 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       : result.status === undefined
       ? { cause: result.error }
       : { status: result.status, body: result.excerpt };
-    const cutShort = !result.ok && result.status === undefined && timeoutMs < ctx.timeoutMs &&
-      isTimeout(result.error);
+    // Cut short by the deadline: it timed out, or its 2xx body was not read to the end, within a shortened limit.
+    const shortened = timeoutMs < ctx.timeoutMs;
+    const cutShort = shortened &&
+      (result.ok ? result.read?.complete === false : result.status === undefined && isTimeout(result.error));
     const told = cutShort && earlier !== undefined ? earlier : { outcome, more };
     if (!cutShort) earlier = { outcome, more };
     const now = Date.now();

@@ -160,6 +160,21 @@ describe("fetchDestination formats against a hostile receiver", () => {
     );
   });
 
+  it("says the failure before an attempt whose 2xx body the deadline cut short, not the cut", async () => {
+    // A login page first; the retry's 2xx body never ends, so the deadline cuts its reading short.
+    const login: Reply = { status: 200, headers: { "content-type": "text/html" }, body: "<html>Sign in</html>" };
+    const stall: Reply = { status: 200, stream: { head: '{"took":1,', then: "stall" } };
+    let n = 0;
+    await withReceiver(() => (n++ === 0 ? login : stall), async (receiver) => {
+      const { sink, errors } = await record(receiver, 2, { format: elasticsearchBulk(), timeoutMs: 60_000, ...SHORT });
+      assert.deepEqual([sink.stats().written, sink.stats().failed], [0, 2]);
+      assert.ok(receiver.requests.length >= 2, "the retry was made");
+      const text = stringsOf(errors[0]).join("\n");
+      assert.match(text, /not JSON/);
+      assert.doesNotMatch(text, /cut short/);
+    });
+  });
+
   it("elasticsearchBulk decompresses no more of a gzip bomb than its response budget", async () => {
     const bomb = gzipSync(new Uint8Array(256 * MiB).fill(0x20)); // 256 MiB of spaces in about 256 KiB
     await withReceiver(
