@@ -78,6 +78,58 @@ export function changed(sealed: Uint32Array, data: Uint32Array): number {
   return differ + (differ === 0 && compareTags(sealed, data) !== undefined ? 0.5 : 0);
 }
 
+/** Sealed segment `j` found whole in the data, from data line `s`. */
+export interface Anchor {
+  readonly j: number;
+  readonly s: number;
+}
+
+/**
+ * The anchor to realign on first: the first of the chain of anchors (segments
+ * in order, their data lines in order) that leaves the fewest lines changed
+ * before it, between its anchors and after its last one (the segments left,
+ * against as many data lines as follow), and that cost. The whole chain
+ * counts, not only the lines before its first anchor: a copy of a segment's
+ * lines ahead of the original would otherwise be taken for it, and the
+ * original, out of place for the segments after, reported inserted.
+ * `segments`: the tags of the segments anchors refer to; `first`: whether an
+ * anchor may start a chain. On a tie, a chain through more anchors.
+ */
+export function firstAnchor(
+  segments: readonly Uint32Array[],
+  data: Uint32Array,
+  anchors: readonly Anchor[],
+  first: (anchor: Anchor) => boolean,
+): { anchor: Anchor; cost: number } | undefined {
+  const offsets = [0];
+  for (const tags of segments) offsets.push(offsets.at(-1)! + tags.length);
+  const sealed = new Uint32Array(offsets.at(-1)!);
+  segments.forEach((tags, j) => sealed.set(tags, offsets[j]));
+  const between = (j: number, k: number, from: number, to: number): number =>
+    changed(sealed.subarray(offsets[j], offsets[k]), data.subarray(from, to));
+  const end = (a: Anchor): number => a.s + segments[a.j]!.length;
+  const sorted = anchors.toSorted((a, b) => a.j - b.j || a.s - b.s);
+  // The cheapest chain ending at each anchor: its cost and its first anchor.
+  const chains: ({ cost: number; start: Anchor } | undefined)[] = [];
+  let best: { anchor: Anchor; cost: number } | undefined;
+  sorted.forEach((a, i) => {
+    let chain = first(a) ? { cost: between(0, a.j, 0, a.s), start: a } : undefined;
+    for (let k = 0; k < i; k++) {
+      const b = sorted[k]!;
+      const before = chains[k];
+      if (before === undefined || b.j === a.j || end(b) > a.s) continue;
+      const cost = before.cost + between(b.j + 1, a.j, end(b), a.s);
+      if (chain === undefined || cost <= chain.cost) chain = { cost, start: before.start };
+    }
+    chains.push(chain);
+    if (chain === undefined) return;
+    const left = offsets.at(-1)! - offsets[a.j + 1]!;
+    const cost = chain.cost + between(a.j + 1, segments.length, end(a), Math.min(data.length, end(a) + left));
+    if (best === undefined || cost < best.cost) best = { anchor: chain.start, cost };
+  });
+  return best;
+}
+
 /**
  * Where the last sealed lines end among the data's complete lines, when the
  * data ends: `stop` lines stand for the sealed ones (what follows is the

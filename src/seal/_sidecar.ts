@@ -4,7 +4,7 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
-import { changed, commonLines, compareTags, matchDigests, sealedEnd } from "./_classify.ts";
+import { type Anchor, changed, commonLines, compareTags, firstAnchor, matchDigests, sealedEnd } from "./_classify.ts";
 import { lineDigests } from "./_lines.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
@@ -212,7 +212,7 @@ class Sidecar {
     // Candidate anchors: queue[0] itself further on, then the next trusted checkpoints, up to a break in the chain.
     let usable = 1;
     while (usable < queue.length && queue[usable]!.trusted && queue[usable]!.missing === 0) usable++;
-    const found: { j: number; s: number }[] = [];
+    const found: Anchor[] = [];
     for (let j = 0; j < usable; j++) {
       for (let s = j === 0 ? 1 : 0; found.length < 4 * usable && (s = await this.#anchor(j, s, w)) !== -1; s++) {
         found.push({ j, s });
@@ -222,23 +222,22 @@ class Sidecar {
     // such lines were moved there, not inserted.
     const anchored = new Set(found.map((a) => a.j));
     const moved = new Set(queue.slice(1, usable).flatMap((e, i) => anchored.has(i + 1) ? [] : [...e.parsed!.tags]));
-    // The anchor that leaves the fewest lines changed between the data before it and the segments it skips;
-    // at the end of the data, "all that is left" is a candidate too.
-    const cost = (j: number, s: number): number =>
-      changed(new Uint32Array(queue.slice(0, j).flatMap((e) => [...e.parsed!.tags])), w.all.tags.subarray(0, s));
-    let best: { j: number; s: number; cost: number } | undefined;
-    for (const { j, s } of found) {
-      if (j === 0 && w.all.tags.subarray(0, s).some((tag) => moved.has(tag))) continue;
-      const c = cost(j, s);
-      if (best === undefined || c < best.cost) best = { j, s, cost: c };
-    }
+    // The anchor that leaves the fewest lines changed; at the end of the data, "all that is left" is a candidate too.
+    const segments = queue.slice(0, usable).map((e) => e.parsed!.tags);
+    const data = w.all.tags.subarray(0, w.n);
+    const best = firstAnchor(
+      segments,
+      data,
+      found,
+      ({ j, s }) => j > 0 || !data.subarray(0, s).some((t) => moved.has(t)),
+    );
     if (w.atEnd && this.#sealDone && usable === queue.length) {
       // As many lines as are sealed (what follows may be the unsealed tail).
-      const sealed = queue.reduce((sum, e) => sum + e.parsed!.tags.length, 0);
-      if (best === undefined || cost(usable, Math.min(sealed, w.all.count)) < best.cost) return this.#end(w);
+      const sealed = new Uint32Array(segments.flatMap((tags) => [...tags]));
+      if (best === undefined || changed(sealed, data.subarray(0, sealed.length)) < best.cost) return this.#end(w);
     }
     if (best !== undefined) {
-      const { j, s } = best;
+      const { j, s } = best.anchor;
       await this.#region(j, s, w);
       const length = queue[j]!.parsed!.tags.length;
       reportProblems(this.#judge, queue[j]!, this.#line + s, 0);

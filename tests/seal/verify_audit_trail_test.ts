@@ -101,6 +101,22 @@ describe("verifyAuditTrail", () => {
     assert.deepEqual([deleted.count, deleted.sealedLines, deleted.seq], [1, [13, 13], [2, 2]]);
   });
 
+  it("reports a copy of a whole later segment inserted ahead of it as inserted, not that segment moved", async () => {
+    const key = await keys();
+    // Segment 2 is line 8 alone; segment 2 of the second trail is lines 9-10.
+    const cases: [number[], number, number[], [string, number, number][]][] = [
+      [[5, 2, 1, 5], 6, [7], [["inserted", 7, 7], ["unsealed_tail", 15, 17]]],
+      [[5, 3, 2, 5], 6, [8, 9], [["inserted", 7, 8], ["unsealed_tail", 18, 20]]],
+    ];
+    for (const [plan, at, copied, expected] of cases) {
+      const trail = await sealTrail(key.seal, plan, 3);
+      const lines = dataLines(trail);
+      const data = lines.toSpliced(at, 0, ...copied.map((i) => lines[i]!));
+      const { findings } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
+      assert.deepEqual(kinds(findings), expected, `plan ${plan}:\n${show(findings)}`);
+    }
+  });
+
   it("locates the same changes in band, where line numbers count the checkpoint lines", async () => {
     const key = await keys();
     const trail = await sealTrail(key.seal, [5, 5, 5]);
