@@ -28,6 +28,16 @@ export interface HashCore {
    * known), tags each, and hashes the whole and (with `digests`) each line.
    */
   hashSegment(bytes: Uint8Array<ArrayBuffer>, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash>;
+  /**
+   * SHA-256 of each of the first `count` lines, cut to 16 bytes, concatenated; line `i` ends at `ends[i]` and
+   * starts at `starts[i]`, or (without `starts`) right after the line before's newline.
+   */
+  digestLines(
+    bytes: Uint8Array<ArrayBuffer>,
+    count: number,
+    ends: Uint32Array,
+    starts?: Uint32Array,
+  ): Promise<Uint8Array<ArrayBuffer>>;
 }
 
 /** A SHA-256 other than Web Crypto's (the worker's `node:crypto`, which hashes in place, without a copy). */
@@ -90,6 +100,25 @@ export function hashCore(fastSha256?: Sha256): HashCore {
     return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   }
 
+  async function digestLines(
+    bytes: Uint8Array<ArrayBuffer>,
+    count: number,
+    ends: Uint32Array,
+    starts?: Uint32Array,
+  ): Promise<Uint8Array<ArrayBuffer>> {
+    const out = new Uint8Array(16 * count);
+    // In batches: Web Crypto slows down with a promise for every line at once (Deno: ten times, at 262,144 lines).
+    for (let first = 0; first < count; first += DIGEST_BATCH) {
+      const each: Promise<Uint8Array>[] = [];
+      for (let i = first; i < Math.min(count, first + DIGEST_BATCH); i++) {
+        const start = starts === undefined ? (i === 0 ? 0 : ends[i - 1]! + 1) : starts[i]!;
+        each.push(sha256(bytes.subarray(start, ends[i]!)));
+      }
+      (await Promise.all(each)).forEach((digest, k) => out.set(digest.subarray(0, 16), 16 * (first + k)));
+    }
+    return out;
+  }
+
   async function hashSegment(
     bytes: Uint8Array<ArrayBuffer>,
     known: Uint32Array | undefined,
@@ -106,24 +135,11 @@ export function hashCore(fastSha256?: Sha256): HashCore {
       tags[i] = lineTag(bytes, start, ends[i]!, view);
       start = ends[i]! + 1;
     }
-    let lineDigests: Uint8Array<ArrayBuffer> | undefined;
-    if (digests) {
-      lineDigests = new Uint8Array(16 * count);
-      start = 0;
-      // In batches: Web Crypto slows down with a promise for every line at once (Deno: ten times, at 262,144 lines).
-      for (let first = 0; first < count; first += DIGEST_BATCH) {
-        const each: Promise<Uint8Array>[] = [];
-        for (let i = first; i < Math.min(count, first + DIGEST_BATCH); i++) {
-          each.push(sha256(bytes.subarray(start, ends[i]!)));
-          start = ends[i]! + 1;
-        }
-        (await Promise.all(each)).forEach((digest, k) => lineDigests!.set(digest.subarray(0, 16), 16 * (first + k)));
-      }
-    }
+    const lineDigests = digests ? await digestLines(bytes, count, ends) : undefined;
     let hex = "";
     for (const byte of await sha) hex += HEX[byte];
     return { count, ends, tags, torn, sha: hex, digests: lineDigests };
   }
 
-  return { lineTag, hashSegment };
+  return { lineTag, hashSegment, digestLines };
 }

@@ -1,8 +1,10 @@
 // Splits a segment's bytes into lines and computes what checkpoints hold per
 // line: tags, 16-byte digests, and the `ts` of the first and last line.
 import { encodeValueBytes, lineTag } from "./_encoding.ts";
+import { hashCore } from "./_hash_core.ts";
 
 const LF = 0x0a;
+const core = hashCore();
 const TS_PREFIX = [0x7b, 0x22, 0x74, 0x73, 0x22, 0x3a, 0x22]; // {"ts":"
 
 /** The lines of a block of bytes: each line is `[starts[i], ends[i])`, without its newline. */
@@ -68,20 +70,7 @@ export function lineTs(bytes: Uint8Array, start: number, end: number): string {
   return encodeValueBytes(bytes, from, Math.min(at, limit));
 }
 
-/** Lines hashed at once: Web Crypto slows down with a promise for every line of a large segment (Deno: ten times). */
-const DIGEST_BATCH = 1024;
-
-/** SHA-256 of each line, cut to 16 bytes, concatenated. */
-export async function lineDigests(bytes: Uint8Array<ArrayBuffer>, lines: Lines): Promise<Uint8Array<ArrayBuffer>> {
-  const out = new Uint8Array(16 * lines.count);
-  for (let first = 0; first < lines.count; first += DIGEST_BATCH) {
-    const digests = await Promise.all(
-      Array.from(
-        { length: Math.min(DIGEST_BATCH, lines.count - first) },
-        (_, k) => crypto.subtle.digest("SHA-256", bytes.subarray(lines.starts[first + k]!, lines.ends[first + k]!)),
-      ),
-    );
-    digests.forEach((digest, k) => out.set(new Uint8Array(digest, 0, 16), 16 * (first + k)));
-  }
-  return out;
+/** SHA-256 of each line, cut to 16 bytes, concatenated (the sealer's own code). */
+export function lineDigests(bytes: Uint8Array<ArrayBuffer>, lines: Lines): Promise<Uint8Array<ArrayBuffer>> {
+  return core.digestLines(bytes, lines.count, lines.ends, lines.starts);
 }
