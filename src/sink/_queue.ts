@@ -90,12 +90,16 @@ export class LineQueue {
   #lastWrite: Promise<void> = RESOLVED;
   #pumpScheduled = false;
   /**
-   * A destination write is held back or in flight: lines pushed meanwhile
-   * stay pending (counted all the same) and go into the size queue together
-   * when it ends, instead of as one batch per event-loop turn (each a trip
-   * through the stream's machinery: what made `await record()` per event slow).
+   * Batches in the size queue whose turn has not ended (a write held back or
+   * in flight, batches waiting for theirs, batches an earlier write took).
+   * While there are any, lines pushed stay pending (counted all the same)
+   * and go into the size queue together when a write ends, instead of as
+   * one batch per event-loop turn: each batch is a trip through the
+   * stream's machinery, and a producer that yields after every line
+   * (`await record()`) would otherwise make one batch per line.
    */
-  #busy = false;
+  #inStream = 0;
+  #batches = 0;
   /** Callers waiting for room, first come first served. */
   #waiters: (() => void)[] = [];
   #admitting = false;
@@ -122,7 +126,7 @@ export class LineQueue {
     this.#withEnds = withEnds;
     this.#maxBytes = maxBytes;
     const queue = new WritableStream<Batch>(
-      { write: (batch) => this.#writeOut(batch).then(() => this.#free(batch.bytes)) },
+      { write: (batch) => this.#writeOut(batch).then(() => this.#done(batch)) },
       { highWaterMark: capacity, size: (batch) => batch.count },
     );
     this.#queue = queue.getWriter();
@@ -150,6 +154,11 @@ export class LineQueue {
     return this.#whenBytesFreed.then(() => this.ready);
   }
 
+  /** Batches put into the size queue so far (each a trip through the stream's machinery). */
+  get batches(): number {
+    return this.#batches;
+  }
+
   /** Whether callers are waiting for room. */
   get waiting(): boolean {
     return this.#waiters.length > 0;
@@ -167,7 +176,7 @@ export class LineQueue {
     // would otherwise copy and promote with every line held until the burst ends. Within the capacity,
     // lines are encoded when written, off `onCall`.
     if (this.#pending.length >= this.#writeLimit && this.desiredSize < 0) this.#encodeAhead();
-    // While a write is busy, its end moves the lines: no pump until a write's worth waits.
+    // While batches are in the size queue, a write's end moves the lines: no pump until a write's worth waits.
     if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
       queueMicrotask(this.#pump);
@@ -250,7 +259,7 @@ export class LineQueue {
 
   /**
    * Moves pending lines into the size queue as batches (runs as a microtask
-   * after a burst). While a write is busy, lines wait for it to end unless
+   * after a burst). While batches are in the size queue, lines wait for a write to end unless
    * a write's worth of them waits, or `now`.
    */
   #pump = (now?: boolean): void => {
@@ -278,6 +287,8 @@ export class LineQueue {
 
   #enqueue(batch: Batch): void {
     this.#unwritten.push(batch);
+    this.#inStream++;
+    this.#batches++;
     this.#unwrittenLines += batch.count;
     this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
   }
@@ -321,7 +332,6 @@ export class LineQueue {
    */
   #writeOut(batch: Batch): Promise<void> {
     if (batch.taken) return RESOLVED;
-    this.#busy = true;
     const wait = this.#lastWriteAt + this.#writeInterval - performance.now();
     if (wait <= 0 || this.#unwrittenLines >= this.#writeLimit) return this.#gather();
     return new Promise((resolve) => {
@@ -369,14 +379,24 @@ export class LineQueue {
     return this.#deliver(encodeLines(lines, chars, ends), count, ends).then(this.#idle);
   }
 
-  /** Whether pending lines wait for the busy write to end (fewer than a write's worth wait). */
+  /**
+   * Whether pending lines wait for a write to end (batches are in the size queue): until a write's
+   * worth of them is pending, or, while the write is held back, until a
+   * write's worth waits in all (which ends the hold).
+   */
   #waitsForWrite(): boolean {
-    return this.#busy && this.#unwrittenLines + this.#pendingLines < this.#writeLimit;
+    return this.#inStream > 0 && this.#pendingLines < this.#writeLimit &&
+      (this.#hold === undefined || this.#unwrittenLines + this.#pendingLines < this.#writeLimit);
   }
 
-  /** The write ended: the lines that came meanwhile go into the size queue, for the next write. */
+  /** A write ended: the lines that came meanwhile go into the size queue, for the next write. */
   #idle = (): void => {
-    this.#busy = false;
-    this.#pump();
+    this.#pump(true);
   };
+
+  /** A batch's turn in the size queue ended; once none is left, pending lines go in. */
+  #done(batch: Batch): void {
+    this.#free(batch.bytes);
+    if (--this.#inStream === 0) this.#pump();
+  }
 }

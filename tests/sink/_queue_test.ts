@@ -117,6 +117,26 @@ describe("LineQueue", () => {
     assert.equal(queue.waiting, false);
   });
 
+  it("takes the lines of a producer that yields after each one (await record()) into the size queue a write's worth at a time", async () => {
+    // Deliveries end a timer turn later, as a file's writes do; the producer admits itself as record() does.
+    const lines = 20_000;
+    const delivered: string[] = [];
+    const queue = new LineQueue(1024, (bytes) => {
+      delivered.push(...decoder.decode(bytes).split("\n").slice(0, -1));
+      return tick();
+    });
+    for (let i = 0; i < lines; i++) {
+      if (queue.waiting || queue.desiredSize <= 0) await new Promise<void>((admit) => queue.wait(admit));
+      queue.push(`l${i}`);
+      await Promise.resolve();
+    }
+    await queue.close();
+    assert.equal(delivered.length, lines);
+    assert.ok(delivered.every((line, i) => line === `l${i}`), "every line once, in order");
+    // A write's worth is 512 lines: one batch per line (as before) would be 20,000.
+    assert.ok(queue.batches <= lines / 100, `${queue.batches} batches for ${lines} lines`);
+  });
+
   it("admits every waiter at once after admitAll, room or not", () => {
     const { queue } = recordingQueue(1, { hold: true });
     queue.push("a");
