@@ -3,10 +3,22 @@
 import type { CallEventSource } from "../read/read_call_events.ts";
 import { toByteStream } from "../read/_byte_stream.ts";
 
+/**
+ * Chunks smaller than this are copied into a buffer of {@linkcode GATHER_BYTES}
+ * shared with their neighbours: a stream of tiny chunks (a pipe, or a hostile
+ * source that hands out one byte at a time) would otherwise make every look
+ * ahead walk, and every skip shift, a list of a chunk per byte.
+ */
+const SMALL_CHUNK = 4096;
+const GATHER_BYTES = 64 * 1024;
+
 /** Bytes of a stream, read ahead on demand; memory holds what was asked for plus one chunk. */
 export class ByteSource {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   #chunks: Uint8Array[] = [];
+  /** Where small chunks are gathered, and its bytes in use; its view is `#chunks`' last while it takes more. */
+  #gather = new Uint8Array(0);
+  #gathered = 0;
   /** Offset of the first unconsumed byte in `#chunks[0]`. */
   #head = 0;
   #buffered = 0;
@@ -25,6 +37,11 @@ export class ByteSource {
     return this.#buffered;
   }
 
+  /** Pieces the buffered bytes are held in (tests: tiny chunks are gathered). */
+  get pieces(): number {
+    return this.#chunks.length;
+  }
+
   /** Whether the source has ended (what is buffered is all that is left). */
   get eof(): boolean {
     return this.#eof;
@@ -35,11 +52,27 @@ export class ByteSource {
     while (this.#buffered < n && !this.#eof) {
       const next = await this.#reader.read();
       if (next.done) this.#eof = true;
-      else if (next.value.length > 0) {
-        this.#chunks.push(next.value);
-        this.#buffered += next.value.length;
-      }
+      else if (next.value.length > 0) this.#append(next.value);
     }
+  }
+
+  #append(chunk: Uint8Array): void {
+    this.#buffered += chunk.length;
+    if (chunk.length >= SMALL_CHUNK) {
+      this.#chunks.push(chunk);
+      return;
+    }
+    const last = this.#chunks.length - 1;
+    const gathering = last >= 0 && this.#chunks[last]!.buffer === this.#gather.buffer &&
+      this.#gathered + chunk.length <= this.#gather.length;
+    if (!gathering) {
+      this.#gather = new Uint8Array(GATHER_BYTES);
+      this.#gathered = 0;
+      this.#chunks.push(this.#gather.subarray(0, 0));
+    }
+    this.#gather.set(chunk, this.#gathered);
+    this.#gathered += chunk.length;
+    this.#chunks[this.#chunks.length - 1] = this.#gather.subarray(0, this.#gathered);
   }
 
   /**
