@@ -1,7 +1,13 @@
 import { concatBytes } from "../_bytes.ts";
 import type { AuditCheckpoint, AuditCheckpointGap } from "./audit_checkpoint.ts";
 import type { AuditSealKey } from "./audit_seal_key.ts";
-import { checkpointHash, checkpointLine, checkpointText, parseCheckpoint } from "./_checkpoint.ts";
+import {
+  checkpointHash,
+  checkpointLine,
+  checkpointText,
+  MAX_CHECKPOINT_BYTES,
+  parseCheckpoint,
+} from "./_checkpoint.ts";
 import { encodeValue, isName, isReason, sha256Hex, toBase64, ZERO_HASH } from "./_encoding.ts";
 import { lineTs } from "./_lines.ts";
 import { hashSegment } from "./_hasher.ts";
@@ -291,7 +297,7 @@ export class AuditSealer {
    * @param firstTs Time of the first loss. @default {now}
    * @param lastTs Time of the last loss. @default {firstTs}
    * @throws {TypeError} When `reason` is not a reason.
-   * @throws {RangeError} When `count` is not a positive integer.
+   * @throws {RangeError} When `count` is not a positive integer, or a time is longer than 64 characters.
    */
   lost(reason: string, count: number, firstTs?: string, lastTs?: string): void {
     this.#gap(reason, count, false, firstTs, lastTs);
@@ -307,7 +313,8 @@ export class AuditSealer {
    * @param firstTs Time of the first loss. @default {now}
    * @param lastTs Time of the last loss. @default {firstTs}
    * @throws {TypeError} When `reason` is not a reason.
-   * @throws {RangeError} When `count` is not a positive integer or exceeds the open segment's lines.
+   * @throws {RangeError} When `count` is not a positive integer or exceeds the open segment's lines, or a time is
+   *   longer than 64 characters.
    */
   undelivered(reason: string, count: number, firstTs?: string, lastTs?: string): void {
     if (count > this.#segLines - this.#undelivered) {
@@ -327,6 +334,15 @@ export class AuditSealer {
     }
     if (!Number.isSafeInteger(count) || count < 1) {
       throw new RangeError(`Cannot record a loss: count must be a positive integer, got ${count}`);
+    }
+    for (const ts of [firstTs, lastTs]) {
+      if (ts !== undefined && (typeof ts !== "string" || ts.length > MAX_TS_LENGTH)) {
+        throw new RangeError(
+          `Cannot record a loss: a time must be a string of at most ${MAX_TS_LENGTH} characters, got ${
+            typeof ts === "string" ? `${ts.length} characters` : typeof ts
+          }`,
+        );
+      }
     }
     const first = encodeValue(firstTs ?? new Date(this.#now()).toISOString());
     const last = lastTs === undefined ? first : encodeValue(lastTs);
@@ -423,15 +439,26 @@ export class AuditSealer {
       throw new TypeError(`Cannot seal: key ${this.#key.keyId} returned a ${sig.length}-byte signature`);
     }
     const checkpoint: AuditCheckpoint = { ...unsigned, sig: toBase64(sig) };
+    const line = encoder.encode(checkpointLine(checkpoint));
+    if (line.length > MAX_CHECKPOINT_BYTES) {
+      throw new RangeError(
+        `Cannot seal: the checkpoint would be ${line.length} bytes, more than the ${MAX_CHECKPOINT_BYTES} a verifier ` +
+          `reads (${lines.count} lines in the segment, ${gaps.length} kinds of loss); ` +
+          "give append() each chunk's true line count, and seal() before maxSegmentLines is exceeded",
+      );
+    }
     this.#prev = sha256Hex(text);
     this.#seq++;
     this.#lines = checkpoint.lines;
     this.#bytes = checkpoint.bytes;
     this.#offered = checkpoint.offered;
     this.#last = checkpoint;
-    return encoder.encode(checkpointLine(checkpoint));
+    return line;
   }
 }
+
+/** Longest time a loss may give: RFC 3339 with nanoseconds and an offset is 35 characters. */
+const MAX_TS_LENGTH = 64;
 
 function parsePrevious(previous: AuditCheckpoint | string): Exclude<ReturnType<typeof parseCheckpoint>, string> {
   const line = typeof previous === "string" ? previous : checkpointLine(previous);

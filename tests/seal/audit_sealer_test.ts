@@ -178,6 +178,41 @@ describe("AuditSealer", () => {
     assert.deepEqual([largest.maxSegmentLines, largest.maxSegmentBytes], [2 ** 18, 2 ** 27]);
   });
 
+  it("refuses to make a checkpoint larger than a verifier reads, when append() was told too few lines", async () => {
+    const key = await keys();
+    const sealer = new AuditSealer(key.seal, { origin: "test.example/cap", maxSegmentBytes: 1 << 23 });
+    const lines = 3_500_000; // 4 bytes of tags a line: more than 16 MiB of checkpoint once in base64
+    assert.equal(sealer.append(new Uint8Array(lines).fill(0x0a), 1), false, "told one line: not due");
+    await assert.rejects(sealer.seal(), (error: Error) => {
+      assert.ok(error instanceof RangeError);
+      assert.match(
+        error.message,
+        /^Cannot seal: the checkpoint would be \d+ bytes, more than the 16777216 a verifier reads \(3500000 lines/,
+      );
+      return true;
+    });
+    sealer.append(bytes([eventLine(1)]), 1);
+    await assert.rejects(sealer.seal(), RangeError, "a failed seal fails every later one");
+  });
+
+  it("refuses a loss whose time is not a short string", async () => {
+    const key = await keys();
+    const sealer = new AuditSealer(key.seal, { origin: "test.example/cap" });
+    assert.throws(
+      () => sealer.lost("queue_full", 1, "2026-12-02T10:00:00Z".padEnd(65, "0")),
+      /at most 64 characters, got 65 characters/,
+    );
+    assert.throws(() => sealer.lost("queue_full", 1, undefined, 5 as unknown as string), /got number/);
+    sealer.append(bytes([eventLine(1)]), 1);
+    assert.throws(() => sealer.undelivered("destination", 1, "x".repeat(1 << 20)), RangeError);
+    sealer.lost("queue_full", 2, "2026-12-02T10:00:00.123456789+00:00");
+    const line = decoder.decode(await sealer.seal());
+    assert.match(
+      line,
+      /"gaps":\[\{"reason":"queue_full","count":2,"in_segment":false,"first_ts":"2026-12-02T10:00:00.123456789\+00:00"/,
+    );
+  });
+
   it("seals a segment at the largest maxSegmentLines, with line digests, into a checkpoint the verifier reads", async () => {
     const key = await keys();
     const max = 2 ** 18;
