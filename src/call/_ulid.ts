@@ -12,9 +12,8 @@ let lastTime = -1;
 /** The time part and the first 15 random digits, encoded: most ids change only the last digit. */
 let head = "";
 
-/** A new ULID, greater than every ULID this function returned before. */
-export function ulid(): string {
-  const now = Date.now();
+/** A new ULID for time `now` (ms since the epoch), greater than every ULID this function returned before. */
+export function ulid(now: number = Date.now()): string {
   if (now > lastTime) {
     lastTime = now;
     if (poolAt + 16 > pool.length) {
