@@ -3,13 +3,17 @@
 // clock goes back, or stands still as in Workers) the random part is
 // incremented, so ids from one process are unique and sort in issue order.
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** The 1024 pairs of base32 digits, by value: the last two digits of an id come from here. */
+const PAIRS: readonly string[] = Array.from({ length: 1024 }, (_, v) => ALPHABET[v >> 5]! + ALPHABET[v & 31]!);
 /** Random bytes drawn 4 KiB at a time: one draw costs microseconds in Node, whatever its size. */
 const pool = new Uint8Array(4096);
 let poolAt = pool.length;
-/** The 16 base32 digits of the random part, each 0 to 31. */
-const digits = new Uint8Array(16);
+/** The first 14 base32 digits of the random part, each 0 to 31. */
+const digits = new Uint8Array(14);
+/** The last two digits of the random part, as one number from 0 to 1023. */
+let low = 0;
 let lastTime = -1;
-/** The time part and the first 15 random digits, encoded: most ids change only the last digit. */
+/** The time part and the first 14 random digits, encoded: most ids change only the last two digits. */
 let head = "";
 
 /** A new ULID for time `now` (ms since the epoch), greater than every ULID this function returned before. */
@@ -20,20 +24,22 @@ export function ulid(now: number = Date.now()): string {
       crypto.getRandomValues(pool);
       poolAt = 0;
     }
-    for (let i = 0; i < 16; i++) digits[i] = pool[poolAt++]! & 31;
+    for (let i = 0; i < 14; i++) digits[i] = pool[poolAt++]! & 31;
+    low = ((pool[poolAt++]! & 31) << 5) | (pool[poolAt++]! & 31);
     head = encodeHead();
-  } else if (digits[15]! < 31) {
-    digits[15]!++;
+  } else if (low < 1023) {
+    low++;
   } else {
+    low = 0;
     if (!carry()) lastTime++; // 80 bits ran out within one millisecond: borrow the next one
     head = encodeHead();
   }
-  return head + ALPHABET[digits[15]!];
+  return head + PAIRS[low];
 }
 
-/** Adds one to the random part at digit 15 that is 31 (so it carries); false when all 80 bits overflow. */
+/** Adds one to the first 14 digits (the last two having wrapped round); false when they overflow too. */
 function carry(): boolean {
-  for (let i = 15; i >= 0; i--) {
+  for (let i = 13; i >= 0; i--) {
     if (digits[i]! < 31) {
       digits[i]!++;
       return true;
@@ -46,6 +52,6 @@ function carry(): boolean {
 function encodeHead(): string {
   let s = "";
   for (let i = 0, t = lastTime; i < 10; i++, t = Math.floor(t / 32)) s = ALPHABET[t % 32] + s;
-  for (let i = 0; i < 15; i++) s += ALPHABET[digits[i]!];
+  for (let i = 0; i < 14; i++) s += ALPHABET[digits[i]!];
   return s;
 }

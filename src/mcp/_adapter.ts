@@ -14,6 +14,9 @@ import type { Handler } from "./_sdk.ts";
 import type { AuditMcpServerOptions, McpToolCall } from "./audit_mcp_server.ts";
 
 const then = Promise.prototype.then;
+/** More calls in flight than this are also kept in a map by `extra`, until fewer than UNINDEX_BELOW are. */
+const INDEX_ABOVE = 16;
+const UNINDEX_BELOW = 8;
 /** Settled: a reaction on it runs after the reactions already queued, such as those on other settled promises. */
 const SETTLED = Promise.resolve();
 
@@ -25,10 +28,14 @@ export class McpAdapter {
   current: Call | undefined;
   /** Whether each call listens to its signal (when the server's aborts cannot be hooked). */
   listen = true;
-  /** Calls in flight by the SDK's per-request `extra` (McpServer only: its tool runs are found by it). */
-  readonly #byExtra = new Map<unknown, Call>();
-  /** Calls that may still be aborted, newest first. */
+  /** Calls in flight, newest first: the server may abort them, and McpServer's tool runs find theirs here. */
   #inFlight: Call | undefined = undefined;
+  #inFlightCount = 0;
+  /**
+   * Calls in flight by the SDK's per-request `extra`, kept only while many
+   * are (a short list is searched faster than a map is kept up to date).
+   */
+  #byExtra: Map<unknown, Call> | undefined = undefined;
 
   /** The tier and dry run of every call, unless a callback says otherwise. */
   readonly #tier: string;
@@ -58,7 +65,33 @@ export class McpAdapter {
 
   /** The call that was given `extra` (the SDK's per-request object). */
   byExtra(extra: unknown): Call | undefined {
-    return this.#byExtra.get(extra);
+    if (this.#byExtra !== undefined) return this.#byExtra.get(extra);
+    for (let call = this.#inFlight; call !== undefined; call = call.next) if (call.extra === extra) return call;
+    return undefined;
+  }
+
+  /** Puts `call` in the list of calls in flight (and the map, while there is one). Never throws. */
+  #link(call: Call): void {
+    call.next = this.#inFlight;
+    if (call.next !== undefined) call.next.prev = call;
+    this.#inFlight = call;
+    if (++this.#inFlightCount > INDEX_ABOVE && this.#byExtra === undefined) {
+      this.#byExtra = new Map();
+      for (let c: Call | undefined = call; c !== undefined; c = c.next) {
+        if (!this.#byExtra.has(c.extra)) this.#byExtra.set(c.extra, c);
+      }
+    } else this.#byExtra?.set(call.extra, call);
+  }
+
+  /** Takes `call` out of the list of calls in flight (and the map). Never throws. */
+  #unlink(call: Call): void {
+    if (call.prev !== undefined) call.prev.next = call.next;
+    else if (this.#inFlight === call) this.#inFlight = call.next;
+    else return; // not in the list
+    if (call.next !== undefined) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
+    if (--this.#inFlightCount < UNINDEX_BELOW) this.#byExtra = undefined;
+    else if (this.#byExtra?.get(call.extra) === call) this.#byExtra.delete(call.extra);
   }
 
   /** `handler`, audited: same arguments, same `this`, same result or error. */
@@ -144,7 +177,7 @@ export class McpAdapter {
     const signal = x?.signal as AbortSignal | undefined;
     const aborted = signal?.aborted; // a getter: read once here (slow in Node), once when the call ends
     // Nothing below can throw: a begin that failed above leaves nothing behind.
-    if (this.mcp !== undefined) this.#byExtra.set(extra, call);
+    this.#link(call);
     if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
     return call;
   }
@@ -160,9 +193,6 @@ export class McpAdapter {
       call.abortedEarly = true;
       return;
     }
-    call.next = this.#inFlight;
-    if (call.next !== undefined) call.next.prev = call;
-    this.#inFlight = call;
     if (this.listen) {
       call.onAbort = () => this.#end(call, End.Cancelled, undefined);
       signal.addEventListener("abort", call.onAbort, { once: true });
@@ -175,12 +205,8 @@ export class McpAdapter {
     call.done = true;
     const end = performance.now();
     try {
-      if (call.prev !== undefined) call.prev.next = call.next;
-      else if (this.#inFlight === call) this.#inFlight = call.next;
-      if (call.next !== undefined) call.next.prev = call.prev;
-      call.prev = call.next = undefined;
+      this.#unlink(call);
       if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
-      if (this.mcp !== undefined) this.#byExtra.delete(call.extra);
       call.duration_ms = Math.max(0, Math.floor(end - call.start));
       // The server sends no response to an aborted request, whatever its handler did.
       if (call.signal?.aborted) how = End.Cancelled;
