@@ -8,6 +8,9 @@
 // clock instead of two, and a call's ULID shares the millisecond of its `ts`.
 let lastMs = Number.NaN;
 let lastTs = "";
+/** The second `secondPrefix` formats ("2026-05-29T10:04:05"): a new millisecond needs only its digits. */
+let lastSecond = Number.NaN;
+let secondPrefix = "";
 
 /** The current time in RFC 3339 with a `+00:00` offset, like `nowRfc3339()`. */
 export function timestamp(): string {
@@ -18,11 +21,25 @@ export function timestamp(): string {
 export function timestampAt(ms: number): string {
   if (ms !== lastMs) {
     lastMs = ms;
-    const iso = new Date(ms).toISOString(); // 2026-05-29T10:04:05.123Z
-    const frac = iso.slice(19, 23);
-    lastTs = `${iso.slice(0, 19)}${frac === ".000" ? "" : frac}+00:00`;
+    const frac = ms % 1000;
+    if (!(frac >= 0)) return lastTs = format(ms); // before 1970, or not a time: toISOString decides
+    if (ms - frac !== lastSecond) {
+      lastSecond = ms - frac;
+      secondPrefix = format(lastSecond).slice(0, 19);
+    }
+    lastTs = frac === 0 ? `${secondPrefix}+00:00` : `${secondPrefix}.${MILLIS[frac]}+00:00`;
   }
   return lastTs;
+}
+
+/** "000" to "999", by value. */
+const MILLIS: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
+
+/** `ms` as `nowRfc3339()` formats it, from scratch. */
+function format(ms: number): string {
+  const iso = new Date(ms).toISOString(); // 2026-05-29T10:04:05.123Z
+  const frac = iso.slice(19, 23);
+  return `${iso.slice(0, 19)}${frac === ".000" ? "" : frac}+00:00`;
 }
 
 /**

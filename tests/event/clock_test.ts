@@ -112,4 +112,16 @@ describe("timestampAt", () => {
     assert.equal(timestampAt(Date.UTC(2026, 4, 29, 10, 4, 5, 0)), "2026-05-29T10:04:05+00:00");
     assert.equal(timestampAt(Date.UTC(2026, 4, 29, 10, 4, 5, 7)), "2026-05-29T10:04:05.007+00:00");
   });
+
+  it("gives what toISOString gives, with the offset written out and .000 left out, for any millisecond", () => {
+    const iso = (ms: number): string => new Date(ms).toISOString().replace(".000Z", "Z").replace("Z", "+00:00");
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: -1e12, max: 253402300799999 - 1000 }), { maxLength: 20 }), (times) => {
+        // Neighbours too: the same second, the next millisecond, a whole second.
+        for (const ms of times.flatMap((t) => [t, t + 1, t - (t % 1000), t + 1000])) {
+          assert.equal(timestampAt(ms), iso(ms), `${ms}`);
+        }
+      }),
+    );
+  });
 });
