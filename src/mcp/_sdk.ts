@@ -120,52 +120,37 @@ export function hookMcpServer(
   byExtra: (extra: unknown) => CallObservations | undefined,
 ): string[] {
   const failed: string[] = [];
-  const hook = (name: string, wrap: (original: (...args: unknown[]) => unknown) => unknown): void => {
-    const original = read(mcp, name);
+  // Both are called with three arguments (tool, arguments, and the tool's name or `extra`); more are passed on
+  // all the same. `find` gets the third; what they return (a promise) or throw is kept on the call.
+  const hook = (
+    name: string,
+    find: (third: unknown) => CallObservations | undefined,
+    returned: "validation" | "execution",
+    threw: "inputError" | "thrown",
+  ): void => {
+    const original = read(mcp, name) as (...args: unknown[]) => unknown;
     try {
       if (typeof original !== "function") throw new TypeError(`no ${name}`);
-      define(mcp, name, wrap(original as (...args: unknown[]) => unknown));
+      define(mcp, name, function (this: unknown, first: unknown, second: unknown, third: unknown): unknown {
+        const call = find(third);
+        let result: unknown;
+        try {
+          result = arguments.length === 3
+            ? original.call(this, first, second, third)
+            : Reflect.apply(original, this, arguments);
+        } catch (error) {
+          if (call !== undefined) call[threw] = error;
+          throw error;
+        }
+        if (call !== undefined) call[returned] = result;
+        return result;
+      });
     } catch {
       failed.push(name);
     }
   };
-  // Both are called with three arguments (tool, arguments, name or extra); more are passed on all the same.
-  hook(
-    "validateToolInput",
-    (validate) =>
-      function (this: unknown, tool: unknown, args: unknown, name: unknown): unknown {
-        const call = current();
-        let result: unknown;
-        try {
-          result = arguments.length === 3
-            ? validate.call(this, tool, args, name)
-            : Reflect.apply(validate, this, arguments);
-        } catch (error) {
-          if (call !== undefined) call.inputError = error;
-          throw error;
-        }
-        if (call !== undefined) call.validation = result;
-        return result;
-      },
-  );
-  hook(
-    "executeToolHandler",
-    (execute) =>
-      function (this: unknown, tool: unknown, args: unknown, extra: unknown): unknown {
-        const call = byExtra(extra);
-        let result: unknown;
-        try {
-          result = arguments.length === 3
-            ? execute.call(this, tool, args, extra)
-            : Reflect.apply(execute, this, arguments);
-        } catch (error) {
-          if (call !== undefined) call.thrown = error;
-          throw error;
-        }
-        if (call !== undefined) call.execution = result;
-        return result;
-      },
-  );
+  hook("validateToolInput", () => current(), "validation", "inputError");
+  hook("executeToolHandler", byExtra, "execution", "thrown");
   return failed;
 }
 
