@@ -140,21 +140,39 @@ export function report(sink: AuditSink, options: ResolvedOptions, error: unknown
 function buildEvent(draft: EventDraft, o: ResolvedOptions): CallEvent {
   const outcome = limitOutcome(draft.outcome, o);
   const scrubTool = o.scrub && outcome.kind === "tool_not_found";
-  const e: Record<string, unknown> = {
-    ts: draft.ts,
-    call_id: id(draft.call_id, o.maxId),
-    tool_id: typeof draft.tool_id === "string"
-      ? (scrubTool ? limitText(draft.tool_id, o.maxId, true) : limitId(draft.tool_id, o.maxId))
-      : draft.tool_id,
-  };
-  if (draft.caller_id != null) e.caller_id = id(draft.caller_id, o.maxId);
-  e.granted_capabilities = draft.granted_capabilities;
-  e.duration_ms = draft.duration_ms;
-  e.outcome = outcome;
-  e.tier = draft.tier;
-  e.dry_run = draft.dry_run;
-  e.schema_version = SCHEMA_VERSION;
-  e.secrets_resolved = draft.secrets_resolved;
+  const ts = draft.ts;
+  const callId = id(draft.call_id, o.maxId);
+  const toolId = typeof draft.tool_id === "string"
+    ? (scrubTool ? limitText(draft.tool_id, o.maxId, true) : limitId(draft.tool_id, o.maxId))
+    : draft.tool_id;
+  const caller = draft.caller_id;
+  // Whole literals, in the event's key order: one allocation of a known shape rather than a key at a time.
+  const e: Record<string, unknown> = caller != null
+    ? {
+      ts,
+      call_id: callId,
+      tool_id: toolId,
+      caller_id: id(caller, o.maxId),
+      granted_capabilities: draft.granted_capabilities,
+      duration_ms: draft.duration_ms,
+      outcome,
+      tier: draft.tier,
+      dry_run: draft.dry_run,
+      schema_version: SCHEMA_VERSION,
+      secrets_resolved: draft.secrets_resolved,
+    }
+    : {
+      ts,
+      call_id: callId,
+      tool_id: toolId,
+      granted_capabilities: draft.granted_capabilities,
+      duration_ms: draft.duration_ms,
+      outcome,
+      tier: draft.tier,
+      dry_run: draft.dry_run,
+      schema_version: SCHEMA_VERSION,
+      secrets_resolved: draft.secrets_resolved,
+    };
   if (draft.cursor_page != null) e.cursor_page = draft.cursor_page;
   if (draft.capability_provenance != null) e.capability_provenance = draft.capability_provenance;
   return e as unknown as CallEvent;

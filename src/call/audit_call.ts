@@ -14,7 +14,7 @@ import {
 } from "./_recorder.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
-import { timestamp } from "../event/_clock.ts";
+import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 
 /** What is known of a call before it runs: the event's fields but `ts`, `duration_ms` and `outcome`. */
 export interface AuditCallFields {
@@ -123,13 +123,14 @@ export function auditCall<T>(
     throw new TypeError(`${WHERE}: mapResult must be a function, got ${typeof mapResult}`);
   }
 
+  const start = startClock();
   let draft: EventDraft | undefined;
   try {
-    draft = draftOf(call, timestamp());
+    draft = draftOf(call, startMillis());
   } catch (error) {
     report(sink, resolved, new Error(`${WHERE}: reading its fields threw; the call is not recorded`, { cause: error }));
   }
-  const audited = new AuditedCall(sink, resolved, draft, mapError, mapResult);
+  const audited = new AuditedCall(sink, resolved, draft, mapError, mapResult, start);
   let value: T;
   try {
     value = fn();
@@ -156,8 +157,9 @@ class AuditedCall {
     readonly draft: EventDraft | undefined,
     readonly mapError: ((error: unknown) => Outcome | undefined) | undefined,
     readonly mapResult: ((value: unknown) => Outcome | undefined) | undefined,
+    start: number,
   ) {
-    this.#start = performance.now();
+    this.#start = start;
   }
 
   returned(value: unknown): void {
@@ -218,13 +220,16 @@ class AuditedCall {
 
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
 
-/** Reads each field once, when the call starts (arrays copied: the tool may change them). */
-function draftOf(call: AuditCallFields, ts: string): EventDraft {
+/**
+ * Reads each field once, when the call starts (arrays copied: the tool may
+ * change them); `ts` and the ULID are of `ms`, the call's start.
+ */
+function draftOf(call: AuditCallFields, ms: number): EventDraft {
   const granted = call.granted_capabilities;
   const provenance = call.capability_provenance;
   return {
-    ts,
-    call_id: call.call_id ?? ulid(),
+    ts: timestampAt(ms),
+    call_id: call.call_id ?? ulid(ms),
     tool_id: call.tool_id,
     caller_id: call.caller_id ?? undefined,
     granted_capabilities: granted == null ? [] : Array.isArray(granted) ? granted.slice() : granted,

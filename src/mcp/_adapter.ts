@@ -3,19 +3,22 @@
 import type { CapProvenance, Outcome } from "../event/call_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
-import { type EventDraft, recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
+import { recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
 import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
-import { timestamp } from "../event/_clock.ts";
+import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 import { Call, End } from "./_call.ts";
-import { callOutcome } from "./_outcome.ts";
+import { callOutcome, isErrorResult } from "./_outcome.ts";
 import type { Handler } from "./_sdk.ts";
 import type { AuditMcpServerOptions, McpToolCall } from "./audit_mcp_server.ts";
 
-/** The granted capabilities of a call when no callback says otherwise. */
-const NO_CAPABILITIES: readonly string[] = Object.freeze([]);
-const SUCCESS: Outcome = Object.freeze({ kind: "success" });
+const then = Promise.prototype.then;
+/** More calls in flight than this are also kept in a map by `extra`, until fewer than UNINDEX_BELOW are. */
+const INDEX_ABOVE = 16;
+const UNINDEX_BELOW = 8;
+/** Settled: a reaction on it runs after the reactions already queued, such as those on other settled promises. */
+const SETTLED = Promise.resolve();
 
 /** Audits the `tools/call` requests of one server. */
 export class McpAdapter {
@@ -25,17 +28,31 @@ export class McpAdapter {
   current: Call | undefined;
   /** Whether each call listens to its signal (when the server's aborts cannot be hooked). */
   listen = true;
-  /** Calls in flight by the SDK's per-request `extra` (McpServer only: its tool runs are found by it). */
-  readonly #byExtra = new Map<unknown, Call>();
-  /** Calls that may still be aborted, newest first. */
+  /** Calls in flight, newest first: the server may abort them, and McpServer's tool runs find theirs here. */
   #inFlight: Call | undefined = undefined;
+  #inFlightCount = 0;
+  /**
+   * Calls in flight by the SDK's per-request `extra`, kept only while many
+   * are (a short list is searched faster than a map is kept up to date).
+   */
+  #byExtra: Map<unknown, Call> | undefined = undefined;
+
+  /** The tier and dry run of every call, unless a callback says otherwise. */
+  readonly #tier: string;
+  readonly #dryRun: boolean;
+  /** Where outcome mappers report their problems. */
+  readonly #report: (error: unknown) => void;
 
   constructor(
     readonly sink: AuditSink,
     readonly options: AuditMcpServerOptions,
     readonly resolved: ResolvedOptions,
     readonly mcp: object | undefined,
-  ) {}
+  ) {
+    this.#tier = typeof options.tier === "string" ? options.tier : "warm";
+    this.#dryRun = options.dryRun === true;
+    this.#report = (error) => report(sink, resolved, error);
+  }
 
   /** Ends, as cancelled, every call in flight whose request the server has aborted. */
   sweep(): void {
@@ -48,7 +65,33 @@ export class McpAdapter {
 
   /** The call that was given `extra` (the SDK's per-request object). */
   byExtra(extra: unknown): Call | undefined {
-    return this.#byExtra.get(extra);
+    if (this.#byExtra !== undefined) return this.#byExtra.get(extra);
+    for (let call = this.#inFlight; call !== undefined; call = call.next) if (call.extra === extra) return call;
+    return undefined;
+  }
+
+  /** Puts `call` in the list of calls in flight (and the map, while there is one). Never throws. */
+  #link(call: Call): void {
+    call.next = this.#inFlight;
+    if (call.next !== undefined) call.next.prev = call;
+    this.#inFlight = call;
+    if (++this.#inFlightCount > INDEX_ABOVE && this.#byExtra === undefined) {
+      this.#byExtra = new Map();
+      for (let c: Call | undefined = call; c !== undefined; c = c.next) {
+        if (!this.#byExtra.has(c.extra)) this.#byExtra.set(c.extra, c);
+      }
+    } else this.#byExtra?.set(call.extra, call);
+  }
+
+  /** Takes `call` out of the list of calls in flight (and the map). Never throws. */
+  #unlink(call: Call): void {
+    if (call.prev !== undefined) call.prev.next = call.next;
+    else if (this.#inFlight === call) this.#inFlight = call.next;
+    else return; // not in the list
+    if (call.next !== undefined) call.next.prev = call.prev;
+    call.prev = call.next = undefined;
+    if (--this.#inFlightCount < UNINDEX_BELOW) this.#byExtra = undefined;
+    else if (this.#byExtra?.get(call.extra) === call) this.#byExtra.delete(call.extra);
   }
 
   /** `handler`, audited: same arguments, same `this`, same result or error. */
@@ -93,46 +136,39 @@ export class McpAdapter {
   // each at its own site (monomorphic, unlike one shared guarded reader). A getter that throws (an
   // in-process client sending hostile objects) fails the whole begin: the call then runs unaudited.
   #begin(request: unknown, extra: unknown): Call {
+    const start = startClock();
+    const ms = startMillis();
     const r = request as { params?: { name?: unknown }; id?: unknown } | null | undefined;
     const params = r?.params;
     const rawName = params?.name;
     const id = r?.id;
     const x = extra as { authInfo?: { clientId?: unknown }; signal?: unknown } | null | undefined;
     const o = this.options;
-    const draft: EventDraft = {
-      ts: timestamp(),
-      call_id: "",
-      tool_id: typeof rawName === "string" ? rawName : "",
-      caller_id: undefined,
-      granted_capabilities: NO_CAPABILITIES,
-      duration_ms: 0,
-      outcome: SUCCESS,
-      tier: typeof o.tier === "string" ? o.tier : "warm",
-      dry_run: o.dryRun === true,
-      secrets_resolved: false,
-      cursor_page: undefined,
-      capability_provenance: undefined,
-    };
     const call = new Call(
+      start,
+      timestampAt(ms),
       request,
       extra,
       params,
       typeof id === "string" || typeof id === "number" ? id : undefined,
-      draft,
+      typeof rawName === "string" ? rawName : "",
+      this.#tier,
+      this.#dryRun,
     );
-    draft.call_id = (o.callId && this.#ask("callId", o.callId, call, isString)) || `${ulid()}:${call.requestId ?? ""}`;
-    if (o.callerId !== undefined) draft.caller_id = this.#ask("callerId", o.callerId, call, isString);
+    call.call_id = (o.callId && this.#ask("callId", o.callId, call, isString)) ||
+      ulid(ms) + ":" + (call.requestId ?? "");
+    if (o.callerId !== undefined) call.caller_id = this.#ask("callerId", o.callerId, call, isString);
     else {
       const clientId = x?.authInfo?.clientId;
-      if (typeof clientId === "string") draft.caller_id = clientId;
+      if (typeof clientId === "string") call.caller_id = clientId;
     }
     if (o.capabilities !== undefined) {
       const granted = grantsOf(this.#ask("capabilities", o.capabilities, call, isGrant));
-      draft.granted_capabilities = granted.caps;
-      draft.capability_provenance = granted.provenance;
+      call.granted_capabilities = granted.caps;
+      call.capability_provenance = granted.provenance;
     }
-    if (typeof o.tier === "function") draft.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
-    if (typeof o.dryRun === "function") draft.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
+    if (typeof o.tier === "function") call.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
+    if (typeof o.dryRun === "function") call.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
     if (this.mcp !== undefined && typeof rawName === "string") {
       // The SDK's own lookup, an instant before it makes it.
       const tool = this.#registry()?.[rawName] as { enabled?: unknown } | undefined;
@@ -141,9 +177,8 @@ export class McpAdapter {
     const signal = x?.signal as AbortSignal | undefined;
     const aborted = signal?.aborted; // a getter: read once here (slow in Node), once when the call ends
     // Nothing below can throw: a begin that failed above leaves nothing behind.
-    if (this.mcp !== undefined) this.#byExtra.set(extra, call);
+    this.#link(call);
     if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
-    call.start = performance.now();
     return call;
   }
 
@@ -158,9 +193,6 @@ export class McpAdapter {
       call.abortedEarly = true;
       return;
     }
-    call.next = this.#inFlight;
-    if (call.next !== undefined) call.next.prev = call;
-    this.#inFlight = call;
     if (this.listen) {
       call.onAbort = () => this.#end(call, End.Cancelled, undefined);
       signal.addEventListener("abort", call.onAbort, { once: true });
@@ -171,38 +203,78 @@ export class McpAdapter {
   #end(call: Call, how: End, value: unknown): void {
     if (call.done) return;
     call.done = true;
+    const end = performance.now();
     try {
-      this.#record(call, how, value, performance.now());
+      this.#unlink(call);
+      if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
+      call.duration_ms = Math.max(0, Math.floor(end - call.start));
+      // The server sends no response to an aborted request, whatever its handler did.
+      if (call.signal?.aborted) how = End.Cancelled;
+      else if (
+        (call.validation !== undefined || call.execution !== undefined) &&
+        (how !== End.Resolved || isErrorResult(value))
+      ) {
+        this.#observe(call, how, value);
+        return;
+      }
     } catch (error) {
-      this.lost++;
-      report(this.sink, this.resolved, new Error("Cannot record a tools/call", { cause: error }));
+      this.#lose(error);
+      return;
+    }
+    this.#record(call, how, value);
+  }
+
+  /**
+   * Records `call` once what its validation and execution settled with is
+   * known: reactions on promises that have settled run in the order they are
+   * added, so the last one, on a settled promise, runs after them (and
+   * records in any case, a microtask later). Only an error needs this.
+   */
+  #observe(call: Call, how: End, value: unknown): void {
+    try {
+      then.call(call.validation, undefined, (error: unknown) => {
+        call.inputError = error;
+      });
+    } catch {
+      // not a native promise (or none): nothing to observe
+    }
+    try {
+      then.call(call.execution, (result: unknown) => {
+        call.returned = result;
+      }, (error: unknown) => {
+        call.thrown = error;
+      });
+    } catch {
+      // as above
+    }
+    then.call(SETTLED, () => this.#record(call, how, value));
+  }
+
+  /** Maps the outcome and hands the event to the sink. Never throws. */
+  #record(call: Call, how: End, value: unknown): void {
+    try {
+      let outcome: Outcome;
+      try {
+        outcome = callOutcome(call, how, value, this.options, this.#report);
+      } catch (error) {
+        report(
+          this.sink,
+          this.resolved,
+          new Error("Cannot map the call's outcome; recorded it as failed", { cause: error }),
+        );
+        outcome = { kind: "execution_failed", code: UNKNOWN_ERROR_CODE, retryable: false };
+      }
+      call.outcome = outcome;
+      if (recordEvent(this.sink, call, this.resolved)) this.recorded++;
+      else this.lost++;
+    } catch (error) {
+      this.#lose(error);
     }
   }
 
-  #record(call: Call, how: End, value: unknown, end: number): void {
-    if (call.prev !== undefined) call.prev.next = call.next;
-    else if (this.#inFlight === call) this.#inFlight = call.next;
-    if (call.next !== undefined) call.next.prev = call.prev;
-    call.prev = call.next = undefined;
-    if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
-    if (this.mcp !== undefined) this.#byExtra.delete(call.extra);
-    // The server sends no response to an aborted request, whatever its handler did.
-    if (call.signal?.aborted) how = End.Cancelled;
-    let outcome: Outcome;
-    try {
-      outcome = callOutcome(call, how, value, this.options, (error) => report(this.sink, this.resolved, error));
-    } catch (error) {
-      report(
-        this.sink,
-        this.resolved,
-        new Error("Cannot map the call's outcome; recorded it as failed", { cause: error }),
-      );
-      outcome = { kind: "execution_failed", code: UNKNOWN_ERROR_CODE, retryable: false };
-    }
-    call.draft.duration_ms = Math.max(0, Math.floor(end - call.start));
-    call.draft.outcome = outcome;
-    if (recordEvent(this.sink, call.draft, this.resolved)) this.recorded++;
-    else this.lost++;
+  #lose(error: unknown): void {
+    this.lost++;
+    report(this.sink, this.resolved, new Error("Cannot record a tools/call", { cause: error }));
   }
 
   /**

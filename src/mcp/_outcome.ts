@@ -107,7 +107,8 @@ function userOutcome(name: string, map: () => unknown, report: Report): Outcome 
   return outcome;
 }
 
-function isErrorResult(value: unknown): boolean {
+/** Whether `value` is a tool result with `isError: true`. */
+export function isErrorResult(value: unknown): boolean {
   return isObjectLike(value) && read(value, "isError") === true;
 }
 

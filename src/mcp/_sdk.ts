@@ -13,7 +13,6 @@
 //   notifications/cancelled, the connection closing), rather than add an
 //   abort listener to every request's signal (a microsecond each in Node).
 import { isObjectLike, read } from "../call/_read.ts";
-import { whenSettled } from "../call/_settle.ts";
 
 /** A request handler as the SDK's Protocol stores and calls it. */
 export type Handler = (this: unknown, request: unknown, extra: unknown) => unknown;
@@ -28,7 +27,12 @@ export interface SdkInternals {
   readonly mcp: object | undefined;
 }
 
-/** Per-call observations the McpServer hooks report. */
+/**
+ * Per-call observations the McpServer hooks report. The hooks only keep the
+ * promises of validation and execution: what they settled with is read when
+ * the call ends, and only when its outcome needs it (an error), so that a
+ * call that succeeds pays no promise reaction for them.
+ */
 export interface CallObservations {
   /** The arguments failed the tool's input schema (the SDK's error). */
   inputError: unknown;
@@ -36,6 +40,10 @@ export interface CallObservations {
   thrown: unknown;
   /** The tool's handler returned (what it returned). */
   returned: unknown;
+  /** What the input validation returned (a promise, in SDK 1.x); `undefined` until it starts. */
+  validation: unknown;
+  /** What the tool's execution returned (a promise, in SDK 1.x); `undefined` until it starts. */
+  execution: unknown;
 }
 
 /** Marks a value as not observed (`undefined` can be thrown or returned). */
@@ -43,7 +51,6 @@ export const NONE: unique symbol = Symbol("none");
 
 const AUDITED = Symbol.for("@atd/audit/mcp");
 const TOOLS_CALL = "tools/call";
-const promiseThen = Promise.prototype.then;
 
 /**
  * The internals of `server`, an `McpServer` or a low-level `Server`.
@@ -113,53 +120,37 @@ export function hookMcpServer(
   byExtra: (extra: unknown) => CallObservations | undefined,
 ): string[] {
   const failed: string[] = [];
-  const hook = (name: string, wrap: (original: (...args: unknown[]) => unknown) => unknown): void => {
-    const original = read(mcp, name);
+  // Both are called with three arguments (tool, arguments, and the tool's name or `extra`); more are passed on
+  // all the same. `find` gets the third; what they return (a promise) or throw is kept on the call.
+  const hook = (
+    name: string,
+    find: (third: unknown) => CallObservations | undefined,
+    returned: "validation" | "execution",
+    threw: "inputError" | "thrown",
+  ): void => {
+    const original = read(mcp, name) as (...args: unknown[]) => unknown;
     try {
       if (typeof original !== "function") throw new TypeError(`no ${name}`);
-      define(mcp, name, wrap(original as (...args: unknown[]) => unknown));
+      define(mcp, name, function (this: unknown, first: unknown, second: unknown, third: unknown): unknown {
+        const call = find(third);
+        let result: unknown;
+        try {
+          result = arguments.length === 3
+            ? original.call(this, first, second, third)
+            : Reflect.apply(original, this, arguments);
+        } catch (error) {
+          if (call !== undefined) call[threw] = error;
+          throw error;
+        }
+        if (call !== undefined) call[returned] = result;
+        return result;
+      });
     } catch {
       failed.push(name);
     }
   };
-  hook("validateToolInput", (validate) =>
-    function (this: unknown, ...args: unknown[]): unknown {
-      const call = current();
-      let result: unknown;
-      try {
-        result = validate.apply(this, args);
-      } catch (error) {
-        if (call !== undefined) call.inputError = error;
-        throw error;
-      }
-      if (call !== undefined) {
-        try {
-          promiseThen.call(result, undefined, (error: unknown) => {
-            call.inputError = error;
-          });
-        } catch {
-          // not a promise: validation was synchronous, and passed
-        }
-      }
-      return result;
-    });
-  hook("executeToolHandler", (execute) =>
-    function (this: unknown, ...args: unknown[]): unknown {
-      const call = byExtra(args[2]);
-      let result: unknown;
-      try {
-        result = execute.apply(this, args);
-      } catch (error) {
-        if (call !== undefined) call.thrown = error;
-        throw error;
-      }
-      if (call === undefined) return result;
-      return whenSettled(result, (value) => {
-        call.returned = value;
-      }, (error) => {
-        call.thrown = error;
-      });
-    });
+  hook("validateToolInput", () => current(), "validation", "inputError");
+  hook("executeToolHandler", byExtra, "execution", "thrown");
   return failed;
 }
 

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ulid } from "../../src/call/_ulid.ts";
+import fc from "fast-check";
+import { encodeTime, ulid } from "../../src/call/_ulid.ts";
 import { timestamp } from "../../src/event/_clock.ts";
 import { nowRfc3339 } from "../../mod.ts";
 
@@ -18,6 +19,23 @@ describe("ulid", () => {
     const ms = [...id.slice(0, 10)].reduce((t, c) => t * 32 + "0123456789ABCDEFGHJKMNPQRSTVWXYZ".indexOf(c), 0);
     // The last id may have borrowed a millisecond or two when its random part ran out.
     assert.ok(ms >= before - 1 && ms <= after + 2, `${ms} within ${before}..${after}`);
+  });
+});
+
+describe("encodeTime", () => {
+  it("gives the ten base32 digits of any 48-bit time, also for neighbours that share their first digits", () => {
+    const reference = (t: number): string => {
+      let s = "";
+      for (let i = 0; i < 10; i++, t = Math.floor(t / 32)) s = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"[t % 32] + s;
+      return s;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 48 - 1025 }), (t) => {
+        for (const time of [t, t + 1, t + 1024, t - (t % 1024), 2 ** 48 - 1]) {
+          assert.equal(encodeTime(time), reference(time), `${time}`);
+        }
+      }),
+    );
   });
 });
 
