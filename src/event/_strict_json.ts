@@ -57,6 +57,48 @@ export function isPlainText(text: string, keys: number): boolean {
   return found === keys;
 }
 
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/**
+ * The number of keys in the JSON text that is `bytes` from `start` to `end`
+ * (UTF-8 that a fatal decoder and JSON.parse both accepted), when it is
+ * written the plain way this package's encoder and serde_json write it; -1
+ * otherwise. Plain: no whitespace between tokens, no `\u` escape, no number
+ * with a sign, a fraction or an exponent. Then every key is a string followed
+ * by a colon, so the count is exact, and equal to the parsed value's count only
+ * when no key was given twice; every number is an integer token; every string
+ * is well formed (strict UTF-8 cannot encode a lone surrogate). The reader's
+ * cheap test: one pass over bytes it already holds, where isPlainText is a
+ * regular expression and a search over the decoded text. -1 only means "test
+ * the text instead".
+ */
+export function plainKeysOfBytes(bytes: Uint8Array, start: number, end: number): number {
+  let keys = 0;
+  let digit = false;
+  for (let i = start; i < end; i++) {
+    const c = bytes[i]!;
+    if (c === QUOTE) {
+      for (i++; i < end; i++) {
+        const s = bytes[i]!;
+        if (s === QUOTE) break;
+        if (s === BACKSLASH && bytes[++i] === 0x75) return -1; // \u
+      }
+      if (i + 1 < end && bytes[i + 1] === COLON) keys++;
+      digit = false;
+    } else if (c >= 0x30 && c <= 0x39) {
+      digit = true;
+    } else if (c <= 0x20 || c === 0x2d || c === 0x2e || c === 0x2b || c === 0x45 || (c === 0x65 && digit)) {
+      // Whitespace, `-`, `.`, `+`, `E`, or an `e` after a digit (`true` and `false` end in `e` after a letter).
+      return -1;
+    } else {
+      digit = false;
+    }
+  }
+  return keys;
+}
+
 /** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or an infinite number. */
 function plainKeys(value: unknown): number {
   const stack: unknown[] = [value];

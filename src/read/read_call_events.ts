@@ -2,6 +2,7 @@ import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
 import { isByteSource, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
+import { plainKeysOfBytes } from "../event/_strict_json.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
@@ -108,18 +109,18 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
 
   async *#read(): AsyncGenerator<CallEvent, void, undefined> {
     const reader = toByteStream(this.#source).getReader();
-    const splitter = new LineSplitter(this.#max);
+    const splitter = new LineSplitter(this.#max, plainKeysOfBytes);
     const { onInvalid, strict } = this.#options;
     const batch: CallEvent[] = [];
     // What ends the read once the events before it are out: the first
     // invalid line in strict mode, or what onInvalid threw.
     let failure: { error: unknown } | undefined;
-    const onLine = (line: JsonLine): void => {
+    const onLine = (line: JsonLine, plainKeys: number): void => {
       if (line.kind !== "invalid_utf8" && isCheckpointLine(line.text, line.kind === "line")) {
         this.#checkpoints++;
         return;
       }
-      const result = lineToEvent(line, this.#max);
+      const result = lineToEvent(line, this.#max, plainKeys);
       if (!(result instanceof Error)) {
         batch.push(result);
         return;
