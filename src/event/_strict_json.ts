@@ -57,9 +57,19 @@ export function isPlainText(text: string, keys: number): boolean {
   return found === keys;
 }
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
+// What a byte outside a string is to plainKeysOfBytes (a table: one load
+// and a compare per byte, on every engine).
+const OTHER = 0; // a letter of true, false or null, or punctuation
+const STRING = 1; // `"`
+const DIGIT = 2;
+const NOT_PLAIN = 3; // whitespace, `-`, `.`, `+`, `E`
+const E = 4; // `e`: of true or false after a letter, an exponent after a digit
+const OUTSIDE = new Uint8Array(256);
+for (let c = 0; c <= 0x20; c++) OUTSIDE[c] = NOT_PLAIN;
+for (const c of "-.+E") OUTSIDE[c.charCodeAt(0)] = NOT_PLAIN;
+for (let c = 0x30; c <= 0x39; c++) OUTSIDE[c] = DIGIT;
+OUTSIDE[0x22] = STRING;
+OUTSIDE[0x65] = E;
 
 /**
  * The number of keys in the JSON text that is `bytes` from `start` to `end`
@@ -78,22 +88,20 @@ export function plainKeysOfBytes(bytes: Uint8Array, start: number, end: number):
   let keys = 0;
   let digit = false;
   for (let i = start; i < end; i++) {
-    const c = bytes[i]!;
-    if (c === QUOTE) {
-      for (i++; i < end; i++) {
-        const s = bytes[i]!;
-        if (s === QUOTE) break;
-        if (s === BACKSLASH && bytes[++i] === 0x75) return -1; // \u
-      }
-      if (i + 1 < end && bytes[i + 1] === COLON) keys++;
+    const type = OUTSIDE[bytes[i]!]!;
+    if (type === OTHER) {
       digit = false;
-    } else if (c >= 0x30 && c <= 0x39) {
+    } else if (type === DIGIT) {
       digit = true;
-    } else if (c <= 0x20 || c === 0x2d || c === 0x2e || c === 0x2b || c === 0x45 || (c === 0x65 && digit)) {
-      // Whitespace, `-`, `.`, `+`, `E`, or an `e` after a digit (`true` and `false` end in `e` after a letter).
-      return -1;
-    } else {
+    } else if (type === STRING) {
+      // To the closing quote; bytes of a multi-byte character are all >= 0x80.
+      for (let c = bytes[++i]; c !== 0x22 && i < end; c = bytes[++i]) {
+        if (c === 0x5c && bytes[++i] === 0x75) return -1; // \u
+      }
+      if (i + 1 < end && bytes[i + 1] === 0x3a) keys++;
       digit = false;
+    } else if (type === NOT_PLAIN || digit) {
+      return -1;
     }
   }
   return keys;
