@@ -57,6 +57,56 @@ export function isPlainText(text: string, keys: number): boolean {
   return found === keys;
 }
 
+// What a byte outside a string is to plainKeysOfBytes (a table: one load
+// and a compare per byte, on every engine).
+const OTHER = 0; // a letter of true, false or null, or punctuation
+const STRING = 1; // `"`
+const DIGIT = 2;
+const NOT_PLAIN = 3; // whitespace, `-`, `.`, `+`, `E`
+const E = 4; // `e`: of true or false after a letter, an exponent after a digit
+const OUTSIDE = new Uint8Array(256);
+for (let c = 0; c <= 0x20; c++) OUTSIDE[c] = NOT_PLAIN;
+for (const c of "-.+E") OUTSIDE[c.charCodeAt(0)] = NOT_PLAIN;
+for (let c = 0x30; c <= 0x39; c++) OUTSIDE[c] = DIGIT;
+OUTSIDE[0x22] = STRING;
+OUTSIDE[0x65] = E;
+
+/**
+ * The number of keys in the JSON text that is `bytes` from `start` to `end`
+ * (UTF-8 that a fatal decoder and JSON.parse both accepted), when it is
+ * written the plain way this package's encoder and serde_json write it; -1
+ * otherwise. Plain: no whitespace between tokens, no `\u` escape, no number
+ * with a sign, a fraction or an exponent. Then every key is a string followed
+ * by a colon, so the count is exact, and equal to the parsed value's count only
+ * when no key was given twice; every number is an integer token; every string
+ * is well formed (strict UTF-8 cannot encode a lone surrogate). The reader's
+ * cheap test: one pass over bytes it already holds, where isPlainText is a
+ * regular expression and a search over the decoded text. -1 only means "test
+ * the text instead".
+ */
+export function plainKeysOfBytes(bytes: Uint8Array, start: number, end: number): number {
+  let keys = 0;
+  let digit = false;
+  for (let i = start; i < end; i++) {
+    const type = OUTSIDE[bytes[i]!]!;
+    if (type === OTHER) {
+      digit = false;
+    } else if (type === DIGIT) {
+      digit = true;
+    } else if (type === STRING) {
+      // To the closing quote; bytes of a multi-byte character are all >= 0x80.
+      for (let c = bytes[++i]; c !== 0x22 && i < end; c = bytes[++i]) {
+        if (c === 0x5c && bytes[++i] === 0x75) return -1; // \u
+      }
+      if (i + 1 < end && bytes[i + 1] === 0x3a) keys++;
+      digit = false;
+    } else if (type === NOT_PLAIN || digit) {
+      return -1;
+    }
+  }
+  return keys;
+}
+
 /** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or an infinite number. */
 function plainKeys(value: unknown): number {
   const stack: unknown[] = [value];

@@ -37,9 +37,20 @@ export function checkMaxLineBytes(value: number | undefined): number {
   return max;
 }
 
+/**
+ * A look at a line's bytes (`start` to `end` of `bytes`) that the splitter
+ * passes on with the line: readCallEvents counts JSON keys there
+ * (plainKeysOfBytes), on bytes it already holds.
+ */
+export type LineScan = (bytes: Uint8Array, start: number, end: number) => number;
+
+/** What a splitter calls for each line: `scan` is its LineScan's result, or -1 without one. */
+export type LineEmit = (line: JsonLine, scan: number) => void;
+
 /** Splits bytes into lines; memory is bounded by `maxLineBytes` plus one chunk. */
 export class LineSplitter {
   readonly #max: number;
+  readonly #scan: LineScan | undefined;
   /** Number of the line being assembled (1-based). */
   #line = 1;
   /** Byte offset of the start of the line being assembled. */
@@ -55,8 +66,9 @@ export class LineSplitter {
   /** The input ended without a newline after its last line. */
   #trailing = false;
 
-  constructor(maxLineBytes: number) {
+  constructor(maxLineBytes: number, scan?: LineScan) {
     this.#max = maxLineBytes;
+    this.#scan = scan;
   }
 
   /** Lines seen so far: complete ones, plus an unterminated last one once ended. */
@@ -65,7 +77,7 @@ export class LineSplitter {
   }
 
   /** Splits `chunk`, calling `emit` for each line it completes. */
-  push(chunk: Uint8Array, emit: (line: JsonLine) => void): void {
+  push(chunk: Uint8Array, emit: LineEmit): void {
     let start = 0;
     if (this.#partsLength > 0 || this.#head !== undefined) {
       const nl = chunk.indexOf(LF);
@@ -90,7 +102,7 @@ export class LineSplitter {
       } catch {
         text = undefined;
       }
-      if (text !== undefined && text.length === block.length) this.#splitAscii(text, start, emit);
+      if (text !== undefined && text.length === block.length) this.#splitAscii(text, chunk, start, emit);
       else this.#splitBytes(chunk, start, last, emit);
       start = last + 1;
     }
@@ -99,7 +111,7 @@ export class LineSplitter {
   }
 
   /** Ends the input: a last line without a newline is emitted as torn. */
-  end(emit: (line: JsonLine) => void): void {
+  end(emit: LineEmit): void {
     if (this.#partsLength === 0 && this.#head === undefined) return;
     this.#trailing = true;
     this.#finishCarried(false, emit);
@@ -112,16 +124,19 @@ export class LineSplitter {
   }
 
   /** Splits ASCII `text`, the decoded bytes from `start` of the chunk to its last newline. */
-  #splitAscii(text: string, start: number, emit: (line: JsonLine) => void): void {
+  #splitAscii(text: string, chunk: Uint8Array, start: number, emit: LineEmit): void {
     let from = 0;
     for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", from)) {
       const length = nl - from;
       if (length > this.#max) {
         const head = text.slice(from, from + HEAD_BYTES);
-        emit({ kind: "too_long", text: head, line: this.#line, offset: this.#offset, bytes: length, complete: true });
+        emit(
+          { kind: "too_long", text: head, line: this.#line, offset: this.#offset, bytes: length, complete: true },
+          -1,
+        );
       } else if (length > 0) {
         const end = text.charCodeAt(nl - 1) === CR ? nl - 1 : nl;
-        if (end > from) this.#emitText(text.slice(from, end), end - from, true, emit);
+        if (end > from) this.#emitText(text.slice(from, end), chunk, start + from, start + end, true, emit);
       }
       this.#next(start + nl);
       from = nl + 1;
@@ -129,7 +144,7 @@ export class LineSplitter {
   }
 
   /** Splits the chunk's bytes from `start` to the newline at `last`, decoding line by line. */
-  #splitBytes(chunk: Uint8Array, start: number, last: number, emit: (line: JsonLine) => void): void {
+  #splitBytes(chunk: Uint8Array, start: number, last: number, emit: LineEmit): void {
     while (start <= last) {
       const nl = chunk.indexOf(LF, start);
       const bytes = chunk.subarray(start, nl);
@@ -157,7 +172,7 @@ export class LineSplitter {
     this.#partsLength += piece.length;
   }
 
-  #finishCarried(complete: boolean, emit: (line: JsonLine) => void): void {
+  #finishCarried(complete: boolean, emit: LineEmit): void {
     if (this.#head !== undefined) {
       const head = this.#head;
       this.#head = undefined;
@@ -170,12 +185,12 @@ export class LineSplitter {
     this.#emitBytes(bytes, complete, emit);
   }
 
-  #emitTooLong(head: Uint8Array, bytes: number, complete: boolean, emit: (line: JsonLine) => void): void {
+  #emitTooLong(head: Uint8Array, bytes: number, complete: boolean, emit: LineEmit): void {
     // The size of an over-long line counts a CR before its newline: its tail is never kept.
-    emit({ kind: "too_long", text: lenient.decode(head), line: this.#line, offset: this.#offset, bytes, complete });
+    emit({ kind: "too_long", text: lenient.decode(head), line: this.#line, offset: this.#offset, bytes, complete }, -1);
   }
 
-  #emitBytes(bytes: Uint8Array, complete: boolean, emit: (line: JsonLine) => void): void {
+  #emitBytes(bytes: Uint8Array, complete: boolean, emit: LineEmit): void {
     let end = bytes.length;
     if (end > 0 && bytes[end - 1] === CR) end--;
     let start = 0;
@@ -188,15 +203,18 @@ export class LineSplitter {
     } catch {
       const line = { text: lenient.decode(body), line: this.#line, offset: this.#offset, bytes: end - start };
       // A last line cut inside a character is torn like one cut anywhere else.
-      emit({ kind: !complete && isCutShort(body) ? "torn" : "invalid_utf8", ...line, complete });
+      emit({ kind: !complete && isCutShort(body) ? "torn" : "invalid_utf8", ...line, complete }, -1);
       return;
     }
-    this.#emitText(text, end - start, complete, emit);
+    this.#emitText(text, bytes, start, end, complete, emit);
   }
 
-  #emitText(text: string, bytes: number, complete: boolean, emit: (line: JsonLine) => void): void {
+  /** Emits `text`, decoded from `bytes` from `start` to `end`. */
+  #emitText(text: string, bytes: Uint8Array, start: number, end: number, complete: boolean, emit: LineEmit): void {
     const first = text.charCodeAt(0);
     if ((first === 32 || first === 9 || first === CR) && text.trim() === "") return; // whitespace only
-    emit({ kind: complete ? "line" : "torn", text, line: this.#line, offset: this.#offset, bytes, complete });
+    const kind = complete ? "line" : "torn";
+    const scan = this.#scan === undefined ? -1 : this.#scan(bytes, start, end);
+    emit({ kind, text, line: this.#line, offset: this.#offset, bytes: end - start, complete }, scan);
   }
 }

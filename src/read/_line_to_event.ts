@@ -2,17 +2,18 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { CallEventSyntaxError } from "../event/errors.ts";
 import { excerptOf } from "../event/_excerpt.ts";
-import { parseCallEvent } from "../event/parse_call_event.ts";
+import { parseText } from "../event/_parse_text.ts";
 import { InvalidLineError } from "./invalid_line_error.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
 
 /**
  * The event on `line`, or an InvalidLineError saying why there is none.
- * Never throws: whatever goes wrong with one line is that line's report.
+ * `plainKeys` is plainKeysOfBytes on the line's bytes, when the splitter ran
+ * it. Never throws: whatever goes wrong with one line is that line's report.
  */
-export function lineToEvent(line: JsonLine, maxLineBytes: number): CallEvent | InvalidLineError {
+export function lineToEvent(line: JsonLine, maxLineBytes: number, plainKeys?: number): CallEvent | InvalidLineError {
   try {
-    return convert(line, maxLineBytes);
+    return convert(line, maxLineBytes, plainKeys);
   } catch (error) {
     return new InvalidLineError("invalid", {
       ...where(line),
@@ -22,10 +23,10 @@ export function lineToEvent(line: JsonLine, maxLineBytes: number): CallEvent | I
   }
 }
 
-function convert(line: JsonLine, maxLineBytes: number): CallEvent | InvalidLineError {
+function convert(line: JsonLine, maxLineBytes: number, plainKeys: number | undefined): CallEvent | InvalidLineError {
   if (line.kind === "line" || line.kind === "torn") {
     try {
-      return parseCallEvent(line.text);
+      return parseText(line.text, plainKeys);
     } catch (error) {
       if (!(error instanceof CallEventSyntaxError)) throw error;
       // A last line without newline that is not even JSON was cut short by its writer.

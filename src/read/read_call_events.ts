@@ -2,6 +2,7 @@ import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
 import { isByteSource, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
+import { plainKeysOfBytes } from "../event/_strict_json.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
 import { lineToEvent } from "./_line_to_event.ts";
 import type { InvalidLineError } from "./invalid_line_error.ts";
@@ -103,23 +104,24 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
   [Symbol.asyncIterator](): AsyncIterator<CallEvent> {
     if (this.#started) throw new TypeError("Cannot read call events: this reader was already iterated");
     this.#started = true;
-    return this.#read();
+    return new Unbatch(this.#read(), () => void this.#events++);
   }
 
-  async *#read(): AsyncGenerator<CallEvent, void, undefined> {
+  /** The events of each chunk, as one array (the same array each time, refilled). */
+  async *#read(): AsyncGenerator<readonly CallEvent[], void, undefined> {
     const reader = toByteStream(this.#source).getReader();
-    const splitter = new LineSplitter(this.#max);
+    const splitter = new LineSplitter(this.#max, plainKeysOfBytes);
     const { onInvalid, strict } = this.#options;
     const batch: CallEvent[] = [];
     // What ends the read once the events before it are out: the first
     // invalid line in strict mode, or what onInvalid threw.
     let failure: { error: unknown } | undefined;
-    const onLine = (line: JsonLine): void => {
+    const onLine = (line: JsonLine, plainKeys: number): void => {
       if (line.kind !== "invalid_utf8" && isCheckpointLine(line.text, line.kind === "line")) {
         this.#checkpoints++;
         return;
       }
-      const result = lineToEvent(line, this.#max);
+      const result = lineToEvent(line, this.#max, plainKeys);
       if (!(result instanceof Error)) {
         batch.push(result);
         return;
@@ -151,17 +153,79 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
           if (error !== STOP) throw error;
         }
         this.#lines = splitter.lineCount(done);
-        for (let i = 0; i < batch.length; i++) {
-          this.#events++;
-          yield batch[i]!;
+        if (batch.length > 0) {
+          yield batch;
+          batch.length = 0;
         }
-        batch.length = 0;
         if (failure !== undefined) throw failure.error;
       }
     } finally {
       if (!done) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
+  }
+}
+
+/**
+ * Hands out the items of a generator's batches one at a time. An async
+ * generator that yields each item pays an await and a queued request an
+ * item; here an item of the batch at hand is an already resolved promise.
+ * Calls are answered in order, as a generator answers them: while a step of
+ * the source is pending, later calls wait for it.
+ */
+class Unbatch<T> implements AsyncIterator<T, undefined> {
+  readonly #source: AsyncGenerator<readonly T[], void, undefined>;
+  readonly #onItem: () => void;
+  #batch: readonly T[] = [];
+  #at = 0;
+  /** Steps of the source queued or running. */
+  #pending = 0;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(source: AsyncGenerator<readonly T[], void, undefined>, onItem: () => void) {
+    this.#source = source;
+    this.#onItem = onItem;
+  }
+
+  next(): Promise<IteratorResult<T, undefined>> {
+    if (this.#pending === 0 && this.#at < this.#batch.length) return Promise.resolve(this.#item());
+    return this.#queue(async () => {
+      while (this.#at >= this.#batch.length) {
+        const next = await this.#source.next();
+        if (next.done) return { value: undefined, done: true };
+        this.#batch = next.value;
+        this.#at = 0;
+      }
+      return this.#item();
+    });
+  }
+
+  /** Ends the iteration: the source's `finally` runs (and cancels the stream). */
+  return(): Promise<IteratorResult<T, undefined>> {
+    return this.#queue(async () => {
+      this.#batch = [];
+      await this.#source.return();
+      return { value: undefined, done: true };
+    });
+  }
+
+  #item(): IteratorResult<T, undefined> {
+    this.#onItem();
+    return { value: this.#batch[this.#at++]!, done: false };
+  }
+
+  #queue(step: () => Promise<IteratorResult<T, undefined>>): Promise<IteratorResult<T, undefined>> {
+    this.#pending++;
+    const run = this.#tail.then(async () => {
+      try {
+        return await step();
+      } finally {
+        // Before the caller sees the result, so that its next call can take the quick way.
+        this.#pending--;
+      }
+    });
+    this.#tail = run.catch(() => {});
+    return run;
   }
 }
 

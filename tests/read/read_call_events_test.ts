@@ -187,6 +187,59 @@ describe("readCallEvents", () => {
     assert.equal(cancelled, true);
   });
 
+  it("readCallEvents answers next() calls made at once in order, across chunks, then return() and later calls as done", async () => {
+    const lines = [1, 2, 3, 4, 5].map((i) => encodeCallEvent(event(i)) + "\n");
+    let cancelled = false;
+    let at = 0;
+    // Two lines a chunk: the calls span three batches and the end.
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (at >= lines.length) return controller.close();
+        controller.enqueue(encoder.encode(lines.slice(at, at + 2).join("")));
+        at += 2;
+      },
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    const reader = readCallEvents(source);
+    const iterator = reader[Symbol.asyncIterator]();
+    const results = await Promise.all([1, 2, 3, 4, 5, 6].map(() => iterator.next()));
+    assert.deepEqual(results.map((r) => (r.done ? "done" : r.value.call_id)), [
+      "call-1",
+      "call-2",
+      "call-3",
+      "call-4",
+      "call-5",
+      "done",
+    ]);
+    assert.equal(reader.stats.events, 5);
+    assert.deepEqual(await iterator.return!(), { value: undefined, done: true });
+    assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+    assert.equal(cancelled, false); // it had ended: nothing to cancel
+  });
+
+  it("readCallEvents cancels the source when return() is called mid-batch, and answers the calls after it as done", async () => {
+    let cancelled = false;
+    const chunk = encoder.encode([1, 2, 3].map((i) => encodeCallEvent(event(i)) + "\n").join(""));
+    const source = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(chunk),
+      cancel: () => {
+        cancelled = true;
+      },
+    });
+    const iterator = readCallEvents(source)[Symbol.asyncIterator]();
+    assert.equal((await iterator.next()).value?.call_id, "call-1");
+    // call-2 and call-3 are at hand; a call after return() must still wait for it.
+    const second = iterator.next();
+    const ended = iterator.return!();
+    const after = iterator.next();
+    assert.equal((await second).value?.call_id, "call-2");
+    assert.deepEqual(await ended, { value: undefined, done: true });
+    assert.deepEqual(await after, { value: undefined, done: true });
+    assert.equal(cancelled, true);
+  });
+
   it("readCallEvents rejects a source of the wrong kind and a bad maxLineBytes", () => {
     assert.throws(() => readCallEvents("audit.jsonl" as unknown as Blob), TypeError);
     assert.throws(() => readCallEvents(new Blob([]), { maxLineBytes: -1 }), RangeError);
