@@ -2,6 +2,7 @@
 // with the default `ts` (the clock, formatted) and with a `ts` the caller gave.
 //
 //   deno run -A bench/create_bench.ts [--runtimes deno,bun,node] [--runs 5] [--rounds 40] [--events 20000]
+//                                     [--json results.json]
 //
 // The parent runs one child process per runtime and run (Node runs an esbuild
 // bundle) and prints a Markdown table: the median over runs of each child's
@@ -11,7 +12,7 @@
 // event; with a given `ts`, a distinct `ts` per event, so that its RFC 3339
 // check runs every time); the first 5 rounds warm up. See bench/README.md.
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { type CallEventFields, createCallEvent } from "../mod.ts";
@@ -99,6 +100,8 @@ function parent(): void {
       console.error(`run ${run + 1}/${runs} ${runtime} done`);
     }
   }
+  const json = flag("--json", "");
+  if (json !== "") writeFileSync(json, JSON.stringify(results));
   const load = existsSync("/proc/loadavg")
     ? readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")
     : "?";
