@@ -11,24 +11,17 @@
 // `--events` calls on fields made before the clock (a distinct `call_id` per
 // event; with a given `ts`, a distinct `ts` per event, so that its RFC 3339
 // check runs every time); the first 5 rounds warm up. See bench/README.md.
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import process from "node:process";
 import { type CallEventFields, createCallEvent } from "../mod.ts";
 import { eventFields, SHAPES } from "./_shapes.ts";
+import { median, runChildren } from "./_children.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
   const i = args.indexOf(name);
   return i === -1 ? fallback : args[i + 1]!;
 };
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 const VARIANTS = SHAPES.flatMap((shape) => [`${shape} default ts`, `${shape} given ts`]);
 const BASE_MS = Date.parse("2026-12-02T12:00:00Z");
@@ -65,41 +58,7 @@ function parent(): void {
   const runs = Number(flag("--runs", "5"));
   const runtimes = flag("--runtimes", "deno,bun,node").split(",");
   const passOn = ["--events", "--rounds"].flatMap((name) => args.includes(name) ? [name, flag(name, "")] : []);
-  const root = new URL("..", import.meta.url).pathname;
-  const bin = (name: string): string => join(root, "node_modules/.bin", name);
-  const bundle = join(root, ".build/bench/create_bench.mjs");
-  if (runtimes.includes("node")) {
-    const built = spawnSync(bin("esbuild"), [
-      join(root, "bench/create_bench.ts"),
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      `--outfile=${bundle}`,
-      "--log-level=warning",
-    ], { stdio: "inherit" });
-    if (built.status !== 0) throw new Error("esbuild failed");
-  }
-  const commands: Record<string, string[]> = {
-    deno: [bin("deno"), "run", "-A", join(root, "bench/create_bench.ts")],
-    bun: [bin("bun"), join(root, "bench/create_bench.ts")],
-    node: ["node", bundle],
-  };
-  const results: Record<string, Record<string, number>[]> = {};
-  for (let run = 0; run < runs; run++) {
-    for (const runtime of runtimes) {
-      const [cmd, ...rest] = commands[runtime]!;
-      const out = spawnSync(cmd!, [...rest, "--child", ...passOn], { cwd: root, encoding: "utf8" });
-      const last = out.stdout.trim().split("\n").pop() ?? "";
-      try {
-        (results[runtime] ??= []).push(JSON.parse(last));
-      } catch {
-        throw new Error(`${runtime} run ${run} failed (status ${out.status}):\n${out.stderr}\n${out.stdout}`);
-      }
-      console.error(`run ${run + 1}/${runs} ${runtime} done`);
-    }
-  }
+  const results = runChildren("create_bench.ts", runtimes, runs, passOn);
   const json = flag("--json", "");
   if (json !== "") writeFileSync(json, JSON.stringify(results));
   const load = existsSync("/proc/loadavg")
