@@ -64,7 +64,7 @@ export function createEvent(
  * events it makes, as bench/_worker_oncall.ts does), allocates all its later
  * objects in the old generation, for the rest of the process. Every event then
  * cost 2–5 µs of collections instead of 0.3 µs (bench/README.md, 2026-12-02,
- * third session). Objects made by `new`, `new Array(n)` and spreads are not
+ * third session). Objects made by `new`, `new Array()` and spreads are not
  * tracked so.
  */
 function plain<A extends unknown[], T>(ctor: (this: T, ...args: A) => void): new (...args: A) => T {
@@ -126,11 +126,11 @@ function list<T>(v: unknown, item: (value: unknown) => T | typeof FAILED): T[] |
     if (!Array.isArray(v)) return FAILED;
     const length: unknown = v.length;
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) return FAILED;
-    const out = new Array<T>(length);
+    const out = new Array<T>();
     for (let i = 0; i < length; i++) {
       const checked = item(v[i]);
       if (checked === FAILED) return FAILED;
-      out[i] = checked;
+      out.push(checked);
     }
     return out;
   } catch {
