@@ -8,8 +8,6 @@
 // Within a child every variant is measured in alternating rounds, so that
 // a noisy neighbour slows all of them alike; results are ratios and
 // differences taken within the same child.
-import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import process from "node:process";
 // @ts-types="@modelcontextprotocol/sdk/server/mcp"
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
@@ -20,6 +18,7 @@ import { InMemoryTransport } from "@modelcontextprotocol/sdk/inMemory.js";
 import { z } from "zod";
 import { auditCall, type AuditSink, JsonLinesAuditSink } from "../mod.ts";
 import { auditMcpServer } from "../src/mcp/audit_mcp_server.ts";
+import { median, runChildren } from "./_children.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string): string => {
@@ -52,12 +51,6 @@ async function timeAsync(n: number, body: (i: number) => Promise<unknown>): Prom
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await body(i);
   return ((performance.now() - t0) * 1e6) / n;
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**
@@ -198,41 +191,7 @@ async function child(): Promise<void> {
 function parent(): void {
   const runs = Number(flag("--runs", "5"));
   const runtimes = flag("--runtimes", "deno,bun,node").split(",");
-  const root = new URL("..", import.meta.url).pathname;
-  const bin = (name: string): string => join(root, "node_modules/.bin", name);
-  const bundle = join(root, ".build/bench/call_bench.mjs");
-  if (runtimes.includes("node")) {
-    const built = spawnSync(bin("esbuild"), [
-      join(root, "bench/call_bench.ts"),
-      "--bundle",
-      "--platform=node",
-      "--format=esm",
-      "--target=node20",
-      "--packages=external",
-      `--outfile=${bundle}`,
-      "--log-level=warning",
-    ], { stdio: "inherit" });
-    if (built.status !== 0) throw new Error("esbuild failed");
-  }
-  const commands: Record<string, string[]> = {
-    deno: [bin("deno"), "run", "-A", join(root, "bench/call_bench.ts"), "--child"],
-    bun: [bin("bun"), join(root, "bench/call_bench.ts"), "--child"],
-    node: ["node", bundle, "--child"],
-  };
-  const results: Record<string, Record<string, number>[]> = {};
-  for (let run = 0; run < runs; run++) {
-    for (const runtime of runtimes) {
-      const [cmd, ...rest] = commands[runtime]!;
-      const out = spawnSync(cmd!, rest, { cwd: root, encoding: "utf8", maxBuffer: 1 << 24 });
-      const last = out.stdout.trim().split("\n").pop() ?? "";
-      try {
-        (results[runtime] ??= []).push(JSON.parse(last));
-      } catch {
-        throw new Error(`${runtime} run ${run} failed (status ${out.status}):\n${out.stderr}\n${out.stdout}`);
-      }
-      console.error(`run ${run + 1}/${runs} ${runtime} done`);
-    }
-  }
+  const results = runChildren("call_bench.ts", runtimes, runs);
   const med = (runtime: string, key: string): number => median(results[runtime]!.map((r) => r[key]!));
   const f = (x: number, digits = 0): string => x.toFixed(digits);
   console.log(`medians of ${runs} runs; "median": of per-round differences (25 or 300 rotating rounds),`);

@@ -160,6 +160,30 @@ describe("createCallEvent", () => {
     assert.ok(s.endsWith("+00:00"));
   });
 
+  it("builds plain objects and dense arrays, as literals would", () => {
+    const e = createCallEvent({
+      ...mkEvent({ kind: "capability_denied", missing: ["a", "b"] }),
+      granted_capabilities: ["x", "y", "z"],
+      capability_provenance: [
+        { cap: "x", source: { kind: "string_allow_list" } },
+        { cap: "y", source: { kind: "ucan_chain", issuer_did: "did:key:z", chain_depth: 2 } },
+      ],
+    });
+    const provenance = e.capability_provenance!;
+    for (const o of [e, e.outcome, provenance[0]!, provenance[1]!, provenance[1]!.source]) {
+      assert.equal(Object.getPrototypeOf(o), Object.prototype);
+      assert.equal(o.constructor, Object);
+    }
+    assert.equal(e.outcome.kind, "capability_denied");
+    const missing = e.outcome.kind === "capability_denied" ? e.outcome.missing : [];
+    for (const a of [e.granted_capabilities, missing, provenance]) {
+      assert.ok(Array.isArray(a));
+      assert.deepEqual(Object.keys(a), a.map((_, i) => String(i))); // no holes
+    }
+    assert.deepEqual(Object.keys(e.outcome), ["kind", "missing"]);
+    assert.deepEqual(Object.keys(provenance[1]!.source), ["kind", "issuer_did", "chain_depth"]);
+  });
+
   it("rejects a wrong field with its path", () => {
     assert.throws(
       () =>
