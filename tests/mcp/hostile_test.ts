@@ -306,3 +306,80 @@ describe("auditMcpServer against hostile clients", () => {
     assert.deepEqual(sink.events.map((e) => [e.tool_id, e.outcome.kind]), bad.map(() => ["", "invalid_args"]));
   });
 });
+
+/** The server's own `tools/call` handler (audited), as Protocol#_onrequest calls it. */
+function toolsCallHandler(server: McpServer): (request: unknown, extra: unknown) => Promise<unknown> {
+  const handlers = (server.server as unknown as { _requestHandlers: Map<string, never> })._requestHandlers;
+  return handlers.get("tools/call")!;
+}
+
+describe("auditMcpServer against hostile request handling", () => {
+  it("never throws into the server's close when a call's signal throws, and still records every call once", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = new McpServer({ name: "hostile-extra", version: "1.0.0" });
+    server.registerTool("hang", {}, async () => {
+      await gate;
+      return { content: [{ type: "text", text: "done" }] };
+    });
+    const sink = new MemorySink();
+    const problems: unknown[] = [];
+    const audit = auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+    const { client, close } = await connect(server);
+    const viaClient = client.callTool({ name: "hang" }).catch((e: unknown) => e);
+    await settle();
+    // A caller of the handler itself, with a signal whose `aborted` answers once, then throws.
+    const signal = new AbortController().signal;
+    let reads = 0;
+    Object.defineProperty(signal, "aborted", {
+      get() {
+        if (reads++ > 0) throw new Error("aborted getter");
+        return false;
+      },
+    });
+    const direct = toolsCallHandler(server)(
+      { jsonrpc: "2.0", id: "direct", method: "tools/call", params: { name: "hang", arguments: {} } },
+      { signal },
+    );
+    await close(); // aborts the client's call; must not throw
+    await viaClient;
+    assert.deepEqual(sink.only().outcome, { kind: "execution_failed", code: "CANCELLED", retryable: true });
+    release();
+    assert.deepEqual(await direct, { content: [{ type: "text", text: "done" }] });
+    await settle();
+    assert.deepEqual(sink.events.map((e) => [e.call_id.split(":")[1], e.outcome.kind]), [
+      ["1", "execution_failed"],
+      ["direct", "success"],
+    ]);
+    assert.equal(audit.recorded, 2);
+    assert.equal(audit.lost, 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it("records a call whose signal cannot be listened to once, when the server's aborts cannot be hooked", async () => {
+    const server = new McpServer({ name: "hostile-signal", version: "1.0.0" });
+    server.registerTool("ok", {}, async () => ({ content: [{ type: "text", text: "ok" }] }));
+    const protocol = server.server as unknown as Record<string, unknown>;
+    for (const name of ["_oncancel", "_onclose"]) {
+      Object.defineProperty(protocol, name, { value: protocol[name], writable: false, configurable: false });
+    }
+    const sink = new MemorySink();
+    const problems: unknown[] = [];
+    const audit = auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+    const signal = new AbortController().signal;
+    Object.defineProperty(signal, "addEventListener", {
+      value() {
+        throw new Error("no listeners here");
+      },
+    });
+    const result = await toolsCallHandler(server)(
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ok", arguments: {} } },
+      { signal },
+    );
+    assert.deepEqual(result, { content: [{ type: "text", text: "ok" }] });
+    await settle();
+    assert.deepEqual(sink.only().outcome, { kind: "success" });
+    assert.equal(audit.lost, 0);
+    assert.deepEqual(problems, []);
+  });
+});
