@@ -314,7 +314,7 @@ function toolsCallHandler(server: McpServer): (request: unknown, extra: unknown)
 }
 
 describe("auditMcpServer against hostile request handling", () => {
-  it("never throws into the server's close when a call's signal throws, and still records every call once", async () => {
+  it("never throws into the server's close when a call's signal throws, and records every call once", async () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const server = new McpServer({ name: "hostile-extra", version: "1.0.0" });
@@ -358,7 +358,7 @@ describe("auditMcpServer against hostile request handling", () => {
 
   it("records a call whose signal cannot be listened to once, when the server's aborts cannot be hooked", async () => {
     const server = new McpServer({ name: "hostile-signal", version: "1.0.0" });
-    server.registerTool("ok", {}, async () => ({ content: [{ type: "text", text: "ok" }] }));
+    server.registerTool("ok", {}, () => ({ content: [{ type: "text", text: "ok" }] }));
     const protocol = server.server as unknown as Record<string, unknown>;
     for (const name of ["_oncancel", "_onclose"]) {
       Object.defineProperty(protocol, name, { value: protocol[name], writable: false, configurable: false });
