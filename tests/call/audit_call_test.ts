@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { auditCall, type CallEvent, JsonLinesAuditSink, parseCallEvent, ToolCallError } from "../../mod.ts";
+import { auditCall, type CallEvent, JsonLinesAuditSink, nowRfc3339, parseCallEvent, ToolCallError } from "../../mod.ts";
 import { MemoryDestination } from "../_helpers/events.ts";
 import { MemorySink, settle } from "./_sinks.ts";
 
@@ -363,5 +363,64 @@ describe("auditCall", () => {
     assert.equal(first.tool_id, "a\nb");
     assert.equal(first.outcome.kind, "invalid_args");
     assert.ok(first.outcome.kind === "invalid_args" && first.outcome.message.endsWith("…[truncated: 5000 chars]"));
+  });
+});
+
+/** Runs `body` with `Date.now` replaced by `now` (the wall clock being set, or a test's own clock). */
+function withDateNow<T>(now: (real: () => number) => number, body: () => T): T {
+  const real = Date.now;
+  Date.now = () => now(real);
+  try {
+    return body();
+  } finally {
+    Date.now = real;
+  }
+}
+
+const RFC3339_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?\+00:00$/;
+const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+describe("auditCall's ts and call_id against the wall clock", () => {
+  it("follows a wall clock set back or forward within a millisecond, and keeps call_ids increasing", () => {
+    const sink = new MemorySink();
+    let offset = 0;
+    withDateNow((real) => real() + offset, () => {
+      for (const step of [-5_000, 3_600_000, -1, 1, -400 * 86_400_000, 2]) {
+        // Calls for a millisecond before the step (so that the clock trusts its last reading), then 2 ms after.
+        const stepAt = performance.now() + 1;
+        let steppedAt = Infinity;
+        for (let now = performance.now(); now < stepAt + 2; now = performance.now()) {
+          if (steppedAt === Infinity && now >= stepAt) {
+            offset += step;
+            steppedAt = performance.now();
+          }
+          const before = Date.now();
+          const start = performance.now();
+          auditCall(sink, { tool_id: "tick" }, () => 1);
+          const after = Date.now();
+          const ts = sink.events.at(-1)!.ts;
+          assert.match(ts, RFC3339_MS);
+          const ms = Date.parse(ts);
+          // Within a millisecond of the step, ts may still show the time before it.
+          if (start >= steppedAt + 1) assert.ok(before <= ms && ms <= after, `${ts} within ${before}..${after}`);
+        }
+      }
+    });
+    const ids = sink.events.map((e) => e.call_id);
+    for (const id of ids) assert.match(id, ULID);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
+  });
+
+  it("writes whole milliseconds when a replaced Date.now() gives fractions of one", () => {
+    const sink = new MemorySink();
+    const stamps = withDateNow((real) => real() + 0.25, () => {
+      for (let i = 0; i < 3; i++) auditCall(sink, { tool_id: "hi-res" }, () => 1);
+      return [nowRfc3339(), nowRfc3339()];
+    });
+    for (const ts of stamps) assert.match(ts, RFC3339_MS);
+    for (const event of sink.events) {
+      assert.match(event.ts, RFC3339_MS);
+      assert.match(event.call_id, ULID);
+    }
   });
 });
