@@ -14,7 +14,17 @@ let secondPrefix = "";
 
 /** The current time in RFC 3339 with a `+00:00` offset, like `nowRfc3339()`. */
 export function timestamp(): string {
-  return timestampAt(Date.now());
+  return timestampAt(wholeMillis());
+}
+
+/**
+ * Date.now(), which gives whole milliseconds, unless a test or a polyfill
+ * replaced it with a clock that gives fractions (a time's digits are looked
+ * up by whole milliseconds: a fraction would write "undefined" into `ts` and
+ * ULIDs).
+ */
+function wholeMillis(): number {
+  return Math.floor(Date.now());
 }
 
 /** `ms` (milliseconds since the epoch) in RFC 3339 with a `+00:00` offset, like `nowRfc3339()`. */
@@ -96,7 +106,7 @@ const wall = new WallMillis();
  */
 export function startClock(): number {
   const now = performance.now();
-  if (!wall.holds(now)) wall.read(now, Date.now());
+  if (!wall.holds(now)) wall.read(now, wholeMillis());
   return now;
 }
 
