@@ -20,7 +20,7 @@ let timeHead = "";
 let timeHeadOf = -1;
 
 /** A new ULID for time `now` (ms since the epoch), greater than every ULID this function returned before. */
-export function ulid(now: number = Date.now()): string {
+export function ulid(now: number = Math.floor(Date.now())): string {
   if (now > lastTime) {
     lastTime = now;
     if (poolAt + 16 > pool.length) {

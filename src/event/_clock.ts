@@ -14,7 +14,17 @@ let secondPrefix = "";
 
 /** The current time in RFC 3339 with a `+00:00` offset, like `nowRfc3339()`. */
 export function timestamp(): string {
-  return timestampAt(Date.now());
+  return timestampAt(wholeMillis());
+}
+
+/**
+ * Date.now(), which gives whole milliseconds, unless a test or a polyfill
+ * replaced it with a clock that gives fractions (a time's digits are looked
+ * up by whole milliseconds: a fraction would write "undefined" into `ts` and
+ * ULIDs).
+ */
+function wholeMillis(): number {
+  return Math.floor(Date.now());
 }
 
 /** `ms` (milliseconds since the epoch) in RFC 3339 with a `+00:00` offset, like `nowRfc3339()`. */
@@ -86,9 +96,32 @@ export class WallMillis {
     this.ms = wall;
     this.before = now;
   }
+
+  /** Takes `wall`, a reading of a clock that need not follow monotonic time: it opens no window, now or next time. */
+  readUntrusted(wall: number): void {
+    this.ms = wall;
+    this.until = -Infinity;
+    this.before = -Infinity;
+  }
 }
 
 const wall = new WallMillis();
+
+/**
+ * Date.now as the runtime provides it, whose windows are trusted. One that
+ * was replaced (fake timers in tests, a polyfill) may step to any time at any
+ * moment, a step of one millisecond included: it is read at every call. So
+ * is Date.now when this module loads after it was replaced (`undefined`).
+ */
+const SYSTEM_NOW: (() => number) | undefined = isNative(Date.now) ? Date.now : undefined;
+
+function isNative(f: () => number): boolean {
+  try {
+    return /\{\s*\[native code\]\s*\}$/.test(Function.prototype.toString.call(f));
+  } catch {
+    return false;
+  }
+}
 
 /**
  * The monotonic time now (`performance.now()`), the start of a call; after
@@ -96,7 +129,8 @@ const wall = new WallMillis();
  */
 export function startClock(): number {
   const now = performance.now();
-  if (!wall.holds(now)) wall.read(now, Date.now());
+  if (Date.now !== SYSTEM_NOW) wall.readUntrusted(wholeMillis());
+  else if (!wall.holds(now)) wall.read(now, wholeMillis());
   return now;
 }
 

@@ -54,11 +54,11 @@ export class McpAdapter {
     this.#report = (error) => report(sink, resolved, error);
   }
 
-  /** Ends, as cancelled, every call in flight whose request the server has aborted. */
+  /** Ends, as cancelled, every call in flight whose request the server aborted. Never throws (close runs it). */
   sweep(): void {
     for (let call = this.#inFlight; call !== undefined;) {
       const next = call.next;
-      if (call.signal?.aborted) this.#end(call, End.Cancelled, undefined);
+      if (isAborted(call.signal)) this.#end(call, End.Cancelled, undefined);
       call = next;
     }
   }
@@ -194,8 +194,13 @@ export class McpAdapter {
       return;
     }
     if (this.listen) {
-      call.onAbort = () => this.#end(call, End.Cancelled, undefined);
-      signal.addEventListener("abort", call.onAbort, { once: true });
+      const onAbort = () => this.#end(call, End.Cancelled, undefined);
+      try {
+        signal.addEventListener("abort", onAbort, { once: true });
+        call.onAbort = onAbort;
+      } catch {
+        // Not a signal one can listen to (a caller's own `extra`): the call is recorded when its handler ends.
+      }
     }
   }
 
@@ -209,7 +214,7 @@ export class McpAdapter {
       if (call.onAbort !== undefined) call.signal?.removeEventListener("abort", call.onAbort);
       call.duration_ms = Math.max(0, Math.floor(end - call.start));
       // The server sends no response to an aborted request, whatever its handler did.
-      if (call.signal?.aborted) how = End.Cancelled;
+      if (isAborted(call.signal)) how = End.Cancelled;
       else if (
         (call.validation !== undefined || call.execution !== undefined) &&
         (how !== End.Resolved || isErrorResult(value))
@@ -307,6 +312,19 @@ export class McpAdapter {
       new TypeError(`Cannot read the call's ${name}: the callback returned ${typeof value}`),
     );
     return undefined;
+  }
+}
+
+/**
+ * Whether `signal` has aborted. The SDK's signals always answer; a caller of
+ * the handler may pass its own `extra`, whose `aborted` getter may throw: not
+ * aborted, then (the call is recorded when its handler ends).
+ */
+function isAborted(signal: AbortSignal | undefined): boolean {
+  try {
+    return signal?.aborted === true;
+  } catch {
+    return false;
   }
 }
 

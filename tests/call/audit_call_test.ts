@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { auditCall, type CallEvent, JsonLinesAuditSink, parseCallEvent, ToolCallError } from "../../mod.ts";
+import { auditCall, type CallEvent, JsonLinesAuditSink, nowRfc3339, parseCallEvent, ToolCallError } from "../../mod.ts";
 import { MemoryDestination } from "../_helpers/events.ts";
 import { MemorySink, settle } from "./_sinks.ts";
 
@@ -363,5 +363,53 @@ describe("auditCall", () => {
     assert.equal(first.tool_id, "a\nb");
     assert.equal(first.outcome.kind, "invalid_args");
     assert.ok(first.outcome.kind === "invalid_args" && first.outcome.message.endsWith("…[truncated: 5000 chars]"));
+  });
+});
+
+/** Runs `body` with `Date.now` replaced by `now` (the wall clock being set, or a test's own clock). */
+function withDateNow<T>(now: (real: () => number) => number, body: () => T): T {
+  const real = Date.now;
+  Date.now = () => now(real);
+  try {
+    return body();
+  } finally {
+    Date.now = real;
+  }
+}
+
+const RFC3339_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{3})?\+00:00$/;
+const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+describe("auditCall's ts and call_id against the wall clock", () => {
+  it("follows a replaced Date.now() (fake timers) at every call, set forward or back, and keeps call_ids increasing", () => {
+    const sink = new MemorySink();
+    // In the past: ULIDs never go back, and later tests in this process expect ones of the present.
+    let fake = Math.floor(Date.now() / 1000) * 1000 - 3 * 86_400_000 + 5;
+    const expected: number[] = [];
+    withDateNow(() => fake, () => {
+      // A step of one millisecond looks like the clock's own tick; what comes next must still be read.
+      for (const step of [0, 1, 86_400_000, 1, 1, 1, -5_000, 1, -1, 3_600_000, 1, -400 * 86_400_000, 1, 1]) {
+        fake += step;
+        expected.push(fake);
+        auditCall(sink, { tool_id: "tick" }, () => 1);
+      }
+    });
+    assert.deepEqual(sink.events.map((e) => Date.parse(e.ts)), expected);
+    const ids = sink.events.map((e) => e.call_id);
+    for (const id of ids) assert.match(id, ULID);
+    for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
+  });
+
+  it("writes whole milliseconds when a replaced Date.now() gives fractions of one", () => {
+    const sink = new MemorySink();
+    const stamps = withDateNow((real) => real() + 0.25, () => {
+      for (let i = 0; i < 3; i++) auditCall(sink, { tool_id: "hi-res" }, () => 1);
+      return [nowRfc3339(), nowRfc3339()];
+    });
+    for (const ts of stamps) assert.match(ts, RFC3339_MS);
+    for (const event of sink.events) {
+      assert.match(event.ts, RFC3339_MS);
+      assert.match(event.call_id, ULID);
+    }
   });
 });

@@ -2,6 +2,7 @@
 // hostile names, ids and arguments from clients, a sink that throws.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import type { CallEvent } from "../../mod.ts";
 import { auditMcpServer, type McpServerAudit } from "../../src/mcp/audit_mcp_server.ts";
 import { MemorySink, settle } from "../call/_sinks.ts";
@@ -304,5 +305,160 @@ describe("auditMcpServer against hostile clients", () => {
     await rawPlain.close();
     await rawAudited.close();
     assert.deepEqual(sink.events.map((e) => [e.tool_id, e.outcome.kind]), bad.map(() => ["", "invalid_args"]));
+  });
+});
+
+/** The server's own `tools/call` handler (audited), as Protocol#_onrequest calls it. */
+function toolsCallHandler(server: McpServer): (request: unknown, extra: unknown) => Promise<unknown> {
+  const handlers = (server.server as unknown as { _requestHandlers: Map<string, never> })._requestHandlers;
+  return handlers.get("tools/call")!;
+}
+
+describe("auditMcpServer against hostile request handling", () => {
+  it("never throws into the server's close when a call's signal throws, and records every call once", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = new McpServer({ name: "hostile-extra", version: "1.0.0" });
+    server.registerTool("hang", {}, async () => {
+      await gate;
+      return { content: [{ type: "text", text: "done" }] };
+    });
+    const sink = new MemorySink();
+    const problems: unknown[] = [];
+    const audit = auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+    const { client, close } = await connect(server);
+    const viaClient = client.callTool({ name: "hang" }).catch((e: unknown) => e);
+    await settle();
+    // A caller of the handler itself, with a signal whose `aborted` answers once, then throws.
+    const signal = new AbortController().signal;
+    let reads = 0;
+    Object.defineProperty(signal, "aborted", {
+      get() {
+        if (reads++ > 0) throw new Error("aborted getter");
+        return false;
+      },
+    });
+    const direct = toolsCallHandler(server)(
+      { jsonrpc: "2.0", id: "direct", method: "tools/call", params: { name: "hang", arguments: {} } },
+      { signal },
+    );
+    await close(); // aborts the client's call; must not throw
+    await viaClient;
+    assert.deepEqual(sink.only().outcome, { kind: "execution_failed", code: "CANCELLED", retryable: true });
+    release();
+    assert.deepEqual(await direct, { content: [{ type: "text", text: "done" }] });
+    await settle();
+    assert.deepEqual(sink.events.map((e) => [e.call_id.split(":")[1], e.outcome.kind]), [
+      ["1", "execution_failed"],
+      ["direct", "success"],
+    ]);
+    assert.equal(audit.recorded, 2);
+    assert.equal(audit.lost, 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it("records a call whose signal cannot be listened to once, when the server's aborts cannot be hooked", async () => {
+    const server = new McpServer({ name: "hostile-signal", version: "1.0.0" });
+    server.registerTool("ok", {}, () => ({ content: [{ type: "text", text: "ok" }] }));
+    const protocol = server.server as unknown as Record<string, unknown>;
+    for (const name of ["_oncancel", "_onclose"]) {
+      Object.defineProperty(protocol, name, { value: protocol[name], writable: false, configurable: false });
+    }
+    const sink = new MemorySink();
+    const problems: unknown[] = [];
+    const audit = auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+    const signal = new AbortController().signal;
+    Object.defineProperty(signal, "addEventListener", {
+      value() {
+        throw new Error("no listeners here");
+      },
+    });
+    const result = await toolsCallHandler(server)(
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "ok", arguments: {} } },
+      { signal },
+    );
+    assert.deepEqual(result, { content: [{ type: "text", text: "ok" }] });
+    await settle();
+    assert.deepEqual(sink.only().outcome, { kind: "success" });
+    assert.equal(audit.lost, 0);
+    assert.deepEqual(problems, []);
+  });
+
+  it("records many direct calls that share extra objects once each, and those with their own extra exactly", async () => {
+    // The SDK gives each request its own `extra`; a caller of the handler may not. Calls are found by it (in a
+    // list, or a map past 16 in flight): sharing one makes the tool's error ambiguous, never the event count.
+    const callArb = fc.record({
+      extra: fc.nat(30),
+      throws: fc.boolean(),
+      releaseAt: fc.nat(100),
+      abortAt: fc.option(fc.nat(100)),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(callArb, { minLength: 1, maxLength: 45, size: "max" }), async (calls) => {
+        const server = new McpServer({ name: "shared-extra", version: "1.0.0" });
+        const gates = calls.map(() => {
+          let release!: () => void;
+          return { promise: new Promise<void>((resolve) => (release = resolve)), release };
+        });
+        calls.forEach((call, i) =>
+          server.registerTool(`t${i}`, {}, async () => {
+            await gates[i]!.promise;
+            if (call.throws) throw Object.assign(new Error("failed"), { code: `E${i}` });
+            return { content: [] };
+          })
+        );
+        const sink = new MemorySink();
+        const problems: unknown[] = [];
+        const audit = auditMcpServer(server, sink, { onError: (e) => problems.push(e) });
+        const controllers = new Map<number, AbortController>();
+        const extras = new Map<number, { signal: AbortSignal }>();
+        const extraOf = (key: number) => {
+          if (!extras.has(key)) {
+            controllers.set(key, new AbortController());
+            extras.set(key, { signal: controllers.get(key)!.signal });
+          }
+          return extras.get(key)!;
+        };
+        const handler = toolsCallHandler(server);
+        const results = calls.map((call, i) =>
+          handler({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: `t${i}` } }, extraOf(call.extra))
+        );
+        const protocol = server.server as unknown as { _oncancel(notification: unknown): unknown };
+        const steps = calls.flatMap((call, i) => [
+          { at: call.releaseAt, act: () => gates[i]!.release() },
+          ...(call.abortAt === null ? [] : [{
+            at: call.abortAt,
+            act: () => {
+              controllers.get(call.extra)!.abort();
+              protocol._oncancel({ params: {} }); // the server's own cancel path: the adapter sweeps after it
+            },
+          }]),
+        ]).sort((a, b) => a.at - b.at);
+        for (const step of steps) {
+          step.act();
+          await Promise.resolve();
+        }
+        await Promise.all(results);
+        await settle();
+        assert.equal(new Set(sink.events.map((e) => e.call_id.split(":")[1])).size, calls.length);
+        assert.equal(audit.recorded, calls.length);
+        assert.equal(audit.lost, 0);
+        assert.deepEqual(problems, []);
+        const sharing = (key: number) => calls.filter((call) => call.extra === key).length;
+        for (const event of sink.events) {
+          const i = Number(event.tool_id.slice(1));
+          const call = calls[i]!;
+          if (controllers.get(call.extra)!.signal.aborted && event.outcome.kind === "execution_failed") {
+            if (event.outcome.code === "CANCELLED") continue;
+          }
+          if (sharing(call.extra) > 1) continue;
+          const want = call.throws
+            ? { kind: "execution_failed", code: `E${i}`, retryable: false }
+            : { kind: "success" };
+          assert.deepEqual(event.outcome, want, event.tool_id);
+        }
+      }),
+      { numRuns: 40 },
+    );
   });
 });
