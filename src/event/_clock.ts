@@ -111,9 +111,10 @@ const wall = new WallMillis();
  * Date.now as the runtime provides it, whose windows are trusted. One that
  * was replaced (fake timers in tests, a polyfill) may step to any time at any
  * moment, a step of one millisecond included: it is read at every call. So
- * is Date.now when this module loads after it was replaced (`undefined`).
+ * is Date.now when this module loads after it was replaced, and Bun's
+ * (`undefined`): `bun:test`'s `setSystemTime` moves the native clock itself.
  */
-const SYSTEM_NOW: (() => number) | undefined = isNative(Date.now) ? Date.now : undefined;
+const SYSTEM_NOW: (() => number) | undefined = isNative(Date.now) && !("Bun" in globalThis) ? Date.now : undefined;
 
 function isNative(f: () => number): boolean {
   try {

@@ -400,6 +400,11 @@ describe("auditCall's ts and call_id against the wall clock", () => {
     for (let i = 1; i < ids.length; i++) assert.ok(ids[i - 1]! < ids[i]!, `${ids[i - 1]} < ${ids[i]}`);
   });
 
+  // Bun only (bun:test's setSystemTime): defined there alone, so that nothing is skipped elsewhere.
+  if ("Bun" in globalThis) {
+    it("follows Bun's setSystemTime, which moves the native clock", bunSetSystemTime);
+  }
+
   it("writes whole milliseconds when a replaced Date.now() gives fractions of one", () => {
     const sink = new MemorySink();
     const stamps = withDateNow((real) => real() + 0.25, () => {
@@ -413,3 +418,23 @@ describe("auditCall's ts and call_id against the wall clock", () => {
     }
   });
 });
+
+/** Under Bun: ts follows `setSystemTime`, a one-millisecond step followed by a jump included. */
+async function bunSetSystemTime(): Promise<void> {
+  const bunTest = "bun:test"; // a variable: Deno and Node never resolve it
+  const { setSystemTime } = await import(bunTest) as { setSystemTime(at?: Date | number): void };
+  const sink = new MemorySink();
+  const start = Math.floor(Date.now() / 1000) * 1000 - 3 * 86_400_000;
+  const expected: number[] = [];
+  try {
+    // A one-millisecond step looks like the clock's own tick; the jump right after must still be seen.
+    for (const at of [start, start + 1, start + 86_400_000, start + 86_400_001, start + 5]) {
+      setSystemTime(at);
+      expected.push(at);
+      auditCall(sink, { tool_id: "tick" }, () => 1);
+    }
+  } finally {
+    setSystemTime();
+  }
+  assert.deepEqual(sink.events.map((e) => Date.parse(e.ts)), expected);
+}
