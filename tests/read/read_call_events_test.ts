@@ -240,6 +240,81 @@ describe("readCallEvents", () => {
     assert.equal(cancelled, true);
   });
 
+  it("readCallEvents answers any schedule of next() and return() calls as a generator would, through invalid lines and a failing source (property)", async () => {
+    const thrown = new Error("onInvalid threw");
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.boolean(), { maxLength: 10 }), // which lines are invalid
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 5 }), // lines a chunk
+        fc.boolean(), // the source errors after its last chunk
+        fc.constantFrom("strict", "throw", "skip"),
+        fc.array(fc.array(fc.constantFrom("next", "next", "next", "return"), { minLength: 1, maxLength: 5 }), {
+          minLength: 1,
+          maxLength: 5,
+        }), // calls made at once, wave after wave
+        async (invalid, sizes, sourceErrors, mode, waves) => {
+          const lines = invalid.map((bad, i) => (bad ? `{"bad":${i}}\n` : encodeCallEvent(event(i)) + "\n"));
+          let at = 0;
+          let chunks = 0;
+          const source = new ReadableStream<Uint8Array>({
+            pull(controller) {
+              if (at >= lines.length) {
+                return sourceErrors ? controller.error(new Error("source broke")) : controller.close();
+              }
+              const n = sizes[chunks++ % sizes.length]!;
+              controller.enqueue(encoder.encode(lines.slice(at, at + n).join("")));
+              at += n;
+            },
+          }, { highWaterMark: 0 });
+          const options = mode === "strict" ? { strict: true } : mode === "throw"
+            ? {
+              onInvalid: () => {
+                throw thrown;
+              },
+            }
+            : {};
+          const reader = readCallEvents(source, options);
+          // What reading one call at a time gives: the valid events, then the error that ends the read, if any.
+          const outcomes: string[] = [];
+          for (const [i, bad] of invalid.entries()) {
+            if (!bad) outcomes.push(`call-${i}`);
+            else if (mode !== "skip") {
+              outcomes.push(mode === "strict" ? "InvalidLineError" : thrown.message);
+              break;
+            }
+          }
+          if (sourceErrors && (mode === "skip" || !invalid.includes(true))) outcomes.push("source broke");
+          const iterator = reader[Symbol.asyncIterator]();
+          const expected: string[] = [];
+          const got: string[] = [];
+          let ended = false;
+          for (const wave of waves) {
+            const calls = wave.map((call) => {
+              if (call === "return") {
+                ended = true;
+                expected.push("return");
+                return iterator.return!().then((
+                  result,
+                ) => (assert.deepEqual(result, { value: undefined, done: true }), "return"));
+              }
+              const outcome = ended ? "done" : outcomes.shift() ?? "done";
+              ended ||= outcome === "done" || !outcome.startsWith("call-");
+              expected.push(outcome);
+              return iterator.next().then(
+                (result) => (result.done ? "done" : result.value.call_id),
+                (error: Error) => (error instanceof InvalidLineError ? "InvalidLineError" : error.message),
+              );
+            });
+            got.push(...await Promise.all(calls));
+          }
+          assert.deepEqual(got, expected);
+          assert.equal(reader.stats.events, expected.filter((outcome) => outcome.startsWith("call-")).length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("readCallEvents rejects a source of the wrong kind and a bad maxLineBytes", () => {
     assert.throws(() => readCallEvents("audit.jsonl" as unknown as Blob), TypeError);
     assert.throws(() => readCallEvents(new Blob([]), { maxLineBytes: -1 }), RangeError);

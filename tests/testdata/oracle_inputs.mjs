@@ -74,6 +74,22 @@ cases.push(
   top(`"x":{"tool_id":1,"tool_id":2}`),
   top(`"ti\\u0065r":"x"`),
   outcome(`{"\\u006bind":"succ\\u0065ss"}`),
+  // Given twice where JSON.parse leaves a canonical event: the reader's byte count
+  // of keys must see the extra key behind quotes, backslashes and key-like strings.
+  base.replace('"tool_id":"t"', '"tool_id":"a\\":","tool_id":"t"') + "}",
+  base.replace('"call_id":"c"', '"call_id":"x\\\\","call_id":"c"') + "}",
+  base.replace('"tier":"warm"', '"tier":"\\"","tier":"warm"') + "}",
+  outcome(`{"kind":"invalid_args","message":"\\":","message":"m"}`),
+  base.replace('"outcome":{"kind":"success"}', '"outcome":{"kind":"success"},"outcome":{"kind":"success"}') + "}",
+  base.replace('"granted_capabilities":[]', '"granted_capabilities":["a"],"granted_capabilities":[]') + "}",
+  provenance(`{"cap":"c","source":{"kind":"ucan_chain","issuer_did":"d","chain_depth":1,"chain_depth":2}}`),
+  `${base},"secrets_resolved":false}`,
+  base.replace('"dry_run":false', '"dry_run":false,"dry\\u005frun":false') + "}",
+  // Integer fields of a canonical event, written in forms JSON.parse reads as integers.
+  ...["1.0", "-0", "1E2", "1e+2", "0.0", "1e0"].map((n) => base.replace('"duration_ms":1', `"duration_ms":${n}`) + "}"),
+  base.replace('"schema_version":3', '"schema_version":3.0') + "}",
+  `${base},"cursor_page":1e0}`,
+  provenance(`{"cap":"c","source":{"kind":"ucan_chain","issuer_did":"d","chain_depth":1E0}}`),
   // Keys JavaScript treats specially.
   top(`"__proto__":{"tool_id":"evil"}`),
   outcome(`{"kind":"success","__proto__":{"kind":"x"}}`),
