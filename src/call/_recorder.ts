@@ -2,6 +2,7 @@
 // sink, never throwing: shared by auditCall and the MCP adapter.
 import type { CallEvent, CapProvenance, Outcome } from "../event/call_event.ts";
 import { SCHEMA_VERSION } from "../event/call_event.ts";
+import { CanonicalEvent } from "../event/_create_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
@@ -145,37 +146,21 @@ function buildEvent(draft: EventDraft, o: ResolvedOptions): CallEvent {
   const toolId = typeof draft.tool_id === "string"
     ? (scrubTool ? limitText(draft.tool_id, o.maxId, true) : limitId(draft.tool_id, o.maxId))
     : draft.tool_id;
-  const caller = draft.caller_id;
-  // Whole literals, in the event's key order: one allocation of a known shape rather than a key at a time.
-  const e: Record<string, unknown> = caller != null
-    ? {
-      ts,
-      call_id: callId,
-      tool_id: toolId,
-      caller_id: id(caller, o.maxId),
-      granted_capabilities: draft.granted_capabilities,
-      duration_ms: draft.duration_ms,
-      outcome,
-      tier: draft.tier,
-      dry_run: draft.dry_run,
-      schema_version: SCHEMA_VERSION,
-      secrets_resolved: draft.secrets_resolved,
-    }
-    : {
-      ts,
-      call_id: callId,
-      tool_id: toolId,
-      granted_capabilities: draft.granted_capabilities,
-      duration_ms: draft.duration_ms,
-      outcome,
-      tier: draft.tier,
-      dry_run: draft.dry_run,
-      schema_version: SCHEMA_VERSION,
-      secrets_resolved: draft.secrets_resolved,
-    };
-  if (draft.cursor_page != null) e.cursor_page = draft.cursor_page;
-  if (draft.capability_provenance != null) e.capability_provenance = draft.capability_provenance;
-  return e as unknown as CallEvent;
+  return new CanonicalEvent(
+    ts,
+    callId,
+    toolId,
+    id(draft.caller_id, o.maxId),
+    draft.granted_capabilities,
+    draft.duration_ms,
+    outcome,
+    draft.tier,
+    draft.dry_run,
+    SCHEMA_VERSION,
+    draft.secrets_resolved,
+    draft.cursor_page,
+    draft.capability_provenance ?? undefined,
+  );
 }
 
 function id(value: unknown, max: number): unknown {

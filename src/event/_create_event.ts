@@ -52,7 +52,21 @@ export function createEvent(
     if (checked === FAILED) return FAILED;
     items = checked;
   }
-  return new Event(ts, callId, toolId, callerId, caps, duration, outcome, tier, dryRun, version, secrets, page, items);
+  return new CanonicalEvent(
+    ts,
+    callId,
+    toolId,
+    callerId,
+    caps,
+    duration,
+    outcome,
+    tier,
+    dryRun,
+    version,
+    secrets,
+    page,
+    items,
+  );
 }
 
 /**
@@ -72,8 +86,12 @@ function plain<A extends unknown[], T>(ctor: (this: T, ...args: A) => void): new
   return ctor as unknown as new (...args: A) => T;
 }
 
-/** The canonical event: keys in wire order, optional ones absent. */
-const Event = plain(function (
+/**
+ * The canonical event: keys in wire order, optional ones absent (`caller_id`
+ * and `cursor_page` when null or undefined, `capability_provenance` when
+ * undefined). Also how auditCall and the MCP adapter build theirs.
+ */
+export const CanonicalEvent = plain(function (
   this: Record<string, unknown>,
   ts: string,
   callId: string,

@@ -1,6 +1,6 @@
 // One `tools/call` in flight: what the adapter knows of it, and what the
 // McpServer hooks observed.
-import type { CapProvenance, Outcome } from "../event/call_event.ts";
+import type { Outcome } from "../event/call_event.ts";
 import type { EventDraft } from "../call/_recorder.ts";
 import { isObjectLike, read } from "../call/_read.ts";
 import { type CallObservations, NONE } from "./_sdk.ts";
@@ -19,19 +19,9 @@ const SUCCESS: Outcome = Object.freeze({ kind: "success" });
 // with initializers: one object per call, and JavaScriptCore defines class
 // fields one by one, which costs more than the rest of starting a call. The
 // call is its own event draft: one object per call rather than two.
-export class Call implements CallObservations, EventDraft {
-  ts: string;
-  call_id: string;
-  tool_id: string;
-  caller_id: string | undefined;
-  granted_capabilities: readonly string[];
-  duration_ms: number;
-  outcome: Outcome;
-  tier: string;
-  dry_run: boolean;
-  secrets_resolved: boolean;
-  cursor_page: number | undefined;
-  capability_provenance: readonly CapProvenance[] | undefined;
+export interface Call extends EventDraft {} // its draft's fields, assigned in the constructor
+
+export class Call implements CallObservations {
   done: boolean;
   inputError: unknown;
   thrown: unknown;
