@@ -112,16 +112,22 @@ export function isCheckpointLine(line: string, whole: boolean): boolean {
   return isAuditCheckpointLine(line) && (!whole || typeof parseCheckpoint(line) !== "string");
 }
 
-/** The text form a checkpoint's signature covers (FORMAT.md "Text form"). */
+/**
+ * The text form a checkpoint's signature covers (FORMAT.md "Text form").
+ *
+ * @param tags The segment's tag bytes, or their SHA-256 in hex (a sealer's hashing made it).
+ */
 export async function checkpointText(
   c: Omit<AuditCheckpoint, "sig">,
-  tagBytes: Uint8Array<ArrayBuffer>,
+  tags: Uint8Array<ArrayBuffer> | string,
   digests: Uint8Array<ArrayBuffer> | undefined,
 ): Promise<string> {
   let text = `audit-checkpoint/1\norigin ${c.origin}\nkey_id ${c.key_id}\nalg ${c.alg}\nseq ${c.seq}\n` +
     `prev ${c.prev}\ntime ${c.time}\nlines ${c.lines}\nbytes ${c.bytes}\noffered ${c.offered}\n` +
     `seg_lines ${c.seg_lines}\nseg_bytes ${c.seg_bytes}\nseg_sha256 ${c.seg_sha256}\n` +
-    `seg_tags_sha256 ${await sha256Hex(tagBytes)}\nfirst_ts ${c.first_ts}\nlast_ts ${c.last_ts}\n`;
+    `seg_tags_sha256 ${
+      typeof tags === "string" ? tags : await sha256Hex(tags)
+    }\nfirst_ts ${c.first_ts}\nlast_ts ${c.last_ts}\n`;
   for (const g of c.gaps) {
     text += `gap ${g.reason} ${g.count} ${g.in_segment ? "in" : "out"} ${g.first_ts} ${g.last_ts}\n`;
   }

@@ -18,47 +18,20 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+const core = hashCore();
+
 /** SHA-256 of `bytes`, in lowercase hex. */
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+export function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
+  return core.sha256Hex(bytes);
 }
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const DECODE = new Uint8Array(128).fill(255);
 for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
 
-const CODES = Uint8Array.from(ALPHABET, (c) => c.charCodeAt(0));
-const ascii = new TextDecoder();
-/** The runtime's own encoder (V8 15 and JavaScriptCore have it; Node 20 does not). */
-const nativeBase64 = (Uint8Array.prototype as { toBase64?: (this: Uint8Array) => string }).toBase64;
-
-/**
- * Standard base64 with padding. A checkpoint holds 4 bytes a line of tags:
- * building a binary string for `btoa` cost up to 0.8 µs a line on Node, this
- * table about 0.02 (and the native encoder, where there is one, less).
- */
+/** Standard base64 with padding. */
 export function toBase64(bytes: Uint8Array): string {
-  if (nativeBase64 !== undefined) return nativeBase64.call(bytes);
-  const n = bytes.length;
-  const out = new Uint8Array(Math.ceil(n / 3) * 4);
-  let o = 0;
-  let i = 0;
-  for (; i + 3 <= n; i += 3, o += 4) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out[o] = CODES[v >>> 18]!;
-    out[o + 1] = CODES[(v >>> 12) & 63]!;
-    out[o + 2] = CODES[(v >>> 6) & 63]!;
-    out[o + 3] = CODES[v & 63]!;
-  }
-  if (i < n) {
-    const two = i + 1 < n;
-    const v = (bytes[i]! << 16) | ((two ? bytes[i + 1]! : 0) << 8);
-    out[o] = CODES[v >>> 18]!;
-    out[o + 1] = CODES[(v >>> 12) & 63]!;
-    out[o + 2] = two ? CODES[(v >>> 6) & 63]! : 0x3d;
-    out[o + 3] = 0x3d;
-  }
-  return ascii.decode(out);
+  return core.toBase64(bytes);
 }
 
 /**
@@ -147,8 +120,6 @@ export function isHash(text: unknown): text is string {
 export function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }
-
-const core = hashCore();
 
 /**
  * The tag of the line `bytes[start, end)` (without its newline): MurmurHash3_x86_32

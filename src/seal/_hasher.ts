@@ -33,7 +33,9 @@ host.onMessage(async (m) => {
   try {
     const { fast, core } = await cores;
     const shared = new Uint8Array(m.buffer, m.offset, m.length);
-    host.post({ id: m.id, hash: await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests) });
+    const hash = await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests);
+    // Line ends the main thread gave are not sent back.
+    host.post({ id: m.id, hash: m.ends ? { ...hash, ends: undefined } : hash });
   } catch (error) {
     host.post({ id: m.id, error: String(error && error.stack || error) });
   }
@@ -72,6 +74,8 @@ export interface HasherOptions {
 
 interface Job {
   readonly resolve: (hash: SegmentHash) => void;
+  /** The line ends posted with the job (the worker does not send them back). */
+  readonly ends: Uint32Array | undefined;
   readonly retry: () => void;
   /** When the watchdog gives up on the worker (`performance.now()` time). */
   readonly deadline: number;
@@ -118,7 +122,7 @@ export class Hasher {
     const lines = digests ? ends?.length ?? Math.ceil(bytes.length / BYTES_PER_LINE_AT_LEAST) : 0;
     const deadline = this.#horizon = Math.max(performance.now(), this.#horizon) + this.#allowance(bytes.length, lines);
     return new Promise<SegmentHash>((resolve) => {
-      this.#jobs.set(id, { resolve, retry: () => resolve(inPlace(bytes, ends, digests)), deadline });
+      this.#jobs.set(id, { resolve, retry: () => resolve(inPlace(bytes, ends, digests)), ends, deadline });
       clearTimeout(this.#idle);
       worker.ref(); // a pending job keeps the process alive, as an in-place hash would
       this.#watch(deadline);
@@ -177,7 +181,7 @@ export class Hasher {
       job.retry();
     } else {
       hashCounts.offThread++;
-      job.resolve(data.hash);
+      job.resolve(data.hash.ends === undefined ? { ...data.hash, ends: job.ends! } : data.hash);
     }
     if (this.#jobs.size === 0) this.#rest();
   }

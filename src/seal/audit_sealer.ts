@@ -406,9 +406,6 @@ export class AuditSealer {
       inSegment > 0,
     );
     if (lines.torn) throw new TypeError("Cannot seal: a chunk did not end with a newline");
-    const tagBytes = new Uint8Array(4 * lines.count);
-    const view = new DataView(tagBytes.buffer);
-    for (let i = 0; i < lines.count; i++) view.setUint32(4 * i, lines.tags[i]!);
     const digests = lines.digests;
     const last = lines.count - 1;
     const lineStart = (i: number): number => (i === 0 ? 0 : lines.ends[i - 1]! + 1);
@@ -426,14 +423,14 @@ export class AuditSealer {
       seg_lines: lines.count,
       seg_bytes: segment.length,
       seg_sha256: lines.sha,
-      seg_tags: toBase64(tagBytes),
+      seg_tags: lines.tags,
       first_ts: last < 0 ? "-" : lineTs(segment, 0, lines.ends[0]!),
       last_ts: last < 0 ? "-" : lineTs(segment, lineStart(last), lines.ends[last]!),
       gaps: gaps.map((g): AuditCheckpointGap => ({ ...g })),
       ...(digests === undefined ? {} : { line_digests: toBase64(digests) }),
       ...(adopted === 0 ? {} : { adopted: Math.min(adopted, lines.count) }),
     };
-    const text = encoder.encode(await checkpointText(unsigned, tagBytes, digests));
+    const text = encoder.encode(await checkpointText(unsigned, lines.tagsSha, digests));
     const sig = await this.#key.sign(text);
     if (sig.length !== (this.#key.algorithm === "Ed25519" ? 64 : 32)) {
       throw new TypeError(`Cannot seal: key ${this.#key.keyId} returned a ${sig.length}-byte signature`);
