@@ -186,6 +186,7 @@ export function hashCore(fastSha256?: Sha256): HashCore {
       start = ends[i]! + 1;
     }
     const tagsSha = sha256Hex(tagBytes);
+    tagsSha.catch(() => {});
     const lineDigests = digests ? await digestLines(bytes, count, ends) : undefined;
     return {
       count,
