@@ -6,6 +6,8 @@
 // it anyway); the wall clock's millisecond is read from Date.now() only when
 // the monotonic time cannot tell it (see WallMillis): most calls read one
 // clock instead of two, and a call's ULID shares the millisecond of its `ts`.
+import { PADDED } from "./_decimal.ts";
+
 let lastMs = Number.NaN;
 let lastTs = "";
 /** The second `secondPrefix` formats ("2026-05-29T10:04:05"): a new millisecond needs only its digits. */
@@ -37,13 +39,10 @@ export function timestampAt(ms: number): string {
       lastSecond = ms - frac;
       secondPrefix = format(lastSecond).slice(0, 19);
     }
-    lastTs = frac === 0 ? `${secondPrefix}+00:00` : `${secondPrefix}.${MILLIS[frac]}+00:00`;
+    lastTs = frac === 0 ? `${secondPrefix}+00:00` : `${secondPrefix}.${PADDED[frac]}+00:00`;
   }
   return lastTs;
 }
-
-/** "000" to "999", by value. */
-const MILLIS: readonly string[] = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"));
 
 /** `ms` as `nowRfc3339()` formats it, from scratch. */
 function format(ms: number): string {

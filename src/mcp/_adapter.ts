@@ -8,6 +8,7 @@ import { isObjectLike, read } from "../call/_read.ts";
 import { whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
+import { decimal } from "../event/_decimal.ts";
 import { Call, End } from "./_call.ts";
 import { callOutcome, isErrorResult } from "./_outcome.ts";
 import type { Handler } from "./_sdk.ts";
@@ -156,7 +157,7 @@ export class McpAdapter {
       this.#dryRun,
     );
     call.call_id = (o.callId && this.#ask("callId", o.callId, call, isString)) ||
-      ulid(ms) + ":" + (call.requestId ?? "");
+      ulid(ms) + ":" + idText(call.requestId);
     if (o.callerId !== undefined) call.caller_id = this.#ask("callerId", o.callerId, call, isString);
     else {
       const clientId = x?.authInfo?.clientId;
@@ -326,6 +327,11 @@ function isAborted(signal: AbortSignal | undefined): boolean {
   } catch {
     return false;
   }
+}
+
+/** A request id as `call_id` ends with it. */
+function idText(id: string | number | undefined): string {
+  return typeof id === "number" ? decimal(id) : id ?? "";
 }
 
 function isString(value: unknown): value is string {
