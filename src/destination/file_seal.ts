@@ -3,7 +3,12 @@ import { IoError, pathText } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { AuditSealer, type AuditSealerOptions } from "../seal/audit_sealer.ts";
 import { type AuditSealJwk, type AuditSealKey, importAuditSealKey } from "../seal/audit_seal_key.ts";
-import { checkpointText, MAX_CHECKPOINT_BYTES, parseCheckpoint, type ParsedCheckpoint } from "../seal/_checkpoint.ts";
+import {
+  MAX_CHECKPOINT_BYTES,
+  parseCheckpoint,
+  type ParsedCheckpoint,
+  parsedCheckpointText,
+} from "../seal/_checkpoint.ts";
 import { CHECKPOINT_PREFIX, toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
@@ -250,7 +255,7 @@ async function checkPrevious(
   if (origin !== undefined && c.origin !== origin) throw new TypeError(`${where}: it seals log ${c.origin}`);
   // Both algorithms sign deterministically: the same key signs the same text into the same bytes.
   if (c.key_id === key.keyId && c.alg === key.algorithm) {
-    const text = new TextEncoder().encode(await checkpointText(c, parsed.tagBytes, parsed.digests));
+    const text = new TextEncoder().encode(await parsedCheckpointText(parsed));
     if (toBase64(await key.sign(text)) !== c.sig) {
       throw new TypeError(`${where}: its last checkpoint was not signed by key ${key.keyId}`);
     }

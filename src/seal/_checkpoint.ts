@@ -115,19 +115,17 @@ export function isCheckpointLine(line: string, whole: boolean): boolean {
 /**
  * The text form a checkpoint's signature covers (FORMAT.md "Text form").
  *
- * @param tags The segment's tag bytes, or their SHA-256 in hex (a sealer's hashing made it).
+ * @param tagsSha256 SHA-256 of the segment's tag bytes, in hex.
  */
 export async function checkpointText(
   c: Omit<AuditCheckpoint, "sig">,
-  tags: Uint8Array<ArrayBuffer> | string,
+  tagsSha256: string,
   digests: Uint8Array<ArrayBuffer> | undefined,
 ): Promise<string> {
   let text = `audit-checkpoint/1\norigin ${c.origin}\nkey_id ${c.key_id}\nalg ${c.alg}\nseq ${c.seq}\n` +
     `prev ${c.prev}\ntime ${c.time}\nlines ${c.lines}\nbytes ${c.bytes}\noffered ${c.offered}\n` +
     `seg_lines ${c.seg_lines}\nseg_bytes ${c.seg_bytes}\nseg_sha256 ${c.seg_sha256}\n` +
-    `seg_tags_sha256 ${
-      typeof tags === "string" ? tags : await sha256Hex(tags)
-    }\nfirst_ts ${c.first_ts}\nlast_ts ${c.last_ts}\n`;
+    `seg_tags_sha256 ${tagsSha256}\nfirst_ts ${c.first_ts}\nlast_ts ${c.last_ts}\n`;
   for (const g of c.gaps) {
     text += `gap ${g.reason} ${g.count} ${g.in_segment ? "in" : "out"} ${g.first_ts} ${g.last_ts}\n`;
   }
@@ -152,8 +150,12 @@ export function checkpointLine(c: AuditCheckpoint): string {
     (c.adopted === undefined ? "" : `,"adopted":${c.adopted}`) + `,"sig":"${c.sig}"}\n`;
 }
 
+/** The text form of a checkpoint read back (its signature covers it). */
+export async function parsedCheckpointText(parsed: ParsedCheckpoint): Promise<string> {
+  return checkpointText(parsed.checkpoint, await sha256Hex(parsed.tagBytes), parsed.digests);
+}
+
 /** The hash of a checkpoint (SHA-256 of its text form), which the next checkpoint's `prev` holds. */
 export async function checkpointHash(parsed: ParsedCheckpoint): Promise<string> {
-  const text = await checkpointText(parsed.checkpoint, parsed.tagBytes, parsed.digests);
-  return sha256Hex(new TextEncoder().encode(text));
+  return sha256Hex(new TextEncoder().encode(await parsedCheckpointText(parsed)));
 }

@@ -11,13 +11,6 @@ const VALUE_SOURCE_BYTES = 64;
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const encoder = new TextEncoder();
 
-/** Lowercase hex of `bytes`. */
-export function toHex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!];
-  return s;
-}
-
 const core = hashCore();
 
 /** SHA-256 of `bytes`, in lowercase hex. */

@@ -2,7 +2,7 @@
 // origin, chain, counters), the findings it emits and the summary it keeps.
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
-import { checkpointText, parseCheckpoint, type ParsedCheckpoint } from "./_checkpoint.ts";
+import { parseCheckpoint, type ParsedCheckpoint, parsedCheckpointText } from "./_checkpoint.ts";
 import { sha256Hex } from "./_encoding.ts";
 import type { AuditTrailFinding, AuditTrailFindingKind, AuditTrailSummary } from "./verify_audit_trail.ts";
 
@@ -116,7 +116,7 @@ export class Judge {
         `checkpoint ${c.seq} is signed with key ${c.key_id} (${c.alg}), which is not among the keys given`;
       return this.#entry(parsed, false, [{ kind: "unknown_key", message }], sealLine);
     }
-    const textBytes = encoder.encode(await checkpointText(c, parsed.tagBytes, parsed.digests));
+    const textBytes = encoder.encode(await parsedCheckpointText(parsed));
     let good = false;
     for (const key of keys) good ||= await key.verify(textBytes, parsed.sig).catch(() => false);
     if (!good) {
