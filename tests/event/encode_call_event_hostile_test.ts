@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { type CallEvent, encodeCallEvent, InvalidCallEventError, parseCallEvent } from "../../mod.ts";
 import { arbitraryHostileSpec, buildHostile, userCode } from "../_helpers/arbitrary.ts";
+import { encodeEvent, encodeWalk } from "../../src/event/_encode.ts";
 import { mkEvent } from "../_helpers/events.ts";
 
 const FORGED = '{"ts":"2026-05-29T00:00:00+00:00","call_id":"forged","tool_id":"admin.delete_all",' +
@@ -189,35 +190,44 @@ describe("encodeCallEvent against hostile objects", () => {
     }
   });
 
-  it("encodeCallEvent writes exactly the first reads of any graph of getters and proxies, or names the unreadable field (property)", () => {
-    fc.assert(
-      fc.property(arbitraryHostileSpec(), (spec) => {
-        userCode.calls = 0;
-        const graph = buildHostile(spec);
-        let line: string | undefined;
-        let failure: unknown;
-        try {
-          line = encodeCallEvent(graph.value as CallEvent);
-        } catch (error) {
-          failure = error;
-        }
-        for (const [id, count] of graph.reads) assert.equal(count, 1, `read ${count} times: ${id}`);
-        assert.equal(userCode.calls, 0);
-        if (graph.tainted) {
-          assert.ok(failure instanceof InvalidCallEventError, String(failure));
-          assert.match(failure.reason, /reading it threw/);
-          assert.match(failure.path, /^(|[a-z_]+(\[\d+\]|\.[a-z_]+)*)$/);
-          assert.ok(!failure.message.includes("\n"));
-          return;
-        }
-        assert.equal(failure, undefined);
-        assert.equal(line, encodeCallEvent(spec.event));
-        assert.ok(!line!.includes("\n"));
-        assert.equal(encodeCallEvent(parseCallEvent(line!)), line);
-      }),
-      { numRuns: 400 },
-    );
-  });
+  // Both ways of writing a line, on every runtime (Bun's default is the copy).
+  for (const byCopy of [false, true]) {
+    const encode = (event: unknown): string => {
+      const line = encodeEvent(event, byCopy);
+      if (typeof line !== "string") throw new InvalidCallEventError([line]);
+      return line;
+    };
+    const how = byCopy ? " (a checked copy, through JSON.stringify)" : " (a template)";
+    it(`encodeCallEvent writes exactly the first reads of any graph of getters and proxies, or names the unreadable field${how} (property)`, () => {
+      fc.assert(
+        fc.property(arbitraryHostileSpec(), (spec) => {
+          userCode.calls = 0;
+          const graph = buildHostile(spec);
+          let line: string | undefined;
+          let failure: unknown;
+          try {
+            line = encode(graph.value);
+          } catch (error) {
+            failure = error;
+          }
+          for (const [id, count] of graph.reads) assert.equal(count, 1, `read ${count} times: ${id}`);
+          assert.equal(userCode.calls, 0);
+          if (graph.tainted) {
+            assert.ok(failure instanceof InvalidCallEventError, String(failure));
+            assert.match(failure.reason, /reading it threw/);
+            assert.match(failure.path, /^(|[a-z_]+(\[\d+\]|\.[a-z_]+)*)$/);
+            assert.ok(!failure.message.includes("\n"));
+            return;
+          }
+          assert.equal(failure, undefined);
+          assert.equal(line, encodeWalk(spec.event));
+          assert.ok(!line!.includes("\n"));
+          assert.equal(encode(parseCallEvent(line!)), line);
+        }),
+        { numRuns: 400 },
+      );
+    });
+  }
 
   it("encodeCallEvent either writes one line that reads back as written or throws InvalidCallEventError (property)", () => {
     const hostile = fc.oneof(

@@ -20,8 +20,26 @@ describe("encodeCallEvent", () => {
   for (const [i, input] of inputs.entries()) {
     it(`writes the reference's bytes for golden case ${i + 1}`, () => {
       assert.equal(encodeCallEvent(parseCallEvent(input)), expected[i]);
+      // Both ways of writing it, whichever this runtime uses by default.
+      assert.equal(encodeEvent(parseCallEvent(input), false), expected[i]);
+      assert.equal(encodeEvent(parseCallEvent(input), true), expected[i]);
     });
   }
+
+  it("writes the same bytes through JSON.stringify when toJSON was put on Object.prototype or Array.prototype", () => {
+    const event = parseCallEvent(expected.find((line) => line.includes("capability_provenance"))!);
+    const line = encodeEvent(event, false);
+    for (const proto of [Object.prototype, Array.prototype]) {
+      Object.defineProperty(proto, "toJSON", { value: () => "forged", configurable: true, writable: true });
+      try {
+        assert.equal(encodeEvent(event, true), line);
+        assert.equal(encodeCallEvent(event), line);
+      } finally {
+        delete (proto as { toJSON?: unknown }).toJSON;
+      }
+    }
+    assert.equal(encodeEvent(event, true), line);
+  });
 
   it("writes the same bytes as JSON.stringify of a parsed event (canonical key order)", () => {
     for (const line of expected) assert.equal(JSON.stringify(parseCallEvent(line)), line);
@@ -65,18 +83,22 @@ describe("encodeCallEvent", () => {
     assert.deepEqual(Object.keys(JSON.parse(encodeCallEvent(withAll))), CALL_EVENT.fields.map((f) => f.key));
     fc.assert(
       fc.property(arbitraryEvent(), fc.anything(), fc.nat(), (event, value, at) => {
-        assert.equal(encodeEvent(event), encodeWalk(event));
+        assert.equal(encodeEvent(event, false), encodeWalk(event));
+        assert.equal(encodeEvent(event, true), encodeWalk(event));
         const broken: Record<string, unknown> = { ...event };
         broken[CALL_EVENT.fields[at % CALL_EVENT.fields.length]!.key] = value;
-        assert.deepEqual(encodeEvent(broken), encodeWalk(broken));
+        assert.deepEqual(encodeEvent(broken, false), encodeWalk(broken));
+        assert.deepEqual(encodeEvent(broken, true), encodeWalk(broken));
       }),
       { numRuns: 300 },
     );
     fc.assert(
       fc.property(arbitraryHostileSpec(), (spec) => {
-        const a = encodeEvent(buildHostile(spec).value);
         const b = encodeWalk(buildHostile(spec).value);
-        assert.deepEqual(typeof a === "string" ? a : a.path, typeof b === "string" ? b : b.path);
+        for (const byCopy of [false, true]) {
+          const a = encodeEvent(buildHostile(spec).value, byCopy);
+          assert.deepEqual(typeof a === "string" ? a : a.path, typeof b === "string" ? b : b.path);
+        }
       }),
       { numRuns: 200 },
     );
