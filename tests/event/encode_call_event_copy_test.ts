@@ -6,10 +6,12 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
+import fc from "fast-check";
 import { type CallEvent, parseCallEvent } from "../../mod.ts";
 import { type Encoded, encodeEvent, encodeWalk } from "../../src/event/_encode.ts";
 import { CALL_EVENT, type Shape } from "../../src/event/_fields.ts";
 import { mkEvent } from "../_helpers/events.ts";
+import { arbitraryEvent } from "../_helpers/arbitrary.ts";
 
 const BASE = mkEvent();
 
@@ -192,5 +194,118 @@ describe("encodeEvent's copy path against changed built-in prototypes", () => {
     }
     assert.deepEqual(copied, template);
     assert.deepEqual(copied, encodeWalk(event));
+  });
+});
+
+/** An event with one value, anywhere in it (`at` picks where), replaced by `value`. */
+function broken(event: CallEvent, at: number, value: unknown): unknown {
+  const out = structuredClone(event) as unknown as Record<string, unknown>;
+  const slots: [Record<string | number, unknown>, string | number][] = [];
+  const visit = (o: unknown): void => {
+    if (typeof o !== "object" || o === null) return;
+    for (const key of Object.keys(o)) {
+      slots.push([o as Record<string, unknown>, Array.isArray(o) ? Number(key) : key]);
+      visit((o as Record<string, unknown>)[key]);
+    }
+  };
+  visit(out);
+  const [holder, key] = slots[at % slots.length]!;
+  holder[key] = value;
+  return out;
+}
+
+const hostileValue = fc.oneof(
+  fc.anything(),
+  fc.constantFrom("\ud800", '"}\n{', -0, -1, 1.5, NaN, 2 ** 53, 2 ** 32, 256, 4, null, undefined, 10n),
+);
+const someEvent = fc.oneof(
+  arbitraryEvent(),
+  fc.tuple(arbitraryEvent(), fc.nat(), hostileValue).map(([event, at, value]) => broken(event, at, value)),
+);
+
+/** `value` rebuilt of getters, each of which first encodes `others` (both ways) and sometimes a getter graph of them. */
+function reentrant(value: unknown, others: readonly unknown[], calls: { n: number }, depth = 0): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const source = value as Record<string, unknown>;
+  const target: Record<string, unknown> = Array.isArray(value) ? [] as unknown as Record<string, unknown> : {};
+  for (const key of Object.keys(source)) {
+    const child = reentrant(source[key], others, calls, depth + 1);
+    Object.defineProperty(target, key, {
+      get: () => {
+        const other = others[calls.n++ % others.length];
+        encodeEvent(other, true);
+        encodeEvent(other, false);
+        if (calls.n % 5 === 0 && depth < 2) encodeEvent(reentrant(other, others, calls, 9), true);
+        return child;
+      },
+      enumerable: true,
+    });
+  }
+  return target;
+}
+
+/** `value` rebuilt of proxies that log every trap, answering `get` only. */
+function watched(value: unknown, log: string[], id = "event"): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  const source = value as Record<string, unknown>;
+  const children = new Map<string, unknown>(Object.keys(source).map((k) => [k, watched(source[k], log, `${id}.${k}`)]));
+  if (Array.isArray(value)) children.set("length", value.length);
+  const handler: ProxyHandler<object> = {
+    get: (_target, key) => {
+      log.push(`get ${id} ${String(key)}`);
+      return typeof key === "string" ? children.get(key) : undefined;
+    },
+  };
+  const traps = [
+    "getPrototypeOf",
+    "setPrototypeOf",
+    "isExtensible",
+    "preventExtensions",
+    "getOwnPropertyDescriptor",
+    "defineProperty",
+    "has",
+    "set",
+    "deleteProperty",
+    "ownKeys",
+  ] as const;
+  for (const trap of traps) {
+    (handler as Record<string, unknown>)[trap] = (...args: unknown[]) => {
+      log.push(`${trap} ${id} ${String(args[1])}`);
+      return (Reflect[trap] as (...a: unknown[]) => unknown)(...args);
+    };
+  }
+  return new Proxy(Array.isArray(value) ? [] : {}, handler);
+}
+
+describe("encodeEvent's copy path, re-entered and watched", () => {
+  // copy() leaves why it failed in a module-level variable, read back by each caller right away.
+  it("gives the walk's line or issue when every getter encodes other events first, both ways (property)", () => {
+    fc.assert(
+      fc.property(
+        someEvent,
+        fc.array(fc.oneof(someEvent, fc.anything()), { minLength: 1, maxLength: 4 }),
+        (e, others) => {
+          const expected = encodeWalk(e);
+          for (const byCopy of [true, false]) {
+            assert.deepEqual(encodeEvent(reentrant(e, others, { n: 0 }), byCopy), expected);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("touches the caller's objects by get only, each key once, both ways: JSON.stringify never sees them (property)", () => {
+    fc.assert(
+      fc.property(someEvent, (e) => {
+        for (const byCopy of [true, false]) {
+          const log: string[] = [];
+          assert.deepEqual(encodeEvent(watched(e, log), byCopy), encodeWalk(e));
+          assert.deepEqual(log.filter((entry) => !entry.startsWith("get ")), []);
+          assert.equal(new Set(log).size, log.length, log.join(", "));
+        }
+      }),
+      { numRuns: 200 },
+    );
   });
 });
