@@ -162,6 +162,21 @@ describe("encodeEvent's copy path against changed built-in prototypes", () => {
     });
   }
 
+  it("writes the template's line when Object.prototype has getters for what Object.defineProperty reads", () => {
+    let getterRuns = 0;
+    for (const key of ["get", "set", "value", "writable", "enumerable", "configurable"]) {
+      const got = copiedWhile(EVENTS, () =>
+        define(Object.prototype, key, {
+          get: () => {
+            getterRuns++;
+            throw new Error(`${key} read`);
+          },
+        }));
+      assert.deepEqual(got, expected, key);
+    }
+    assert.equal(getterRuns, 0);
+  });
+
   it("writes the template's line when Array.prototype.push was replaced", () => {
     const got = copiedWhile(EVENTS, () => {
       const push = Array.prototype.push;
