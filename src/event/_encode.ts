@@ -7,7 +7,6 @@
 // template literal on an object): toString and Symbol.toPrimitive are the
 // caller's code.
 import type { CallEventIssue } from "./errors.ts";
-import { CanonicalEvent } from "./_create_event.ts";
 import { CALL_EVENT, type Field, type IntShape, type Shape, type TaggedShape } from "./_fields.ts";
 import { notRecord, read, readFailure, show, threw, UNREADABLE } from "./_safe_read.ts";
 
@@ -60,7 +59,7 @@ export function encodeEvent(event: unknown, byCopy: boolean = BY_COPY): Encoded 
   } catch (error) {
     return { path: TOP[at]!.key, reason: threw(error) };
   }
-  if (byCopy && !Object.hasOwn(Object.prototype, "toJSON") && !Object.hasOwn(Array.prototype, "toJSON")) {
+  if (byCopy) {
     return encodeCopy(
       ts,
       callId,
@@ -101,6 +100,12 @@ const TOP = CALL_EVENT.fields;
  */
 const BY_COPY = typeof (globalThis as { Bun?: unknown }).Bun === "object";
 const stringify = JSON.stringify;
+// Taken at load, as stringify is: the copy path relies on them being the built-ins.
+const defineProperty = Object.defineProperty;
+const hasOwn = Object.hasOwn;
+const getPrototypeOf = Object.getPrototypeOf;
+const OBJECT_PROTOTYPE = Object.prototype;
+const ARRAY_PROTOTYPE = Array.prototype;
 
 interface Problem {
   issue: CallEventIssue | undefined;
@@ -139,9 +144,18 @@ function put(p: Problem, i: number, v: unknown): string {
  * found: the same checks, reads and messages as the walk below, which stops
  * at the first problem too. The copy holds only checked strings, numbers and
  * booleans, in objects and arrays of this module's own, and JSON.stringify
- * writes them as the reference does (the strings being well-formed). The
- * caller makes sure no `toJSON` was put on those objects' and arrays'
- * prototypes.
+ * writes them as the reference does (the strings being well-formed).
+ *
+ * Those objects and arrays inherit from Object.prototype and Array.prototype
+ * (engines stringify such objects fastest), which other code can change, even
+ * a getter of the event while it is copied. So every value is defined on them
+ * (an object literal, or {@linkcode define}), never assigned: an inherited
+ * setter or read-only property is not consulted. And right before
+ * JSON.stringify, when no code of the caller's runs any more, {@linkcode noToJSON}
+ * makes sure it will call none; if it would, or if JSON.stringify throws (a
+ * line longer than the engine's longest string), the copy is written by the
+ * walk instead, which reads nothing but the copy's own data properties and
+ * so gives what the template gives.
  */
 function encodeCopy(
   ts: unknown,
@@ -174,24 +188,56 @@ function encodeCopy(
   if (page != null && !isInt(page, TOP[11]!.shape)) return issueAt(11, page);
   const provenanceCopy = provenance == null ? undefined : copy(provenance, TOP[12]!.shape);
   if (provenanceCopy === FAILED) return under(TOP[12]!.key, failure!);
-  // Keys in wire order, the absent optional ones left out, as serde writes them.
-  return stringify(
-    new CanonicalEvent(
-      ts,
-      callId,
-      toolId,
-      callerId,
-      granted,
-      duration,
-      outcomeCopy,
-      tier,
-      dryRun,
-      version,
-      secrets,
-      page,
-      provenanceCopy,
-    ),
-  );
+  // Keys in wire order; an absent optional one holds undefined, which JSON.stringify (and the walk) leave out.
+  const line = {
+    ts,
+    call_id: callId,
+    tool_id: toolId,
+    caller_id: callerId ?? undefined,
+    granted_capabilities: granted,
+    duration_ms: duration,
+    outcome: outcomeCopy,
+    tier,
+    dry_run: dryRun,
+    schema_version: version,
+    secrets_resolved: secrets,
+    cursor_page: page ?? undefined,
+    capability_provenance: provenanceCopy,
+  };
+  if (noToJSON()) {
+    try {
+      return stringify(line);
+    } catch {
+      // Longer than a string can be: the walk says where, as the template does.
+    }
+  }
+  return encodeWalk(line);
+}
+
+/**
+ * Whether JSON.stringify finds no `toJSON` on this module's objects and
+ * arrays: none on Object.prototype or Array.prototype, and nothing else
+ * between them. Reading these runs no code (neither can be a Proxy, and the
+ * prototype of Object.prototype is always null).
+ */
+function noToJSON(): boolean {
+  return !hasOwn(OBJECT_PROTOTYPE, "toJSON") && !hasOwn(ARRAY_PROTOTYPE, "toJSON") &&
+    getPrototypeOf(ARRAY_PROTOTYPE) === OBJECT_PROTOTYPE;
+}
+
+/**
+ * A data property for {@linkcode define}, reused: with no prototype, so that
+ * Object.defineProperty reading it reads nothing inherited.
+ */
+const DATA: PropertyDescriptor = Object.setPrototypeOf(
+  { value: undefined, writable: true, enumerable: true, configurable: true },
+  null,
+);
+
+/** `o[key] = value`, but defined: no setter or read-only property up the prototype chain is consulted. */
+function define(o: object, key: string | number, value: unknown): void {
+  DATA.value = value;
+  defineProperty(o, key, DATA);
 }
 
 /** What copy() returns when a check failed; why is in `failure`, relative to the value copied. */
@@ -244,7 +290,7 @@ function fieldsCopy(o: object, list: readonly Field[], out: Record<string, unkno
     if (v == null && f.presence === "omit") continue;
     const c = v == null && f.presence === "null" ? null : copy(v, f.shape);
     if (c === FAILED) return fail(under(f.key, failure!));
-    out[f.key] = c;
+    define(out, f.key, c);
   }
   return out;
 }
@@ -264,7 +310,7 @@ function arrayCopy(v: unknown, of: Shape): unknown {
     for (i = 0; i < length; i++) {
       const c = copy(items[i], of);
       if (c === FAILED) return fail(under(i, failure!));
-      out.push(c);
+      define(out, i, c);
     }
     return out;
   } catch (error) {
