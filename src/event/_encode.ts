@@ -148,9 +148,10 @@ function put(p: Problem, i: number, v: unknown): string {
  *
  * Those objects and arrays inherit from Object.prototype and Array.prototype
  * (engines stringify such objects fastest), which other code can change, even
- * a getter of the event while it is copied. So every value is defined on them
- * (an object literal, or {@linkcode define}), never assigned: an inherited
- * setter or read-only property is not consulted. And right before
+ * a getter of the event while it is copied. So no value is assigned to a
+ * property they do not already own (it is an object literal, a spread of a
+ * shape's `blank`, an array literal or {@linkcode define}): an inherited
+ * setter or read-only property is never consulted. And right before
  * JSON.stringify, when no code of the caller's runs any more, {@linkcode noToJSON}
  * makes sure it will call none; if it would, or if JSON.stringify throws (a
  * line longer than the engine's longest string), the copy is written by the
@@ -275,13 +276,19 @@ function copy(v: unknown, shape: Shape): unknown {
       return arrayCopy(v, shape.of);
     case "struct": {
       const issue = notRecord(v);
-      return issue !== undefined ? fail(issue) : fieldsCopy(v as object, shape.fields, {});
+      return issue !== undefined ? fail(issue) : fieldsCopy(v as object, shape.fields, { ...shape.blank });
     }
     case "tagged":
       return taggedCopy(v, shape);
   }
 }
 
+/**
+ * Copies `list`'s fields of `o` into `out`, which already holds each of them
+ * as its own data property (a spread of the shape's `blank`): assigning one
+ * consults no prototype. An omitted field stays undefined, which
+ * JSON.stringify leaves out.
+ */
 function fieldsCopy(o: object, list: readonly Field[], out: Record<string, unknown>): unknown {
   for (let i = 0; i < list.length; i++) {
     const f = list[i]!;
@@ -290,7 +297,7 @@ function fieldsCopy(o: object, list: readonly Field[], out: Record<string, unkno
     if (v == null && f.presence === "omit") continue;
     const c = v == null && f.presence === "null" ? null : copy(v, f.shape);
     if (c === FAILED) return fail(under(f.key, failure!));
-    define(out, f.key, c);
+    out[f.key] = c;
   }
   return out;
 }
@@ -306,11 +313,25 @@ function arrayCopy(v: unknown, of: Shape): unknown {
     if (typeof length !== "number" || !Number.isSafeInteger(length) || length < 0) {
       return fail({ path: "", reason: `to be an array, got a length of ${show(length)}` });
     }
+    if (length <= 4) {
+      // Held in locals and made into an array literal, which defines its items: the common short lists cost no
+      // defineProperty call each.
+      let a, b, c, d: unknown;
+      for (i = 0; i < length; i++) {
+        const x = copy(items[i], of);
+        if (x === FAILED) return fail(under(i, failure!));
+        if (i === 0) a = x;
+        else if (i === 1) b = x;
+        else if (i === 2) c = x;
+        else d = x;
+      }
+      return length === 0 ? [] : length === 1 ? [a] : length === 2 ? [a, b] : length === 3 ? [a, b, c] : [a, b, c, d];
+    }
     const out: unknown[] = [];
     for (i = 0; i < length; i++) {
-      const c = copy(items[i], of);
-      if (c === FAILED) return fail(under(i, failure!));
-      define(out, i, c);
+      const x = copy(items[i], of);
+      if (x === FAILED) return fail(under(i, failure!));
+      define(out, i, x);
     }
     return out;
   } catch (error) {
@@ -333,7 +354,7 @@ function taggedCopy(v: unknown, shape: TaggedShape): unknown {
   const variants = shape.variants;
   for (let i = 0; i < variants.length; i++) {
     const variant = variants[i]!;
-    if (variant.tag === kind) return fieldsCopy(o, variant.fields, { kind: variant.tag });
+    if (variant.tag === kind) return fieldsCopy(o, variant.fields, { ...variant.blank });
   }
   return fail({ path: "kind", reason: `to be a known ${shape.name} kind, got ${show(kind)}` });
 }

@@ -42,6 +42,8 @@ export interface ArrayShape {
 export interface StructShape {
   readonly type: "struct";
   readonly fields: readonly Field[];
+  /** Its keys in wire order, each undefined (see {@linkcode blank}). */
+  readonly blank: Blank;
 }
 /**
  * A serde internally tagged enum (`#[serde(tag = "kind")]`): an object whose
@@ -64,6 +66,24 @@ export interface Variant {
   readonly whole: string | undefined;
   /** Its fields as written, `kind` first. */
   readonly wire: readonly Field[];
+  /** `kind` (the tag), then its keys in wire order, each undefined (see {@linkcode blank}). */
+  readonly blank: Blank;
+}
+
+/** An object of the keys of a struct or variant, frozen (see {@linkcode blank}). */
+export type Blank = Readonly<Record<string, unknown>>;
+
+/**
+ * `{ kind, ...keys }` with every key undefined, in wire order: spread into a
+ * new object (`{ ...blank }`), it gives that object the keys as its own data
+ * properties in that order, so that filling them in assigns to own
+ * properties and never consults a prototype (which other code may have
+ * changed), as the Bun encoder's copy needs.
+ */
+function blank(fields: readonly Field[], kind?: string): Blank {
+  const o: Record<string, unknown> = kind === undefined ? {} : { kind };
+  for (const f of fields) o[f.key] = undefined;
+  return Object.freeze(o);
 }
 
 /**
@@ -98,8 +118,9 @@ const field = (key: string, shape: Shape, presence: Presence = "required"): Fiel
 const variant = (tag: string, ...fields: Field[]): Variant => {
   const head = `{"kind":${JSON.stringify(tag)}`;
   const wire = [field("kind", string), ...fields];
-  return { tag, fields, head, whole: fields.length === 0 ? `${head}}` : undefined, wire };
+  return { tag, fields, head, whole: fields.length === 0 ? `${head}}` : undefined, wire, blank: blank(fields, tag) };
 };
+const struct = (...fields: Field[]): StructShape => ({ type: "struct", fields, blank: blank(fields) });
 
 /** `Outcome`, in the reference's declaration order. */
 export const OUTCOME: TaggedShape = {
@@ -126,36 +147,30 @@ export const PROV_SOURCE: TaggedShape = {
 };
 
 /** `CapProvenance`. */
-const CAP_PROVENANCE: StructShape = {
-  type: "struct",
-  fields: [field("cap", string), field("source", PROV_SOURCE)],
-};
+const CAP_PROVENANCE: StructShape = struct(field("cap", string), field("source", PROV_SOURCE));
 
 /** `CallEvent`, fields in struct (wire) order. Schema 1 and 2 lines lack the later fields. */
-export const CALL_EVENT: StructShape = {
-  type: "struct",
-  fields: [
-    field("ts", string),
-    field("call_id", string),
-    field("tool_id", string),
-    field("caller_id", string, "omit"),
-    field("granted_capabilities", strings),
-    field("duration_ms", u64),
-    field("outcome", OUTCOME),
-    field("tier", string),
-    field("dry_run", bool),
-    field("schema_version", {
-      type: "int",
-      min: 1,
-      max: 3,
-      expected: "1, 2 or 3",
-      tooLarge: "1, 2 or 3 (newer versions are not supported)",
-    }),
-    field("secrets_resolved", bool, "default"),
-    field("cursor_page", u32, "omit"),
-    field("capability_provenance", { type: "array", of: CAP_PROVENANCE }, "omit"),
-  ],
-};
+export const CALL_EVENT: StructShape = struct(
+  field("ts", string),
+  field("call_id", string),
+  field("tool_id", string),
+  field("caller_id", string, "omit"),
+  field("granted_capabilities", strings),
+  field("duration_ms", u64),
+  field("outcome", OUTCOME),
+  field("tier", string),
+  field("dry_run", bool),
+  field("schema_version", {
+    type: "int",
+    min: 1,
+    max: 3,
+    expected: "1, 2 or 3",
+    tooLarge: "1, 2 or 3 (newer versions are not supported)",
+  }),
+  field("secrets_resolved", bool, "default"),
+  field("cursor_page", u32, "omit"),
+  field("capability_provenance", { type: "array", of: CAP_PROVENANCE }, "omit"),
+);
 
 /** Every field of a struct or of any variant of a tagged enum. */
 function fieldsOf(shape: StructShape | TaggedShape): readonly Field[] {

@@ -15,16 +15,23 @@ import { arbitraryEvent } from "../_helpers/arbitrary.ts";
 
 const BASE = mkEvent();
 
-/** Events that hold every field and every variant's fields between them. */
+/**
+ * Events that hold every field and every variant's fields between them, with
+ * arrays short (up to 4 items: the copy makes them as array literals) and
+ * long (defined item by item).
+ */
+const LONG = ["a", "b", "c", "d", "e", "f"];
 const EVENTS: CallEvent[] = [
   { kind: "execution_failed", code: "E", retryable: true },
   { kind: "invalid_args", message: "m" },
   { kind: "capability_denied", missing: ["a", "b"] },
+  { kind: "capability_denied", missing: LONG },
   { kind: "rate_limited", retry_after_ms: null },
   { kind: "rate_limited", retry_after_ms: 5 },
-].map((outcome) =>
+].map((outcome, i) =>
   parseCallEvent({
     ...BASE,
+    granted_capabilities: LONG.slice(0, i), // every length from 0 to 5
     outcome,
     cursor_page: 2,
     capability_provenance: [
@@ -154,7 +161,7 @@ describe("encodeEvent's copy path against changed built-in prototypes", () => {
         { value: "inherited", writable: false },
       ];
       for (const pollution of pollutions) {
-        for (const index of [0, 1]) {
+        for (const index of [0, 1, 4, 5]) {
           assert.deepEqual(copiedWhile(EVENTS, () => define(proto, index, pollution)), expected);
         }
       }
