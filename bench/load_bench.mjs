@@ -6,7 +6,11 @@
 //
 //   node bench/load_bench.mjs [--reps 5] [--requests 20000] [--warmup 2000] [--connections 64]
 //                             [--runtimes deno,bun,node] [--shape prov|ref] [--client net|http]
-//                             [--dir /tmp/somewhere] [--json load.json]
+//                             [--dir /tmp/somewhere] [--json load.json] [--parts]
+//
+// --parts also runs the server with the audit's parts alone (load_server.ts's
+// `create`, `encode`, `discard`), with JSON.stringify alone and with pino
+// instead, and prints what each adds to the server's CPU time per request.
 import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +37,9 @@ const connections = Number(option("connections", "64"));
 const runtimes = option("runtimes", "deno,bun,node").split(",");
 const shape = option("shape", "prov");
 const client = option("client", "net");
+const AUDITS = process.argv.includes("--parts")
+  ? ["off", "create", "encode", "stringify", "discard", "on", "pino"]
+  : ["off", "on"];
 const dir = option("dir", undefined) ?? mkdtempSync(join(tmpdir(), "atd-audit-load-"));
 mkdirSync(dir, { recursive: true });
 const jsonPath = option("json", join(root, ".build", "bench", "load.json"));
@@ -98,12 +105,12 @@ async function runOne(runtime, audit, rep) {
     if (exit === undefined) throw new Error(`${label}: server did not exit after /shutdown`);
     const sent = warmup + requests;
     const { lines, ok, missing } = checkFile(file);
-    // Unaudited, the file must not even exist; audited, it holds one line per request.
-    const fileOk = audit === "on" ? ok && lines === sent : missing;
+    // Unaudited (or not into the file), the file must not even exist; audited, it holds one line per request.
+    const fileOk = audit === "on" || audit === "pino" ? ok && lines === sent : missing;
     if (answer.calls !== sent || !fileOk) {
       throw new Error(`${label}: ${sent} requests, server saw ${answer.calls}, file has ${lines} lines (ok=${ok})`);
     }
-    if (audit === "on" && (answer.stats.written !== sent || answer.stats.dropped !== 0)) {
+    if (answer.stats !== null && (answer.stats.written !== sent || answer.stats.dropped !== 0)) {
       throw new Error(`${label}: sink stats ${JSON.stringify(answer.stats)}`);
     }
     return { runtime, audit, rep, ...result, linesOnDisk: lines, stats: answer.stats };
@@ -118,11 +125,11 @@ console.error(`# ${machine.date} · ${machine.nproc} cores ${machine.cpu} · ${m
 const results = [];
 for (let rep = 0; rep < reps; rep++) {
   for (const runtime of rotate(runtimes, rep)) {
-    for (const audit of rotate(["off", "on"], rep)) {
+    for (const audit of rotate(AUDITS, rep)) {
       const r = await runOne(runtime, audit, rep);
       results.push(r);
       console.error(
-        `rep ${rep + 1}/${reps} ${runtime.padEnd(4)} audit ${audit.padEnd(3)} ${Math.round(r.requestsPerSec)} req/s, ` +
+        `rep ${rep + 1}/${reps} ${runtime.padEnd(4)} audit ${audit.padEnd(7)} ${Math.round(r.requestsPerSec)} req/s, ` +
           `p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms, server ${
             r.serverCpuUsPerRequest.toFixed(0)
           } µs CPU/req`,
@@ -165,6 +172,24 @@ for (const runtime of runtimes) {
   );
 }
 out.push("", `✓ met, ✗ missed: on ÷ off ≥ ${TARGET.ratio}, Δ p50 ≤ ${TARGET.p50Ms} ms (issue 11).`);
+if (AUDITS.length > 2) {
+  const parts = AUDITS.slice(1);
+  out.push(
+    "",
+    "Server CPU µs per request that each part adds to the server without audit (paired medians): `create` is " +
+      "createCallEvent alone, `encode` that and encodeCallEvent, `stringify` JSON.stringify of the same fields " +
+      "(what any JSON logger pays at least), `discard` the sink into a `WritableStream` that drops every chunk, " +
+      "`on` the sink into a file, `pino` pino logging the same fields into a file (asynchronous destination).",
+    "",
+    `| runtime | ${parts.join(" | ")} |`,
+    `| --- | ${parts.map(() => "---:").join(" | ")} |`,
+  );
+  for (const runtime of runtimes) {
+    const off = new Map(pick(runtime, "off").map((r) => [r.rep, r.serverCpuUsPerRequest]));
+    const added = (audit) => median(pick(runtime, audit).map((r) => r.serverCpuUsPerRequest - off.get(r.rep)));
+    out.push(`| ${runtime} | ${parts.map((audit) => fmt(added(audit), 1)).join(" | ")} |`);
+  }
+}
 console.log(out.join("\n"));
 console.error(`raw results: ${jsonPath}`);
 if (option("dir", undefined) === undefined) rmSync(dir, { recursive: true, force: true });
