@@ -27,12 +27,21 @@ export function encodeLines(batches: readonly string[][], chars: number, ends?: 
     let text = "";
     for (const lines of batches) if (lines.length > 0) text += `${lines.join("\n")}\n`;
     const bytes = encoder.encode(text);
-    // A line holds no raw newline (JSON escapes it), so its end is the next one: a native search, cheaper here than
-    // encoding line by line.
     if (ends !== undefined) {
-      let index = 0;
-      for (let at = bytes.indexOf(0x0a); at !== -1 && index < ends.length; at = bytes.indexOf(0x0a, at + 1)) {
-        ends[index++] = at;
+      if (bytes.length === text.length) {
+        // As many bytes as UTF-16 units: every unit was ASCII (any other takes 2 or more bytes a unit), so the
+        // lines' lengths give their ends, no search needed (a call to indexOf a line cost 0.5 µs in Bun).
+        let index = 0;
+        let at = -1;
+        for (const lines of batches) {
+          for (let i = 0; i < lines.length && index < ends.length; i++) ends[index++] = at += lines[i]!.length + 1;
+        }
+      } else {
+        // A line holds no raw newline (JSON escapes it), so its end is the next one.
+        let index = 0;
+        for (let at = bytes.indexOf(0x0a); at !== -1 && index < ends.length; at = bytes.indexOf(0x0a, at + 1)) {
+          ends[index++] = at;
+        }
       }
     }
     return bytes;
