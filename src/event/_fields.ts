@@ -82,7 +82,10 @@ export type Blank = Readonly<Record<string, unknown>>;
  */
 function blank(fields: readonly Field[], kind?: string): Blank {
   const o: Record<string, unknown> = kind === undefined ? {} : { kind };
-  for (const f of fields) o[f.key] = undefined;
+  // Defined, not assigned, by a descriptor that inherits nothing: what some code put on Object.prototype before this
+  // module loaded (a setter for a key, a `get`) must not keep a key out or make it an accessor.
+  const data = { __proto__: null, value: undefined, writable: true, enumerable: true };
+  for (const f of fields) Object.defineProperty(o, f.key, data);
   return Object.freeze(o);
 }
 
