@@ -12,6 +12,7 @@ import { type Encoded, encodeEvent, encodeWalk } from "../../src/event/_encode.t
 import { CALL_EVENT, type Shape } from "../../src/event/_fields.ts";
 import { mkEvent } from "../_helpers/events.ts";
 import { arbitraryEvent } from "../_helpers/arbitrary.ts";
+import { runScript } from "../_helpers/run_script.ts";
 
 const BASE = mkEvent();
 
@@ -182,6 +183,23 @@ describe("encodeEvent's copy path against changed built-in prototypes", () => {
       assert.deepEqual(got, expected, key);
     }
     assert.equal(getterRuns, 0);
+  });
+
+  it("writes the template's line when Object.prototype had a setter for every key before the encoder loaded", async () => {
+    // In a child process: the setters must be in place before the field table is built.
+    const result = await runScript("tests/event/_preloaded_setters_script.ts");
+    assert.equal(result.code, 0, result.stderr);
+    const out = JSON.parse(result.stdout) as {
+      copied: unknown[];
+      template: unknown[];
+      runsWhileEncoding: number;
+      keysNotPolluted: string[];
+    };
+    assert.deepEqual(out.keysNotPolluted, [], "the script pollutes every key of the field table");
+    assert.equal(out.copied.length, 7);
+    assert.ok(out.template.every((line) => typeof line === "string"), "the template writes each event");
+    assert.deepEqual(out.copied, out.template);
+    assert.equal(out.runsWhileEncoding, 0);
   });
 
   it("writes the template's line when Array.prototype.push was replaced", () => {
