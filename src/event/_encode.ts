@@ -99,8 +99,11 @@ const TOP = CALL_EVENT.fields;
  * 2 µs a line, against about 0.1 for JSON.stringify's flat string).
  */
 const BY_COPY = typeof (globalThis as { Bun?: unknown }).Bun === "object";
+// Taken at load, these and the text checks below (both paths rely on them being the built-ins): a getter of the
+// event is the caller's code, and may replace JSON.stringify, String or RegExp.prototype.exec (which test() calls)
+// while the line is written; a check that found nothing to escape would let a quote or a newline through raw.
 const stringify = JSON.stringify;
-// Taken at load, as stringify is: the copy path relies on them being the built-ins.
+const isInteger = Number.isInteger;
 const defineProperty = Object.defineProperty;
 const hasOwn = Object.hasOwn;
 const getPrototypeOf = Object.getPrototypeOf;
@@ -115,13 +118,13 @@ interface Problem {
 // inline their common case. Anything else goes to put(), so a helper used on
 // the wrong field can only be slower, never accept what the table refuses.
 function str(p: Problem, i: number, v: unknown): string {
-  return typeof v === "string" && !NEEDS_CARE.test(v) ? `"${v}"` : put(p, i, v);
+  return typeof v === "string" && careIn(v) === null ? `"${v}"` : put(p, i, v);
 }
 
 function count(p: Problem, i: number, v: unknown): string {
   const shape = TOP[i]!.shape;
-  return shape.type === "int" && typeof v === "number" && Number.isInteger(v) && v >= shape.min && v <= shape.max
-    ? String(v)
+  return shape.type === "int" && typeof v === "number" && isInteger(v) && v >= shape.min && v <= shape.max
+    ? "" + v
     : put(p, i, v);
 }
 
@@ -256,11 +259,11 @@ function issueAt(i: number, v: unknown): CallEventIssue {
 }
 
 function isText(v: unknown): boolean {
-  return typeof v === "string" && (!NEEDS_CARE.test(v) || v.isWellFormed());
+  return typeof v === "string" && (careIn(v) === null || isWellFormed(v));
 }
 
 function isInt(v: unknown, shape: Shape): boolean {
-  return shape.type === "int" && typeof v === "number" && Number.isInteger(v) && v >= shape.min && v <= shape.max;
+  return shape.type === "int" && typeof v === "number" && isInteger(v) && v >= shape.min && v <= shape.max;
 }
 
 /** `v`, checked against `shape` as value() checks it, copied; FAILED when a check fails. */
@@ -398,17 +401,24 @@ function value(v: unknown, shape: Shape): Encoded {
 // Characters JSON must escape, and surrogates (which need a well-formedness check).
 // deno-lint-ignore no-control-regex
 const NEEDS_CARE = /["\\\u0000-\u001f\ud800-\udfff]/;
+/**
+ * Where `text` first needs care, or null: RegExp.prototype.exec bound at load, which reads no `exec` property
+ * (test() would call whatever RegExp.prototype.exec is at the time).
+ */
+const careIn: (text: string) => RegExpExecArray | null = RegExp.prototype.exec.bind(NEEDS_CARE);
+/** `text.isWellFormed()`, with String.prototype.isWellFormed as it was at load. */
+const isWellFormed: (text: string) => boolean = Function.prototype.call.bind(String.prototype.isWellFormed);
 
 function text(v: string): Encoded {
-  if (!NEEDS_CARE.test(v)) return `"${v}"`;
-  if (!v.isWellFormed()) return bad("to be well-formed text (it holds a lone surrogate)", v);
-  return JSON.stringify(v);
+  if (careIn(v) === null) return `"${v}"`;
+  if (!isWellFormed(v)) return bad("to be well-formed text (it holds a lone surrogate)", v);
+  return stringify(v);
 }
 
 function int(v: unknown, shape: IntShape): Encoded {
-  if (typeof v === "number" && Number.isInteger(v) && v >= shape.min && v <= shape.max) return String(v);
+  if (typeof v === "number" && isInteger(v) && v >= shape.min && v <= shape.max) return "" + v;
   if (shape.expected !== undefined) return bad(`to be ${shape.expected}`, v);
-  const tooLarge = typeof v === "number" && Number.isInteger(v) && v > shape.max;
+  const tooLarge = typeof v === "number" && isInteger(v) && v > shape.max;
   return bad(tooLarge ? `to be at most ${shape.max}` : "to be a non-negative integer", v);
 }
 
@@ -430,7 +440,7 @@ function array(v: unknown, of: Shape): Encoded {
     let s = "[";
     for (i = 0; i < length; i++) {
       const item = items[i];
-      const out = strings && typeof item === "string" && !NEEDS_CARE.test(item) ? `"${item}"` : value(item, of);
+      const out = strings && typeof item === "string" && careIn(item) === null ? `"${item}"` : value(item, of);
       if (typeof out !== "string") return under(i, out);
       s += i === 0 ? out : "," + out;
     }

@@ -48,9 +48,9 @@ export function show(value: unknown): string {
     case "number":
     case "boolean":
     case "undefined":
-      return String(value);
+      return "" + value;
     case "bigint":
-      return `${quote(String(value)).slice(1, -1)}n (a BigInt)`;
+      return `${quote("" + value).slice(1, -1)}n (a BigInt)`;
     case "symbol":
       return "a symbol";
     case "function":
@@ -81,7 +81,11 @@ export function threw(error: unknown): string {
     : "to be readable, but reading it threw";
 }
 
+// Taken at load: a getter of the value described may have replaced JSON.stringify (or String, not called here)
+// since, and a message is one line.
+const stringify = JSON.stringify;
+
 /** `text` cut to 40 characters, as a JSON string: one line, whatever it holds. */
 function quote(text: string): string {
-  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+  return stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
 }

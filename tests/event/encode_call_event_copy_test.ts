@@ -349,3 +349,203 @@ describe("encodeEvent's copy path, re-entered and watched", () => {
     );
   });
 });
+
+describe("encodeEvent's copy path against lists and absent fields", () => {
+  /**
+   * `n` capabilities, a provenance list of `n` entries and a denied outcome missing `n`: every list the copy builds
+   * (and every field present, so that nothing is read from a prototype).
+   */
+  const withLists = (n: number): CallEvent =>
+    parseCallEvent({
+      ...BASE,
+      cursor_page: n,
+      granted_capabilities: LONG.concat(LONG).slice(0, n),
+      outcome: { kind: "capability_denied", missing: LONG.concat(LONG).slice(0, n) },
+      capability_provenance: Array.from({ length: n }, (_, i) => ({
+        cap: `c${i}`,
+        source: i % 2 === 0
+          ? { kind: "ucan_chain", issuer_did: "did:x", chain_depth: i }
+          : { kind: "string_allow_list" },
+      })),
+    });
+  const LENGTHS = [0, 1, 2, 3, 4, 5, 6, 7];
+
+  it("writes the template's line, running no setter, when every index 0 to 6 and every key is read-only or a setter on both prototypes at once", () => {
+    const events = [...EVENTS, ...LENGTHS.map(withLists)];
+    const expected = events.map((event) => encodeEvent(event, false));
+    let setterRuns = 0;
+    const pollutions: PropertyDescriptor[] = [
+      { value: "inherited", writable: false },
+      {
+        set: () => {
+          setterRuns++;
+        },
+      },
+    ];
+    for (const pollution of pollutions) {
+      const got = copiedWhile(events, () => {
+        // Listed before polluting: once index 0 is read-only, pushing onto a list throws.
+        const indices = [0, 1, 2, 3, 4, 5, 6];
+        const restores = [
+          ...indices.map((index) => define(Object.prototype, index, pollution)),
+          ...indices.map((index) => define(Array.prototype, index, pollution)),
+          ...KEYS.map((key) => define(Object.prototype, key, pollution)),
+        ];
+        return () => restores.forEach((restore) => restore());
+      });
+      assert.deepEqual(got, expected);
+    }
+    assert.equal(setterRuns, 0);
+  });
+
+  it("writes the template's line for lists of every length whose item getters shrink, grow or refill the list, or encode other events", () => {
+    const tricks: Record<string, (list: unknown[], n: number) => void> = {
+      shrink: (list) => {
+        list.length = 1;
+      },
+      grow: (list) => {
+        list.push("late", "later");
+      },
+      refill: (list, n) => {
+        for (let i = 0; i < n; i++) Object.defineProperty(list, i, { value: `refilled${i}`, writable: true });
+      },
+      reenter: (_list, n) => {
+        for (const other of LENGTHS) {
+          encodeEvent(withLists((other + n) % 8), true);
+          encodeEvent(withLists(other), false);
+        }
+      },
+    };
+    for (const n of LENGTHS) {
+      for (const [name, trick] of Object.entries(tricks)) {
+        // Built afresh for each way of writing: the getters change the lists they sit in.
+        const build = (): { event: unknown; runs: { n: number } } => {
+          const runs = { n: 0 };
+          const event = structuredClone(withLists(n)) as unknown as Record<string, unknown>;
+          const lists = [
+            event.granted_capabilities,
+            (event.outcome as { missing: unknown[] }).missing,
+            event.capability_provenance,
+          ] as unknown[][];
+          for (const list of lists) {
+            for (let i = 0; i < n; i++) {
+              const item = list[i];
+              Object.defineProperty(list, i, {
+                get: () => {
+                  runs.n++;
+                  trick(list, n);
+                  return item;
+                },
+                enumerable: true,
+                configurable: true,
+              });
+            }
+          }
+          return { event, runs };
+        };
+        const template = build();
+        const copied = build();
+        const want = encodeEvent(template.event, false);
+        assert.deepEqual(encodeEvent(copied.event, true), want, `${n} items, ${name}`);
+        // The template goes on past a problem (keeping the first), the copy stops: their getters run alike only
+        // when there is none.
+        if (typeof want === "string") assert.equal(copied.runs.n, template.runs.n, `${n} items, ${name}: getter runs`);
+      }
+    }
+  });
+
+  it("writes the template's line for sparse lists, proxies of lists and frozen lists, whose holes read through Array.prototype", () => {
+    const text = (i: number): unknown => `inherited${i}`;
+    const entry = (i: number): unknown => ({ cap: `x${i}`, source: { kind: "string_allow_list" } });
+    const mixed = (i: number): unknown => (i % 2 === 0 ? text(i) : entry(i));
+    for (const n of LENGTHS) {
+      const event = withLists(n);
+      // How each is made, and what Array.prototype's indices 0 to 6 answer meanwhile.
+      const variants: [string, () => unknown, (i: number) => unknown][] = [
+        ["proxies", () => ({
+          ...event,
+          granted_capabilities: new Proxy([...event.granted_capabilities], {}),
+          capability_provenance: new Proxy([...event.capability_provenance!], {}),
+        }), mixed],
+        ["frozen", () => Object.freeze(structuredClone(event)), mixed],
+        ["sparse strings", () => ({
+          ...event,
+          granted_capabilities: new Array(n),
+          outcome: { kind: "capability_denied", missing: new Array(n) },
+        }), text],
+        ["sparse entries", () => ({ ...event, capability_provenance: new Array(n) }), entry],
+        ["sparse, wrong items", () => ({ ...event, granted_capabilities: new Array(n) }), mixed],
+      ];
+      for (const [name, make, inherit] of variants) {
+        const restores = [0, 1, 2, 3, 4, 5, 6].map((i) => define(Array.prototype, i, { get: () => inherit(i) }));
+        let template: Encoded, copied: Encoded, walked: Encoded;
+        try {
+          template = encodeEvent(make(), false);
+          copied = encodeEvent(make(), true);
+          walked = encodeWalk(make());
+        } finally {
+          restores.forEach((restore) => restore());
+        }
+        assert.deepEqual(copied, template, `${n} items, ${name}`);
+        assert.deepEqual(copied, walked, `${n} items, ${name}`);
+        // Every hole (up to index 6) is answered: a line, but for a wrong item at index 1.
+        const wrong = name === "sparse, wrong items" && n >= 2;
+        assert.equal(typeof copied, wrong ? "object" : "string", `${n} items, ${name}`);
+      }
+    }
+  });
+
+  it("leaves an optional field out whether it is absent, undefined or null, and writes null for a none retry_after_ms, in the template's bytes (both ways, read back)", () => {
+    const optional = ["caller_id", "cursor_page", "capability_provenance"] as const;
+    const full = withLists(2);
+    for (let mask = 0; mask < 27; mask++) {
+      for (const retry of ["absent", undefined, null, 0, 7] as const) {
+        const event: Record<string, unknown> = { ...full, cursor_page: 0 };
+        const how = optional.map((key, i) => {
+          const pick = Math.floor(mask / 3 ** i) % 3;
+          if (pick === 0) delete event[key];
+          else if (pick === 1) event[key] = undefined;
+          else event[key] = null;
+          return `${key} ${["absent", "undefined", "null"][pick]}`;
+        });
+        event.outcome = retry === "absent" ? { kind: "rate_limited" } : { kind: "rate_limited", retry_after_ms: retry };
+        const line = encodeEvent(event, true);
+        const context = `${how.join(", ")}, retry_after_ms ${String(retry)}`;
+        assert.equal(line, encodeEvent(event, false), context);
+        assert.equal(typeof line, "string", context);
+        for (const key of optional) assert.ok(!(line as string).includes(`"${key}"`), context);
+        assert.ok((line as string).includes(`"retry_after_ms":${typeof retry === "number" ? retry : "null"}`), context);
+        const parsed = parseCallEvent(line as string);
+        assert.equal(encodeEvent(parsed, true), line, context);
+        assert.equal(JSON.stringify(parsed), line, context);
+      }
+    }
+    // Present, each optional field sits where the reference puts it, the falsy values included.
+    const present = encodeEvent({ ...full, caller_id: "", cursor_page: 0 }, true);
+    assert.equal(present, encodeEvent({ ...full, caller_id: "", cursor_page: 0 }, false));
+    assert.deepEqual(Object.keys(JSON.parse(present as string)), CALL_EVENT.fields.map((f) => f.key));
+  });
+
+  it("writes the template's line, or issue, for -0, the largest integers and text that needs escaping", () => {
+    const cases: Record<string, unknown>[] = [
+      { duration_ms: -0, cursor_page: -0, outcome: { kind: "rate_limited", retry_after_ms: -0 } },
+      { duration_ms: Number.MAX_SAFE_INTEGER, cursor_page: 4_294_967_295 },
+      { duration_ms: Number.MAX_SAFE_INTEGER + 1 },
+      { cursor_page: 4_294_967_296 },
+      { tool_id: 'a\u2028b\u2029\x7f\ud83d\ude00"\\\n\x00\x1f' },
+      { tool_id: "a\udc00" },
+      { outcome: { kind: "execution_failed", code: "\ud83d", retryable: false } },
+      { tool_id: new String("x") },
+      { duration_ms: Object.assign(new Number(5), { [Symbol.toPrimitive]: () => 7 }) },
+      { granted_capabilities: Object.assign(["a"], { toJSON: () => ["forged"] }) },
+      { outcome: { kind: "success", toJSON: () => ({ kind: "forged" }) } },
+    ];
+    for (const fields of cases) {
+      const event = { ...BASE, ...fields };
+      const template = encodeEvent(event, false);
+      assert.deepEqual(encodeEvent(event, true), template);
+      assert.deepEqual(encodeWalk(event), template);
+      if (typeof template === "string") assert.equal(encodeEvent(parseCallEvent(template), true), template);
+    }
+  });
+});

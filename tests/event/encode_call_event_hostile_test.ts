@@ -286,3 +286,46 @@ describe("encodeEvent's first issue against the walk's", () => {
     for (const byCopy of [false, true]) assert.deepEqual(encodeEvent(event, byCopy), walk);
   });
 });
+
+describe("encodeEvent against built-ins a getter of the event replaces", () => {
+  // A getter is the caller's code, and it may replace the built-ins the
+  // encoder calls while it runs (and put them back before it returns). A
+  // check for text that needs escaping that says "none" would let the
+  // template write a quote or a newline raw: a forged field or a second line.
+  const forged = 'x","caller_id":"admin"}\n{"ts":"forged';
+  const replacements: [string, object, PropertyKey, unknown][] = [
+    ["RegExp.prototype.exec", RegExp.prototype, "exec", () => null],
+    ["RegExp.prototype.test", RegExp.prototype, "test", () => false],
+    ["JSON.stringify", JSON, "stringify", (v: unknown) => typeof v === "string" ? `"${v}"` : "null"],
+    ["String", globalThis, "String", () => '1,"forged":true'],
+    ["String.prototype.isWellFormed", String.prototype, "isWellFormed", () => true],
+  ];
+  for (const [name, holder, key, replacement] of replacements) {
+    for (const byCopy of [false, true]) {
+      it(`writes what the built-ins write when a getter replaced ${name} meanwhile${byCopy ? " (copy)" : ""}`, () => {
+        for (const [field, value] of [["tool_id", forged], ["duration_ms", 17], ["tier", "bad\ud800"]] as const) {
+          const plain = { ...valid(), [field]: value };
+          const expected = encodeEvent(plain, byCopy);
+          const original = Object.getOwnPropertyDescriptor(holder, key)!;
+          const event = Object.defineProperty({ ...plain }, "ts", {
+            get: () => {
+              Object.defineProperty(holder, key, { ...original, value: replacement });
+              return plain.ts;
+            },
+            enumerable: true,
+          });
+          let got: unknown;
+          try {
+            got = encodeEvent(event, byCopy);
+          } catch (error) {
+            got = error;
+          } finally {
+            Object.defineProperty(holder, key, original);
+          }
+          assert.deepEqual(got, expected, `${field}: ${String(got)}`);
+          if (typeof got === "string") assert.equal(parseCallEvent(got)[field], value);
+        }
+      });
+    }
+  }
+});

@@ -36,4 +36,57 @@ describe("encodeLines", () => {
     const batches = [lines.slice(0, 400), lines.slice(400)];
     assert.deepEqual(encodeLines(batches, charsOf(batches)), expected(batches));
   });
+
+  it("gives each line's end when ASCII batches, empty lines and empty batches meet one wide or lone-surrogate line, with ends longer or shorter than the lines (property)", () => {
+    const ascii = fc.string({
+      unit: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)),
+      maxLength: 30,
+    });
+    const wide = fc.constantFrom(
+      "é",
+      "€",
+      "😀",
+      "\u2028",
+      "\ud800",
+      "\udfff",
+      "a\udc00b",
+      "\u0080",
+      "\uffff",
+      "\ud83d",
+    );
+    const withWide = fc.tuple(ascii, wide, ascii).map(([a, w, b]) => a + w + b);
+    const batch = fc.array(fc.oneof(ascii, fc.constant("")), { maxLength: 5 });
+    fc.assert(
+      fc.property(
+        fc.array(batch, { maxLength: 5 }),
+        fc.option(fc.tuple(fc.nat(), withWide), { nil: undefined, freq: 2 }),
+        fc.integer({ min: -3, max: 3 }),
+        (base, one, extra) => {
+          const batches = base.map((lines) => [...lines]);
+          if (one !== undefined) {
+            // The wide line into any batch, an empty one included.
+            if (batches.length === 0) batches.push([]);
+            const lines = batches[one[0] % batches.length]!;
+            lines.splice(one[0] % (lines.length + 1), 0, one[1]);
+          }
+          const all = batches.flat();
+          const want = expected(batches);
+          const size = Math.max(0, all.length + extra);
+          const ends = new Uint32Array(size).fill(0xdeadbeef);
+          assert.deepEqual(encodeLines(batches, charsOf(batches), ends), want);
+          let at = -1;
+          for (let i = 0; i < size; i++) {
+            if (i >= all.length) {
+              assert.equal(ends[i], 0xdeadbeef, `slot ${i} past the lines is left alone`);
+              continue;
+            }
+            at += encoder.encode(all[i]!).length + 1;
+            assert.equal(ends[i], at, `line ${i} ends at its newline`);
+            assert.equal(want[at], 0x0a);
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
 });

@@ -185,6 +185,44 @@ describe("LineQueue", () => {
     assert.equal(got.length, 3, "nothing discarded is written");
   });
 
+  it("hands exact line ends for writes gathered from several pushes, all ASCII or with one wide line among them", async () => {
+    // Sealing cuts a segment at a stream boundary by these ends: each must be its line's newline, in the chunk's bytes.
+    const got: string[] = [];
+    let writes = 0;
+    let release = (): void => {};
+    const queue = new LineQueue(16, (bytes, lines, ends) => {
+      writes++;
+      assert.ok(ends !== undefined && ends.length === lines, "every chunk comes with its line ends");
+      let at = -1;
+      for (let i = 0; i < lines; i++) {
+        at = bytes.indexOf(0x0a, at + 1);
+        assert.equal(ends[i], at, `line ${i} of a chunk of ${lines} ends at its newline`);
+      }
+      assert.equal(at, bytes.length - 1);
+      got.push(...decoder.decode(bytes).split("\n").slice(0, -1));
+      // Held until the next pushes came: they queue up behind it in several batches, gathered into the next write.
+      return new Promise<void>((resolve) => (release = resolve));
+    }, true);
+    const WIDE = ["é", "€😀", "\u2028", "\u0080", "\uffff"];
+    const lines: string[] = [];
+    for (let turn = 0; turn < 12; turn++) {
+      for (let i = 0; i < 1 + (turn % 3); i++) {
+        const n = lines.length;
+        const line = turn % 4 === 3 && i === 0 ? `w${WIDE[turn % WIDE.length]}${n}` : turn % 5 === 0 ? "" : `a${n}`;
+        lines.push(line);
+        queue.push(line);
+      }
+      await tick();
+      if (turn % 2 === 1) release();
+    }
+    for (let i = 0; i < 20 && got.length < lines.length; i++) {
+      release();
+      await tick(3);
+    }
+    assert.deepEqual(got, lines);
+    assert.ok(writes < 12, `${writes} writes: some gathered several pushes`);
+  });
+
   it("encodes wide characters whatever the buffer's first guess", async () => {
     const { queue, chunks } = recordingQueue(8);
     const lines = ["ascii", "é".repeat(100), "😀".repeat(50), "x"];

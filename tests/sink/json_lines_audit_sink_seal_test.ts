@@ -78,6 +78,42 @@ describe("JsonLinesAuditSink sealing", () => {
     });
   }
 
+  for (const mode of ["seal stream", "in band"] as const) {
+    // Bun finds line ends from the lines' lengths when a write is all ASCII, by search otherwise: a wrong end would
+    // hash the wrong bytes, and the trail would not verify.
+    it(`JsonLinesAuditSink seals writes that mix ASCII lines with wide ones, segments cut inside them, into a trail that verifies (${mode})`, async () => {
+      const key = await keys();
+      const data = new MemoryDestination({ delayMs: 1 });
+      const seal = new SealStream();
+      const sink = sealed(data.stream, mode === "in band" ? "in band" : seal, key.seal, {
+        capacity: 16,
+        backpressure: "block",
+        segment: 5,
+      });
+      const WIDE = ["é", "€😀", "\u2028", "\u0080\uffff", '\ud83d\ude00\n"\\'];
+      const tools: string[] = [];
+      for (let i = 0; i < 120; i++) {
+        // Runs of ASCII-only writes, then writes with one wide line among ASCII ones; bursts past a write's worth.
+        const tool = i % 23 === 7 || (i >= 60 && i % 5 === 0) ? `tool${WIDE[i % WIDE.length]}${i}` : `tool${i}`;
+        tools.push(tool);
+        sink.onCall({ ...numbered(i), tool_id: tool });
+        if (i % 7 === 6 || (i > 90 && i % 3 === 0)) await tick(i % 2);
+      }
+      await sink.close();
+      const lines = data.lines().filter((line) => line.startsWith('{"ts":'));
+      assert.deepEqual(lines.map((line) => JSON.parse(line).tool_id), tools);
+      const written = new Blob(data.chunks as BlobPart[]);
+      const { findings, summary } = await verifyAuditTrail(
+        written,
+        mode === "in band" ? { keys: key.verify } : { keys: key.verify, seal: new Blob([seal.text()]) },
+      ).result();
+      assert.deepEqual(findings, [], show(findings));
+      assert.equal(summary.verifiedLines, 120);
+      assert.equal(summary.offered, 120);
+      assert.ok(summary.segments >= 120 / 9, `${summary.segments} segments`);
+    });
+  }
+
   it("JsonLinesAuditSink seal: drop mode with a stalled destination declares every drop, and the gaps add up exactly", async () => {
     const key = await keys();
     let release!: () => void;
