@@ -8,6 +8,7 @@ import { mkdtempSync, rmdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { tempDir } from "./temp_dir.ts";
 
 export interface ScriptResult {
   code: number | null;
@@ -82,9 +83,23 @@ export class Child {
   }
 }
 
-/** Bundles `entry` (a path from the repo root); returns the command that runs it with the current runtime. */
-export async function scriptCommand(entry: string): Promise<[string, ...string[]]> {
-  const outfile = join(mkdtempSync(join(tmpdir(), "atd-script-")), "script.mjs");
+/**
+ * Bundles `entry` (a path from the repo root), once per test process; returns
+ * the command that runs it with the current runtime.
+ */
+export function scriptCommand(entry: string): Promise<[string, ...string[]]> {
+  let command = bundles.get(entry);
+  if (command === undefined) bundles.set(entry, command = bundle(entry, bundles.size));
+  return command;
+}
+
+const bundles = new Map<string, Promise<[string, ...string[]]>>();
+/** Where this process's bundles go: one folder, removed when the process ends. */
+let bundleDir: string | undefined;
+
+async function bundle(entry: string, index: number): Promise<[string, ...string[]]> {
+  bundleDir ??= tempDir("script");
+  const outfile = join(bundleDir, `script-${index}.mjs`);
   await build({
     entryPoints: [join(process.cwd(), entry)],
     outfile,

@@ -2,12 +2,12 @@
 // terminal as control sequences, and crafted input must end in an exit status.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { dataLines, keys, sealTrail } from "../seal/_trail.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 // deno-lint-ignore no-control-regex -- finding control characters is the point
 const TERMINAL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
@@ -25,7 +25,7 @@ async function run(args: string[]): Promise<{ status: number; out: string; err: 
 
 describe("audit verify under attack", () => {
   it("audit verify prints no terminal control character from crafted names, lines and keys", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-verify-attack-"));
+    const dir = tempDir("verify-attack");
     try {
       const pair = await generateAuditSealKey();
       const publicKey = join(dir, "public.jwk");

@@ -3,8 +3,7 @@
 // abort, the byte fallback, and who reports failures.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
 import {
@@ -29,6 +28,7 @@ import {
   withReceiver,
   withStalledReceiver,
 } from "./http/_fetch_helpers.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 /** A report that counts what it is told. */
 function countingReport(): DeliveryReport & {
@@ -147,7 +147,7 @@ describe("fetchDestination", () => {
 
   for (const share of ["every batch", "every other batch"] as const) {
     it(`fetchDestination under JsonLinesAuditSink reroutes into a fallback file what gets 500 forever (${share})`, async () => {
-      const dir = mkdtempSync(join(tmpdir(), "atd-fetch-fallback-"));
+      const dir = tempDir("fetch-fallback");
       const path = join(dir, "spill.jsonl");
       // 500 forever for every batch, or for every other one (by Idempotency-Key) and 200 for the rest.
       const fate = new Map<string, number>();

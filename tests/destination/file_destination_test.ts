@@ -1,17 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AuditLossError,
@@ -25,8 +15,9 @@ import { fileDestination, IoError } from "../../src/destination/file_destination
 import type { DeliveryReport } from "../../src/destination/audit_destination.ts";
 import { mkEvent } from "../_helpers/events.ts";
 import { mkfifo, mountTmpfs, runScript } from "../_helpers/run_script.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
-const tempFile = (name = "audit.jsonl") => join(mkdtempSync(join(tmpdir(), "atd-file-")), name);
+const tempFile = (name = "audit.jsonl") => join(tempDir("file"), name);
 const numbered = (i: number) => mkEvent({ kind: "success" }, `call-${i}`);
 const made = new Map<number, CallEvent>();
 /** `numbered(i)`, the same object (and timestamp) every call. */
@@ -66,7 +57,7 @@ describe("fileDestination", () => {
   });
 
   it("throws a clear error for a path that cannot be opened", () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-file-"));
+    const dir = tempDir("file");
     const missing = join(dir, "no", "such", "dir", "audit.jsonl");
     assert.throws(() => fileDestination(missing), (error: unknown) => {
       assert.ok(error instanceof Error);

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { JsonLinesAuditSink } from "../../mod.ts";
@@ -11,9 +10,10 @@ import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { numbered } from "../_helpers/events.ts";
 import { keys } from "../seal/_trail.ts";
 import { setFiles } from "./_rotation_files.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 async function inDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "atd-rotate-seal-"));
+  const dir = tempDir("rotate-seal");
   try {
     await test(dir);
   } finally {

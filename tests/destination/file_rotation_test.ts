@@ -1,26 +1,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  utimesSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
 import { numbered } from "../_helpers/events.ts";
 import { callIds, closedPattern, contents, setFiles, setLines } from "./_rotation_files.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 async function inDir(test: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "atd-rotate-"));
+  const dir = tempDir("rotate");
   try {
     await test(dir);
   } finally {

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal, IoError } from "../../src/destination/file_destination.ts";
@@ -9,10 +8,11 @@ import { importAuditSealKey, importAuditVerifyKey } from "../../src/seal/audit_s
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { numbered } from "../_helpers/events.ts";
 import { eventLine, keys, problems, show, verify } from "../seal/_trail.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 /** Runs `test` with the path of `audit.jsonl` in a fresh folder, removed afterwards. */
 async function inDir(test: (path: string) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "atd-file-seal-"));
+  const dir = tempDir("file-seal");
   try {
     await test(join(dir, "audit.jsonl"));
   } finally {

@@ -11,9 +11,9 @@ import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { main } from "../../src/cli/main.ts";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const encoder = new TextEncoder();
 /** Heavy cases: many verifications, or tens of megabytes. */
@@ -211,7 +211,7 @@ describe("verifyAuditTrail on honest trails at the edges of its limits", () => {
   it("audit verify --max-segment-bytes bounds the segments it checks, and refuses a value that is not a size", async () => {
     const pair = await generateAuditSealKey();
     const sealer = new AuditSealer(await importAuditSealKey(pair.privateJwk));
-    const dir = mkdtempSync(join(tmpdir(), "atd-verify-max-"));
+    const dir = tempDir("verify-max");
     try {
       const lines = eventLine(1) + eventLine(2);
       sealer.append(encoder.encode(lines), 2);

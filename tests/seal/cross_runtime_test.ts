@@ -5,8 +5,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { build } from "esbuild";
@@ -15,6 +14,7 @@ import { auditSealKeyFiles, generateAuditSealKey } from "../../src/seal/generate
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { repoRoot } from "../_helpers/streams.ts";
 import { dataLines, inBandLines, sealTrail } from "./_trail.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const RUNTIMES = ["deno", "bun", "node"] as const;
 
@@ -38,7 +38,7 @@ function run(argv: string[]): Promise<{ code: number | null; stdout: string; std
 
 describe("sealed trails across runtimes", () => {
   it("verify where they were not sealed: Deno, Bun and Node each seal for the others", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-seal-cross-"));
+    const dir = tempDir("seal-cross");
     try {
       const pairs = {
         ed25519: await generateAuditSealKey(),

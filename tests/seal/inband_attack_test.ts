@@ -5,11 +5,11 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type CallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { main } from "../../src/cli/main.ts";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { MemoryDestination, mkEvent, tick } from "../_helpers/events.ts";
 import { keys, show, verify } from "./_trail.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const LOOKALIKE = '{"audit_checkpoint":1,"origin":"x","seq":0}\n{"audit_checkpoint":';
 
@@ -64,7 +64,7 @@ describe("in-band sealing under attack", () => {
     "readers skip only lines that are checkpoints: a lookalike that is not one is an invalid line",
     async () => {
       const key = await keys();
-      const dir = mkdtempSync(join(tmpdir(), "atd-inband-attack-"));
+      const dir = tempDir("inband-attack");
       try {
         const good = new MemoryDestination();
         const sink = new JsonLinesAuditSink(good.stream, { seal: { key: key.seal, inBand: true } });

@@ -1,7 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CallEvent, JsonLinesAuditSink, type JsonLinesAuditSinkOptions } from "../../mod.ts";
 import type { AuditSealKey } from "../../src/seal/audit_seal_key.ts";
@@ -13,6 +12,7 @@ import { MemoryDestination, numbered, stalledStream, tick } from "../_helpers/ev
 import { keys, problems, show, verify } from "../seal/_trail.ts";
 import { runScript } from "../_helpers/run_script.ts";
 import { gapsByReason, OrderedDestination, SealStream } from "./_sealed.ts";
+import { tempDir } from "../_helpers/temp_dir.ts";
 
 const INVALID = { call_id: 5 } as unknown as CallEvent;
 
@@ -350,7 +350,7 @@ describe("JsonLinesAuditSink sealing", () => {
 
 describe("JsonLinesAuditSink sealing when the process ends without close() (subprocess)", () => {
   it("seals every line before the process ends, also without flush() or close()", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-seal-exit-"));
+    const dir = tempDir("seal-exit");
     const path = join(dir, "audit.jsonl");
     const result = await runScript("tests/sink/_seal_exit_script.ts", [path, "25", "200", "no"]);
     assert.equal(result.code, 0, result.stderr);
@@ -364,7 +364,7 @@ describe("JsonLinesAuditSink sealing when the process ends without close() (subp
   });
 
   it("lets a process with only heartbeats pending end on its own", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "atd-seal-exit-"));
+    const dir = tempDir("seal-exit");
     const path = join(dir, "audit.jsonl");
     // A heartbeat an hour away must not keep the process alive (runScript kills it after CHILD_TIMEOUT_MS).
     const result = await runScript("tests/sink/_seal_exit_script.ts", [path, "0", "3600000", "yes"]);
