@@ -9,7 +9,8 @@ import { join, relative } from "node:path";
 import process from "node:process";
 
 const root = process.cwd();
-const FORBIDDEN = /from "node:|\bDeno\.|\bBun\.|\bprocess\.|require\(/;
+// `Deno` and `Bun` by name at all (a check such as `"Bun" in globalThis` is the runtime's business too).
+const FORBIDDEN = /from "node:|\bDeno\b|\bBun\b|\bprocess\.|require\(/;
 /** A page's globals, by name (as an identifier or a property of globalThis, window or an alias of it). */
 const PAGE_GLOBALS = /\b(?:document|navigator|location)\b/;
 /** Event listeners are allowed on an AbortSignal only (`signal.addEventListener`, `signal?.addEventListener`). */

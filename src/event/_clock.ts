@@ -7,6 +7,7 @@
 // the monotonic time cannot tell it (see WallMillis): most calls read one
 // clock instead of two, and a call's ULID shares the millisecond of its `ts`.
 import { PADDED } from "./_decimal.ts";
+import { isBun } from "../runtime/engine.ts";
 
 let lastMs = Number.NaN;
 let lastTs = "";
@@ -113,7 +114,7 @@ const wall = new WallMillis();
  * is Date.now when this module loads after it was replaced, and Bun's
  * (`undefined`): `bun:test`'s `setSystemTime` moves the native clock itself.
  */
-const SYSTEM_NOW: (() => number) | undefined = isNative(Date.now) && !("Bun" in globalThis) ? Date.now : undefined;
+const SYSTEM_NOW: (() => number) | undefined = isNative(Date.now) && !isBun ? Date.now : undefined;
 
 function isNative(f: () => number): boolean {
   try {

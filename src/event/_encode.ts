@@ -9,6 +9,7 @@
 import type { CallEventIssue } from "./errors.ts";
 import { CALL_EVENT, type Field, type IntShape, type Shape, type TaggedShape } from "./_fields.ts";
 import { notRecord, read, readFailure, show, threw, UNREADABLE } from "./_safe_read.ts";
+import { isBun } from "../runtime/engine.ts";
 
 /** The line, or why there is none. */
 export type Encoded = string | CallEventIssue;
@@ -98,7 +99,7 @@ const TOP = CALL_EVENT.fields;
  * more to flatten, when the sink joins a write's lines, than to build (1 to
  * 2 µs a line, against about 0.1 for JSON.stringify's flat string).
  */
-const BY_COPY = typeof (globalThis as { Bun?: unknown }).Bun === "object";
+const BY_COPY = isBun;
 // Taken at load, these and the text checks below (both paths rely on them being the built-ins): a getter of the
 // event is the caller's code, and may replace JSON.stringify, String or RegExp.prototype.exec (which test() calls)
 // while the line is written; a check that found nothing to escape would let a quote or a newline through raw.

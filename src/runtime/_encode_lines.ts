@@ -9,10 +9,10 @@
 //   concatenating lines into groups made the ready loop 1.3x slower on Deno:
 //   each line is a rope (a template literal's result) that the group's
 //   concatenation makes deeper still.
-// Web APIs only, but for telling Bun apart: this file loads in browsers and
-// workerd too.
+// Web APIs only: this file loads in browsers and workerd too.
+import { isBun } from "./engine.ts";
+
 const encoder = new TextEncoder();
-const isBun = typeof (globalThis as { Bun?: unknown }).Bun === "object";
 
 /**
  * The UTF-8 of `batches`' lines, each followed by "\n".
