@@ -58,7 +58,9 @@ export function encodeEvent(event: unknown, byCopy: boolean = BY_COPY): Encoded 
     at = 12;
     provenance = e.capability_provenance;
   } catch (error) {
-    return { path: TOP[at]!.key, reason: threw(error) };
+    // The walk checks each field before it reads the next: a wrong field before this one is its first issue.
+    const before = [ts, callId, toolId, callerId, caps, duration, outcome, tier, dryRun, version, secrets, page];
+    return issueBefore(at, before) ?? { path: TOP[at]!.key, reason: threw(error) };
   }
   if (byCopy) {
     return encodeCopy(
@@ -92,6 +94,18 @@ export function encodeEvent(event: unknown, byCopy: boolean = BY_COPY): Encoded 
 }
 
 const TOP = CALL_EVENT.fields;
+
+/** The first issue among the top-level values read before field `at`, checked as the walk checks them; if any. */
+function issueBefore(at: number, values: readonly unknown[]): CallEventIssue | undefined {
+  for (let i = 0; i < at; i++) {
+    const f = TOP[i]!;
+    const v = values[i];
+    if (v == null && f.presence === "omit") continue;
+    const out = v == null && f.presence === "null" ? "null" : value(v, f.shape);
+    if (typeof out !== "string") return under(f.key, out);
+  }
+  return undefined;
+}
 
 /**
  * Whether lines are written by {@linkcode encodeCopy}: in JavaScriptCore

@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { type CallEvent, encodeCallEvent, InvalidCallEventError, parseCallEvent } from "../../mod.ts";
 import { arbitraryHostileSpec, buildHostile, userCode } from "../_helpers/arbitrary.ts";
 import { encodeEvent, encodeWalk } from "../../src/event/_encode.ts";
+import { CALL_EVENT } from "../../src/event/_fields.ts";
 import { mkEvent } from "../_helpers/events.ts";
 
 const FORGED = '{"ts":"2026-05-29T00:00:00+00:00","call_id":"forged","tool_id":"admin.delete_all",' +
@@ -270,11 +271,9 @@ function revoked<T extends object>(target: T): T {
 
 describe("encodeEvent's first issue against the walk's", () => {
   // encodeEvent reads the thirteen top-level fields before it checks any (one
-  // read each, into locals); the walk checks each field as it reads it. So a
-  // wrong field followed by a top-level getter that throws gives two answers.
-  it("names the walk's first issue when a field is wrong and reading a later top-level field throws", {
-    todo: "both ways name the later read (tier), the walk the wrong field (granted_capabilities)",
-  }, () => {
+  // read each, into locals); the walk checks each field as it reads it. When a
+  // read throws, the fields read before it are checked first, as the walk would.
+  it("names the walk's first issue when a field is wrong and reading a later top-level field throws", () => {
     const event = Object.defineProperty({ ...valid(), granted_capabilities: "read" }, "tier", {
       get: () => {
         throw new Error("getter boom");
@@ -284,6 +283,27 @@ describe("encodeEvent's first issue against the walk's", () => {
     const walk = encodeWalk(event);
     assert.equal(typeof walk === "object" && walk.path, "granted_capabilities");
     for (const byCopy of [false, true]) assert.deepEqual(encodeEvent(event, byCopy), walk);
+  });
+
+  it("names the walk's first issue for every wrong field followed by every later field whose read throws", () => {
+    const keys = CALL_EVENT.fields.map((f) => f.key);
+    let cases = 0;
+    for (let wrong = 0; wrong < keys.length; wrong++) {
+      for (let throwing = wrong + 1; throwing < keys.length; throwing++) {
+        // A symbol is wrong for every field, optional ones included.
+        const event = Object.defineProperty({ ...valid(), [keys[wrong]!]: Symbol("wrong") }, keys[throwing]!, {
+          get: () => {
+            throw new Error("getter boom");
+          },
+          enumerable: true,
+        });
+        const walk = encodeWalk(event);
+        assert.equal(typeof walk === "object" && walk.path, keys[wrong]);
+        for (const byCopy of [false, true]) assert.deepEqual(encodeEvent(event, byCopy), walk, `${wrong} ${throwing}`);
+        cases++;
+      }
+    }
+    assert.equal(cases, 78);
   });
 });
 
