@@ -98,11 +98,8 @@ const TOP = CALL_EVENT.fields;
 /** The first issue among the top-level values read before field `at`, checked as the walk checks them; if any. */
 function issueBefore(at: number, values: readonly unknown[]): CallEventIssue | undefined {
   for (let i = 0; i < at; i++) {
-    const f = TOP[i]!;
-    const v = values[i];
-    if (v == null && f.presence === "omit") continue;
-    const out = v == null && f.presence === "null" ? "null" : value(v, f.shape);
-    if (typeof out !== "string") return under(f.key, out);
+    const out = fieldValue(TOP[i]!, values[i]);
+    if (typeof out === "object") return under(TOP[i]!.key, out);
   }
   return undefined;
 }
@@ -388,12 +385,18 @@ function fields(o: object, list: readonly Field[], start: string): Encoded {
     const f = list[i]!;
     const v = read(o, f.key);
     if (v === UNREADABLE) return { path: f.key, reason: readFailure() };
-    if (v == null && f.presence === "omit") continue;
-    const out = v == null && f.presence === "null" ? "null" : value(v, f.shape);
+    const out = fieldValue(f, v);
+    if (out === undefined) continue;
     if (typeof out !== "string") return under(f.key, out);
     s += s.length === 1 ? f.label + out : "," + f.label + out;
   }
   return s + "}";
+}
+
+/** Field `f`'s JSON for value `v` (read), its issue, or undefined when it is left out (an absent option). */
+function fieldValue(f: Field, v: unknown): Encoded | undefined {
+  if (v == null && f.presence === "omit") return undefined;
+  return v == null && f.presence === "null" ? "null" : value(v, f.shape);
 }
 
 function value(v: unknown, shape: Shape): Encoded {

@@ -81,8 +81,8 @@ export function threw(error: unknown): string {
     : "to be readable, but reading it threw";
 }
 
-// Taken at load: a getter of the value described may have replaced JSON.stringify (or String, not called here)
-// since, and a message is one line.
+// Taken at load: a getter of the value described may have replaced JSON.stringify since, and a message must stay one
+// line.
 const stringify = JSON.stringify;
 
 /** `text` cut to 40 characters, as a JSON string: one line, whatever it holds. */

@@ -2,14 +2,14 @@
 // a local NDJSON receiver, child processes that are always killed, esbuild
 // bundles built at test time, and loud skips when a tool is not installed.
 import { type ChildProcess, spawn } from "node:child_process";
-import { accessSync, constants, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { accessSync, constants, existsSync, rmSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import { createServer as createNetServer } from "node:net";
-import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { build } from "esbuild";
+import { tempDir } from "./temp_dir.ts";
 
 /** The repository root: the nearest folder up from this file (or its bundle under .build/) holding mod.ts. */
 export const REPO_ROOT: string = findRepoRoot(dirname(fileURLToPath(import.meta.url)));
@@ -50,9 +50,9 @@ export function skipUnless(path: string | undefined, reason: string): string | f
   return reason;
 }
 
-/** A fresh temporary folder; remove it with {@linkcode removeDir}. */
+/** A fresh temporary folder, removed when the process ends (see tempDir), or earlier with {@linkcode removeDir}. */
 export function makeTempDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `atd-audit-${prefix}-`));
+  return tempDir(`audit-${prefix}`);
 }
 
 /** Removes a folder tree, ignoring errors (a child may still hold a file open). */
