@@ -73,14 +73,21 @@ export class Judge {
   readonly #continues: boolean;
   #sealedLines = 0;
   #sealedBytes = 0;
-  #queue: AuditTrailFinding[] = [];
+  /**
+   * Findings are told in the order they were found, in the data's order: each
+   * gets the next number when found, and none is told while a one-line edit
+   * found before it waits for its mirror image.
+   */
+  #found = 0;
+  #queue: Numbered[] = [];
   #run: Mutable<AuditTrailFinding> | undefined;
+  #runNumber = 0;
   /** Sidecar only: findings held until some segment verifies (else the seal may be another log's). */
-  #held: AuditTrailFinding[] | undefined;
+  #held: Numbered[] | undefined;
   #matched = 0;
   #compared = 0;
   /** Single-line edits waiting for their mirror image: two of them are one swap. */
-  #edits: { finding: AuditTrailFinding; data: number; sealed: number }[] = [];
+  #edits: { finding: AuditTrailFinding; data: number; sealed: number; number: number }[] = [];
   readonly summary: Mutable<AuditTrailSummary> = emptySummary();
 
   constructor(
@@ -221,10 +228,11 @@ export class Judge {
   emitEdit(finding: AuditTrailFinding, data: number, sealed: number): void {
     const i = this.#edits.findIndex((e) => e.data === sealed && e.sealed === data);
     if (i === -1) {
-      if (this.#edits.push({ finding, data, sealed }) > MAX_HELD) this.emit(this.#edits.shift()!.finding);
+      this.#edits.push({ finding, data, sealed, number: this.#found++ });
+      if (this.#edits.length > MAX_HELD) this.#settleEdit();
       return;
     }
-    const first = this.#edits.splice(i, 1)[0]!.finding;
+    const { finding: first, number } = this.#edits.splice(i, 1)[0]!;
     this.emit({
       kind: "reordered",
       line: first.line,
@@ -234,11 +242,21 @@ export class Judge {
       seq: [first.seq![0], finding.seq![1]],
       message: `lines ${first.line} and ${finding.line} are swapped (sealed lines ${first.sealedLines![0]} and ` +
         `${finding.sealedLines![0]}, checkpoints ${first.seq![0]} and ${finding.seq![0]})`,
-    });
+    }, number);
   }
 
-  /** Emits a finding (held back while a sidecar seal may be another log's). */
-  emit(finding: AuditTrailFinding): void {
+  /** Tells the oldest one-line edit still waiting for its mirror image as an edit. */
+  #settleEdit(): void {
+    const edit = this.#edits.shift()!;
+    this.emit(edit.finding, edit.number);
+  }
+
+  /**
+   * Emits a finding (held back while a sidecar seal may be another log's).
+   *
+   * @param number Its place in the order of findings (a one-line edit's, when it is told later).
+   */
+  emit(finding: AuditTrailFinding, number = this.#found++): void {
     const run = this.#run;
     if (
       run !== undefined && run.kind === finding.kind && RUNS.has(finding.kind) &&
@@ -254,22 +272,24 @@ export class Judge {
       return;
     }
     this.#flushRun();
-    if (RUNS.has(finding.kind)) this.#run = { ...finding };
-    else this.#push(finding);
+    if (RUNS.has(finding.kind)) {
+      this.#run = { ...finding };
+      this.#runNumber = number;
+    } else this.#push(finding, number);
   }
 
   #flushRun(): void {
-    if (this.#run !== undefined) this.#push(this.#run);
+    if (this.#run !== undefined) this.#push(this.#run, this.#runNumber);
     this.#run = undefined;
   }
 
-  #push(finding: AuditTrailFinding): void {
+  #push(finding: AuditTrailFinding, number: number): void {
     if (finding.kind !== "gap" && finding.kind !== "unsealed_tail" && finding.kind !== "adopted") {
       this.summary.problems++;
       this.summary.intact = false;
     }
-    if (this.#held === undefined) this.#queue.push(finding);
-    else if (this.#held.push(finding) > MAX_HELD) this.#release();
+    if (this.#held === undefined) this.#queue.push({ finding, number });
+    else if (this.#held.push({ finding, number }) > MAX_HELD) this.#release();
   }
 
   #release(): void {
@@ -290,21 +310,25 @@ export class Judge {
     this.#matched += matched;
   }
 
-  /** The findings emitted since the last call. */
+  /** The findings emitted since the last call, in order, up to a one-line edit still waiting for its mirror image. */
   take(): AuditTrailFinding[] {
-    const out = this.#queue;
-    this.#queue = [];
-    return out;
+    while (this.#edits.length > 0 && this.#queue.length > MAX_HELD) this.#settleEdit();
+    const queue = this.#queue.sort((a, b) => a.number - b.number);
+    const waiting = this.#edits.length === 0 ? Infinity : Math.min(...this.#edits.map((e) => e.number));
+    let n = 0;
+    while (n < queue.length && queue[n]!.number < waiting) n++;
+    this.#queue = queue.slice(n);
+    return queue.slice(0, n).map((entry) => entry.finding);
   }
 
   /** Ends the verification: settles held findings and returns the last ones. */
   finish(): AuditTrailFinding[] {
-    for (const edit of this.#edits.splice(0)) this.emit(edit.finding);
+    while (this.#edits.length > 0) this.#settleEdit();
     this.#flushRun();
     const held = this.#held;
     if (held !== undefined && held.length > 0 && this.#matched === 0 && this.#compared >= 8) {
       // Nothing matched at all: one finding instead of one per segment.
-      const lines = held.filter((f) => f.lastLine >= f.line);
+      const lines = held.map((entry) => entry.finding).filter((f) => f.lastLine >= f.line);
       const first = Math.min(...lines.map((f) => f.line));
       const last = Math.max(...lines.map((f) => f.lastLine));
       this.#held = undefined;
@@ -315,13 +339,19 @@ export class Judge {
         lastLine: lines.length > 0 ? last : 0,
         count: this.summary.trustedCheckpoints,
         message: `the seal matches none of the data: it seals another log (${this.#compared} sealed lines compared)`,
-      });
+      }, Math.min(...held.map((entry) => entry.number)));
     }
     this.#release();
     // Lines without any trusted checkpoint: nothing vouches for them (a deleted or emptied seal).
     if (this.summary.lines > 0 && this.summary.trustedCheckpoints === 0) this.summary.intact = false;
     return this.take();
   }
+}
+
+/** A finding and its place in the order of findings. */
+interface Numbered {
+  readonly finding: AuditTrailFinding;
+  readonly number: number;
 }
 
 function label(kind: AuditTrailFindingKind): string {

@@ -101,6 +101,30 @@ describe("verifyAuditTrail", () => {
     assert.deepEqual([deleted.count, deleted.sealedLines, deleted.seq], [1, [13, 13], [2, 2]]);
   });
 
+  it("tells findings in the data's order: a one-line edit, held while its mirror image may come, goes before what follows it", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [5, 5, 5, 5, 5]); // damaged segments apart: each is its own region
+    const lines = dataLines(trail);
+    const edit = (l: string[], i: number) => (l[i] = l[i]!.replace('"warm"', '"cold"'));
+    const cases: [string, (l: string[]) => void, [string, number, number][]][] = [
+      ["edit, then a deletion two segments on", (l) => {
+        edit(l, 2);
+        l.splice(15, 1);
+      }, [["edited", 3, 3], ["deleted", 16, 15]]],
+      ["edit, insertion, edit, each in its own segment", (l) => {
+        edit(l, 1);
+        l.splice(12, 0, eventLine(500));
+        edit(l, 23);
+      }, [["edited", 2, 2], ["inserted", 13, 13], ["edited", 24, 24]]],
+    ];
+    for (const [name, change, expected] of cases) {
+      const data = [...lines];
+      change(data);
+      const { findings } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
+      assert.deepEqual(kinds(findings), expected, `${name}:\n${show(findings)}`);
+    }
+  });
+
   it("reports a copy of a whole later segment inserted ahead of it as inserted, not that segment moved", async () => {
     const key = await keys();
     // Segment 2 is line 8 alone; segment 2 of the second trail is lines 9-10.
