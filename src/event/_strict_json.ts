@@ -9,9 +9,10 @@
 //   a provenance entry, and anywhere inside `outcome` or a provenance
 //   `source`;
 // - inside `outcome` and `source` (serde buffers a tagged enum whole before
-//   reading it): a string holding a lone surrogate, a number beyond the
-//   range of a double, and nesting past serde_json's recursion limit (the
-//   128th level fails). An unknown field of the event or of a provenance
+//   reading it): a string holding a lone surrogate, a number serde_json
+//   reads as out of range (beyond a double's range, or within an ulp or two
+//   of its end: its float parsing is not correctly rounded, see outOfRange),
+//   and nesting past serde_json's recursion limit (the 128th level fails). An unknown field of the event or of a provenance
 //   entry is skipped unread by serde: its strings and numbers are not
 //   checked here either.
 // - One deliberate difference: serde skips an unknown field at any depth,
@@ -107,7 +108,13 @@ export function plainKeysOfBytes(bytes: Uint8Array, start: number, end: number):
   return keys;
 }
 
-/** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or an infinite number. */
+/**
+ * Numbers this large (or infinite) are read exactly: serde_json may reject
+ * some that JSON.parse reads (see outOfRange), all of them 2^64 or more.
+ */
+const EXACT_ABOVE = 2 ** 64;
+
+/** The keys in `value`, or -1 when it holds too many containers to rule out deep nesting, or a number that large. */
 function plainKeys(value: unknown): number {
   const stack: unknown[] = [value];
   let keys = 0;
@@ -119,7 +126,7 @@ function plainKeys(value: unknown): number {
       for (let i = 0; i < item.length; i++) {
         const child = item[i];
         if (typeof child === "object" && child !== null) stack.push(child);
-        else if (typeof child === "number" && !Number.isFinite(child)) return -1;
+        else if (typeof child === "number" && !(Math.abs(child) < EXACT_ABOVE)) return -1;
       }
       continue;
     }
@@ -128,7 +135,7 @@ function plainKeys(value: unknown): number {
       keys++;
       const child = record[key];
       if (typeof child === "object" && child !== null) stack.push(child);
-      else if (typeof child === "number" && !Number.isFinite(child)) return -1;
+      else if (typeof child === "number" && !(Math.abs(child) < EXACT_ABOVE)) return -1;
     }
   }
   return keys;
@@ -255,8 +262,11 @@ class Scan {
         return undefined; // unreachable on text JSON.parse accepted: a guard, not a verdict
       } else {
         const token = this.#token();
-        if (buffered && (c === "-" || (c! >= "0" && c! <= "9")) && !Number.isFinite(Number(token))) {
-          return { path, reason: `to be a number in the range of a double, got ${token.slice(0, 40)}` };
+        if (buffered && (c === "-" || (c! >= "0" && c! <= "9")) && outOfRange(token)) {
+          return {
+            path,
+            reason: `to be a number serde_json reads (in the range of a double), got ${token.slice(0, 40)}`,
+          };
         }
       }
     } while (level > 0);
@@ -292,4 +302,77 @@ const KIND: Field = { key: "kind", shape: { type: "string" }, presence: "require
 
 function stringIsWellFormed(token: string): boolean {
   return !token.includes("\\u") || (JSON.parse(token) as string).isWellFormed();
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+const I32_MAX = 2 ** 31 - 1;
+
+/**
+ * Whether serde_json (its default features) reads the JSON number `token` as
+ * out of range. Its float parsing is not correctly rounded: it takes up to a
+ * u64's worth of significant digits and multiplies by a power of ten, so
+ * some finite doubles near the largest one overflow (`1.7976931348623158e308`,
+ * which JavaScript reads as `Number.MAX_VALUE`); an integer that fits a u64 is
+ * never out of range. A port of serde_json 1.0's `parse_integer`,
+ * `parse_decimal`, `parse_exponent` and `f64_from_parts` (without
+ * `float_roundtrip`), for the verdict only.
+ */
+export function outOfRange(token: string): boolean {
+  let at = token.charCodeAt(0) === 0x2d ? 1 : 0;
+  const digit = (): number => {
+    const c = token.charCodeAt(at) - 0x30;
+    return c >= 0 && c <= 9 ? c : -1;
+  };
+  let significand = 0n;
+  let exponent = 0;
+  let float = false;
+  // Integer digits; past a u64's worth, each further digit only raises the exponent.
+  for (let d = digit(), full = false; d !== -1; at++, d = digit()) {
+    if (full || significand * 10n + BigInt(d) > U64_MAX) {
+      full = float = true;
+      exponent++;
+    } else significand = significand * 10n + BigInt(d);
+  }
+  if (token[at] === ".") {
+    float = true;
+    at++;
+    // Fraction digits, until one would overflow the significand: the rest are ignored.
+    let full = false;
+    for (let d = digit(); d !== -1; at++, d = digit()) {
+      if (full || significand * 10n + BigInt(d) > U64_MAX) full = true;
+      else {
+        significand = significand * 10n + BigInt(d);
+        exponent--;
+      }
+    }
+    // serde's check for a digit after the point looks at the exponent: after a long integer part it can be 0
+    // with digits read ("invalid number").
+    if (!full && exponent === 0) return true;
+  }
+  if (token[at] === "e" || token[at] === "E") {
+    float = true;
+    at++;
+    const positive = token[at] !== "-";
+    if (token[at] === "+" || token[at] === "-") at++;
+    let exp = 0;
+    for (let d = digit(); d !== -1; at++, d = digit()) {
+      if (exp * 10 + d > I32_MAX) return significand !== 0n && positive; // infinity is an error, zero is not
+      exp = exp * 10 + d;
+    }
+    exponent = Math.max(-(2 ** 31), Math.min(I32_MAX, positive ? exponent + exp : exponent - exp));
+  }
+  if (!float) return false;
+  // f64_from_parts: the significand as a double, times or divided by 10^|exponent| (POW10 holds 1e0 to 1e308).
+  let f = Number(significand);
+  for (;;) {
+    const index = Math.abs(exponent);
+    if (index <= 308) {
+      if (exponent < 0) return false;
+      return !Number.isFinite(f * Number(`1e${index}`));
+    }
+    if (f === 0) return false;
+    if (exponent >= 0) return true;
+    f /= 1e308;
+    exponent += 308;
+  }
 }
