@@ -37,6 +37,7 @@ export * from "./src/sink/audit_loss_error.ts";
 export * from "./src/sink/audit_sink_seal_options.ts";
 export * from "./src/destination/audit_destination.ts";
 export * from "./src/destination/stdio_destination.ts";
+export { IoError, type IoErrorCode, type IoErrorOptions } from "./src/runtime/io_error.ts";
 export * from "./src/destination/fetch_destination.ts";
 export * from "./src/read/json_lines_split_stream.ts";
 export * from "./src/read/call_event_parse_stream.ts";

@@ -1,8 +1,15 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { IoError, pathText, toIoError } from "../../src/runtime/io_error.ts";
+import { IoError as FromMod } from "../../mod.ts";
+import { IoError as FromFile } from "../../src/destination/file_destination.ts";
 
 describe("toIoError", () => {
+  it("is one class, exported by @atd/audit (stdout and stderr fail with it too) and @atd/audit/file", () => {
+    assert.equal(FromMod, IoError);
+    assert.equal(FromFile, IoError);
+  });
+
   it("maps errno names and Deno's error classes to one code, keeping the cause", () => {
     const cases: [unknown, string, string][] = [
       [

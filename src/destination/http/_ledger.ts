@@ -198,7 +198,7 @@ export class Ledger {
     const tries = attempts === 1 ? "1 attempt" : `${attempts} attempts`;
     const cause = more.cause === undefined ? undefined : this.#options.redactor.error(more.cause);
     return new HttpDeliveryError(
-      `Cannot deliver ${events} audit events to ${this.#options.where} after ${tries}: ${what}`,
+      `Cannot deliver ${auditEvents(events)} to ${this.#options.where} after ${tries}: ${what}`,
       {
         status: more.status,
         body: more.body,
@@ -316,7 +316,7 @@ export class Ledger {
 
   #fallbackError(events: number, cause: unknown, what: string): HttpDeliveryError {
     return new HttpDeliveryError(
-      `Cannot reroute ${events} audit events undelivered to ${this.#options.where}: ${what}`,
+      `Cannot reroute ${auditEvents(events)} undelivered to ${this.#options.where}: ${what}`,
       {
         events,
         attempts: 0,
@@ -341,4 +341,9 @@ export class Ledger {
       // onError must not throw; nothing is left to tell.
     }
   }
+}
+
+/** `1 audit event`, `2 audit events`: for messages. */
+export function auditEvents(count: number): string {
+  return count === 1 ? "1 audit event" : `${count} audit events`;
 }

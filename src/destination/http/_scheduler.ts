@@ -3,7 +3,7 @@
 import { concatBytes } from "../../_bytes.ts";
 import { gzip, newKey } from "./_attempt.ts";
 import type { SealedBatch } from "./_batcher.ts";
-import { type Ledger, Parcel } from "./_ledger.ts";
+import { auditEvents, type Ledger, Parcel } from "./_ledger.ts";
 import { rawPiece } from "./_pieces.ts";
 import { spansOf } from "./_spans.ts";
 import { type SendContext, sendPiece } from "./_send.ts";
@@ -109,7 +109,7 @@ export class Scheduler {
     for (const { reason, lines, positions } of refused) {
       const piece = rawPiece({ body: concatBytes(lines), events: lines.length }, spansOf(positions));
       batch.pieces.add(piece);
-      const events = lines.length === 1 ? "1 audit event" : `${lines.length} audit events`;
+      const events = auditEvents(lines.length);
       const message = `Cannot send ${events} to ${where} as ${encoder.format.name}: ${redactor.text(reason, 300)}`;
       this.#ledger.giveUp(batch, piece, new HttpDeliveryError(message, { events: lines.length, attempts: 0 }));
     }

@@ -2,7 +2,7 @@
 // each line of a piece, reported to the ledger, and what must go again.
 import type { OkBody } from "./_attempt.ts";
 import { concatBytes } from "../../_bytes.ts";
-import type { Parcel, Settlement } from "./_ledger.ts";
+import { auditEvents, type Parcel, type Settlement } from "./_ledger.ts";
 import type { Piece, PreparedLine } from "./_pieces.ts";
 import { sliceSpans, spansOf } from "./_spans.ts";
 import type { SendContext } from "./_send.ts";
@@ -44,7 +44,7 @@ export function settleResponse(
     case "all":
       ctx.ledger.deliver(parcel, piece);
       if (verdict.warning !== undefined) {
-        const message = `Cannot read the per-item results of ${count(events)} delivered to ${ctx.where} ` +
+        const message = `Cannot read the per-item results of ${auditEvents(events)} delivered to ${ctx.where} ` +
           `(HTTP ${status}): ${reason(ctx, verdict.warning)}; they count as delivered, as the status says`;
         ctx.ledger.warn(new HttpDeliveryError(message, { status, events, attempts }));
       }
@@ -135,8 +135,4 @@ function itemsWhat(ctx: SendContext, n: number, of: number, first: ItemResult): 
 /** Text from a response or a format, scrubbed of secrets and cut short. */
 function reason(ctx: SendContext, text: string): string {
   return ctx.redactor.text(text, MAX_REASON_CHARS);
-}
-
-function count(events: number): string {
-  return events === 1 ? "1 audit event" : `${events} audit events`;
 }

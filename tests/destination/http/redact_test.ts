@@ -85,7 +85,7 @@ describe("fetchDestination secrets (Redactor)", () => {
       console.error = original;
     }
     assert.equal(printed.length, 1);
-    assert.ok(String(printed[0]).includes("Cannot deliver 1 audit events"), String(printed[0]));
+    assert.ok(String(printed[0]).includes("Cannot deliver 1 audit event "), String(printed[0]));
     assert.ok(!String(printed[0]).includes("SECRET_Q"));
   });
 
