@@ -181,8 +181,8 @@ function formatVerifySummary(file: string, sealName: string | undefined, s: Audi
   const seal = sealName === undefined ? "in band" : `seal ${sealName}`;
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   return terminalSafe(
-    `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")}, ${plural(s.lines, "line")} ` +
-      `(${s.verifiedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} of them adopted` : ""}, ` +
+    `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")} verified, ${plural(s.lines, "line")} ` +
+      `(${s.verifiedLines - s.adoptedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} adopted` : ""}, ` +
       `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
       `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
   );

@@ -97,7 +97,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
         assert.match(out[1]!, /intact\.jsonl:13-14: unsealed tail: lines 13–14 come after the last checkpoint/);
         assert.match(
           out.at(-1)!,
-          /^audit: .*intact\.jsonl \(seal .*intact\.jsonl\.seal\): intact: 3 segments, 14 lines \(12 verified, 2 unsealed\), 1 gap \(3 events lost\); offered 15 = written 12 \+ lost 3$/,
+          /^audit: .*intact\.jsonl \(seal .*intact\.jsonl\.seal\): intact: 3 segments verified, 14 lines \(12 verified, 2 unsealed\), 1 gap \(3 events lost\); offered 15 = written 12 \+ lost 3$/,
         );
         const strict = await run(runtime, ["verify", join(dir, "intact.jsonl"), "--key", publicKey, "--strict"]);
         assert.equal(strict.status, 1, "--strict fails on gaps and the unsealed tail");
@@ -170,7 +170,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
       const check = (file: string, key: string) => run(runtime, ["verify", join(dir, file), "--key", join(keys, key)]);
       const good = await check("inband.jsonl", "audit-seal.public.jwk");
       assert.equal(good.status, 0, good.stdout);
-      assert.match(lines(good.stdout).at(-1)!, /\(in band\): intact: 2 segments, 6 lines \(5 verified, 1 unsealed\)/);
+      assert.match(lines(good.stdout).at(-1)!, /\(in band\): intact: 2 segments verified, 6 lines \(5 verified, 1 unsealed\)/);
       const other = await check("inband.jsonl", join("hmac", "audit-seal.secret.jwk"));
       assert.equal(other.status, 1);
       assert.match(
@@ -187,7 +187,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
       const none = await check("plain.jsonl", "audit-seal.public.jwk");
       assert.equal(none.status, 1, "no checkpoint at all: nothing vouches for the lines");
       assert.match(none.stdout, /plain\.jsonl:1-6: unsealed tail/);
-      assert.match(lines(none.stdout).at(-1)!, /NOT intact \(no trusted checkpoint\): 0 segments, 6 lines/);
+      assert.match(lines(none.stdout).at(-1)!, /NOT intact \(no trusted checkpoint\): 0 segments verified, 6 lines/);
       writeFileSync(join(dir, "empty.jsonl"), "");
       const empty = await check("empty.jsonl", "audit-seal.public.jwk");
       assert.equal(empty.status, 0, `an empty log without checkpoints is intact: ${empty.stdout}`);
