@@ -240,8 +240,10 @@ export class Judge {
       count: 2,
       sealedLines: [first.sealedLines![0], finding.sealedLines![1]],
       seq: [first.seq![0], finding.seq![1]],
-      message: `lines ${first.line} and ${finding.line} are swapped (sealed lines ${first.sealedLines![0]} and ` +
-        `${finding.sealedLines![0]}, checkpoints ${first.seq![0]} and ${finding.seq![0]})`,
+      // Told by the line tags alone: the two segments' SHA-256 do not match (that is why each was an edit), and
+      // nothing holds both segments' bytes at once to check that the swap is all that changed.
+      message: `lines ${first.line} and ${finding.line} are swapped, by their line tags (sealed lines ` +
+        `${first.sealedLines![0]} and ${finding.sealedLines![0]}, checkpoints ${first.seq![0]} and ${finding.seq![0]})`,
     }, number);
   }
 

@@ -49,7 +49,7 @@ export async function checkSegment(judge: Judge, entry: Entry, segment: Segment)
   } else {
     const lines = splitLines(bytes, n);
     if (!await lossyMatch([entry], bytes, lines)) {
-      await compareRegion(judge, [entry], lines.tags, firstLine, () => Promise.resolve([false]));
+      await compareRegion(judge, [entry], lines.tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
     } else judge.verified(n);
   }
   reportGaps(judge, entry, firstLine);
@@ -87,43 +87,161 @@ export async function lossyMatch(
   return at === lines.count;
 }
 
+/** Data lines: their bytes, where each starts, and where its newline is (or the bytes end). */
+export interface LineBytes {
+  readonly bytes: Uint8Array;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+}
+
 /**
  * Compares data tags with the tags of the trusted entries they stand for, and
- * reports the difference. When the tags agree, `failing` says which entries'
- * SHA-256 does not match (by position); those are reported edited.
+ * reports the difference. Tags are 32 bits, which a forger can keep while
+ * changing a line: what the tags say is proven by the segments' SHA-256 where
+ * it can be. Lines that hold the sealed tags in another order are `reordered`
+ * only if, put back in the sealed order, every segment's SHA-256 matches;
+ * tags that agree are checked by SHA-256 too (a segment that fails is
+ * reported edited whole).
  */
-export function compareRegion(
+export async function compareRegion(
   judge: Judge,
   entries: readonly Entry[],
   data: Uint32Array,
   firstLine: number,
-  failing: () => Promise<boolean[]>,
-): Promise<void> | void {
+  lines: LineBytes,
+): Promise<void> {
   const sealed = concatTags(entries);
-  const change = compareTags(sealed, data);
+  let change = compareTags(sealed, data);
   judge.compared(sealed.length, commonLines(sealed, data));
+  if (change?.kind === "reordered" && !await inSealedOrder(entries, sealed, data, lines, change)) {
+    change = { ...change, kind: "edited" };
+  }
+  if (change !== undefined && change.kind === "edited" && entries.length > 1 && data.length === sealed.length) {
+    // As many lines as sealed, edited in more than one segment: each segment's own change (a line swapped
+    // between two segments is then one edit in each, which the judge pairs up).
+    return splitRegion(judge, entries, data, firstLine, lines);
+  }
   if (change !== undefined) {
     const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
     return reportChange(judge, change, entries, firstLine, tags);
   }
-  return failing().then((ok) => {
-    let line = firstLine;
-    entries.forEach((entry, i) => {
-      const c = entry.parsed!.checkpoint;
-      if (!ok[i]) {
-        judge.emit({
-          kind: "edited",
-          line,
-          lastLine: line + c.seg_lines - 1,
-          count: c.seg_lines,
-          seq: [c.seq, c.seq],
-          sealedLines: [c.lines - c.seg_lines + 1, c.lines],
-          message: `${lineRange(line, line + c.seg_lines - 1)} ${agree(1, c.seg_lines, "differs", "differ")} ` +
-            `from what checkpoint ${c.seq} sealed`,
-        });
+  const ok = await segmentsMatch(entries, lines, undefined);
+  let line = firstLine;
+  entries.forEach((entry, i) => {
+    if (!ok[i]) editedSegment(judge, entry, line);
+    line += entry.parsed!.checkpoint.seg_lines;
+  });
+}
+
+/** compareRegion, segment by segment, for data lines that stand one for one for the sealed ones. */
+async function splitRegion(
+  judge: Judge,
+  entries: readonly Entry[],
+  data: Uint32Array,
+  firstLine: number,
+  lines: LineBytes,
+): Promise<void> {
+  const owns: (Change | undefined)[] = [];
+  let at = 0;
+  for (const entry of entries) {
+    const tags = entry.parsed!.tags;
+    owns.push(compareTags(tags, data.subarray(at, at + tags.length)));
+    at += tags.length;
+  }
+  const ok = await segmentsMatch(entries, lines, undefined);
+  at = 0;
+  for (const [i, entry] of entries.entries()) {
+    const tags = entry.parsed!.tags;
+    let own = owns[i];
+    if (own === undefined) {
+      if (!ok[i]) editedSegment(judge, entry, firstLine + at);
+    } else {
+      const mine = { bytes: lines.bytes, starts: lines.starts.subarray(at), ends: lines.ends.subarray(at) };
+      if (own.kind === "reordered" && !await inSealedOrder([entry], tags, data.subarray(at), mine, own)) {
+        own = { ...own, kind: "edited" };
       }
-      line += c.seg_lines;
-    });
+      reportChange(judge, own, [entry], firstLine + at, {
+        data: data[at + own.dataFrom]!,
+        sealed: tags[own.sealedFrom]!,
+      });
+    }
+    at += tags.length;
+  }
+}
+
+/**
+ * Whether the data lines, put back in the sealed order (`change` is a
+ * reordering of the tags), hash to every segment's SHA-256.
+ */
+async function inSealedOrder(
+  entries: readonly Entry[],
+  sealed: Uint32Array,
+  data: Uint32Array,
+  lines: LineBytes,
+  change: Change,
+): Promise<boolean> {
+  // For each sealed position, the data line that holds its tag (the first one not yet taken).
+  const byTag = new Map<number, number[]>();
+  for (let i = change.dataTo - 1; i >= change.dataFrom; i--) {
+    const list = byTag.get(data[i]!);
+    if (list === undefined) byTag.set(data[i]!, [i]);
+    else list.push(i);
+  }
+  const order = new Uint32Array(sealed.length);
+  for (let p = 0; p < sealed.length; p++) {
+    order[p] = p < change.sealedFrom || p >= change.sealedTo ? p : byTag.get(sealed[p]!)!.pop()!;
+  }
+  return (await segmentsMatch(entries, lines, order)).every((ok) => ok);
+}
+
+/**
+ * Whether each entry's lines hash to its SHA-256: the data lines from the
+ * region's start, one entry after another, in `order` (data line indices by
+ * sealed position; `undefined`: as they stand).
+ */
+async function segmentsMatch(
+  entries: readonly Entry[],
+  lines: LineBytes,
+  order: Uint32Array | undefined,
+): Promise<boolean[]> {
+  const ok: boolean[] = [];
+  let at = 0;
+  for (const entry of entries) {
+    const c = entry.parsed!.checkpoint;
+    ok.push(await sha256Hex(linesBytes(lines, at, c.seg_lines, order)) === c.seg_sha256);
+    at += c.seg_lines;
+  }
+  return ok;
+}
+
+/** The bytes of `count` data lines from sealed position `from`, newlines included (a copy only when reordered). */
+function linesBytes(
+  lines: LineBytes,
+  from: number,
+  count: number,
+  order: Uint32Array | undefined,
+): Uint8Array<ArrayBuffer> {
+  const { bytes, starts, ends } = lines;
+  const endOf = (i: number): number => Math.min(ends[i]! + 1, bytes.length);
+  if (count === 0) return new Uint8Array(0);
+  if (order === undefined) return bytes.slice(starts[from]!, endOf(from + count - 1));
+  const parts: Uint8Array[] = [];
+  for (let p = from; p < from + count; p++) parts.push(bytes.subarray(starts[order[p]!]!, endOf(order[p]!)));
+  return concatBytes(parts) as Uint8Array<ArrayBuffer>;
+}
+
+/** Reports a segment's lines, from data line `line`, as edited: their tags agree, their SHA-256 does not. */
+function editedSegment(judge: Judge, entry: Entry, line: number): void {
+  const c = entry.parsed!.checkpoint;
+  judge.emit({
+    kind: "edited",
+    line,
+    lastLine: line + c.seg_lines - 1,
+    count: c.seg_lines,
+    seq: [c.seq, c.seq],
+    sealedLines: [c.lines - c.seg_lines + 1, c.lines],
+    message: `${lineRange(line, line + c.seg_lines - 1)} ${agree(1, c.seg_lines, "differs", "differ")} ` +
+      `from what checkpoint ${c.seq} sealed`,
   });
 }
 

@@ -3,7 +3,17 @@ import assert from "node:assert/strict";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { chunkedStream } from "../_helpers/streams.ts";
-import { dataLines, eventLine, inBandLines, keys, problems, sealTrail, show, verify } from "./_trail.ts";
+import {
+  dataLines,
+  eventLine,
+  forgeKeepingTag,
+  inBandLines,
+  keys,
+  problems,
+  sealTrail,
+  show,
+  verify,
+} from "./_trail.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -116,12 +126,52 @@ describe("verifyAuditTrail", () => {
         l.splice(12, 0, eventLine(500));
         edit(l, 23);
       }, [["edited", 2, 2], ["inserted", 13, 13], ["edited", 24, 24]]],
+      ["an edit between the two lines of a swap: the swap is told where it starts", (l) => {
+        [l[1], l[23]] = [l[23]!, l[1]!];
+        edit(l, 12);
+      }, [["reordered", 2, 24], ["edited", 13, 13]]],
+      ["a swap, then an edit", (l) => {
+        [l[1], l[13]] = [l[13]!, l[1]!];
+        edit(l, 22);
+      }, [["reordered", 2, 14], ["edited", 23, 23]]],
     ];
     for (const [name, change, expected] of cases) {
       const data = [...lines];
       change(data);
       const { findings } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
       assert.deepEqual(kinds(findings), expected, `${name}:\n${show(findings)}`);
+    }
+  });
+
+  it("finds a line forged to keep its line tag by its segment's SHA-256, alone or among edits in other segments", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [5, 5, 5, 5, 5]);
+    const lines = dataLines(trail);
+    const edit = (l: string[], i: number) => (l[i] = l[i]!.replace('"warm"', '"cold"'));
+    const cases: [string, (l: string[]) => void, [string, number, number][]][] = [
+      ["alone", (l) => (l[7] = forgeKeepingTag(l[7]!)), [["edited", 6, 10]]],
+      ["between two edited segments", (l) => {
+        edit(l, 1);
+        l[12] = forgeKeepingTag(l[12]!);
+        edit(l, 23);
+      }, [["edited", 2, 2], ["edited", 11, 15], ["edited", 24, 24]]],
+      ["between the two lines of a swap (the three segments compared as one region)", (l) => {
+        [l[1], l[23]] = [l[23]!, l[1]!];
+        l[12] = forgeKeepingTag(l[12]!);
+      }, [["reordered", 2, 24], ["edited", 11, 15]]],
+      ["swapped within a segment, one of the two forged: not a mere reorder", (l) => {
+        [l[11], l[13]] = [forgeKeepingTag(l[13]!), l[11]!];
+      }, [["edited", 12, 14]]],
+      ["swapped within a segment, untouched: a reorder", (l) => {
+        [l[11], l[13]] = [l[13]!, l[11]!];
+      }, [["reordered", 12, 14]]],
+    ];
+    for (const [name, change, expected] of cases) {
+      const data = [...lines];
+      change(data);
+      const { findings, summary } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
+      assert.deepEqual(kinds(findings), expected, `${name}:\n${show(findings)}`);
+      assert.equal(summary.intact, false);
     }
   });
 
@@ -151,6 +201,11 @@ describe("verifyAuditTrail", () => {
       ["delete", (l) => l.splice(8, 1), [["deleted", 9, 8]]],
       ["swap across segments", (l) => ([l[1], l[13]] = [l[13]!, l[1]!]), [["reordered", 2, 14]]],
       ["segment removed with its checkpoint", (l) => l.splice(6, 6), [["deleted", 7, 6]]],
+      ["swap within, one line forged to keep its tag", (l) => ([l[7], l[9]] = [forgeKeepingTag(l[9]!), l[7]!]), [[
+        "edited",
+        8,
+        10,
+      ]]],
       ["checkpoint removed", (l) => l.splice(5, 1), [["broken_chain", 1, 5]]],
     ];
     for (const [name, change, expected] of cases) {
