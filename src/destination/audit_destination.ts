@@ -153,26 +153,59 @@ export function toAuditDestination(
   const writer = writerOf(stream, "the destination");
   const own = (stream as { flush?: unknown }).flush;
   const ownFlush = typeof own === "function" ? (): unknown => own.call(stream) : undefined;
-  let last: Promise<void> = Promise.resolve();
+  // Writes are counted as the stream takes them (its size function runs at each write() call) and again as each
+  // one is reported, so that flush() waits for every write made before it, also those queued behind the one in
+  // progress, and not for later ones (a steady flow of writes would otherwise keep it waiting).
+  let taken = 0;
+  let done = 0;
+  let ended = false;
+  let waiting: { readonly until: number; readonly wake: () => void }[] = [];
+  const settle = (): void => {
+    const ready = waiting.filter((w) => ended || done >= w.until);
+    if (ready.length === 0) return;
+    waiting = waiting.filter((w) => !ready.includes(w));
+    for (const w of ready) w.wake();
+  };
   const destination = new WritableStream<Uint8Array>({
     async write(chunk) {
-      const written = writer.write(chunk);
-      last = written.then(() => {}, () => {});
-      await written;
-      report?.delivered(countLines(chunk));
+      try {
+        await writer.write(chunk);
+        report?.delivered(countLines(chunk));
+      } catch (error) {
+        ended = true; // the stream errors: the writes queued behind this one are dropped, never reported here
+        throw error;
+      } finally {
+        done++;
+        settle();
+      }
     },
     close: () => (preventClose ? writer.releaseLock() : writer.close()),
-    abort: (reason) => (preventClose ? writer.releaseLock() : writer.abort(reason)),
+    abort: (reason) => {
+      ended = true;
+      settle();
+      return preventClose ? writer.releaseLock() : writer.abort(reason);
+    },
+  }, {
+    highWaterMark: 1,
+    size: () => {
+      taken++;
+      return 1;
+    },
   });
+  const allWritten = (): Promise<void> => {
+    const until = taken;
+    if (ended || done >= until) return Promise.resolve();
+    return new Promise<void>((wake) => waiting.push({ until, wake }));
+  };
   return Object.assign(destination, {
     attach(next: DeliveryReport): void {
       report = next;
     },
-    // Each write resolves only once the underlying stream took it: this
-    // waits for the last write, then for the stream's own flush (a deadline
+    // Waits until every write made before the call was reported, then for the stream's own flush (a deadline
     // stops either wait).
     flush(signal?: AbortSignal): Promise<void> {
-      return untilAborted(ownFlush === undefined ? last : last.then(ownFlush), signal);
+      const written = allWritten();
+      return untilAborted(ownFlush === undefined ? written : written.then(ownFlush), signal);
     },
   });
 }

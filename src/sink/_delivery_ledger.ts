@@ -41,6 +41,8 @@ export class DeliveryLedger {
   /** Bumped when every line in the destination is counted failed: older writes' rejections then count nothing. */
   #generation = 0;
   #misbehaved = false;
+  /** A late report of lines counted failed at a deadline was told (once). */
+  #lateTold = false;
   /** Why lines the destination reports failed were lost: `"deadline"` while the sink gives up after a deadline. */
   failReason: AuditLossReason = "destination";
   readonly #losses: LossLedger;
@@ -139,6 +141,16 @@ export class DeliveryLedger {
     const forgiven = Math.min(extra, this.#forgiven);
     this.#forgiven -= forgiven;
     extra -= forgiven;
+    if (forgiven > 0 && !this.#lateTold) {
+      this.#lateTold = true;
+      this.#reporter.tell(
+        new Error(
+          `The destination reported ${forgiven} line${forgiven === 1 ? "" : "s"} after a deadline counted ` +
+            `${forgiven === 1 ? "it" : "them"} failed: ${forgiven === 1 ? "it" : "they"} may be in the destination ` +
+            "after all; the counters (and a sealed trail's gaps) stay as they were (told once)",
+        ),
+      );
+    }
     if ((extra > 0 || (count === 0 && lines !== 0)) && !this.#misbehaved) {
       this.#misbehaved = true;
       this.#reporter.tell(

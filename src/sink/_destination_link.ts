@@ -25,6 +25,10 @@ export class DestinationLink {
   #broken = false;
   #lockReleased = false;
   readonly #sealing: Sealing | undefined;
+  /** In band: the chunk waiting for the last cut's checkpoint line, if one is. */
+  #gated: { readonly lines: number; dropped: boolean } | undefined;
+  /** In band, once a deadline passed: why no further chunk goes out. */
+  #stopped: { readonly cause: unknown } | undefined;
 
   /**
    * Takes the destination's writer and attaches to it.
@@ -69,7 +73,16 @@ export class DestinationLink {
     if (sealing !== undefined) {
       // In band, a checkpoint line due before this chunk goes first.
       const gate = sealing.gate();
-      if (gate !== undefined) await gate;
+      if (gate !== undefined) {
+        const gated = this.#gated = { lines, dropped: false };
+        await gate;
+        this.#gated = undefined;
+        if (gated.dropped) return;
+      }
+      if (this.#stopped !== undefined) {
+        this.deliveries.discard(lines, this.#stopped.cause);
+        return;
+      }
       sealing.append(bytes, lines, ends);
     }
     const ticket = this.deliveries.handOut(lines);
@@ -80,6 +93,21 @@ export class DestinationLink {
       this.deliveries.rejected(ticket, lines, error);
     }
   };
+
+  /**
+   * In band, a deadline passed: the chunk waiting for a checkpoint line, and
+   * any chunk after it, are not written but counted failed now, before the
+   * last checkpoint is made (which then declares them lost), rather than
+   * written after it, where no checkpoint would cover them.
+   */
+  stop(cause: unknown): void {
+    this.#stopped ??= { cause };
+    const gated = this.#gated;
+    if (gated !== undefined && !gated.dropped) {
+      gated.dropped = true;
+      this.deliveries.discard(gated.lines, cause);
+    }
+  }
 
   /** Writes an in-band checkpoint line after the chunks handed out so far; its fate is counted as no event's. */
   #writeCheckpoint(line: Uint8Array): void {

@@ -124,6 +124,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   #finished = false;
   #closed: Promise<void> | undefined;
   #resolveClosed: () => void = () => {};
+  /** Settles once the sink finished closing: every event is settled then, so a flush still waiting is done too. */
+  readonly #finishedAll: Promise<void>;
+  #resolveFinished: () => void = () => {};
   #inFallback = false;
   #accepted = 0;
   /** `onCall`s so far, and how deep they are nested (from the getters of an event being encoded). */
@@ -151,6 +154,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    *   negative.
    */
   constructor(destination: WritableStream<Uint8Array>, options: JsonLinesAuditSinkOptions = {}) {
+    this.#finishedAll = new Promise((resolve) => (this.#resolveFinished = resolve));
     const settings = readSinkOptions(options, {
       capacity: DEFAULT_AUDIT_QUEUE_CAPACITY,
       maxQueueBytes: DEFAULT_AUDIT_QUEUE_BYTES,
@@ -426,7 +430,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   };
 
   async #flush(signal: AbortSignal | undefined): Promise<void> {
-    await untilAborted(this.#flushSteps(signal), signal);
+    await untilAborted(Promise.race([this.#flushSteps(signal), this.#finishedAll]), signal);
     if (signal?.aborted) await this.#cut(signal, false);
     this.#summarize();
   }
@@ -477,6 +481,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     this.#finished = true;
     this.#summarize();
     this.#resolveClosed();
+    this.#resolveFinished();
   }
 
   /** A deadline passed: what is still queued or undelivered counts as failed. */
@@ -487,6 +492,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     if (sealing?.isInBand === true) {
       // The last checkpoint line goes through the destination: seal what the grace lets settle (lines
       // under way included) before the destination is given up, so that the line can still reach it.
+      // Lines not yet under way no longer go out (after the last checkpoint, nothing would cover them).
+      this.#destination.stop(reasonOf(signal));
       await this.#destination.giveUp(signal, false, true);
       await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
       if (closing) await this.#destination.abandon(signal);

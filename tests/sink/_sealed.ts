@@ -42,45 +42,81 @@ export class OrderedDestination {
     stalled?: Promise<void>,
   ) {
     let writes = 0;
+    // Writes taken (counted by the size function, at each write() call) and writes that queued their report: a
+    // flush waits for every write taken before it, also those queued behind the one under way.
+    let taken = 0;
+    let queued = 0;
+    let waiting: { until: number; wake: () => void }[] = [];
+    this.#allQueued = (): Promise<void> => {
+      const until = taken;
+      return queued >= until ? Promise.resolve() : new Promise((wake) => waiting.push({ until, wake }));
+    };
     const stream = new WritableStream<Uint8Array>({
       write: async (chunk) => {
-        await stalled;
-        const lines = decoder.decode(chunk).split(/(?<=\n)/);
-        let step = plan(writes++, lines.length, lines[0]!);
-        this.written.push(...lines);
-        // A rejection settles the oldest unsettled lines: behind held ones it would not be in order, so it fails them.
-        if (step.reject && this.#held.length > 0) step = { deliver: 0 };
-        if (step.reject) {
-          await this.#reports; // nothing older is left unsettled when the sink counts these lost
-          throw new Error("write rejected");
+        try {
+          await this.#write(chunk, stalled, plan, writes++);
+        } finally {
+          queued++;
+          const ready = waiting.filter((w) => queued >= w.until);
+          waiting = waiting.filter((w) => queued < w.until);
+          for (const w of ready) w.wake();
         }
-        const deliver = Math.min(step.deliver ?? lines.length, lines.length);
-        const settle = async (): Promise<void> => {
-          if (step.delayMs !== undefined) await tick(step.delayMs);
-          this.arrived.push(...lines.slice(0, deliver));
-          this.#tell("delivered", deliver);
-          this.#tell(step.rest ?? "failed", lines.length - deliver);
-        };
-        const wait = !step.hold && step.delayMs === undefined && this.#held.length === 0;
-        if (step.hold) {
-          let release!: () => void;
-          const held = new Promise<void>((resolve) => (release = resolve));
-          this.#held.push(release);
-          this.#reports = this.#reports.then(() => held).then(settle);
-        } else this.#reports = this.#reports.then(settle);
-        // Taken at once behind held lines (as a batch is); otherwise reported before the write resolves (as a file).
-        if (wait) await this.#reports;
+      },
+    }, {
+      highWaterMark: 1,
+      size: () => {
+        taken++;
+        return 1;
       },
     });
     this.destination = Object.assign(stream, {
       attach: (report: DeliveryReport): void => {
         this.#report = report;
       },
-      flush: (): Promise<void> => {
+      flush: async (): Promise<void> => {
         for (const release of this.#held.splice(0)) release();
-        return this.#reports;
+        await this.#allQueued();
+        for (const release of this.#held.splice(0)) release();
+        await this.#reports;
       },
     });
+  }
+
+  readonly #allQueued: () => Promise<void>;
+
+  /** One write: what becomes of its lines, by the plan, reported in order. */
+  async #write(
+    chunk: Uint8Array,
+    stalled: Promise<void> | undefined,
+    plan: (write: number, lines: number, first: string) => OrderedPlan,
+    write: number,
+  ): Promise<void> {
+    await stalled;
+    const lines = decoder.decode(chunk).split(/(?<=\n)/);
+    let step = plan(write, lines.length, lines[0]!);
+    this.written.push(...lines);
+    // A rejection settles the oldest unsettled lines: behind held ones it would not be in order, so it fails them.
+    if (step.reject && this.#held.length > 0) step = { deliver: 0 };
+    if (step.reject) {
+      await this.#reports; // nothing older is left unsettled when the sink counts these lost
+      throw new Error("write rejected");
+    }
+    const deliver = Math.min(step.deliver ?? lines.length, lines.length);
+    const settle = async (): Promise<void> => {
+      if (step.delayMs !== undefined) await tick(step.delayMs);
+      this.arrived.push(...lines.slice(0, deliver));
+      this.#tell("delivered", deliver);
+      this.#tell(step.rest ?? "failed", lines.length - deliver);
+    };
+    const wait = !step.hold && step.delayMs === undefined && this.#held.length === 0;
+    if (step.hold) {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      this.#held.push(release);
+      this.#reports = this.#reports.then(() => held).then(settle);
+    } else this.#reports = this.#reports.then(settle);
+    // Taken at once behind held lines (as a batch is); otherwise reported before the write resolves (as a file).
+    if (wait) await this.#reports;
   }
 
   /** The lines that arrived, as one text. */
