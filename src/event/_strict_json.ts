@@ -12,9 +12,9 @@
 //   reading it): a string holding a lone surrogate, a number serde_json
 //   reads as out of range (beyond a double's range, or within an ulp or two
 //   of its end: its float parsing is not correctly rounded, see outOfRange),
-//   and nesting past serde_json's recursion limit (the 128th level fails). An unknown field of the event or of a provenance
-//   entry is skipped unread by serde: its strings and numbers are not
-//   checked here either.
+//   and nesting past serde_json's recursion limit (the 128th level fails).
+//   An unknown field of the event or of a provenance entry is skipped unread
+//   by serde: its strings and numbers are not checked here either.
 // - One deliberate difference: serde skips an unknown field at any depth,
 //   but a line nested past the same limit anywhere is rejected here. No
 //   writer of CallEvents makes such a line, and a reader that accepts

@@ -316,7 +316,7 @@ export class Judge {
   take(): AuditTrailFinding[] {
     while (this.#edits.length > 0 && this.#queue.length > MAX_HELD) this.#settleEdit();
     const queue = this.#queue.sort((a, b) => a.number - b.number);
-    const waiting = this.#edits.length === 0 ? Infinity : Math.min(...this.#edits.map((e) => e.number));
+    const waiting = this.#edits[0]?.number ?? Infinity; // edits are held in the order found
     let n = 0;
     while (n < queue.length && queue[n]!.number < waiting) n++;
     this.#queue = queue.slice(n);
