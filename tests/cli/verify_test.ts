@@ -170,7 +170,10 @@ for (const runtime of Object.keys(RUNTIMES)) {
       const check = (file: string, key: string) => run(runtime, ["verify", join(dir, file), "--key", join(keys, key)]);
       const good = await check("inband.jsonl", "audit-seal.public.jwk");
       assert.equal(good.status, 0, good.stdout);
-      assert.match(lines(good.stdout).at(-1)!, /\(in band\): intact: 2 segments verified, 6 lines \(5 verified, 1 unsealed\)/);
+      assert.match(
+        lines(good.stdout).at(-1)!,
+        /\(in band\): intact: 2 segments verified, 6 lines \(5 verified, 1 unsealed\)/,
+      );
       const other = await check("inband.jsonl", join("hmac", "audit-seal.secret.jwk"));
       assert.equal(other.status, 1);
       assert.match(
