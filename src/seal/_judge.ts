@@ -312,7 +312,11 @@ export class Judge {
     this.#matched += matched;
   }
 
-  /** The findings emitted since the last call, in order, up to a one-line edit still waiting for its mirror image. */
+  /**
+   * The findings emitted since the last call, up to a one-line edit still
+   * waiting for its mirror image, in the data's order: by line, then as found
+   * (a segment's gaps, found after its lines were compared, go at its start).
+   */
   take(): AuditTrailFinding[] {
     while (this.#edits.length > 0 && this.#queue.length > MAX_HELD) this.#settleEdit();
     const queue = this.#queue.sort((a, b) => a.number - b.number);
@@ -320,7 +324,8 @@ export class Judge {
     let n = 0;
     while (n < queue.length && queue[n]!.number < waiting) n++;
     this.#queue = queue.slice(n);
-    return queue.slice(0, n).map((entry) => entry.finding);
+    return queue.slice(0, n).sort((a, b) => a.finding.line - b.finding.line || a.number - b.number)
+      .map((entry) => entry.finding);
   }
 
   /** Ends the verification: settles held findings and returns the last ones. */

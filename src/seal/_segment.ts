@@ -149,12 +149,54 @@ async function splitRegion(
     at += tags.length;
   }
   const ok = await segmentsMatch(entries, lines, undefined);
-  at = 0;
+  const starts = entries.map((_, i) => entries.slice(0, i).reduce((n, e) => n + e.parsed!.tags.length, 0));
+  // One-line edits in two segments that mirror each other: a swap, if the two lines put back make both
+  // segments hash to their SHA-256 (a line forged to keep its tag does not); else two edits, not paired later.
+  const single = (i: number): number | undefined => {
+    const own = owns[i];
+    return own?.kind === "edited" && own.dataTo - own.dataFrom === 1 && own.sealedTo - own.sealedFrom === 1
+      ? starts[i]! + own.dataFrom
+      : undefined;
+  };
+  const paired = new Map<number, { with: number; swapped: boolean }>();
+  for (let i = 0; i < entries.length; i++) {
+    const a = single(i);
+    if (a === undefined || paired.has(i)) continue;
+    for (let j = i + 1; j < entries.length; j++) {
+      const b = single(j);
+      if (b === undefined || paired.has(j) || data[a] !== sealed(j, b) || data[b] !== sealed(i, a)) continue;
+      const order = new Uint32Array(data.length).map((_, p) => (p === a ? b : p === b ? a : p));
+      const both = await segmentsMatch(entries, lines, order);
+      const swapped = both[i]! && both[j]!;
+      paired.set(i, { with: j, swapped }).set(j, { with: i, swapped });
+      break;
+    }
+  }
+  function sealed(i: number, at: number): number {
+    return entries[i]!.parsed!.tags[at - starts[i]!]!;
+  }
   for (const [i, entry] of entries.entries()) {
+    const at = starts[i]!;
     const tags = entry.parsed!.tags;
     let own = owns[i];
+    const pair = paired.get(i);
     if (own === undefined) {
       if (!ok[i]) editedSegment(judge, entry, firstLine + at);
+    } else if (pair !== undefined) {
+      if (!pair.swapped) reportChange(judge, own, [entry], firstLine + at); // no tags given: not paired later
+      else if (pair.with > i) {
+        const b = single(pair.with)!;
+        const other = entries[pair.with]!;
+        reportSwap(
+          judge,
+          entry,
+          own.dataFrom,
+          firstLine + at + own.dataFrom,
+          other,
+          b - starts[pair.with]!,
+          firstLine + b,
+        );
+      }
     } else {
       const mine = { bytes: lines.bytes, starts: lines.starts.subarray(at), ends: lines.ends.subarray(at) };
       if (own.kind === "reordered" && !await inSealedOrder([entry], tags, data.subarray(at), mine, own)) {
@@ -165,8 +207,37 @@ async function splitRegion(
         sealed: tags[own.sealedFrom]!,
       });
     }
-    at += tags.length;
   }
+}
+
+/**
+ * Reports two lines of two segments as swapped, as their SHA-256 proved: data
+ * line `lineA`, the `a`-th of `first`'s segment, holds what was sealed as
+ * `second`'s `b`-th line (data line `lineB`), and the reverse.
+ */
+function reportSwap(
+  judge: Judge,
+  first: Entry,
+  a: number,
+  lineA: number,
+  second: Entry,
+  b: number,
+  lineB: number,
+): void {
+  const c = first.parsed!.checkpoint;
+  const d = second.parsed!.checkpoint;
+  const sealedA = c.lines - c.seg_lines + 1 + a;
+  const sealedB = d.lines - d.seg_lines + 1 + b;
+  judge.emit({
+    kind: "reordered",
+    line: lineA,
+    lastLine: lineB,
+    count: 2,
+    sealedLines: [sealedA, sealedB],
+    seq: [c.seq, d.seq],
+    message: `lines ${lineA} and ${lineB} are swapped (sealed lines ${sealedA} and ${sealedB}, checkpoints ${c.seq} ` +
+      `and ${d.seq})`,
+  });
 }
 
 /**

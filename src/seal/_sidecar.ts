@@ -280,7 +280,7 @@ class Sidecar {
         ends: all.ends,
       });
     }
-    for (const e of entries) reportGaps(judge, e, this.#line);
+    reportGapsOf(judge, entries, this.#line);
   }
 
   /** Whether the lines `[0, s)` are the entries' lines less the in-segment losses they declare. */
@@ -309,7 +309,7 @@ class Sidecar {
       if (!await this.#lossy(entries, e, w)) continue;
       for (const entry of entries) reportProblems(judge, entry, this.#line, 0);
       judge.verified(e);
-      for (const entry of entries) reportGaps(judge, entry, this.#line);
+      reportGapsOf(judge, entries, this.#line);
       unsealed(judge, this.#line + e, n - e, all.torn && n > e);
       return this.#advance(w.bytes.length, n, entries.length);
     }
@@ -333,7 +333,7 @@ class Sidecar {
         message: `the data ends before ${lineRange(sealedLines[0], sealedLines[1], "sealed line")}` +
           (all.torn ? ` (line ${this.#line + n - 1} is cut short)` : ""),
       });
-      for (const e of entries) reportGaps(judge, e, this.#line);
+      reportGapsOf(judge, entries, this.#line);
     }
     const tail = lost > 0 ? 0 : n - stop;
     unsealed(judge, this.#line + stop, tail, all.torn && tail > 0);
@@ -364,5 +364,13 @@ class Sidecar {
     if (judge.summary.unsealedLines === 0) unsealed(judge, this.#line, lines + (torn ? 1 : 0), torn);
     judge.summary.lines = this.#line - 1 + lines + (torn ? 1 : 0);
     judge.summary.bytes = this.#data.position;
+  }
+}
+
+/** The gaps of consecutive entries from data line `line`, each at its own segment's first line (as sealed). */
+function reportGapsOf(judge: Judge, entries: readonly Entry[], line: number): void {
+  for (const entry of entries) {
+    reportGaps(judge, entry, line);
+    line += entry.parsed?.checkpoint.seg_lines ?? 0;
   }
 }
