@@ -121,15 +121,38 @@ export async function compareRegion(
     // between two segments is then one edit in each, which the judge pairs up).
     return splitRegion(judge, entries, data, firstLine, lines);
   }
+  if (change?.kind === "inserted") {
+    // Without the inserted lines, the rest must be what was sealed: a line forged to keep its tag would hide there.
+    const extra = change.dataTo - change.dataFrom;
+    const order = new Uint32Array(sealed.length).map((_, p) => (p < change!.dataFrom ? p : p + extra));
+    const ok = await segmentsMatch(entries, lines, order);
+    reportChange(judge, change, entries, firstLine);
+    return reportSegments(judge, entries, firstLine, ok, false);
+  }
   if (change !== undefined) {
     const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
     return reportChange(judge, change, entries, firstLine, tags);
   }
-  const ok = await segmentsMatch(entries, lines, undefined);
+  reportSegments(judge, entries, firstLine, await segmentsMatch(entries, lines, undefined), true);
+}
+
+/**
+ * Reports each segment whose SHA-256 did not match (`ok`) as edited whole,
+ * and, with `verified`, counts those that did as verified.
+ */
+function reportSegments(
+  judge: Judge,
+  entries: readonly Entry[],
+  firstLine: number,
+  ok: readonly boolean[],
+  verified: boolean,
+): void {
   let line = firstLine;
   entries.forEach((entry, i) => {
+    const c = entry.parsed!.checkpoint;
     if (!ok[i]) editedSegment(judge, entry, line);
-    line += entry.parsed!.checkpoint.seg_lines;
+    else if (verified) judge.verified(c.seg_lines);
+    line += c.seg_lines;
   });
 }
 
@@ -182,6 +205,7 @@ async function splitRegion(
     const pair = paired.get(i);
     if (own === undefined) {
       if (!ok[i]) editedSegment(judge, entry, firstLine + at);
+      else judge.verified(tags.length);
     } else if (pair !== undefined) {
       if (!pair.swapped) reportChange(judge, own, [entry], firstLine + at); // no tags given: not paired later
       else if (pair.with > i) {

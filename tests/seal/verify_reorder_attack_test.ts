@@ -47,6 +47,43 @@ describe("verifyAuditTrail against tag-keeping forgeries", () => {
     const { findings } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
     assert.ok(covered(findings, 2), `forged line 2 reported only as reordered:\n${show(findings)}`);
   });
+
+  it("reports a forged line that shares its segment with an inserted one (seal file and in band)", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [5, 5, 5, 5, 5]);
+    const lines = dataLines(trail);
+    // Segment 1 (lines 6-10): a line inserted after line 6, and line 8 (data line 9) forged to keep its tag.
+    const data = [...lines];
+    data[7] = forgeKeepingTag(lines[7]!);
+    data.splice(6, 0, eventLine(500));
+    const sidecar = await verify(data, { keys: key.verify, seal: trail.checkpoints });
+    assert.ok(covered(sidecar.findings, 7) && covered(sidecar.findings, 9), show(sidecar.findings));
+    const laidOut = [
+      ...data.slice(0, 5),
+      trail.checkpoints[0]!,
+      ...data.slice(5, 11),
+      trail.checkpoints[1]!,
+      ...data.slice(11, 16),
+      trail.checkpoints[2]!,
+      ...data.slice(16, 21),
+      trail.checkpoints[3]!,
+      ...data.slice(21),
+      trail.checkpoints[4]!,
+    ];
+    const inBandResult = await verify(laidOut, { keys: key.verify });
+    // In band, data line 7 is line 8 of the file (checkpoint 0's line comes first), data line 9 is line 10.
+    assert.ok(covered(inBandResult.findings, 8) && covered(inBandResult.findings, 10), show(inBandResult.findings));
+  });
+
+  it("counts the segments of a damaged region that match their SHA-256 as verified", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [5, 5, 5, 5, 5]);
+    const data = dataLines(trail);
+    [data[1], data[3]] = [data[3]!, data[1]!]; // a swap inside segment 0
+    data[21] = edit(data[21]!); // an edit in segment 4
+    const { findings, summary } = await verify(data, { keys: key.verify, seal: trail.checkpoints });
+    assert.deepEqual([summary.segments, summary.verifiedLines], [3, 15], show(findings));
+  });
 });
 
 describe("verifyAuditTrail tells findings in the data's order", () => {
