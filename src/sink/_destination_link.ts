@@ -138,12 +138,13 @@ export class DestinationLink {
    * report) what it holds and, when `closing`, to be aborted; what it still
    * has not reported then counts as failed. With `inFlight`, lines already
    * on their way (a plain stream's write under way) may still be reported
-   * within the grace. Never rejects.
+   * within the grace, after `first` settles (within the grace too). Never rejects.
    */
-  async giveUp(signal: AbortSignal, closing: boolean, inFlight = false): Promise<void> {
+  async giveUp(signal: AbortSignal, closing: boolean, inFlight = false, first?: Promise<unknown>): Promise<void> {
     const grace = gracePeriod(DEADLINE_GRACE_MS);
     this.deliveries.failReason = "deadline"; // what the destination gives up now, it gives up for the deadline
     try {
+      if (first !== undefined) await grace.wait(first);
       await grace.wait(this.#flushed(signal));
       if (inFlight) await grace.wait(this.#flushed(undefined));
       if (closing) await this.#release(grace, signal);

@@ -262,6 +262,11 @@ export class Sealing implements SettleObserver {
     this.#position++;
   }
 
+  /** Settles once every checkpoint made so far was handed on (in band: its line handed to the destination). */
+  handedOn(): Promise<void> {
+    return this.#chain;
+  }
+
   /**
    * Seals what is pending (after the sink settled every line written), and
    * waits until every checkpoint made was handed on and the seal stream took

@@ -493,8 +493,10 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       // The last checkpoint line goes through the destination: seal what the grace lets settle (lines
       // under way included) before the destination is given up, so that the line can still reach it.
       // Lines not yet under way no longer go out (after the last checkpoint, nothing would cover them).
+      // A checkpoint being made goes out first, so that giving up settles its line too: a line still unsettled
+      // would hold back the last checkpoint until after the close.
       this.#destination.stop(reasonOf(signal));
-      await this.#destination.giveUp(signal, false, true);
+      await this.#destination.giveUp(signal, false, true, sealing.handedOn());
       await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
       if (closing) await this.#destination.abandon(signal);
       return;
