@@ -1,3 +1,4 @@
+import { WriteCount } from "./_write_count.ts";
 import { countLines } from "../_bytes.ts";
 import { untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
@@ -153,50 +154,25 @@ export function toAuditDestination(
   const writer = writerOf(stream, "the destination");
   const own = (stream as { flush?: unknown }).flush;
   const ownFlush = typeof own === "function" ? (): unknown => own.call(stream) : undefined;
-  // Writes are counted as the stream takes them (its size function runs at each write() call) and again as each
-  // one is reported, so that flush() waits for every write made before it, also those queued behind the one in
-  // progress, and not for later ones (a steady flow of writes would otherwise keep it waiting).
-  let taken = 0;
-  let done = 0;
-  let ended = false;
-  let waiting: { readonly until: number; readonly wake: () => void }[] = [];
-  const settle = (): void => {
-    const ready = waiting.filter((w) => ended || done >= w.until);
-    if (ready.length === 0) return;
-    waiting = waiting.filter((w) => !ready.includes(w));
-    for (const w of ready) w.wake();
-  };
+  const writes = new WriteCount();
   const destination = new WritableStream<Uint8Array>({
     async write(chunk) {
       try {
         await writer.write(chunk);
         report?.delivered(countLines(chunk));
       } catch (error) {
-        ended = true; // the stream errors: the writes queued behind this one are dropped, never reported here
+        writes.end(); // the stream errors: the writes queued behind this one are dropped, never reported here
         throw error;
       } finally {
-        done++;
-        settle();
+        writes.done();
       }
     },
     close: () => (preventClose ? writer.releaseLock() : writer.close()),
     abort: (reason) => {
-      ended = true;
-      settle();
+      writes.end();
       return preventClose ? writer.releaseLock() : writer.abort(reason);
     },
-  }, {
-    highWaterMark: 1,
-    size: () => {
-      taken++;
-      return 1;
-    },
-  });
-  const allWritten = (): Promise<void> => {
-    const until = taken;
-    if (ended || done >= until) return Promise.resolve();
-    return new Promise<void>((wake) => waiting.push({ until, wake }));
-  };
+  }, writes.strategy);
   return Object.assign(destination, {
     attach(next: DeliveryReport): void {
       report = next;
@@ -204,7 +180,7 @@ export function toAuditDestination(
     // Waits until every write made before the call was reported, then for the stream's own flush (a deadline
     // stops either wait).
     flush(signal?: AbortSignal): Promise<void> {
-      const written = allWritten();
+      const written = writes.allDone();
       return untilAborted(ownFlush === undefined ? written : written.then(ownFlush), signal);
     },
   });

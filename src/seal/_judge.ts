@@ -319,13 +319,10 @@ export class Judge {
    */
   take(): AuditTrailFinding[] {
     while (this.#edits.length > 0 && this.#queue.length > MAX_HELD) this.#settleEdit();
-    const queue = this.#queue.sort((a, b) => a.number - b.number);
     const waiting = this.#edits[0]?.number ?? Infinity; // edits are held in the order found
-    let n = 0;
-    while (n < queue.length && queue[n]!.number < waiting) n++;
-    this.#queue = queue.slice(n);
-    return queue.slice(0, n).sort((a, b) => a.finding.line - b.finding.line || a.number - b.number)
-      .map((entry) => entry.finding);
+    const ready = this.#queue.filter((entry) => entry.number < waiting);
+    this.#queue = this.#queue.filter((entry) => entry.number >= waiting);
+    return ready.sort((a, b) => a.finding.line - b.finding.line || a.number - b.number).map((entry) => entry.finding);
   }
 
   /** Ends the verification: settles held findings and returns the last ones. */

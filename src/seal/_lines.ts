@@ -1,6 +1,7 @@
 // Splits a segment's bytes into lines and computes what checkpoints hold per
 // line: tags, 16-byte digests, and the `ts` of the first and last line.
-import { encodeValueBytes, lineTag } from "./_encoding.ts";
+import { concatBytes } from "../_bytes.ts";
+import { encodeValueBytes, lineTag, sha256Hex } from "./_encoding.ts";
 import { hashCore } from "./_hash_core.ts";
 
 const LF = 0x0a;
@@ -73,4 +74,26 @@ export function lineTs(bytes: Uint8Array, start: number, end: number): string {
 /** SHA-256 of each line, cut to 16 bytes, concatenated (the sealer's own code). */
 export function lineDigests(bytes: Uint8Array<ArrayBuffer>, lines: Lines): Promise<Uint8Array<ArrayBuffer>> {
   return core.digestLines(bytes, lines.count, lines.ends, lines.starts);
+}
+
+/** Data lines: their bytes, where each starts, and where its newline is (or the bytes end). */
+export interface LineBytes {
+  readonly bytes: Uint8Array<ArrayBuffer>;
+  readonly starts: Uint32Array;
+  readonly ends: Uint32Array;
+}
+
+/**
+ * SHA-256 of `count` lines from line `from`, newlines included; with
+ * `order`, the lines at `order[from]`, `order[from + 1]`, … instead (line
+ * indices, a copy made of them).
+ */
+export function hashLines(lines: LineBytes, from: number, count: number, order?: Uint32Array): Promise<string> {
+  const { bytes, starts, ends } = lines;
+  const endOf = (i: number): number => Math.min(ends[i]! + 1, bytes.length);
+  if (count === 0) return sha256Hex(bytes.subarray(0, 0));
+  if (order === undefined) return sha256Hex(bytes.subarray(starts[from]!, endOf(from + count - 1)));
+  const parts: Uint8Array[] = [];
+  for (let p = from; p < from + count; p++) parts.push(bytes.subarray(starts[order[p]!]!, endOf(order[p]!)));
+  return sha256Hex(concatBytes(parts) as Uint8Array<ArrayBuffer>);
 }

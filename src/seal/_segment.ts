@@ -4,7 +4,7 @@ import { concatBytes } from "../_bytes.ts";
 import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
-import { lineDigests, type Lines, splitLines } from "./_lines.ts";
+import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
 
 /** Data lines gathered for one checkpoint. */
 export interface Segment {
@@ -87,13 +87,6 @@ export async function lossyMatch(
   return at === lines.count;
 }
 
-/** Data lines: their bytes, where each starts, and where its newline is (or the bytes end). */
-export interface LineBytes {
-  readonly bytes: Uint8Array;
-  readonly starts: Uint32Array;
-  readonly ends: Uint32Array;
-}
-
 /**
  * Compares data tags with the tags of the trusted entries they stand for, and
  * reports the difference. Tags are 32 bits, which a forger can keep while
@@ -117,14 +110,13 @@ export async function compareRegion(
     change = { ...change, kind: "edited" };
   }
   if (change !== undefined && change.kind === "edited" && entries.length > 1 && data.length === sealed.length) {
-    // As many lines as sealed, edited in more than one segment: each segment's own change (a line swapped
-    // between two segments is then one edit in each, which the judge pairs up).
-    return splitRegion(judge, entries, data, firstLine, lines);
+    // As many lines as sealed, edited in more than one segment: each segment's own change.
+    return segmentBySegment(judge, parts(entries, data), data, firstLine, lines);
   }
   if (change?.kind === "inserted") {
     // Without the inserted lines, the rest must be what was sealed: a line forged to keep its tag would hide there.
-    const extra = change.dataTo - change.dataFrom;
-    const order = new Uint32Array(sealed.length).map((_, p) => (p < change!.dataFrom ? p : p + extra));
+    const { dataFrom, dataTo } = change;
+    const order = new Uint32Array(sealed.length).map((_, p) => (p < dataFrom ? p : p + dataTo - dataFrom));
     const ok = await segmentsMatch(entries, lines, order);
     reportChange(judge, change, entries, firstLine);
     return reportSegments(judge, entries, firstLine, ok, false);
@@ -133,7 +125,7 @@ export async function compareRegion(
     const tags = { data: data[change.dataFrom]!, sealed: sealed[change.sealedFrom]! };
     return reportChange(judge, change, entries, firstLine, tags);
   }
-  reportSegments(judge, entries, firstLine, await segmentsMatch(entries, lines, undefined), true);
+  reportSegments(judge, entries, firstLine, await segmentsMatch(entries, lines), true);
 }
 
 /**
@@ -156,72 +148,70 @@ function reportSegments(
   });
 }
 
-/** compareRegion, segment by segment, for data lines that stand one for one for the sealed ones. */
-async function splitRegion(
+/** A segment of a region whose data lines stand one for one for the sealed ones. */
+interface Part {
+  readonly entry: Entry;
+  /** Where its lines start in the region. */
+  readonly at: number;
+  readonly tags: Uint32Array;
+  /** How its data lines differ from its sealed ones, by tags. */
+  readonly own: Change | undefined;
+}
+
+function parts(entries: readonly Entry[], data: Uint32Array): Part[] {
+  let at = 0;
+  return entries.map((entry) => {
+    const tags = entry.parsed!.tags;
+    const part = { entry, at, tags, own: compareTags(tags, data.subarray(at, at + tags.length)) };
+    at += tags.length;
+    return part;
+  });
+}
+
+/** Where a part's one-line edit is in the region, if that is its change. */
+function oneLineEdit(part: Part): number | undefined {
+  const own = part.own;
+  return own?.kind === "edited" && own.dataTo - own.dataFrom === 1 && own.sealedTo - own.sealedFrom === 1
+    ? part.at + own.dataFrom
+    : undefined;
+}
+
+/**
+ * compareRegion, segment by segment. One-line edits in two segments that
+ * mirror each other are a swap if, put back, both segments match their
+ * SHA-256 (a line forged to keep its tag does not); else two edits, which the
+ * judge does not pair by tags later.
+ */
+async function segmentBySegment(
   judge: Judge,
-  entries: readonly Entry[],
+  region: readonly Part[],
   data: Uint32Array,
   firstLine: number,
   lines: LineBytes,
 ): Promise<void> {
-  const owns: (Change | undefined)[] = [];
-  let at = 0;
-  for (const entry of entries) {
-    const tags = entry.parsed!.tags;
-    owns.push(compareTags(tags, data.subarray(at, at + tags.length)));
-    at += tags.length;
+  const pairs = new Map<Part, { readonly other: Part; readonly swapped: boolean }>();
+  const edits = region.filter((part) => oneLineEdit(part) !== undefined);
+  for (const [i, first] of edits.entries()) {
+    if (pairs.has(first)) continue;
+    const a = oneLineEdit(first)!;
+    const second = edits.slice(i + 1).find((part) => {
+      const b = oneLineEdit(part)!;
+      return !pairs.has(part) && data[a] === sealedAt(part, b) && data[b] === sealedAt(first, a);
+    });
+    if (second === undefined) continue;
+    const b = oneLineEdit(second)!;
+    const order = new Uint32Array(data.length).map((_, p) => (p === a ? b : p === b ? a : p));
+    const swapped = await partMatches(first, lines, order) && await partMatches(second, lines, order);
+    pairs.set(first, { other: second, swapped }).set(second, { other: first, swapped });
   }
-  const ok = await segmentsMatch(entries, lines, undefined);
-  const starts = entries.map((_, i) => entries.slice(0, i).reduce((n, e) => n + e.parsed!.tags.length, 0));
-  // One-line edits in two segments that mirror each other: a swap, if the two lines put back make both
-  // segments hash to their SHA-256 (a line forged to keep its tag does not); else two edits, not paired later.
-  const single = (i: number): number | undefined => {
-    const own = owns[i];
-    return own?.kind === "edited" && own.dataTo - own.dataFrom === 1 && own.sealedTo - own.sealedFrom === 1
-      ? starts[i]! + own.dataFrom
-      : undefined;
-  };
-  const paired = new Map<number, { with: number; swapped: boolean }>();
-  for (let i = 0; i < entries.length; i++) {
-    const a = single(i);
-    if (a === undefined || paired.has(i)) continue;
-    for (let j = i + 1; j < entries.length; j++) {
-      const b = single(j);
-      if (b === undefined || paired.has(j) || data[a] !== sealed(j, b) || data[b] !== sealed(i, a)) continue;
-      const order = new Uint32Array(data.length).map((_, p) => (p === a ? b : p === b ? a : p));
-      const both = await segmentsMatch(entries, lines, order);
-      const swapped = both[i]! && both[j]!;
-      paired.set(i, { with: j, swapped }).set(j, { with: i, swapped });
-      break;
-    }
-  }
-  function sealed(i: number, at: number): number {
-    return entries[i]!.parsed!.tags[at - starts[i]!]!;
-  }
-  for (const [i, entry] of entries.entries()) {
-    const at = starts[i]!;
-    const tags = entry.parsed!.tags;
-    let own = owns[i];
-    const pair = paired.get(i);
+  for (const part of region) {
+    const { entry, at, tags } = part;
+    let own = part.own;
+    const pair = pairs.get(part);
     if (own === undefined) {
-      if (!ok[i]) editedSegment(judge, entry, firstLine + at);
-      else judge.verified(tags.length);
-    } else if (pair !== undefined) {
-      if (!pair.swapped) reportChange(judge, own, [entry], firstLine + at); // no tags given: not paired later
-      else if (pair.with > i) {
-        const b = single(pair.with)!;
-        const other = entries[pair.with]!;
-        reportSwap(
-          judge,
-          entry,
-          own.dataFrom,
-          firstLine + at + own.dataFrom,
-          other,
-          b - starts[pair.with]!,
-          firstLine + b,
-        );
-      }
-    } else {
+      if (await partMatches(part, lines)) judge.verified(tags.length);
+      else editedSegment(judge, entry, firstLine + at);
+    } else if (pair === undefined) {
       const mine = { bytes: lines.bytes, starts: lines.starts.subarray(at), ends: lines.ends.subarray(at) };
       if (own.kind === "reordered" && !await inSealedOrder([entry], tags, data.subarray(at), mine, own)) {
         own = { ...own, kind: "edited" };
@@ -230,37 +220,38 @@ async function splitRegion(
         data: data[at + own.dataFrom]!,
         sealed: tags[own.sealedFrom]!,
       });
-    }
+    } else if (!pair.swapped) reportChange(judge, own, [entry], firstLine + at); // no tags: not paired later
+    else if (pair.other.at > at) reportSwap(judge, part, pair.other, firstLine);
   }
 }
 
-/**
- * Reports two lines of two segments as swapped, as their SHA-256 proved: data
- * line `lineA`, the `a`-th of `first`'s segment, holds what was sealed as
- * `second`'s `b`-th line (data line `lineB`), and the reverse.
- */
-function reportSwap(
-  judge: Judge,
-  first: Entry,
-  a: number,
-  lineA: number,
-  second: Entry,
-  b: number,
-  lineB: number,
-): void {
-  const c = first.parsed!.checkpoint;
-  const d = second.parsed!.checkpoint;
-  const sealedA = c.lines - c.seg_lines + 1 + a;
-  const sealedB = d.lines - d.seg_lines + 1 + b;
+/** The tag sealed at `at` (a position in the region) of `part`'s segment. */
+function sealedAt(part: Part, at: number): number {
+  return part.tags[at - part.at]!;
+}
+
+/** Whether `part`'s data lines (in `order`: data line indices by sealed position) hash to its segment's SHA-256. */
+async function partMatches(part: Part, lines: LineBytes, order?: Uint32Array): Promise<boolean> {
+  const c = part.entry.parsed!.checkpoint;
+  return await hashLines(lines, part.at, c.seg_lines, order) === c.seg_sha256;
+}
+
+/** Reports the one-line edits of `first` and `second` as the swap their segments' SHA-256 proved. */
+function reportSwap(judge: Judge, first: Part, second: Part, firstLine: number): void {
+  const [a, b] = [oneLineEdit(first)!, oneLineEdit(second)!];
+  const c = first.entry.parsed!.checkpoint;
+  const d = second.entry.parsed!.checkpoint;
+  const sealedA = c.lines - c.seg_lines + 1 + a - first.at;
+  const sealedB = d.lines - d.seg_lines + 1 + b - second.at;
   judge.emit({
     kind: "reordered",
-    line: lineA,
-    lastLine: lineB,
+    line: firstLine + a,
+    lastLine: firstLine + b,
     count: 2,
     sealedLines: [sealedA, sealedB],
     seq: [c.seq, d.seq],
-    message: `lines ${lineA} and ${lineB} are swapped (sealed lines ${sealedA} and ${sealedB}, checkpoints ${c.seq} ` +
-      `and ${d.seq})`,
+    message: `lines ${firstLine + a} and ${firstLine + b} are swapped (sealed lines ${sealedA} and ${sealedB}, ` +
+      `checkpoints ${c.seq} and ${d.seq})`,
   });
 }
 
@@ -294,35 +285,15 @@ async function inSealedOrder(
  * region's start, one entry after another, in `order` (data line indices by
  * sealed position; `undefined`: as they stand).
  */
-async function segmentsMatch(
-  entries: readonly Entry[],
-  lines: LineBytes,
-  order: Uint32Array | undefined,
-): Promise<boolean[]> {
+async function segmentsMatch(entries: readonly Entry[], lines: LineBytes, order?: Uint32Array): Promise<boolean[]> {
   const ok: boolean[] = [];
   let at = 0;
   for (const entry of entries) {
     const c = entry.parsed!.checkpoint;
-    ok.push(await sha256Hex(linesBytes(lines, at, c.seg_lines, order)) === c.seg_sha256);
+    ok.push(await hashLines(lines, at, c.seg_lines, order) === c.seg_sha256);
     at += c.seg_lines;
   }
   return ok;
-}
-
-/** The bytes of `count` data lines from sealed position `from`, newlines included (a copy only when reordered). */
-function linesBytes(
-  lines: LineBytes,
-  from: number,
-  count: number,
-  order: Uint32Array | undefined,
-): Uint8Array<ArrayBuffer> {
-  const { bytes, starts, ends } = lines;
-  const endOf = (i: number): number => Math.min(ends[i]! + 1, bytes.length);
-  if (count === 0) return new Uint8Array(0);
-  if (order === undefined) return bytes.slice(starts[from]!, endOf(from + count - 1));
-  const parts: Uint8Array[] = [];
-  for (let p = from; p < from + count; p++) parts.push(bytes.subarray(starts[order[p]!]!, endOf(order[p]!)));
-  return concatBytes(parts) as Uint8Array<ArrayBuffer>;
 }
 
 /** Reports a segment's lines, from data line `line`, as edited: their tags agree, their SHA-256 does not. */

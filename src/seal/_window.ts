@@ -2,8 +2,7 @@
 // where expected: its lines, and where a sealed segment lies within them.
 import type { ByteSource } from "./_byte_source.ts";
 import type { ParsedCheckpoint } from "./_checkpoint.ts";
-import { sha256Hex } from "./_encoding.ts";
-import { type Lines, splitLines } from "./_lines.ts";
+import { hashLines, type Lines, splitLines } from "./_lines.ts";
 
 /** Data read ahead: its lines, and whether it is all that is left. */
 export interface Window {
@@ -27,17 +26,11 @@ export async function readWindow(data: ByteSource, size: number): Promise<Window
 export async function findSegment(w: Window, parsed: ParsedCheckpoint, from: number): Promise<number> {
   const { tags } = parsed;
   if (tags.length === 0) return -1;
+  const lines = { bytes: w.bytes, starts: w.all.starts, ends: w.all.ends };
   for (let s = from; s + tags.length <= w.n; s++) {
     let k = 0;
     while (k < tags.length && w.all.tags[s + k] === tags[k]) k++;
-    if (k === tags.length && await hashLines(w, s, tags.length) === parsed.checkpoint.seg_sha256) return s;
+    if (k === tags.length && await hashLines(lines, s, tags.length) === parsed.checkpoint.seg_sha256) return s;
   }
   return -1;
-}
-
-/** SHA-256 of `count` lines of the window from line `from`, newlines included. */
-export function hashLines(w: Window, from: number, count: number): Promise<string> {
-  const start = count === 0 ? 0 : w.all.starts[from]!;
-  const end = count === 0 ? 0 : Math.min(w.all.ends[from + count - 1]! + 1, w.bytes.length);
-  return sha256Hex(w.bytes.subarray(start, end));
 }

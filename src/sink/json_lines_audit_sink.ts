@@ -122,11 +122,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #sealInvalid: (() => void) | undefined;
   #closing = false;
   #finished = false;
-  #closed: Promise<void> | undefined;
-  #resolveClosed: () => void = () => {};
   /** Settles once the sink finished closing: every event is settled then, so a flush still waiting is done too. */
-  readonly #finishedAll: Promise<void>;
-  #resolveFinished: () => void = () => {};
+  readonly #closed: Promise<void>;
+  #resolveClosed: () => void = () => {};
   #inFallback = false;
   #accepted = 0;
   /** `onCall`s so far, and how deep they are nested (from the getters of an event being encoded). */
@@ -154,7 +152,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    *   negative.
    */
   constructor(destination: WritableStream<Uint8Array>, options: JsonLinesAuditSinkOptions = {}) {
-    this.#finishedAll = new Promise((resolve) => (this.#resolveFinished = resolve));
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const settings = readSinkOptions(options, {
       capacity: DEFAULT_AUDIT_QUEUE_CAPACITY,
       maxQueueBytes: DEFAULT_AUDIT_QUEUE_BYTES,
@@ -396,9 +394,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closed === undefined) {
+    if (!this.#closing) {
       this.#closing = true;
-      this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
       this.#queue.admitAll(); // record() callers still waiting now see a closed sink: their events count as drops
       void this.#close(signal);
     } else if (this.#finished) this.#summarize(); // drops recorded after close() are told now
@@ -430,7 +427,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   };
 
   async #flush(signal: AbortSignal | undefined): Promise<void> {
-    await untilAborted(Promise.race([this.#flushSteps(signal), this.#finishedAll]), signal);
+    await untilAborted(Promise.race([this.#flushSteps(signal), this.#closed]), signal);
     if (signal?.aborted) await this.#cut(signal, false);
     this.#summarize();
   }
@@ -470,7 +467,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   }
 
   async #closeBy(signal: AbortSignal): Promise<void> {
-    await untilAborted(this.#closed!, signal);
+    await untilAborted(this.#closed, signal);
     if (!signal.aborted || this.#finished) return;
     await this.#cut(signal, true);
     this.#finish();
@@ -481,7 +478,6 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     this.#finished = true;
     this.#summarize();
     this.#resolveClosed();
-    this.#resolveFinished();
   }
 
   /** A deadline passed: what is still queued or undelivered counts as failed. */

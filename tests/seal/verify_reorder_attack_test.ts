@@ -20,16 +20,21 @@ function covered(findings: readonly AuditTrailFinding[], line: number): boolean 
   return findings.some((f) => !SILENT.has(f.kind) && f.line <= line && line <= f.lastLine);
 }
 
-/** The data lines of a trail sealed in band, from (changed) data lines laid out in the trail's segments. */
-function inBand(lines: readonly string[], segments: readonly (readonly string[])[], checkpoints: readonly string[]) {
+/**
+ * The lines of a trail sealed in band, from (changed) data lines: `sizes[i]`
+ * data lines, then checkpoint `i` (sizes: the trail's segments', or as a change left them).
+ */
+function inBand(lines: readonly string[], sizes: readonly number[], checkpoints: readonly string[]): string[] {
   const out: string[] = [];
   let at = 0;
-  segments.forEach((segment, i) => {
-    out.push(...lines.slice(at, at + segment.length), checkpoints[i]!);
-    at += segment.length;
+  sizes.forEach((size, i) => {
+    out.push(...lines.slice(at, at + size), checkpoints[i]!);
+    at += size;
   });
   return out;
 }
+
+const sizesOf = (trail: { segments: readonly (readonly string[])[] }): number[] => trail.segments.map((s) => s.length);
 
 const edit = (line: string): string => line.replace('"warm"', '"cold"');
 
@@ -58,18 +63,7 @@ describe("verifyAuditTrail against tag-keeping forgeries", () => {
     data.splice(6, 0, eventLine(500));
     const sidecar = await verify(data, { keys: key.verify, seal: trail.checkpoints });
     assert.ok(covered(sidecar.findings, 7) && covered(sidecar.findings, 9), show(sidecar.findings));
-    const laidOut = [
-      ...data.slice(0, 5),
-      trail.checkpoints[0]!,
-      ...data.slice(5, 11),
-      trail.checkpoints[1]!,
-      ...data.slice(11, 16),
-      trail.checkpoints[2]!,
-      ...data.slice(16, 21),
-      trail.checkpoints[3]!,
-      ...data.slice(21),
-      trail.checkpoints[4]!,
-    ];
+    const laidOut = inBand(data, [5, 6, 5, 5, 5], trail.checkpoints); // segment 1 holds the inserted line
     const inBandResult = await verify(laidOut, { keys: key.verify });
     // In band, data line 7 is line 8 of the file (checkpoint 0's line comes first), data line 9 is line 10.
     assert.ok(covered(inBandResult.findings, 8) && covered(inBandResult.findings, 10), show(inBandResult.findings));
@@ -113,7 +107,7 @@ describe("verifyAuditTrail tells findings in the data's order", () => {
     data[8] = edit(data[8]!); // line 9, in segment 1 (lines 6-10), whose checkpoint declares a gap at line 6
     for (const inBandMode of [false, true]) {
       const { findings } = inBandMode
-        ? await verify(inBand(data, trail.segments, trail.checkpoints), { keys: key.verify })
+        ? await verify(inBand(data, sizesOf(trail), trail.checkpoints), { keys: key.verify })
         : await verify(data, { keys: key.verify, seal: trail.checkpoints });
       assert.deepEqual(lines(findings), sorted(lines(findings)), `in band: ${inBandMode}\n${show(findings)}`);
     }

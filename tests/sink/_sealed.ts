@@ -1,6 +1,7 @@
 // Test doubles for the sealing tests: a destination that settles its lines in
 // order (as a file or fetchDestination with maxInFlight: 1 does) but loses
 // some on cue, keeping only the lines that arrived; and a memory seal stream.
+import { WriteCount } from "../../src/destination/_write_count.ts";
 import type { AuditDestination, DeliveryReport } from "../../mod.ts";
 import { tick } from "../_helpers/events.ts";
 
@@ -32,6 +33,8 @@ export class OrderedDestination {
   #report: DeliveryReport | undefined;
   #reports: Promise<void> = Promise.resolve();
   #held: (() => void)[] = [];
+  /** Writes taken and reported: a flush waits for every write taken before it, also those queued behind one. */
+  readonly #writes = new WriteCount();
 
   /**
    * @param plan What becomes of each write's lines.
@@ -42,47 +45,27 @@ export class OrderedDestination {
     stalled?: Promise<void>,
   ) {
     let writes = 0;
-    // Writes taken (counted by the size function, at each write() call) and writes that queued their report: a
-    // flush waits for every write taken before it, also those queued behind the one under way.
-    let taken = 0;
-    let queued = 0;
-    let waiting: { until: number; wake: () => void }[] = [];
-    this.#allQueued = (): Promise<void> => {
-      const until = taken;
-      return queued >= until ? Promise.resolve() : new Promise((wake) => waiting.push({ until, wake }));
-    };
     const stream = new WritableStream<Uint8Array>({
       write: async (chunk) => {
         try {
           await this.#write(chunk, stalled, plan, writes++);
         } finally {
-          queued++;
-          const ready = waiting.filter((w) => queued >= w.until);
-          waiting = waiting.filter((w) => queued < w.until);
-          for (const w of ready) w.wake();
+          this.#writes.done();
         }
       },
-    }, {
-      highWaterMark: 1,
-      size: () => {
-        taken++;
-        return 1;
-      },
-    });
+    }, this.#writes.strategy);
     this.destination = Object.assign(stream, {
       attach: (report: DeliveryReport): void => {
         this.#report = report;
       },
       flush: async (): Promise<void> => {
         for (const release of this.#held.splice(0)) release();
-        await this.#allQueued();
+        await this.#writes.allDone();
         for (const release of this.#held.splice(0)) release();
         await this.#reports;
       },
     });
   }
-
-  readonly #allQueued: () => Promise<void>;
 
   /** One write: what becomes of its lines, by the plan, reported in order. */
   async #write(
