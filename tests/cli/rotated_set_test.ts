@@ -177,6 +177,18 @@ describe("rotated sets: stats, validate and tail", () => {
     assert.match(result.stderr, /2 files: 1 of 5 lines invalid/);
   });
 
+  it("a name a glob or a folder finds that cannot be looked at (a link loop) is an error naming it, not left out", async () => {
+    const logs = folder("link-loop");
+    writeFileSync(join(logs, "a.jsonl"), "");
+    symlinkSync("b.jsonl", join(logs, "b.jsonl")); // a link to itself
+    for (const arg of [join(logs, "*.jsonl"), logs]) {
+      const result = await audit(["validate", arg]);
+      assert.equal(result.status, 2, `${arg}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /^audit: cannot read .*b\.jsonl: /);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    }
+  });
+
   it("never prints the control characters of a name found in a folder", async () => {
     const logs = folder("hostile-names");
     const name = `audit.${T1}.w1.jsonl`.replace("audit", "a\u001b]0;pwned\u0007\u202eb");
