@@ -72,7 +72,16 @@ export async function tail(
   // While following, lines that arrive are shown promptly rather than when 64 KiB have gathered.
   const timer = follow ? setInterval(() => stdout.flush().catch(() => stop.abort()), 100) : undefined;
 
-  /** The matching events of a file read once, or (with `count`) the last `count` of them. */
+  /** Prints the matching events of a file read once, as they are read. */
+  const printOnce = async (input: Input, file: File) => {
+    const events = readCallEvents(input.chunks({ follow: false, signal }), { onInvalid: invalid(file, 0) });
+    for await (const event of readErrors(file, events)) {
+      const text = show(event);
+      if (text !== undefined) await stdout.write(text);
+    }
+  };
+
+  /** The last `count` matching events of a file read once. */
   const readOnce = async (input: Input, file: File, count: number, whole: boolean) => {
     const kept: string[] = []; // a ring: once full, `oldest` is where the next one goes
     let oldest = 0;
@@ -114,7 +123,7 @@ export async function tail(
         if (opened === undefined) continue;
         const { input, file } = opened;
         try {
-          for (const text of (await readOnce(input, file, Infinity, false)).texts) await stdout.write(text);
+          await printOnce(input, file);
         } finally {
           await input.close();
         }

@@ -95,3 +95,30 @@ describe("audit tail's reports", () => {
     assert.match(written[1]!, /^audit: <stdin>:4: /);
   });
 });
+
+describe("audit tail's output", () => {
+  it("audit tail without -n prints events as it reads them, holding none of a file's events until its end", async () => {
+    const chunk = new TextEncoder().encode(Array.from({ length: 1000 }, (_, i) => line(i) + "\n").join(""));
+    let printed = 0;
+    let printedBeforeEnd: number | undefined;
+    let pulls = 0;
+    const status = await main(["tail"], {
+      // Two chunks, each given only when asked for (highWaterMark 0): the second is asked for
+      // once the events of the first were handled.
+      stdin: () =>
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (pulls++ === 0) return controller.enqueue(chunk.slice());
+            printedBeforeEnd = printed;
+            controller.close();
+          },
+        }, { highWaterMark: 0 }),
+      stdout: (text) => Promise.resolve(void (printed += text.length)),
+      stderr: () => Promise.resolve(),
+    });
+    assert.equal(status, 0);
+    assert.equal(printed, chunk.length, "every event printed, byte for byte");
+    // Output goes out in writes of at least 64 KiB: most of the ~300 KB is out before the input ends.
+    assert.ok(printedBeforeEnd! >= chunk.length - 64 * 1024, `${printedBeforeEnd} of ${chunk.length}`);
+  });
+});
