@@ -2,7 +2,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { main } from "../../src/cli/main.ts";
-import { jsonForTerminal } from "../../src/cli/_format.ts";
+import { jsonForTerminal, terminalSafe } from "../../src/cli/_format.ts";
 import { IoError } from "../../src/runtime/io_error.ts";
 import { line } from "./_cli.ts";
 
@@ -65,6 +65,14 @@ describe("audit output on a terminal", () => {
     assert.match(text, /^audit: cannot read /);
     // deno-lint-ignore no-control-regex -- looking for control characters is the point
     assert.ok(!/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/.test(text), JSON.stringify(text));
+  });
+
+  it("terminalSafe escapes every bidi formatting character, the Arabic letter mark U+061C too", () => {
+    // Unicode's bidi controls (UAX #9): ALM, LRM, RLM, the embeddings and overrides, the isolates.
+    const controls = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069";
+    const safe = terminalSafe(`fs.read${controls}`);
+    assert.ok(!/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(safe), JSON.stringify(safe));
+    assert.match(safe, /^fs\.read\\u061c\\u200e/);
   });
 
   it("jsonForTerminal escapes what a terminal acts on and reads back as the same JSON value", () => {
