@@ -10,7 +10,7 @@ import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
 import { formatInvalid, formatPretty, jsonForTerminal } from "./_format.ts";
 import { HELP_TAIL } from "./_help.ts";
 import type { Input } from "./_input.ts";
-import { display, help, type InputIo, open, type Output, readErrors } from "./_io.ts";
+import { display, help, type InputIo, open, type Output, paced, readErrors } from "./_io.ts";
 import { type DataFile, expandArgs, STDIN } from "./_rotated_set.ts";
 
 /** What `tail` reads from and listens to. */
@@ -61,8 +61,13 @@ export async function tail(
     const line = encodeCallEvent(event);
     return (toTerminal ? jsonForTerminal(line) : line) + "\n";
   };
+  // Reports wait for the end of their chunk, then go out before the next chunk is read (see paced).
+  const reports: string[] = [];
   const invalid = (file: File, offset: number) => (error: InvalidLineError): void =>
-    void stderr(`audit: ${formatInvalid(display(file), error, offset)}\n`).catch(() => {});
+    void reports.push(`audit: ${formatInvalid(display(file), error, offset)}\n`);
+  const tell = async (): Promise<void> => {
+    if (reports.length > 0) await stderr(reports.splice(0).join("")).catch(() => {});
+  };
 
   const stop = new AbortController();
   const { signal } = stop;
@@ -74,10 +79,16 @@ export async function tail(
 
   /** Prints the matching events of a file read once, as they are read. */
   const printOnce = async (input: Input, file: File) => {
-    const events = readCallEvents(input.chunks({ follow: false, signal }), { onInvalid: invalid(file, 0) });
-    for await (const event of readErrors(file, events)) {
-      const text = show(event);
-      if (text !== undefined) await stdout.write(text);
+    const events = readCallEvents(paced(input.chunks({ follow: false, signal }), tell), {
+      onInvalid: invalid(file, 0),
+    });
+    try {
+      for await (const event of readErrors(file, events)) {
+        const text = show(event);
+        if (text !== undefined) await stdout.write(text);
+      }
+    } finally {
+      await tell();
     }
   };
 
@@ -85,17 +96,21 @@ export async function tail(
   const readOnce = async (input: Input, file: File, count: number, whole: boolean) => {
     const kept: string[] = []; // a ring: once full, `oldest` is where the next one goes
     let oldest = 0;
-    const events = readCallEvents(input.chunks({ follow: false, wholeLines: whole, signal }), {
+    const events = readCallEvents(paced(input.chunks({ follow: false, wholeLines: whole, signal }), tell), {
       onInvalid: invalid(file, 0),
     });
-    for await (const event of readErrors(file, events)) {
-      const text = show(event);
-      if (text === undefined || count === 0) continue;
-      if (kept.length < count) kept.push(text);
-      else {
-        kept[oldest] = text;
-        oldest = (oldest + 1) % count;
+    try {
+      for await (const event of readErrors(file, events)) {
+        const text = show(event);
+        if (text === undefined || count === 0) continue;
+        if (kept.length < count) kept.push(text);
+        else {
+          kept[oldest] = text;
+          oldest = (oldest + 1) % count;
+        }
       }
+    } finally {
+      await tell();
     }
     return { texts: kept.slice(oldest).concat(kept.slice(0, oldest)), lines: events.stats.lines };
   };
@@ -154,12 +169,16 @@ export async function tail(
     }
     if (followed === undefined) return;
     for (;;) {
-      const events = readCallEvents(followed.chunks({ follow: true, signal }), {
+      const events = readCallEvents(paced(followed.chunks({ follow: true, signal }), tell), {
         onInvalid: invalid(followedFile!, offset),
       });
-      for await (const event of readErrors(followedFile!, events)) {
-        const text = show(event);
-        if (text !== undefined) await stdout.write(text);
+      try {
+        for await (const event of readErrors(followedFile!, events)) {
+          const text = show(event);
+          if (text !== undefined) await stdout.write(text);
+        }
+      } finally {
+        await tell();
       }
       if (followed.ended !== "truncated" && followed.ended !== "replaced") break;
       await stdout.flush();
