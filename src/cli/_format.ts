@@ -104,13 +104,12 @@ export function formatPretty(event: CallEvent): string {
   ].join("  "));
 }
 
-/** `FILE:LINE: reason` for an invalid line, `offset` lines into the file. */
-export function formatInvalid(name: string, error: InvalidLineError, offset = 0): string {
+/** `FILE:LINE: reason` for an invalid line. */
+export function formatInvalid(name: string, error: InvalidLineError): string {
   const what = error.path === undefined
     ? error.reason
     : error.path === ""
     ? `expected the event ${error.reason}`
     : `expected "${error.path}" ${error.reason}`;
-  const line = error.line === undefined ? error.line : error.line + offset;
-  return terminalSafe(`${name}:${line}: ${what}`);
+  return terminalSafe(`${name}:${error.line}: ${what}`);
 }
