@@ -100,6 +100,8 @@ async function run(
       case "validate":
         return await validate(rest, io, stdout, stderr);
       case "verify": {
+        // `audit verify log | head -1` must still exit 1 for a log that is not intact: the verdict is the status.
+        stdout.keepGoingOnBrokenPipe = true;
         const status = await verify(rest, runtime(), stdout);
         await stdout.flush();
         return status ?? await help(stdout, HELP_VERIFY);

@@ -4,6 +4,12 @@ import assert from "node:assert/strict";
 import { main } from "../../src/cli/main.ts";
 import { jsonForTerminal, terminalSafe } from "../../src/cli/_format.ts";
 import { IoError } from "../../src/runtime/io_error.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
+import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
+import { dataLines, sealTrail } from "../seal/_trail.ts";
 import { line } from "./_cli.ts";
 
 /** stdin holding `text`, in one chunk. */
@@ -46,6 +52,32 @@ describe("audit validate", () => {
       stderr: () => Promise.resolve(),
     });
     assert.equal(status, 0);
+  });
+});
+
+describe("audit verify and a reader that goes away", () => {
+  it("audit verify exits 1 for a log that is not intact even when stdout closes early (audit verify | head -1)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "audit-verify-pipe-"));
+    try {
+      const pair = await generateAuditSealKey();
+      const key = await importAuditSealKey(pair.privateJwk);
+      const trail = await sealTrail(key, [4, 4]);
+      const lines = dataLines(trail);
+      lines[1] = lines[1]!.replace('"agent-A"', '"agent-B"'); // an edited line
+      writeFileSync(join(dir, "audit.jsonl"), lines.join(""));
+      writeFileSync(join(dir, "audit.jsonl.seal"), trail.checkpoints.join(""));
+      writeFileSync(join(dir, "public.jwk"), JSON.stringify(pair.publicJwk));
+      const args = ["verify", join(dir, "audit.jsonl"), "--key", join(dir, "public.jwk")];
+      const read = await main(args, { stdout: () => Promise.resolve(), stderr: () => Promise.resolve() });
+      assert.equal(read, 1, "not intact");
+      const gone = await main(args, {
+        stdout: () => Promise.reject(new IoError("broken_pipe", { action: "write to", path: "<stdout>" })),
+        stderr: () => Promise.resolve(),
+      });
+      assert.equal(gone, 1, "still not intact when nobody reads the findings");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
