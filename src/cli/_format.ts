@@ -6,10 +6,11 @@ import type { CallEventSummary } from "../read/summarize_call_events.ts";
 /**
  * Characters a terminal acts on rather than shows: C0 and C1 controls (ESC
  * starts a sequence that can retitle the window or hide output), DEL, bidi
- * overrides and isolates (they reorder what is shown), line separators.
+ * marks, overrides and isolates (U+061C too: they reorder what is shown),
+ * line separators.
  */
 // deno-lint-ignore no-control-regex -- matching control characters is the point
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 /** `text` with every character a terminal would act on written as `\uXXXX`: log fields are attacker-chosen. */
 export function terminalSafe(text: string): string {
@@ -103,13 +104,12 @@ export function formatPretty(event: CallEvent): string {
   ].join("  "));
 }
 
-/** `FILE:LINE: reason` for an invalid line, `offset` lines into the file. */
-export function formatInvalid(name: string, error: InvalidLineError, offset = 0): string {
+/** `FILE:LINE: reason` for an invalid line. */
+export function formatInvalid(name: string, error: InvalidLineError): string {
   const what = error.path === undefined
     ? error.reason
     : error.path === ""
     ? `expected the event ${error.reason}`
     : `expected "${error.path}" ${error.reason}`;
-  const line = error.line === undefined ? error.line : error.line + offset;
-  return terminalSafe(`${name}:${line}: ${what}`);
+  return terminalSafe(`${name}:${error.line}: ${what}`);
 }

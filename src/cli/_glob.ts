@@ -2,6 +2,7 @@
 // in every shell (and on Windows, where no shell expands it): `*` and `?`
 // within one path segment, `**` for any depth of folders. Listing goes
 // through the runtime driver.
+import { IoError } from "../runtime/io_error.ts";
 import type { RuntimeDriver } from "../runtime/runtime_driver.ts";
 
 /** Folders `**` descends at most (a symbolic link may loop). */
@@ -86,7 +87,8 @@ async function walk(
     const path = join(name);
     const what = await kind(driver, path);
     if (after.length === 0) {
-      if (what === "file") found.add(path);
+      // A name that cannot be looked at (a link loop, no permission) is kept: opening it says why it cannot be read.
+      if (what === "file" || what === "unknown") found.add(path);
     } else if (what === "directory") await walk(driver, path, after, depth + 1, found, visited);
   }
 }
@@ -97,7 +99,11 @@ async function list(driver: RuntimeDriver, dir: string, depth: number): Promise<
   return depth === 0 ? await listing : await listing.catch(() => []);
 }
 
-async function kind(driver: RuntimeDriver, path: string): Promise<string | undefined> {
-  const info = await driver.stat(path).catch(() => undefined);
-  return info === undefined ? undefined : info.kind === "directory" ? "directory" : "file";
+/** What `path` is: `undefined` when there is nothing (a missing file, a dangling link), `"unknown"` when stat failed otherwise. */
+async function kind(driver: RuntimeDriver, path: string): Promise<"directory" | "file" | "unknown" | undefined> {
+  try {
+    return (await driver.stat(path)).kind === "directory" ? "directory" : "file";
+  } catch (error) {
+    return error instanceof IoError && error.code === "not_found" ? undefined : "unknown";
+  }
 }

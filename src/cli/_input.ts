@@ -5,8 +5,6 @@ import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
 
 /** Bytes read per read. */
 const READ_SIZE = 64 * 1024;
-/** The longest partial line held back for the next read (a longer one goes to the reader, which skips it). */
-const MAX_CARRY = (1 << 20) + 1;
 const EMPTY = new Uint8Array(0);
 /**
  * Bytes before the read position kept to notice a file rewritten under it
@@ -21,12 +19,16 @@ export type InputEnd = "end" | "aborted" | "truncated" | "replaced";
 export interface ChunksOptions {
   /** At the end, wait for more (polling), noticing truncation and replacement. */
   readonly follow: boolean;
-  /** Stop before a partial last line, keeping it for the next `chunks()` call. */
-  readonly wholeLines?: boolean;
   /** Ends a followed read (`ended` is then `"aborted"`). */
   readonly signal?: AbortSignal | undefined;
   /** Milliseconds between looks at a followed file that has not grown. */
   readonly pollMs?: number;
+  /**
+   * Awaited each time a followed read reaches the file's current end, before
+   * it waits for more: everything read so far was handed out (the reader
+   * pulls one chunk at a time), but for a partial last line.
+   */
+  readonly atEnd?: () => Promise<void>;
 }
 
 /** A file or stdin, read in chunks. */
@@ -39,7 +41,6 @@ export class Input {
   #position = 0;
   /** The last bytes read, up to the read position. */
   #mark: Uint8Array = EMPTY;
-  #carry: Uint8Array = EMPTY;
   /** Read through gunzip. */
   #gzip = false;
   /** Why the last `chunks()` ended. */
@@ -84,23 +85,7 @@ export class Input {
   /** The bytes from where the last call stopped; see {@linkcode ChunksOptions}. */
   async *chunks(options: ChunksOptions): AsyncGenerator<Uint8Array, void, undefined> {
     this.ended = "end";
-    let pending = this.#carry;
-    this.#carry = EMPTY;
-    const raw = this.#gzip ? gunzip(this.#raw({ ...options, follow: false })) : this.#raw(options);
-    for await (const chunk of raw) {
-      let data = pending.length === 0 ? chunk : concatBytes([pending, chunk]);
-      pending = EMPTY;
-      if (options.wholeLines) {
-        const cut = data.lastIndexOf(0x0a) + 1;
-        if (cut < data.length && data.length - cut <= MAX_CARRY) {
-          pending = data.slice(cut);
-          data = data.subarray(0, cut);
-        }
-      }
-      if (data.length > 0) yield data;
-    }
-    if (options.wholeLines) this.#carry = pending;
-    else if (pending.length > 0) yield pending;
+    yield* this.#gzip ? gunzip(this.#raw({ ...options, follow: false })) : this.#raw(options);
   }
 
   /** Releases the file (stdin stays open). */
@@ -110,7 +95,7 @@ export class Input {
   }
 
   async *#raw(options: ChunksOptions): AsyncGenerator<Uint8Array, void, undefined> {
-    const { follow, signal, pollMs = 200 } = options;
+    const { follow, signal, pollMs = 200, atEnd } = options;
     for (;;) {
       if (signal?.aborted) {
         this.ended = "aborted";
@@ -135,6 +120,7 @@ export class Input {
         continue;
       }
       if (!follow) return;
+      await atEnd?.();
       const change = seekable ? await this.#change(handle) : undefined;
       if (change !== undefined) {
         this.ended = change;

@@ -49,6 +49,30 @@ export async function open(
   return undefined;
 }
 
+/**
+ * `chunks`, awaiting `tell()` before each next chunk is read: a reader of
+ * the result reads on only once what the chunks so far led to (the reports
+ * of their invalid lines) went out, so no more than one chunk's reports wait
+ * in memory, whatever the file holds. Call `tell()` once more after the
+ * reader ends (a torn last line is reported at the end).
+ */
+export async function* paced(
+  chunks: AsyncIterable<Uint8Array>,
+  tell: () => Promise<void>,
+): AsyncGenerator<Uint8Array, void, undefined> {
+  const iterator = chunks[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      await tell();
+      const next = await iterator.next();
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
 /** Iterates `events`, turning a read failure in the middle of a file into a one-line CliError. */
 export async function* readErrors(
   file: DataFile | typeof STDIN,

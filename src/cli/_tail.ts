@@ -10,7 +10,7 @@ import { CliError, parseArgs, parseCount, parseSince } from "./_args.ts";
 import { formatInvalid, formatPretty, jsonForTerminal } from "./_format.ts";
 import { HELP_TAIL } from "./_help.ts";
 import type { Input } from "./_input.ts";
-import { display, help, type InputIo, open, type Output, readErrors } from "./_io.ts";
+import { display, help, type InputIo, open, type Output, paced, readErrors } from "./_io.ts";
 import { type DataFile, expandArgs, STDIN } from "./_rotated_set.ts";
 
 /** What `tail` reads from and listens to. */
@@ -61,8 +61,13 @@ export async function tail(
     const line = encodeCallEvent(event);
     return (toTerminal ? jsonForTerminal(line) : line) + "\n";
   };
-  const invalid = (file: File, offset: number) => (error: InvalidLineError): void =>
-    void stderr(`audit: ${formatInvalid(display(file), error, offset)}\n`).catch(() => {});
+  // Reports wait for the end of their chunk, then go out before the next chunk is read (see paced).
+  const reports: string[] = [];
+  const invalid = (file: File) => (error: InvalidLineError): void =>
+    void reports.push(`audit: ${formatInvalid(display(file), error)}\n`);
+  const tell = async (): Promise<void> => {
+    if (reports.length > 0) await stderr(reports.splice(0).join("")).catch(() => {});
+  };
 
   const stop = new AbortController();
   const { signal } = stop;
@@ -72,23 +77,55 @@ export async function tail(
   // While following, lines that arrive are shown promptly rather than when 64 KiB have gathered.
   const timer = follow ? setInterval(() => stdout.flush().catch(() => stop.abort()), 100) : undefined;
 
-  /** The matching events of a file read once, or (with `count`) the last `count` of them. */
-  const readOnce = async (input: Input, file: File, count: number, whole: boolean) => {
-    const kept: string[] = []; // a ring: once full, `oldest` is where the next one goes
-    let oldest = 0;
-    const events = readCallEvents(input.chunks({ follow: false, wholeLines: whole, signal }), {
-      onInvalid: invalid(file, 0),
+  /** Prints the matching events of a file read once, as they are read. */
+  const printOnce = async (input: Input, file: File) => {
+    const events = readCallEvents(paced(input.chunks({ follow: false, signal }), tell), {
+      onInvalid: invalid(file),
     });
-    for await (const event of readErrors(file, events)) {
-      const text = show(event);
-      if (text === undefined || count === 0) continue;
-      if (kept.length < count) kept.push(text);
-      else {
-        kept[oldest] = text;
-        oldest = (oldest + 1) % count;
+    try {
+      for await (const event of readErrors(file, events)) {
+        const text = show(event);
+        if (text !== undefined) await stdout.write(text);
+      }
+    } finally {
+      await tell();
+    }
+  };
+
+  /** The last `count` matching events of a file read once. */
+  const readOnce = async (input: Input, file: File, count: number) => {
+    const kept = new Last(count);
+    const events = readCallEvents(paced(input.chunks({ follow: false, signal }), tell), {
+      onInvalid: invalid(file),
+    });
+    try {
+      for await (const event of readErrors(file, events)) {
+        const text = show(event);
+        if (text !== undefined) kept.push(text);
+      }
+    } finally {
+      await tell();
+    }
+    return kept.texts();
+  };
+
+  /** The last `count` matching events of `older` files (newest back), in file order. */
+  const lastOf = async (older: readonly File[], count: number): Promise<string[]> => {
+    const newest: string[][] = [];
+    let kept = 0;
+    for (let i = older.length - 1; i >= 0 && kept < count; i--) {
+      const opened = await open(io, older[i]!, stderr);
+      if (opened === undefined) continue;
+      const { input, file } = opened;
+      try {
+        const texts = await readOnce(input, file, count - kept);
+        newest.push(texts);
+        kept += texts.length;
+      } finally {
+        await input.close();
       }
     }
-    return { texts: kept.slice(oldest).concat(kept.slice(0, oldest)), lines: events.stats.lines };
+    return newest.reverse().flat();
   };
 
   const work = (async (): Promise<void> => {
@@ -107,55 +144,51 @@ export async function tail(
       }
       files = files.slice(0, -1);
     }
-    let offset = 0;
     if (last === undefined) {
       for (const listed of files) {
         const opened = await open(io, listed, stderr);
         if (opened === undefined) continue;
         const { input, file } = opened;
         try {
-          for (const text of (await readOnce(input, file, Infinity, false)).texts) await stdout.write(text);
+          await printOnce(input, file);
         } finally {
           await input.close();
         }
       }
-    } else {
-      // The last N of the set, from its newest file back; a partial last line of the followed file waits for the follow.
-      const newest: string[][] = [];
-      let kept = 0;
-      if (followed !== undefined) {
-        const got = await readOnce(followed, followedFile!, last, true);
-        newest.push(got.texts);
-        kept += got.texts.length;
-        offset = got.lines;
-      }
-      for (let i = files.length - 1; i >= 0 && kept < last; i--) {
-        const opened = await open(io, files[i]!, stderr);
-        if (opened === undefined) continue;
-        const { input, file } = opened;
-        try {
-          const got = await readOnce(input, file, last - kept, false);
-          newest.push(got.texts);
-          kept += got.texts.length;
-        } finally {
-          await input.close();
-        }
-      }
-      for (const texts of newest.reverse()) for (const text of texts) await stdout.write(text);
+    } else if (followed === undefined) {
+      for (const text of await lastOf(files, last)) await stdout.write(text);
     }
     if (followed === undefined) return;
+    // With -n, the followed file is read once, by one reader, from its start: its matching events are kept (the
+    // last N) until the read first reaches its end; then the older files' share and those are printed, and what
+    // comes after is printed as it comes. A partial last line waits in the reader for the rest of it.
+    const kept = last === undefined ? undefined : new Last(last);
+    let caughtUp = kept === undefined;
+    const catchUp = async (): Promise<void> => {
+      if (caughtUp) return;
+      caughtUp = true;
+      const own = kept!.texts();
+      for (const text of await lastOf(files, last! - own.length)) await stdout.write(text);
+      for (const text of own) await stdout.write(text);
+    };
     for (;;) {
-      const events = readCallEvents(followed.chunks({ follow: true, signal }), {
-        onInvalid: invalid(followedFile!, offset),
+      const events = readCallEvents(paced(followed.chunks({ follow: true, signal, atEnd: catchUp }), tell), {
+        onInvalid: invalid(followedFile!),
       });
-      for await (const event of readErrors(followedFile!, events)) {
-        const text = show(event);
-        if (text !== undefined) await stdout.write(text);
+      try {
+        for await (const event of readErrors(followedFile!, events)) {
+          const text = show(event);
+          if (text === undefined) continue;
+          if (caughtUp) await stdout.write(text);
+          else kept!.push(text);
+        }
+      } finally {
+        await tell();
       }
+      await catchUp(); // stdin ends without waiting at its end
       if (followed.ended !== "truncated" && followed.ended !== "replaced") break;
       await stdout.flush();
       await stderr(`audit: ${display(followedFile!)} was ${followed.ended}: reading it from its start\n`);
-      offset = 0;
     }
     await followed.close();
   })();
@@ -209,4 +242,29 @@ function stopOnSignals(stop: AbortController): () => void {
   };
   const unlisten = [driver.onSignal("SIGINT", handler), driver.onSignal("SIGTERM", handler)];
   return () => unlisten.forEach((off) => off());
+}
+
+/** The last `count` texts pushed (a ring: once full, `oldest` is where the next one goes). */
+class Last {
+  readonly #count: number;
+  readonly #kept: string[] = [];
+  #oldest = 0;
+
+  constructor(count: number) {
+    this.#count = count;
+  }
+
+  push(text: string): void {
+    if (this.#count === 0) return;
+    if (this.#kept.length < this.#count) this.#kept.push(text);
+    else {
+      this.#kept[this.#oldest] = text;
+      this.#oldest = (this.#oldest + 1) % this.#count;
+    }
+  }
+
+  /** Oldest first. */
+  texts(): string[] {
+    return this.#kept.slice(this.#oldest).concat(this.#kept.slice(0, this.#oldest));
+  }
 }

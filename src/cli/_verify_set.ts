@@ -188,8 +188,14 @@ function formatVerifySummary(file: string, sealName: string | undefined, s: Audi
   );
 }
 
+/**
+ * Whether something is at `path`: only a missing file is absent. A folder, a
+ * link loop or a file that cannot be looked at is there, and fails to open
+ * with its own reason (exit status 2), rather than counting as a missing seal
+ * (checkpoints read in band: a false "NOT intact") or a file removed.
+ */
 async function exists(driver: RuntimeDriver, path: string): Promise<boolean> {
-  return await driver.stat(path).then((info) => info.kind !== "directory", () => false);
+  return await driver.stat(path).then(() => true, (error) => !(error instanceof IoError && error.code === "not_found"));
 }
 
 /** Opens a file to read, turning a failure into a one-line CliError. */

@@ -20,7 +20,7 @@ import { gracePeriod } from "../_abort.ts";
 import { CliError, parseArgs } from "./_args.ts";
 import { formatInvalid, formatSummary, terminalSafe } from "./_format.ts";
 import { HELP, HELP_KEYGEN, HELP_STATS, HELP_VALIDATE, HELP_VERIFY } from "./_help.ts";
-import { display, help, oneLine, open, Output, readErrors } from "./_io.ts";
+import { display, help, oneLine, open, Output, paced, readErrors } from "./_io.ts";
 import { keygen } from "./_keygen.ts";
 import { expandArgs } from "./_rotated_set.ts";
 import { tail } from "./_tail.ts";
@@ -100,6 +100,8 @@ async function run(
       case "validate":
         return await validate(rest, io, stdout, stderr);
       case "verify": {
+        // `audit verify log | head -1` must still exit 1 for a log that is not intact: the verdict is the status.
+        stdout.keepGoingOnBrokenPipe = true;
         const status = await verify(rest, runtime(), stdout);
         await stdout.flush();
         return status ?? await help(stdout, HELP_VERIFY);
@@ -175,14 +177,18 @@ async function validate(
     const opened = await open(io, listed, stderr);
     if (opened === undefined) continue;
     const { input, file } = opened;
-    const events = readCallEvents(input.chunks({ follow: false }), {
+    // Only the invalid lines matter here: each chunk's reports are printed before the next chunk is read.
+    const print = async (): Promise<void> => {
+      if (reports.length > 0) await stdout.write(reports.splice(0).join(""));
+    };
+    const events = readCallEvents(paced(input.chunks({ follow: false }), print), {
       onInvalid: (error) => reports.push(formatInvalid(display(file), error) + "\n"),
     });
-    for await (const _ of readErrors(file, events)) {
-      // Only the invalid lines matter here; print them as they come.
-      if (reports.length > 0) await stdout.write(reports.splice(0).join(""));
+    try {
+      for await (const _ of readErrors(file, events));
+    } finally {
+      await print();
     }
-    await stdout.write(reports.join(""));
     invalid += events.stats.invalid;
     lines += events.stats.lines;
     checkpoints += events.stats.checkpoints;

@@ -151,7 +151,7 @@ class AppendedFile {
   readonly #path: string | URL;
   readonly #name: string;
   #handle: FileHandle | undefined;
-  /** Look at the file's last byte before the next write: just opened, or a write failed. */
+  /** Look at the file's last byte before the next write: (re)opened, or a write failed. */
   #checkTail = true;
   /** A write failed since the last tail check: a torn tail is then ours, and already reported. */
   #failed = false;
@@ -279,6 +279,7 @@ class AppendedFile {
     const handle = this.#handle;
     this.#handle = undefined;
     this.#size = undefined;
+    this.#checkTail = true; // the next file opened may end mid-line (a new file at the path after reopen())
     await handle?.close().catch(() => {}); // nothing left to lose: every line is already reported
   }
 }

@@ -60,7 +60,7 @@ function pathOf(issue: v.BaseIssue<unknown>): string {
 }
 
 function reasonOf(issue: v.BaseIssue<unknown>): string {
-  const got = `got ${issue.received}`;
+  const got = `got ${inexact(issue.input) ? `a number beyond 2^53-1 (read as ${issue.received})` : issue.received}`;
   switch (issue.type) {
     case "object":
       return issue.received === "undefined" ? "to be present" : `to be an object, ${got}`;
@@ -90,4 +90,13 @@ function reasonOf(issue: v.BaseIssue<unknown>): string {
     default:
       return `to be valid (${issue.message})`;
   }
+}
+
+/**
+ * Whether `input` is an integer too large for a double to hold exactly: the
+ * number JSON.parse made of it may not be the one the line holds
+ * (9007199254740993 reads as 9007199254740992), so it is not quoted as such.
+ */
+function inexact(input: unknown): boolean {
+  return typeof input === "number" && Number.isFinite(input) && Math.abs(input) > Number.MAX_SAFE_INTEGER;
 }

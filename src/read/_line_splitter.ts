@@ -28,6 +28,20 @@ function isCutShort(bytes: Uint8Array): boolean {
   }
 }
 
+/** Whether `chunk` is a Uint8Array (a Buffer is one), from this realm or another. */
+function isBytes(chunk: unknown): chunk is Uint8Array {
+  return chunk instanceof Uint8Array || Object.prototype.toString.call(chunk) === "[object Uint8Array]";
+}
+
+/** What a chunk that is not bytes is, in a few words. */
+function describeChunk(chunk: unknown): string {
+  if (chunk === null) return "null";
+  if (typeof chunk === "string") return "a string";
+  if (typeof chunk !== "object") return typeof chunk === "undefined" ? "undefined" : `a ${typeof chunk}`;
+  const tag = Object.prototype.toString.call(chunk).slice(8, -1);
+  return /^[AEIO]/.test(tag) ? `an ${tag}` : `a ${tag}`;
+}
+
 /** Validates a `maxLineBytes` option. */
 export function checkMaxLineBytes(value: number | undefined): number {
   const max = value ?? DEFAULT_MAX_LINE_BYTES;
@@ -76,8 +90,18 @@ export class LineSplitter {
     return this.#line - 1 + (ended && this.#trailing ? 1 : 0);
   }
 
-  /** Splits `chunk`, calling `emit` for each line it completes. */
+  /**
+   * Splits `chunk`, calling `emit` for each line it completes.
+   *
+   * @throws {TypeError} When `chunk` is not a Uint8Array (a text stream's string, say).
+   */
   push(chunk: Uint8Array, emit: LineEmit): void {
+    if (!isBytes(chunk)) {
+      throw new TypeError(
+        `Cannot read lines: the source gave ${describeChunk(chunk)} where bytes (a Uint8Array) were expected` +
+          " (a stream of text needs a TextEncoderStream first)",
+      );
+    }
     let start = 0;
     if (this.#partsLength > 0 || this.#head !== undefined) {
       const nl = chunk.indexOf(LF);

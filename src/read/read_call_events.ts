@@ -146,8 +146,9 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
             done = true;
             splitter.end(onLine);
           } else {
-            this.#bytes += next.value.byteLength;
-            splitter.push(next.value, onLine);
+            const chunk: Uint8Array | null | undefined = next.value; // a source of untyped code may give anything
+            this.#bytes += typeof chunk?.byteLength === "number" ? chunk.byteLength : 0;
+            splitter.push(chunk as Uint8Array, onLine); // throws a TypeError for what is not bytes
           }
         } catch (error) {
           if (error !== STOP) throw error;

@@ -20,6 +20,7 @@ import { compareNatural, dataFile, orderSets, STDIN } from "../../src/cli/_rotat
 import { open } from "../../src/cli/_io.ts";
 import { runtime } from "../../src/runtime/runtime.ts";
 import { gzip, writeSet } from "./_sets.ts";
+import { line } from "./_cli.ts";
 
 let dir = "";
 before(() => {
@@ -177,6 +178,18 @@ describe("rotated sets: stats, validate and tail", () => {
     assert.match(result.stderr, /2 files: 1 of 5 lines invalid/);
   });
 
+  it("a name a glob or a folder finds that cannot be looked at (a link loop) is an error naming it, not left out", async () => {
+    const logs = folder("link-loop");
+    writeFileSync(join(logs, "a.jsonl"), "");
+    symlinkSync("b.jsonl", join(logs, "b.jsonl")); // a link to itself
+    for (const arg of [join(logs, "*.jsonl"), logs]) {
+      const result = await audit(["validate", arg]);
+      assert.equal(result.status, 2, `${arg}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /^audit: cannot read .*b\.jsonl: /);
+      assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+    }
+  });
+
   it("never prints the control characters of a name found in a folder", async () => {
     const logs = folder("hostile-names");
     const name = `audit.${T1}.w1.jsonl`.replace("audit", "a\u001b]0;pwned\u0007\u202eb");
@@ -277,5 +290,38 @@ describe("rotated sets: stats, validate and tail", () => {
       stop.abort();
     }
     assert.equal(await done, 0);
+  });
+});
+
+describe("tail -n N -f and a long partial last line", () => {
+  it("tail -n 1 -f reports a last line still being written, past the line limit, once, and numbers later lines right", async () => {
+    const logs = folder("long-partial");
+    const path = join(logs, "audit.jsonl");
+    // Line 2 is being written when tail starts: 1.5 MiB so far, no newline yet.
+    writeFileSync(path, `${line(1)}\n{"x":"${"a".repeat(1.5 * 1024 * 1024)}`);
+    let stdout = "";
+    let stderr = "";
+    const stop = new AbortController();
+    const done = main(["tail", "-n", "1", "-f", path], {
+      stdout: (text) => Promise.resolve(void (stdout += text)),
+      stderr: (text) => Promise.resolve(void (stderr += text)),
+      signal: stop.signal,
+    });
+    const waitFor = async (what: string, ok: () => boolean) => {
+      for (let i = 0; i < 500 && !ok(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(ok(), `${what}; stdout: ${stdout.slice(0, 300)}; stderr: ${stderr.slice(0, 600)}`);
+    };
+    try {
+      await waitFor("the last event so far", () => stdout === `${line(1)}\n`);
+      appendFileSync(path, `${"a".repeat(1024)}"}\n${line(3)}\nnot an event\n`);
+      await waitFor("the lines after it", () => stdout === `${line(1)}\n${line(3)}\n` && /:4: /.test(stderr));
+    } finally {
+      stop.abort();
+    }
+    assert.equal(await done, 0);
+    const reports = stderr.trim().split("\n");
+    assert.equal(reports.length, 2, stderr);
+    assert.match(reports[0]!, /audit\.jsonl:2: longer than the 1048576-byte limit \(1573896 bytes\), skipped$/);
+    assert.match(reports[1]!, /audit\.jsonl:4: not valid JSON/);
   });
 });

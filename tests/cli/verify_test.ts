@@ -1,7 +1,16 @@
 // `audit keygen` and `audit verify` as real subprocesses under Deno and Bun.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
@@ -200,6 +209,10 @@ for (const runtime of Object.keys(RUNTIMES)) {
       const keys = keysOf();
       const publicKey = join(keys, "audit-seal.public.jwk");
       writeFileSync(join(dir, "notakey.jwk"), "{ nope");
+      for (const name of ["sealdir.jsonl", "sealloop.jsonl"]) copyFileSync(join(dir, "intact.jsonl"), join(dir, name));
+      mkdirSync(join(dir, "sealdir.jsonl.seal"), { recursive: true });
+      rmSync(join(dir, "sealloop.jsonl.seal"), { force: true });
+      symlinkSync("sealloop.jsonl.seal", join(dir, "sealloop.jsonl.seal")); // a link to itself
       for (
         const [args, message] of [
           [
@@ -220,6 +233,12 @@ for (const runtime of Object.keys(RUNTIMES)) {
             /cannot read .*nope\.seal/,
           ],
           [["verify", "--key", publicKey], /^audit: verify takes FILE\.\.\. /],
+          // A seal beside the log that is there but cannot be read is not a missing seal (checkpoints in band).
+          [["verify", join(dir, "sealdir.jsonl"), "--key", publicKey], /^audit: cannot read .*sealdir\.jsonl\.seal: /],
+          [
+            ["verify", join(dir, "sealloop.jsonl"), "--key", publicKey],
+            /^audit: cannot read .*sealloop\.jsonl\.seal: /,
+          ],
         ] as const
       ) {
         const result = await run(runtime, [...args]);

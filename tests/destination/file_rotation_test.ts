@@ -314,6 +314,27 @@ describe("fileDestination reopen", () => {
     });
   });
 
+  it("fileDestination reopen() onto a new file that ends mid-line starts on a fresh line, and says so", async () => {
+    await inDir(async (dir) => {
+      const path = join(dir, "audit.jsonl");
+      const destination = fileDestination(path);
+      const errors: unknown[] = [];
+      const sink = new JsonLinesAuditSink(destination, { onError: (error) => errors.push(error) });
+      sink.onCall(numbered(0));
+      await sink.flush();
+      renameSync(path, join(dir, "audit.jsonl.1"));
+      const torn = '{"ts":"2026-05-29T10:00:00+00:00","call_id":"crashed-wri';
+      writeFileSync(path, torn); // another writer made the new file and died mid-line
+      destination.reopen();
+      const event = numbered(1);
+      sink.onCall(event);
+      await sink.close();
+      assert.equal(readFileSync(path, "utf8"), `${torn}\n${encodeCallEvent(event)}\n`);
+      assert.equal(errors.length, 1, errors.map(String).join("\n"));
+      assert.match(String(errors[0]), /ended mid-line/);
+    });
+  });
+
   it("fileDestination reopen() with rotate starts the new file's time afresh", async () => {
     await inDir(async (dir) => {
       const path = join(dir, "audit.jsonl");

@@ -134,6 +134,17 @@ describe("parseCallEvent against hostile lines", () => {
     });
   }
 
+  it("parseCallEvent never quotes an integer past 2^53-1 as a number the line does not hold", () => {
+    for (const [key, token] of [["duration_ms", "9007199254740993"], ["cursor_page", "18446744073709551617"]]) {
+      const line = key === "duration_ms" ? withField(key, token!) : `${LINE.slice(0, -1)},"${key}":${token}}`;
+      const error = rejection(line);
+      assert.equal(error.path, key);
+      // JSON.parse reads them as 9007199254740992 and 18446744073709552000: not what the line says.
+      assert.doesNotMatch(error.reason, /got \d/, error.reason);
+      assert.match(error.reason, /got a number beyond 2\^53-1/);
+    }
+  });
+
   const accepted: [string, string][] = [
     ["a __proto__ key", `${LINE.slice(0, -1)},"__proto__":{"tool_id":"evil","outcome":{"kind":"tool_not_found"}}}`],
     ["keys named like Object.prototype's", `${LINE.slice(0, -1)},"constructor":1,"toString":2,"hasOwnProperty":3}`],

@@ -124,6 +124,48 @@ describe("readCallEvents against hostile lines", () => {
   });
 });
 
+describe("readCallEvents and JsonLinesSplitStream against a source that gives something else than bytes", () => {
+  const chunks: [unknown, string][] = [
+    [`${line("a")}\n`, "a string"], // an fs read stream with an encoding, a TextDecoderStream
+    [[123, 10], "an Array"],
+    [new Uint16Array([0x7b, 0x0a]), "a Uint16Array"],
+    [new DataView(new ArrayBuffer(2)), "a DataView"],
+    [null, "null"],
+    [42, "a number"],
+  ];
+  for (const [chunk, what] of chunks) {
+    it(`readCallEvents yields the events before ${what} chunk, then throws a TypeError that says what it got`, async () => {
+      async function* source() {
+        yield encoder.encode(`${line("before")}\n`);
+        yield chunk as Uint8Array;
+      }
+      const ids: string[] = [];
+      await assert.rejects(
+        async () => {
+          for await (const event of readCallEvents(source())) ids.push(event.call_id);
+        },
+        (error: unknown) =>
+          error instanceof TypeError &&
+          error.message.includes(`the source gave ${what} where bytes (a Uint8Array) were expected`),
+      );
+      assert.deepEqual(ids, ["before"]);
+    });
+  }
+
+  it("JsonLinesSplitStream errors with the same TypeError on a string chunk", async () => {
+    const strings = new ReadableStream<unknown>({
+      start(controller) {
+        controller.enqueue(`${line("a")}\n`);
+        controller.close();
+      },
+    }) as ReadableStream<Uint8Array>;
+    await assert.rejects(
+      collect(strings.pipeThrough(new JsonLinesSplitStream())),
+      (error: unknown) => error instanceof TypeError && error.message.includes("the source gave a string"),
+    );
+  });
+});
+
 describe("JsonLinesSplitStream and CallEventParseStream against hostile lines", () => {
   it("JsonLinesSplitStream marks a last line cut inside a multi-byte character torn, at every cut", async () => {
     const bytes = encoder.encode('{"a":"é日😀"}');
