@@ -89,7 +89,7 @@ export class ToolCallError extends Error {
 
 function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
   if (typeof outcome !== "object" || outcome === null) {
-    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${outcome}`);
+    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${show(outcome)}`);
   }
   const kind = outcome.kind;
   switch (kind) {
@@ -115,7 +115,9 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       const { retry_after_ms = null } = outcome;
       if (retry_after_ms !== null && (!Number.isSafeInteger(retry_after_ms) || retry_after_ms < 0)) {
         throw new RangeError(
-          `Cannot create ToolCallError: retry_after_ms must be a non-negative safe integer or null, got ${retry_after_ms}`,
+          `Cannot create ToolCallError: retry_after_ms must be a non-negative safe integer or null, got ${
+            show(retry_after_ms)
+          }`,
         );
       }
       return Object.freeze({ kind, retry_after_ms });
@@ -124,14 +126,20 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       return Object.freeze({ kind });
     default:
       throw new TypeError(
-        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${JSON.stringify(String(kind))}`,
+        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${show(kind)}`,
       );
   }
 }
 
 function invalid(field: string, expected: string, got: unknown): TypeError {
-  const shown = typeof got === "string" ? JSON.stringify(got) : Array.isArray(got) ? "an array" : typeof got;
-  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${shown}`);
+  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${show(got)}`);
+}
+
+/** A value in an error message, without converting it (a Symbol cannot be, a `toString` may throw). */
+function show(got: unknown): string {
+  if (typeof got === "string") return JSON.stringify(got);
+  if (typeof got === "number" || typeof got === "boolean" || typeof got === "bigint") return String(got);
+  return got === null ? "null" : Array.isArray(got) ? "an array" : typeof got;
 }
 
 function describe(outcome: ToolFailureOutcome): string {
