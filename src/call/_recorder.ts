@@ -6,7 +6,7 @@ import { CanonicalEvent } from "../event/_create_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
-import { isObjectLike, read } from "./_read.ts";
+import { isObjectLike, read, shown } from "./_read.ts";
 
 /** The fields of an event before caps and scrubbing; optional fields `undefined` when absent. */
 export interface EventDraft {
@@ -48,12 +48,12 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 export function resolveOptions(options: AuditEventOptions | undefined, where: string): ResolvedOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${where}: options must be an object, got ${options}`);
+    throw new TypeError(`${where}: options must be an object, got ${shown(options)}`);
   }
   const limit = (value: number | undefined, name: string, fallback: number): number => {
     if (value === undefined) return fallback;
     if (value !== Infinity && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${value}`);
+      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${shown(value)}`);
     }
     return value;
   };
@@ -95,7 +95,11 @@ export function recordEvent(sink: AuditSink, draft: EventDraft, options: Resolve
       return false;
     }
     if (typeof redacted !== "object" || redacted === null) {
-      report(sink, options, new TypeError(`Cannot record call event: redact returned ${redacted}, not an event`));
+      report(
+        sink,
+        options,
+        new TypeError(`Cannot record call event: redact returned ${shown(redacted)}, not an event`),
+      );
       return false;
     }
     event = redacted as CallEvent;

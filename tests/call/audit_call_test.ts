@@ -349,6 +349,38 @@ describe("auditCall", () => {
     assert.equal(sink.events.length, 0);
   });
 
+  it("says what it got without converting it: a Symbol, an object whose toString throws", () => {
+    const sink = new MemorySink();
+    const fn = () => 1;
+    const hostile = {
+      toString() {
+        throw new Error("toString");
+      },
+    };
+    assert.throws(() => auditCall(sink, Symbol("call") as never, fn), /call must be an object, got symbol$/);
+    assert.throws(() => auditCall(sink, { tool_id: "t" }, fn, Symbol("o") as never), /options must be .*, got symbol$/);
+    assert.throws(
+      () => auditCall(sink, { tool_id: "t" }, fn, { maxIdLength: hostile as never }),
+      (e: Error) => e instanceof RangeError && /maxIdLength must be .*, got object$/.test(e.message),
+    );
+    assert.throws(
+      () => auditCall(sink, { tool_id: "t" }, fn, { maxMessageLength: Symbol("n") as never }),
+      (e: Error) => e instanceof RangeError && /got symbol$/.test(e.message),
+    );
+    const problems: Error[] = [];
+    auditCall(sink, { tool_id: "t" }, fn, {
+      onError: (e) => problems.push(e as Error),
+      redact: () => Symbol() as never,
+    });
+    auditCall(sink, { tool_id: "t" }, fn, {
+      onError: (e) => problems.push(e as Error),
+      redact: () => hostile as never,
+    });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.message, "Cannot record call event: redact returned symbol, not an event");
+    assert.equal(sink.events.length, 1, "an object is an event to the sink, which checks it");
+  });
+
   it("writes lines that JsonLinesAuditSink accepts and parseCallEvent reads back", async () => {
     const destination = new MemoryDestination();
     const sink = new JsonLinesAuditSink(destination.stream);
