@@ -6,6 +6,7 @@ import { CanonicalEvent } from "../event/_create_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
+import { handleRejection, isPromise } from "./_settle.ts";
 import { isObjectLike, read, shown } from "./_read.ts";
 
 /** The fields of an event before caps and scrubbing; optional fields `undefined` when absent. */
@@ -94,18 +95,27 @@ export function recordEvent(sink: AuditSink, draft: EventDraft, options: Resolve
       report(sink, options, new Error("Cannot record call event: redact threw", { cause: error }));
       return false;
     }
-    if (typeof redacted !== "object" || redacted === null) {
-      report(
-        sink,
-        options,
-        new TypeError(`Cannot record call event: redact returned ${shown(redacted)}, not an event`),
-      );
+    if (typeof redacted !== "object" || redacted === null || isPromise(redacted)) {
+      const what = isPromise(redacted) ? "a promise (it must return the event itself)" : shown(redacted);
+      handleRejection(redacted, ignore);
+      report(sink, options, new TypeError(`Cannot record call event: redact returned ${what}, not an event`));
       return false;
     }
     event = redacted as CallEvent;
   }
   try {
-    sink.onCall(event);
+    const returned: unknown = sink.onCall(event);
+    // An async onCall: its rejection is told (the event was handed over, and is counted so).
+    if (returned !== undefined) {
+      handleRejection(returned, (error) => {
+        report(
+          sink,
+          options,
+          new Error("Cannot record call event: the sink's onCall rejected", { cause: error }),
+          event,
+        );
+      });
+    }
     return true;
   } catch (error) {
     report(sink, options, new Error("Cannot record call event: the sink's onCall threw", { cause: error }), event);
@@ -115,6 +125,9 @@ export function recordEvent(sink: AuditSink, draft: EventDraft, options: Resolve
 
 const toldConsole = new WeakSet<object>();
 
+/** For a rejection nothing is left to tell of (an async onError's). */
+function ignore(): void {}
+
 /**
  * Tells `options.onError`, else the sink's own `onError` method, else
  * `console.error` (once per sink). Never throws.
@@ -122,12 +135,12 @@ const toldConsole = new WeakSet<object>();
 export function report(sink: AuditSink, options: ResolvedOptions, error: unknown, event?: CallEvent): void {
   try {
     if (options.onError !== undefined) {
-      options.onError(error, event);
+      handleRejection(options.onError(error, event), ignore);
       return;
     }
     const own = read(sink, "onError");
     if (typeof own === "function") {
-      own.call(sink, error, event);
+      handleRejection(own.call(sink, error, event), ignore);
       return;
     }
     if (toldConsole.has(sink)) return;
@@ -205,6 +218,7 @@ function limitOutcome(outcome: Outcome, o: ResolvedOptions): Outcome {
  * or `undefined` when it is not a valid outcome.
  */
 export function copyOutcome(value: unknown): Outcome | undefined {
+  handleRejection(value, ignore); // an async mapper's promise: not an outcome, and its rejection is not unhandled
   try {
     return copy(value);
   } catch {

@@ -5,7 +5,7 @@ import type { AuditSink } from "../sink/audit_sink.ts";
 import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
 import { recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
 import { isObjectLike } from "../call/_read.ts";
-import { whenSettled } from "../call/_settle.ts";
+import { handleRejection, isPromise, whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 import { decimal } from "../event/_decimal.ts";
@@ -342,11 +342,17 @@ export class McpAdapter {
       return undefined;
     }
     if (value == null) return undefined;
-    if (check(value)) return value;
+    const promise = isPromise(value);
+    if (check(value) && !promise) return value;
+    handleRejection(value, ignore); // an async callback's promise: the wrong type, and its rejection not unhandled
     report(
       this.sink,
       this.resolved,
-      new TypeError(`Cannot read the call's ${name}: the callback returned ${typeof value}`),
+      new TypeError(
+        `Cannot read the call's ${name}: the callback returned ${
+          promise ? "a promise (it must answer at once)" : typeof value
+        }`,
+      ),
     );
     return undefined;
   }
@@ -369,6 +375,8 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 function idText(id: string | number | undefined): string {
   return typeof id === "number" ? decimal(id) : id ?? "";
 }
+
+function ignore(): void {}
 
 function isString(value: unknown): value is string {
   return typeof value === "string";

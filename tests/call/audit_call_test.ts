@@ -266,6 +266,43 @@ describe("auditCall", () => {
     }
   });
 
+  it("tells of an async sink's rejection, and leaves no async callback's rejection unhandled", async () => {
+    // An unhandled rejection ends a Deno or Node process: an async onCall, onError, redact or mapper must not cause one.
+    const problems: [Error, CallEvent | undefined][] = [];
+    const reject = (what: string) => () => Promise.reject(new Error(what));
+    const asyncSink = { onCall: reject("db down") as () => void };
+    const told = { onError: (e: unknown, event?: CallEvent) => problems.push([e as Error, event]) };
+    assert.equal(auditCall(asyncSink, { tool_id: "async-sink" }, () => 1, told), 1);
+    const throwing = {
+      onCall(): void {
+        throw new Error("sink down");
+      },
+      onError: reject("the sink's onError failed too"),
+    };
+    assert.equal(auditCall(throwing, { tool_id: "t" }, () => 2, { onError: reject("onError failed too") }), 2);
+    assert.equal(auditCall(throwing, { tool_id: "t" }, () => 3), 3);
+    const sink = new MemorySink();
+    assert.equal(auditCall(sink, { tool_id: "t" }, () => 4, { ...told, redact: reject("redact failed") as never }), 4);
+    assert.equal(
+      auditCall(sink, { tool_id: "t" }, () => 5, { ...told, mapResult: reject("mapper failed") as never }),
+      5,
+    );
+    await settle();
+    assert.deepEqual(sink.events.map((e) => e.outcome), [{ kind: "success" }], "the mapper's promise is no outcome");
+    assert.deepEqual(
+      problems.map(([e, event]) => [e.message, (e.cause as Error | undefined)?.message, event?.tool_id]),
+      [
+        [
+          "Cannot record call event: redact returned a promise (it must return the event itself), not an event",
+          undefined,
+          undefined,
+        ],
+        ["Cannot audit call: mapResult returned an invalid outcome; recorded the default one", undefined, undefined],
+        ["Cannot record call event: the sink's onCall rejected", "db down", "async-sink"],
+      ],
+    );
+  });
+
   it("reports to the sink's own onError method when no onError option is given", () => {
     const seen: unknown[] = [];
     const sink = {

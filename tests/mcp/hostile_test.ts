@@ -180,6 +180,39 @@ describe("auditMcpServer against hostile tools", () => {
     assert.equal(problems.length, TABLE_CALLS.length);
   });
 
+  it("never lets an async sink or callback that rejects become an unhandled rejection (which ends the server)", async () => {
+    const problems: Error[] = [];
+    let audit: McpServerAudit | undefined;
+    const reject = (what: string) => () => Promise.reject(new Error(what));
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) {
+        audit = auditMcpServer(server, { onCall: reject("db down") as () => void }, {
+          onError: (e) => problems.push(e as Error),
+          callerId: reject("directory down") as never,
+          capabilities: reject("grants down") as never,
+          mapResult: reject("mapper down") as never,
+          mapError: reject("mapper down") as never,
+        });
+      }
+      return server;
+    });
+    for (const [name, args] of TABLE_CALLS) await pair.same(name, args);
+    await pair.close();
+    await settle();
+    assert.equal(audit?.recorded, TABLE_CALLS.length);
+    const told = (message: string) => problems.filter((e) => e.message === message).length;
+    assert.equal(told("Cannot record call event: the sink's onCall rejected"), TABLE_CALLS.length);
+    assert.equal(
+      told("Cannot read the call's callerId: the callback returned a promise (it must answer at once)"),
+      TABLE_CALLS.length,
+    );
+    assert.equal(
+      told("Cannot read the call's capabilities: the callback returned a promise (it must answer at once)"),
+      13,
+    );
+  });
+
   it("keeps two audited servers' concurrent calls apart", async () => {
     const one = buildMcpServer();
     const two = buildMcpServer();
