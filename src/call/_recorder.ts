@@ -78,11 +78,17 @@ export function resolveOptions(options: AuditEventOptions | undefined, where: st
 /**
  * Builds the event and records it. Returns whether the sink took it (its
  * `onCall` returned); every failure goes to {@linkcode report}. Never throws.
+ * `unknownTool`: `tool_id` names no tool (the client's text), and is scrubbed.
  */
-export function recordEvent(sink: AuditSink, draft: EventDraft, options: ResolvedOptions): boolean {
+export function recordEvent(
+  sink: AuditSink,
+  draft: EventDraft,
+  options: ResolvedOptions,
+  unknownTool = false,
+): boolean {
   let event: CallEvent;
   try {
-    event = buildEvent(draft, options);
+    event = buildEvent(draft, options, unknownTool);
   } catch (error) {
     report(sink, options, new Error("Cannot record call event: building it threw", { cause: error }));
     return false;
@@ -155,9 +161,13 @@ export function report(sink: AuditSink, options: ResolvedOptions, error: unknown
   }
 }
 
-function buildEvent(draft: EventDraft, o: ResolvedOptions): CallEvent {
+/**
+ * `tool_id` is scrubbed when it is not a tool's name but what a client asked
+ * for: for a `tool_not_found`, or whatever the outcome when `unknownTool`.
+ */
+function buildEvent(draft: EventDraft, o: ResolvedOptions, unknownTool: boolean): CallEvent {
   const outcome = limitOutcome(draft.outcome, o);
-  const scrubTool = o.scrub && outcome.kind === "tool_not_found";
+  const scrubTool = o.scrub && (unknownTool || outcome.kind === "tool_not_found");
   const ts = draft.ts;
   const callId = id(draft.call_id, o.maxId);
   const toolId = typeof draft.tool_id === "string"

@@ -307,7 +307,8 @@ export class McpAdapter {
         outcome = { kind: "execution_failed", code: UNKNOWN_ERROR_CODE, retryable: false };
       }
       call.outcome = outcome;
-      if (recordEvent(this.sink, call, this.resolved)) this.recorded++;
+      // A name no enabled tool has is the client's text, whatever the outcome (a cancelled call, a malformed request).
+      if (recordEvent(this.sink, call, this.resolved, call.notFound)) this.recorded++;
       else this.lost++;
     } catch (error) {
       this.#lose(error);
