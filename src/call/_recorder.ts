@@ -6,7 +6,8 @@ import { CanonicalEvent } from "../event/_create_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
-import { isObjectLike, read } from "./_read.ts";
+import { handleRejection, isPromise } from "./_settle.ts";
+import { isObjectLike, read, shown } from "./_read.ts";
 
 /** The fields of an event before caps and scrubbing; optional fields `undefined` when absent. */
 export interface EventDraft {
@@ -48,12 +49,12 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 export function resolveOptions(options: AuditEventOptions | undefined, where: string): ResolvedOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${where}: options must be an object, got ${options}`);
+    throw new TypeError(`${where}: options must be an object, got ${shown(options)}`);
   }
   const limit = (value: number | undefined, name: string, fallback: number): number => {
     if (value === undefined) return fallback;
     if (value !== Infinity && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${value}`);
+      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${shown(value)}`);
     }
     return value;
   };
@@ -77,11 +78,17 @@ export function resolveOptions(options: AuditEventOptions | undefined, where: st
 /**
  * Builds the event and records it. Returns whether the sink took it (its
  * `onCall` returned); every failure goes to {@linkcode report}. Never throws.
+ * `unknownTool`: `tool_id` names no tool (the client's text), and is scrubbed.
  */
-export function recordEvent(sink: AuditSink, draft: EventDraft, options: ResolvedOptions): boolean {
+export function recordEvent(
+  sink: AuditSink,
+  draft: EventDraft,
+  options: ResolvedOptions,
+  unknownTool = false,
+): boolean {
   let event: CallEvent;
   try {
-    event = buildEvent(draft, options);
+    event = buildEvent(draft, options, unknownTool);
   } catch (error) {
     report(sink, options, new Error("Cannot record call event: building it threw", { cause: error }));
     return false;
@@ -94,14 +101,27 @@ export function recordEvent(sink: AuditSink, draft: EventDraft, options: Resolve
       report(sink, options, new Error("Cannot record call event: redact threw", { cause: error }));
       return false;
     }
-    if (typeof redacted !== "object" || redacted === null) {
-      report(sink, options, new TypeError(`Cannot record call event: redact returned ${redacted}, not an event`));
+    if (typeof redacted !== "object" || redacted === null || isPromise(redacted)) {
+      const what = isPromise(redacted) ? "a promise (it must return the event itself)" : shown(redacted);
+      handleRejection(redacted, ignore);
+      report(sink, options, new TypeError(`Cannot record call event: redact returned ${what}, not an event`));
       return false;
     }
     event = redacted as CallEvent;
   }
   try {
-    sink.onCall(event);
+    const returned: unknown = sink.onCall(event);
+    // An async onCall: its rejection is told (the event was handed over, and is counted so).
+    if (returned !== undefined) {
+      handleRejection(returned, (error) => {
+        report(
+          sink,
+          options,
+          new Error("Cannot record call event: the sink's onCall rejected", { cause: error }),
+          event,
+        );
+      });
+    }
     return true;
   } catch (error) {
     report(sink, options, new Error("Cannot record call event: the sink's onCall threw", { cause: error }), event);
@@ -111,6 +131,9 @@ export function recordEvent(sink: AuditSink, draft: EventDraft, options: Resolve
 
 const toldConsole = new WeakSet<object>();
 
+/** For a rejection nothing is left to tell of (an async onError's). */
+function ignore(): void {}
+
 /**
  * Tells `options.onError`, else the sink's own `onError` method, else
  * `console.error` (once per sink). Never throws.
@@ -118,12 +141,12 @@ const toldConsole = new WeakSet<object>();
 export function report(sink: AuditSink, options: ResolvedOptions, error: unknown, event?: CallEvent): void {
   try {
     if (options.onError !== undefined) {
-      options.onError(error, event);
+      handleRejection(options.onError(error, event), ignore);
       return;
     }
     const own = read(sink, "onError");
     if (typeof own === "function") {
-      own.call(sink, error, event);
+      handleRejection(own.call(sink, error, event), ignore);
       return;
     }
     if (toldConsole.has(sink)) return;
@@ -138,9 +161,13 @@ export function report(sink: AuditSink, options: ResolvedOptions, error: unknown
   }
 }
 
-function buildEvent(draft: EventDraft, o: ResolvedOptions): CallEvent {
+/**
+ * `tool_id` is scrubbed when it is not a tool's name but what a client asked
+ * for: for a `tool_not_found`, or whatever the outcome when `unknownTool`.
+ */
+function buildEvent(draft: EventDraft, o: ResolvedOptions, unknownTool: boolean): CallEvent {
   const outcome = limitOutcome(draft.outcome, o);
-  const scrubTool = o.scrub && outcome.kind === "tool_not_found";
+  const scrubTool = o.scrub && (unknownTool || outcome.kind === "tool_not_found");
   const ts = draft.ts;
   const callId = id(draft.call_id, o.maxId);
   const toolId = typeof draft.tool_id === "string"
@@ -201,6 +228,7 @@ function limitOutcome(outcome: Outcome, o: ResolvedOptions): Outcome {
  * or `undefined` when it is not a valid outcome.
  */
 export function copyOutcome(value: unknown): Outcome | undefined {
+  handleRejection(value, ignore); // an async mapper's promise: not an outcome, and its rejection is not unhandled
   try {
     return copy(value);
   } catch {

@@ -12,6 +12,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./_recorder.ts";
+import { shown } from "./_read.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
@@ -112,7 +113,9 @@ export function auditCall<T>(
 ): AuditCallResult<T> {
   if (typeof fn !== "function") throw new TypeError(`${WHERE}: fn must be a function, got ${typeof fn}`);
   if (typeof sink?.onCall !== "function") throw new TypeError(`${WHERE}: sink must have an onCall method`);
-  if (typeof call !== "object" || call === null) throw new TypeError(`${WHERE}: call must be an object, got ${call}`);
+  if (typeof call !== "object" || call === null) {
+    throw new TypeError(`${WHERE}: call must be an object, got ${shown(call)}`);
+  }
   const resolved = options === undefined ? DEFAULT_OPTIONS : resolveOptions(options, WHERE);
   const mapError = options?.mapError;
   const mapResult = options?.mapResult;

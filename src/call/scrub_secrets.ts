@@ -40,10 +40,11 @@ const PATTERNS: readonly (readonly [SecretKind, RegExp, string])[] = [
   ["slack_token", /xox[abposre]-[A-Za-z0-9-]{10,}/g, "[REDACTED:slack_token]"],
   ["api_key", /(?:sk-|[sr]k_(?:live|test)_)[A-Za-z0-9_-]{16,}/g, "[REDACTED:api_key]"],
   ["google_api_key", /AIza[A-Za-z0-9_-]{30,}/g, "[REDACTED:google_api_key]"],
-  // password=…, "client_secret": "…", X-Api-Key: …, AWS_SECRET_ACCESS_KEY=…
+  // password=…, "client_secret": "…", X-Api-Key: …, AWS_SECRET_ACCESS_KEY=…: matched from the key word on, so
+  // that the part of the key before it (kept as is) may be of any length (each key word scans at most 64 more).
   [
     "assignment",
-    /(?<![A-Za-z0-9_.-])([A-Za-z0-9_.-]{0,64}(?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)s?[A-Za-z0-9_.-]{0,64}["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi,
+    /((?:passw(?:or)?d|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential)s?[A-Za-z0-9_.-]{0,64}["']?\s*[:=]\s*["']?)[^\s"',;&}]+/gi,
     "$1[REDACTED]",
   ],
 ];

@@ -1,4 +1,5 @@
 import type { Outcome, OutcomeSuccess } from "../event/call_event.ts";
+import { shown } from "./_read.ts";
 
 /** Every outcome but `success`: what a {@linkcode ToolCallError} stands for. */
 export type ToolFailureOutcome = Exclude<Outcome, OutcomeSuccess>;
@@ -89,7 +90,7 @@ export class ToolCallError extends Error {
 
 function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
   if (typeof outcome !== "object" || outcome === null) {
-    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${outcome}`);
+    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${shown(outcome)}`);
   }
   const kind = outcome.kind;
   switch (kind) {
@@ -115,7 +116,9 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       const { retry_after_ms = null } = outcome;
       if (retry_after_ms !== null && (!Number.isSafeInteger(retry_after_ms) || retry_after_ms < 0)) {
         throw new RangeError(
-          `Cannot create ToolCallError: retry_after_ms must be a non-negative safe integer or null, got ${retry_after_ms}`,
+          `Cannot create ToolCallError: retry_after_ms must be a non-negative safe integer or null, got ${
+            shown(retry_after_ms)
+          }`,
         );
       }
       return Object.freeze({ kind, retry_after_ms });
@@ -124,14 +127,13 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       return Object.freeze({ kind });
     default:
       throw new TypeError(
-        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${JSON.stringify(String(kind))}`,
+        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${shown(kind)}`,
       );
   }
 }
 
 function invalid(field: string, expected: string, got: unknown): TypeError {
-  const shown = typeof got === "string" ? JSON.stringify(got) : Array.isArray(got) ? "an array" : typeof got;
-  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${shown}`);
+  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${shown(got)}`);
 }
 
 function describe(outcome: ToolFailureOutcome): string {

@@ -4,11 +4,12 @@ import type { CapProvenance, Outcome } from "../event/call_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
 import { recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
-import { isObjectLike, read } from "../call/_read.ts";
-import { whenSettled } from "../call/_settle.ts";
+import { isObjectLike } from "../call/_read.ts";
+import { handleRejection, isPromise, whenSettled } from "../call/_settle.ts";
 import { ulid } from "../call/_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 import { decimal } from "../event/_decimal.ts";
+import { isIssue, readEvent } from "../event/_read_event.ts";
 import { Call, End } from "./_call.ts";
 import { callOutcome, isErrorResult } from "./_outcome.ts";
 import type { Handler } from "./_sdk.ts";
@@ -163,11 +164,7 @@ export class McpAdapter {
       const clientId = x?.authInfo?.clientId;
       if (typeof clientId === "string") call.caller_id = clientId;
     }
-    if (o.capabilities !== undefined) {
-      const granted = grantsOf(this.#ask("capabilities", o.capabilities, call, isGrant));
-      call.granted_capabilities = granted.caps;
-      call.capability_provenance = granted.provenance;
-    }
+    if (o.capabilities !== undefined) this.#grant(call, this.#ask("capabilities", o.capabilities, call, isGrant));
     if (typeof o.tier === "function") call.tier = this.#ask("tier", o.tier, call, isString) ?? "warm";
     if (typeof o.dryRun === "function") call.dry_run = this.#ask("dryRun", o.dryRun, call, isBoolean) ?? false;
     if (this.mcp !== undefined && typeof rawName === "string") {
@@ -181,6 +178,45 @@ export class McpAdapter {
     this.#link(call);
     if (typeof aborted === "boolean") this.#watchAbort(call, signal!, aborted);
     return call;
+  }
+
+  /**
+   * Gives `call` the capabilities callback's answer, each list copied (read
+   * once) and checked as the event takes it: else the defaults, reported,
+   * rather than an event the sink would refuse. Never throws.
+   */
+  #grant(call: Call, granted: object | undefined): void {
+    if (granted === undefined) return;
+    let caps: string[] | string;
+    let provenance: readonly CapProvenance[] | undefined;
+    try {
+      if (Array.isArray(granted)) caps = stringsOf(granted);
+      else {
+        const g = granted as { granted_capabilities?: unknown; capability_provenance?: unknown };
+        caps = stringsOf(g.granted_capabilities);
+        const given = g.capability_provenance;
+        if (typeof caps !== "string" && given != null) {
+          // The event reader's own check (and copy), for its paths and wording: a rare field.
+          const probe = readEvent({ ...PROBE, capability_provenance: given });
+          if (isIssue(probe)) caps = `"${probe.path}" ${probe.reason}`;
+          else provenance = probe.capability_provenance;
+        }
+      }
+    } catch (error) {
+      this.#reportGrant("reading the callback's answer threw", error);
+      return;
+    }
+    if (typeof caps === "string") return this.#reportGrant(`expected ${caps}`, undefined);
+    call.granted_capabilities = caps;
+    call.capability_provenance = provenance;
+  }
+
+  #reportGrant(why: string, cause: unknown): void {
+    report(
+      this.sink,
+      this.resolved,
+      new TypeError(`Cannot read the call's capabilities: ${why}; recorded none`, { cause }),
+    );
   }
 
   #registry(): Record<string, unknown> | undefined {
@@ -271,7 +307,8 @@ export class McpAdapter {
         outcome = { kind: "execution_failed", code: UNKNOWN_ERROR_CODE, retryable: false };
       }
       call.outcome = outcome;
-      if (recordEvent(this.sink, call, this.resolved)) this.recorded++;
+      // A name no enabled tool has is the client's text, whatever the outcome (a cancelled call, a malformed request).
+      if (recordEvent(this.sink, call, this.resolved, call.notFound)) this.recorded++;
       else this.lost++;
     } catch (error) {
       this.#lose(error);
@@ -306,11 +343,17 @@ export class McpAdapter {
       return undefined;
     }
     if (value == null) return undefined;
-    if (check(value)) return value;
+    const promise = isPromise(value);
+    if (check(value) && !promise) return value;
+    handleRejection(value, ignore); // an async callback's promise: the wrong type, and its rejection not unhandled
     report(
       this.sink,
       this.resolved,
-      new TypeError(`Cannot read the call's ${name}: the callback returned ${typeof value}`),
+      new TypeError(
+        `Cannot read the call's ${name}: the callback returned ${
+          promise ? "a promise (it must answer at once)" : typeof value
+        }`,
+      ),
     );
     return undefined;
   }
@@ -334,6 +377,8 @@ function idText(id: string | number | undefined): string {
   return typeof id === "number" ? decimal(id) : id ?? "";
 }
 
+function ignore(): void {}
+
 function isString(value: unknown): value is string {
   return typeof value === "string";
 }
@@ -346,13 +391,35 @@ function isGrant(value: unknown): value is object {
   return isObjectLike(value);
 }
 
-function grantsOf(granted: unknown): { caps: readonly string[]; provenance: readonly CapProvenance[] | undefined } {
-  if (Array.isArray(granted)) return { caps: granted.slice(), provenance: undefined };
-  if (!isObjectLike(granted)) return { caps: [], provenance: undefined };
-  const caps = read(granted, "granted_capabilities");
-  const provenance = read(granted, "capability_provenance");
-  return {
-    caps: Array.isArray(caps) ? caps.slice() : [],
-    provenance: Array.isArray(provenance) ? provenance.slice() : undefined,
-  };
+/** An event that only the capability provenance given with it can make invalid. */
+const PROBE = {
+  ts: "",
+  call_id: "",
+  tool_id: "",
+  granted_capabilities: [],
+  duration_ms: 0,
+  outcome: { kind: "success" },
+  tier: "",
+  dry_run: false,
+  schema_version: 3,
+} as const;
+
+/**
+ * A copy of `list` (its length and each item read once), or what it should
+ * have been when it is not an array of strings (a getter or trap may throw).
+ */
+function stringsOf(list: unknown): string[] | string {
+  if (!Array.isArray(list)) {
+    return `"granted_capabilities" to be an array of strings, got ${list === null ? "null" : typeof list}`;
+  }
+  const length = list.length;
+  const copy = new Array<string>();
+  for (let i = 0; i < length; i++) {
+    const item: unknown = list[i];
+    if (typeof item !== "string") {
+      return `"granted_capabilities[${i}]" to be a string, got ${item === null ? "null" : typeof item}`;
+    }
+    copy.push(item);
+  }
+  return copy;
 }

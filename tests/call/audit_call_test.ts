@@ -266,6 +266,43 @@ describe("auditCall", () => {
     }
   });
 
+  it("tells of an async sink's rejection, and leaves no async callback's rejection unhandled", async () => {
+    // An unhandled rejection ends a Deno or Node process: an async onCall, onError, redact or mapper must not cause one.
+    const problems: [Error, CallEvent | undefined][] = [];
+    const reject = (what: string) => () => Promise.reject(new Error(what));
+    const asyncSink = { onCall: reject("db down") as () => void };
+    const told = { onError: (e: unknown, event?: CallEvent) => problems.push([e as Error, event]) };
+    assert.equal(auditCall(asyncSink, { tool_id: "async-sink" }, () => 1, told), 1);
+    const throwing = {
+      onCall(): void {
+        throw new Error("sink down");
+      },
+      onError: reject("the sink's onError failed too"),
+    };
+    assert.equal(auditCall(throwing, { tool_id: "t" }, () => 2, { onError: reject("onError failed too") }), 2);
+    assert.equal(auditCall(throwing, { tool_id: "t" }, () => 3), 3);
+    const sink = new MemorySink();
+    assert.equal(auditCall(sink, { tool_id: "t" }, () => 4, { ...told, redact: reject("redact failed") as never }), 4);
+    assert.equal(
+      auditCall(sink, { tool_id: "t" }, () => 5, { ...told, mapResult: reject("mapper failed") as never }),
+      5,
+    );
+    await settle();
+    assert.deepEqual(sink.events.map((e) => e.outcome), [{ kind: "success" }], "the mapper's promise is no outcome");
+    assert.deepEqual(
+      problems.map(([e, event]) => [e.message, (e.cause as Error | undefined)?.message, event?.tool_id]),
+      [
+        [
+          "Cannot record call event: redact returned a promise (it must return the event itself), not an event",
+          undefined,
+          undefined,
+        ],
+        ["Cannot audit call: mapResult returned an invalid outcome; recorded the default one", undefined, undefined],
+        ["Cannot record call event: the sink's onCall rejected", "db down", "async-sink"],
+      ],
+    );
+  });
+
   it("reports to the sink's own onError method when no onError option is given", () => {
     const seen: unknown[] = [];
     const sink = {
@@ -347,6 +384,38 @@ describe("auditCall", () => {
     assert.throws(() => auditCall(sink, { tool_id: "t" }, fn, { scrubSecrets: "yes" as never }), TypeError);
     assert.equal(ran, false);
     assert.equal(sink.events.length, 0);
+  });
+
+  it("says what it got without converting it: a Symbol, an object whose toString throws", () => {
+    const sink = new MemorySink();
+    const fn = () => 1;
+    const hostile = {
+      toString() {
+        throw new Error("toString");
+      },
+    };
+    assert.throws(() => auditCall(sink, Symbol("call") as never, fn), /call must be an object, got symbol$/);
+    assert.throws(() => auditCall(sink, { tool_id: "t" }, fn, Symbol("o") as never), /options must be .*, got symbol$/);
+    assert.throws(
+      () => auditCall(sink, { tool_id: "t" }, fn, { maxIdLength: hostile as never }),
+      (e: Error) => e instanceof RangeError && /maxIdLength must be .*, got object$/.test(e.message),
+    );
+    assert.throws(
+      () => auditCall(sink, { tool_id: "t" }, fn, { maxMessageLength: Symbol("n") as never }),
+      (e: Error) => e instanceof RangeError && /got symbol$/.test(e.message),
+    );
+    const problems: Error[] = [];
+    auditCall(sink, { tool_id: "t" }, fn, {
+      onError: (e) => problems.push(e as Error),
+      redact: () => Symbol() as never,
+    });
+    auditCall(sink, { tool_id: "t" }, fn, {
+      onError: (e) => problems.push(e as Error),
+      redact: () => hostile as never,
+    });
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.message, "Cannot record call event: redact returned symbol, not an event");
+    assert.equal(sink.events.length, 1, "an object is an event to the sink, which checks it");
   });
 
   it("writes lines that JsonLinesAuditSink accepts and parseCallEvent reads back", async () => {

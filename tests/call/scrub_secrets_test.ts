@@ -95,6 +95,18 @@ describe("scrubSecrets", () => {
     for (const [input, expected] of cases) assert.equal(scrubSecrets(input), expected, input);
   });
 
+  it("scrubs the value of a key however long its name is before the key word", () => {
+    const keys = [
+      "KAFKA_CONNECT_PRODUCTION_EU_WEST_1_ORDERS_SERVICE_SCHEMA_REGISTRY_BASIC_AUTH_PASSWORD",
+      "com.example.platform.integration.payments.gateway.primary.eu-west-1.client.secret",
+      `${"x".repeat(200)}_access_token`,
+    ];
+    for (const key of keys) {
+      assert.equal(scrubSecrets(`${key}=hunter2 next`), `${key}=[REDACTED] next`, key);
+      assert.equal(scrubSecrets(`config: {"${key}": "hunter2"}`), `config: {"${key}": "[REDACTED]"}`, key);
+    }
+  });
+
   it("leaves ordinary text alone", () => {
     for (
       const text of [

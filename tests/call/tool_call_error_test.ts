@@ -66,6 +66,29 @@ describe("ToolCallError", () => {
     }
   });
 
+  it("names the field and what it got without converting it (a Symbol, a toString that throws)", () => {
+    const hostile = {
+      toString() {
+        throw new Error("toString");
+      },
+    };
+    const cases: [unknown, RegExp][] = [
+      [Symbol("outcome"), /outcome must be an object, got symbol$/],
+      [hostile, /outcome\.kind must be a failure kind, got undefined$/],
+      [{ kind: hostile }, /outcome\.kind must be a failure kind, got object$/],
+      [{ kind: "rate_limited", retry_after_ms: Symbol("ms") }, /retry_after_ms must be .* or null, got symbol$/],
+      [{ kind: "rate_limited", retry_after_ms: hostile }, /retry_after_ms must be .* or null, got object$/],
+      [{ kind: "rate_limited", retry_after_ms: -1 }, /retry_after_ms must be .* or null, got -1$/],
+    ];
+    for (const [outcome, message] of cases) {
+      assert.throws(() => new ToolCallError(outcome as never), (e: Error) => {
+        assert.ok(e instanceof TypeError || e instanceof RangeError);
+        assert.match(e.message, message);
+        return true;
+      });
+    }
+  });
+
   it("outcomeOf reads no property: proxies and throwing getters give undefined, subclasses their outcome", () => {
     let trapped = 0;
     const proxy = new Proxy(new ToolCallError({ kind: "tool_not_found" }), {

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { CallEvent, Outcome } from "../../mod.ts";
+import { type CallEvent, createCallEvent, type Outcome } from "../../mod.ts";
 import { auditMcpServer } from "../../src/mcp/audit_mcp_server.ts";
 import { MemorySink, settle } from "../call/_sinks.ts";
 import {
@@ -286,6 +286,45 @@ describe("auditMcpServer with McpServer", () => {
     assert.equal(event.tier, "warm");
     assert.deepEqual(event.outcome, { kind: "success" });
     assert.equal(problems.length, 4);
+  });
+
+  it("records no capabilities, and reports where, when the capabilities callback answers what no event holds", async () => {
+    const answers: [unknown, RegExp][] = [
+      [["fs:read", 7], /expected "granted_capabilities\[1\]" to be a string, got number/],
+      [{ granted_capabilities: "fs:read" }, /expected "granted_capabilities" to be an array of strings, got string/],
+      [
+        { granted_capabilities: ["fs:read"], capability_provenance: [{ cap: "fs:read", source: "config" }] },
+        /expected "capability_provenance\[0\]\.source" to be an object, got "config"/,
+      ],
+      [
+        new Proxy(["fs:read"], {
+          get() {
+            throw new Error("list trap");
+          },
+        }),
+        /reading the callback's answer threw/,
+      ],
+    ];
+    const server = buildMcpServer();
+    const sink = new MemorySink();
+    const problems: Error[] = [];
+    let next = 0;
+    const audit = auditMcpServer(server, sink, {
+      onError: (e) => problems.push(e as Error),
+      capabilities: () => answers[next++]![0] as never,
+    });
+    const { client, close } = await connect(server);
+    for (const _ of answers) await client.callTool({ name: "add", arguments: { a: 1, b: 2 } });
+    await close();
+    assert.equal(audit.recorded, answers.length);
+    assert.equal(audit.lost, 0);
+    for (const [i, event] of sink.events.entries()) {
+      assert.deepEqual(event.granted_capabilities, [], `answer ${i}`);
+      assert.equal(event.capability_provenance, undefined);
+      assert.doesNotThrow(() => createCallEvent(event), `answer ${i}: an event the sink takes`);
+    }
+    assert.equal(problems.length, answers.length);
+    problems.forEach((problem, i) => assert.match(problem.message, answers[i]![1]));
   });
 
   it("refuses what is not an SDK server, a server audited twice, and bad options", () => {

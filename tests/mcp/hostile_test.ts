@@ -115,16 +115,17 @@ const HOSTILE: readonly [string, string][] = [
 /** A client that sends raw JSON-RPC messages and keeps every response. */
 async function rawClient(
   server: McpServer,
-): Promise<{ send: (message: object) => Promise<unknown>; close: () => Promise<void> }> {
+): Promise<{ send: (message: object, reply?: boolean) => Promise<unknown>; close: () => Promise<void> }> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair() as [InMemoryTransport, InMemoryTransport];
   const responses: unknown[] = [];
   clientSide.onmessage = (message) => responses.push(message);
   await server.connect(serverSide);
   await clientSide.start();
   return {
-    send: async (message) => {
+    send: async (message, reply = true) => {
       const before = responses.length;
       await clientSide.send(message as never);
+      if (!reply) return undefined;
       for (let i = 0; i < 200 && responses.length === before; i++) await settle(1);
       return responses[before];
     },
@@ -178,6 +179,39 @@ describe("auditMcpServer against hostile tools", () => {
     assert.equal(audit?.recorded, 0);
     assert.equal(audit?.lost, TABLE_CALLS.length);
     assert.equal(problems.length, TABLE_CALLS.length);
+  });
+
+  it("never lets an async sink or callback that rejects become an unhandled rejection (which ends the server)", async () => {
+    const problems: Error[] = [];
+    let audit: McpServerAudit | undefined;
+    const reject = (what: string) => () => Promise.reject(new Error(what));
+    const pair = await twins((audited) => {
+      const server = buildMcpServer();
+      if (audited) {
+        audit = auditMcpServer(server, { onCall: reject("db down") as () => void }, {
+          onError: (e) => problems.push(e as Error),
+          callerId: reject("directory down") as never,
+          capabilities: reject("grants down") as never,
+          mapResult: reject("mapper down") as never,
+          mapError: reject("mapper down") as never,
+        });
+      }
+      return server;
+    });
+    for (const [name, args] of TABLE_CALLS) await pair.same(name, args);
+    await pair.close();
+    await settle();
+    assert.equal(audit?.recorded, TABLE_CALLS.length);
+    const told = (message: string) => problems.filter((e) => e.message === message).length;
+    assert.equal(told("Cannot record call event: the sink's onCall rejected"), TABLE_CALLS.length);
+    assert.equal(
+      told("Cannot read the call's callerId: the callback returned a promise (it must answer at once)"),
+      TABLE_CALLS.length,
+    );
+    assert.equal(
+      told("Cannot read the call's capabilities: the callback returned a promise (it must answer at once)"),
+      13,
+    );
   });
 
   it("keeps two audited servers' concurrent calls apart", async () => {
@@ -238,6 +272,32 @@ describe("auditMcpServer against hostile clients", () => {
     for (const line of sink.lines()) {
       assert.ok(!line.includes("\n") && !line.includes(secret) && line.length < 1000, line.slice(0, 80));
     }
+  });
+
+  it("scrubs a name no enabled tool has whatever the outcome: a malformed request, a cancelled call", async () => {
+    const server = buildMcpServer();
+    const sink = new MemorySink();
+    auditMcpServer(server, sink);
+    const raw = await rawClient(server);
+    const secret = "AKIAIOSFODNN7EXAMPLE";
+    const name = `key ${secret}`;
+    await raw.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: "not an object" } });
+    // Cancelled before its handler runs (the SDK starts it a microtask after the request): no response comes.
+    const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name, arguments: {} } };
+    const cancel = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 2 } };
+    await raw.send(call, false);
+    await raw.send(cancel, false);
+    await raw.send({ jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "add", arguments: "no" } });
+    await raw.close();
+    assert.deepEqual(
+      sink.events.map((e) => [e.tool_id, e.outcome.kind === "execution_failed" ? e.outcome.code : e.outcome.kind]),
+      [
+        ["key [REDACTED:aws_access_key_id]", "invalid_args"],
+        ["key [REDACTED:aws_access_key_id]", "CANCELLED"],
+        ["add", "invalid_args"],
+      ],
+    );
+    for (const line of sink.lines()) assert.ok(!line.includes(secret), line);
   });
 
   it("caps and scrubs a validation message that echoes megabytes of the client's input", async () => {
