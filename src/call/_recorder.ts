@@ -6,7 +6,7 @@ import { CanonicalEvent } from "../event/_create_event.ts";
 import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
-import { handleRejection, isPromise } from "./_settle.ts";
+import { handleRejection, ignoreRejection, isPromise } from "../_promise.ts";
 import { isObjectLike, read, shown } from "./_read.ts";
 
 /** The fields of an event before caps and scrubbing; optional fields `undefined` when absent. */
@@ -103,7 +103,7 @@ export function recordEvent(
     }
     if (typeof redacted !== "object" || redacted === null || isPromise(redacted)) {
       const what = isPromise(redacted) ? "a promise (it must return the event itself)" : shown(redacted);
-      handleRejection(redacted, ignore);
+      ignoreRejection(redacted);
       report(sink, options, new TypeError(`Cannot record call event: redact returned ${what}, not an event`));
       return false;
     }
@@ -131,9 +131,6 @@ export function recordEvent(
 
 const toldConsole = new WeakSet<object>();
 
-/** For a rejection nothing is left to tell of (an async onError's). */
-function ignore(): void {}
-
 /**
  * Tells `options.onError`, else the sink's own `onError` method, else
  * `console.error` (once per sink). Never throws.
@@ -141,12 +138,12 @@ function ignore(): void {}
 export function report(sink: AuditSink, options: ResolvedOptions, error: unknown, event?: CallEvent): void {
   try {
     if (options.onError !== undefined) {
-      handleRejection(options.onError(error, event), ignore);
+      ignoreRejection(options.onError(error, event));
       return;
     }
     const own = read(sink, "onError");
     if (typeof own === "function") {
-      handleRejection(own.call(sink, error, event), ignore);
+      ignoreRejection(own.call(sink, error, event));
       return;
     }
     if (toldConsole.has(sink)) return;
@@ -228,7 +225,7 @@ function limitOutcome(outcome: Outcome, o: ResolvedOptions): Outcome {
  * or `undefined` when it is not a valid outcome.
  */
 export function copyOutcome(value: unknown): Outcome | undefined {
-  handleRejection(value, ignore); // an async mapper's promise: not an outcome, and its rejection is not unhandled
+  ignoreRejection(value); // an async mapper's promise: not an outcome, and its rejection is not unhandled
   try {
     return copy(value);
   } catch {

@@ -5,7 +5,8 @@ import type { AuditSink } from "../sink/audit_sink.ts";
 import { UNKNOWN_ERROR_CODE } from "../call/outcome_of_error.ts";
 import { recordEvent, report, type ResolvedOptions } from "../call/_recorder.ts";
 import { isObjectLike } from "../call/_read.ts";
-import { handleRejection, isPromise, whenSettled } from "../call/_settle.ts";
+import { whenSettled } from "../call/_settle.ts";
+import { ignoreRejection, isPromise } from "../_promise.ts";
 import { ulid } from "../call/_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 import { decimal } from "../event/_decimal.ts";
@@ -345,7 +346,7 @@ export class McpAdapter {
     if (value == null) return undefined;
     const promise = isPromise(value);
     if (check(value) && !promise) return value;
-    handleRejection(value, ignore); // an async callback's promise: the wrong type, and its rejection not unhandled
+    ignoreRejection(value); // an async callback's promise: the wrong type, and its rejection not unhandled
     report(
       this.sink,
       this.resolved,
@@ -376,8 +377,6 @@ function isAborted(signal: AbortSignal | undefined): boolean {
 function idText(id: string | number | undefined): string {
   return typeof id === "number" ? decimal(id) : id ?? "";
 }
-
-function ignore(): void {}
 
 function isString(value: unknown): value is string {
   return typeof value === "string";

@@ -1,6 +1,7 @@
 // Where the sink's problems go: the user's onError, or the console report.
 import type { CallEvent } from "../event/call_event.ts";
 import { ConsoleReport } from "./_console_report.ts";
+import { ignoreRejection } from "../_promise.ts";
 
 /** Problems raised from within `onError` told at most, per outermost report. */
 const MAX_NESTED_REPORTS = 100;
@@ -84,8 +85,9 @@ export class Reporter {
   #tellNow(error: unknown, event: CallEvent | undefined, what: string | undefined): void {
     try {
       if (this.#onError === undefined) this.#console!.report(error, what);
-      else if (event === undefined) this.#onError(error);
-      else this.#onError(error, event);
+      // An async onError's rejection: nothing is left to tell of it, and unhandled it would end the process.
+      else if (event === undefined) ignoreRejection(this.#onError(error));
+      else ignoreRejection(this.#onError(error, event));
     } catch {
       // onError must not throw; nothing is left to tell.
     }

@@ -1,4 +1,5 @@
 // Shared test fixtures: the reference test's event shape and in-memory destinations.
+import process from "node:process";
 import {
   type AuditDestination,
   type CallEvent,
@@ -63,6 +64,24 @@ export function numbered(i: number): CallEvent {
 /** Resolves after `ms` milliseconds (0: the next macrotask). */
 export function tick(ms = 0): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * The rejections nobody handled while `body` ran (and a few macrotasks
+ * after): each would end a Deno or Node process. Listening keeps the test
+ * runner from failing on them, so the caller asserts on the list.
+ */
+export async function unhandledRejections(body: () => Promise<void>): Promise<unknown[]> {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown) => seen.push(reason);
+  process.on("unhandledRejection", listener);
+  try {
+    await body();
+    for (let i = 0; i < 3; i++) await tick();
+  } finally {
+    process.off("unhandledRejection", listener);
+  }
+  return seen;
 }
 
 /** A plain stream whose writes never finish: the queue can only fill. */

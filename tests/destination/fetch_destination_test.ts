@@ -16,7 +16,7 @@ import {
 } from "../../mod.ts";
 import { fetchDestination, HttpDeliveryError } from "../../src/destination/fetch_destination.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
-import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
+import { MemoryDestination, mkEvent, unhandledRejections } from "../_helpers/events.ts";
 import { HttpReceiver, type Reply } from "../_helpers/http_receiver.ts";
 import {
   assertDuplicatesShareKey,
@@ -217,6 +217,29 @@ describe("fetchDestination", () => {
       });
       assert.equal(standalone.length, 1);
       assert.match(String(standalone[0]![0]), /^@atd\/audit: HttpDeliveryError: Cannot deliver 2 audit events/);
+    });
+  });
+
+  it("fetchDestination leaves no rejection of an async onError unhandled (it would end the process)", async () => {
+    await withReceiver(() => ({ status: 400 }), async (receiver) => {
+      const own: HttpDeliveryError[] = [];
+      const unhandled = await unhandledRejections(async () => {
+        const destination = fetchDestination(
+          receiver.url,
+          fast({
+            onError: async (e) => {
+              own.push(e);
+              await Promise.resolve();
+              throw new Error("the alerting hook is down");
+            },
+          }),
+        );
+        const sink = new JsonLinesAuditSink(destination, { onError: () => {} });
+        sink.onCall(mkEvent());
+        await sink.close();
+      });
+      assert.deepEqual(unhandled, []);
+      assert.equal(own.length, 1);
     });
   });
 

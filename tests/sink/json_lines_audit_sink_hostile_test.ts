@@ -11,7 +11,7 @@ import {
   JsonLinesAuditSink,
   parseCallEvent,
 } from "../../mod.ts";
-import { MemoryDestination, mkEvent, numbered, tick } from "../_helpers/events.ts";
+import { MemoryDestination, mkEvent, numbered, tick, unhandledRejections } from "../_helpers/events.ts";
 import { arbitraryEvent } from "../_helpers/arbitrary.ts";
 import { Choices, disguise, type Fault } from "./_hostile.ts";
 
@@ -332,6 +332,27 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     sink.onCall({ ...mkEvent(), tier: 5 } as never);
     await sink.close();
     assert.deepEqual(dest.lines().map((line) => parseCallEvent(line).call_id), ["call-99"]);
+  });
+
+  it("leaves no rejection of an async onError unhandled (it would end the process)", async () => {
+    const told: string[] = [];
+    const dest = new MemoryDestination();
+    const unhandled = await unhandledRejections(async () => {
+      const sink = new JsonLinesAuditSink(dest.stream, {
+        onError: async (error) => {
+          told.push((error as Error).message);
+          await Promise.resolve();
+          throw new Error("the log database is down");
+        },
+      });
+      sink.onCall({ ...mkEvent(), tier: 5 } as never);
+      sink.onCall(numbered(1));
+      await sink.close();
+    });
+    assert.deepEqual(unhandled, []);
+    assert.equal(told.length, 1);
+    assert.match(told[0]!, /tier/);
+    assert.deepEqual(dest.lines().map((line) => parseCallEvent(line).call_id), ["call-1"]);
   });
 
   it("drops, and reports, an event a fallback sink records back into the sink", () => {

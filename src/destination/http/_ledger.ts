@@ -3,6 +3,7 @@
 // in any order (items of one response, batches in parallel requests, a slow
 // fallback); the sink hears of them in stream order, by runs of positions.
 import { untilAborted } from "../../_abort.ts";
+import { ignoreRejection } from "../../_promise.ts";
 import { concatBytes } from "../../_bytes.ts";
 import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
 import type { Bytes } from "./_attempt.ts";
@@ -335,7 +336,7 @@ export class Ledger {
   #tell(error: HttpDeliveryError): void {
     const onError = this.#options.onError;
     try {
-      if (onError !== undefined) onError(error);
+      if (onError !== undefined) ignoreRejection(onError(error));
       else if (this.#sink === undefined) console.error(`@atd/audit: ${error.name}: ${error.message}`);
     } catch {
       // onError must not throw; nothing is left to tell.
