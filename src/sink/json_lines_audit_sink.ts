@@ -4,6 +4,7 @@ import { encodeCallEvent } from "../event/encode_call_event.ts";
 import { InvalidCallEventError } from "../event/errors.ts";
 import { stdioDestination } from "../destination/stdio_destination.ts";
 import { abortAfter, reasonOf, untilAborted } from "../_abort.ts";
+import { handleRejection } from "../_promise.ts";
 import {
   type AuditSink,
   type AuditSinkFlushOptions,
@@ -516,8 +517,10 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     }
     this.#inFallback = true;
     try {
-      this.#fallbackSink!.onCall(event);
+      const returned: unknown = this.#fallbackSink!.onCall(event);
       this.#fallback++;
+      // An async onCall: handed on all the same (counted so), and a later rejection is told, never left unhandled.
+      handleRejection(returned, (error) => this.#reporter.tell(error, event, "the fallback sink's onCall rejected"));
       this.#sealFallback?.();
     } catch (error) {
       this.#dropped++;

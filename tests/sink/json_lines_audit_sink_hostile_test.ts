@@ -389,6 +389,28 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     assert.equal(sink.drops, 0);
   });
 
+  it("tells a rejection of an async fallback's onCall, with the event, and leaves none unhandled", async () => {
+    const told: [unknown, CallEvent | undefined][] = [];
+    let sink: JsonLinesAuditSink | undefined;
+    const unhandled = await unhandledRejections(async () => {
+      sink = new JsonLinesAuditSink(new WritableStream({ write: () => new Promise(() => {}) }), {
+        capacity: 1,
+        backpressure: {
+          fallback: { onCall: (event) => Promise.reject(new Error(`spill of ${event.call_id} failed`)) },
+        },
+        onError: (error, event) => void told.push([error, event]),
+      });
+      for (let i = 0; i < 3; i++) sink.onCall(numbered(i));
+    });
+    assert.deepEqual(unhandled, []);
+    assert.deepEqual(told.map(([e, event]) => [(e as Error).message, event?.call_id]), [
+      ["spill of call-1 failed", "call-1"],
+      ["spill of call-2 failed", "call-2"],
+    ]);
+    const s = sink!.stats();
+    assert.deepEqual([s.accepted, s.fallback, s.dropped], [1, 2, 0], "handed on, as counted when it returned");
+  });
+
   it("keeps counting when the destination reports before any write, or after close", async () => {
     const errors: unknown[] = [];
     let report: { delivered(n: number): void; failed(n: number, e: unknown): void } | undefined;
