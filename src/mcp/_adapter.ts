@@ -13,7 +13,7 @@ import { decimal } from "../event/_decimal.ts";
 import { isIssue, readEvent } from "../event/_read_event.ts";
 import { Call, End } from "./_call.ts";
 import { callOutcome, isErrorResult } from "./_outcome.ts";
-import type { Handler } from "./_sdk.ts";
+import { EVERY_CALL, type Handler } from "./_sdk.ts";
 import type { AuditMcpServerOptions, McpToolCall } from "./audit_mcp_server.ts";
 
 const then = Promise.prototype.then;
@@ -57,11 +57,18 @@ export class McpAdapter {
     this.#report = (error) => report(sink, resolved, error);
   }
 
-  /** Ends, as cancelled, every call in flight whose request the server aborted. Never throws (close runs it). */
-  sweep(): void {
+  /**
+   * Ends, as cancelled, every call in flight whose request the server
+   * aborted: those with request id `requestId` (a client's cancel), or any
+   * (`EVERY_CALL`). Looking only at the named id keeps a flood of cancels
+   * for ids not in flight from costing a look at every call. Never throws
+   * (close runs it).
+   */
+  sweep(requestId: unknown = EVERY_CALL): void {
+    const every = requestId === EVERY_CALL;
     for (let call = this.#inFlight; call !== undefined;) {
       const next = call.next;
-      if (isAborted(call.signal)) this.#end(call, End.Cancelled, undefined);
+      if ((every || call.requestId === requestId) && isAborted(call.signal)) this.#end(call, End.Cancelled, undefined);
       call = next;
     }
   }

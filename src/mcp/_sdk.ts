@@ -154,11 +154,17 @@ export function hookMcpServer(
   return failed;
 }
 
+/** Marks a sweep of every call in flight (the connection closed), rather than of one cancelled request id. */
+export const EVERY_CALL: unique symbol = Symbol("every call");
+
 /**
- * Calls `sweep` each time the server has aborted request handlers. Returns
- * false when the server lacks either method or either cannot be replaced.
+ * Calls `sweep` each time the server has aborted request handlers: with the
+ * request id a `notifications/cancelled` named (the only handler it can
+ * abort), or {@linkcode EVERY_CALL} when the connection closed or the id
+ * cannot be read. Returns false when the server lacks either method or
+ * either cannot be replaced.
  */
-export function hookAborts(protocol: object, sweep: () => void): boolean {
+export function hookAborts(protocol: object, sweep: (requestId: unknown) => void): boolean {
   const cancel = read(protocol, "_oncancel");
   const close = read(protocol, "_onclose");
   if (typeof cancel !== "function" || typeof close !== "function") return false;
@@ -169,7 +175,11 @@ export function hookAborts(protocol: object, sweep: () => void): boolean {
         try {
           return original.apply(this, args);
         } finally {
-          sweep();
+          if (name === "_onclose") sweep(EVERY_CALL);
+          else {
+            const id = cancelledId(args[0]);
+            if (id === EVERY_CALL || handlesRequest(this, id)) sweep(id);
+          }
         }
       });
     } catch {
@@ -177,6 +187,31 @@ export function hookAborts(protocol: object, sweep: () => void): boolean {
     }
   }
   return hooked;
+}
+
+/** The request id a `notifications/cancelled` names, or EVERY_CALL when it cannot be read (a hostile object). */
+function cancelledId(notification: unknown): unknown {
+  try {
+    const params = isObjectLike(notification) ? read(notification, "params") : undefined;
+    const id = isObjectLike(params) ? read(params, "requestId") : undefined;
+    return typeof id === "string" || typeof id === "number" ? id : EVERY_CALL;
+  } catch {
+    return EVERY_CALL;
+  }
+}
+
+/**
+ * Whether the server has a handler running for request `id` (its map of
+ * abort controllers, where it has one): a cancel for any other id aborts
+ * nothing, and a flood of them must not cost a sweep each.
+ */
+function handlesRequest(protocol: unknown, id: unknown): boolean {
+  try {
+    const running = isObjectLike(protocol) ? read(protocol, "_requestHandlerAbortControllers") : undefined;
+    return !(running instanceof Map) || running.has(id);
+  } catch {
+    return true;
+  }
 }
 
 function define(target: object, name: string, value: unknown): void {

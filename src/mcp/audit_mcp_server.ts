@@ -204,7 +204,7 @@ export function auditMcpServer(
       );
     }
   }
-  adapter.listen = !hookAborts(internals.protocol, () => adapter.sweep());
+  adapter.listen = !hookAborts(internals.protocol, (requestId) => adapter.sweep(requestId));
   return {
     get recorded(): number {
       return adapter.recorded;

@@ -521,4 +521,48 @@ describe("auditMcpServer against hostile request handling", () => {
       { numRuns: 40 },
     );
   });
+  it("looks at no call in flight for a cancel of a request the server is not handling (a flood costs no sweep each)", async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const server = new McpServer({ name: "cancel-flood", version: "1.0.0" });
+    server.registerTool("hang", {}, async () => {
+      await gate;
+      return { content: [] };
+    });
+    const sink = new MemorySink();
+    auditMcpServer(server, sink);
+    let reads = 0;
+    const aborted = new Set<number>();
+    const extraOf = (id: number) => ({
+      signal: {
+        get aborted() {
+          reads++;
+          return aborted.has(id);
+        },
+      },
+    });
+    const handler = toolsCallHandler(server);
+    const results = Array.from(
+      { length: 20 },
+      (_, id) => handler({ jsonrpc: "2.0", id, method: "tools/call", params: { name: "hang" } }, extraOf(id)),
+    );
+    const protocol = server.server as unknown as {
+      _oncancel(notification: unknown): unknown;
+      _requestHandlerAbortControllers: Map<unknown, AbortController>;
+    };
+    const before = reads;
+    for (let i = 0; i < 100; i++) protocol._oncancel({ params: { requestId: 1000 + i } });
+    assert.equal(reads, before, "no call was looked at");
+    // A cancel of a request the server is handling looks at that request's calls only.
+    protocol._requestHandlerAbortControllers.set(3, new AbortController());
+    aborted.add(3);
+    protocol._oncancel({ params: { requestId: 3 } });
+    assert.ok(reads - before <= 2, `${reads - before} reads`);
+    assert.deepEqual(sink.events.map((e) => [e.call_id.split(":")[1], e.outcome.kind]), [["3", "execution_failed"]]);
+    protocol._requestHandlerAbortControllers.delete(3);
+    release();
+    await Promise.all(results);
+    await settle();
+    assert.equal(sink.events.length, 20);
+  });
 });
