@@ -29,6 +29,18 @@ describe("auditCall", () => {
     assert.ok(event.duration_ms <= Math.ceil(performance.now() - t0), `${event.duration_ms}`);
   });
 
+  it("runs the tool when a field has the wrong type, and the sink tells the invalid event with the field's path", async () => {
+    const told: unknown[] = [];
+    const dest = new MemoryDestination();
+    const sink = new JsonLinesAuditSink(dest.stream, { onError: (e) => told.push(e) });
+    assert.equal(auditCall(sink, { tool_id: 5 as never }, () => 7), 7);
+    assert.equal(auditCall(sink, { tool_id: "t", granted_capabilities: [1] as never }, () => 8), 8);
+    await sink.close();
+    assert.equal(sink.stats().invalid, 2);
+    assert.deepEqual(told.map((e) => (e as { path?: string }).path), ["tool_id", "granted_capabilities[0]"]);
+    assert.deepEqual(dest.lines(), []);
+  });
+
   it("takes ts when the call starts and duration_ms from the monotonic clock", async () => {
     const sink = new MemorySink();
     const before = Date.now();
