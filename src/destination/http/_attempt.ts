@@ -210,19 +210,8 @@ async function readBody(
   signal: AbortSignal,
   maxBytes: number,
 ): Promise<{ bytes: Uint8Array; complete: boolean }> {
-  // A short body of a declared length, not compressed (a gzip bomb declares its compressed length):
-  // the client reads no further than the length, so read it whole, without a reader loop.
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  const encoding = response.headers.get("content-encoding");
-  if (declared <= maxBytes && (encoding === null || encoding === "identity") && response.body !== null) {
-    try {
-      const bytes = await orAbort(response.arrayBuffer(), signal);
-      if (bytes !== undefined && bytes.byteLength <= maxBytes) return { bytes: new Uint8Array(bytes), complete: true };
-    } catch {
-      // broke off
-    }
-    return { bytes: new Uint8Array(0), complete: false };
-  }
+  // Never `arrayBuffer()`, even for a short declared `content-length`: a response that also says
+  // `transfer-encoding: chunked` is read to its (endless) end by Deno and Bun, whatever the length says.
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   let complete = false;
