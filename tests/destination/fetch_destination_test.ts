@@ -249,6 +249,27 @@ describe("fetchDestination", () => {
     });
   });
 
+  for (const closing of [false, true]) {
+    it(`a sink ${closing ? "close" : "flush"} deadline tells what fetchDestination gave up on as "deadline" losses`, async () => {
+      await withStalledReceiver(async (receiver) => {
+        const losses: AuditLossError[] = [];
+        const sink = new JsonLinesAuditSink(fetchDestination(receiver.url, fast({ batch: { maxEvents: 3 } })), {
+          onError: (e) => void (e instanceof AuditLossError && losses.push(e)),
+        });
+        for (const event of events(3)) sink.onCall(event);
+        await receiver.waitForRequests(1); // one batch in flight, stalled; the sink's queue is empty
+        const deadline = new AbortController();
+        const done = closing ? sink.close({ signal: deadline.signal }) : sink.flush({ signal: deadline.signal });
+        await settleLoop(); // the sink waits in the destination's flush(signal) now
+        deadline.abort(new Error("out of time"));
+        await done;
+        assert.equal(sink.stats().failed, 3);
+        // Given up because the deadline passed, not because the endpoint failed: the README's reason "deadline".
+        assert.deepEqual(losses.map((e) => [e.reason, e.events]), [["deadline", 3]]);
+      });
+    });
+  }
+
   it("fetchDestination flush at its deadline hands what it holds to the fallback", async () => {
     await withStalledReceiver(async (receiver, release) => {
       const report = countingReport();
