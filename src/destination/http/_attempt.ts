@@ -129,9 +129,23 @@ export function newKey(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** `error` as a short phrase: its name (unless plain `Error`) and message. */
+/** Characters of an error's causes kept in {@linkcode describe}. */
+const MAX_CAUSE_CHARS = 300;
+
+/**
+ * `error` as a short phrase: its name (unless plain `Error`) and message,
+ * then its causes' (Deno's and Node's fetch throw "TypeError: fetch failed"
+ * and say what failed, a refused connection or an unknown host, only in the
+ * cause). `error` is a scrubbed copy (`Redactor.error`): plain `Error`s.
+ */
 export function describe(error: Error): string {
-  return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  const phrase = (e: Error): string => (e.name === "Error" ? e.message : `${e.name}: ${e.message}`);
+  let causes = "";
+  for (let e = error.cause; e instanceof Error && causes.length < MAX_CAUSE_CHARS; e = e.cause) {
+    causes += `: ${phrase(e)}`;
+  }
+  if (causes.length > MAX_CAUSE_CHARS) causes = `${causes.slice(0, MAX_CAUSE_CHARS)}…`;
+  return phrase(error) + causes;
 }
 
 class TimeoutError extends Error {
