@@ -270,6 +270,28 @@ describe("fetchDestination", () => {
     });
   }
 
+  it("fetchDestination says which stream it could not close when its fallback broke", async () => {
+    await withReceiver(() => ({ status: 500 }), async (receiver) => {
+      const told: unknown[] = [];
+      const broken = new WritableStream<Uint8Array>({
+        write() {
+          throw new Error("disk gone");
+        },
+      });
+      const sink = new JsonLinesAuditSink(
+        fetchDestination(receiver.url, fast({ retry: { delayMs: 5, deadlineMs: 50 }, fallback: broken })),
+        { onError: (e) => void told.push(e) },
+      );
+      for (const event of events(2)) sink.onCall(event);
+      await sink.close();
+      assert.equal(sink.stats().failed, 2);
+      const others = told.filter((e) => !(e instanceof AuditLossError)).map((e) => String(e));
+      // Closing the errored fallback fails too: the warning says which stream, not only the runtime's bare words.
+      assert.equal(others.length, 1, others.join("\n"));
+      assert.match(others[0]!, /^Error: Cannot close the fallback of http:\/\/127\.0\.0\.1:\d+\/ingest: TypeError: /);
+    });
+  });
+
   it("fetchDestination flush at its deadline hands what it holds to the fallback", async () => {
     await withStalledReceiver(async (receiver, release) => {
       const report = countingReport();

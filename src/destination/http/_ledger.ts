@@ -5,7 +5,7 @@
 import { untilAborted } from "../../_abort.ts";
 import { concatBytes } from "../../_bytes.ts";
 import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
-import type { Bytes } from "./_attempt.ts";
+import { type Bytes, describe } from "./_attempt.ts";
 import type { Piece } from "./_pieces.ts";
 import { sliceSpans, type Span } from "./_spans.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
@@ -232,7 +232,9 @@ export class Ledger {
     const writer = this.#writer;
     if (writer === undefined) return Promise.resolve();
     this.#closing ??= writer.close().catch((error: unknown) => {
-      this.#sink?.warn(this.#options.redactor.error(error));
+      // A bare "Writable stream is closed or errored" would not say which stream.
+      const cause = this.#options.redactor.error(error);
+      this.#sink?.warn(new Error(`Cannot close the fallback of ${this.#options.where}: ${describe(cause)}`, { cause }));
     });
     return this.#closing;
   }
