@@ -6,7 +6,7 @@ import type { SealedBatch } from "./_batcher.ts";
 import { auditEvents, type Ledger, Parcel } from "./_ledger.ts";
 import { rawPiece } from "./_pieces.ts";
 import { spansOf } from "./_spans.ts";
-import { type SendContext, sendPiece } from "./_send.ts";
+import { monotonicNow, type SendContext, sendPiece } from "./_send.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
 
 const ABORTED = "the stream was aborted";
@@ -218,7 +218,7 @@ export class Scheduler {
   async #deliver(batch: Batch): Promise<void> {
     try {
       // More than one piece when the format's size limit split the batch: one request each, in turn.
-      const deadline = Date.now() + this.#deadlineMs;
+      const deadline = monotonicNow() + this.#deadlineMs;
       let key = batch.key;
       for (const piece of [...batch.pieces]) {
         if (batch.controller.signal.aborted) return;

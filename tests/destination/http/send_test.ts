@@ -254,6 +254,30 @@ describe("fetchDestination retries (sendPiece)", () => {
     assert.match(errors[1]!.message, /network error \(.*(refused|ECONNREFUSED)/i);
   });
 
+  it("fetchDestination measures a batch's deadline on a clock the wall clock's jumps do not move", async () => {
+    // The wall clock steps an hour ahead (NTP, a VM resumed) while a batch waits to be retried: its deadline is not over.
+    const realNow = Date.now;
+    const jump = (): void => {
+      const skew = 3_600_000;
+      Date.now = () => realNow.call(Date) + skew;
+    };
+    try {
+      await withReceiver((r) => {
+        if (r.index > 0) return { status: 200 };
+        jump();
+        return { status: 503 };
+      }, async (receiver) => {
+        const errors: HttpDeliveryError[] = [];
+        const destination = await deliver(receiver, ids(3), { onError: (e) => errors.push(e) });
+        assert.deepEqual(errors.map((e) => e.message), []);
+        assert.equal(destination.stats().delivered, 3);
+        assert.deepEqual(receiver.requests.map((r) => r.status), [503, 200]);
+      });
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it("fetchDestination retries when fetch resolves to something that is not a Response", async () => {
     await withReceiver(undefined, async (receiver) => {
       const got: unknown[] = [undefined, 42, { status: 200 }];
