@@ -80,7 +80,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
     if (attempts > 1) ctx.counters.retried++;
     const keepalive = ctx.keepalive?.reserve(wire.body.length, full) ?? false;
     parcel.keepalive = keepalive;
-    const timeoutMs = Math.max(1, Math.min(ctx.timeoutMs, options.deadline - monotonicNow()));
+    const timeoutMs = Math.max(1, Math.min(ctx.timeoutMs, Math.ceil(options.deadline - monotonicNow())));
     let result;
     try {
       result = await attempt({

@@ -266,6 +266,25 @@ describe("fetchDestination against a hostile endpoint", () => {
     });
   });
 
+  it("fetchDestination gives up on a server that takes the request and never answers, in whole milliseconds", async () => {
+    await withRawServer(() => {}, async (url) => {
+      const errors: HttpDeliveryError[] = [];
+      // The request's own limit is longer than the batch's deadline: the deadline cuts the attempt short.
+      const destination = fetchDestination(url, {
+        timeoutMs: 60_000,
+        retry: { delayMs: 5, deadlineMs: 150 },
+        onError: (e) => errors.push(e),
+      });
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(2))));
+      await writer.close();
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]!.events, 2);
+      assert.match(errors[0]!.message, /network error \(TimeoutError: Request timed out after \d+ ms\)/);
+      assert.equal(destination.stats().failed, 2);
+    });
+  });
+
   it("fetchDestination times out headers sent a byte at a time", async () => {
     // Slowloris in reverse: the status line, then one header byte every 20 ms (at most 1,000), never a blank line.
     const drip = (socket: Socket): void => {
