@@ -204,9 +204,11 @@ export interface FetchDestination extends AuditDestination {
  * over the API's size limit) is rerouted or failed at once.
  *
  * Backpressure: `write()` resolves once the chunk is buffered, unless a full
- * batch is already waiting behind the request(s) in flight; then it waits,
- * so a slow endpoint slows the sink (and `"block"` mode stays lossless)
- * while memory stays at about one batch in flight plus one buffered.
+ * batch is already waiting behind the request(s) in flight, or a write to
+ * the `fallback` has not settled; then it waits, so a slow endpoint (or
+ * fallback) slows the sink (and `"block"` mode stays lossless) while memory
+ * stays at about one batch in flight plus one buffered (and what the
+ * fallback is writing).
  *
  * Nothing runs at import: the delay timer starts with a batch's first line,
  * and browser listeners are added when the first line arrives.

@@ -17,7 +17,7 @@ import {
 import { fetchDestination, HttpDeliveryError } from "../../src/destination/fetch_destination.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
 import { MemoryDestination, mkEvent } from "../_helpers/events.ts";
-import { HttpReceiver, type Reply } from "../_helpers/http_receiver.ts";
+import { gate, HttpReceiver, type Reply } from "../_helpers/http_receiver.ts";
 import {
   assertDuplicatesShareKey,
   body,
@@ -289,6 +289,37 @@ describe("fetchDestination", () => {
       // Closing the errored fallback fails too: the warning says which stream, not only the runtime's bare words.
       assert.equal(others.length, 1, others.join("\n"));
       assert.match(others[0]!, /^Error: Cannot close the fallback of http:\/\/127\.0\.0\.1:\d+\/ingest: TypeError: /);
+    });
+  });
+
+  it("fetchDestination under a drop-mode sink stays bounded while its fallback cannot keep up", async () => {
+    // Every batch is refused at once (a revoked token: 401), and the fallback (a hung disk) takes nothing.
+    await withReceiver(() => ({ status: 401 }), async (receiver) => {
+      const release = gate();
+      let taken = 0;
+      const stalled = new WritableStream<Uint8Array>({
+        async write(chunk) {
+          await release.promise;
+          taken += new TextDecoder().decode(chunk).split("\n").length - 1;
+        },
+      });
+      const destination = fetchDestination(receiver.url, fast({ batch: { maxEvents: 10 }, fallback: stalled }));
+      const sink = new JsonLinesAuditSink(destination, { capacity: 50, onError: () => {} });
+      const offered = 2_000;
+      for (let i = 0; i < offered; i += 20) {
+        for (const event of events(20, `r${i}-`)) sink.onCall(event);
+        await settleLoop(5);
+      }
+      // Without a bound, every event refused so far would wait in the fallback's queue.
+      const held = destination.stats().inFlight + destination.stats().pending;
+      assert.ok(held <= 100, `the destination holds ${held} events`);
+      assert.ok(sink.stats().accepted <= 200, JSON.stringify(sink.stats()));
+      release.open();
+      await sink.close();
+      const stats = sink.stats();
+      assert.equal(stats.accepted + stats.dropped, offered);
+      assert.equal(stats.rerouted, stats.accepted);
+      assert.equal(taken, stats.accepted);
     });
   });
 

@@ -99,6 +99,8 @@ export class Ledger {
   #sink: DeliveryReport | undefined;
   /** Settles once the fallback's underlying sink took every chunk written to it so far. */
   #lastWrite: Promise<void> = Promise.resolve();
+  /** Writes to the fallback not settled yet. */
+  #fallbackWrites = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: LedgerOptions) {
@@ -121,6 +123,15 @@ export class Ledger {
 
   attach(report: DeliveryReport): void {
     this.#sink = report;
+  }
+
+  /**
+   * A write to the fallback has not settled: the destination's `write()`
+   * waits, as behind a full batch, so that a fallback slower than the lines
+   * coming in (or stalled) does not gather them in memory without bound.
+   */
+  get fallbackBusy(): boolean {
+    return this.#fallbackWrites > 0;
   }
 
   /** Lines handed to the fallback and not yet reported by it. */
@@ -244,8 +255,13 @@ export class Ledger {
     if (writer === undefined) return this.#fail(spans, events, error);
     this.#rerouting += events;
     for (const span of spans) this.#reroutingSpans.push(span);
+    this.#fallbackWrites++;
     const written = writer.write(body);
     this.#lastWrite = written.then(() => {}, () => {});
+    void this.#lastWrite.then(() => {
+      this.#fallbackWrites--;
+      this.#options.onSettle(); // a write() waiting for the fallback may go on
+    });
     written.catch((cause: unknown) => {
       // A rejected write reports none of its lines: they are lost.
       const fallbackError = (n: number): HttpDeliveryError =>

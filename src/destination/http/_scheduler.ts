@@ -132,11 +132,14 @@ export class Scheduler {
     if (started && this.#ready.length === 0) this.wakeWriters();
   }
 
-  /** Backpressure: resolves once no sealed batch is left waiting for a request slot. */
+  /**
+   * Backpressure: resolves once no sealed batch is left waiting for a request
+   * slot, and the fallback took what it was given.
+   */
   waitForRoom(): Promise<void> | undefined {
-    if (this.#ready.length === 0) return undefined;
+    if (!this.#full()) return undefined;
     return (async () => {
-      while (this.#ready.length > 0 && !this.stopped) {
+      while (this.#full() && !this.stopped) {
         await this.#wait(Number.POSITIVE_INFINITY);
         this.dispatch();
       }
@@ -165,6 +168,10 @@ export class Scheduler {
     } finally {
       signal?.removeEventListener("abort", giveUp);
     }
+  }
+
+  #full(): boolean {
+    return this.#ready.length > 0 || this.#ledger.fallbackBusy;
   }
 
   /** Gives up on every parcel (the stream was aborted); nothing starts any more. */
