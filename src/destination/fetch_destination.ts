@@ -78,7 +78,9 @@ export interface FetchDestinationOptions {
   readonly retry?: FetchRetryOptions;
   /**
    * Extra request headers, such as `authorization`. Their values (and the
-   * URL's query and fragment) are scrubbed from every error. @default {{}}
+   * URL's query and fragment) are scrubbed from every error. Not the
+   * request's framing (`content-length`, `transfer-encoding`, `expect`,
+   * `upgrade`, `keep-alive`): the destination refuses them. @default {{}}
    */
   readonly headers?: HeadersInit;
   /**
