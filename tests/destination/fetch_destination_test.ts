@@ -323,6 +323,26 @@ describe("fetchDestination", () => {
     });
   });
 
+  it("a sink close({ signal }) that bounds an earlier close() over fetchDestination tells only the loss", async () => {
+    await withStalledReceiver(async (receiver) => {
+      const told: unknown[] = [];
+      const sink = new JsonLinesAuditSink(fetchDestination(receiver.url, fast({ batch: { maxEvents: 5 } })), {
+        onError: (e) => void told.push(e),
+      });
+      for (const event of events(5)) sink.onCall(event);
+      await receiver.waitForRequests(1);
+      const first = sink.close(); // waits for the stalled request
+      const deadline = new AbortController();
+      const second = sink.close({ signal: deadline.signal });
+      deadline.abort(new Error("out of time"));
+      await Promise.all([first, second]);
+      assert.equal(sink.stats().failed, 5);
+      // The deadline aborted the destination: the first close() must not then try to close it, and tell that it could not.
+      assert.deepEqual(told.filter((e) => !(e instanceof AuditLossError)).map(String), []);
+      assert.deepEqual(told.map((e) => (e as AuditLossError).reason), ["deadline"]);
+    });
+  });
+
   it("fetchDestination flush at its deadline hands what it holds to the fallback", async () => {
     await withStalledReceiver(async (receiver, release) => {
       const report = countingReport();
