@@ -50,7 +50,7 @@ export interface FetchRetryOptions {
   /**
    * First retry delay, at least 1 ms and shorter than `deadlineMs`; each
    * further one is 1.5× longer (at most `backoffLimitMs`), ±20% jitter. A
-   * `Retry-After` header (delta-seconds or an IMF-fixdate) can lengthen a
+   * `Retry-After` header (delta-seconds or an HTTP date) can lengthen a
    * wait, never shorten it: a server answering `Retry-After: 0` cannot make
    * the destination retry in a tight loop. A `Retry-After` that ends past the
    * deadline gives the batch up at once; any other value is ignored.
