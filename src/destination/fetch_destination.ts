@@ -164,7 +164,8 @@ export interface FetchDestination extends AuditDestination {
    * the call was acknowledged with a 2xx, rerouted or failed. When `signal`
    * aborts first, the requests still out are aborted, their lines handed to
    * the fallback (those it has not taken by then count as failed, though they
-   * may still reach it) or failed, and the promise resolves. Never rejects. A
+   * may still reach it) or failed, and the promise resolves. Never rejects
+   * (but for a `signal` that is not an `AbortSignal`: a `TypeError`). A
    * last line not yet ended by "\n" stays buffered until its end arrives (or
    * the stream closes).
    *
@@ -178,6 +179,15 @@ export interface FetchDestination extends AuditDestination {
    * @returns The counts so far.
    */
   stats(): FetchDestinationStats;
+}
+
+/** Whether `value` is a real `AbortSignal` (a look-alike's getters may throw). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  try {
+    return value instanceof AbortSignal && typeof value.aborted === "boolean";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -258,7 +268,15 @@ export function fetchDestination(url: string | URL, options: FetchDestinationOpt
   });
   return Object.assign(stream, {
     attach: (report: DeliveryReport): void => delivery.attach(report),
-    flush: (signal?: AbortSignal): Promise<void> => delivery.flush(signal),
+    flush: (signal?: AbortSignal): Promise<void> => {
+      if (signal !== undefined && !isAbortSignal(signal)) {
+        const got = signal === null ? "null" : typeof signal === "object" ? "an object" : typeof signal;
+        return Promise.reject(
+          new TypeError(`Cannot flush fetch destination: signal must be an AbortSignal, got ${got}`),
+        );
+      }
+      return delivery.flush(signal);
+    },
     stats: (): FetchDestinationStats => delivery.stats(),
   });
 }

@@ -343,6 +343,30 @@ describe("fetchDestination", () => {
     });
   });
 
+  it("fetchDestination flush refuses a signal that is not an AbortSignal, and gives nothing up for it", async () => {
+    await withStalledReceiver(async (receiver, release) => {
+      const report = countingReport();
+      const destination = fetchDestination(receiver.url, fast());
+      destination.attach(report);
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(2))));
+      for (const signal of [{ aborted: false }, { aborted: true }, "soon", 42]) {
+        await assert.rejects(
+          destination.flush(signal as unknown as AbortSignal),
+          (e: Error) =>
+            e instanceof TypeError && /flush fetch destination: signal must be an AbortSignal/.test(e.message),
+          JSON.stringify(signal),
+        );
+      }
+      // A look-alike that says it aborted did not give the batch up.
+      assert.equal(report.failed_, 0);
+      release();
+      await destination.flush();
+      await writer.close();
+      assert.equal(report.delivered_, 2);
+    });
+  });
+
   it("fetchDestination flush at its deadline hands what it holds to the fallback", async () => {
     await withStalledReceiver(async (receiver, release) => {
       const report = countingReport();
