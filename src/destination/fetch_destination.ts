@@ -50,7 +50,7 @@ export interface FetchRetryOptions {
   /**
    * First retry delay, at least 1 ms and shorter than `deadlineMs`; each
    * further one is 1.5× longer (at most `backoffLimitMs`), ±20% jitter. A
-   * `Retry-After` header (delta-seconds or an IMF-fixdate) can lengthen a
+   * `Retry-After` header (delta-seconds or an HTTP date) can lengthen a
    * wait, never shorten it: a server answering `Retry-After: 0` cannot make
    * the destination retry in a tight loop. A `Retry-After` that ends past the
    * deadline gives the batch up at once; any other value is ignored.
@@ -78,7 +78,9 @@ export interface FetchDestinationOptions {
   readonly retry?: FetchRetryOptions;
   /**
    * Extra request headers, such as `authorization`. Their values (and the
-   * URL's query and fragment) are scrubbed from every error. @default {{}}
+   * URL's query and fragment) are scrubbed from every error. Not the
+   * request's framing (`content-length`, `transfer-encoding`, `expect`,
+   * `upgrade`, `keep-alive`): the destination refuses them. @default {{}}
    */
   readonly headers?: HeadersInit;
   /**
@@ -162,7 +164,8 @@ export interface FetchDestination extends AuditDestination {
    * the call was acknowledged with a 2xx, rerouted or failed. When `signal`
    * aborts first, the requests still out are aborted, their lines handed to
    * the fallback (those it has not taken by then count as failed, though they
-   * may still reach it) or failed, and the promise resolves. Never rejects. A
+   * may still reach it) or failed, and the promise resolves. Never rejects
+   * (but for a `signal` that is not an `AbortSignal`: a `TypeError`). A
    * last line not yet ended by "\n" stays buffered until its end arrives (or
    * the stream closes).
    *
@@ -176,6 +179,15 @@ export interface FetchDestination extends AuditDestination {
    * @returns The counts so far.
    */
   stats(): FetchDestinationStats;
+}
+
+/** Whether `value` is a real `AbortSignal` (a look-alike's getters may throw). */
+function isAbortSignal(value: unknown): value is AbortSignal {
+  try {
+    return value instanceof AbortSignal && typeof value.aborted === "boolean";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -204,9 +216,11 @@ export interface FetchDestination extends AuditDestination {
  * over the API's size limit) is rerouted or failed at once.
  *
  * Backpressure: `write()` resolves once the chunk is buffered, unless a full
- * batch is already waiting behind the request(s) in flight; then it waits,
- * so a slow endpoint slows the sink (and `"block"` mode stays lossless)
- * while memory stays at about one batch in flight plus one buffered.
+ * batch is already waiting behind the request(s) in flight, or a write to
+ * the `fallback` has not settled; then it waits, so a slow endpoint (or
+ * fallback) slows the sink (and `"block"` mode stays lossless) while memory
+ * stays at about one batch in flight plus one buffered (and what the
+ * fallback is writing).
  *
  * Nothing runs at import: the delay timer starts with a batch's first line,
  * and browser listeners are added when the first line arrives.
@@ -254,7 +268,15 @@ export function fetchDestination(url: string | URL, options: FetchDestinationOpt
   });
   return Object.assign(stream, {
     attach: (report: DeliveryReport): void => delivery.attach(report),
-    flush: (signal?: AbortSignal): Promise<void> => delivery.flush(signal),
+    flush: (signal?: AbortSignal): Promise<void> => {
+      if (signal !== undefined && !isAbortSignal(signal)) {
+        const got = signal === null ? "null" : typeof signal === "object" ? "an object" : typeof signal;
+        return Promise.reject(
+          new TypeError(`Cannot flush fetch destination: signal must be an AbortSignal, got ${got}`),
+        );
+      }
+      return delivery.flush(signal);
+    },
     stats: (): FetchDestinationStats => delivery.stats(),
   });
 }

@@ -122,7 +122,15 @@ export class DestinationLink {
   /** Flushes the destination; every line written before must then have been reported. Never rejects. */
   async flush(signal: AbortSignal | undefined): Promise<void> {
     const handedOut = this.deliveries.handedOut;
-    await this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
+    // The destination gives up at the same abort, from its own listener, and may report failures at once: they
+    // are the deadline's (the sink's cut, which follows any abort, puts the reason back once it is done).
+    const deadline = (): void => void (this.deliveries.failReason = "deadline");
+    signal?.addEventListener("abort", deadline);
+    try {
+      await this.#reporter.attempt(() => this.#destination.flush(signal), "the destination's flush() failed");
+    } finally {
+      signal?.removeEventListener("abort", deadline);
+    }
     if (!signal?.aborted) this.deliveries.settleUpTo(handedOut, "destination", UNREPORTED);
   }
 

@@ -123,6 +123,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   readonly #sealInvalid: (() => void) | undefined;
   #closing = false;
   #finished = false;
+  /** A close deadline passed: its cut gives up and aborts the destination, and finishes the close. */
+  #cutting = false;
   /** Settles once the sink finished closing: every event is settled then, so a flush still waiting is done too. */
   readonly #closed: Promise<void>;
   #resolveClosed: () => void = () => {};
@@ -458,11 +460,12 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
 
   async #close(signal: AbortSignal | undefined): Promise<void> {
     await this.#flushSteps(signal);
-    if (this.#finished || signal?.aborted) return; // the deadline's cut finishes the close
+    // The deadline's cut finishes the close (a later close({ signal }) may have aborted the destination meanwhile).
+    if (this.#finished || this.#cutting || signal?.aborted) return;
     await this.#queue.close();
-    if (this.#finished) return;
+    if (this.#finished || this.#cutting) return;
     if (this.#sealing !== undefined) await this.#seal(undefined, true);
-    if (this.#finished) return;
+    if (this.#finished || this.#cutting) return;
     await this.#destination.close();
     this.#finish();
   }
@@ -470,6 +473,8 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
   async #closeBy(signal: AbortSignal): Promise<void> {
     await untilAborted(this.#closed, signal);
     if (!signal.aborted || this.#finished) return;
+    if (this.#cutting) return this.#closed; // another deadline's cut, bounded too, finishes the close
+    this.#cutting = true;
     await this.#cut(signal, true);
     this.#finish();
   }

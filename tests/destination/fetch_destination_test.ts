@@ -17,7 +17,7 @@ import {
 import { fetchDestination, HttpDeliveryError } from "../../src/destination/fetch_destination.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
 import { MemoryDestination, mkEvent, unhandledRejections } from "../_helpers/events.ts";
-import { HttpReceiver, type Reply } from "../_helpers/http_receiver.ts";
+import { gate, HttpReceiver, type Reply } from "../_helpers/http_receiver.ts";
 import {
   assertDuplicatesShareKey,
   body,
@@ -269,6 +269,124 @@ describe("fetchDestination", () => {
       assert.equal(report.delivered_, 1);
       assert.equal(report.failed_, 10);
       assert.equal(destination.stats().delivered, 1);
+    });
+  });
+
+  for (const closing of [false, true]) {
+    it(`a sink ${closing ? "close" : "flush"} deadline tells what fetchDestination gave up on as "deadline" losses`, async () => {
+      await withStalledReceiver(async (receiver) => {
+        const losses: AuditLossError[] = [];
+        const sink = new JsonLinesAuditSink(fetchDestination(receiver.url, fast({ batch: { maxEvents: 3 } })), {
+          onError: (e) => void (e instanceof AuditLossError && losses.push(e)),
+        });
+        for (const event of events(3)) sink.onCall(event);
+        await receiver.waitForRequests(1); // one batch in flight, stalled; the sink's queue is empty
+        const deadline = new AbortController();
+        const done = closing ? sink.close({ signal: deadline.signal }) : sink.flush({ signal: deadline.signal });
+        await settleLoop(); // the sink waits in the destination's flush(signal) now
+        deadline.abort(new Error("out of time"));
+        await done;
+        assert.equal(sink.stats().failed, 3);
+        // Given up because the deadline passed, not because the endpoint failed: the README's reason "deadline".
+        assert.deepEqual(losses.map((e) => [e.reason, e.events]), [["deadline", 3]]);
+      });
+    });
+  }
+
+  it("fetchDestination says which stream it could not close when its fallback broke", async () => {
+    await withReceiver(() => ({ status: 500 }), async (receiver) => {
+      const told: unknown[] = [];
+      const broken = new WritableStream<Uint8Array>({
+        write() {
+          throw new Error("disk gone");
+        },
+      });
+      const sink = new JsonLinesAuditSink(
+        fetchDestination(receiver.url, fast({ retry: { delayMs: 5, deadlineMs: 50 }, fallback: broken })),
+        { onError: (e) => void told.push(e) },
+      );
+      for (const event of events(2)) sink.onCall(event);
+      await sink.close();
+      assert.equal(sink.stats().failed, 2);
+      const others = told.filter((e) => !(e instanceof AuditLossError)).map((e) => String(e));
+      // Closing the errored fallback fails too: the warning says which stream, not only the runtime's bare words.
+      assert.equal(others.length, 1, others.join("\n"));
+      assert.match(others[0]!, /^Error: Cannot close the fallback of http:\/\/127\.0\.0\.1:\d+\/ingest: TypeError: /);
+    });
+  });
+
+  it("fetchDestination under a drop-mode sink stays bounded while its fallback cannot keep up", async () => {
+    // Every batch is refused at once (a revoked token: 401), and the fallback (a hung disk) takes nothing.
+    await withReceiver(() => ({ status: 401 }), async (receiver) => {
+      const release = gate();
+      let taken = 0;
+      const stalled = new WritableStream<Uint8Array>({
+        async write(chunk) {
+          await release.promise;
+          taken += new TextDecoder().decode(chunk).split("\n").length - 1;
+        },
+      });
+      const destination = fetchDestination(receiver.url, fast({ batch: { maxEvents: 10 }, fallback: stalled }));
+      const sink = new JsonLinesAuditSink(destination, { capacity: 50, onError: () => {} });
+      const offered = 2_000;
+      for (let i = 0; i < offered; i += 20) {
+        for (const event of events(20, `r${i}-`)) sink.onCall(event);
+        await settleLoop(5);
+      }
+      // Without a bound, every event refused so far would wait in the fallback's queue.
+      const held = destination.stats().inFlight + destination.stats().pending;
+      assert.ok(held <= 100, `the destination holds ${held} events`);
+      assert.ok(sink.stats().accepted <= 200, JSON.stringify(sink.stats()));
+      release.open();
+      await sink.close();
+      const stats = sink.stats();
+      assert.equal(stats.accepted + stats.dropped, offered);
+      assert.equal(stats.rerouted, stats.accepted);
+      assert.equal(taken, stats.accepted);
+    });
+  });
+
+  it("a sink close({ signal }) that bounds an earlier close() over fetchDestination tells only the loss", async () => {
+    await withStalledReceiver(async (receiver) => {
+      const told: unknown[] = [];
+      const sink = new JsonLinesAuditSink(fetchDestination(receiver.url, fast({ batch: { maxEvents: 5 } })), {
+        onError: (e) => void told.push(e),
+      });
+      for (const event of events(5)) sink.onCall(event);
+      await receiver.waitForRequests(1);
+      const first = sink.close(); // waits for the stalled request
+      const deadline = new AbortController();
+      const second = sink.close({ signal: deadline.signal });
+      deadline.abort(new Error("out of time"));
+      await Promise.all([first, second]);
+      assert.equal(sink.stats().failed, 5);
+      // The deadline aborted the destination: the first close() must not then try to close it, and tell that it could not.
+      assert.deepEqual(told.filter((e) => !(e instanceof AuditLossError)).map(String), []);
+      assert.deepEqual(told.map((e) => (e as AuditLossError).reason), ["deadline"]);
+    });
+  });
+
+  it("fetchDestination flush refuses a signal that is not an AbortSignal, and gives nothing up for it", async () => {
+    await withStalledReceiver(async (receiver, release) => {
+      const report = countingReport();
+      const destination = fetchDestination(receiver.url, fast());
+      destination.attach(report);
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(2))));
+      for (const signal of [{ aborted: false }, { aborted: true }, "soon", 42]) {
+        await assert.rejects(
+          destination.flush(signal as unknown as AbortSignal),
+          (e: Error) =>
+            e instanceof TypeError && /flush fetch destination: signal must be an AbortSignal/.test(e.message),
+          JSON.stringify(signal),
+        );
+      }
+      // A look-alike that says it aborted did not give the batch up.
+      assert.equal(report.failed_, 0);
+      release();
+      await destination.flush();
+      await writer.close();
+      assert.equal(report.delivered_, 2);
     });
   });
 

@@ -129,9 +129,23 @@ export function newKey(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** `error` as a short phrase: its name (unless plain `Error`) and message. */
+/** Characters of an error's causes kept in {@linkcode describe}. */
+const MAX_CAUSE_CHARS = 300;
+
+/**
+ * `error` as a short phrase: its name (unless plain `Error`) and message,
+ * then its causes' (Deno's and Node's fetch throw "TypeError: fetch failed"
+ * and say what failed, a refused connection or an unknown host, only in the
+ * cause). `error` is a scrubbed copy (`Redactor.error`): plain `Error`s.
+ */
 export function describe(error: Error): string {
-  return error.name === "Error" ? error.message : `${error.name}: ${error.message}`;
+  const phrase = (e: Error): string => (e.name === "Error" ? e.message : `${e.name}: ${e.message}`);
+  let causes = "";
+  for (let e = error.cause; e instanceof Error && causes.length < MAX_CAUSE_CHARS; e = e.cause) {
+    causes += `: ${phrase(e)}`;
+  }
+  if (causes.length > MAX_CAUSE_CHARS) causes = `${causes.slice(0, MAX_CAUSE_CHARS)}…`;
+  return phrase(error) + causes;
 }
 
 class TimeoutError extends Error {
@@ -210,19 +224,8 @@ async function readBody(
   signal: AbortSignal,
   maxBytes: number,
 ): Promise<{ bytes: Uint8Array; complete: boolean }> {
-  // A short body of a declared length, not compressed (a gzip bomb declares its compressed length):
-  // the client reads no further than the length, so read it whole, without a reader loop.
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  const encoding = response.headers.get("content-encoding");
-  if (declared <= maxBytes && (encoding === null || encoding === "identity") && response.body !== null) {
-    try {
-      const bytes = await orAbort(response.arrayBuffer(), signal);
-      if (bytes !== undefined && bytes.byteLength <= maxBytes) return { bytes: new Uint8Array(bytes), complete: true };
-    } catch {
-      // broke off
-    }
-    return { bytes: new Uint8Array(0), complete: false };
-  }
+  // Never `arrayBuffer()`, even for a short declared `content-length`: a response that also says
+  // `transfer-encoding: chunked` is read to its (endless) end by Deno and Bun, whatever the length says.
   const chunks: Uint8Array[] = [];
   let bytes = 0;
   let complete = false;

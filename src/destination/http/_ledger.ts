@@ -6,7 +6,7 @@ import { untilAborted } from "../../_abort.ts";
 import { ignoreRejection } from "../../_promise.ts";
 import { concatBytes } from "../../_bytes.ts";
 import { type AuditDestination, type DeliveryReport, toAuditDestination } from "../audit_destination.ts";
-import type { Bytes } from "./_attempt.ts";
+import { type Bytes, describe } from "./_attempt.ts";
 import type { Piece } from "./_pieces.ts";
 import { sliceSpans, type Span } from "./_spans.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
@@ -100,6 +100,8 @@ export class Ledger {
   #sink: DeliveryReport | undefined;
   /** Settles once the fallback's underlying sink took every chunk written to it so far. */
   #lastWrite: Promise<void> = Promise.resolve();
+  /** Writes to the fallback not settled yet. */
+  #fallbackWrites = 0;
   #closing: Promise<void> | undefined;
 
   constructor(options: LedgerOptions) {
@@ -122,6 +124,15 @@ export class Ledger {
 
   attach(report: DeliveryReport): void {
     this.#sink = report;
+  }
+
+  /**
+   * A write to the fallback has not settled: the destination's `write()`
+   * waits, as behind a full batch, so that a fallback slower than the lines
+   * coming in (or stalled) does not gather them in memory without bound.
+   */
+  get fallbackBusy(): boolean {
+    return this.#fallbackWrites > 0;
   }
 
   /** Lines handed to the fallback and not yet reported by it. */
@@ -233,7 +244,9 @@ export class Ledger {
     const writer = this.#writer;
     if (writer === undefined) return Promise.resolve();
     this.#closing ??= writer.close().catch((error: unknown) => {
-      this.#sink?.warn(this.#options.redactor.error(error));
+      // A bare "Writable stream is closed or errored" would not say which stream.
+      const cause = this.#options.redactor.error(error);
+      this.#sink?.warn(new Error(`Cannot close the fallback of ${this.#options.where}: ${describe(cause)}`, { cause }));
     });
     return this.#closing;
   }
@@ -243,8 +256,13 @@ export class Ledger {
     if (writer === undefined) return this.#fail(spans, events, error);
     this.#rerouting += events;
     for (const span of spans) this.#reroutingSpans.push(span);
+    this.#fallbackWrites++;
     const written = writer.write(body);
     this.#lastWrite = written.then(() => {}, () => {});
+    void this.#lastWrite.then(() => {
+      this.#fallbackWrites--;
+      this.#options.onSettle(); // a write() waiting for the fallback may go on
+    });
     written.catch((cause: unknown) => {
       // A rejected write reports none of its lines: they are lost.
       const fallbackError = (n: number): HttpDeliveryError =>

@@ -48,7 +48,8 @@ export interface ResolvedOptions {
  * Checks `url` and `options`.
  *
  * @throws {TypeError} For a wrong shape: a URL that does not parse, is not
- *   http: or https:, or holds credentials; headers that are not valid; a
+ *   http: or https:, or holds credentials; headers that are not valid, or
+ *   that set the request's framing (content-length, transfer-encoding…); a
  *   `fetch`, `onError` or `fallback` of the wrong kind; an option moved into a group.
  * @throws {RangeError} For a number out of range, or retry bounds that cannot fit the deadline.
  */
@@ -198,13 +199,27 @@ function parseUrl(url: string | URL): URL {
   return parsed;
 }
 
+/**
+ * Headers about the request's framing and connection: the destination (its
+ * runtime's fetch) sets them, and Node's fetch refuses every request that
+ * has one set by hand (a wrong content-length hangs it), on every attempt.
+ */
+const FRAMING_HEADERS = ["content-length", "transfer-encoding", "expect", "upgrade", "keep-alive"];
+
 function parseHeaders(init: unknown): Headers {
+  let headers: Headers;
   try {
-    return new Headers(init as HeadersInit | undefined);
+    headers = new Headers(init as HeadersInit | undefined);
   } catch {
     // The runtime's message may quote the value, which may be a secret.
     throw new TypeError(`${PREFIX}: headers must be valid HTTP header names and values`);
   }
+  for (const name of FRAMING_HEADERS) {
+    if (headers.has(name)) {
+      throw new TypeError(`${PREFIX}: headers must not set ${name}: the destination frames its requests itself`);
+    }
+  }
+  return headers;
 }
 
 function fallbackOf(value: unknown): WritableStream<Uint8Array> | undefined {

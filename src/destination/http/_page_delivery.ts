@@ -9,7 +9,7 @@ import { type Piece, rawPiece } from "./_pieces.ts";
 import { sliceSpans } from "./_spans.ts";
 import { decideRetry } from "./_retry_policy.ts";
 import type { Scheduler } from "./_scheduler.ts";
-import { type KeepaliveQuota, type SendContext, sendPiece } from "./_send.ts";
+import { type KeepaliveQuota, monotonicNow, type SendContext, sendPiece } from "./_send.ts";
 import { settleResponse } from "./_settle.ts";
 
 /** Body size of one keepalive request; browsers refuse more than 64 KiB in flight. */
@@ -160,7 +160,7 @@ export class PageDelivery implements KeepaliveQuota {
           // Still running, and the response says some lines must go again: as usual.
           if (again !== undefined) {
             const next = again.piece === lines ? key : newKey();
-            await sendPiece(ctx, group, again.piece, { key: next, deadline: Date.now() + ctx.retry.deadlineMs });
+            await sendPiece(ctx, group, again.piece, { key: next, deadline: monotonicNow() + ctx.retry.deadlineMs });
           }
           return;
         }
@@ -173,7 +173,7 @@ export class PageDelivery implements KeepaliveQuota {
         });
         if (decision.action !== "give-up") {
           // Still running (the page stayed, or came back from the back/forward cache): retry as usual.
-          await sendPiece(ctx, group, lines, { key, deadline: Date.now() + ctx.retry.deadlineMs });
+          await sendPiece(ctx, group, lines, { key, deadline: monotonicNow() + ctx.retry.deadlineMs });
         } else {
           const more = { status: result.status, body: result.excerpt };
           ctx.ledger.giveUp(group, lines, ctx.ledger.error(decision.reason, lines.events, 1, more));
@@ -192,7 +192,7 @@ export class PageDelivery implements KeepaliveQuota {
     if (sent) ctx.ledger.deliver(group, lines);
     else if (!this.hidden) {
       // Refused, but the page is still running (shown again): the usual path retries.
-      await sendPiece(ctx, group, lines, { key, deadline: Date.now() + ctx.retry.deadlineMs });
+      await sendPiece(ctx, group, lines, { key, deadline: monotonicNow() + ctx.retry.deadlineMs });
     } else {
       ctx.ledger.giveUp(group, lines, ctx.ledger.error("sendBeacon refused the request", lines.events, 1, { cause }));
     }

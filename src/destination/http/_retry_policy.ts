@@ -100,19 +100,45 @@ export function backoffMs(policy: RetryPolicy, attempt: number, random: number):
   return Math.round(ms * (1 - JITTER + 2 * JITTER * random));
 }
 
-/** `Retry-After` as an IMF-fixdate, the only HTTP date form senders may generate (RFC 9110 §5.6.7). */
+/** `Retry-After` as an IMF-fixdate, the HTTP date form senders must generate (RFC 9110 §5.6.7). */
 const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+/** The obsolete RFC 850 form, which recipients must still accept: `Sunday, 06-Nov-94 08:49:37 GMT`. */
+const RFC_850 =
+  /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}:\d{2}:\d{2}) GMT$/;
+/** The obsolete asctime form, which recipients must still accept (in GMT, though it says not): `Sun Nov  6 08:49:37 1994`. */
+const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}:\d{2}:\d{2}) (\d{4})$/;
 
 /**
  * Milliseconds a `Retry-After` value asks for (0 for a date in the past):
- * delta-seconds or an IMF-fixdate only (`Date.parse` alone takes junk such
- * as "1.5" or "x 1"); `undefined` for anything else, which is ignored.
+ * delta-seconds or an HTTP date in any of its three forms (RFC 9110 §5.6.7:
+ * IMF-fixdate, and the obsolete RFC 850 and asctime forms, read as GMT),
+ * each matched whole (`Date.parse` alone takes junk such as "1.5" or
+ * "x 1"); `undefined` for anything else, which is ignored.
  */
 export function parseRetryAfter(value: string | null | undefined, now: number): number | undefined {
   if (typeof value !== "string") return undefined;
   const text = value.trim();
   if (/^\d{1,32}$/.test(text)) return Number(text) * 1000;
-  if (!IMF_FIXDATE.test(text)) return undefined;
-  const at = Date.parse(text);
+  const at = Date.parse(imfOf(text, now) ?? "");
   return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/** `text` as an IMF-fixdate (the day of the week left out), if it is an HTTP date in one of its three forms. */
+function imfOf(text: string, now: number): string | undefined {
+  if (IMF_FIXDATE.test(text)) return text;
+  const rfc850 = RFC_850.exec(text);
+  if (rfc850 !== null) {
+    const [, day, month, yy, time] = rfc850;
+    // A two-digit year more than 50 years ahead is the most recent past year with those digits (RFC 9110).
+    const thisYear = new Date(now).getUTCFullYear();
+    let year = thisYear - (thisYear % 100) + Number(yy);
+    if (year > thisYear + 50) year -= 100;
+    return `${day} ${month} ${year} ${time} GMT`;
+  }
+  const asctime = ASCTIME.exec(text);
+  if (asctime !== null) {
+    const [, month, day, time, year] = asctime;
+    return `${day!.trim().padStart(2, "0")} ${month} ${year} ${time} GMT`;
+  }
+  return undefined;
 }

@@ -6,7 +6,7 @@ import type { SealedBatch } from "./_batcher.ts";
 import { auditEvents, type Ledger, Parcel } from "./_ledger.ts";
 import { rawPiece } from "./_pieces.ts";
 import { spansOf } from "./_spans.ts";
-import { type SendContext, sendPiece } from "./_send.ts";
+import { monotonicNow, type SendContext, sendPiece } from "./_send.ts";
 import { HttpDeliveryError } from "./http_delivery_error.ts";
 
 const ABORTED = "the stream was aborted";
@@ -132,11 +132,14 @@ export class Scheduler {
     if (started && this.#ready.length === 0) this.wakeWriters();
   }
 
-  /** Backpressure: resolves once no sealed batch is left waiting for a request slot. */
+  /**
+   * Backpressure: resolves once no sealed batch is left waiting for a request
+   * slot, and the fallback took what it was given.
+   */
   waitForRoom(): Promise<void> | undefined {
-    if (this.#ready.length === 0) return undefined;
+    if (!this.#full()) return undefined;
     return (async () => {
-      while (this.#ready.length > 0 && !this.stopped) {
+      while (this.#full() && !this.stopped) {
         await this.#wait(Number.POSITIVE_INFINITY);
         this.dispatch();
       }
@@ -165,6 +168,10 @@ export class Scheduler {
     } finally {
       signal?.removeEventListener("abort", giveUp);
     }
+  }
+
+  #full(): boolean {
+    return this.#ready.length > 0 || this.#ledger.fallbackBusy;
   }
 
   /** Gives up on every parcel (the stream was aborted); nothing starts any more. */
@@ -218,7 +225,7 @@ export class Scheduler {
   async #deliver(batch: Batch): Promise<void> {
     try {
       // More than one piece when the format's size limit split the batch: one request each, in turn.
-      const deadline = Date.now() + this.#deadlineMs;
+      const deadline = monotonicNow() + this.#deadlineMs;
       let key = batch.key;
       for (const piece of [...batch.pieces]) {
         if (batch.controller.signal.aborted) return;

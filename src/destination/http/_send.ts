@@ -43,7 +43,7 @@ export interface SendContext {
 /** How to send a piece. */
 export interface SendOptions {
   readonly key: string;
-  /** Epoch ms after which no retry starts (413 halves share their batch's). */
+  /** The {@linkcode monotonicNow} after which no retry starts (413 halves share their batch's). */
   readonly deadline: number;
   /** Sealed because it was full: in browsers it goes with keepalive, to outlive the page. */
   readonly full?: boolean;
@@ -68,7 +68,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
   let earlier: { outcome: AttemptOutcome; more: Parameters<typeof ctx.ledger.error>[3] } | undefined;
   for (;;) {
     if (signal.aborted || !parcel.pieces.has(current)) return;
-    if (attempts === 0 && Date.now() >= options.deadline) {
+    if (attempts === 0 && monotonicNow() >= options.deadline) {
       // A 413 half shares its batch's deadline, which may have passed.
       const what = `its ${ctx.retry.deadlineMs} ms deadline passed`;
       ctx.ledger.giveUp(parcel, current, ctx.ledger.error(what, current.events, 0, {}));
@@ -80,7 +80,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
     if (attempts > 1) ctx.counters.retried++;
     const keepalive = ctx.keepalive?.reserve(wire.body.length, full) ?? false;
     parcel.keepalive = keepalive;
-    const timeoutMs = Math.max(1, Math.min(ctx.timeoutMs, options.deadline - Date.now()));
+    const timeoutMs = Math.max(1, Math.min(ctx.timeoutMs, Math.ceil(options.deadline - monotonicNow())));
     let result;
     try {
       result = await attempt({
@@ -129,12 +129,11 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       (result.ok ? result.read?.complete === false : result.status === undefined && isTimeout(result.error));
     const told = cutShort && earlier !== undefined ? earlier : { outcome, more };
     if (!cutShort) earlier = { outcome, more };
-    const now = Date.now();
     const decision = decideRetry(ctx.retry, told.outcome, {
       events: current.events,
       attempt: attempts,
-      msLeft: options.deadline - now,
-      now,
+      msLeft: options.deadline - monotonicNow(),
+      now: Date.now(), // what an HTTP-date Retry-After is read against
       random: Math.random(),
     });
     if (decision.action === "split") {
@@ -158,6 +157,15 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
     }
     await sleep(decision.delayMs, signal);
   }
+}
+
+/**
+ * Milliseconds on a clock that only moves forward, at its own pace: what
+ * deadlines are measured on, so that a step of the wall clock (NTP, a
+ * machine resumed) neither gives up a batch at once nor retries it for hours.
+ */
+export function monotonicNow(): number {
+  return performance.now();
 }
 
 /** The bytes a piece goes as: its body, gzipped when asked (and when compression worked). */

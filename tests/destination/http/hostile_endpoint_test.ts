@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { gzipSync } from "node:zlib";
-import { fetchDestination, type HttpDeliveryError } from "../../../src/destination/fetch_destination.ts";
+import { fetchDestination, type HttpDeliveryError, otlpLogs } from "../../../src/destination/fetch_destination.ts";
 import { gate, type ReceivedRequest, type Reply } from "../../_helpers/http_receiver.ts";
 import { body, deliver, ids, linesOf, script, withReceiver } from "./_fetch_helpers.ts";
 
@@ -228,6 +228,60 @@ describe("fetchDestination against a hostile endpoint", () => {
       assert.deepEqual(errors, []);
       assert.equal(stats.delivered, 40);
       assert.ok(stats.split >= 1, JSON.stringify(stats));
+    });
+  });
+
+  it("fetchDestination reads a bounded prefix of a 2xx that declares a short length but sends an endless chunked body", async () => {
+    // Both content-length and transfer-encoding (request smuggling's trick): Deno and Bun go by the chunks.
+    // The first connection gets it; a client that refuses such a response (Node) retries and gets a plain 200.
+    let first = true;
+    let sent = 0;
+    await withRawServer((socket) => {
+      if (!first) return void socket.end("HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+      first = false;
+      socket.write(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 10\r\ntransfer-encoding: chunked\r\n\r\n",
+      );
+      const chunk = `${FILLER.length.toString(16)}\r\n${new TextDecoder().decode(FILLER)}\r\n`;
+      const pump = (): void => {
+        for (let i = sent / FILLER.length; i < ENDLESS / 4 && !socket.destroyed; i++) {
+          sent += FILLER.length;
+          if (!socket.write(chunk)) return void socket.once("drain", pump);
+        }
+      };
+      pump();
+    }, async (url) => {
+      const errors: HttpDeliveryError[] = [];
+      const destination = fetchDestination(url, {
+        format: otlpLogs({ serviceName: "tools" }), // reads up to 64 KiB of a 2xx for its partial success
+        timeoutMs: 60_000,
+        retry: { delayMs: 5, deadlineMs: 60_000 },
+        onError: (e) => errors.push(e),
+      });
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(3))));
+      await writer.close();
+      assert.equal(destination.stats().delivered, 3);
+      assert.ok(sent < BOUNDED, `the server sent ${sent} bytes`);
+    });
+  });
+
+  it("fetchDestination gives up on a server that takes the request and never answers, in whole milliseconds", async () => {
+    await withRawServer(() => {}, async (url) => {
+      const errors: HttpDeliveryError[] = [];
+      // The request's own limit is longer than the batch's deadline: the deadline cuts the attempt short.
+      const destination = fetchDestination(url, {
+        timeoutMs: 60_000,
+        retry: { delayMs: 5, deadlineMs: 150 },
+        onError: (e) => errors.push(e),
+      });
+      const writer = destination.getWriter();
+      await writer.write(body(linesOf(ids(2))));
+      await writer.close();
+      assert.equal(errors.length, 1);
+      assert.equal(errors[0]!.events, 2);
+      assert.match(errors[0]!.message, /network error \(TimeoutError: Request timed out after \d+ ms\)/);
+      assert.equal(destination.stats().failed, 2);
     });
   });
 

@@ -74,6 +74,21 @@ describe("fetchDestination options", () => {
     }
   });
 
+  it("fetchDestination refuses headers that frame the request, which Node's fetch refuses on every request", () => {
+    // They passed construction, then every request failed on Node (undici: "invalid transfer-encoding header",
+    // "expect header not supported"; a wrong content-length hung it): every batch retried to its deadline, then lost.
+    for (const name of ["content-length", "Transfer-Encoding", "expect", "upgrade", "keep-alive"]) {
+      const error = thrown(() => fetchDestination("https://logs.example/in", { headers: { [name]: "SECRET-1" } }));
+      assert.ok(error instanceof TypeError, name);
+      assert.match(
+        error.message,
+        new RegExp(`headers must not set ${name.toLowerCase()}: the destination frames its requests itself$`),
+      );
+      assert.ok(!error.message.includes("SECRET"));
+    }
+    assert.ok(fetchDestination("https://logs.example/in", { headers: { connection: "close", te: "trailers" } }));
+  });
+
   it("fetchDestination range-checks every numeric option", () => {
     const numeric: [string, (value: unknown) => unknown, number, number][] = [
       ["batch.maxEvents", (v) => ({ batch: { maxEvents: v } }), 1, 2_147_483_647],

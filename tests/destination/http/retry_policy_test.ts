@@ -170,17 +170,43 @@ describe("decideRetry", () => {
 });
 
 describe("parseRetryAfter", () => {
-  it("parseRetryAfter reads delta-seconds and IMF-fixdates only", () => {
+  it("parseRetryAfter reads delta-seconds and whole HTTP dates only", () => {
     assert.equal(parseRetryAfter("120", NOW), 120_000);
     assert.equal(parseRetryAfter(" 3 ", NOW), 3000);
     assert.equal(parseRetryAfter(imf(4000), NOW), 4000);
     assert.equal(parseRetryAfter(imf(-4000), NOW), 0);
     assert.equal(parseRetryAfter("99999999999999999999", NOW), 99999999999999999999 * 1000);
     for (
-      const junk of [null, undefined, "", "1.5", "-5", "+5", "x 1", "1 2", new Date(NOW).toISOString(), "1".repeat(40)]
+      const junk of [
+        null,
+        undefined,
+        "",
+        "1.5",
+        "-5",
+        "+5",
+        "x 1",
+        "1 2",
+        new Date(NOW).toISOString(),
+        "1".repeat(40),
+        "Wednesday, 02-Dec-26 12:00:04", // RFC 850 without its zone
+        "Wed Dec  2 12:00:04 2026 GMT", // asctime with one
+        "Wed, 2 Dec 2026 12:00:04 GMT", // a one-digit day
+      ]
     ) {
       assert.equal(parseRetryAfter(junk, NOW), undefined, String(junk));
     }
+  });
+});
+
+describe("parseRetryAfter's obsolete HTTP dates", () => {
+  it("parseRetryAfter reads the RFC 850 and asctime forms too, as GMT (RFC 9110 says recipients must)", () => {
+    // NOW is Wednesday, 2 December 2026, 12:00:00 GMT.
+    assert.equal(parseRetryAfter("Wednesday, 02-Dec-26 12:00:04 GMT", NOW), 4000);
+    assert.equal(parseRetryAfter("Wed Dec  2 12:00:04 2026", NOW), 4000);
+    assert.equal(parseRetryAfter("Thu Dec 10 12:00:00 2026", NOW), 8 * 86_400_000);
+    // Two-digit years: 94 is 1994 (2094 would be more than 50 years ahead), so it is past.
+    assert.equal(parseRetryAfter("Sunday, 06-Nov-94 08:49:37 GMT", NOW), 0);
+    assert.equal(parseRetryAfter("Sun Nov  6 08:49:37 1994", NOW), 0);
   });
 });
 

@@ -223,6 +223,61 @@ describe("fetchDestination retries (sendPiece)", () => {
     }
   });
 
+  it("fetchDestination says what a network error was, also when the runtime says it only in the error's cause", async () => {
+    // Deno and Node throw "TypeError: fetch failed" and put the reason (refused, unknown host, bad response) in its cause.
+    const wrapped = (() =>
+      Promise.reject(
+        new TypeError("fetch failed", { cause: new Error("connect ECONNREFUSED 127.0.0.1:9") }),
+      )) as typeof fetch;
+    const errors: HttpDeliveryError[] = [];
+    let destination = fetchDestination("http://127.0.0.1:9/ingest", {
+      fetch: wrapped,
+      retry: { delayMs: 5, deadlineMs: 30 },
+      onError: (e) => errors.push(e),
+    });
+    let writer = destination.getWriter();
+    await writer.write(body(linesOf(ids(2))));
+    await writer.close();
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /network error \(TypeError: fetch failed: connect ECONNREFUSED 127\.0\.0\.1:9\)/);
+    // The runtime's own fetch, against a port nothing listens on: the message names the refusal.
+    const closed = await HttpReceiver.start();
+    await closed.close();
+    destination = fetchDestination(closed.url, {
+      retry: { delayMs: 5, deadlineMs: 30 },
+      onError: (e) => errors.push(e),
+    });
+    writer = destination.getWriter();
+    await writer.write(body(linesOf(ids(2))));
+    await writer.close();
+    assert.equal(errors.length, 2);
+    assert.match(errors[1]!.message, /network error \(.*(refused|ECONNREFUSED)/i);
+  });
+
+  it("fetchDestination measures a batch's deadline on a clock the wall clock's jumps do not move", async () => {
+    // The wall clock steps an hour ahead (NTP, a VM resumed) while a batch waits to be retried: its deadline is not over.
+    const realNow = Date.now;
+    const jump = (): void => {
+      const skew = 3_600_000;
+      Date.now = () => realNow.call(Date) + skew;
+    };
+    try {
+      await withReceiver((r) => {
+        if (r.index > 0) return { status: 200 };
+        jump();
+        return { status: 503 };
+      }, async (receiver) => {
+        const errors: HttpDeliveryError[] = [];
+        const destination = await deliver(receiver, ids(3), { onError: (e) => errors.push(e) });
+        assert.deepEqual(errors.map((e) => e.message), []);
+        assert.equal(destination.stats().delivered, 3);
+        assert.deepEqual(receiver.requests.map((r) => r.status), [503, 200]);
+      });
+    } finally {
+      Date.now = realNow;
+    }
+  });
+
   it("fetchDestination retries when fetch resolves to something that is not a Response", async () => {
     await withReceiver(undefined, async (receiver) => {
       const got: unknown[] = [undefined, 42, { status: 200 }];
