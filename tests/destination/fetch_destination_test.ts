@@ -220,6 +220,23 @@ describe("fetchDestination", () => {
     });
   });
 
+  it("fetchDestination never repeats a token carried in the endpoint's path", async () => {
+    const token = "Zk3PqR8sTuV1wXy2Ab4Cd5Ef6Gh7Ij9K";
+    await withReceiver((req) => ({ status: 404, body: `no collector at ${req.path}` }), async (receiver) => {
+      const sinkErrors: unknown[] = [];
+      const printed = await captureConsole(async () => {
+        const destination = fetchDestination(`${receiver.url}/${token}`, fast());
+        const sink = new JsonLinesAuditSink(destination, { onError: (e) => sinkErrors.push(e) });
+        sink.onCall(mkEvent());
+        await sink.close();
+      });
+      assert.equal(sinkErrors.length, 1);
+      const told = JSON.stringify([printed, sinkErrors.map((e) => [String(e), String((e as Error).cause)])]);
+      assert.ok(!told.includes(token), told);
+      assert.match(told, /\/ingest\/\[redacted\]/);
+    });
+  });
+
   it("fetchDestination leaves no rejection of an async onError unhandled (it would end the process)", async () => {
     await withReceiver(() => ({ status: 400 }), async (receiver) => {
       const own: HttpDeliveryError[] = [];

@@ -8,7 +8,7 @@ import { BodyEncoder } from "./_pieces.ts";
 import type { FetchBodyFormat } from "./format/fetch_body_format.ts";
 import { NDJSON } from "./format/ndjson.ts";
 import { isBuiltIn } from "./format/_common.ts";
-import { describeUnparsedUrl, Redactor } from "./_redact.ts";
+import { describeUnparsedUrl, endpointText, Redactor } from "./_redact.ts";
 import type { RetryPolicy } from "./_retry_policy.ts";
 import type { HttpDeliveryError } from "./http_delivery_error.ts";
 
@@ -107,7 +107,7 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     ((input: RequestInfo | URL, init?: RequestInit) => globalThis.fetch(input, init));
   return {
     url: parsed.href,
-    where: `${parsed.origin}${parsed.pathname}`,
+    where: endpointText(parsed),
     batch: {
       maxEvents,
       // What is buffered when the page is left must fit in one keepalive request.

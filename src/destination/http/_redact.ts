@@ -1,5 +1,6 @@
 // Keeps secrets out of every string the HTTP destination produces: the
-// configured header values and the endpoint's query and fragment, in every
+// configured header values, the endpoint's query and fragment and the
+// path segments that look like tokens, in every
 // spelling a server or runtime is likely to echo them in.
 
 /** What a scrubbed secret becomes. */
@@ -58,6 +59,8 @@ export class Redactor {
         if (eq !== -1) secrets.push(pair.slice(eq + 1));
       }
     }
+    // A token in the path, as collector and webhook URLs carry one (…/receiver/v1/http/<token>, …/webhooks/<id>/<token>).
+    for (const segment of url.pathname.split("/")) if (looksLikeToken(segment)) secrets.push(segment);
     if (url.username !== "") secrets.push(url.username);
     if (url.password !== "") secrets.push(url.password);
     return new Redactor(secrets);
@@ -174,6 +177,12 @@ function basicCredentials(value: string): string[] {
   return colon === -1 ? [decoded] : [decoded, decoded.slice(colon + 1)];
 }
 
+/** The endpoint as messages name it: its origin and path, with each path segment that looks like a token redacted. */
+export function endpointText(url: URL): string {
+  const path = url.pathname.split("/").map((segment) => looksLikeToken(segment) ? MARK : segment).join("/");
+  return url.origin === "null" ? `${url.protocol}${path}` : `${url.origin}${path}`;
+}
+
 /** A URL found in a message, cut to its origin and path. */
 function cutUrl(found: string): string {
   try {
@@ -185,6 +194,14 @@ function cutUrl(found: string): string {
 }
 
 /** The ways a server or a runtime may spell `secret` when it echoes it. */
+/** Path segments this long, mixing letters and digits, are taken for tokens: words and versions are shorter or plain. */
+const MIN_PATH_TOKEN_CHARS = 16;
+
+/** Whether a path segment looks like a credential (a long mix of letters and digits, such as a key or a UUID). */
+function looksLikeToken(segment: string): boolean {
+  return segment.length >= MIN_PATH_TOKEN_CHARS && /[0-9]/.test(segment) && /[a-z]/i.test(segment);
+}
+
 function spellings(secret: string): string[] {
   const out = new Set<string>();
   for (const form of [secret, safeDecode(secret), safeDecode(secret.replace(/\+/g, " "))]) {

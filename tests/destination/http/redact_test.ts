@@ -192,6 +192,20 @@ describe("Redactor.forEndpoint and Basic credentials", () => {
   });
 });
 
+describe("Redactor.forEndpoint and tokens in the path", () => {
+  it("scrubs a path segment that looks like a token, as collector and webhook URLs carry, and keeps plain words", () => {
+    const token = "ZaVnC4dhaV3Qk9sLm2Xp7RtY0uWqEeR1bN5cT8gH";
+    const url = new URL(`https://collectors.example/receiver/v1/http/${token}`);
+    const redactor = Redactor.forEndpoint(url, new Headers());
+    const echoed = redactor.text(`Cannot deliver 3 audit events to ${url.href}: 404 no collector ${token}`);
+    assert.ok(!echoed.includes(token), echoed);
+    assert.ok(!echoed.includes(encodeURIComponent(token).slice(0, 20)), echoed);
+    assert.match(echoed, /https:\/\/collectors\.example\/receiver\/v1\/http\/\[redacted\]/);
+    const plain = Redactor.forEndpoint(new URL("https://logs.example/api/v1/otlp_logs_ingest/2026"), new Headers());
+    assert.equal(plain.text("404 at /api/v1/otlp_logs_ingest/2026"), "404 at /api/v1/otlp_logs_ingest/2026");
+  });
+});
+
 describe("Redactor", () => {
   it("Redactor scrubs every spelling of a secret, and only secrets", () => {
     const redactor = new Redactor(["p@ss w/rd&<x>"]);
