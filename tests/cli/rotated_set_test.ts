@@ -177,6 +177,24 @@ describe("rotated sets: stats, validate and tail", () => {
     assert.match(result.stderr, /2 files: 1 of 5 lines invalid/);
   });
 
+  it("a glob leaves out the temporary archive a compression is writing (or a killed one left)", async () => {
+    const logs = folder("temporary-archive");
+    const set = await writeSet(logs, "audit", [{ time: T1, lines: 3 }, { lines: 2 }]);
+    // As the rotation names it: <closed file>.gz.<W>.<8 hex>.tmp, here cut short as kill -9 leaves it.
+    const whole = await gzip(new TextEncoder().encode(set.files[0]!.lines.join("")));
+    writeFileSync(join(logs, `${set.files[0]!.name}.gz.w1.0badc0de.tmp`), whole.subarray(0, 10));
+    for (const glob of ["audit*.jsonl*", `audit.${T1.slice(0, 4)}*`]) {
+      const result = await audit(["validate", join(logs, glob)]);
+      assert.equal(result.status, 0, `${glob}: ${result.stdout}${result.stderr}`);
+      assert.equal(result.stdout, "");
+    }
+    const shown = await audit(["tail", join(logs, "audit*.jsonl*")]);
+    assert.equal(shown.stdout, set.all.join(""), "every event once, in the set's order");
+    const only = await audit(["stats", join(logs, "*.tmp")]);
+    assert.equal(only.status, 2);
+    assert.match(only.stderr, /no data file to read: .*temporary archives/);
+  });
+
   it("never prints the control characters of a name found in a folder", async () => {
     const logs = folder("hostile-names");
     const name = `audit.${T1}.w1.jsonl`.replace("audit", "a\u001b]0;pwned\u0007\u202eb");
