@@ -160,6 +160,8 @@ class AppendedFile {
   /** Bytes in the open file, while known (rotation needs it). */
   #size: number | undefined;
   #reopen = false;
+  /** The open file was found moved away at a rotation (told once). */
+  #movedTold = false;
   readonly #rotation: Rotation | undefined;
   /** Sync a file before it is closed by a rotation (`flush()` syncs only the open one). */
   readonly #fsync: boolean;
@@ -253,8 +255,21 @@ class AppendedFile {
       if (!await rotation.due(handle, this.#size, bytes)) return;
       const switchFiles = async (): Promise<void> => {
         if (this.#fsync) await handle.sync().catch(warn);
+        // The path no longer names the file written (another writer rotated it, or it was moved or removed):
+        // renaming what is there now would rotate someone else's file. Tell it, once; the next batch opens the path.
+        const elsewhere = await moved(handle, this.#path).catch(() => false);
         await this.#release();
-        await rotation.rotate(warn);
+        if (!elsewhere) return await rotation.rotate(warn);
+        rotation.restarted();
+        if (this.#movedTold) return;
+        this.#movedTold = true;
+        warn(
+          new Error(
+            `Audit file ${JSON.stringify(this.#name)} was moved or removed by someone else while it was written ` +
+              "(another writer rotating the same path? give each its own path): the lines written to it since are " +
+              "wherever it went, or lost if it was removed; the next lines go to a file at the path",
+          ),
+        );
       };
       // The sink's sealing ends the old file's trail in its own seal file before the switch.
       await (typeof report?.newStream === "function" ? report.newStream(switchFiles) : switchFiles());

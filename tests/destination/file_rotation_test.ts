@@ -249,6 +249,35 @@ describe("fileDestination rotate: retention and compression", () => {
   });
 });
 
+describe("fileDestination rotate: another writer of the same path", () => {
+  it("fileDestination never rotates a file that replaced its own at the path, and says its own was moved or removed", async () => {
+    await inDir(async (dir) => {
+      const path = join(dir, "audit.jsonl");
+      const told: string[] = [];
+      const now = () => Date.UTC(2026, 11, 2, 10, 0, 0);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(path, { rotate: { maxBytes: 1, writerId: "w", now } }),
+        { onError: (error) => void told.push(String(error)) },
+      );
+      sink.onCall(numbered(0));
+      await sink.flush();
+      // Another writer rotated it (or logrotate moved it and created a new one, without reopen()).
+      renameSync(path, join(dir, "theirs.jsonl"));
+      writeFileSync(path, "their line\n");
+      sink.onCall(numbered(1)); // due: the path is not the file written, so it is not rotated
+      await sink.flush();
+      rmSync(path); // removed this time
+      sink.onCall(numbered(2));
+      await sink.close();
+      assert.deepEqual(readdirSync(dir).sort(), ["audit.jsonl", "theirs.jsonl"]);
+      assert.deepEqual(callIds(readFileSync(join(dir, "theirs.jsonl"), "utf8").split("\n").slice(0, -1)), ["call-0"]);
+      assert.deepEqual(callIds(contents(dir, "audit.jsonl").split("\n").slice(0, -1)), ["call-2"]);
+      assert.equal(told.length, 1, told.join("\n"));
+      assert.match(told[0]!, /audit\.jsonl" was moved or removed by someone else while it was written/);
+    });
+  });
+});
+
 describe("fileDestination rotate: what a killed compression left", () => {
   it("fileDestination compresses a closed file left plain and removes stale temporary archives, keeping fresh ones", async () => {
     await inDir(async (dir) => {
