@@ -22,6 +22,9 @@ export interface RotatedSeal {
   reopen(): void;
 }
 
+/** Closed names a rotation of this process chose and has not renamed to yet. */
+const claimed = new Set<string>();
+
 /** The rotation of each rotating file destination, for `fileSeal`. */
 export const rotations: WeakMap<object, Rotation> = new WeakMap();
 
@@ -101,8 +104,12 @@ export class Rotation {
     let target: string | undefined;
     for (let n = 0; n < MAX_SUFFIX && target === undefined; n++) {
       const name = `${dir}${this.names.closedName(started, this.plan.writerId, n)}`;
-      // Never overwrite: a taken name (a clock that went back, two rotations in a millisecond) gets a suffix.
+      // Never overwrite: a taken name (a clock that went back, two rotations in a millisecond) gets a suffix,
+      // and so does one that another rotation of this process is about to take.
+      if (claimed.has(name)) continue;
+      claimed.add(name);
       if (!await exists(name) && !await exists(`${name}.gz`)) target = name;
+      else claimed.delete(name);
     }
     if (target === undefined) target = `${dir}${this.names.closedName(started, crypto.randomUUID().slice(0, 8))}`;
     let moved = true;
@@ -111,6 +118,8 @@ export class Rotation {
     } catch (error) {
       if ((error as IoError).code !== "not_found") throw error;
       moved = false;
+    } finally {
+      claimed.delete(target);
     }
     this.#started = this.plan.now(); // the next file starts with the batch written now
     if (this.seal !== undefined) {

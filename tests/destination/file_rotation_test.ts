@@ -276,6 +276,29 @@ describe("fileDestination rotate: another writer of the same path", () => {
       assert.match(told[0]!, /audit\.jsonl" was moved or removed by someone else while it was written/);
     });
   });
+
+  it("two rotating destinations of one process on the same path lose no line: names are never taken twice", async () => {
+    for (const gzip of [false, true]) {
+      await inDir(async (dir) => {
+        const path = join(dir, "audit.jsonl");
+        const now = () => Date.UTC(2026, 11, 2, 10, 0, 0);
+        const sinks = ["a", "b"].map(() =>
+          new JsonLinesAuditSink(fileDestination(path, { rotate: { maxBytes: 1, writerId: "w", gzip, now } }), {
+            onError: () => {},
+          })
+        );
+        for (let i = 0; i < 30; i++) {
+          sinks[0]!.onCall({ ...numbered(i), call_id: `a-${i}` });
+          sinks[1]!.onCall({ ...numbered(i), call_id: `b-${i}` });
+          if (i % 3 === 2) await Promise.all(sinks.map((sink) => sink.flush()));
+        }
+        await Promise.all(sinks.map((sink) => sink.close()));
+        const got = new Set(callIds(setLines(dir)));
+        const want = ["a", "b"].flatMap((p) => Array.from({ length: 30 }, (_, i) => `${p}-${i}`));
+        assert.deepEqual(want.filter((id) => !got.has(id)), [], `gzip ${gzip}`);
+      });
+    }
+  });
 });
 
 describe("fileDestination rotate: what a killed compression left", () => {
