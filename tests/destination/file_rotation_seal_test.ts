@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
@@ -154,6 +154,23 @@ describe("fileSeal with a rotating fileDestination", () => {
       renameSync(join(dir, "audit.jsonl"), join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl"));
       await record(dir, 60, 40);
       assert.ok(existsSync(join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl.seal")));
+      const names = setFiles(dir);
+      const ordered = [...names.filter((n) => n !== "audit.jsonl"), "audit.jsonl"];
+      const { findings, summary } = await verifySet(dir, ordered);
+      assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), []);
+      assert.equal(summary.verifiedLines, 100);
+    });
+  });
+
+  it("fileSeal finishes a cut rotation whose closed file was compressed since (the restart's tidying came first)", async () => {
+    await inDir(async (dir) => {
+      await record(dir, 0, 60, true);
+      // The crash as above; then the next run's destination compressed the closed file before fileSeal looked.
+      const closed = join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl");
+      writeFileSync(`${closed}.gz`, gzipSync(readFileSync(join(dir, "audit.jsonl"))));
+      rmSync(join(dir, "audit.jsonl"));
+      await record(dir, 60, 40, true);
+      assert.ok(existsSync(`${closed}.seal`));
       const names = setFiles(dir);
       const ordered = [...names.filter((n) => n !== "audit.jsonl"), "audit.jsonl"];
       const { findings, summary } = await verifySet(dir, ordered);
