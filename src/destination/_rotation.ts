@@ -57,12 +57,18 @@ export class Rotation {
    */
   mayBeDue(size: number, bytes: number): boolean {
     if (this.#started === undefined || size === 0 || size + bytes > this.plan.maxBytes) return true;
-    return this.plan.every !== undefined && this.plan.now() >= this.#boundary(this.#started);
+    return this.#otherPeriod(this.plan.now(), this.#started);
   }
 
-  #boundary(started: number): number {
+  /**
+   * Whether `now` is in another UTC hour or day than `started`: after it (a
+   * boundary passed), or before it (the clock was set back: the file's
+   * period would otherwise only end once the clock caught up again).
+   */
+  #otherPeriod(now: number, started: number): boolean {
+    if (this.plan.every === undefined) return false;
     const period = this.plan.every === "hour" ? HOUR : DAY;
-    return Math.floor(started / period) * period + period;
+    return Math.floor(now / period) !== Math.floor(started / period);
   }
 
   /**
@@ -78,7 +84,7 @@ export class Rotation {
     }
     this.#started ??= await startOf(handle, now);
     if (size + bytes > this.plan.maxBytes) return true;
-    return this.plan.every !== undefined && now >= this.#boundary(this.#started);
+    return this.#otherPeriod(now, this.#started);
   }
 
   /** The active file was replaced (reopened after an external move): it starts now. */

@@ -179,6 +179,48 @@ describe("fileDestination rotate: by time", () => {
   });
 });
 
+describe("fileDestination rotate: a clock that jumps", () => {
+  it("fileDestination rotates hourly on after the clock jumped a day ahead and was set back, names still in order", async () => {
+    await inDir(async (dir) => {
+      let clock = Date.UTC(2026, 11, 2, 10, 30);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "hour", writerId: "w", now: () => clock } }),
+      );
+      const write = async (i: number) => {
+        sink.onCall(numbered(i));
+        await sink.flush();
+      };
+      await write(0);
+      clock += 24 * 3_600_000; // a day ahead (a wrong clock)
+      await write(1);
+      clock -= 24 * 3_600_000 - 60_000; // set right again: 10:31, the first file's hour, before the second file's
+      await write(2);
+      for (let i = 3; i < 6; i++) {
+        clock += 3_600_000; // then each hour
+        await write(i);
+      }
+      await sink.close();
+      const files = setFiles(dir);
+      assert.deepEqual(files, [
+        "audit.2026-12-02T10-30-00.000Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.000Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.001Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.002Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.003Z.w.jsonl",
+        "audit.jsonl",
+      ]);
+      assert.deepEqual(files.map((name) => callIds(contents(dir, name).split("\n").slice(0, -1))), [
+        ["call-0"],
+        ["call-1"],
+        ["call-2"],
+        ["call-3"],
+        ["call-4"],
+        ["call-5"],
+      ]);
+    });
+  });
+});
+
 describe("fileDestination rotate: retention and compression", () => {
   it("fileDestination keeps the newest closed files of every writer, compressed, readable by readCallEvents and gzip -d", async () => {
     await inDir(async (dir) => {
