@@ -74,6 +74,11 @@ describe("audit verify over a rotated set", () => {
     assert.equal(result.status, 1);
     assert.match(result.stdout, new RegExp(`${set.files[2]!.name.replace(/\./g, "\\.")}:1: (broken chain|deleted): `));
     assert.match(result.stdout, /audit: 3 files: NOT intact \(1 of 1 set\)\n$/);
+    // The missing file's checkpoints sealed its lines: not "sealing no line".
+    assert.match(
+      result.stdout,
+      /checkpoints 2–3 are missing \(of a file missing before this one, or sealing no line\)/,
+    );
   });
 
   it("reports two closed files whose names were swapped (reordered)", async () => {
