@@ -88,9 +88,11 @@ export interface FileDestination extends AuditDestination {
  * @param path The file to append to: a non-empty path or a `file:` URL.
  * @param options Whether `flush()` also syncs to disk.
  * @returns A destination for `JsonLinesAuditSink`.
- * @throws {TypeError} When `path` is not a non-empty string or a `file:` URL, or `fsync` not a boolean.
+ * @throws {TypeError} When `path` is not a non-empty string or a `file:` URL, `fsync` not a boolean, a `rotate`
+ *   field is wrong, or `rotate` is given for a path that is not a regular file (a FIFO, a device).
  * @throws {IoError} When the file cannot be opened (missing folder, a directory, permission, a FIFO nobody reads),
  *   naming the path and the reason.
+ * @throws {RangeError} When a `rotate` number is out of range.
  *
  * @example
  * ```ts ignore
@@ -181,6 +183,14 @@ class AppendedFile {
         reason: e.reason,
         cause: error,
       });
+    }
+    if (rotation !== undefined && this.#handle.kind !== "file") {
+      this.#handle.close().catch(() => {});
+      throw new TypeError(
+        `Cannot open audit file ${JSON.stringify(this.#name)}: rotate needs a regular file, not a ${
+          this.#handle.kind.replace("_", " ")
+        }`,
+      );
     }
   }
 

@@ -343,6 +343,17 @@ describe("fileDestination rotate: another writer of the same path", () => {
   });
 });
 
+describe("fileDestination rotate: files that are not regular files", () => {
+  it("fileDestination refuses rotate for a device at construction: it cannot be renamed away", () => {
+    assert.throws(
+      () => fileDestination("/dev/null", { rotate: { maxBytes: 10 } }),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /"\/dev\/null": rotate needs a regular file, not a character device/.test(error.message),
+    );
+  });
+});
+
 describe("fileDestination rotate: what a killed compression left", () => {
   it("fileDestination compresses a closed file left plain and removes stale temporary archives, keeping fresh ones", async () => {
     await inDir(async (dir) => {
