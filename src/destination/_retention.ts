@@ -20,10 +20,12 @@ export async function tidySet(names: SetNames, plan: RotatePlan, warn: (error: u
   if (plan.gzip) {
     for (const member of members) {
       if (!member.names.includes(member.base)) continue;
+      const path = `${names.dir}${member.base}`;
       try {
         // Both names: a crash came after the archive was complete (renamed) and before the plain file went.
-        if (member.names.length > 1) await driver.remove(`${names.dir}${member.base}`);
-        else await compress(`${names.dir}${member.base}`, plan.writerId);
+        if (member.names.length > 1) await driver.remove(path);
+        // Only a regular file: reading a FIFO that bears a closed file's name would wait for a writer forever.
+        else if ((await driver.stat(path)).kind === "file") await compress(path, plan.writerId);
       } catch (error) {
         if ((error as IoError).code !== "not_found") warn(error); // not_found: another writer compressed it first
       }

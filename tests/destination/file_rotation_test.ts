@@ -352,6 +352,27 @@ describe("fileDestination rotate: files that are not regular files", () => {
         /"\/dev\/null": rotate needs a regular file, not a character device/.test(error.message),
     );
   });
+
+  it("fileDestination close() ends when the set's folder holds a FIFO bearing a closed file's name (gzip)", {
+    timeout: 30_000,
+  }, async () => {
+    await inDir(async (dir) => {
+      const fifo = join(dir, "audit.2026-01-01T00-00-00.000Z.x.jsonl");
+      execFileSync("mkfifo", [fifo]);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 1, gzip: true, writerId: "w" } }),
+      );
+      for (let i = 0; i < 3; i++) {
+        sink.onCall(numbered(i));
+        await sink.flush();
+      }
+      await sink.close(); // compressing the FIFO would wait for a writer forever
+      assert.equal(sink.stats().written, 3);
+      assert.ok(statSync(fifo).isFIFO());
+      rmSync(fifo);
+      assert.deepEqual(callIds(setLines(dir)), ids(0, 3));
+    });
+  });
 });
 
 describe("fileDestination rotate: what a killed compression left", () => {
