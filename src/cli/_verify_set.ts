@@ -126,23 +126,28 @@ async function* members(
   for (let i = 0; i < set.length; i++) {
     let file = set[i]!;
     const sealName = seals[i];
+    let missing = false;
     if (file.listed && !(await exists(driver, file.path))) {
       // Gone since the listing: compressed (read the archive) or removed by retention (the chain tells the rest).
       const compressed = compressedInstead(file);
       if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
-      else {
+      else if (file.time === undefined && sealName !== undefined) {
+        // The active file is gone but its seal is there: verified as empty, its sealed lines show as cut off.
+        missing = true;
+        await out.write(terminalSafe(`${file.path}: missing: its seal ${sealName} is there, the file is not`) + "\n");
+      } else {
         await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
         continue;
       }
     }
-    const data = await openFile(driver, file.path);
+    const data = missing ? undefined : await openFile(driver, file.path);
     const seal = sealName === undefined ? undefined : await openFile(driver, sealName).catch(async (error) => {
-      await data.close().catch(() => {});
+      await data?.close().catch(() => {});
       throw error;
     });
     onMember({ file, sealName });
     try {
-      const bytes = chunks(data, file.path);
+      const bytes = data === undefined ? nothing() : chunks(data, file.path);
       const sealBytes = seal === undefined ? (sidecar ? null : undefined) : chunks(seal, sealName!);
       yield {
         name: file.path,
@@ -150,11 +155,14 @@ async function* members(
         ...(sealBytes === undefined ? {} : { seal: sealBytes }),
       };
     } finally {
-      await data.close().catch(() => {});
+      await data?.close().catch(() => {});
       await seal?.close().catch(() => {});
     }
   }
 }
+
+/** No bytes: a file that is missing. */
+async function* nothing(): AsyncGenerator<Uint8Array<ArrayBuffer>> {}
 
 /** A finding's line; a file that cannot be read but for a `.gz` that will not decompress ends the command. */
 function formatSetFinding(finding: AuditSetFinding, { file, sealName }: Member): string {

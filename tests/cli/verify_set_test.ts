@@ -117,6 +117,19 @@ describe("audit verify over a rotated set", () => {
     assert.match(result.stdout, /audit\.jsonl \(seal .*\): intact/, "the files after it are still verified");
   });
 
+  it("reports the active file removed while its seal file is still in the folder", async () => {
+    const { logs } = await sealedSet();
+    rmSync(join(logs, "audit.jsonl")); // the newest lines: the chain alone cannot show them gone
+    const result = await verify(logs);
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(result.stdout, /audit\.jsonl: missing: its seal .*audit\.jsonl\.seal is there, the file is not\n/);
+    assert.match(result.stdout, /audit\.jsonl:1: truncated: the data ends before sealed lines 1–2\n/);
+    assert.match(result.stdout, /audit: 4 files: NOT intact \(1 of 1 set\)\n$/);
+    // An empty seal file (sealing began, nothing sealed yet) is no sign of a removed file.
+    writeFileSync(join(logs, "audit.jsonl.seal"), "");
+    assert.equal((await verify(logs)).status, 0);
+  });
+
   it("reports a closed file whose seal is missing", async () => {
     const { logs, set } = await sealedSet();
     rmSync(join(logs, `${set.files[1]!.name}.seal`));
