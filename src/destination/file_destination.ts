@@ -267,7 +267,7 @@ class AppendedFile {
         if (this.#fsync) await handle.sync().catch(warn);
         // The path no longer names the file written (another writer rotated it, or it was moved or removed):
         // renaming what is there now would rotate someone else's file. Tell it, once; the next batch opens the path.
-        const elsewhere = await moved(handle, this.#path).catch(() => false);
+        const elsewhere = await replaced(handle, this.#path).catch(() => false);
         await this.#release();
         if (!elsewhere) return await rotation.rotate(warn);
         rotation.restarted();
@@ -305,6 +305,20 @@ class AppendedFile {
     this.#handle = undefined;
     this.#size = undefined;
     await handle?.close().catch(() => {}); // nothing left to lose: every line is already reported
+  }
+}
+
+/**
+ * Whether `path` surely no longer names the open file: gone, or another
+ * file (where the runtime cannot tell files apart, it is taken as the same).
+ */
+async function replaced(handle: FileHandle, path: string | URL): Promise<boolean> {
+  const open = (await handle.stat()).identity;
+  try {
+    const now = (await runtime().stat(path)).identity;
+    return open !== undefined && now !== undefined && now !== open;
+  } catch (error) {
+    return (error as IoError).code === "not_found";
   }
 }
 

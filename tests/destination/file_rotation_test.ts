@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
+import { runtime } from "../../src/runtime/runtime.ts";
 import { numbered } from "../_helpers/events.ts";
 import { callIds, closedPattern, contents, setFiles, setLines } from "./_rotation_files.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
@@ -316,6 +317,29 @@ describe("fileDestination rotate: another writer of the same path", () => {
       assert.deepEqual(callIds(contents(dir, "audit.jsonl").split("\n").slice(0, -1)), ["call-2"]);
       assert.equal(told.length, 1, told.join("\n"));
       assert.match(told[0]!, /audit\.jsonl" was moved or removed by someone else while it was written/);
+    });
+  });
+
+  it("fileDestination rotates where the runtime cannot tell files apart (no identity: Windows under Deno)", async () => {
+    await inDir(async (dir) => {
+      const driver = runtime();
+      const stat = driver.stat;
+      driver.stat = async (path) => ({ ...(await stat.call(driver, path)), identity: undefined });
+      try {
+        const sink = new JsonLinesAuditSink(
+          fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 1, writerId: "w" } }),
+          { onError: (error) => assert.fail(String(error)) },
+        );
+        for (let i = 0; i < 3; i++) {
+          sink.onCall(numbered(i));
+          await sink.flush();
+        }
+        await sink.close();
+      } finally {
+        driver.stat = stat;
+      }
+      assert.equal(setFiles(dir).length, 3);
+      assert.deepEqual(callIds(setLines(dir)), ids(0, 3));
     });
   });
 
