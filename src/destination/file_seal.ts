@@ -178,9 +178,8 @@ async function finishRotation(names: SetNames): Promise<void> {
   if (parsed === undefined || typeof parsed === "string") return;
   const covers = parsed.checkpoint.bytes;
   if (covers === 0 || (activeData?.size ?? 0) >= covers) return;
-  const size = newest.names.includes(newest.base)
-    ? (await driver.stat(closed).catch(() => undefined))?.size
-    : await gunzippedSize(`${closed}.gz`);
+  // Plain, or compressed (also since the listing: the plain file goes only once its archive is whole).
+  const size = (await driver.stat(closed).catch(() => undefined))?.size ?? await gunzippedSize(`${closed}.gz`);
   // It seals the closed file's exact size, more than the active file holds: it cannot be the active file's.
   if (size !== covers) return;
   await driver.rename(active, `${closed}.seal`);
