@@ -181,7 +181,9 @@ export async function expandArgs(driver: RuntimeDriver, args: readonly string[])
       });
       paths = [];
       for (const name of names.filter((n) => IN_FOLDER.test(n))) {
-        if ((await driver.stat(dir + name).catch(() => undefined))?.kind !== "directory") paths.push(dir + name);
+        // Regular files (or gone since the listing: said when read); never a folder, or a FIFO that waits for a writer.
+        const kind = (await driver.stat(dir + name).catch(() => undefined))?.kind;
+        if (kind === undefined || kind === "file") paths.push(dir + name);
       }
       if (paths.length === 0) throw new CliError(`no .jsonl or .jsonl.gz file in ${terminalSafe(arg)}`);
     } else paths = [arg]; // a file, or a path that will fail to open with its own message

@@ -12,6 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
@@ -194,6 +195,20 @@ describe("rotated sets: stats, validate and tail", () => {
     assert.equal(only.status, 2);
     assert.match(only.stderr, /no data file to read: .*temporary archives/);
   });
+
+  it(
+    "a folder's FIFO bearing a set's name is not read (it would wait for a writer forever)",
+    { timeout: 30_000 },
+    async () => {
+      const logs = folder("fifo");
+      const set = await writeSet(logs, "audit", [{ time: T1, lines: 3 }, { lines: 2 }]);
+      execFileSync("mkfifo", [join(logs, `audit.${T2}.w1.jsonl`)]);
+      const result = await audit(["validate", logs]);
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+      assert.match(result.stderr, /2 files: all 5 lines valid/);
+      assert.equal((await audit(["tail", logs])).stdout, set.all.join(""));
+    },
+  );
 
   it("never prints the control characters of a name found in a folder", async () => {
     const logs = folder("hostile-names");
