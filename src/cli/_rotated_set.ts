@@ -71,6 +71,15 @@ export function isSealFile(path: string): boolean {
 }
 
 /**
+ * Whether a name is an archive a compression is writing, or a killed one
+ * left (`<closed file>.gz.<W>.<8 hex>.tmp`): never read as data, as its
+ * closed file still holds every line (`'logs/audit*.jsonl*'` matches it).
+ */
+export function isTemporaryArchive(path: string): boolean {
+  return /\.gz\.[A-Za-z0-9_-]{1,64}\.[0-9a-f]{8}\.tmp$/.test(path);
+}
+
+/**
  * Orders files into sets: the sets in the order their first file came,
  * each set's closed files by <T>, then <W> (digits compared as numbers, so
  * `w-2` before `w-10`), then its active file. A path named twice is read
@@ -143,7 +152,7 @@ function compareText(a: string, b: string): number {
 
 /**
  * The files `args` name, in reading order: a file as given (seal files
- * left out), a folder's `*.jsonl` and `*.jsonl.gz` files, a glob's files
+ * and temporary archives left out), a folder's `*.jsonl` and `*.jsonl.gz` files, a glob's files
  * (`*`, `?`, `**`); `-` is stdin; none is stdin. Then {@linkcode orderSets}.
  *
  * @throws {CliError} When a glob matches nothing, a folder holds no log, or
@@ -172,13 +181,21 @@ export async function expandArgs(driver: RuntimeDriver, args: readonly string[])
       });
       paths = [];
       for (const name of names.filter((n) => IN_FOLDER.test(n))) {
-        if ((await driver.stat(dir + name).catch(() => undefined))?.kind !== "directory") paths.push(dir + name);
+        // Regular files (or gone since the listing: said when read); never a folder, or a FIFO that waits for a writer.
+        const kind = (await driver.stat(dir + name).catch(() => undefined))?.kind;
+        if (kind === undefined || kind === "file") paths.push(dir + name);
       }
       if (paths.length === 0) throw new CliError(`no .jsonl or .jsonl.gz file in ${terminalSafe(arg)}`);
     } else paths = [arg]; // a file, or a path that will fail to open with its own message
-    files.push(...paths.filter((path) => !isSealFile(path)).map((path) => dataFile(path, listed)));
+    files.push(
+      ...paths.filter((path) => !isSealFile(path) && !isTemporaryArchive(path)).map((path) => dataFile(path, listed)),
+    );
   }
-  if (files.length === 0) throw new CliError("no data file to read: seal files are read by audit verify only");
+  if (files.length === 0) {
+    throw new CliError(
+      "no data file to read: seal files are read by audit verify only, and temporary archives (.gz.*.tmp) never",
+    );
+  }
   return orderSets(files);
 }
 

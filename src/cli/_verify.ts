@@ -4,7 +4,8 @@
 import type { RuntimeDriver } from "../runtime/runtime_driver.ts";
 import { type AuditVerifyKey, importAuditVerifyKey } from "../seal/audit_seal_key.ts";
 import { CliError, parseArgs } from "./_args.ts";
-import { type DataFile, expandArgs, STDIN } from "./_rotated_set.ts";
+import { type DataFile, dataFile, expandArgs, orderSets, STDIN } from "./_rotated_set.ts";
+import { isGlob } from "./_glob.ts";
 import { chunks, openFile, type SetOptions, type VerifyOutput, verifySet } from "./_verify_set.ts";
 
 /** Largest key file read. */
@@ -57,7 +58,7 @@ export async function verify(
   }
   const files = await expandArgs(driver, parsed.files);
   if (files.includes(STDIN)) throw new CliError("verify reads files, not stdin");
-  const dataFiles = files as DataFile[];
+  const dataFiles = await withMissingActive(driver, parsed.files, files as DataFile[]);
   if (parsed.values.has("--seal") && dataFiles.length > 1) {
     throw new CliError("--seal names the seal of one FILE; in a rotated set each file has its own (FILE.seal)");
   }
@@ -80,6 +81,33 @@ export async function verify(
     await out.write(`audit: ${dataFiles.length} files: ${verdict}\n`);
   }
   return failed === 0 ? 0 : 1;
+}
+
+/**
+ * The files, with the active file of each set in a folder argument whose
+ * seal file is there without it (`audit.jsonl.seal`, no `audit.jsonl`): the
+ * newest file of a set, removed with its sealed lines, which the chain alone
+ * cannot show.
+ */
+async function withMissingActive(
+  driver: RuntimeDriver,
+  args: readonly string[],
+  files: DataFile[],
+): Promise<DataFile[]> {
+  const added: DataFile[] = [];
+  for (const arg of args) {
+    if (isGlob(arg) || (await driver.stat(arg).catch(() => undefined))?.kind !== "directory") continue;
+    const dir = arg.endsWith("/") ? arg : `${arg}/`;
+    const names = new Set(await driver.readDir(arg).catch(() => []));
+    for (const name of names) {
+      const m = /^(.+\.jsonl)\.seal$/s.exec(name);
+      if (m === null || names.has(m[1]!) || names.has(`${m[1]}.gz`)) continue;
+      const file = dataFile(dir + m[1], true);
+      if (file.time !== undefined || files.some((f) => f.path === file.path)) continue;
+      if (((await driver.stat(dir + name).catch(() => undefined))?.size ?? 0) > 0) added.push(file);
+    }
+  }
+  return added.length === 0 ? files : orderSets([...files, ...added]) as DataFile[];
 }
 
 /** The files grouped by set, in order. */

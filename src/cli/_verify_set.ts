@@ -10,7 +10,7 @@ import {
   type AuditSetFindingKind,
   verifyAuditSet,
 } from "../seal/verify_audit_set.ts";
-import type { AuditTrailSummary } from "../seal/verify_audit_trail.ts";
+import { type AuditTrailSummary, verifyAuditTrail } from "../seal/verify_audit_trail.ts";
 import { CliError } from "./_args.ts";
 import { terminalSafe } from "./_format.ts";
 import { gunzip, GzipError } from "./_input.ts";
@@ -75,6 +75,7 @@ export async function verifySet(
   options: SetOptions,
   out: VerifyOutput,
 ): Promise<boolean> {
+  if (options.inBand && set.length > 1) return await verifyBackToBack(driver, set, options, out);
   // verifyAuditSet finishes a file before it takes the next: findings and summaries are the current file's.
   let current: Member | undefined;
   try {
@@ -126,23 +127,28 @@ async function* members(
   for (let i = 0; i < set.length; i++) {
     let file = set[i]!;
     const sealName = seals[i];
+    let missing = false;
     if (file.listed && !(await exists(driver, file.path))) {
       // Gone since the listing: compressed (read the archive) or removed by retention (the chain tells the rest).
       const compressed = compressedInstead(file);
       if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
-      else {
+      else if (file.time === undefined && sealName !== undefined) {
+        // The active file is gone but its seal is there: verified as empty, its sealed lines show as cut off.
+        missing = true;
+        await out.write(terminalSafe(`${file.path}: missing: its seal ${sealName} is there, the file is not`) + "\n");
+      } else {
         await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
         continue;
       }
     }
-    const data = await openFile(driver, file.path);
+    const data = missing ? undefined : await openFile(driver, file.path);
     const seal = sealName === undefined ? undefined : await openFile(driver, sealName).catch(async (error) => {
-      await data.close().catch(() => {});
+      await data?.close().catch(() => {});
       throw error;
     });
     onMember({ file, sealName });
     try {
-      const bytes = chunks(data, file.path);
+      const bytes = data === undefined ? nothing() : chunks(data, file.path);
       const sealBytes = seal === undefined ? (sidecar ? null : undefined) : chunks(seal, sealName!);
       yield {
         name: file.path,
@@ -150,11 +156,94 @@ async function* members(
         ...(sealBytes === undefined ? {} : { seal: sealBytes }),
       };
     } finally {
-      await data.close().catch(() => {});
+      await data?.close().catch(() => {});
       await seal?.close().catch(() => {});
     }
   }
 }
+
+/**
+ * An in-band set: its checkpoints do not split at rotations, so its files
+ * are verified read back to back as one stream; each finding names the file
+ * and the line within it.
+ */
+async function verifyBackToBack(
+  driver: RuntimeDriver,
+  set: readonly DataFile[],
+  options: SetOptions,
+  out: VerifyOutput,
+): Promise<boolean> {
+  /** Where each file read so far starts: its first line's number in the joined stream. */
+  const starts: { readonly path: string; readonly line: number }[] = [];
+  let lines = 0;
+  let reading = set[0]!.path;
+  async function* joined(): AsyncGenerator<Uint8Array> {
+    for (let file of set) {
+      if (file.listed && !(await exists(driver, file.path))) {
+        const compressed = compressedInstead(file);
+        if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
+        else {
+          await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
+          continue;
+        }
+      }
+      reading = file.path;
+      const handle = await openFile(driver, file.path);
+      starts.push({ path: file.path, line: lines + 1 });
+      try {
+        const bytes = chunks(handle, file.path);
+        for await (const chunk of file.gzip ? gunzip(bytes) : bytes) {
+          for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines++;
+          yield chunk;
+        }
+      } finally {
+        await handle.close().catch(() => {});
+      }
+    }
+  }
+  const at = (line: number): { path: string; line: number } => {
+    let i = starts.length - 1;
+    while (i > 0 && starts[i]!.line > line) i--;
+    const start = starts[i] ?? { path: set[0]!.path, line: 1 };
+    return { path: start.path, line: line - start.line + 1 };
+  };
+  const names = `${set[0]!.path} … ${
+    set.at(-1)!.path
+  } (${set.length} files read back to back, lines in messages counted from the first)`;
+  try {
+    const trail = verifyAuditTrail(joined(), {
+      keys: options.keys,
+      ...(options.origin === undefined ? {} : { origin: options.origin }),
+      ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
+      continues: options.continues,
+    });
+    for await (const f of trail) {
+      const first = at(f.line);
+      const last = at(Math.max(f.line, f.lastLine));
+      const range = last.path !== first.path
+        ? `${first.line}-${last.path}:${last.line}`
+        : last.line > first.line
+        ? `${first.line}-${last.line}`
+        : `${first.line}`;
+      const seal = f.sealLine === undefined ? "" : ` (${at(f.sealLine).path}:${at(f.sealLine).line})`;
+      await out.write(terminalSafe(`${first.path}:${range}: ${NAMES[f.kind]}: ${f.message}${seal}`) + "\n");
+    }
+    await out.write(formatVerifySummary(names, undefined, trail.summary) + "\n");
+    const s = trail.summary;
+    return s.intact && (!options.strict || clean(s));
+  } catch (error) {
+    if (error instanceof GzipError) {
+      await out.write(terminalSafe(`${reading}: ${NAMES.unreadable}: ${error.message}`) + "\n");
+      return false;
+    }
+    if (error instanceof CliError) throw error;
+    const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
+    throw new CliError(`cannot verify ${reading}: ${reason}`);
+  }
+}
+
+/** No bytes: a file that is missing. */
+async function* nothing(): AsyncGenerator<Uint8Array<ArrayBuffer>> {}
 
 /** A finding's line; a file that cannot be read but for a `.gz` that will not decompress ends the command. */
 function formatSetFinding(finding: AuditSetFinding, { file, sealName }: Member): string {

@@ -20,10 +20,12 @@ export async function tidySet(names: SetNames, plan: RotatePlan, warn: (error: u
   if (plan.gzip) {
     for (const member of members) {
       if (!member.names.includes(member.base)) continue;
+      const path = `${names.dir}${member.base}`;
       try {
         // Both names: a crash came after the archive was complete (renamed) and before the plain file went.
-        if (member.names.length > 1) await driver.remove(`${names.dir}${member.base}`);
-        else await compress(`${names.dir}${member.base}`, plan.writerId);
+        if (member.names.length > 1) await driver.remove(path);
+        // Only a regular file: reading a FIFO that bears a closed file's name would wait for a writer forever.
+        else if ((await driver.stat(path)).kind === "file") await compress(path, plan.writerId);
       } catch (error) {
         if ((error as IoError).code !== "not_found") warn(error); // not_found: another writer compressed it first
       }
@@ -88,23 +90,24 @@ async function newest(names: SetNames, member: SetMember): Promise<number | unde
 
 /**
  * Writes `path.gz` from `path` (through a temporary name, synced, renamed),
- * then removes `path`.
+ * then removes `path`; leaves `path` as it is when it grew meanwhile.
  */
 export async function compress(path: string, writerId: string): Promise<void> {
   const driver = runtime();
   const temporary = `${path}.gz.${writerId}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   const input = await driver.openRead(path);
   const output = driver.openAppendSync(temporary, { createNew: true });
+  let read = 0;
   try {
     const gzip = new CompressionStream("gzip");
     const writer = gzip.writable.getWriter();
     const feeding = (async () => {
       try {
-        for (let at = 0;;) {
+        for (;;) {
           const buffer = new Uint8Array(READ_BYTES);
-          const n = await input.read(buffer, at);
+          const n = await input.read(buffer, read);
           if (n === 0) break;
-          at += n;
+          read += n;
           await writer.write(buffer.subarray(0, n));
         }
         await writer.close();
@@ -121,6 +124,12 @@ export async function compress(path: string, writerId: string): Promise<void> {
     }
     await feeding;
     await output.sync();
+    await output.close();
+    // Written to meanwhile (another writer still appends to it: the same path rotated by two): removing it would
+    // lose those lines. It stays plain; a later run compresses it.
+    if ((await input.stat()).size !== read) {
+      throw new IoError("other", { action: "compress", path, reason: "it grew while it was compressed" });
+    }
   } catch (error) {
     await output.close().catch(() => {});
     await driver.remove(temporary).catch(() => {});
@@ -133,7 +142,6 @@ export async function compress(path: string, writerId: string): Promise<void> {
   } finally {
     await input.close().catch(() => {});
   }
-  await output.close();
   await driver.rename(temporary, `${path}.gz`);
   await driver.remove(path);
 }

@@ -11,7 +11,11 @@ export interface FileRotateOptions {
    * @default {undefined (no size limit)}
    */
   readonly maxBytes?: number;
-  /** Rotate at each UTC hour or day boundary (checked before each write). @default {undefined (no time limit)} */
+  /**
+   * Rotate at each UTC hour or day boundary (checked before each write), and
+   * when the clock was set back before the active file's hour or day.
+   * @default {undefined (no time limit)}
+   */
   readonly every?: "hour" | "day";
   /**
    * Closed files to keep, at most (compressed or not, of every writer of the

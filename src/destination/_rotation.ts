@@ -22,6 +22,9 @@ export interface RotatedSeal {
   reopen(): void;
 }
 
+/** Closed names a rotation of this process chose and has not renamed to yet. */
+const claimed = new Set<string>();
+
 /** The rotation of each rotating file destination, for `fileSeal`. */
 export const rotations: WeakMap<object, Rotation> = new WeakMap();
 
@@ -54,12 +57,18 @@ export class Rotation {
    */
   mayBeDue(size: number, bytes: number): boolean {
     if (this.#started === undefined || size === 0 || size + bytes > this.plan.maxBytes) return true;
-    return this.plan.every !== undefined && this.plan.now() >= this.#boundary(this.#started);
+    return this.#otherPeriod(this.plan.now(), this.#started);
   }
 
-  #boundary(started: number): number {
+  /**
+   * Whether `now` is in another UTC hour or day than `started`: after it (a
+   * boundary passed), or before it (the clock was set back: the file's
+   * period would otherwise only end once the clock caught up again).
+   */
+  #otherPeriod(now: number, started: number): boolean {
+    if (this.plan.every === undefined) return false;
     const period = this.plan.every === "hour" ? HOUR : DAY;
-    return Math.floor(started / period) * period + period;
+    return Math.floor(now / period) !== Math.floor(started / period);
   }
 
   /**
@@ -75,7 +84,7 @@ export class Rotation {
     }
     this.#started ??= await startOf(handle, now);
     if (size + bytes > this.plan.maxBytes) return true;
-    return this.plan.every !== undefined && now >= this.#boundary(this.#started);
+    return this.#otherPeriod(now, this.#started);
   }
 
   /** The active file was replaced (reopened after an external move): it starts now. */
@@ -101,8 +110,12 @@ export class Rotation {
     let target: string | undefined;
     for (let n = 0; n < MAX_SUFFIX && target === undefined; n++) {
       const name = `${dir}${this.names.closedName(started, this.plan.writerId, n)}`;
-      // Never overwrite: a taken name (a clock that went back, two rotations in a millisecond) gets a suffix.
+      // Never overwrite: a taken name (a clock that went back, two rotations in a millisecond) gets a suffix,
+      // and so does one that another rotation of this process is about to take.
+      if (claimed.has(name)) continue;
+      claimed.add(name);
       if (!await exists(name) && !await exists(`${name}.gz`)) target = name;
+      else claimed.delete(name);
     }
     if (target === undefined) target = `${dir}${this.names.closedName(started, crypto.randomUUID().slice(0, 8))}`;
     let moved = true;
@@ -111,6 +124,8 @@ export class Rotation {
     } catch (error) {
       if ((error as IoError).code !== "not_found") throw error;
       moved = false;
+    } finally {
+      claimed.delete(target);
     }
     this.#started = this.plan.now(); // the next file starts with the batch written now
     if (this.seal !== undefined) {

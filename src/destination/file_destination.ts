@@ -88,9 +88,11 @@ export interface FileDestination extends AuditDestination {
  * @param path The file to append to: a non-empty path or a `file:` URL.
  * @param options Whether `flush()` also syncs to disk.
  * @returns A destination for `JsonLinesAuditSink`.
- * @throws {TypeError} When `path` is not a non-empty string or a `file:` URL, or `fsync` not a boolean.
+ * @throws {TypeError} When `path` is not a non-empty string or a `file:` URL, `fsync` not a boolean, a `rotate`
+ *   field is wrong, or `rotate` is given for a path that is not a regular file (a FIFO, a device).
  * @throws {IoError} When the file cannot be opened (missing folder, a directory, permission, a FIFO nobody reads),
  *   naming the path and the reason.
+ * @throws {RangeError} When a `rotate` number is out of range.
  *
  * @example
  * ```ts ignore
@@ -160,6 +162,8 @@ class AppendedFile {
   /** Bytes in the open file, while known (rotation needs it). */
   #size: number | undefined;
   #reopen = false;
+  /** The open file was found moved away at a rotation (told once). */
+  #movedTold = false;
   readonly #rotation: Rotation | undefined;
   /** Sync a file before it is closed by a rotation (`flush()` syncs only the open one). */
   readonly #fsync: boolean;
@@ -179,6 +183,14 @@ class AppendedFile {
         reason: e.reason,
         cause: error,
       });
+    }
+    if (rotation !== undefined && this.#handle.kind !== "file") {
+      this.#handle.close().catch(() => {});
+      throw new TypeError(
+        `Cannot open audit file ${JSON.stringify(this.#name)}: rotate needs a regular file, not a ${
+          this.#handle.kind.replace("_", " ")
+        }`,
+      );
     }
   }
 
@@ -253,8 +265,21 @@ class AppendedFile {
       if (!await rotation.due(handle, this.#size, bytes)) return;
       const switchFiles = async (): Promise<void> => {
         if (this.#fsync) await handle.sync().catch(warn);
+        // The path no longer names the file written (another writer rotated it, or it was moved or removed):
+        // renaming what is there now would rotate someone else's file. Tell it, once; the next batch opens the path.
+        const elsewhere = await replaced(handle, this.#path).catch(() => false);
         await this.#release();
-        await rotation.rotate(warn);
+        if (!elsewhere) return await rotation.rotate(warn);
+        rotation.restarted();
+        if (this.#movedTold) return;
+        this.#movedTold = true;
+        warn(
+          new Error(
+            `Audit file ${JSON.stringify(this.#name)} was moved or removed by someone else while it was written ` +
+              "(another writer rotating the same path? give each its own path): the lines written to it since are " +
+              "wherever it went, or lost if it was removed; the next lines go to a file at the path",
+          ),
+        );
       };
       // The sink's sealing ends the old file's trail in its own seal file before the switch.
       await (typeof report?.newStream === "function" ? report.newStream(switchFiles) : switchFiles());
@@ -281,6 +306,20 @@ class AppendedFile {
     this.#size = undefined;
     this.#checkTail = true; // the next file opened may end mid-line (a new file at the path after reopen())
     await handle?.close().catch(() => {}); // nothing left to lose: every line is already reported
+  }
+}
+
+/**
+ * Whether `path` surely no longer names the open file: gone, or another
+ * file (where the runtime cannot tell files apart, it is taken as the same).
+ */
+async function replaced(handle: FileHandle, path: string | URL): Promise<boolean> {
+  const open = (await handle.stat()).identity;
+  try {
+    const now = (await runtime().stat(path)).identity;
+    return open !== undefined && now !== undefined && now !== open;
+  } catch (error) {
+    return (error as IoError).code === "not_found";
   }
 }
 

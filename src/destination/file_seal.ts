@@ -154,18 +154,19 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
 /**
  * A rotation that a crash cut between renaming the data file and its seal
  * file leaves the active seal file sealing the newest closed file: it gets
- * its seal file's name, as the rotation would have given it.
+ * its seal file's name, as the rotation would have given it. The closed file
+ * may be compressed by now (the destination's tidying starts when it is made).
  */
 async function finishRotation(names: SetNames): Promise<void> {
   const driver = runtime();
   const newest = names.members(await driver.readDir(names.folder)).at(-1);
-  if (newest === undefined || newest.names[0] !== newest.base) return;
+  if (newest === undefined) return;
   const closed = `${names.dir}${newest.base}`;
   const active = `${names.active}.seal`;
-  const [dataInfo, sealInfo, closedSeal, activeData] = await Promise.all(
-    [closed, active, `${closed}.seal`, names.active].map((path) => driver.stat(path).catch(() => undefined)),
+  const [sealInfo, closedSeal, activeData] = await Promise.all(
+    [active, `${closed}.seal`, names.active].map((path) => driver.stat(path).catch(() => undefined)),
   );
-  if (dataInfo === undefined || sealInfo === undefined || closedSeal !== undefined) return;
+  if (sealInfo === undefined || closedSeal !== undefined) return;
   const file = await driver.openRead(active);
   let line: string | undefined;
   try {
@@ -176,9 +177,41 @@ async function finishRotation(names: SetNames): Promise<void> {
   const parsed = line === undefined ? undefined : parseCheckpoint(line.replace(/\r$/, ""));
   if (parsed === undefined || typeof parsed === "string") return;
   const covers = parsed.checkpoint.bytes;
+  if (covers === 0 || (activeData?.size ?? 0) >= covers) return;
+  // Plain, or compressed (also since the listing: the plain file goes only once its archive is whole).
+  const size = (await driver.stat(closed).catch(() => undefined))?.size ?? await gunzippedSize(`${closed}.gz`);
   // It seals the closed file's exact size, more than the active file holds: it cannot be the active file's.
-  if (covers === 0 || covers !== dataInfo.size || (activeData?.size ?? 0) >= covers) return;
+  if (size !== covers) return;
   await driver.rename(active, `${closed}.seal`);
+}
+
+/** How many bytes a gzip file holds (`undefined` when it cannot be read to its end). */
+async function gunzippedSize(path: string): Promise<number | undefined> {
+  let file: FileHandle;
+  try {
+    file = await runtime().openRead(path);
+  } catch {
+    return undefined;
+  }
+  let at = 0;
+  const compressed = new ReadableStream<Uint8Array<ArrayBuffer>>({
+    async pull(controller) {
+      const buffer = new Uint8Array(64 * 1024);
+      const n = await file.read(buffer, at);
+      at += n;
+      if (n === 0) controller.close();
+      else controller.enqueue(buffer.subarray(0, n));
+    },
+  });
+  try {
+    let size = 0;
+    for await (const chunk of compressed.pipeThrough(new DecompressionStream("gzip"))) size += chunk.length;
+    return size;
+  } catch {
+    return undefined;
+  } finally {
+    await file.close().catch(() => {});
+  }
 }
 
 /** The last checkpoint of the newest closed file of a set that has one. */

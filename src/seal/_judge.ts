@@ -168,9 +168,11 @@ export class Judge {
       });
     } else if (missing === 0 && missingSeqs !== undefined) {
       const [a, b] = missingSeqs;
+      // Before a stream's first line, the counters cannot tell: those checkpoints may seal an earlier stream's lines.
+      const what = start === 0 ? "(of a file missing before this one, or sealing no line)" : "(sealing no line)";
       problems.push({
         kind: "broken_chain",
-        message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing (sealing no line)`,
+        message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing ${what}`,
       });
     } else if (
       missing === 0 && comparable &&

@@ -212,7 +212,11 @@ export class AuditSetVerification implements AsyncIterable<AuditSetFinding> {
       const summary: AuditSetFileSummary = { ...trail.summary, file: name, missingSeal: seal === null, unreadable };
       this.#perFile.push(summary);
       if (!unreadable) {
-        this.#previous = summary.lastCheckpoint ?? previous;
+        // Never back along the chain: a file replayed or put out of order (its checkpoints before the chain's last)
+        // is reported where it is, and the files after it still chain to where the chain had got.
+        const last = summary.lastCheckpoint;
+        const behind = last !== undefined && typeof previous === "object" && last.seq <= previous.seq;
+        this.#previous = behind ? previous : last ?? previous;
         origin ??= summary.origin;
       }
       sound &&= summary.intact && !summary.missingSeal && !unreadable;

@@ -12,6 +12,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
@@ -189,6 +190,38 @@ describe("rotated sets: stats, validate and tail", () => {
       assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
     }
   });
+
+  it("a glob leaves out the temporary archive a compression is writing (or a killed one left)", async () => {
+    const logs = folder("temporary-archive");
+    const set = await writeSet(logs, "audit", [{ time: T1, lines: 3 }, { lines: 2 }]);
+    // As the rotation names it: <closed file>.gz.<W>.<8 hex>.tmp, here cut short as kill -9 leaves it.
+    const whole = await gzip(new TextEncoder().encode(set.files[0]!.lines.join("")));
+    writeFileSync(join(logs, `${set.files[0]!.name}.gz.w1.0badc0de.tmp`), whole.subarray(0, 10));
+    for (const glob of ["audit*.jsonl*", `audit.${T1.slice(0, 4)}*`]) {
+      const result = await audit(["validate", join(logs, glob)]);
+      assert.equal(result.status, 0, `${glob}: ${result.stdout}${result.stderr}`);
+      assert.equal(result.stdout, "");
+    }
+    const shown = await audit(["tail", join(logs, "audit*.jsonl*")]);
+    assert.equal(shown.stdout, set.all.join(""), "every event once, in the set's order");
+    const only = await audit(["stats", join(logs, "*.tmp")]);
+    assert.equal(only.status, 2);
+    assert.match(only.stderr, /no data file to read: .*temporary archives/);
+  });
+
+  it(
+    "a folder's FIFO bearing a set's name is not read (it would wait for a writer forever)",
+    { timeout: 30_000 },
+    async () => {
+      const logs = folder("fifo");
+      const set = await writeSet(logs, "audit", [{ time: T1, lines: 3 }, { lines: 2 }]);
+      execFileSync("mkfifo", [join(logs, `audit.${T2}.w1.jsonl`)]);
+      const result = await audit(["validate", logs]);
+      assert.equal(result.status, 0, result.stdout + result.stderr);
+      assert.match(result.stderr, /2 files: all 5 lines valid/);
+      assert.equal((await audit(["tail", logs])).stdout, set.all.join(""));
+    },
+  );
 
   it("never prints the control characters of a name found in a folder", async () => {
     const logs = folder("hostile-names");

@@ -3,10 +3,13 @@
 // reordered or altered file, or a missing seal, is reported.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { main } from "../../src/cli/main.ts";
+import { JsonLinesAuditSink } from "../../mod.ts";
+import { fileDestination } from "../../src/destination/file_destination.ts";
+import { numbered } from "../_helpers/events.ts";
 import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { gzip, type SetFileSpec, writeSet } from "./_sets.ts";
@@ -74,6 +77,11 @@ describe("audit verify over a rotated set", () => {
     assert.equal(result.status, 1);
     assert.match(result.stdout, new RegExp(`${set.files[2]!.name.replace(/\./g, "\\.")}:1: (broken chain|deleted): `));
     assert.match(result.stdout, /audit: 3 files: NOT intact \(1 of 1 set\)\n$/);
+    // The missing file's checkpoints sealed its lines: not "sealing no line".
+    assert.match(
+      result.stdout,
+      /checkpoints 2–3 are missing \(of a file missing before this one, or sealing no line\)/,
+    );
   });
 
   it("reports two closed files whose names were swapped (reordered)", async () => {
@@ -112,6 +120,19 @@ describe("audit verify over a rotated set", () => {
     assert.match(result.stdout, /audit\.jsonl \(seal .*\): intact/, "the files after it are still verified");
   });
 
+  it("reports the active file removed while its seal file is still in the folder", async () => {
+    const { logs } = await sealedSet();
+    rmSync(join(logs, "audit.jsonl")); // the newest lines: the chain alone cannot show them gone
+    const result = await verify(logs);
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(result.stdout, /audit\.jsonl: missing: its seal .*audit\.jsonl\.seal is there, the file is not\n/);
+    assert.match(result.stdout, /audit\.jsonl:1: truncated: the data ends before sealed lines 1–2\n/);
+    assert.match(result.stdout, /audit: 4 files: NOT intact \(1 of 1 set\)\n$/);
+    // An empty seal file (sealing began, nothing sealed yet) is no sign of a removed file.
+    writeFileSync(join(logs, "audit.jsonl.seal"), "");
+    assert.equal((await verify(logs)).status, 0);
+  });
+
   it("reports a closed file whose seal is missing", async () => {
     const { logs, set } = await sealedSet();
     rmSync(join(logs, `${set.files[1]!.name}.seal`));
@@ -128,6 +149,33 @@ describe("audit verify over a rotated set", () => {
     assert.equal(strict.status, 1, "a set that starts after checkpoint 0 has lost its head");
     const continued = await verify("--continues", logs);
     assert.equal(continued.status, 0, continued.stdout);
+  });
+
+  it("verifies an in-band set read back to back (its checkpoints do not split at rotations), naming each file", async () => {
+    const logs = join(dir, `set-${count++}`);
+    mkdirSync(logs);
+    const destination = fileDestination(join(logs, "audit.jsonl"), { rotate: { maxBytes: 2500, writerId: "w" } });
+    const sink = new JsonLinesAuditSink(destination, {
+      seal: { key: sealKey, inBand: true, maxSegmentLines: 4 },
+      onError: () => {},
+    });
+    for (let i = 0; i < 60; i++) {
+      sink.onCall(numbered(i));
+      if (i % 7 === 0) await sink.flush();
+    }
+    await sink.close();
+    const sound = await verify("--in-band", logs);
+    assert.equal(sound.status, 0, sound.stdout);
+    assert.match(sound.stdout, /\(\d+ files read back to back, .*\): intact: .* 60 lines \(60 verified, 0 unsealed\)/);
+    // A data line edited in a closed file: the finding names that file and the line within it.
+    const names = readdirSync(logs).filter((name) => /\d{3}Z\.w\.jsonl$/.test(name)).sort();
+    const target = names.find((name) => readFileSync(join(logs, name), "utf8").split("\n")[1]?.startsWith('{"ts"'))!;
+    const text = readFileSync(join(logs, target), "utf8").split("\n");
+    text[1] = text[1]!.replace('"call_id":"', '"call_id":"X');
+    writeFileSync(join(logs, target), text.join("\n"));
+    const edited = await verify("--in-band", logs);
+    assert.equal(edited.status, 1, edited.stdout);
+    assert.match(edited.stdout, new RegExp(`^${join(logs, target).replace(/\./g, "\\.")}:2: edited: `, "m"));
   });
 
   it("refuses --seal with several files, and stdin", async () => {

@@ -2,9 +2,10 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
+import { runtime } from "../../src/runtime/runtime.ts";
 import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { numbered } from "../_helpers/events.ts";
@@ -159,6 +160,43 @@ describe("fileSeal with a rotating fileDestination", () => {
       const { findings, summary } = await verifySet(dir, ordered);
       assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), []);
       assert.equal(summary.verifiedLines, 100);
+    });
+  });
+
+  it("fileSeal finishes a cut rotation whose closed file was compressed since (the restart's tidying came first)", async () => {
+    await inDir(async (dir) => {
+      await record(dir, 0, 60, true);
+      // The crash as above; then the next run's destination compressed the closed file before fileSeal looked.
+      const closed = join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl");
+      writeFileSync(`${closed}.gz`, gzipSync(readFileSync(join(dir, "audit.jsonl"))));
+      rmSync(join(dir, "audit.jsonl"));
+      await record(dir, 60, 40, true);
+      assert.ok(existsSync(`${closed}.seal`));
+      const names = setFiles(dir);
+      const ordered = [...names.filter((n) => n !== "audit.jsonl"), "audit.jsonl"];
+      const { findings, summary } = await verifySet(dir, ordered);
+      assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), []);
+      assert.equal(summary.verifiedLines, 100);
+    });
+  });
+
+  it("fileSeal finishes a cut rotation whose closed file was compressed between its listing and its size", async () => {
+    await inDir(async (dir) => {
+      await record(dir, 0, 60, true);
+      const closed = join(dir, "audit.2099-01-01T00-00-00.000Z.w.jsonl");
+      writeFileSync(`${closed}.gz`, gzipSync(readFileSync(join(dir, "audit.jsonl"))));
+      rmSync(join(dir, "audit.jsonl"));
+      // Listings a moment old: the plain file still there (its compression was finishing).
+      const driver = runtime();
+      const readDir = driver.readDir;
+      driver.readDir = async (path) =>
+        [...new Set([...await readDir.call(driver, path), "audit.2099-01-01T00-00-00.000Z.w.jsonl"])].sort();
+      try {
+        await record(dir, 60, 40, true);
+      } finally {
+        driver.readDir = readDir;
+      }
+      assert.ok(existsSync(`${closed}.seal`));
     });
   });
 

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
+import { runtime } from "../../src/runtime/runtime.ts";
 import { numbered } from "../_helpers/events.ts";
 import { callIds, closedPattern, contents, setFiles, setLines } from "./_rotation_files.ts";
 import { tempDir } from "../_helpers/temp_dir.ts";
@@ -179,6 +180,48 @@ describe("fileDestination rotate: by time", () => {
   });
 });
 
+describe("fileDestination rotate: a clock that jumps", () => {
+  it("fileDestination rotates hourly on after the clock jumped a day ahead and was set back, names still in order", async () => {
+    await inDir(async (dir) => {
+      let clock = Date.UTC(2026, 11, 2, 10, 30);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(dir, "audit.jsonl"), { rotate: { every: "hour", writerId: "w", now: () => clock } }),
+      );
+      const write = async (i: number) => {
+        sink.onCall(numbered(i));
+        await sink.flush();
+      };
+      await write(0);
+      clock += 24 * 3_600_000; // a day ahead (a wrong clock)
+      await write(1);
+      clock -= 24 * 3_600_000 - 60_000; // set right again: 10:31, the first file's hour, before the second file's
+      await write(2);
+      for (let i = 3; i < 6; i++) {
+        clock += 3_600_000; // then each hour
+        await write(i);
+      }
+      await sink.close();
+      const files = setFiles(dir);
+      assert.deepEqual(files, [
+        "audit.2026-12-02T10-30-00.000Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.000Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.001Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.002Z.w.jsonl",
+        "audit.2026-12-03T10-30-00.003Z.w.jsonl",
+        "audit.jsonl",
+      ]);
+      assert.deepEqual(files.map((name) => callIds(contents(dir, name).split("\n").slice(0, -1))), [
+        ["call-0"],
+        ["call-1"],
+        ["call-2"],
+        ["call-3"],
+        ["call-4"],
+        ["call-5"],
+      ]);
+    });
+  });
+});
+
 describe("fileDestination rotate: retention and compression", () => {
   it("fileDestination keeps the newest closed files of every writer, compressed, readable by readCallEvents and gzip -d", async () => {
     await inDir(async (dir) => {
@@ -245,6 +288,113 @@ describe("fileDestination rotate: retention and compression", () => {
         "audit.jsonl",
         "audit2.2026-01-01T00-00-00.000Z.7.jsonl",
       ]);
+    });
+  });
+});
+
+describe("fileDestination rotate: another writer of the same path", () => {
+  it("fileDestination never rotates a file that replaced its own at the path, and says its own was moved or removed", async () => {
+    await inDir(async (dir) => {
+      const path = join(dir, "audit.jsonl");
+      const told: string[] = [];
+      const now = () => Date.UTC(2026, 11, 2, 10, 0, 0);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(path, { rotate: { maxBytes: 1, writerId: "w", now } }),
+        { onError: (error) => void told.push(String(error)) },
+      );
+      sink.onCall(numbered(0));
+      await sink.flush();
+      // Another writer rotated it (or logrotate moved it and created a new one, without reopen()).
+      renameSync(path, join(dir, "theirs.jsonl"));
+      writeFileSync(path, "their line\n");
+      sink.onCall(numbered(1)); // due: the path is not the file written, so it is not rotated
+      await sink.flush();
+      rmSync(path); // removed this time
+      sink.onCall(numbered(2));
+      await sink.close();
+      assert.deepEqual(readdirSync(dir).sort(), ["audit.jsonl", "theirs.jsonl"]);
+      assert.deepEqual(callIds(readFileSync(join(dir, "theirs.jsonl"), "utf8").split("\n").slice(0, -1)), ["call-0"]);
+      assert.deepEqual(callIds(contents(dir, "audit.jsonl").split("\n").slice(0, -1)), ["call-2"]);
+      assert.equal(told.length, 1, told.join("\n"));
+      assert.match(told[0]!, /audit\.jsonl" was moved or removed by someone else while it was written/);
+    });
+  });
+
+  it("fileDestination rotates where the runtime cannot tell files apart (no identity: Windows under Deno)", async () => {
+    await inDir(async (dir) => {
+      const driver = runtime();
+      const stat = driver.stat;
+      driver.stat = async (path) => ({ ...(await stat.call(driver, path)), identity: undefined });
+      try {
+        const sink = new JsonLinesAuditSink(
+          fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 1, writerId: "w" } }),
+          { onError: (error) => assert.fail(String(error)) },
+        );
+        for (let i = 0; i < 3; i++) {
+          sink.onCall(numbered(i));
+          await sink.flush();
+        }
+        await sink.close();
+      } finally {
+        driver.stat = stat;
+      }
+      assert.equal(setFiles(dir).length, 3);
+      assert.deepEqual(callIds(setLines(dir)), ids(0, 3));
+    });
+  });
+
+  it("two rotating destinations of one process on the same path lose no line: names are never taken twice", async () => {
+    for (const gzip of [false, true]) {
+      await inDir(async (dir) => {
+        const path = join(dir, "audit.jsonl");
+        const now = () => Date.UTC(2026, 11, 2, 10, 0, 0);
+        const sinks = ["a", "b"].map(() =>
+          new JsonLinesAuditSink(fileDestination(path, { rotate: { maxBytes: 1, writerId: "w", gzip, now } }), {
+            onError: () => {},
+          })
+        );
+        for (let i = 0; i < 30; i++) {
+          sinks[0]!.onCall({ ...numbered(i), call_id: `a-${i}` });
+          sinks[1]!.onCall({ ...numbered(i), call_id: `b-${i}` });
+          if (i % 3 === 2) await Promise.all(sinks.map((sink) => sink.flush()));
+        }
+        await Promise.all(sinks.map((sink) => sink.close()));
+        const got = new Set(callIds(setLines(dir)));
+        const want = ["a", "b"].flatMap((p) => Array.from({ length: 30 }, (_, i) => `${p}-${i}`));
+        assert.deepEqual(want.filter((id) => !got.has(id)), [], `gzip ${gzip}`);
+      });
+    }
+  });
+});
+
+describe("fileDestination rotate: files that are not regular files", () => {
+  it("fileDestination refuses rotate for a device at construction: it cannot be renamed away", () => {
+    assert.throws(
+      () => fileDestination("/dev/null", { rotate: { maxBytes: 10 } }),
+      (error: unknown) =>
+        error instanceof TypeError &&
+        /"\/dev\/null": rotate needs a regular file, not a character device/.test(error.message),
+    );
+  });
+
+  it("fileDestination close() ends when the set's folder holds a FIFO bearing a closed file's name (gzip)", {
+    timeout: 30_000,
+  }, async () => {
+    await inDir(async (dir) => {
+      const fifo = join(dir, "audit.2026-01-01T00-00-00.000Z.x.jsonl");
+      execFileSync("mkfifo", [fifo]);
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 1, gzip: true, writerId: "w" } }),
+      );
+      for (let i = 0; i < 3; i++) {
+        sink.onCall(numbered(i));
+        await sink.flush();
+      }
+      await sink.close(); // compressing the FIFO would wait for a writer forever
+      assert.equal(sink.stats().written, 3);
+      assert.ok(statSync(fifo).isFIFO());
+      rmSync(fifo);
+      assert.deepEqual(callIds(setLines(dir)), ids(0, 3));
     });
   });
 });

@@ -185,6 +185,23 @@ describe("verifyAuditSet", () => {
     assert.equal(continued.summary.intact, true);
   });
 
+  it("verifyAuditSet reports a file replayed or out of order where it is, not the files after it as missing checkpoints", async () => {
+    const files = await sealSet([4, 3, 5, 2]);
+    const key = (await keys()).verify;
+    const replayed = [files[0]!, files[1]!, files[2]!, { ...files[0]!, name: "audit.copy.jsonl" }, files[3]!];
+    const once = await verifyAuditSet(members(replayed), { keys: key }).result();
+    assert.deepEqual(
+      show(once.findings),
+      ["audit.copy.jsonl: broken_chain"],
+      once.findings.map((f) => f.message).join(),
+    );
+    const swapped = [files[0]!, files[2]!, files[1]!, files[3]!];
+    const twice = await verifyAuditSet(members(swapped), { keys: key }).result();
+    assert.deepEqual(show(twice.findings), ["audit.2.jsonl: broken_chain", "audit.1.jsonl: broken_chain"]);
+    assert.equal(twice.summary.intact, false);
+    assert.equal(twice.summary.lastCheckpoint?.seq, 7);
+  });
+
   it("verifyAuditSet checks its arguments at once, and iterates once", async () => {
     const key = (await keys()).verify;
     assert.throws(() => verifyAuditSet(42 as never, { keys: key }), TypeError);
