@@ -71,7 +71,7 @@ export function tick(ms = 0): Promise<void> {
  * after): each would end a Deno or Node process. Listening keeps the test
  * runner from failing on them, so the caller asserts on the list.
  */
-export async function unhandledRejections(body: () => Promise<void>): Promise<unknown[]> {
+export async function unhandledRejections(body: () => void | Promise<void>): Promise<unknown[]> {
   const seen: unknown[] = [];
   const listener = (reason: unknown) => seen.push(reason);
   process.on("unhandledRejection", listener);

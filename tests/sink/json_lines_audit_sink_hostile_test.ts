@@ -392,7 +392,7 @@ describe("JsonLinesAuditSink against a hostile user", () => {
   it("tells a rejection of an async fallback's onCall, with the event, and leaves none unhandled", async () => {
     const told: [unknown, CallEvent | undefined][] = [];
     let sink: JsonLinesAuditSink | undefined;
-    const unhandled = await unhandledRejections(async () => {
+    const unhandled = await unhandledRejections(() => {
       sink = new JsonLinesAuditSink(new WritableStream({ write: () => new Promise(() => {}) }), {
         capacity: 1,
         backpressure: {
