@@ -260,7 +260,14 @@ class AppendedFile {
       }
       const rotation = this.#rotation;
       if (rotation === undefined) return;
-      const handle = this.#handle ??= runtime().openAppendSync(this.#path);
+      let handle = this.#handle;
+      if (handle === undefined) {
+        try {
+          handle = this.#handle = runtime().openAppendSync(this.#path);
+        } catch {
+          return; // the write opens it again: its failure is the batch's loss, told once, with this error
+        }
+      }
       this.#size ??= handle.kind === "file" ? (await handle.stat()).size : 0;
       if (!await rotation.due(handle, this.#size, bytes)) return;
       const switchFiles = async (): Promise<void> => {

@@ -1,10 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
-import { encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
+import { AuditLossError, encodeCallEvent, JsonLinesAuditSink, readCallEvents } from "../../mod.ts";
 import { fileDestination } from "../../src/destination/file_destination.ts";
 import { runtime } from "../../src/runtime/runtime.ts";
 import { numbered } from "../_helpers/events.ts";
@@ -317,6 +317,33 @@ describe("fileDestination rotate: another writer of the same path", () => {
       assert.deepEqual(callIds(contents(dir, "audit.jsonl").split("\n").slice(0, -1)), ["call-2"]);
       assert.equal(told.length, 1, told.join("\n"));
       assert.match(told[0]!, /audit\.jsonl" was moved or removed by someone else while it was written/);
+    });
+  });
+
+  it("fileDestination tells each write lost to a removed folder once: as its loss, not also as a warning", async () => {
+    await inDir(async (dir) => {
+      const folder = join(dir, "logs");
+      mkdirSync(folder);
+      const told: unknown[] = [];
+      const sink = new JsonLinesAuditSink(
+        fileDestination(join(folder, "audit.jsonl"), { rotate: { maxBytes: 1, writerId: "w" } }),
+        { onError: (error) => void told.push(error) },
+      );
+      sink.onCall(numbered(0));
+      await sink.flush();
+      rmSync(folder, { recursive: true });
+      for (let i = 1; i <= 3; i++) {
+        sink.onCall(numbered(i));
+        await sink.flush();
+      }
+      await sink.close();
+      const s = sink.stats();
+      assert.deepEqual([s.written, s.failed], [1, 3]);
+      const losses = told.filter((e) => e instanceof AuditLossError);
+      assert.equal(losses.length, 3, told.map(String).join("\n"));
+      const others = told.filter((e) => !(e instanceof AuditLossError)).map(String);
+      assert.ok(others.length <= 1, others.join("\n"));
+      for (const other of others) assert.match(other, /was moved or removed by someone else/);
     });
   });
 
