@@ -34,8 +34,31 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
       guarded.add(node);
       node.on?.("error", () => {});
     }
-    return (bytes) =>
-      new Promise((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
+    const write = (bytes: Uint8Array) =>
+      new Promise<void>((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
+    if (!("Bun" in globalThis)) return write;
+    // Bun's console.log writes straight to the descriptor, past what
+    // process.stdout still holds of a write the pipe took only in part: that
+    // tears the line. A pipe takes a write of at most PIPE_BUF (4 KiB) whole
+    // or not at all, so write whole lines in pieces of at most that.
+    return async (bytes) => {
+      for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
+    };
   }
   return undefined;
+}
+
+/** The smallest PIPE_BUF POSIX allows, and Linux's: a pipe takes a write of at most this many bytes whole. */
+const PIPE_BUF = 4096;
+
+/** `bytes` cut after a newline into pieces of at most `max` bytes (a longer line is cut where it must be). */
+export function* linePieces(bytes: Uint8Array, max: number): Generator<Uint8Array> {
+  let start = 0;
+  while (bytes.length - start > max) {
+    const cut = bytes.lastIndexOf(10, start + max - 1);
+    const end = cut >= start ? cut + 1 : start + max;
+    yield bytes.subarray(start, end);
+    start = end;
+  }
+  if (start < bytes.length) yield bytes.subarray(start);
 }
