@@ -9,6 +9,7 @@ export type WriteAll = (bytes: Uint8Array) => Promise<void>;
 interface NodeStream {
   write(bytes: Uint8Array, callback: (error?: Error | null) => void): boolean;
   on?(event: "error", listener: (error: Error) => void): unknown;
+  listenerCount?(event: "error"): number;
 }
 interface Globals {
   Deno?: { stdout?: DenoWriter; stderr?: DenoWriter };
@@ -16,6 +17,8 @@ interface Globals {
 }
 
 const guarded = new WeakSet<object>();
+/** Errors that reached the callback of one of our writes: the 'error' event that repeats them is ours to silence. */
+const ours = new WeakSet<object>();
 
 /** The writer for a standard stream, or `undefined` where the runtime has none. */
 export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | undefined {
@@ -29,13 +32,24 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
   const node = g.process?.[which];
   if (node && typeof node.write === "function") {
     // A closed pipe (EPIPE) is also emitted as 'error'; unheard, that would
-    // crash the process. The write callback below still reports it.
+    // crash the process. The write callback below still reports it. An error
+    // of someone else's write (console.log) is not ours to silence: with no
+    // other listener it is thrown, ending the process as it would without us.
     if (!guarded.has(node)) {
       guarded.add(node);
-      node.on?.("error", () => {});
+      node.on?.("error", (error) => {
+        if (ours.has(error) || (node.listenerCount?.("error") ?? 1) > 1) return;
+        throw error;
+      });
     }
     const write = (bytes: Uint8Array) =>
-      new Promise<void>((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
+      new Promise<void>((resolve, reject) =>
+        node.write(bytes, (error) => {
+          if (!error) return resolve();
+          if (typeof error === "object") ours.add(error);
+          reject(error);
+        })
+      );
     if (!("Bun" in globalThis)) return write;
     // Bun's console.log writes straight to the descriptor, past what
     // process.stdout still holds of a write the pipe took only in part: that

@@ -1,8 +1,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import type { AuditSinkStats } from "../../mod.ts";
 import { linePieces } from "../../src/runtime/stdio.ts";
-import { runScript } from "../_helpers/run_script.ts";
+import { runScript, scriptCommand } from "../_helpers/run_script.ts";
+
+/** How `script` run with `args` ends when the reader of its stdout has gone. */
+async function endIntoClosedPipe(script: string, args: string[]): Promise<number | null> {
+  const [command, ...rest] = await scriptCommand(script);
+  const child = spawn(command, [...rest, ...args], { stdio: ["ignore", "pipe", "ignore"] });
+  child.stdout!.destroy(); // every write to the pipe fails (EPIPE), as when a reader goes away
+  return await new Promise((resolve) => child.on("close", resolve));
+}
 
 describe("JsonLinesAuditSink.stdout() (subprocess)", () => {
   it("keeps every line whole while console.log writes to the same stdout (Bun tore lines the pipe took in part)", async () => {
@@ -23,6 +32,15 @@ describe("JsonLinesAuditSink.stdout() (subprocess)", () => {
     assert.deepEqual(ids, Array.from({ length: count }, (_, i) => `call-${i}`));
     const stats = JSON.parse(result.stderr.trim().split("\n").at(-1)!.replace(/^stats /, "")) as AuditSinkStats;
     assert.equal(stats.written, count);
+  });
+});
+
+describe("JsonLinesAuditSink.stdout() and the process's own writes (subprocess)", () => {
+  it("leaves the process's own EPIPE as it is: a Node process still ends at it", async () => {
+    const script = "tests/destination/_stdout_epipe_script.ts";
+    const without = await endIntoClosedPipe(script, ["nosink"]);
+    assert.equal(await endIntoClosedPipe(script, ["sink"]), without);
+    if (!("Deno" in globalThis) && !("Bun" in globalThis)) assert.equal(without, 1, "Node ends at the first EPIPE");
   });
 });
 
