@@ -17,6 +17,8 @@ interface Globals {
 }
 
 const guarded = new WeakSet<object>();
+/** Per stream (Bun), the end of the writes cut in pieces so far. */
+const pieceQueues = new WeakMap<object, Promise<void>>();
 /** Errors that reached the callback of one of our writes: the 'error' event that repeats them is ours to silence. */
 const ours = new WeakSet<object>();
 
@@ -54,9 +56,15 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
     // Bun's console.log writes straight to the descriptor, past what
     // process.stdout still holds of a write the pipe took only in part: that
     // tears the line. A pipe takes a write of at most PIPE_BUF (4 KiB) whole
-    // or not at all, so write whole lines in pieces of at most that.
-    return async (bytes) => {
-      for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
+    // or not at all, so write whole lines in pieces of at most that. The
+    // pieces of one write go out before those of the next, whichever sink
+    // makes it: two sinks on stdout do not interleave their lines.
+    return (bytes) => {
+      const done = (pieceQueues.get(node) ?? Promise.resolve()).then(async () => {
+        for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
+      });
+      pieceQueues.set(node, done.catch(() => {}));
+      return done;
     };
   }
   return undefined;

@@ -35,6 +35,25 @@ describe("JsonLinesAuditSink.stdout() (subprocess)", () => {
   });
 });
 
+describe("two JsonLinesAuditSink.stdout() in one process (subprocess)", () => {
+  it("do not interleave their lines, even lines longer than a pipe takes whole", async () => {
+    const result = await runScript("tests/destination/_stdout_two_sinks_script.ts", ["20"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /written 20 20/);
+    const lines = result.stdout.split("\n");
+    assert.equal(lines.pop(), "", "stdout ends with a whole line");
+    const torn = lines.filter((line) => !(line.startsWith('{"ts":') && line.endsWith("}")));
+    assert.deepEqual(torn.map((line) => `${line.slice(0, 30)}…${line.slice(-30)}`), [], "no torn line");
+    const ids = lines.map((line) => (JSON.parse(line) as { call_id: string }).call_id.split("-", 2).join("-"));
+    for (const s of [0, 1]) {
+      assert.deepEqual(
+        ids.filter((id) => id.startsWith(`sink${s}-`)),
+        Array.from({ length: 20 }, (_, i) => `sink${s}-${i}`),
+      );
+    }
+  });
+});
+
 describe("JsonLinesAuditSink.stdout() and the process's own writes (subprocess)", () => {
   it("leaves the process's own EPIPE as it is: a Node process still ends at it", async () => {
     const script = "tests/destination/_stdout_epipe_script.ts";
