@@ -9,6 +9,7 @@ export type WriteAll = (bytes: Uint8Array) => Promise<void>;
 interface NodeStream {
   write(bytes: Uint8Array, callback: (error?: Error | null) => void): boolean;
   on?(event: "error", listener: (error: Error) => void): unknown;
+  listenerCount?(event: "error"): number;
 }
 interface Globals {
   Deno?: { stdout?: DenoWriter; stderr?: DenoWriter };
@@ -16,6 +17,10 @@ interface Globals {
 }
 
 const guarded = new WeakSet<object>();
+/** Per stream (Bun), the end of the writes cut in pieces so far. */
+const pieceQueues = new WeakMap<object, Promise<void>>();
+/** Errors that reached the callback of one of our writes: the 'error' event that repeats them is ours to silence. */
+const ours = new WeakSet<object>();
 
 /** The writer for a standard stream, or `undefined` where the runtime has none. */
 export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | undefined {
@@ -29,13 +34,53 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
   const node = g.process?.[which];
   if (node && typeof node.write === "function") {
     // A closed pipe (EPIPE) is also emitted as 'error'; unheard, that would
-    // crash the process. The write callback below still reports it.
+    // crash the process. The write callback below still reports it. An error
+    // of someone else's write (console.log) is not ours to silence: with no
+    // other listener it is thrown, ending the process as it would without us.
     if (!guarded.has(node)) {
       guarded.add(node);
-      node.on?.("error", () => {});
+      node.on?.("error", (error) => {
+        if (ours.has(error) || (node.listenerCount?.("error") ?? 1) > 1) return;
+        throw error;
+      });
     }
-    return (bytes) =>
-      new Promise((resolve, reject) => node.write(bytes, (error) => (error ? reject(error) : resolve())));
+    const write = (bytes: Uint8Array) =>
+      new Promise<void>((resolve, reject) =>
+        node.write(bytes, (error) => {
+          if (!error) return resolve();
+          if (typeof error === "object") ours.add(error);
+          reject(error);
+        })
+      );
+    if (!("Bun" in globalThis)) return write;
+    // Bun's console.log writes straight to the descriptor, past what
+    // process.stdout still holds of a write the pipe took only in part: that
+    // tears the line. A pipe takes a write of at most PIPE_BUF (4 KiB) whole
+    // or not at all, so write whole lines in pieces of at most that. The
+    // pieces of one write go out before those of the next, whichever sink
+    // makes it: two sinks on stdout do not interleave their lines.
+    return (bytes) => {
+      const done = (pieceQueues.get(node) ?? Promise.resolve()).then(async () => {
+        for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
+      });
+      pieceQueues.set(node, done.catch(() => {}));
+      return done;
+    };
   }
   return undefined;
+}
+
+/** The smallest PIPE_BUF POSIX allows, and Linux's: a pipe takes a write of at most this many bytes whole. */
+const PIPE_BUF = 4096;
+
+/** `bytes` cut after a newline into pieces of at most `max` bytes (a longer line is cut where it must be). */
+export function* linePieces(bytes: Uint8Array, max: number): Generator<Uint8Array> {
+  let start = 0;
+  while (bytes.length - start > max) {
+    const cut = bytes.lastIndexOf(10, start + max - 1);
+    const end = cut >= start ? cut + 1 : start + max;
+    yield bytes.subarray(start, end);
+    start = end;
+  }
+  if (start < bytes.length) yield bytes.subarray(start);
 }
