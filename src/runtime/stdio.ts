@@ -2,6 +2,7 @@
 // types only (erased when compiled): this file must load in browsers and
 // Workers, where it finds nothing.
 import type { DenoWriter } from "./_deno_types.ts";
+import { isBun } from "./engine.ts";
 
 /** Writes all of `bytes`; resolves when the runtime has taken them. */
 export type WriteAll = (bytes: Uint8Array) => Promise<void>;
@@ -52,7 +53,7 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
           reject(error);
         })
       );
-    if (!("Bun" in globalThis)) return write;
+    if (!isBun) return write;
     // Bun's console.log writes straight to the descriptor, past what
     // process.stdout still holds of a write the pipe took only in part: that
     // tears the line. A pipe takes a write of at most PIPE_BUF (4 KiB) whole
