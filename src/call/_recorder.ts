@@ -7,7 +7,8 @@ import type { AuditSink } from "../sink/audit_sink.ts";
 import { type AuditEventOptions, DEFAULT_MAX_ID_LENGTH, DEFAULT_MAX_MESSAGE_LENGTH } from "./audit_event_options.ts";
 import { limitId, limitText } from "./_text.ts";
 import { handleRejection, ignoreRejection, isPromise } from "../_promise.ts";
-import { isObjectLike, read, shown } from "./_read.ts";
+import { isObjectLike, read } from "./_read.ts";
+import { show } from "../event/_safe_read.ts";
 
 /** The fields of an event before caps and scrubbing; optional fields `undefined` when absent. */
 export interface EventDraft {
@@ -49,12 +50,12 @@ export const DEFAULT_OPTIONS: ResolvedOptions = {
 export function resolveOptions(options: AuditEventOptions | undefined, where: string): ResolvedOptions {
   if (options === undefined) return DEFAULT_OPTIONS;
   if (typeof options !== "object" || options === null) {
-    throw new TypeError(`${where}: options must be an object, got ${shown(options)}`);
+    throw new TypeError(`${where}: options must be an object, got ${show(options)}`);
   }
   const limit = (value: number | undefined, name: string, fallback: number): number => {
     if (value === undefined) return fallback;
     if (value !== Infinity && (!Number.isSafeInteger(value) || value < 1)) {
-      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${shown(value)}`);
+      throw new RangeError(`${where}: ${name} must be a positive integer or Infinity, got ${show(value)}`);
     }
     return value;
   };
@@ -102,7 +103,7 @@ export function recordEvent(
       return false;
     }
     if (typeof redacted !== "object" || redacted === null || isPromise(redacted)) {
-      const what = isPromise(redacted) ? "a promise (it must return the event itself)" : shown(redacted);
+      const what = isPromise(redacted) ? "a promise (it must return the event itself)" : show(redacted);
       ignoreRejection(redacted);
       report(sink, options, new TypeError(`Cannot record call event: redact returned ${what}, not an event`));
       return false;

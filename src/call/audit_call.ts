@@ -12,7 +12,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./_recorder.ts";
-import { shown } from "./_read.ts";
+import { show } from "../event/_safe_read.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
@@ -114,7 +114,7 @@ export function auditCall<T>(
   if (typeof fn !== "function") throw new TypeError(`${WHERE}: fn must be a function, got ${typeof fn}`);
   if (typeof sink?.onCall !== "function") throw new TypeError(`${WHERE}: sink must have an onCall method`);
   if (typeof call !== "object" || call === null) {
-    throw new TypeError(`${WHERE}: call must be an object, got ${shown(call)}`);
+    throw new TypeError(`${WHERE}: call must be an object, got ${show(call)}`);
   }
   const resolved = options === undefined ? DEFAULT_OPTIONS : resolveOptions(options, WHERE);
   const mapError = options?.mapError;

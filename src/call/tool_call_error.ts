@@ -1,5 +1,5 @@
 import type { Outcome, OutcomeSuccess } from "../event/call_event.ts";
-import { shown } from "./_read.ts";
+import { show } from "../event/_safe_read.ts";
 
 /** Every outcome but `success`: what a {@linkcode ToolCallError} stands for. */
 export type ToolFailureOutcome = Exclude<Outcome, OutcomeSuccess>;
@@ -90,7 +90,7 @@ export class ToolCallError extends Error {
 
 function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
   if (typeof outcome !== "object" || outcome === null) {
-    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${shown(outcome)}`);
+    throw new TypeError(`Cannot create ToolCallError: outcome must be an object, got ${show(outcome)}`);
   }
   const kind = outcome.kind;
   switch (kind) {
@@ -117,7 +117,7 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       if (retry_after_ms !== null && (!Number.isSafeInteger(retry_after_ms) || retry_after_ms < 0)) {
         throw new RangeError(
           `Cannot create ToolCallError: retry_after_ms must be a non-negative safe integer or null, got ${
-            shown(retry_after_ms)
+            show(retry_after_ms)
           }`,
         );
       }
@@ -127,13 +127,13 @@ function normalize(outcome: ToolCallErrorOutcome): ToolFailureOutcome {
       return Object.freeze({ kind });
     default:
       throw new TypeError(
-        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${shown(kind)}`,
+        `Cannot create ToolCallError: outcome.kind must be a failure kind, got ${show(kind)}`,
       );
   }
 }
 
 function invalid(field: string, expected: string, got: unknown): TypeError {
-  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${shown(got)}`);
+  return new TypeError(`Cannot create ToolCallError: outcome.${field} must be ${expected}, got ${show(got)}`);
 }
 
 function describe(outcome: ToolFailureOutcome): string {

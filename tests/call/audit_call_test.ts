@@ -406,15 +406,18 @@ describe("auditCall", () => {
         throw new Error("toString");
       },
     };
-    assert.throws(() => auditCall(sink, Symbol("call") as never, fn), /call must be an object, got symbol$/);
-    assert.throws(() => auditCall(sink, { tool_id: "t" }, fn, Symbol("o") as never), /options must be .*, got symbol$/);
+    assert.throws(() => auditCall(sink, Symbol("call") as never, fn), /call must be an object, got a symbol$/);
+    assert.throws(
+      () => auditCall(sink, { tool_id: "t" }, fn, Symbol("o") as never),
+      /options must be .*, got a symbol$/,
+    );
     assert.throws(
       () => auditCall(sink, { tool_id: "t" }, fn, { maxIdLength: hostile as never }),
-      (e: Error) => e instanceof RangeError && /maxIdLength must be .*, got object$/.test(e.message),
+      (e: Error) => e instanceof RangeError && /maxIdLength must be .*, got an object$/.test(e.message),
     );
     assert.throws(
       () => auditCall(sink, { tool_id: "t" }, fn, { maxMessageLength: Symbol("n") as never }),
-      (e: Error) => e instanceof RangeError && /got symbol$/.test(e.message),
+      (e: Error) => e instanceof RangeError && /got a symbol$/.test(e.message),
     );
     const problems: Error[] = [];
     auditCall(sink, { tool_id: "t" }, fn, {
@@ -426,7 +429,7 @@ describe("auditCall", () => {
       redact: () => hostile as never,
     });
     assert.equal(problems.length, 1);
-    assert.equal(problems[0]!.message, "Cannot record call event: redact returned symbol, not an event");
+    assert.equal(problems[0]!.message, "Cannot record call event: redact returned a symbol, not an event");
     assert.equal(sink.events.length, 1, "an object is an event to the sink, which checks it");
   });
 

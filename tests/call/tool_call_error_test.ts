@@ -73,11 +73,11 @@ describe("ToolCallError", () => {
       },
     };
     const cases: [unknown, RegExp][] = [
-      [Symbol("outcome"), /outcome must be an object, got symbol$/],
+      [Symbol("outcome"), /outcome must be an object, got a symbol$/],
       [hostile, /outcome\.kind must be a failure kind, got undefined$/],
-      [{ kind: hostile }, /outcome\.kind must be a failure kind, got object$/],
-      [{ kind: "rate_limited", retry_after_ms: Symbol("ms") }, /retry_after_ms must be .* or null, got symbol$/],
-      [{ kind: "rate_limited", retry_after_ms: hostile }, /retry_after_ms must be .* or null, got object$/],
+      [{ kind: hostile }, /outcome\.kind must be a failure kind, got an object$/],
+      [{ kind: "rate_limited", retry_after_ms: Symbol("ms") }, /retry_after_ms must be .* or null, got a symbol$/],
+      [{ kind: "rate_limited", retry_after_ms: hostile }, /retry_after_ms must be .* or null, got an object$/],
       [{ kind: "rate_limited", retry_after_ms: -1 }, /retry_after_ms must be .* or null, got -1$/],
     ];
     for (const [outcome, message] of cases) {
