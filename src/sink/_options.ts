@@ -2,6 +2,7 @@
 // here fails later for a reason that could be seen now.
 import type { CallEvent } from "../event/call_event.ts";
 import type { AuditSink, AuditSinkFlushOptions, BackpressureStrategy } from "./audit_sink.ts";
+import { show } from "../event/_safe_read.ts";
 
 /** A sink's options, checked, with defaults applied. */
 export interface SinkSettings {
@@ -130,13 +131,4 @@ export function signalOf(options: unknown, method: string): AbortSignal | undefi
     // Not a real AbortSignal (its getters throw).
   }
   throw new TypeError(`Cannot ${method}: signal must be an AbortSignal, got ${show(signal)}`);
-}
-
-/** A short description of a value of the wrong type, for a message. */
-export function show(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === "number" || typeof value === "boolean" || value === undefined) return String(value);
-  return `a ${typeof value}`;
 }
