@@ -19,6 +19,18 @@ export function readEvent(value: unknown): CallEvent | CallEventIssue {
 }
 
 /**
+ * `value` read as the event's field `key` is (a copy, each property read
+ * once), or the first problem, its path under `key`: for a caller that
+ * takes one field from elsewhere (the MCP adapter's capabilities callback).
+ */
+export function readField(key: string, value: unknown): { value: unknown } | CallEventIssue {
+  const f = CALL_EVENT.fields.find((field) => field.key === key);
+  if (f === undefined) throw new TypeError(`No event field ${key}`);
+  const out = valueOf(value, f.shape);
+  return out === FAILED ? under(key, issue) : { value: out };
+}
+
+/**
  * The number of keys in `value` (a JSON.parse result: no getters) when it is
  * a valid event already in canonical form (keys in wire order, no unknown
  * key, no null option, no default left out), or -1. Such a value is its own
@@ -136,7 +148,7 @@ function struct(v: unknown, fields: readonly Field[], into: Record<string, unkno
       else if (f.presence === "default") return fail(f.key, "to be a boolean, got null");
       continue;
     }
-    const out = value(item, f.shape);
+    const out = valueOf(item, f.shape);
     if (out === FAILED) {
       issue = under(f.key, issue);
       return FAILED;
@@ -146,7 +158,7 @@ function struct(v: unknown, fields: readonly Field[], into: Record<string, unkno
   return into;
 }
 
-function value(v: unknown, shape: Shape): unknown {
+function valueOf(v: unknown, shape: Shape): unknown {
   switch (shape.type) {
     case "string":
       return typeof v === "string" ? v : wrongType("to be a string", v);
@@ -176,7 +188,7 @@ function array(v: unknown, of: Shape): unknown {
   for (let i = 0; i < length; i++) {
     const item = read(v, i);
     if (item === UNREADABLE) return fail(`[${i}]`, readFailure());
-    const element = value(item, of);
+    const element = valueOf(item, of);
     if (element === FAILED) {
       issue = under(i, issue);
       return FAILED;

@@ -10,7 +10,7 @@ import { ignoreRejection, isPromise } from "../_promise.ts";
 import { ulid } from "../call/_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
 import { decimal } from "../event/_decimal.ts";
-import { isIssue, readEvent } from "../event/_read_event.ts";
+import { readField } from "../event/_read_event.ts";
 import { Call, End } from "./_call.ts";
 import { callOutcome, isErrorResult } from "./_outcome.ts";
 import { EVERY_CALL, type Handler } from "./_sdk.ts";
@@ -205,9 +205,9 @@ export class McpAdapter {
         const given = g.capability_provenance;
         if (typeof caps !== "string" && given != null) {
           // The event reader's own check (and copy), for its paths and wording: a rare field.
-          const probe = readEvent({ ...PROBE, capability_provenance: given });
-          if (isIssue(probe)) caps = `"${probe.path}" ${probe.reason}`;
-          else provenance = probe.capability_provenance;
+          const read = readField("capability_provenance", given);
+          if ("reason" in read) caps = `"${read.path}" ${read.reason}`;
+          else provenance = read.value as readonly CapProvenance[];
         }
       }
     } catch (error) {
@@ -396,19 +396,6 @@ function isBoolean(value: unknown): value is boolean {
 function isGrant(value: unknown): value is object {
   return isObjectLike(value);
 }
-
-/** An event that only the capability provenance given with it can make invalid. */
-const PROBE = {
-  ts: "",
-  call_id: "",
-  tool_id: "",
-  granted_capabilities: [],
-  duration_ms: 0,
-  outcome: { kind: "success" },
-  tier: "",
-  dry_run: false,
-  schema_version: 3,
-} as const;
 
 /**
  * A copy of `list` (its length and each item read once), or what it should
