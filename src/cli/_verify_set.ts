@@ -128,18 +128,16 @@ async function* members(
     let file = set[i]!;
     const sealName = seals[i];
     let missing = false;
-    if (file.listed && !(await exists(driver, file.path))) {
-      // Gone since the listing: compressed (read the archive) or removed by retention (the chain tells the rest).
-      const compressed = compressedInstead(file);
-      if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
-      else if (file.time === undefined && sealName !== undefined) {
-        // The active file is gone but its seal is there: verified as empty, its sealed lines show as cut off.
-        missing = true;
-        await out.write(terminalSafe(`${file.path}: missing: its seal ${sealName} is there, the file is not`) + "\n");
-      } else {
-        await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
-        continue;
-      }
+    const found = await stillThere(driver, file);
+    if (found !== undefined) file = found;
+    else if (file.time === undefined && sealName !== undefined) {
+      // The active file is gone but its seal is there: verified as empty, its sealed lines show as cut off.
+      missing = true;
+      await out.write(terminalSafe(`${file.path}: missing: its seal ${sealName} is there, the file is not`) + "\n");
+    } else {
+      // Removed by retention: the chain tells the rest.
+      await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
+      continue;
     }
     const data = missing ? undefined : await openFile(driver, file.path);
     const seal = sealName === undefined ? undefined : await openFile(driver, sealName).catch(async (error) => {
@@ -178,14 +176,11 @@ async function verifyBackToBack(
   let lines = 0;
   let reading = set[0]!.path;
   async function* joined(): AsyncGenerator<Uint8Array> {
-    for (let file of set) {
-      if (file.listed && !(await exists(driver, file.path))) {
-        const compressed = compressedInstead(file);
-        if (compressed !== undefined && (await exists(driver, compressed.path))) file = compressed;
-        else {
-          await out.write(terminalSafe(`${file.path}: removed while the set was read: skipped`) + "\n");
-          continue;
-        }
+    for (const listed of set) {
+      const file = await stillThere(driver, listed);
+      if (file === undefined) {
+        await out.write(terminalSafe(`${listed.path}: removed while the set was read: skipped`) + "\n");
+        continue;
       }
       reading = file.path;
       const handle = await openFile(driver, file.path);
@@ -240,6 +235,13 @@ async function verifyBackToBack(
     const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot verify ${reading}: ${reason}`);
   }
+}
+
+/** `file` as it is now: itself, its archive when it was compressed since it was listed, or `undefined` when gone. */
+async function stillThere(driver: RuntimeDriver, file: DataFile): Promise<DataFile | undefined> {
+  if (!file.listed || await exists(driver, file.path)) return file;
+  const compressed = compressedInstead(file);
+  return compressed !== undefined && await exists(driver, compressed.path) ? compressed : undefined;
 }
 
 /** No bytes: a file that is missing. */
