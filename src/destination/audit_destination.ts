@@ -1,5 +1,5 @@
 import { WriteCount } from "./_write_count.ts";
-import { countLines } from "../_bytes.ts";
+import { linesOf } from "./_chunk_lines.ts";
 import { untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 
@@ -157,9 +157,10 @@ export function toAuditDestination(
   const writes = new WriteCount();
   const destination = new WritableStream<Uint8Array>({
     async write(chunk) {
+      const lines = linesOf(chunk); // before the stream may reuse or transfer the chunk
       try {
         await writer.write(chunk);
-        report?.delivered(countLines(chunk));
+        report?.delivered(lines);
       } catch (error) {
         writes.end(); // the stream errors: the writes queued behind this one are dropped, never reported here
         throw error;

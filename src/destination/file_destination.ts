@@ -24,6 +24,7 @@ import { runtime } from "../runtime/runtime.ts";
 import { IoError, pathText, toIoError } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { countLines } from "../_bytes.ts";
+import { linesOf } from "./_chunk_lines.ts";
 import { untilAborted } from "../_abort.ts";
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 import { type FileRotateOptions, readRotateOptions } from "./_rotate_options.ts";
@@ -199,7 +200,7 @@ class AppendedFile {
    * Without a report, rejects on failure (a plain stream's contract).
    */
   async append(chunk: Uint8Array, report: DeliveryReport | undefined): Promise<void> {
-    const lines = countLines(chunk);
+    const lines = linesOf(chunk);
     let bytes = chunk;
     let written = 0;
     const rotation = this.#rotation;

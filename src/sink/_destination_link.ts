@@ -1,6 +1,7 @@
 // The sink's side of the destination contract: the writer, what the
 // destination reports, and flushing, closing and giving up against deadlines.
 import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
+import { noteLines } from "../destination/_chunk_lines.ts";
 import { type GracePeriod, gracePeriod, reasonOf } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import { DeliveryLedger } from "./_delivery_ledger.ts";
@@ -86,6 +87,7 @@ export class DestinationLink {
       sealing.append(bytes, lines, ends);
     }
     const ticket = this.deliveries.handOut(lines);
+    noteLines(bytes, lines);
     try {
       await this.#out.write(bytes); // the destination reports each line's fate
     } catch (error) {

@@ -30,6 +30,18 @@ describe("toAuditDestination", () => {
     assert.deepEqual(dest.lines(), ["a", "b", "c", "d"]);
   });
 
+  it("counts a chunk's lines before the stream takes it (a stream may zero or transfer it)", async () => {
+    const destination = toAuditDestination(
+      new WritableStream<Uint8Array>({ write: (chunk) => void structuredClone(chunk, { transfer: [chunk.buffer] }) }),
+    );
+    const { told, report } = recorder();
+    destination.attach(report);
+    const chunk = bytes("a\nb\nc\n");
+    await destination.getWriter().write(chunk);
+    assert.equal(chunk.length, 0); // transferred away
+    assert.deepEqual(told, ["delivered 3"]);
+  });
+
   it("reports nothing for a write that rejects", async () => {
     const dest = new MemoryDestination({ failAfterWrites: 0 });
     const destination = toAuditDestination(dest.stream);

@@ -469,6 +469,35 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     assert.equal(seen.join("").split("\n").length - 1, 4);
   });
 
+  it("counts the lines of a chunk the destination zeroes or transfers as delivered, not lost", async () => {
+    for (
+      const [name, take] of [
+        ["zeroes", (chunk: Uint8Array) => void chunk.fill(0)],
+        ["transfers", (chunk: Uint8Array) => void structuredClone(chunk, { transfer: [chunk.buffer] })],
+      ] as const
+    ) {
+      let bytes = 0;
+      const errors: unknown[] = [];
+      const sink = new JsonLinesAuditSink(
+        new WritableStream<Uint8Array>({
+          write(chunk) {
+            bytes += chunk.length;
+            take(chunk); // a stream that reuses its chunks, or hands them to a worker without a copy
+          },
+        }),
+        { onError: (error) => void errors.push(error) },
+      );
+      for (let i = 0; i < 5; i++) sink.onCall(numbered(i));
+      await sink.flush();
+      sink.onCall(numbered(5));
+      await sink.close();
+      const s = sink.stats();
+      assert.deepEqual([s.written, s.failed, s.queued], [6, 0, 0], name);
+      assert.deepEqual(errors, [], name);
+      assert.ok(bytes > 6 * 100, name);
+    }
+  });
+
   it("reports a fallback sink whose flush rejects or throws, and still resolves", async () => {
     const errors: unknown[] = [];
     for (
