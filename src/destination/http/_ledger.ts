@@ -257,7 +257,9 @@ export class Ledger {
     this.#rerouting += events;
     for (const span of spans) this.#reroutingSpans.push(span);
     this.#fallbackWrites++;
-    const written = writer.write(body);
+    // A copy the fallback may keep, reuse or transfer: `body` may be a view of a batch whose other lines are still
+    // to be sent (the other half of a 413, items to retry), whose bytes must stay as they were written.
+    const written = writer.write(body.slice());
     this.#lastWrite = written.then(() => {}, () => {});
     void this.#lastWrite.then(() => {
       this.#fallbackWrites--;
