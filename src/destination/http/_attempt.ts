@@ -70,7 +70,9 @@ export async function attempt(request: AttemptRequest): Promise<AttemptResult> {
     const init: RequestInit = {
       method: "POST",
       headers,
-      body: request.body,
+      // A copy: a custom (or patched) fetch may keep, reuse or transfer the bytes it is given, and `body` is sent
+      // again on a retry, halved after a 413 and rerouted. A memory copy is nothing next to a request.
+      body: request.body.slice(),
       signal: controller.signal,
       redirect: "manual",
     };

@@ -65,6 +65,28 @@ describe("fetchDestination and the bytes it hands to user code", () => {
       assert.deepEqual([stats.delivered, stats.rerouted, stats.failed], [2, 2, 0]);
     });
 
+    for (const gzip of [false, true]) {
+      it(`retries with the lines as written when the fetch ${what} the body it was given${gzip ? " (gzip)" : ""}`, async () => {
+        const callIds = ids(3);
+        const bodies: string[] = [];
+        let requests = 0;
+        const stats = await send({
+          gzip,
+          fetch: async (_input, init) => {
+            const bytes = init!.body as Uint8Array;
+            const answer = new Response(bytes.slice());
+            const plain = gzip ? answer.body!.pipeThrough(new DecompressionStream("gzip")) : answer.body!;
+            bodies.push(await new Response(plain).text());
+            spoil(bytes);
+            return new Response(null, { status: requests++ === 0 ? 503 : 200 });
+          },
+        }, callIds);
+        assert.equal(bodies.length, 2);
+        assert.deepEqual(bodies.map(idsOf), [callIds, callIds]);
+        assert.deepEqual([stats.delivered, stats.failed], [3, 0]);
+      });
+    }
+
     it(`reroutes an item refused on its retry as written when the fallback ${what} an item refused before`, async () => {
       const callIds = ids(4);
       const rerouted: string[] = [];
