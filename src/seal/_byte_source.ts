@@ -3,30 +3,34 @@
 import type { CallEventSource } from "../read/read_call_events.ts";
 import { toByteStream } from "../read/_byte_stream.ts";
 
+/** Smallest buffer held. */
+const MIN_BUFFER = 64 * 1024;
 /**
- * Chunks smaller than this are copied into a buffer of {@linkcode GATHER_BYTES}
- * shared with their neighbours: a stream of tiny chunks (a pipe, or a hostile
- * source that hands out one byte at a time) would otherwise make every look
- * ahead walk, and every skip shift, a list of a chunk per byte.
+ * A buffer up to this size is kept however little is read ahead (segments
+ * are 1 MiB by default: one fill after another reuses it); a larger one, made
+ * for a wide look-ahead (realigning after damage), goes once a quarter of it
+ * is enough.
  */
-const SMALL_CHUNK = 4096;
-const GATHER_BYTES = 64 * 1024;
+const KEEP_BUFFER = 32 * 1024 * 1024;
 
-/** Bytes of a stream, read ahead on demand; memory holds what was asked for plus one chunk. */
+/**
+ * Bytes of a stream, read ahead on demand; memory holds what was asked for
+ * plus one chunk. What is read ahead is copied into one buffer of its own:
+ * a source may reuse or transfer a chunk once the next is asked for (a
+ * file read into one buffer, over and over), and the look-ahead outlives
+ * many chunks. The copy is the only one: a segment that spans chunks is
+ * then contiguous already, and a stream of tiny chunks (a pipe, or a
+ * hostile source that hands out one byte at a time) is one piece.
+ */
 export class ByteSource {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  #chunks: Uint8Array[] = [];
-  /** Where small chunks are gathered, and its bytes in use; its view is `#chunks`' last while it takes more. */
-  #gather = new Uint8Array(0);
-  #gathered = 0;
-  /** Offset of the first unconsumed byte in `#chunks[0]`. */
-  #head = 0;
-  #buffered = 0;
+  /** The buffered bytes are `#buffer[#start, #end)`. */
+  #buffer = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
   #eof = false;
   /** Bytes consumed so far. */
   position = 0;
-  /** Reused by scratch peeks, so that each segment does not allocate its own copy. */
-  #scratch = new Uint8Array(0);
 
   constructor(source: CallEventSource) {
     this.#reader = toByteStream(source).getReader();
@@ -34,12 +38,12 @@ export class ByteSource {
 
   /** Bytes read ahead and not consumed. */
   get buffered(): number {
-    return this.#buffered;
+    return this.#end - this.#start;
   }
 
-  /** Pieces the buffered bytes are held in (tests: tiny chunks are gathered). */
+  /** Pieces the buffered bytes are held in (tests: tiny chunks are gathered): one. */
   get pieces(): number {
-    return this.#chunks.length;
+    return this.buffered > 0 ? 1 : 0;
   }
 
   /** Whether the source has ended (what is buffered is all that is left). */
@@ -49,93 +53,72 @@ export class ByteSource {
 
   /** Reads until `n` bytes are buffered or the source ends. */
   async fill(n: number): Promise<void> {
-    while (this.#buffered < n && !this.#eof) {
+    while (this.buffered < n && !this.#eof) {
       const next = await this.#reader.read();
       if (next.done) this.#eof = true;
       else if (next.value.length > 0) this.#append(next.value);
     }
   }
 
+  /**
+   * Copies `chunk` in after the buffered bytes. What is left after a skip
+   * moves to the front first when that costs no more than the chunk's copy
+   * (once per segment: the rest of a chunk), or when there is no room left.
+   */
   #append(chunk: Uint8Array): void {
-    this.#buffered += chunk.length;
-    if (chunk.length >= SMALL_CHUNK) {
-      this.#chunks.push(chunk);
-      return;
+    const buffered = this.buffered;
+    const need = buffered + chunk.length;
+    const size = this.#buffer.length;
+    if (this.#start > 0 && (buffered <= chunk.length || this.#end + chunk.length > size)) {
+      this.#buffer.copyWithin(0, this.#start, this.#end);
+      this.#start = 0;
+      this.#end = buffered;
     }
-    const last = this.#chunks.length - 1;
-    const gathering = last >= 0 && this.#chunks[last]!.buffer === this.#gather.buffer &&
-      this.#gathered + chunk.length <= this.#gather.length;
-    if (!gathering) {
-      this.#gather = new Uint8Array(GATHER_BYTES);
-      this.#gathered = 0;
-      this.#chunks.push(this.#gather.subarray(0, 0));
+    // Twice what is needed when growing; a very large buffer (a wide look-ahead) goes once a quarter of it is enough.
+    if (need > size || (size > KEEP_BUFFER && size > 4 * need)) {
+      const grown = new Uint8Array(Math.max(MIN_BUFFER, 2 * need));
+      grown.set(this.#buffer.subarray(this.#start, this.#end));
+      this.#buffer = grown;
+      this.#start = 0;
+      this.#end = buffered;
     }
-    this.#gather.set(chunk, this.#gathered);
-    this.#gathered += chunk.length;
-    this.#chunks[this.#chunks.length - 1] = this.#gather.subarray(0, this.#gathered);
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
   }
 
   /**
    * The next `min(n, buffered)` bytes, contiguous, without consuming them.
-   * With `scratch`, bytes from several chunks are copied into a buffer that
-   * the next scratch peek reuses: use them before peeking again.
+   * With `scratch`, a view of the buffer, valid until the next `fill()`;
+   * else a copy.
    */
   peek(n: number, scratch = false): Uint8Array<ArrayBuffer> {
-    const length = Math.min(n, this.#buffered);
-    const first = this.#chunks[0];
-    if (first !== undefined && first.length - this.#head >= length && first.buffer instanceof ArrayBuffer) {
-      return first.subarray(this.#head, this.#head + length) as Uint8Array<ArrayBuffer>;
-    }
-    if (scratch && this.#scratch.length < length) this.#scratch = new Uint8Array(length);
-    const out = scratch ? this.#scratch.subarray(0, length) : new Uint8Array(length);
-    let at = 0;
-    for (let i = 0; at < length; i++) {
-      const chunk = this.#chunks[i]!;
-      const from = i === 0 ? this.#head : 0;
-      const take = Math.min(chunk.length - from, length - at);
-      out.set(chunk.subarray(from, from + take), at);
-      at += take;
-    }
-    return out;
+    const view = this.#buffer.subarray(this.#start, this.#start + Math.min(n, this.buffered));
+    return scratch ? view : view.slice();
   }
 
   /** Offset, from the current position, of the first `byte` at or after `from` among buffered bytes; -1 if none. */
   indexOf(byte: number, from = 0): number {
-    let base = 0;
-    for (let i = 0; i < this.#chunks.length; i++) {
-      const chunk = this.#chunks[i]!;
-      const start = i === 0 ? this.#head : 0;
-      const length = chunk.length - start;
-      if (from < base + length) {
-        const at = chunk.indexOf(byte, start + Math.max(0, from - base));
-        if (at !== -1) return base + at - start;
-      }
-      base += length;
-    }
-    return -1;
+    if (from >= this.buffered) return -1;
+    const at = this.#buffer.subarray(0, this.#end).indexOf(byte, this.#start + Math.max(0, from));
+    return at === -1 ? -1 : at - this.#start;
   }
 
   /** Consumes `n` buffered bytes. */
   skip(n: number): void {
-    let left = Math.min(n, this.#buffered);
-    this.#buffered -= left;
+    const left = Math.min(n, this.buffered);
     this.position += left;
-    while (left > 0) {
-      const room = this.#chunks[0]!.length - this.#head;
-      if (left < room) {
-        this.#head += left;
-        return;
-      }
-      left -= room;
-      this.#chunks.shift();
-      this.#head = 0;
-    }
+    this.#start += left;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
   }
 
-  /** Hands out the rest of the source, chunk by chunk, consuming it. */
+  /**
+   * Hands out the rest of the source, chunk by chunk, consuming it. The
+   * source's own chunks are handed on as they come: a consumer that keeps
+   * one past asking for the next must copy it.
+   */
   async *rest(): AsyncGenerator<Uint8Array, void, undefined> {
-    if (this.#buffered > 0) {
-      const head = this.peek(this.#buffered);
+    if (this.buffered > 0) {
+      const head = this.peek(this.buffered);
       this.skip(head.length);
       yield head;
     }

@@ -20,7 +20,7 @@ function isPrefix(bytes: Uint8Array, at: number): boolean {
   return true;
 }
 
-/** Cuts a byte stream into runs of data lines and checkpoint lines, without copying data. */
+/** Cuts a byte stream into runs of data lines and checkpoint lines, without copying data (its caller copies it). */
 class Splitter {
   /** 0: at a line start, deciding; 1: in a data line; 2: in a checkpoint line. */
   #mode = 0;
@@ -121,11 +121,18 @@ export async function* verifyInBand(
 ): AsyncGenerator<AuditTrailFinding, void, undefined> {
   const splitter = new Splitter(maxCheckpointBytes);
   let segment: Segment = { parts: [], bytes: 0, lines: 0, firstLine: 1, overflow: false, torn: false };
+  // The segment's bytes, copied as they come: the source may reuse or transfer a chunk once the next is asked
+  // for. One buffer, reused from segment to segment (each is checked before the next begins), and the segment is
+  // then one part, which the check takes as it is.
+  let held = new Uint8Array(0);
   let line = 0; // lines of the source completed so far
   const onPiece = async (piece: Piece): Promise<void> => {
     if ("data" in piece) {
-      if (!segment.overflow && segment.bytes + piece.data.length <= maxSegmentBytes) segment.parts.push(piece.data);
-      else (segment.overflow = true, segment.parts = []);
+      const end = segment.bytes + piece.data.length;
+      if (!segment.overflow && end <= maxSegmentBytes) {
+        if (end > held.length) held = grow(held, segment.bytes, end, maxSegmentBytes);
+        held.set(piece.data, segment.bytes);
+      } else segment.overflow = true;
       segment.bytes += piece.data.length;
       segment.lines += piece.newlines;
       line += piece.newlines;
@@ -134,6 +141,7 @@ export async function* verifyInBand(
     }
     line++;
     const entry = await judge.admit(decoder.decode(piece.checkpoint).replace(/\r$/, ""), line);
+    if (!segment.overflow) segment.parts = [held.subarray(0, segment.bytes)];
     await checkSegment(judge, entry, segment);
     segment = { parts: [], bytes: 0, lines: 0, firstLine: line + 1, overflow: false, torn: false };
   };
@@ -165,4 +173,11 @@ export async function* verifyInBand(
     });
   } else unsealed(judge, segment.firstLine, segment.lines, segment.torn);
   yield* judge.finish();
+}
+
+/** A buffer for at least `bytes` bytes (twice that, within `max`) holding `buffer`'s first `used`. */
+function grow(buffer: Uint8Array, used: number, bytes: number, max: number): Uint8Array<ArrayBuffer> {
+  const grown = new Uint8Array(Math.min(max, Math.max(64 * 1024, 2 * bytes)));
+  grown.set(buffer.subarray(0, used));
+  return grown;
 }

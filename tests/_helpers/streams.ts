@@ -42,6 +42,26 @@ export function chunkedStream(
   });
 }
 
+/**
+ * A stream that hands out `bytes` in chunks of `size`, each a view of one
+ * buffer it fills again when the next chunk is asked for (as a reader into
+ * one buffer does): a consumer that keeps a chunk past asking for the next
+ * sees it change.
+ */
+export function reusingStream(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  const buffer = new Uint8Array(size);
+  let at = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      const n = Math.min(size, bytes.length - at);
+      buffer.set(bytes.subarray(at, at + n));
+      at += n;
+      controller.enqueue(buffer.subarray(0, n));
+    },
+  }, { highWaterMark: 0 });
+}
+
 /** Every event and every invalid-line report of a source. */
 export async function readAll(
   source: Parameters<typeof readCallEvents>[0],

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
-import { chunkedStream } from "../_helpers/streams.ts";
+import { chunkedStream, reusingStream } from "../_helpers/streams.ts";
 import {
   dataLines,
   eventLine,
@@ -400,5 +400,25 @@ describe("verifyAuditTrail", () => {
     inBand.splice(2, 0, eventLine(70));
     const big = await verify(inBand, { keys: key.verify, maxSegmentBytes: 600 });
     assert.deepEqual(kinds(big.findings), [["inserted", 1, 7]]);
+  });
+
+  it("verifies a trail read from sources that reuse one buffer for every chunk, with a seal stream and in band", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [300, 40, 500, 2, 250], 3);
+    const bytes = (lines: readonly string[]) => encoder.encode(lines.join(""));
+    // Chunk sizes below and above the reader's small-chunk gathering, and above a segment.
+    for (const size of [100, 5000, 70_000]) {
+      const sidecar = await verifyAuditTrail(reusingStream(bytes(dataLines(trail)), size), {
+        keys: key.verify,
+        seal: reusingStream(bytes(trail.checkpoints), size),
+      }).result();
+      const inBand = await verifyAuditTrail(reusingStream(bytes(inBandLines(trail)), size), { keys: key.verify })
+        .result();
+      for (const [how, result] of [["with a seal stream", sidecar], ["in band", inBand]] as const) {
+        assert.deepEqual(problems(result.findings), [], `${how}, chunks of ${size}: ${show(result.findings)}`);
+        assert.equal(result.summary.verifiedLines, 1092, `${how}, chunks of ${size}`);
+        assert.equal(result.summary.unsealedLines, 3, `${how}, chunks of ${size}`);
+      }
+    }
   });
 });
