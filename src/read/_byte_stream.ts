@@ -1,5 +1,6 @@
 // The kinds of byte source a reader takes (a stream, a Response, a Blob, an
-// async iterable of chunks), shared by readCallEvents and verifyAuditTrail.
+// async iterable of chunks), and the check of each chunk it gives, shared by
+// readCallEvents and verifyAuditTrail.
 import type { CallEventSource } from "./read_call_events.ts";
 
 /** Whether `source` is one of the kinds `readCallEvents` accepts. */
@@ -27,4 +28,26 @@ export function toByteStream(source: CallEventSource): ReadableStream<Uint8Array
       await iterator?.return?.(reason);
     },
   }, { highWaterMark: 0 });
+}
+
+/** Whether `chunk` is a Uint8Array (a Buffer is one), from this realm or another. */
+export function isBytes(chunk: unknown): chunk is Uint8Array {
+  return chunk instanceof Uint8Array || Object.prototype.toString.call(chunk) === "[object Uint8Array]";
+}
+
+/** The error for a chunk that is not bytes; `doing` starts the message ("Cannot read lines"). */
+export function notBytes(chunk: unknown, doing: string): TypeError {
+  return new TypeError(
+    `${doing}: the source gave ${describeChunk(chunk)} where bytes (a Uint8Array) were expected` +
+      " (a stream of text needs a TextEncoderStream first)",
+  );
+}
+
+/** What a chunk that is not bytes is, in a few words. */
+function describeChunk(chunk: unknown): string {
+  if (chunk === null) return "null";
+  if (typeof chunk === "string") return "a string";
+  if (typeof chunk !== "object") return typeof chunk === "undefined" ? "undefined" : `a ${typeof chunk}`;
+  const tag = Object.prototype.toString.call(chunk).slice(8, -1);
+  return /^[AEIO]/.test(tag) ? `an ${tag}` : `a ${tag}`;
 }

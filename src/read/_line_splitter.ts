@@ -2,6 +2,7 @@
 // Synchronous and callback-based so that readCallEvents can split a whole chunk
 // without a stream hop per line.
 import { concatBytes } from "../_bytes.ts";
+import { isBytes, notBytes } from "./_byte_stream.ts";
 import type { JsonLine } from "./json_lines_split_stream.ts";
 
 const LF = 10;
@@ -26,20 +27,6 @@ function isCutShort(bytes: Uint8Array): boolean {
   } catch {
     return false;
   }
-}
-
-/** Whether `chunk` is a Uint8Array (a Buffer is one), from this realm or another. */
-function isBytes(chunk: unknown): chunk is Uint8Array {
-  return chunk instanceof Uint8Array || Object.prototype.toString.call(chunk) === "[object Uint8Array]";
-}
-
-/** What a chunk that is not bytes is, in a few words. */
-function describeChunk(chunk: unknown): string {
-  if (chunk === null) return "null";
-  if (typeof chunk === "string") return "a string";
-  if (typeof chunk !== "object") return typeof chunk === "undefined" ? "undefined" : `a ${typeof chunk}`;
-  const tag = Object.prototype.toString.call(chunk).slice(8, -1);
-  return /^[AEIO]/.test(tag) ? `an ${tag}` : `a ${tag}`;
 }
 
 /** Validates a `maxLineBytes` option. */
@@ -96,12 +83,7 @@ export class LineSplitter {
    * @throws {TypeError} When `chunk` is not a Uint8Array (a text stream's string, say).
    */
   push(chunk: Uint8Array, emit: LineEmit): void {
-    if (!isBytes(chunk)) {
-      throw new TypeError(
-        `Cannot read lines: the source gave ${describeChunk(chunk)} where bytes (a Uint8Array) were expected` +
-          " (a stream of text needs a TextEncoderStream first)",
-      );
-    }
+    if (!isBytes(chunk)) throw notBytes(chunk, "Cannot read lines");
     let start = 0;
     if (this.#partsLength > 0 || this.#head !== undefined) {
       const nl = chunk.indexOf(LF);

@@ -1,7 +1,7 @@
 // Reading for the verifier: a byte source that can look ahead by a bounded
 // number of bytes without consuming them, and a reader of seal-stream lines.
 import type { CallEventSource } from "../read/read_call_events.ts";
-import { toByteStream } from "../read/_byte_stream.ts";
+import { isBytes, notBytes, toByteStream } from "../read/_byte_stream.ts";
 
 /** Smallest buffer held. */
 const MIN_BUFFER = 64 * 1024;
@@ -56,7 +56,7 @@ export class ByteSource {
     while (this.buffered < n && !this.#eof) {
       const next = await this.#reader.read();
       if (next.done) this.#eof = true;
-      else if (next.value.length > 0) this.#append(next.value);
+      else if (bytesOf(next.value).length > 0) this.#append(next.value);
     }
   }
 
@@ -126,7 +126,7 @@ export class ByteSource {
       const next = await this.#reader.read();
       if (next.done) this.#eof = true;
       else {
-        this.position += next.value.length;
+        this.position += bytesOf(next.value).length;
         yield next.value;
       }
     }
@@ -137,6 +137,18 @@ export class ByteSource {
     if (!this.#eof) await this.#reader.cancel().catch(() => {});
     this.#reader.releaseLock();
   }
+}
+
+/**
+ * `chunk`, checked to be bytes: anything else (an ArrayBuffer, a DataView, a
+ * string) has no bytes to count or hash and would be passed over, leaving a
+ * trail that was never read to look intact.
+ *
+ * @throws {TypeError} As the readers do.
+ */
+function bytesOf(chunk: unknown): Uint8Array {
+  if (!isBytes(chunk)) throw notBytes(chunk, "Cannot verify");
+  return chunk;
 }
 
 /** One line of a seal stream. */

@@ -421,4 +421,31 @@ describe("verifyAuditTrail", () => {
       }
     }
   });
+
+  it("refuses chunks that are not bytes (an ArrayBuffer, a DataView) as the readers do, never calling the trail intact", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [6, 3]);
+    const notBytes = {
+      ArrayBuffer: (bytes: Uint8Array): unknown => bytes.slice().buffer,
+      DataView: (bytes: Uint8Array): unknown => new DataView(bytes.buffer, bytes.byteOffset, bytes.length),
+    };
+    for (const [what, wrap] of Object.entries(notBytes)) {
+      const source = (lines: readonly string[]) =>
+        new ReadableStream<unknown>({
+          start(controller) {
+            controller.enqueue(wrap(encoder.encode(lines.join(""))));
+            controller.close();
+          },
+        }) as ReadableStream<Uint8Array>;
+      const message = new RegExp(`^Cannot verify: the source gave an? ${what} where bytes \\(a Uint8Array\\)`);
+      await assert.rejects(verifyAuditTrail(source(inBandLines(trail)), { keys: key.verify }).result(), {
+        name: "TypeError",
+        message,
+      });
+      await assert.rejects(
+        verifyAuditTrail(source(dataLines(trail)), { keys: key.verify, seal: source(trail.checkpoints) }).result(),
+        { name: "TypeError", message },
+      );
+    }
+  });
 });
