@@ -448,6 +448,28 @@ describe("JsonLinesAuditSink against a hostile user", () => {
     assert.equal(dest.lines().length, s.accepted);
   });
 
+  it("writes a record() caller's event as it was when recorded, not as changed while it waited for room", async () => {
+    const dest = new MemoryDestination({ delayMs: 1 });
+    const sink = new JsonLinesAuditSink(dest.stream, { capacity: 1, backpressure: "block" });
+    sink.onCall(numbered(0)); // the queue is full: the next record() waits
+    const event = {
+      ...mkEvent({ kind: "success" }, "waited"),
+      granted_capabilities: ["fs:read"],
+    } as CallEvent;
+    const recorded = sink.record(event);
+    // The caller goes on with its own object (reused, or its arrays shared with the session) while the event waits.
+    (event.granted_capabilities as string[]).push("admin");
+    (event as { caller_id: string }).caller_id = "someone-else";
+    (event as { call_id: string }).call_id = "changed";
+    await recorded;
+    await sink.close();
+    const written = dest.lines().map((line) => parseCallEvent(line));
+    assert.deepEqual(written.map((e) => e.call_id), ["call-0", "waited"]);
+    assert.deepEqual(written[1]!.granted_capabilities, ["fs:read"]);
+    assert.equal(written[1]!.caller_id, mkEvent({ kind: "success" }, "waited").caller_id);
+    assert.equal(sink.stats().written, 2);
+  });
+
   it("survives a destination that records into, and closes, its own sink from within a write", async () => {
     const seen: string[] = [];
     const sink: JsonLinesAuditSink = new JsonLinesAuditSink(
