@@ -13,6 +13,7 @@ import {
   resolveOptions,
 } from "./_recorder.ts";
 import { show } from "../event/_safe_read.ts";
+import { readField } from "../event/_read_event.ts";
 import { whenSettled } from "./_settle.ts";
 import { ulid } from "./_ulid.ts";
 import { startClock, startMillis, timestampAt } from "../event/_clock.ts";
@@ -224,8 +225,9 @@ class AuditedCall {
 const SUCCESS: Outcome = Object.freeze({ kind: "success" });
 
 /**
- * Reads each field once, when the call starts (arrays copied: the tool may
- * change them); `ts` and the ULID are of `ms`, the call's start.
+ * Reads each field once, when the call starts (arrays and provenance
+ * entries copied: the tool may change them); `ts` and the ULID are of `ms`,
+ * the call's start.
  */
 function draftOf(call: AuditCallFields, ms: number): EventDraft {
   const granted = call.granted_capabilities;
@@ -242,6 +244,18 @@ function draftOf(call: AuditCallFields, ms: number): EventDraft {
     dry_run: call.dry_run ?? false,
     secrets_resolved: call.secrets_resolved ?? false,
     cursor_page: call.cursor_page ?? undefined,
-    capability_provenance: provenance == null ? undefined : Array.isArray(provenance) ? provenance.slice() : provenance,
+    capability_provenance: provenance == null ? undefined : provenanceOf(provenance),
   };
+}
+
+/**
+ * The provenance entries copied as the event reader copies them (each
+ * property read once), so that the tool changing its objects does not
+ * change the grant the call ran under; a list that is not valid as it is
+ * (shallow-copied), for the sink to refuse and report.
+ */
+function provenanceOf(provenance: readonly CapProvenance[]): readonly CapProvenance[] {
+  const read = readField("capability_provenance", provenance);
+  if ("value" in read) return read.value as readonly CapProvenance[];
+  return Array.isArray(provenance) ? provenance.slice() : provenance;
 }

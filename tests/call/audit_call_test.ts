@@ -212,6 +212,25 @@ describe("auditCall", () => {
     assert.equal(event.dry_run, true);
   });
 
+  it("copies the capability provenance entries when the call starts, not only their list", async () => {
+    const sink = new MemorySink();
+    const provenance = [
+      { cap: "fs:read", source: { kind: "ucan_chain" as const, issuer_did: "did:key:z6Mk", chain_depth: 1 } },
+    ];
+    const call = auditCall(
+      sink,
+      { tool_id: "t", granted_capabilities: ["fs:read"], capability_provenance: provenance },
+      () => sleep(1),
+    );
+    // The session's own objects change while the call runs (re-delegated, revoked): the call ran under the old grant.
+    (provenance[0] as { cap: string }).cap = "fs:write";
+    (provenance[0]!.source as { chain_depth: number }).chain_depth = 7;
+    await call;
+    assert.deepEqual(sink.only().capability_provenance, [
+      { cap: "fs:read", source: { kind: "ucan_chain", issuer_did: "did:key:z6Mk", chain_depth: 1 } },
+    ]);
+  });
+
   it("uses mapError and mapResult, and falls back (reporting) when they fail", async () => {
     const sink = new MemorySink();
     const problems: unknown[] = [];
