@@ -31,6 +31,18 @@ export interface ParsedCheckpoint {
 }
 
 /**
+ * `checkpoint`, frozen with its gaps: a checkpoint a verification hands out
+ * (a summary's `lastCheckpoint`) is also what it goes on from (the next
+ * checkpoint's counters, the next file's chain), so code it is handed to
+ * must not be able to change it.
+ */
+export function freezeCheckpoint(checkpoint: AuditCheckpoint): AuditCheckpoint {
+  for (const gap of checkpoint.gaps) Object.freeze(gap);
+  Object.freeze(checkpoint.gaps);
+  return Object.freeze(checkpoint);
+}
+
+/**
  * Parses a checkpoint line and checks its shape (not its signature).
  *
  * @param line The JSON line (with or without its newline).

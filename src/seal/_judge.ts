@@ -2,7 +2,7 @@
 // origin, chain, counters), the findings it emits and the summary it keeps.
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
-import { parseCheckpoint, type ParsedCheckpoint, parsedCheckpointText } from "./_checkpoint.ts";
+import { freezeCheckpoint, parseCheckpoint, type ParsedCheckpoint, parsedCheckpointText } from "./_checkpoint.ts";
 import { sha256Hex } from "./_encoding.ts";
 import type { AuditTrailFinding, AuditTrailFindingKind, AuditTrailSummary } from "./verify_audit_trail.ts";
 
@@ -188,7 +188,7 @@ export class Judge {
     s.trustedCheckpoints++;
     s.firstSeq ??= c.seq;
     s.lastSeq = c.seq;
-    s.lastCheckpoint = c;
+    s.lastCheckpoint = freezeCheckpoint(c); // handed out by `summary`, and what the next checkpoint is checked against
     s.offered = c.offered;
     s.gaps += c.gaps.length;
     s.lost += c.gaps.reduce((sum, g) => sum + g.count, 0);

@@ -209,7 +209,14 @@ export class AuditSetVerification implements AsyncIterable<AuditSetFinding> {
         const message = error instanceof Error ? error.message : String(error);
         yield { ...fileFinding(name, "unreadable", `the file cannot be read to its end: ${message}`), cause: error };
       }
-      const summary: AuditSetFileSummary = { ...trail.summary, file: name, missingSeal: seal === null, unreadable };
+      // Frozen (its last checkpoint too, by the trail): onFile and the set's summary hand out this object, and the
+      // next file chains to its checkpoint and the totals add its counts.
+      const summary: AuditSetFileSummary = Object.freeze({
+        ...trail.summary,
+        file: name,
+        missingSeal: seal === null,
+        unreadable,
+      });
       this.#perFile.push(summary);
       if (!unreadable) {
         // Never back along the chain: a file replayed or put out of order (its checkpoints before the chain's last)

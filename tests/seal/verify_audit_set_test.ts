@@ -212,4 +212,38 @@ describe("verifyAuditSet", () => {
     await assert.rejects(verification.result(), /each file needs a name/);
     assert.throws(() => verification[Symbol.asyncIterator](), TypeError);
   });
+
+  it("hands onFile a summary it cannot change: the next file chains to the checkpoint verified, the totals stand", async () => {
+    const files = await sealSet([4, 3, 5]);
+    const { verify } = await keys();
+    const changes: [string, (s: Record<string, unknown>) => void][] = [
+      ["trims the large members it does not print", (s) => {
+        const c = s.lastCheckpoint as Record<string, unknown>;
+        delete c.seg_tags;
+        delete c.sig;
+      }],
+      ["rewrites the sequence number", (s) => void ((s.lastCheckpoint as Record<string, unknown>).seq = 0)],
+      ["empties the gaps", (s) => void ((s.lastCheckpoint as { gaps: unknown[] }).gaps.length = 0)],
+      ["clears the problems", (s) => void (s.problems = 0)],
+    ];
+    for (const [what, change] of changes) {
+      const refused: unknown[] = [];
+      const { findings, summary } = await verifyAuditSet(members(files), {
+        keys: verify,
+        onFile: (s) => {
+          try {
+            change(s as unknown as Record<string, unknown>);
+          } catch (error) {
+            refused.push(error); // a frozen object: the change throws in strict code
+          }
+        },
+      }).result();
+      assert.equal(refused.length, 3, what);
+      assert.ok(refused.every((error) => error instanceof TypeError), what);
+      assert.deepEqual(show(findings), [], what);
+      assert.equal(summary.intact, true, what);
+      assert.equal(summary.verifiedLines, 12, what);
+      assert.equal(summary.lastCheckpoint?.seq, 5, what);
+    }
+  });
 });
