@@ -309,26 +309,9 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
         return;
       }
     }
-    if (this.#nesting >= MAX_NESTING) {
-      // Recorded from a getter of an event being recorded, over and over: stop
-      // before the stack runs out, where nothing could be counted or reported.
-      this.#invalid++;
-      this.#reporter.tell(TOO_NESTED, event, "skipped an invalid event");
-      return;
-    }
-    const calls = ++this.#calls;
-    let line: string;
-    this.#nesting++;
-    try {
-      line = encodeCallEvent(event);
-    } catch (error) {
-      this.#invalid++;
-      this.#sealInvalid?.();
-      this.#reporter.tell(invalidEventError(error), event, "skipped an invalid event");
-      return;
-    } finally {
-      this.#nesting--;
-    }
+    const calls = this.#calls + 1;
+    const line = this.#encode(event);
+    if (line === undefined) return;
     // The line does not fit under the byte bound, or a getter of this event
     // recorded other events meanwhile and the queue filled up.
     if (
@@ -345,12 +328,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
     this.#accepted++;
   };
 
-  /**
-   * `record()`'s serialization: the event's line, or `undefined` when it is
-   * invalid (counted and reported here). `onCall` does the same inline, so
-   * that the hot path stays one call (a method call there looked a few
-   * percent slower, within noise).
-   */
+  /** The event's line, serialized now; `undefined` when it is invalid (counted and reported here). */
   #encode(event: CallEvent): string | undefined {
     if (this.#nesting >= MAX_NESTING) {
       // Recorded from a getter of an event being recorded, over and over: stop
