@@ -275,7 +275,19 @@ export class Sealing implements SettleObserver {
   async flush(signal: AbortSignal | undefined): Promise<void> {
     for (const fold of this.#folds) fold();
     if (this.#open !== undefined || this.#out.size > 0) this.cut();
-    await untilAborted(this.#chain, signal);
+    let sealed = false;
+    const chain = this.#chain.then(() => void (sealed = true));
+    await untilAborted(chain, signal);
+    if (!sealed && !this.#failed) {
+      // A checkpoint still being made, or one waiting for the destination's stream switch: say so, or the lines
+      // would read as an unsealed tail (what a crash leaves) with nobody told why.
+      this.#reporter.tell(
+        new Error(
+          "Sealing did not finish before the deadline: checkpoints were still being made or waited for the " +
+            "destination to switch streams; the lines they would seal stay unsealed (an unsealed tail in the trail)",
+        ),
+      );
+    }
     if (this.#flushSeal !== undefined && !this.#failed) {
       await this.#reporter.attempt(() => this.#flushSeal!(signal), "the seal stream's flush() failed");
     }

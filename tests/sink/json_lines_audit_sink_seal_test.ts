@@ -2,7 +2,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { type CallEvent, JsonLinesAuditSink, type JsonLinesAuditSinkOptions } from "../../mod.ts";
+import {
+  type AuditDestination,
+  type CallEvent,
+  type DeliveryReport,
+  JsonLinesAuditSink,
+  type JsonLinesAuditSinkOptions,
+} from "../../mod.ts";
 import type { AuditSealKey } from "../../src/seal/audit_seal_key.ts";
 import { importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
@@ -257,6 +263,34 @@ describe("JsonLinesAuditSink sealing", () => {
     // The chunk in flight was handed to the stream (a gap in its segment); the queued lines were not.
     assert.ok(checkpoints.flatMap((c) => c.gaps).some((g) => g.reason === "deadline" && g.in_segment));
     assert.equal(s.failed, 8);
+  });
+
+  it("JsonLinesAuditSink seal: tells onError when a close deadline passes with sealing unfinished (a stream switch that never settles)", async () => {
+    const key = await keys();
+    const seal = new SealStream();
+    let report: DeliveryReport | undefined;
+    let writes = 0;
+    const stream = new WritableStream<Uint8Array>({
+      write(chunk) {
+        report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
+        // A custom destination ends its stream after the first write, and its switch never ends.
+        if (++writes === 1) void report!.newStream?.(() => new Promise<void>(() => {}));
+      },
+    });
+    const destination: AuditDestination = Object.assign(stream, {
+      attach: (r: DeliveryReport) => void (report = r),
+      flush: () => Promise.resolve(),
+    });
+    const errors: unknown[] = [];
+    const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 10; i++) {
+      sink.onCall(numbered(i));
+      await tick();
+    }
+    await sink.close({ signal: abortAfter(50) });
+    assert.equal(sink.stats().written, 10);
+    const told = errors.map((e) => (e as Error).message);
+    assert.ok(told.some((m) => /^Sealing did not finish before the deadline/.test(m)), told.join("\n"));
   });
 
   it("JsonLinesAuditSink seal: heartbeats seal empty segments while nothing is written", async () => {
