@@ -334,6 +334,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       // Recorded from a getter of an event being recorded, over and over: stop
       // before the stack runs out, where nothing could be counted or reported.
       this.#invalid++;
+      this.#sealInvalid?.(); // an invalid event like any other: a gap in the trail, or offered ≠ lines + gaps
       this.#reporter.tell(TOO_NESTED, event, "skipped an invalid event");
       return undefined;
     }

@@ -232,6 +232,27 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.equal(last.offered, last.lines + out.reduce((sum, g) => sum + g.count, 0));
   });
 
+  it("JsonLinesAuditSink seal: an event recorded from its own getters too deep is an invalid gap like any invalid event", async () => {
+    const key = await keys();
+    const data = new MemoryDestination();
+    const seal = new SealStream();
+    const sink = sealed(data.stream, seal, key.seal, { capacity: 1 << 10 });
+    const event = {
+      ...numbered(0),
+      get tool_id(): string {
+        sink.onCall(event as CallEvent); // nests until the sink stops it (MAX_NESTING)
+        return "t";
+      },
+    };
+    sink.onCall(event as CallEvent);
+    await sink.close();
+    const s = sink.stats();
+    assert.equal(s.invalid, 1);
+    assert.deepEqual(gapsByReason(seal.checkpoints()), { invalid: 1 });
+    const last = seal.checkpoints().at(-1)!;
+    assert.equal(last.offered, s.accepted + s.invalid);
+  });
+
   it("JsonLinesAuditSink seal: a stalled seal stream never holds up the data, and close with a deadline returns", async () => {
     const key = await keys();
     const data = new MemoryDestination();
