@@ -99,6 +99,8 @@ export class Sealing implements SettleObserver {
   #failed = false;
   #closed = false;
   #inBandRotationTold = false;
+  /** Stream switches done so far (a flush waits for the checkpoints each one lets be made). */
+  #switches = 0;
 
   constructor(sealer: AuditSealer, options: AuditSinkSealOptions, reporter: Reporter) {
     this.#sealer = sealer;
@@ -275,10 +277,7 @@ export class Sealing implements SettleObserver {
   async flush(signal: AbortSignal | undefined): Promise<void> {
     for (const fold of this.#folds) fold();
     if (this.#open !== undefined || this.#out.size > 0) this.cut();
-    let sealed = false;
-    const chain = this.#chain.then(() => void (sealed = true));
-    await untilAborted(chain, signal);
-    if (!sealed && !this.#failed) {
+    if (!await this.#chainSettled(signal) && !this.#failed) {
       // A checkpoint still being made, or one waiting for the destination's stream switch: say so, or the lines
       // would read as an unsealed tail (what a crash leaves) with nobody told why.
       this.#reporter.tell(
@@ -290,6 +289,24 @@ export class Sealing implements SettleObserver {
     }
     if (this.#flushSeal !== undefined && !this.#failed) {
       await this.#reporter.attempt(() => this.#flushSeal!(signal), "the seal stream's flush() failed");
+    }
+  }
+
+  /**
+   * Whether the checkpoint chain settled before `signal` aborted. A stream
+   * switch makes the checkpoints of the lines after its boundary only once
+   * it is done, as links added behind it: those are waited for too (other
+   * links added meanwhile are not, or steady traffic would hold a flush forever).
+   */
+  async #chainSettled(signal: AbortSignal | undefined): Promise<boolean> {
+    for (;;) {
+      const chain = this.#chain;
+      const switches = this.#switches;
+      let settled = false;
+      const mark = (): void => void (settled = true);
+      await untilAborted(chain.then(mark, mark), signal);
+      if (!settled) return false;
+      if (chain === this.#chain || switches === this.#switches) return true;
     }
   }
 
@@ -346,6 +363,7 @@ export class Sealing implements SettleObserver {
       const at = units.findIndex((unit) => unit.boundary === boundary);
       if (at !== -1) units.splice(at, 1);
       boundary.done(error);
+      this.#switches++;
       this.#advance();
     });
   }

@@ -314,6 +314,34 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.ok(told.some((m) => /^Sealing did not finish before the deadline/.test(m)), told.join("\n"));
   });
 
+  it("JsonLinesAuditSink seal: flush resolves once the lines after a destination's stream switch are sealed too", async () => {
+    const key = await keys();
+    const seal = new SealStream();
+    let report: DeliveryReport | undefined;
+    let writes = 0;
+    const stream = new WritableStream<Uint8Array>({
+      write(chunk) {
+        report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
+        // A custom destination ends its stream after the first write; the switch takes a while.
+        if (++writes === 1) void report!.newStream?.(() => tick(30));
+      },
+    });
+    const destination: AuditDestination = Object.assign(stream, {
+      attach: (r: DeliveryReport) => void (report = r),
+      flush: () => Promise.resolve(),
+    });
+    const errors: unknown[] = [];
+    const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
+    for (let i = 0; i < 10; i++) {
+      sink.onCall(numbered(i));
+      await tick();
+    }
+    await sink.flush();
+    assert.equal(seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0), 10, "every line flushed is sealed");
+    await sink.close();
+    assert.deepEqual(errors, []);
+  });
+
   it("JsonLinesAuditSink seal: heartbeats seal empty segments while nothing is written", async () => {
     const key = await keys();
     const seal = new SealStream();
