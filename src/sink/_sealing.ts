@@ -272,12 +272,13 @@ export class Sealing implements SettleObserver {
   /**
    * Seals what is pending (after the sink settled every line written), and
    * waits until every checkpoint made was handed on and the seal stream took
-   * it. Never rejects.
+   * it. Never rejects. With `tellUnfinished` false, a deadline that passes
+   * first is not told (a later step, given a grace, tells it if it still holds).
    */
-  async flush(signal: AbortSignal | undefined): Promise<void> {
+  async flush(signal: AbortSignal | undefined, tellUnfinished = true): Promise<void> {
     for (const fold of this.#folds) fold();
     if (this.#open !== undefined || this.#out.size > 0) this.cut();
-    if (!await this.#chainSettled(signal) && !this.#failed) {
+    if (!await this.#chainSettled(signal) && tellUnfinished && !this.#failed) {
       // A checkpoint still being made, or one waiting for the destination's stream switch: say so, or the lines
       // would read as an unsealed tail (what a crash leaves) with nobody told why.
       this.#reporter.tell(

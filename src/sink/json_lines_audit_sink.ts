@@ -468,14 +468,15 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
         "the fallback sink's flush() failed",
       );
     }
-    if (this.#sealing !== undefined && !signal?.aborted) await this.#seal(signal, false);
+    // Quiet about a deadline passing here: the deadline's cut follows, gives sealing a grace, and tells if it still did not finish.
+    if (this.#sealing !== undefined && !signal?.aborted) await this.#seal(signal, false, false);
   }
 
   /** Seals what is written and lost so far; every line handed out is settled by now. */
-  async #seal(signal: AbortSignal | undefined, closing: boolean): Promise<void> {
+  async #seal(signal: AbortSignal | undefined, closing: boolean, tellUnfinished = true): Promise<void> {
     const sealing = this.#sealing!;
     this.#losses.fold();
-    await (closing ? sealing.close(signal) : sealing.flush(signal));
+    await (closing ? sealing.close(signal) : sealing.flush(signal, tellUnfinished));
     // In band, the last checkpoint line went to the destination after its flush.
     if (sealing.isInBand && !signal?.aborted) await this.#destination.flush(signal);
   }

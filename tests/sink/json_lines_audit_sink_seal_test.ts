@@ -342,6 +342,45 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.deepEqual(errors, []);
   });
 
+  it("JsonLinesAuditSink seal: does not tell onError that sealing did not finish when it finished within the deadline's grace", async () => {
+    for (const end of ["flush", "close"] as const) {
+      const key = await keys();
+      const seal = new SealStream();
+      const deadline = new AbortController();
+      let report: DeliveryReport | undefined;
+      let writes = 0;
+      const stream = new WritableStream<Uint8Array>({
+        write(chunk) {
+          report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
+          // A custom destination ends its stream after the first write; the switch ends just after the deadline.
+          if (++writes === 1) {
+            void report!.newStream?.(() =>
+              new Promise<void>((resolve) => deadline.signal.addEventListener("abort", () => setTimeout(resolve, 0)))
+            );
+          }
+        },
+      });
+      const destination: AuditDestination = Object.assign(stream, {
+        attach: (r: DeliveryReport) => void (report = r),
+        flush: () => Promise.resolve(),
+      });
+      const errors: unknown[] = [];
+      const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
+      for (let i = 0; i < 10; i++) {
+        sink.onCall(numbered(i));
+        await tick();
+      }
+      setTimeout(() => deadline.abort(), 20);
+      await (end === "flush" ? sink.flush({ signal: deadline.signal }) : sink.close({ signal: deadline.signal }));
+      assert.equal(sink.stats().written, 10, end);
+      const sealedLines = seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0);
+      assert.equal(sealedLines, 10, `${end}: sealing finished (every line is in a sealed segment)`);
+      const told = errors.map((e) => (e as Error).message);
+      assert.ok(!told.some((m) => /^Sealing did not finish/.test(m)), `${end}: ${told.join("\n")}`);
+      if (end === "flush") await sink.close();
+    }
+  });
+
   it("JsonLinesAuditSink seal: heartbeats seal empty segments while nothing is written", async () => {
     const key = await keys();
     const seal = new SealStream();
