@@ -284,7 +284,8 @@ export class Sealing implements SettleObserver {
       this.#reporter.tell(
         new Error(
           "Sealing did not finish before the deadline: checkpoints were still being made or waited for the " +
-            "destination to switch streams; the lines they would seal stay unsealed (an unsealed tail in the trail)",
+            "destination to switch streams; the lines they would seal are not sealed yet (an unsealed tail in the " +
+            "trail, unless sealing finishes later: after close it does not)",
         ),
       );
     }
