@@ -43,6 +43,37 @@ function sealed(
   });
 }
 
+/**
+ * A sealed sink on a custom destination that ends its stream after its first
+ * write (`report.newStream(switchStreams)`), with ten events written one a
+ * turn, segments of 3 lines, and what it told onError.
+ */
+async function sinkThatSwitches(
+  key: AuditSealKey,
+  seal: SealStream,
+  switchStreams: () => Promise<void>,
+): Promise<{ sink: JsonLinesAuditSink; errors: unknown[] }> {
+  let report: DeliveryReport | undefined;
+  let writes = 0;
+  const stream = new WritableStream<Uint8Array>({
+    write(chunk) {
+      report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
+      if (++writes === 1) void report!.newStream?.(switchStreams);
+    },
+  });
+  const destination: AuditDestination = Object.assign(stream, {
+    attach: (r: DeliveryReport) => void (report = r),
+    flush: () => Promise.resolve(),
+  });
+  const errors: unknown[] = [];
+  const sink = sealed(destination, seal, key, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
+  for (let i = 0; i < 10; i++) {
+    sink.onCall(numbered(i));
+    await tick();
+  }
+  return { sink, errors };
+}
+
 describe("JsonLinesAuditSink sealing", () => {
   for (const mode of ["seal stream", "in band"] as const) {
     it(`JsonLinesAuditSink seals every line it writes, segment by segment, into a trail that verifies (${mode})`, async () => {
@@ -289,25 +320,8 @@ describe("JsonLinesAuditSink sealing", () => {
   it("JsonLinesAuditSink seal: tells onError when a close deadline passes with sealing unfinished (a stream switch that never settles)", async () => {
     const key = await keys();
     const seal = new SealStream();
-    let report: DeliveryReport | undefined;
-    let writes = 0;
-    const stream = new WritableStream<Uint8Array>({
-      write(chunk) {
-        report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
-        // A custom destination ends its stream after the first write, and its switch never ends.
-        if (++writes === 1) void report!.newStream?.(() => new Promise<void>(() => {}));
-      },
-    });
-    const destination: AuditDestination = Object.assign(stream, {
-      attach: (r: DeliveryReport) => void (report = r),
-      flush: () => Promise.resolve(),
-    });
-    const errors: unknown[] = [];
-    const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
-    for (let i = 0; i < 10; i++) {
-      sink.onCall(numbered(i));
-      await tick();
-    }
+    // The switch never ends.
+    const { sink, errors } = await sinkThatSwitches(key.seal, seal, () => new Promise<void>(() => {}));
     await sink.close({ signal: abortAfter(50) });
     assert.equal(sink.stats().written, 10);
     const told = errors.map((e) => (e as Error).message);
@@ -317,25 +331,8 @@ describe("JsonLinesAuditSink sealing", () => {
   it("JsonLinesAuditSink seal: flush resolves once the lines after a destination's stream switch are sealed too", async () => {
     const key = await keys();
     const seal = new SealStream();
-    let report: DeliveryReport | undefined;
-    let writes = 0;
-    const stream = new WritableStream<Uint8Array>({
-      write(chunk) {
-        report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
-        // A custom destination ends its stream after the first write; the switch takes a while.
-        if (++writes === 1) void report!.newStream?.(() => tick(30));
-      },
-    });
-    const destination: AuditDestination = Object.assign(stream, {
-      attach: (r: DeliveryReport) => void (report = r),
-      flush: () => Promise.resolve(),
-    });
-    const errors: unknown[] = [];
-    const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
-    for (let i = 0; i < 10; i++) {
-      sink.onCall(numbered(i));
-      await tick();
-    }
+    // The switch takes a while.
+    const { sink, errors } = await sinkThatSwitches(key.seal, seal, () => tick(30));
     await sink.flush();
     assert.equal(seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0), 10, "every line flushed is sealed");
     await sink.close();
@@ -347,29 +344,12 @@ describe("JsonLinesAuditSink sealing", () => {
       const key = await keys();
       const seal = new SealStream();
       const deadline = new AbortController();
-      let report: DeliveryReport | undefined;
-      let writes = 0;
-      const stream = new WritableStream<Uint8Array>({
-        write(chunk) {
-          report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
-          // A custom destination ends its stream after the first write; the switch ends just after the deadline.
-          if (++writes === 1) {
-            void report!.newStream?.(() =>
-              new Promise<void>((resolve) => deadline.signal.addEventListener("abort", () => setTimeout(resolve, 0)))
-            );
-          }
-        },
-      });
-      const destination: AuditDestination = Object.assign(stream, {
-        attach: (r: DeliveryReport) => void (report = r),
-        flush: () => Promise.resolve(),
-      });
-      const errors: unknown[] = [];
-      const sink = sealed(destination, seal, key.seal, { capacity: 8, segment: 3, onError: (e) => errors.push(e) });
-      for (let i = 0; i < 10; i++) {
-        sink.onCall(numbered(i));
-        await tick();
-      }
+      // The switch ends just after the deadline.
+      const { sink, errors } = await sinkThatSwitches(
+        key.seal,
+        seal,
+        () => new Promise<void>((resolve) => deadline.signal.addEventListener("abort", () => setTimeout(resolve, 0))),
+      );
       setTimeout(() => deadline.abort(), 20);
       await (end === "flush" ? sink.flush({ signal: deadline.signal }) : sink.close({ signal: deadline.signal }));
       assert.equal(sink.stats().written, 10, end);
