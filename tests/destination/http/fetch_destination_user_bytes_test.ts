@@ -39,6 +39,16 @@ async function send(options: FetchDestinationOptions, callIds: readonly string[]
   return destination.stats();
 }
 
+/** A fallback that notes the ids it is given, then spoils the chunk as `spoil` does. */
+function spoilingFallback(rerouted: string[], spoil: (chunk: Uint8Array) => void): WritableStream<Uint8Array> {
+  return new WritableStream<Uint8Array>({
+    write(chunk) {
+      rerouted.push(...idsOf(decoder.decode(chunk)));
+      spoil(chunk);
+    },
+  });
+}
+
 describe("fetchDestination and the bytes it hands to user code", () => {
   for (const [what, spoil] of SPOILERS) {
     it(`sends the second half of a 413 split as written when the fallback ${what} the first half`, async () => {
@@ -53,12 +63,7 @@ describe("fetchDestination and the bytes it hands to user code", () => {
           const status = got.length > 2 ? 413 : got.includes(callIds[0]!) ? 400 : 200;
           return Promise.resolve(new Response(null, { status }));
         },
-        fallback: new WritableStream<Uint8Array>({
-          write(chunk) {
-            rerouted.push(...idsOf(decoder.decode(chunk)));
-            spoil(chunk);
-          },
-        }),
+        fallback: spoilingFallback(rerouted, spoil),
       }, callIds);
       assert.deepEqual(rerouted, callIds.slice(0, 2));
       assert.deepEqual(sent, [callIds, callIds.slice(0, 2), callIds.slice(2)]);
@@ -103,12 +108,7 @@ describe("fetchDestination and the bytes it hands to user code", () => {
           const answer = JSON.stringify({ errors: true, items });
           return Promise.resolve(new Response(answer, { headers: { "content-type": "application/json" } }));
         },
-        fallback: new WritableStream<Uint8Array>({
-          write(chunk) {
-            rerouted.push(...idsOf(decoder.decode(chunk)));
-            spoil(chunk);
-          },
-        }),
+        fallback: spoilingFallback(rerouted, spoil),
       }, callIds);
       assert.deepEqual(rerouted, callIds.slice(0, 2));
       assert.deepEqual([stats.delivered, stats.rerouted, stats.failed], [2, 2, 0]);
