@@ -72,9 +72,8 @@ export class DestinationLink {
   readonly deliver = async (bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): Promise<void> => {
     const sealing = this.#sealing;
     if (sealing !== undefined) {
-      // In band, a checkpoint line due before this chunk goes first.
-      const gate = sealing.gate();
-      if (gate !== undefined) {
+      // In band, every checkpoint line due before this chunk goes first: also one of a cut made while it waited.
+      for (let gate = sealing.gate(); gate !== undefined; gate = sealing.gate()) {
         const gated = this.#gated = { lines, dropped: false };
         await gate;
         this.#gated = undefined;

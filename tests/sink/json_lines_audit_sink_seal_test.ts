@@ -361,6 +361,29 @@ describe("JsonLinesAuditSink sealing", () => {
     }
   });
 
+  it("JsonLinesAuditSink seal: in band, a chunk waiting for a checkpoint also waits for one cut while it waited", async () => {
+    const key = await keys();
+    // Lines are reported 40 ms after their write: a full segment's checkpoint waits that long.
+    const data = new OrderedDestination(() => ({ delayMs: 40 }));
+    const sink = new JsonLinesAuditSink(data.destination, {
+      onError: () => {},
+      seal: { key: key.seal, origin: "test.example/sink", maxSegmentLines: 2, intervalMs: 5, inBand: true },
+    });
+    sink.onCall(numbered(0));
+    sink.onCall(numbered(1)); // a full segment, cut: the next chunk waits for its checkpoint line
+    await tick();
+    sink.onCall(numbered(2)); // waits
+    await tick();
+    sink.onCall({ ...numbered(3), duration_ms: -1 }); // invalid: a loss, which the interval cuts (an empty segment) meanwhile
+    await tick(20);
+    await sink.close();
+    const s = sink.stats();
+    assert.deepEqual([s.written, s.invalid, s.queued], [3, 1, 0], JSON.stringify(s));
+    const { findings, summary } = await verify(data.arrived.join(""), { keys: key.verify });
+    assert.deepEqual(problems(findings), [], show(findings));
+    assert.deepEqual([summary.written, summary.offered], [3, 4]);
+  });
+
   it("JsonLinesAuditSink seal: heartbeats seal empty segments while nothing is written", async () => {
     const key = await keys();
     const seal = new SealStream();
