@@ -1,4 +1,4 @@
-// Byte helpers shared by the reader's line splitter and the fetch destination.
+// Byte helpers shared by the readers, the verifier and the destinations.
 
 /**
  * `parts` joined into one array, cut at `length` bytes (default: all of them).
@@ -25,4 +25,15 @@ export function countLines(bytes: Uint8Array): number {
   let lines = 0;
   for (let at = bytes.indexOf(0x0a); at !== -1; at = bytes.indexOf(0x0a, at + 1)) lines++;
   return lines;
+}
+
+/**
+ * A fresh buffer for at least `size` bytes (twice that, at least 64 KiB, at
+ * most `max`) that starts with a copy of `keep`: how a buffer that bytes are
+ * appended to grows.
+ */
+export function grownBuffer(keep: Uint8Array, size: number, max = Infinity): Uint8Array<ArrayBuffer> {
+  const grown = new Uint8Array(Math.max(size, Math.min(max, Math.max(64 * 1024, 2 * size))));
+  grown.set(keep);
+  return grown;
 }

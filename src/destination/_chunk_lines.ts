@@ -1,9 +1,10 @@
 // How many lines a chunk holds. The sink knows it for every chunk it hands a
 // destination (its queue counted the lines as they came) and notes it here;
 // this library's destinations look it up instead of counting the chunk's
-// newlines again: V8's `indexOf` on bytes reads about a byte a cycle, 0.2 µs
-// for a 550-byte line, a tenth of what recording a trickling event costs on
-// Deno (measured). A chunk from anywhere else is counted.
+// newlines again: V8's `indexOf` on bytes reads about a byte a cycle, and that
+// second count was 2.5% of Deno's CPU samples in block mode and 4.3% with
+// events trickling in (profiles, bench/README.md, ninth session). A chunk
+// from anywhere else is counted.
 //
 // The count is taken before the chunk is written: a stream may zero, reuse or
 // transfer a chunk it was given, and its lines must not then count as lost.

@@ -2,9 +2,8 @@
 // number of bytes without consuming them, and a reader of seal-stream lines.
 import type { CallEventSource } from "../read/read_call_events.ts";
 import { isBytes, notBytes, toByteStream } from "../read/_byte_stream.ts";
+import { grownBuffer } from "../_bytes.ts";
 
-/** Smallest buffer held. */
-const MIN_BUFFER = 64 * 1024;
 /**
  * A buffer up to this size is kept however little is read ahead (segments
  * are 1 MiB by default: one fill after another reuses it); a larger one, made
@@ -76,9 +75,7 @@ export class ByteSource {
     }
     // Twice what is needed when growing; a very large buffer (a wide look-ahead) goes once a quarter of it is enough.
     if (need > size || (size > KEEP_BUFFER && size > 4 * need)) {
-      const grown = new Uint8Array(Math.max(MIN_BUFFER, 2 * need));
-      grown.set(this.#buffer.subarray(this.#start, this.#end));
-      this.#buffer = grown;
+      this.#buffer = grownBuffer(this.#buffer.subarray(this.#start, this.#end), need);
       this.#start = 0;
       this.#end = buffered;
     }

@@ -1,6 +1,6 @@
 // Verifying a stream that carries its checkpoints in band: each checkpoint
 // line seals the data lines between the previous checkpoint line and itself.
-import { concatBytes } from "../_bytes.ts";
+import { concatBytes, grownBuffer } from "../_bytes.ts";
 import { CHECKPOINT_PREFIX } from "./_encoding.ts";
 import type { ByteSource } from "./_byte_source.ts";
 import type { Judge } from "./_judge.ts";
@@ -120,17 +120,16 @@ export async function* verifyInBand(
   maxCheckpointBytes: number,
 ): AsyncGenerator<AuditTrailFinding, void, undefined> {
   const splitter = new Splitter(maxCheckpointBytes);
-  let segment: Segment = { parts: [], bytes: 0, lines: 0, firstLine: 1, overflow: false, torn: false };
+  let segment: Segment = { bytes: 0, lines: 0, firstLine: 1, overflow: false, torn: false };
   // The segment's bytes, copied as they come: the source may reuse or transfer a chunk once the next is asked
-  // for. One buffer, reused from segment to segment (each is checked before the next begins), and the segment is
-  // then one part, which the check takes as it is.
+  // for. One buffer, reused from segment to segment (each is checked before the next begins).
   let held = new Uint8Array(0);
   let line = 0; // lines of the source completed so far
   const onPiece = async (piece: Piece): Promise<void> => {
     if ("data" in piece) {
       const end = segment.bytes + piece.data.length;
       if (!segment.overflow && end <= maxSegmentBytes) {
-        if (end > held.length) held = grow(held, segment.bytes, end, maxSegmentBytes);
+        if (end > held.length) held = grownBuffer(held.subarray(0, segment.bytes), end, maxSegmentBytes);
         held.set(piece.data, segment.bytes);
       } else segment.overflow = true;
       segment.bytes += piece.data.length;
@@ -141,9 +140,8 @@ export async function* verifyInBand(
     }
     line++;
     const entry = await judge.admit(decoder.decode(piece.checkpoint).replace(/\r$/, ""), line);
-    if (!segment.overflow) segment.parts = [held.subarray(0, segment.bytes)];
-    await checkSegment(judge, entry, segment);
-    segment = { parts: [], bytes: 0, lines: 0, firstLine: line + 1, overflow: false, torn: false };
+    await checkSegment(judge, entry, segment, segment.overflow ? undefined : held.subarray(0, segment.bytes));
+    segment = { bytes: 0, lines: 0, firstLine: line + 1, overflow: false, torn: false };
   };
   for await (const chunk of source.rest()) {
     judge.summary.bytes += chunk.length;
@@ -173,11 +171,4 @@ export async function* verifyInBand(
     });
   } else unsealed(judge, segment.firstLine, segment.lines, segment.torn);
   yield* judge.finish();
-}
-
-/** A buffer for at least `bytes` bytes (twice that, within `max`) holding `buffer`'s first `used`. */
-function grow(buffer: Uint8Array, used: number, bytes: number, max: number): Uint8Array<ArrayBuffer> {
-  const grown = new Uint8Array(Math.min(max, Math.max(64 * 1024, 2 * bytes)));
-  grown.set(buffer.subarray(0, used));
-  return grown;
 }

@@ -1,14 +1,12 @@
 // Checking the data lines a checkpoint seals, and the findings that describe
 // a mismatch: shared by the in-band and the seal-stream verifiers.
-import { concatBytes } from "../_bytes.ts";
 import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
 import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
 
-/** Data lines gathered for one checkpoint. */
+/** Data lines gathered for one checkpoint (their bytes are kept by the caller). */
 export interface Segment {
-  parts: Uint8Array[];
   bytes: number;
   /** Lines, a torn last one included. */
   lines: number;
@@ -24,13 +22,18 @@ export function undeliveredCount(entry: Entry): number {
   return entry.parsed?.checkpoint.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0) ?? 0;
 }
 
-/** Checks the data lines of an in-band segment against its checkpoint. */
-export async function checkSegment(judge: Judge, entry: Entry, segment: Segment): Promise<void> {
+/** Checks the data lines of an in-band segment, `data` (`undefined` when too large to keep), against its checkpoint. */
+export async function checkSegment(
+  judge: Judge,
+  entry: Entry,
+  segment: Segment,
+  data: Uint8Array | undefined,
+): Promise<void> {
   const { firstLine, lines: n } = segment;
   reportProblems(judge, entry, firstLine, n);
   if (!entry.trusted) return;
   const c = entry.parsed!.checkpoint;
-  const bytes = segment.overflow ? undefined : concatBytes(segment.parts, segment.bytes) as Uint8Array<ArrayBuffer>;
+  const bytes = data as Uint8Array<ArrayBuffer> | undefined;
   if (entry.missing > 0) {
     let own = false;
     if (bytes !== undefined && n >= c.seg_lines) {

@@ -272,26 +272,19 @@ export class Sealing implements SettleObserver {
   /**
    * Seals what is pending (after the sink settled every line written), and
    * waits until every checkpoint made was handed on and the seal stream took
-   * it. Never rejects. With `tellUnfinished` false, a deadline that passes
-   * first is not told (a later step, given a grace, tells it if it still holds).
+   * it. Never rejects.
+   *
+   * @returns Whether every checkpoint was made and handed on before `signal`
+   *   aborted (or sealing failed, which was told already).
    */
-  async flush(signal: AbortSignal | undefined, tellUnfinished = true): Promise<void> {
+  async flush(signal: AbortSignal | undefined): Promise<boolean> {
     for (const fold of this.#folds) fold();
     if (this.#open !== undefined || this.#out.size > 0) this.cut();
-    if (!await this.#chainSettled(signal) && tellUnfinished && !this.#failed) {
-      // A checkpoint still being made, or one waiting for the destination's stream switch: say so, or the lines
-      // would read as an unsealed tail (what a crash leaves) with nobody told why.
-      this.#reporter.tell(
-        new Error(
-          "Sealing did not finish before the deadline: checkpoints were still being made or waited for the " +
-            "destination to switch streams; the lines they would seal are not sealed yet (an unsealed tail in the " +
-            "trail, unless sealing finishes later: after close it does not)",
-        ),
-      );
-    }
+    const finished = await this.#chainSettled(signal) || this.#failed;
     if (this.#flushSeal !== undefined && !this.#failed) {
       await this.#reporter.attempt(() => this.#flushSeal!(signal), "the seal stream's flush() failed");
     }
+    return finished;
   }
 
   /**
@@ -312,14 +305,19 @@ export class Sealing implements SettleObserver {
     }
   }
 
-  /** Seals what is pending and closes the seal stream (aborts it when `signal` aborted). Never rejects. */
-  async close(signal: AbortSignal | undefined): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Seals what is pending and closes the seal stream (aborts it when
+   * `signal` aborted). Never rejects.
+   *
+   * @returns As {@linkcode Sealing.flush} does (`true` once closed already).
+   */
+  async close(signal: AbortSignal | undefined): Promise<boolean> {
+    if (this.#closed) return true;
     this.#closed = true;
     clearTimeout(this.#timer);
-    await this.flush(signal);
+    const finished = await this.flush(signal);
     const seal = this.#seal;
-    if (seal === undefined) return;
+    if (seal === undefined) return finished;
     if (this.#preventClose) {
       seal.releaseLock();
     } else if (signal?.aborted) {
@@ -327,6 +325,7 @@ export class Sealing implements SettleObserver {
       await grace.wait(this.#reporter.attempt(() => seal.abort(reasonOf(signal)), "the seal stream's abort() failed"));
       grace.end();
     } else await this.#reporter.attempt(() => seal.close(), "the seal stream's close() failed");
+    return finished;
   }
 
   /** Seals every closed segment whose lines are all settled, in order. */

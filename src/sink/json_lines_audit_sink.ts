@@ -468,17 +468,38 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
         "the fallback sink's flush() failed",
       );
     }
-    // Quiet about a deadline passing here: the deadline's cut follows, gives sealing a grace, and tells if it still did not finish.
-    if (this.#sealing !== undefined && !signal?.aborted) await this.#seal(signal, false, false);
+    // A deadline passing here is not told: the deadline's cut follows, gives sealing a grace, and tells if it is not enough.
+    if (this.#sealing !== undefined && !signal?.aborted) await this.#seal(signal, false);
   }
 
-  /** Seals what is written and lost so far; every line handed out is settled by now. */
-  async #seal(signal: AbortSignal | undefined, closing: boolean, tellUnfinished = true): Promise<void> {
+  /**
+   * Seals what is written and lost so far; every line handed out is settled
+   * by now. Returns whether sealing finished before `signal` aborted.
+   */
+  async #seal(signal: AbortSignal | undefined, closing: boolean): Promise<boolean> {
     const sealing = this.#sealing!;
     this.#losses.fold();
-    await (closing ? sealing.close(signal) : sealing.flush(signal, tellUnfinished));
+    const finished = await (closing ? sealing.close(signal) : sealing.flush(signal));
     // In band, the last checkpoint line went to the destination after its flush.
     if (sealing.isInBand && !signal?.aborted) await this.#destination.flush(signal);
+    return finished;
+  }
+
+  /**
+   * A deadline passed: seals within its grace, and tells when even that was
+   * not enough (a checkpoint still being made, or waiting for the
+   * destination to switch streams): the lines would otherwise read as an
+   * unsealed tail, what a crash leaves, with nobody told why.
+   */
+  async #sealInGrace(closing: boolean): Promise<void> {
+    if (await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing)) return;
+    this.#reporter.tell(
+      new Error(
+        "Sealing did not finish before the deadline: checkpoints were still being made or waited for the " +
+          "destination to switch streams; the lines they would seal are not sealed yet (an unsealed tail in the " +
+          "trail, unless sealing finishes later: after close it does not)",
+      ),
+    );
   }
 
   async #close(signal: AbortSignal | undefined): Promise<void> {
@@ -522,13 +543,13 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       // would hold back the last checkpoint until after the close.
       this.#destination.stop(reasonOf(signal));
       await this.#destination.giveUp(signal, false, true, sealing.handedOn());
-      await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
+      await this.#sealInGrace(closing);
       if (closing) await this.#destination.abandon(signal);
       return;
     }
     await this.#destination.giveUp(signal, closing);
     // Every line is settled now: seal them, within the deadline's grace (the stream may be stalled too).
-    if (sealing !== undefined) await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing);
+    if (sealing !== undefined) await this.#sealInGrace(closing);
   }
 
   #handToFallback(event: CallEvent): void {
