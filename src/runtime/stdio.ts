@@ -18,6 +18,8 @@ interface Globals {
 }
 
 const guarded = new WeakSet<object>();
+/** Per stream (Deno), its writer: what it learnt of the pipe holds for every sink writing to it. */
+const denoWriters = new WeakMap<object, WriteAll>();
 /** Per stream (Bun), the end of the writes cut in pieces so far. */
 const pieceQueues = new WeakMap<object, Promise<void>>();
 /** Errors that reached the callback of one of our writes: the 'error' event that repeats them is ours to silence. */
@@ -28,9 +30,9 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
   const g = globalThis as Globals;
   const deno = g.Deno?.[which];
   if (deno) {
-    return async (bytes) => {
-      for (let done = 0; done < bytes.length;) done += await deno.write(bytes.subarray(done));
-    };
+    let writer = denoWriters.get(deno);
+    if (writer === undefined) denoWriters.set(deno, writer = denoWriter(deno));
+    return writer;
   }
   const node = g.process?.[which];
   if (node && typeof node.write === "function") {
@@ -73,15 +75,90 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
 
 /** The smallest PIPE_BUF POSIX allows, and Linux's: a pipe takes a write of at most this many bytes whole. */
 const PIPE_BUF = 4096;
+/** Longest wait (ms) before writing again to a full non-blocking pipe; waits double from 1 ms. */
+const MAX_RETRY_WAIT_MS = 50;
+const NEWLINE = new Uint8Array([0x0a]);
 
-/** `bytes` cut after a newline into pieces of at most `max` bytes (a longer line is cut where it must be). */
-export function* linePieces(bytes: Uint8Array, max: number): Generator<Uint8Array> {
+/**
+ * Deno's stdout or stderr. A pipe someone set non-blocking (O_NONBLOCK
+ * belongs to the pipe: a parent that set it on its own stdout, as libuv does,
+ * passes it on) fails a write with WouldBlock once it is full, and Deno may by
+ * then have taken part of the bytes (its write goes through Rust's line
+ * buffer, which keeps what the pipe refused): the write is failed, and writing
+ * it again would duplicate that part. So the first WouldBlock fails the write,
+ * and from then on lines go in pieces of at most PIPE_BUF bytes, cut after a
+ * newline: the pipe takes such a piece whole or not at all, so a piece it
+ * refused is written again once the reader has made room, as a blocking pipe
+ * would make it wait. A write that failed part way leaves a torn line: the
+ * next write ends it with a newline first, so the next line is not glued to it.
+ */
+function denoWriter(stream: DenoWriter): WriteAll {
+  let careful = false;
+  let torn = false;
+  const writeAll = async (bytes: Uint8Array): Promise<void> => {
+    for (let done = 0; done < bytes.length;) done += await stream.write(bytes.subarray(done));
+  };
+  /** Writes a piece the pipe takes whole or not at all, waiting while it is full. */
+  const patiently = async (piece: Uint8Array): Promise<void> => {
+    for (let wait = 1;; wait = Math.min(2 * wait, MAX_RETRY_WAIT_MS)) {
+      try {
+        return await writeAll(piece);
+      } catch (error) {
+        if (!wouldBlock(error)) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  };
+  return async (bytes) => {
+    if (torn) {
+      await (careful ? patiently(NEWLINE) : writeAll(NEWLINE));
+      torn = false;
+    }
+    if (!careful) {
+      try {
+        return await writeAll(bytes);
+      } catch (error) {
+        torn = true; // how much of it was taken is not known
+        careful = wouldBlock(error);
+        throw error;
+      }
+    }
+    for (const piece of linePieces(bytes, PIPE_BUF, true)) {
+      if (piece.length <= PIPE_BUF) {
+        await patiently(piece);
+        continue;
+      }
+      try {
+        await writeAll(piece); // a line longer than a pipe takes whole
+      } catch (error) {
+        torn = true;
+        throw error;
+      }
+    }
+  };
+}
+
+function wouldBlock(error: unknown): boolean {
+  return (error as { name?: unknown } | null)?.name === "WouldBlock";
+}
+
+/**
+ * `bytes` cut after a newline into pieces of at most `max` bytes. A longer
+ * line is cut where it must be, or with `wholeLines` is a piece of its own.
+ */
+export function* linePieces(bytes: Uint8Array, max: number, wholeLines = false): Generator<Uint8Array> {
   let start = 0;
   while (bytes.length - start > max) {
     const cut = bytes.lastIndexOf(10, start + max - 1);
-    const end = cut >= start ? cut + 1 : start + max;
+    const end = cut >= start ? cut + 1 : wholeLines ? nextLineEnd(bytes, start) : start + max;
     yield bytes.subarray(start, end);
     start = end;
   }
   if (start < bytes.length) yield bytes.subarray(start);
+}
+
+/** Where the line starting at `start` ends, its newline included (the end of `bytes` if none). */
+function nextLineEnd(bytes: Uint8Array, start: number): number {
+  const newline = bytes.indexOf(10, start);
+  return newline === -1 ? bytes.length : newline + 1;
 }
