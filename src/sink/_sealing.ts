@@ -290,10 +290,12 @@ export class Sealing implements SettleObserver {
   /**
    * Whether the checkpoint chain settled before `signal` aborted. A stream
    * switch makes the checkpoints of the lines after its boundary only once
-   * it is done, as links added behind it: those are waited for too (other
-   * links added meanwhile are not, or steady traffic would hold a flush forever).
+   * it is done, as links added behind it: those are waited for too, for the
+   * switches pending now. Not for later ones, nor for other links added
+   * meanwhile, or steady traffic would hold a flush forever.
    */
   async #chainSettled(signal: AbortSignal | undefined): Promise<boolean> {
+    const last = this.#switches + this.#units.filter((unit) => unit.boundary !== undefined).length;
     for (;;) {
       const chain = this.#chain;
       const switches = this.#switches;
@@ -301,7 +303,8 @@ export class Sealing implements SettleObserver {
       const mark = (): void => void (settled = true);
       await untilAborted(chain.then(mark, mark), signal);
       if (!settled) return false;
-      if (chain === this.#chain || switches === this.#switches) return true;
+      // A chain taken once the last pending switch was done holds the links that switch added.
+      if (chain === this.#chain || switches === this.#switches || switches >= last) return true;
     }
   }
 

@@ -339,6 +339,42 @@ describe("JsonLinesAuditSink sealing", () => {
     assert.deepEqual(errors, []);
   });
 
+  it("JsonLinesAuditSink seal: flush resolves under steady traffic to a destination that switches streams on every write", async () => {
+    // A flush waits for the checkpoints of the lines written before it, also those behind the stream switches
+    // pending then; not for the switches that later writes bring, or steady traffic would hold it forever.
+    const key = await keys();
+    const seal = new SealStream();
+    let report: DeliveryReport | undefined;
+    const stream = new WritableStream<Uint8Array>({
+      write(chunk) {
+        report!.delivered(chunk.filter((byte) => byte === 0x0a).length);
+        void report!.newStream?.(() => tick(3));
+      },
+    });
+    const destination: AuditDestination = Object.assign(stream, {
+      attach: (r: DeliveryReport) => void (report = r),
+      flush: () => Promise.resolve(),
+    });
+    const sink = sealed(destination, seal, key.seal, { segment: 3 });
+    for (let i = 0; i < 10; i++) {
+      sink.onCall(numbered(i));
+      await tick();
+    }
+    let flushed = false;
+    const flushing = sink.flush().then(() => (flushed = true));
+    let during = 0;
+    for (let i = 10; i < 1000 && !flushed; i++, during++) {
+      sink.onCall(numbered(i));
+      await tick(1);
+    }
+    await flushing;
+    assert.ok(during < 1000 - 10, "flush resolved while events kept coming");
+    const sealedLines = seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0);
+    assert.ok(sealedLines >= 10, `the lines written before the flush are sealed (${sealedLines} lines)`);
+    await sink.close();
+    assert.equal(seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0), sink.stats().written);
+  });
+
   it("JsonLinesAuditSink seal: does not tell onError that sealing did not finish when it finished within the deadline's grace", async () => {
     for (const end of ["flush", "close"] as const) {
       const key = await keys();
