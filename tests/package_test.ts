@@ -2,7 +2,7 @@
 // must be importable by the names the README uses, as deno.json exports them.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { Child } from "./_helpers/run_script.ts";
@@ -59,5 +59,33 @@ describe("npm package", () => {
     );
     assert.equal(result.mcp, "function");
     assert.equal(result.stats, 0);
+  });
+});
+
+/** The bare specifiers (npm packages) that `file` imports, `node:` ones aside. */
+function bareImports(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  return [...text.matchAll(/^\s*(?:import|export)\b[^"';]*?from\s*"([^"]+)"/gm)]
+    .map((m) => m[1]!)
+    .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"));
+}
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sources(path);
+    return entry.name.endsWith(".ts") ? [path] : [];
+  });
+}
+
+describe("JSR package", () => {
+  // A Deno project that uses this one from a checkout (deno.json "links", a workspace member) resolves the
+  // package's bare imports through the package's deno.json only: package.json's dependencies are npm's.
+  it("maps every npm package the library imports in deno.json's imports, as package.json depends on it", () => {
+    const { imports = {} } = readJson("deno.json");
+    const { dependencies } = readJson("package.json");
+    const used = new Set([join(root, "mod.ts"), ...sources(join(root, "src"))].flatMap(bareImports));
+    assert.ok(used.has("valibot"), `bare imports: ${[...used].join(", ")}`);
+    for (const name of used) assert.equal(imports[name], `npm:${name}@${dependencies[name]}`, name);
   });
 });
