@@ -13,6 +13,7 @@ import {
   sha256Hex,
   ZERO_HASH,
 } from "./_encoding.ts";
+import { checkpointSpellingIssue } from "./_checkpoint_spelling.ts";
 
 /**
  * Longest checkpoint line a verifier reads (and `fileSeal` looks for at the
@@ -104,6 +105,9 @@ export function parseCheckpoint(line: string): ParsedCheckpoint | string {
   }
   const sig = typeof c.sig === "string" ? fromBase64(c.sig) : undefined;
   if (sig === undefined || sig.length !== (n.alg === "Ed25519" ? 64 : 32)) return "sig is not a signature of its alg";
+  // The signature covers the text form, not this line: a spelling other readers read otherwise is a forger's choice.
+  const spelling = checkpointSpellingIssue(line);
+  if (spelling !== undefined) return spelling;
   const tags = new Uint32Array(n.seg_lines);
   const view = new DataView(tagBytes.buffer);
   for (let i = 0; i < tags.length; i++) tags[i] = view.getUint32(4 * i);

@@ -1,0 +1,153 @@
+// How a checkpoint line is written, beyond what JSON.parse checks: what
+// other JSON readers of the trail (jq, a database, serde_json, Go) could read
+// differently from the verifier. The signature covers the text form, not the
+// line, so anything JSON.parse forgives is a spelling a forger may choose
+// without breaking the signature.
+// - A name given twice in the checkpoint or in a gap: JSON.parse keeps the
+//   last, other readers the first, serde_json refuses the line. Names are
+//   compared as readers compare them: unescaped (`"g\u0061ps"` is `gaps`)
+//   and ignoring case (Go's encoding/json matches names that way, with
+//   Unicode's simple folding, so `ſ` is `s` and the Kelvin sign is `k`).
+// The line is JSON that JSON.parse accepted: the scan relies on that, reads
+// only the checkpoint's and its gaps' names, skips every other value with a
+// counter (no recursion), and runs once per checkpoint line, never per event.
+
+/** What ends a number, `true`, `false` or `null`: whitespace, `,`, `]`, `}`. */
+const ENDS_TOKEN = new Set([0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]);
+
+/** The checkpoint's members (FORMAT.md), for messages: a name given twice is named only when it is one of them. */
+const KNOWN = new Set([
+  "audit_checkpoint",
+  "origin",
+  "key_id",
+  "alg",
+  "seq",
+  "prev",
+  "time",
+  "lines",
+  "bytes",
+  "offered",
+  "seg_lines",
+  "seg_bytes",
+  "seg_sha256",
+  "seg_tags",
+  "first_ts",
+  "last_ts",
+  "gaps",
+  "line_digests",
+  "adopted",
+  "sig",
+  "reason",
+  "count",
+  "in_segment",
+]);
+
+/**
+ * What in the checkpoint line `text` (JSON that JSON.parse accepted) other
+ * readers could read differently, or `undefined`.
+ */
+export function checkpointSpellingIssue(text: string): string | undefined {
+  return new Scan(text).checkpoint();
+}
+
+/** A name as readers that ignore case compare it (Go's EqualFold: `ſ` folds to `s`, the Kelvin sign to `k`). */
+function fold(name: string): string {
+  return name.toLowerCase().replaceAll("\u017f", "s");
+}
+
+class Scan {
+  readonly #text: string;
+  #at = 0;
+
+  constructor(text: string) {
+    this.#text = text;
+  }
+
+  checkpoint(): string | undefined {
+    return this.#object((name) => {
+      // The gaps are objects whose names count too; no other value is read.
+      return name === "gaps" && this.#peek() === "[" ? this.#gaps() : this.#skip();
+    });
+  }
+
+  /** The gaps array: each element an object whose names are checked, anything else skipped. */
+  #gaps(): string | undefined {
+    this.#at++; // [
+    if (this.#peek() === "]") return void this.#at++;
+    for (;;) {
+      const issue = this.#peek() === "{" ? this.#object(() => this.#skip(), "a gap") : this.#skip();
+      if (issue !== undefined) return issue;
+      if (this.#next() !== ",") return undefined;
+    }
+  }
+
+  /**
+   * One object: its names, each at most once, and each value read by
+   * `value` (given the name, unescaped), which leaves the scan after it.
+   */
+  #object(value: (name: string) => string | undefined, what = "the checkpoint"): string | undefined {
+    const seen = new Set<string>();
+    this.#at++; // {
+    if (this.#peek() === "}") return void this.#at++;
+    for (;;) {
+      this.#peek();
+      const raw = this.#string();
+      const name = raw.includes("\\") ? JSON.parse(`"${raw}"`) as string : raw;
+      const folded = fold(name);
+      if (seen.has(folded)) {
+        // Only a name this format knows is echoed: the rest is a forger's text, and messages reach terminals.
+        return KNOWN.has(folded) ? `${what} has ${folded} twice` : `${what} has a member twice`;
+      }
+      seen.add(folded);
+      this.#peek();
+      this.#at++; // :
+      this.#peek();
+      const issue = value(name);
+      if (issue !== undefined) return issue;
+      if (this.#next() !== ",") return undefined;
+    }
+  }
+
+  /** Skips one value, however deep, with a counter. */
+  #skip(): undefined {
+    const text = this.#text;
+    let level = 0;
+    do {
+      const c = this.#peek();
+      if (c === '"') this.#string();
+      else if (c === "{" || c === "[") level++, this.#at++;
+      else if (c === "}" || c === "]") level--, this.#at++;
+      else if (c === "," || c === ":") this.#at++;
+      else {
+        // A number, true, false or null: to the next delimiter.
+        while (this.#at < text.length && !ENDS_TOKEN.has(text.charCodeAt(this.#at))) this.#at++;
+      }
+    } while (level > 0 && this.#at < text.length);
+    return undefined;
+  }
+
+  /** The string at the scan (its raw text between the quotes), leaving the scan after it. */
+  #string(): string {
+    const text = this.#text;
+    const start = this.#at + 1;
+    let at = start;
+    for (let c = text.charCodeAt(at); c !== 0x22 && at < text.length; c = text.charCodeAt(++at)) if (c === 0x5c) at++;
+    this.#at = at + 1;
+    return text.slice(start, at);
+  }
+
+  /** Skips whitespace; the character there. */
+  #peek(): string | undefined {
+    const text = this.#text;
+    let c = text.charCodeAt(this.#at);
+    while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++this.#at);
+    return text[this.#at];
+  }
+
+  /** The separator after a value (`,`, or the end of its container), leaving the scan after it. */
+  #next(): string | undefined {
+    const c = this.#peek();
+    this.#at++;
+    return c;
+  }
+}

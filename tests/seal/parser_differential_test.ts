@@ -1,0 +1,67 @@
+// Checkpoint lines that JSON.parse reads one way and other readers of the
+// trail (jq, a database, serde_json, Go's encoding/json) could read another:
+// the signature covers the text form, not the line, so each is a spelling a
+// forger may choose. The verifier calls them malformed, with a seal stream and
+// in band, and a reader of events takes them for invalid lines, not checkpoints.
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { readCallEvents } from "../../mod.ts";
+import { dataLines, inBandLines, keys, sealTrail, show, type Trail, verify } from "./_trail.ts";
+
+async function trail(): Promise<Trail> {
+  return await sealTrail((await keys()).seal, [2, 2], 0, { salt: "differential", origin: "differential.example/log" });
+}
+
+/** Asserts that `line`, put for the trail's last checkpoint, is malformed to the verifier and not a checkpoint to a reader. */
+async function assertMalformed(t: Trail, line: string, name: string): Promise<void> {
+  const last = t.checkpoints.length - 1;
+  assert.notEqual(line, t.checkpoints[last], `${name}: the line is altered`);
+  const seal = t.checkpoints.map((c, i) => i === last ? line : c);
+  const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
+  assert.equal(sidecar.summary.intact, false, `${name}, seal stream: ${show(sidecar.findings)}`);
+  assert.ok(sidecar.findings.some((f) => f.kind === "malformed"), `${name}, seal stream: ${show(sidecar.findings)}`);
+  const lines = inBandLines({ ...t, checkpoints: seal });
+  const inBand = await verify(lines, { keys: (await keys()).verify });
+  assert.equal(inBand.summary.intact, false, `${name}, in band: ${show(inBand.findings)}`);
+  assert.ok(inBand.findings.some((f) => f.kind === "malformed"), `${name}, in band: ${show(inBand.findings)}`);
+  let invalid = 0;
+  for await (const _ of readCallEvents(new Blob(lines), { onInvalid: () => invalid++ }));
+  assert.equal(invalid, 1, `${name}: a reader reports the line as an invalid line`);
+}
+
+describe("verifyAuditTrail on checkpoint lines other JSON readers read differently", () => {
+  it("calls a checkpoint that gives a member twice malformed (unescaped and ignoring case, as readers compare names)", async () => {
+    const t = await trail();
+    const c = t.checkpoints[1]!;
+    const lost = '[{"reason":"queue_full","count":1,"in_segment":false,"first_ts":"a","last_ts":"a"}]';
+    const cases: Record<string, string> = {
+      // A reader that keeps the first sees no loss, or another seq.
+      "gaps before the signed one": c.replace('"gaps":', '"gaps":[],"gaps":'),
+      "seq before the signed one": c.replace('"seq":', '"seq":7,"seq":'),
+      "gaps after the signed one": c.replace('"sig":', `"gaps":${lost},"sig":`),
+      "an escaped name": c.replace('"gaps":', '"g\\u0061ps":[],"gaps":'),
+      "a name in upper case": c.replace('"sig":', '"GAPS":[],"sig":'),
+      "a name with a long s": c.replace('"sig":', '"\u017feq":9,"sig":'),
+      "a name with a Kelvin sign": c.replace('"sig":', '"\u212aey_id":"other","sig":'),
+      "an unknown member": c.replace('"sig":', '"note":1,"note":2,"sig":'),
+      "a gap's member": c.replace(
+        '"gaps":[]',
+        '"gaps":[{"reason":"queue_full","count":2,"count":1,' +
+          '"in_segment":false,"first_ts":"a","last_ts":"a"}]',
+      ),
+    };
+    for (const [name, line] of Object.entries(cases)) await assertMalformed(t, line, name);
+  });
+
+  it("still reads a checkpoint with unknown members, in any order, with whitespace and nested values", async () => {
+    const t = await trail();
+    const c = t.checkpoints[1]!;
+    const moved = c.replace(/,"seq":(\d+)/, "").replace('"sig":', `"seq":${/"seq":(\d+)/.exec(c)![1]}, "sig" :`);
+    const line = moved.replace('"sig"', '"x":{"gaps":[],"y":[{"seq":1}],"z":"\\"}"},"\\u0067":1,"H":2,"sig"');
+    const seal = [t.checkpoints[0]!, line];
+    const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
+    assert.equal(sidecar.summary.intact, true, show(sidecar.findings));
+    const inBand = await verify(inBandLines({ ...t, checkpoints: seal }), { keys: (await keys()).verify });
+    assert.equal(inBand.summary.intact, true, show(inBand.findings));
+  });
+});
