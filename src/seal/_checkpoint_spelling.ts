@@ -8,12 +8,22 @@
 //   compared as readers compare them: unescaped (`"g\u0061ps"` is `gaps`)
 //   and ignoring case (Go's encoding/json matches names that way, with
 //   Unicode's simple folding, so `ſ` is `s` and the Kelvin sign is `k`).
+// - An integer member written other than as plain digits (`1.0`, `1e0`,
+//   `-0`, `0.99999999999999999999`): JSON.parse reads a number it rounds to an
+//   integer, serde_json refuses a float where it wants an integer, and a
+//   reader that keeps decimals exact (jq 1.7) or truncates them reads another.
 // The line is JSON that JSON.parse accepted: the scan relies on that, reads
 // only the checkpoint's and its gaps' names, skips every other value with a
 // counter (no recursion), and runs once per checkpoint line, never per event.
 
 /** What ends a number, `true`, `false` or `null`: whitespace, `,`, `]`, `}`. */
 const ENDS_TOKEN = new Set([0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]);
+
+/** The integer members of a checkpoint, and of a gap. */
+const INTEGERS = new Set(["audit_checkpoint", "seq", "lines", "bytes", "offered", "seg_lines", "seg_bytes", "adopted"]);
+const GAP_INTEGERS = new Set(["count"]);
+/** An integer as FORMAT.md writes it: decimal digits, no sign, fraction, exponent or leading zero. */
+const PLAIN_INTEGER = /^(?:0|[1-9][0-9]*)$/;
 
 /** The checkpoint's members (FORMAT.md), for messages: a name given twice is named only when it is one of them. */
 const KNOWN = new Set([
@@ -65,7 +75,8 @@ class Scan {
 
   checkpoint(): string | undefined {
     return this.#object((name) => {
-      // The gaps are objects whose names count too; no other value is read.
+      if (INTEGERS.has(name)) return this.#integer(name);
+      // The gaps are objects whose names and integers count too; no other value is read.
       return name === "gaps" && this.#peek() === "[" ? this.#gaps() : this.#skip();
     });
   }
@@ -75,7 +86,9 @@ class Scan {
     this.#at++; // [
     if (this.#peek() === "]") return void this.#at++;
     for (;;) {
-      const issue = this.#peek() === "{" ? this.#object(() => this.#skip(), "a gap") : this.#skip();
+      const issue = this.#peek() === "{"
+        ? this.#object((name) => GAP_INTEGERS.has(name) ? this.#integer(`a gap's ${name}`) : this.#skip(), "a gap")
+        : this.#skip();
       if (issue !== undefined) return issue;
       if (this.#next() !== ",") return undefined;
     }
@@ -108,6 +121,13 @@ class Scan {
     }
   }
 
+  /** The integer member `what` (its value is a number: the shape was checked), written as plain digits. */
+  #integer(what: string): string | undefined {
+    const start = this.#at;
+    this.#token();
+    return PLAIN_INTEGER.test(this.#text.slice(start, this.#at)) ? undefined : `${what} is not written as plain digits`;
+  }
+
   /** Skips one value, however deep, with a counter. */
   #skip(): undefined {
     const text = this.#text;
@@ -118,12 +138,15 @@ class Scan {
       else if (c === "{" || c === "[") level++, this.#at++;
       else if (c === "}" || c === "]") level--, this.#at++;
       else if (c === "," || c === ":") this.#at++;
-      else {
-        // A number, true, false or null: to the next delimiter.
-        while (this.#at < text.length && !ENDS_TOKEN.has(text.charCodeAt(this.#at))) this.#at++;
-      }
+      else this.#token();
     } while (level > 0 && this.#at < text.length);
     return undefined;
+  }
+
+  /** Skips a number, true, false or null: to the next delimiter. */
+  #token(): void {
+    const text = this.#text;
+    while (this.#at < text.length && !ENDS_TOKEN.has(text.charCodeAt(this.#at))) this.#at++;
   }
 
   /** The string at the scan (its raw text between the quotes), leaving the scan after it. */

@@ -6,17 +6,33 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readCallEvents } from "../../mod.ts";
-import { dataLines, inBandLines, keys, sealTrail, show, type Trail, verify } from "./_trail.ts";
+import { AuditSealer } from "../../src/seal/audit_sealer.ts";
+import { dataLines, eventLine, inBandLines, keys, sealTrail, show, type Trail, verify } from "./_trail.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 async function trail(): Promise<Trail> {
   return await sealTrail((await keys()).seal, [2, 2], 0, { salt: "differential", origin: "differential.example/log" });
 }
 
-/** Asserts that `line`, put for the trail's last checkpoint, is malformed to the verifier and not a checkpoint to a reader. */
-async function assertMalformed(t: Trail, line: string, name: string): Promise<void> {
-  const last = t.checkpoints.length - 1;
-  assert.notEqual(line, t.checkpoints[last], `${name}: the line is altered`);
-  const seal = t.checkpoints.map((c, i) => i === last ? line : c);
+/** Checkpoint 0 seals 2 lines and a loss of 3 events (a gap); checkpoint 1 is a heartbeat (its segment counters are 0). */
+async function lossyTrail(): Promise<Trail> {
+  const sealer = new AuditSealer((await keys()).seal, { origin: "differential.example/log" });
+  const lines = [eventLine(0, "lossy"), eventLine(1, "lossy")];
+  sealer.append(encoder.encode(lines.join("")), 2);
+  sealer.lost("queue_full", 3, "2026-12-02T10:00:00.000Z", "2026-12-02T10:00:01.000Z");
+  const checkpoints = [decoder.decode(await sealer.seal()), decoder.decode(await sealer.seal())];
+  return { segments: [lines, []], checkpoints, tail: [] };
+}
+
+/**
+ * Asserts that `line`, put for the trail's checkpoint `index` (its last by
+ * default), is malformed to the verifier and not a checkpoint to a reader.
+ */
+async function assertMalformed(t: Trail, line: string, name: string, index = t.checkpoints.length - 1): Promise<void> {
+  assert.notEqual(line, t.checkpoints[index], `${name}: the line is altered`);
+  const seal = t.checkpoints.map((c, i) => i === index ? line : c);
   const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
   assert.equal(sidecar.summary.intact, false, `${name}, seal stream: ${show(sidecar.findings)}`);
   assert.ok(sidecar.findings.some((f) => f.kind === "malformed"), `${name}, seal stream: ${show(sidecar.findings)}`);
@@ -53,11 +69,31 @@ describe("verifyAuditTrail on checkpoint lines other JSON readers read different
     for (const [name, line] of Object.entries(cases)) await assertMalformed(t, line, name);
   });
 
+  it("calls a checkpoint whose integers are not written as plain digits malformed (1.0, 1e0, -0, a long fraction)", async () => {
+    const t = await lossyTrail();
+    const [lossy, beat] = t.checkpoints as [string, string];
+    assert.match(lossy, /"count":3,/);
+    assert.match(beat, /"seq":1,.*"seg_lines":0,"seg_bytes":0,/);
+    const cases: [string, number, string][] = [
+      ["seq 1.0", 1, beat.replace('"seq":1,', '"seq":1.0,')],
+      ["seq 1E0", 1, beat.replace('"seq":1,', '"seq":1E0,')],
+      // JSON.parse reads 1; a reader that keeps decimals exact (jq 1.7, a Decimal) or truncates reads another number.
+      ["seq 0.99999999999999999999", 1, beat.replace('"seq":1,', '"seq":0.99999999999999999999,')],
+      ["seq 1.00000000000000000001", 1, beat.replace('"seq":1,', '"seq":1.00000000000000000001,')],
+      ["seg_lines -0", 1, beat.replace('"seg_lines":0,', '"seg_lines":-0,')],
+      ["seg_bytes 0e5", 1, beat.replace('"seg_bytes":0,', '"seg_bytes":0e5,')],
+      ["audit_checkpoint 1.0", 1, beat.replace('{"audit_checkpoint":1,', '{"audit_checkpoint":1.0,')],
+      ["lines 2.0", 0, lossy.replace('"lines":2,', '"lines":2.0,')],
+      ["a gap's count 3e0", 0, lossy.replace('"count":3,', '"count":3e0,')],
+    ];
+    for (const [name, index, line] of cases) await assertMalformed(t, line, name, index);
+  });
+
   it("still reads a checkpoint with unknown members, in any order, with whitespace and nested values", async () => {
     const t = await trail();
     const c = t.checkpoints[1]!;
     const moved = c.replace(/,"seq":(\d+)/, "").replace('"sig":', `"seq":${/"seq":(\d+)/.exec(c)![1]}, "sig" :`);
-    const line = moved.replace('"sig"', '"x":{"gaps":[],"y":[{"seq":1}],"z":"\\"}"},"\\u0067":1,"H":2,"sig"');
+    const line = moved.replace('"sig"', '"x":{"gaps":[],"y":[{"seq":1}],"z":"\\"}"},"\\u0067":1.5e3,"H":-0,"sig"');
     const seal = [t.checkpoints[0]!, line];
     const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
     assert.equal(sidecar.summary.intact, true, show(sidecar.findings));
