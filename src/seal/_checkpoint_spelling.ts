@@ -12,6 +12,10 @@
 //   `-0`, `0.99999999999999999999`): JSON.parse reads a number it rounds to an
 //   integer, serde_json refuses a float where it wants an integer, and a
 //   reader that keeps decimals exact (jq 1.7) or truncates them reads another.
+// - A `ts` member: a data line's first member, which a CallEvent must have.
+//   Readers of events (serde's, this package's parseCallEvent) ignore unknown
+//   members, so a checkpoint that also holds an event's members is that event
+//   to them, while a reader that skips checkpoints hides it.
 // The line is JSON that JSON.parse accepted: the scan relies on that, reads
 // only the checkpoint's and its gaps' names, skips every other value with a
 // counter (no recursion), and runs once per checkpoint line, never per event.
@@ -75,6 +79,7 @@ class Scan {
 
   checkpoint(): string | undefined {
     return this.#object((name) => {
+      if (fold(name) === "ts") return "it has a ts member, so readers of events would read it as an event";
       if (INTEGERS.has(name)) return this.#integer(name);
       // The gaps are objects whose names and integers count too; no other value is read.
       return name === "gaps" && this.#peek() === "[" ? this.#gaps() : this.#skip();

@@ -5,7 +5,7 @@
 // in band, and a reader of events takes them for invalid lines, not checkpoints.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readCallEvents } from "../../mod.ts";
+import { parseCallEvent, readCallEvents } from "../../mod.ts";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import { dataLines, eventLine, inBandLines, keys, sealTrail, show, type Trail, verify } from "./_trail.ts";
 
@@ -87,6 +87,29 @@ describe("verifyAuditTrail on checkpoint lines other JSON readers read different
       ["a gap's count 3e0", 0, lossy.replace('"count":3,', '"count":3e0,')],
     ];
     for (const [name, index, line] of cases) await assertMalformed(t, line, name, index);
+  });
+
+  it("calls a checkpoint that also holds an event (a ts member) malformed, and a reader reads the event as others do", async () => {
+    const t = await trail();
+    const c = t.checkpoints[1]!;
+    const event = eventLine(99, "forged").trimEnd();
+    // serde (and parseCallEvent) ignore the checkpoint's members as unknown: to a reader that knows nothing of
+    // sealing, or one that reads an event from every line that has one, this line is the forged event.
+    const line = c.replace('"sig":', `${event.slice(1, -1)},"sig":`);
+    assert.equal(parseCallEvent(line.trimEnd()).call_id, "forged-000099");
+    const seal = [t.checkpoints[0]!, line];
+    const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
+    assert.equal(sidecar.summary.intact, false, `seal stream: ${show(sidecar.findings)}`);
+    assert.ok(sidecar.findings.some((f) => f.kind === "malformed"), `seal stream: ${show(sidecar.findings)}`);
+    const lines = inBandLines({ ...t, checkpoints: seal });
+    const inBand = await verify(lines, { keys: (await keys()).verify });
+    assert.equal(inBand.summary.intact, false, `in band: ${show(inBand.findings)}`);
+    assert.ok(inBand.findings.some((f) => f.kind === "malformed"), `in band: ${show(inBand.findings)}`);
+    const read = [];
+    for await (const e of readCallEvents(new Blob(lines))) read.push(e.call_id);
+    assert.deepEqual(read.slice(-1), ["forged-000099"], "the reader does not hide the event other readers see");
+    const upper = c.replace('"sig":', '"TS":"2026-12-02T10:00:00.000Z","sig":'); // Go's encoding/json reads it as ts
+    await assertMalformed(t, upper, "a TS member");
   });
 
   it("still reads a checkpoint with unknown members, in any order, with whitespace and nested values", async () => {
