@@ -17,8 +17,8 @@
 //   members, so a checkpoint that also holds an event's members is that event
 //   to them, while a reader that skips checkpoints hides it.
 // The line is JSON that JSON.parse accepted: the scan relies on that, reads
-// only the checkpoint's and its gaps' names, skips every other value with a
-// counter (no recursion), and runs once per checkpoint line, never per event.
+// only the checkpoint's and its gaps' names and integers, skips every other
+// value with a counter (no recursion), and runs once per checkpoint line, never per event.
 
 /** What ends a number, `true`, `false` or `null`: whitespace, `,`, `]`, `}`. */
 const ENDS_TOKEN = new Set([0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]);
@@ -29,7 +29,7 @@ const GAP_INTEGERS = new Set(["count"]);
 /** An integer as FORMAT.md writes it: decimal digits, no sign, fraction, exponent or leading zero. */
 const PLAIN_INTEGER = /^(?:0|[1-9][0-9]*)$/;
 
-/** The checkpoint's members (FORMAT.md), for messages: a name given twice is named only when it is one of them. */
+/** The members of a checkpoint and of a gap (FORMAT.md), for messages: a name given twice is named only when it is one of them. */
 const KNOWN = new Set([
   "audit_checkpoint",
   "origin",
@@ -158,10 +158,12 @@ class Scan {
   #string(): string {
     const text = this.#text;
     const start = this.#at + 1;
-    let at = start;
-    for (let c = text.charCodeAt(at); c !== 0x22 && at < text.length; c = text.charCodeAt(++at)) if (c === 0x5c) at++;
-    this.#at = at + 1;
-    return text.slice(start, at);
+    // From quote to quote (indexOf: seg_tags and line_digests run to megabytes), past those a backslash escapes.
+    let end = text.indexOf('"', start);
+    while (end !== -1 && escaped(text, start, end)) end = text.indexOf('"', end + 1);
+    if (end === -1) end = text.length;
+    this.#at = end + 1;
+    return text.slice(start, end);
   }
 
   /** Skips whitespace; the character there. */
@@ -178,4 +180,11 @@ class Scan {
     this.#at++;
     return c;
   }
+}
+
+/** Whether the quote at `at` is escaped: an odd number of backslashes before it, after `start`. */
+function escaped(text: string, start: number, at: number): boolean {
+  let before = at;
+  while (before > start && text.charCodeAt(before - 1) === 0x5c) before--;
+  return (at - before) % 2 === 1;
 }

@@ -116,7 +116,10 @@ describe("verifyAuditTrail on checkpoint lines other JSON readers read different
     const t = await trail();
     const c = t.checkpoints[1]!;
     const moved = c.replace(/,"seq":(\d+)/, "").replace('"sig":', `"seq":${/"seq":(\d+)/.exec(c)![1]}, "sig" :`);
-    const line = moved.replace('"sig"', '"x":{"gaps":[],"y":[{"seq":1}],"z":"\\"}"},"\\u0067":1.5e3,"H":-0,"sig"');
+    const line = moved.replace(
+      '"sig"',
+      '"x":{"gaps":[],"y":[{"seq":1}],"z":"\\"}","w":"\\\\"},"\\u0067":1.5e3,"H":-0,"sig"',
+    );
     const seal = [t.checkpoints[0]!, line];
     const sidecar = await verify(dataLines(t), { keys: (await keys()).verify, seal });
     assert.equal(sidecar.summary.intact, true, show(sidecar.findings));
