@@ -363,6 +363,7 @@ export class Sealing implements SettleObserver {
       }
       // Even when the switch failed part-way (the old file stays): the chain goes on, and the verifier shows where.
       this.#sealer.newStream();
+      if (error === undefined) await this.#startStream();
       const units = this.#units;
       const at = units.findIndex((unit) => unit.boundary === boundary);
       if (at !== -1) units.splice(at, 1);
@@ -370,6 +371,27 @@ export class Sealing implements SettleObserver {
       this.#switches++;
       this.#advance();
     });
+  }
+
+  /**
+   * After a switch, before the destination writes a line to the new file:
+   * the new stream's first checkpoint, over no line yet, in the new seal
+   * file. Without it the new file would hold lines and no seal until its
+   * first segment is cut (up to `intervalMs`), and a verifier reading the set
+   * then (a live writer, or one killed then) would find a file without its
+   * seal rather than an unsealed tail after the chain.
+   */
+  async #startStream(): Promise<void> {
+    if (this.#failed) return;
+    let line: Uint8Array;
+    try {
+      line = await this.#sealer.seal();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#toSealStream(line);
+    await this.#reporter.attempt(() => this.#flushSeal!(), "the seal stream's flush() failed");
   }
 
   #make(segment: Segment): void {

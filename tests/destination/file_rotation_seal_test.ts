@@ -8,6 +8,9 @@ import { fileDestination, fileSeal } from "../../src/destination/file_destinatio
 import { runtime } from "../../src/runtime/runtime.ts";
 import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
+import { main } from "../../src/cli/main.ts";
+import { importAuditSealKey, importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
+import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { numbered } from "../_helpers/events.ts";
 import { keys } from "../seal/_trail.ts";
 import { setFiles } from "./_rotation_files.ts";
@@ -223,6 +226,54 @@ describe("fileSeal with a rotating fileDestination", () => {
       const all = await verifySet(dir, ordered);
       assert.deepEqual(all.findings.map((f) => `${f.file}: ${f.kind}`), []);
       assert.equal(all.summary.verifiedLines, 205);
+    });
+  });
+
+  it("a rotated set verifies as intact, with an unsealed tail, while the new active file has lines and no checkpoint yet (a live writer, or one killed then)", async () => {
+    await inDir(async (dir) => {
+      const pair = await generateAuditSealKey();
+      const key = await importAuditSealKey(pair.privateJwk);
+      const verifyKey = await importAuditVerifyKey(pair.publicJwk);
+      const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 3000, writerId: "w" } });
+      // Checkpoints only at rotations: what follows the last one waits (for intervalMs, or maxSegmentLines).
+      const seal = await fileSeal(destination, { key, maxSegmentLines: 1000, intervalMs: 60_000 });
+      const sink = new JsonLinesAuditSink(destination, { seal, backpressure: "block" });
+      try {
+        // A few lines a batch, each batch written before the next (flush() would seal them).
+        for (let i = 0; i < 40; i++) {
+          await sink.record(numbered(i));
+          for (let n = 0; n < 500 && i % 4 === 3 && sink.stats().written <= i; n++) {
+            await new Promise((resolve) => setTimeout(resolve, 5));
+          }
+        }
+        assert.equal(sink.stats().written, 40);
+        assert.ok(setFiles(dir).length > 2, "it rotated");
+        const { findings, summary } = await verifyAuditSet(
+          setFiles(dir).map((name) => {
+            const sealName = join(dir, `${name}.seal`);
+            return {
+              name,
+              data: new Blob([read(dir, name)]),
+              seal: existsSync(sealName) ? new Blob([readFileSync(sealName)]) : null,
+            };
+          }),
+          { keys: verifyKey },
+        ).result();
+        assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), ["audit.jsonl: unsealed_tail"]);
+        assert.equal(summary.intact, true);
+        assert.equal(summary.verifiedLines + summary.unsealedLines, 40);
+        // The command line says the same of the folder.
+        const out: string[] = [];
+        const keyFile = join(dir, "key.public.jwk");
+        writeFileSync(keyFile, JSON.stringify(pair.publicJwk));
+        const status = await main(["verify", "--key", keyFile, dir], {
+          stdout: (text) => Promise.resolve(void out.push(text)),
+          stderr: (text) => Promise.resolve(void out.push(text)),
+        });
+        assert.equal(status, 0, out.join(""));
+      } finally {
+        await sink.close();
+      }
     });
   });
 });
