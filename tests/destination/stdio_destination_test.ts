@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { type AuditSinkStats, JsonLinesAuditSink } from "../../mod.ts";
 import { writingDestination } from "../../src/destination/_writing_destination.ts";
 import { numbered } from "../_helpers/events.ts";
-import { linePieces } from "../../src/runtime/stdio.ts";
+import { linePieces } from "../../src/runtime/_line_pieces.ts";
 import { runScript, scriptCommand, skipLoudly } from "../_helpers/run_script.ts";
 
 /** How `script` run with `args` ends when the reader of its stdout has gone. */
