@@ -47,6 +47,32 @@ export interface SendOptions {
   readonly deadline: number;
   /** Sealed because it was full: in browsers it goes with keepalive, to outlive the page. */
   readonly full?: boolean;
+  /** The smallest body a 413 refused, shared by the halves of a piece (created by the first call). */
+  readonly tooLarge?: TooLarge;
+}
+
+/**
+ * The smallest body an endpoint refused with 413: its bytes on the wire,
+ * uncompressed, and its lines. A body at least as large by all three is
+ * refused too (whichever the server limits), so it is split (or given up, a
+ * single line) without being sent: a server that refuses every line costs
+ * one request per halving, not two per line.
+ */
+export interface TooLarge {
+  wire: number;
+  payload: number;
+  events: number;
+}
+
+/** No 413 seen yet. */
+function noneTooLarge(): TooLarge {
+  const none = Number.POSITIVE_INFINITY;
+  return { wire: none, payload: none, events: none };
+}
+
+/** Whether a body of `piece`, `wire` bytes on the wire, is at least as large as one a 413 refused. */
+function refusedBefore(tooLarge: TooLarge, piece: Piece, wire: number): boolean {
+  return wire >= tooLarge.wire && piece.payload.length >= tooLarge.payload && piece.events >= tooLarge.events;
 }
 
 /**
@@ -62,6 +88,7 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
   let current = piece;
   let key = options.key;
   let wire = await wireOf(ctx, current);
+  const tooLarge = options.tooLarge ?? noneTooLarge();
   let attempts = 0;
   // The last attempt that had its full time limit, and what to say of it: an attempt that the
   // deadline cut short (timed out, or its 2xx body unread to the end) tells less than the failure before it.
@@ -72,6 +99,12 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       // A 413 half shares its batch's deadline, which may have passed.
       const what = `its ${ctx.retry.deadlineMs} ms deadline passed`;
       ctx.ledger.giveUp(parcel, current, ctx.ledger.error(what, current.events, 0, {}));
+      return;
+    }
+    if (attempts === 0 && refusedBefore(tooLarge, current, wire.body.length)) {
+      if (current.events > 1) return splitPiece(ctx, parcel, current, { ...options, tooLarge });
+      const what = `HTTP 413 (not sent: a body of ${tooLarge.wire} bytes was refused, this one is ${wire.body.length})`;
+      ctx.ledger.giveUp(parcel, current, ctx.ledger.error(what, current.events, 0, { status: 413 }));
       return;
     }
     attempts++;
@@ -114,6 +147,9 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       }
     } else {
       if (signal.aborted) return;
+      if (result.status === 413 && wire.body.length < tooLarge.wire) {
+        Object.assign(tooLarge, { wire: wire.body.length, payload: current.payload.length, events: current.events });
+      }
       outcome = result.status === undefined
         ? { status: undefined, error: describe(result.error) }
         : { status: result.status, redirect: result.redirect, retryAfter: result.retryAfter };
@@ -136,27 +172,35 @@ export async function sendPiece(ctx: SendContext, parcel: Parcel, piece: Piece, 
       now: Date.now(), // what an HTTP-date Retry-After is read against
       random: Math.random(),
     });
-    if (decision.action === "split") {
-      ctx.counters.split++;
-      const halves = ctx.encoder.split(current);
-      if (typeof halves === "string") {
-        ctx.ledger.giveUp(parcel, current, ctx.ledger.error(halves, current.events, attempts, {}));
-        return;
-      }
-      const [first, second] = halves;
-      parcel.pieces.delete(current);
-      parcel.pieces.add(first).add(second);
-      // The halves share what is left of this batch's deadline.
-      await sendPiece(ctx, parcel, first, { key: newKey(), deadline: options.deadline, full });
-      await sendPiece(ctx, parcel, second, { key: newKey(), deadline: options.deadline, full });
-      return;
-    }
+    if (decision.action === "split") return splitPiece(ctx, parcel, current, { ...options, tooLarge }, attempts);
     if (decision.action === "give-up") {
       ctx.ledger.giveUp(parcel, current, ctx.ledger.error(decision.reason, current.events, attempts, told.more));
       return;
     }
     await sleep(decision.delayMs, signal);
   }
+}
+
+/** Replaces `piece` of `parcel` by its halves and sends them in turn, within what is left of its deadline. */
+async function splitPiece(
+  ctx: SendContext,
+  parcel: Parcel,
+  piece: Piece,
+  options: SendOptions,
+  attempts = 0,
+): Promise<void> {
+  ctx.counters.split++;
+  const halves = ctx.encoder.split(piece);
+  if (typeof halves === "string") {
+    ctx.ledger.giveUp(parcel, piece, ctx.ledger.error(halves, piece.events, attempts, {}));
+    return;
+  }
+  const [first, second] = halves;
+  parcel.pieces.delete(piece);
+  parcel.pieces.add(first).add(second);
+  // The halves share what is left of this batch's deadline, and what a 413 taught about the endpoint's limit.
+  await sendPiece(ctx, parcel, first, { ...options, key: newKey() });
+  await sendPiece(ctx, parcel, second, { ...options, key: newKey() });
 }
 
 /**

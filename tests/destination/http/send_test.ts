@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { encodeCallEvent } from "../../../mod.ts";
 import { fetchDestination, HttpDeliveryError } from "../../../src/destination/fetch_destination.ts";
+import { mkEvent } from "../../_helpers/events.ts";
 import { gate, HttpReceiver, type Reply } from "../../_helpers/http_receiver.ts";
 import {
   assertDuplicatesShareKey,
@@ -158,6 +160,36 @@ describe("fetchDestination retries (sendPiece)", () => {
       assert.deepEqual(errors.map((e) => [e.status, e.events]), [[413, 1], [413, 1]]);
       assert.equal(destination.stats().failed, 2);
       assert.equal(destination.stats().delivered, 0);
+    });
+  });
+
+  it("fetchDestination does not send a body as large as one a 413 refused: one request per halving, not two per line", async () => {
+    const limit = 100; // every line is over it
+    await withReceiver((r) => (r.raw.length > limit ? { status: 413 } : { status: 200 }), async (receiver) => {
+      const errors: HttpDeliveryError[] = [];
+      const destination = await deliver(receiver, ids(512), {
+        batch: { maxEvents: 512 },
+        onError: (e) => errors.push(e),
+      });
+      // 512, 256, …, 1 line(s): each refused; every other piece is at least as large as one refused.
+      assert.equal(receiver.requests.length, 10);
+      assert.equal(destination.stats().failed, 512);
+      assert.ok(errors.every((e) => e.status === 413));
+      assert.equal(errors.reduce((n, e) => n + e.events, 0), 512);
+    });
+    // Lines of many sizes: each one that fits is delivered once, each one over the limit fails, nothing else.
+    const sized = ids(200).map((id, i) =>
+      encodeCallEvent({ ...mkEvent({ kind: "success" }, id), tier: "t".repeat((i * 37) % 400) })
+    );
+    const fits = sized.filter((line) => line.length + 1 <= 600);
+    await withReceiver((r) => (r.raw.length > 600 ? { status: 413 } : { status: 200 }), async (receiver) => {
+      const destination = fetchDestination(receiver.url, fast({ batch: { maxEvents: 200 }, onError: () => {} }));
+      const writer = destination.getWriter();
+      await writer.write(body(sized));
+      await writer.close();
+      assert.deepEqual(receiver.callIds(), callIdsOf(fits));
+      const stats = destination.stats();
+      assert.deepEqual([stats.delivered, stats.failed], [fits.length, sized.length - fits.length]);
     });
   });
 
