@@ -29,6 +29,11 @@ export interface DataFile {
   readonly seal: string;
   /** Found in a folder or by a glob (not named): it may be gone by the time it is read. */
   readonly listed: boolean;
+  /**
+   * Its seal is the active file's (`seal`): a rotation was cut between
+   * renaming the active file to this one and renaming its seal file.
+   */
+  readonly cutRotation?: boolean;
 }
 
 /** Standard input, among the files. */

@@ -104,7 +104,12 @@ async function withMissingActive(
       if (m === null || names.has(m[1]!) || names.has(`${m[1]}.gz`)) continue;
       const file = dataFile(dir + m[1], true);
       if (file.time !== undefined || files.some((f) => f.path === file.path)) continue;
-      if (((await driver.stat(dir + name).catch(() => undefined))?.size ?? 0) > 0) added.push(file);
+      if (((await driver.stat(dir + name).catch(() => undefined))?.size ?? 0) === 0) continue;
+      // A writer killed between a rotation's two renames: the newest closed file has no seal, and this seal is its.
+      const newest = files.findLast((f) => f.stem === file.stem && f.time !== undefined);
+      if (newest !== undefined && !(await driver.stat(newest.seal).then(() => true, () => false))) {
+        files = files.map((f) => f === newest ? { ...f, seal: file.seal, cutRotation: true } : f);
+      } else added.push(file);
     }
   }
   return added.length === 0 ? files : orderSets([...files, ...added]) as DataFile[];

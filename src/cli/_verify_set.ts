@@ -145,6 +145,12 @@ async function* members(
       throw error;
     });
     onMember({ file, sealName });
+    if (file.cutRotation && sealName !== undefined) {
+      await out.write(
+        terminalSafe(`${file.path}: sealed by ${sealName}: a rotation cut between its two renames`) +
+          " (the writer finishes it when it starts again)\n",
+      );
+    }
     try {
       const bytes = data === undefined ? nothing() : chunks(data, file.path);
       const sealBytes = seal === undefined ? (sidecar ? null : undefined) : chunks(seal, sealName!);

@@ -133,6 +133,29 @@ describe("audit verify over a rotated set", () => {
     assert.equal((await verify(logs)).status, 0);
   });
 
+  it("reads a rotation cut between renaming the data file and its seal file as that closed file's seal, not tampering", async () => {
+    // A writer killed between the two renames of a rotation: the newest closed file has no seal yet, the active
+    // file is gone (renamed), and the active seal file seals the closed file. The writer finishes the rotation
+    // when it starts again; until then the set must read as what it is.
+    const { logs } = await sealedSet();
+    const T4 = "2026-12-02T06-00-00.000Z";
+    renameSync(join(logs, "audit.jsonl"), join(logs, `audit.${T4}.w1.jsonl`));
+    const result = await verify(logs);
+    assert.equal(result.status, 0, result.stdout);
+    assert.match(
+      result.stdout,
+      new RegExp(
+        `audit\\.${T4}\\.w1\\.jsonl: sealed by .*audit\\.jsonl\\.seal: a rotation cut between its two renames`,
+      ),
+    );
+    assert.match(result.stdout, new RegExp(`audit\\.${T4}\\.w1\\.jsonl \\(seal .*audit\\.jsonl\\.seal\\): intact`));
+    assert.match(result.stdout, /audit: 4 files: intact\n$/);
+    // The same set with that seal belonging to no file of it (lines edited since): not intact.
+    const name = join(logs, `audit.${T4}.w1.jsonl`);
+    writeFileSync(name, readFileSync(name, "utf8").replace('"agent-A"', '"agent-B"'));
+    assert.equal((await verify(logs)).status, 1);
+  });
+
   it("reports a closed file whose seal is missing", async () => {
     const { logs, set } = await sealedSet();
     rmSync(join(logs, `${set.files[1]!.name}.seal`));
