@@ -81,6 +81,7 @@ export function resolveOptions(url: string | URL, options: FetchDestinationOptio
     deadlineMs: integer("retry.deadlineMs", r.deadlineMs, 30_000, 1),
     delayMs: integer("retry.delayMs", r.delayMs, 1000, 1),
     backoffLimitMs: integer("retry.backoffLimitMs", r.backoffLimitMs, 30_000, 1),
+    ...(format.retryable === undefined ? {} : { retryable: new Set(format.retryable) }),
   };
   if (retry.delayMs >= retry.deadlineMs) {
     throw new RangeError(
@@ -143,7 +144,7 @@ function formatOf(value: unknown): FetchBodyFormat {
       `${PREFIX}: format must be a body format such as otlpLogs(), got ${f === null ? "null" : typeof f}`,
     );
   }
-  const { name, contentType, maxEvents, maxBodyBytes, maxItemBytes, responseBytes, item, body, verdict } = f;
+  const { name, contentType, maxEvents, maxBodyBytes, maxItemBytes, responseBytes, item, body, verdict, retryable } = f;
   if (typeof name !== "string" || name === "" || typeof contentType !== "string") {
     throw new TypeError(`${PREFIX}: format must have a name and a contentType (strings)`);
   }
@@ -162,6 +163,13 @@ function formatOf(value: unknown): FetchBodyFormat {
       throw new RangeError(`${PREFIX}: format.${field} must be a positive integer or Infinity, got ${limit}`);
     }
   }
+  const statuses = Array.isArray(retryable) ? [...retryable] : retryable;
+  if (
+    statuses !== undefined &&
+    (!Array.isArray(statuses) || !statuses.every((x) => Number.isInteger(x) && x >= 100 && x <= 599))
+  ) {
+    throw new TypeError(`${PREFIX}: format.retryable must be a list of HTTP statuses (100–599)`);
+  }
   const call = (fn: unknown) => (...args: unknown[]): never => (fn as (...a: unknown[]) => never).apply(value, args);
   return Object.freeze({
     name,
@@ -173,6 +181,7 @@ function formatOf(value: unknown): FetchBodyFormat {
     item: call(item),
     body: call(body),
     verdict: call(verdict),
+    ...(statuses === undefined ? {} : { retryable: Object.freeze(statuses as number[]) }),
   });
 }
 

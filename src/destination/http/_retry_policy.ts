@@ -1,8 +1,9 @@
 // What to do after an attempt: a pure function of the outcome, the attempt
 // number and the time left, tested without a server.
 
-/** Statuses worth another try: the server may accept the same batch later. */
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+/** Statuses worth another try, unless the body format says otherwise: the server may accept the same batch later. */
+const RETRYABLE: readonly number[] = [408, 429, 500, 502, 503, 504];
+const RETRYABLE_SET: ReadonlySet<number> = new Set(RETRYABLE);
 /** Each retry waits this much longer than the one before. */
 export const BACKOFF_FACTOR = 1.5;
 /** Waits vary by ±20% so that many clients do not retry in step. */
@@ -16,6 +17,8 @@ export interface RetryPolicy {
   readonly backoffLimitMs: number;
   /** Budget of a batch across all its attempts and waits. */
   readonly deadlineMs: number;
+  /** The error statuses retried (the body format's). @default {RETRYABLE} */
+  readonly retryable?: ReadonlySet<number>;
 }
 
 /** How an attempt ended, as far as the policy cares. */
@@ -59,7 +62,8 @@ export type RetryDecision =
  * What to do after a failed attempt (a 2xx never gets here): retry after a
  * wait, split the batch in halves (413), or give up, with the reason.
  *
- * Network errors, timeouts, 408, 429, 500, 502, 503 and 504 are retried,
+ * Network errors, timeouts and the policy's statuses (408, 429, 500, 502,
+ * 503 and 504 unless the body format names others) are retried,
  * after the backoff or the `Retry-After`, whichever is longer (so that a
  * server answering `Retry-After: 0` cannot make the client spin), as long as
  * the wait ends before the deadline. A 413 splits a batch of two or more.
@@ -73,7 +77,7 @@ export function decideRetry(policy: RetryPolicy, outcome: AttemptOutcome, state:
   if (status === 413 && state.events > 1) return { action: "split" };
   const what = outcome.what ??
     (status === undefined ? `network error (${outcome.error ?? "no response"})` : `HTTP ${status}`);
-  if (status !== undefined && outcome.what === undefined && !RETRYABLE.has(status)) {
+  if (status !== undefined && outcome.what === undefined && !(policy.retryable ?? RETRYABLE_SET).has(status)) {
     return { action: "give-up", reason: what };
   }
   const asked = status === undefined ? undefined : parseRetryAfter(outcome.retryAfter, state.now);

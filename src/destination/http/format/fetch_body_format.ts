@@ -127,4 +127,10 @@ export interface FetchBodyFormat {
   body(items: readonly FormatItem[]): string | readonly string[];
   /** What a 2xx response says about `items` (only called when `responseBytes` is above 0). */
   verdict(response: FormatResponse, items: readonly FormatItem[]): FormatVerdict;
+  /**
+   * The error statuses the API asks clients to retry (network errors and
+   * timeouts always are; a 413 splits the batch).
+   * @default {[408, 429, 500, 502, 503, 504]}
+   */
+  readonly retryable?: readonly number[];
 }

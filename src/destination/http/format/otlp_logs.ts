@@ -99,6 +99,8 @@ export function otlpLogs(options: OtlpLogsOptions = {}): FetchBodyFormat {
     item: recordWriter(),
     body: (items) => joined(head, items, ",", "]}]}]}"),
     verdict: partialSuccess,
+    // OTLP/HTTP: only these may be retried; every other 4xx and 5xx MUST NOT be.
+    retryable: Object.freeze([429, 502, 503, 504]),
   });
 }
 

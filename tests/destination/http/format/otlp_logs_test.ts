@@ -7,7 +7,16 @@ import type { ReadableLogRecord } from "@opentelemetry/sdk-logs";
 import { JsonLogsSerializer } from "@opentelemetry/otlp-transformer";
 import type { IAnyValue, IKeyValue } from "@opentelemetry/otlp-transformer/build/src/common/internal-types.js";
 import type { ILogRecord } from "@opentelemetry/otlp-transformer/build/src/logs/internal-types.js";
-import { encodeCallEvent, type FormatItem, type FormatVerdict, otlpLogs } from "../../../../mod.ts";
+import {
+  encodeCallEvent,
+  type FetchBodyFormat,
+  fetchDestination,
+  type FormatItem,
+  type FormatVerdict,
+  JsonLinesAuditSink,
+  otlpLogs,
+} from "../../../../mod.ts";
+import { fast } from "../_fetch_helpers.ts";
 import { readLine } from "../../../../src/destination/http/format/_line.ts";
 import { readLogsRequest } from "../../../_helpers/otlp_shape.ts";
 import { mkEvent } from "../../../_helpers/events.ts";
@@ -182,5 +191,37 @@ describe("otlpLogs", () => {
     assert.throws(() => otlpLogs({ serviceName: "" }), TypeError);
     assert.throws(() => otlpLogs({ resource: { a: {} as unknown as string } }), /resource\.a/);
     assert.throws(() => otlpLogs(null as unknown as undefined), TypeError);
+  });
+});
+
+describe("otlpLogs retries", () => {
+  // OTLP/HTTP: "429, 502, 503, 504" may be retried; every other 4xx and 5xx MUST NOT be.
+  for (const [status, attempts] of [[500, 1], [408, 1], [503, 2], [429, 2], [502, 2], [504, 2]] as const) {
+    it(`otlpLogs ${attempts === 1 ? "does not retry" : "retries"} an HTTP ${status}, as the OTLP specification says`, async () => {
+      let calls = 0;
+      const fetch = (): Promise<Response> =>
+        Promise.resolve(calls++ === 0 ? new Response("no", { status }) : new Response("{}", { status: 200 }));
+      const destination = fetchDestination("http://otel.invalid/v1/logs", fast({ format: otlpLogs(), fetch }));
+      const sink = new JsonLinesAuditSink(destination, { onError: () => {} });
+      sink.onCall(mkEvent());
+      await sink.close();
+      assert.equal(calls, attempts);
+      assert.equal(sink.stats().written, attempts === 1 ? 0 : 1);
+    });
+  }
+
+  it("a format's retryable statuses replace the defaults, and are checked", () => {
+    const format = { ...otlpLogs(), retryable: [503] } as FetchBodyFormat;
+    assert.throws(
+      () => fetchDestination("http://x.invalid/", { format: { ...format, retryable: [99] } as FetchBodyFormat }),
+      /format\.retryable must be a list of HTTP statuses \(100–599\)/,
+    );
+    assert.throws(
+      () =>
+        fetchDestination("http://x.invalid/", {
+          format: { ...format, retryable: "503" } as unknown as FetchBodyFormat,
+        }),
+      /format\.retryable must be a list of HTTP statuses/,
+    );
   });
 });
