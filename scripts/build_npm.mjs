@@ -9,8 +9,10 @@ import { build } from "esbuild";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 
-const root = new URL("..", import.meta.url).pathname;
+// Not the URL's pathname: that keeps a space as %20 (and a Windows drive as /C:/).
+const root = fileURLToPath(new URL("..", import.meta.url));
 
 /** The built module's name of a deno.json export: "." is "mod", "./file" is "file". */
 function moduleName(exportKey) {

@@ -60,6 +60,24 @@ describe("npm package", () => {
     assert.equal(result.mcp, "function");
     assert.equal(result.stats, 0);
   });
+
+  it("builds from a checkout whose path has a space (the script read its folder as a URL path: %20)", async () => {
+    // The checkout's own files, linked; the script copied, since Node runs a linked script from where it points.
+    const checkout = join(tempDir("npm"), "my checkout");
+    mkdirSync(join(checkout, "scripts"), { recursive: true });
+    copyFileSync(join(root, "scripts/build_npm.mjs"), join(checkout, "scripts/build_npm.mjs"));
+    for (const name of ["deno.json", "mod.ts", "src", "node_modules"]) {
+      symlinkSync(join(root, name), join(checkout, name));
+    }
+    const build = await new Child(node, [join(checkout, "scripts/build_npm.mjs")], { cwd: checkout }).result();
+    assert.equal(build.code, 0, build.stderr);
+    assert.deepEqual(readdirSync(join(checkout, "dist")).filter((name) => !name.startsWith("chunk-")).sort(), [
+      "cli.js",
+      "file.js",
+      "mcp.js",
+      "mod.js",
+    ]);
+  });
 });
 
 /** The bare specifiers (npm packages) that `file` imports, `node:` ones aside. */
