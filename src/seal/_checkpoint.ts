@@ -13,7 +13,7 @@ import {
   sha256Hex,
   ZERO_HASH,
 } from "./_encoding.ts";
-import { checkpointSpellingIssue } from "./_checkpoint_spelling.ts";
+import { CHECKPOINT_COUNTS, checkpointSpellingIssue } from "./_checkpoint_spelling.ts";
 
 /**
  * Longest checkpoint line a verifier reads (and `fileSeal` looks for at the
@@ -62,7 +62,7 @@ export function parseCheckpoint(line: string): ParsedCheckpoint | string {
   if (!isName(c.origin, 256)) return "origin is not a name";
   if (!isName(c.key_id, 128)) return "key_id is not a name";
   if (c.alg !== "Ed25519" && c.alg !== "HMAC-SHA256") return "alg is neither Ed25519 nor HMAC-SHA256";
-  for (const field of ["seq", "lines", "bytes", "offered", "seg_lines", "seg_bytes"] as const) {
+  for (const field of CHECKPOINT_COUNTS) {
     if (!isCount(c[field])) return `${field} is not a non-negative integer`;
   }
   for (const field of ["prev", "seg_sha256"] as const) {

@@ -23,8 +23,10 @@
 /** What ends a number, `true`, `false` or `null`: whitespace, `,`, `]`, `}`. */
 const ENDS_TOKEN = new Set([0x20, 0x09, 0x0a, 0x0d, 0x2c, 0x5d, 0x7d]);
 
+/** The counts of a checkpoint: the shape check reads them as non-negative integers, this scan as plain digits. */
+export const CHECKPOINT_COUNTS = ["seq", "lines", "bytes", "offered", "seg_lines", "seg_bytes"] as const;
 /** The integer members of a checkpoint, and of a gap. */
-const INTEGERS = new Set(["audit_checkpoint", "seq", "lines", "bytes", "offered", "seg_lines", "seg_bytes", "adopted"]);
+const INTEGERS = new Set<string>(["audit_checkpoint", ...CHECKPOINT_COUNTS, "adopted"]);
 const GAP_INTEGERS = new Set(["count"]);
 /** An integer as FORMAT.md writes it: decimal digits, no sign, fraction, exponent or leading zero. */
 const PLAIN_INTEGER = /^(?:0|[1-9][0-9]*)$/;
