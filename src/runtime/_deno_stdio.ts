@@ -36,20 +36,7 @@ const NEWLINE = new Uint8Array([0x0a]);
 export function denoWriter(stream: DenoWriter): WriteAll {
   let careful = false;
   let torn = false;
-  const writeAll = async (bytes: Uint8Array): Promise<void> => {
-    for (let done = 0; done < bytes.length;) done += await stream.write(bytes.subarray(done));
-  };
-  /** Makes a write again while the pipe is full (WouldBlock: it took none of the bytes). */
-  const patiently = async <T>(attempt: () => Promise<T>): Promise<T> => {
-    for (let wait = 1;; wait = Math.min(2 * wait, MAX_RETRY_WAIT_MS)) {
-      try {
-        return await attempt();
-      } catch (error) {
-        if (!wouldBlock(error)) throw error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  };
+  const writeAll = (bytes: Uint8Array): Promise<void> => writeAllTo(stream, bytes);
   /**
    * A line longer than PIPE_BUF, waiting while the pipe is full: all but its
    * last 2 KiB in writes of at least LINE_BUFFER bytes with no newline (each
@@ -95,6 +82,24 @@ export function denoWriter(stream: DenoWriter): WriteAll {
   };
 }
 
+/** Writes all of `bytes` to `stream`, in as many writes as it takes. */
+async function writeAllTo(stream: DenoWriter, bytes: Uint8Array): Promise<void> {
+  for (let done = 0; done < bytes.length;) done += await stream.write(bytes.subarray(done));
+}
+
+/** Makes a write again while the pipe is full (WouldBlock: it took none of the bytes), waiting longer each time. */
+async function patiently<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let wait = 1;; wait = Math.min(2 * wait, MAX_RETRY_WAIT_MS)) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (!wouldBlock(error)) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
+/** Whether `error` is Deno's for a full non-blocking pipe (EAGAIN). */
 function wouldBlock(error: unknown): boolean {
   return (error as { name?: unknown } | null)?.name === "WouldBlock";
 }
