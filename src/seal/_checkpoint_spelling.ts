@@ -66,7 +66,10 @@ export function checkpointSpellingIssue(text: string): string | undefined {
   return new Scan(text).checkpoint();
 }
 
-/** A name as readers that ignore case compare it (Go's EqualFold: `ſ` folds to `s`, the Kelvin sign to `k`). */
+/**
+ * A name as readers that ignore case compare it: lower case, `ſ` as `s` (the Kelvin sign lowers to `k`). For the
+ * names FORMAT.md defines, that is Go's EqualFold (Unicode simple folding); other names may differ at the edges.
+ */
 function fold(name: string): string {
   return name.toLowerCase().replaceAll("\u017f", "s");
 }
