@@ -138,18 +138,9 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       if (failure !== undefined) throw STOP; // stops the splitter mid-chunk
     };
     let done = false;
-    // One read ahead: the source's next chunk is asked for before this one is parsed, so that its I/O (a file
-    // read on another thread) runs while this thread parses. Its rejection is awaited in turn, or dropped with
-    // the read when the loop ends early.
-    let ahead = reader.read();
-    ahead.catch(() => {});
     try {
       while (!done) {
-        const next = await ahead;
-        if (!next.done) {
-          ahead = reader.read();
-          ahead.catch(() => {});
-        }
+        const next = await reader.read();
         try {
           if (next.done) {
             done = true;
