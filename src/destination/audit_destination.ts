@@ -1,7 +1,5 @@
-import { WriteCount } from "./_write_count.ts";
-import { linesOf } from "./_chunk_lines.ts";
-import { untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
+import { writingDestination } from "./_writing_destination.ts";
 
 /**
  * What an {@linkcode AuditDestination} tells the sink that writes to it about
@@ -150,40 +148,13 @@ export function toAuditDestination(
   if (typeof preventClose !== "boolean") {
     throw new TypeError(`Cannot use destination: preventClose must be a boolean, got ${typeof preventClose}`);
   }
-  let report: DeliveryReport | undefined;
   const writer = writerOf(stream, "the destination");
   const own = (stream as { flush?: unknown }).flush;
-  const ownFlush = typeof own === "function" ? (): unknown => own.call(stream) : undefined;
-  const writes = new WriteCount();
-  const destination = new WritableStream<Uint8Array>({
-    async write(chunk) {
-      const lines = linesOf(chunk); // before the stream may reuse or transfer the chunk
-      try {
-        await writer.write(chunk);
-        report?.delivered(lines);
-      } catch (error) {
-        writes.end(); // the stream errors: the writes queued behind this one are dropped, never reported here
-        throw error;
-      } finally {
-        writes.done();
-      }
-    },
+  return writingDestination((chunk) => writer.write(chunk), {
+    goOn: false,
     close: () => (preventClose ? writer.releaseLock() : writer.close()),
-    abort: (reason) => {
-      writes.end();
-      return preventClose ? writer.releaseLock() : writer.abort(reason);
-    },
-  }, writes.strategy);
-  return Object.assign(destination, {
-    attach(next: DeliveryReport): void {
-      report = next;
-    },
-    // Waits until every write made before the call was reported, then for the stream's own flush (a deadline
-    // stops either wait).
-    flush(signal?: AbortSignal): Promise<void> {
-      const written = writes.allDone();
-      return untilAborted(ownFlush === undefined ? written : written.then(ownFlush), signal);
-    },
+    abort: (reason) => (preventClose ? writer.releaseLock() : writer.abort(reason)),
+    flush: typeof own === "function" ? () => own.call(stream) : undefined,
   });
 }
 

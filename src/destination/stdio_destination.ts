@@ -1,3 +1,4 @@
+import { COALESCE_WRITES } from "./_coalesce.ts";
 import { standardStreamWriter } from "../runtime/stdio.ts";
 import { writingDestination } from "./_writing_destination.ts";
 
@@ -23,7 +24,7 @@ import { writingDestination } from "./_writing_destination.ts";
  */
 export function stdioDestination(which: "stdout" | "stderr"): WritableStream<Uint8Array> {
   const writeAll = standardStreamWriter(which);
-  if (writeAll) return writingDestination(writeAll);
+  if (writeAll) return Object.assign(writingDestination(writeAll), { [COALESCE_WRITES]: true });
   const decoder = new TextDecoder();
   const log = which === "stdout" ? console.log : console.error;
   return new WritableStream({
