@@ -1,15 +1,21 @@
 // Child process for the stdio destination tests: two sinks on stdout record
-// COUNT events of about 100 KB each, in turns, then close.
-// Usage: <count>
+// COUNT events of about BYTES bytes each, in turns, then close. Prints each
+// problem told ("told <sink> <message>") and the sinks' stats
+// ("stats <json> <json>") to stderr.
+// Usage: <count> <bytes>
 import { createCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import process from "node:process";
 
-const count = Number(process.argv.at(-1));
-const sinks = [JsonLinesAuditSink.stdout(), JsonLinesAuditSink.stdout()];
+const [count, bytes] = process.argv.slice(-2).map(Number) as [number, number];
+const sinks = [0, 1].map((s) =>
+  JsonLinesAuditSink.stdout({
+    onError: (error) => process.stderr.write(`told ${s} ${error instanceof Error ? error.message : String(error)}\n`),
+  })
+);
 for (let i = 0; i < count; i++) {
   sinks.forEach((sink, s) =>
     sink.onCall(createCallEvent({
-      call_id: `sink${s}-${i}-${String(s).repeat(100_000)}`,
+      call_id: `sink${s}-${i}-${String(s).repeat(bytes)}`,
       tool_id: "ref:echo.say",
       duration_ms: i,
       outcome: { kind: "success" },
@@ -19,4 +25,4 @@ for (let i = 0; i < count; i++) {
   await new Promise((resolve) => setTimeout(resolve, 1));
 }
 await Promise.all(sinks.map((sink) => sink.close()));
-console.error(`written ${sinks.map((sink) => sink.stats().written).join(" ")}`);
+process.stderr.write(`stats ${sinks.map((sink) => JSON.stringify(sink.stats())).join(" ")}\n`);
