@@ -30,8 +30,7 @@ const NEWLINE = new Uint8Array([0x0a]);
  * would make it wait. A longer line is written in parts whose counts are
  * exact (see `patientLine`). A write that failed part way leaves a torn line:
  * the next write ends it with a newline first, so the next line is not glued
- * to it. Writes run one at a time, whichever sink makes them, so that a line
- * written in parts is not cut by another sink's.
+ * to it. Its writes must run one at a time (stdio.ts runs them so).
  */
 export function denoWriter(stream: DenoWriter): WriteAll {
   let careful = false;
@@ -56,7 +55,7 @@ export function denoWriter(stream: DenoWriter): WriteAll {
       throw error;
     }
   };
-  const write = async (bytes: Uint8Array): Promise<void> => {
+  return async (bytes) => {
     if (torn) {
       await (careful ? patiently(() => writeAll(NEWLINE)) : writeAll(NEWLINE));
       torn = false;
@@ -73,12 +72,6 @@ export function denoWriter(stream: DenoWriter): WriteAll {
     for (const piece of linePieces(bytes, PIPE_BUF, true)) {
       await (piece.length <= PIPE_BUF ? patiently(() => writeAll(piece)) : patientLine(piece));
     }
-  };
-  let last: Promise<unknown> = Promise.resolve();
-  return (bytes) => {
-    const done = last.then(() => write(bytes));
-    last = done.catch(() => {});
-    return done;
   };
 }
 

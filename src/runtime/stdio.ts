@@ -20,10 +20,8 @@ interface Globals {
 }
 
 const guarded = new WeakSet<object>();
-/** Per stream (Deno), its writer: what it learnt of the pipe holds for every sink writing to it. */
-const denoWriters = new WeakMap<object, WriteAll>();
-/** Per stream (Bun), the end of the writes cut in pieces so far. */
-const pieceQueues = new WeakMap<object, Promise<void>>();
+/** Per stream written in parts (Deno, Bun), its one writer, whichever sink asks. */
+const writers = new WeakMap<object, WriteAll>();
 /** Errors that reached the callback of one of our writes: the 'error' event that repeats them is ours to silence. */
 const ours = new WeakSet<object>();
 
@@ -31,11 +29,7 @@ const ours = new WeakSet<object>();
 export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | undefined {
   const g = globalThis as Globals;
   const deno = g.Deno?.[which];
-  if (deno) {
-    let writer = denoWriters.get(deno);
-    if (writer === undefined) denoWriters.set(deno, writer = denoWriter(deno));
-    return writer;
-  }
+  if (deno) return inTurn(deno, () => denoWriter(deno)); // what it learns of the pipe holds for every sink
   const node = g.process?.[which];
   if (node && typeof node.write === "function") {
     // A closed pipe (EPIPE) is also emitted as 'error'; unheard, that would
@@ -64,13 +58,28 @@ export function standardStreamWriter(which: "stdout" | "stderr"): WriteAll | und
     // or not at all, so write whole lines in pieces of at most that. The
     // pieces of one write go out before those of the next, whichever sink
     // makes it: two sinks on stdout do not interleave their lines.
-    return (bytes) => {
-      const done = (pieceQueues.get(node) ?? Promise.resolve()).then(async () => {
-        for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
-      });
-      pieceQueues.set(node, done.catch(() => {}));
-      return done;
-    };
+    return inTurn(node, () => async (bytes) => {
+      for (const piece of linePieces(bytes, PIPE_BUF)) await write(piece);
+    });
   }
   return undefined;
+}
+
+/**
+ * The one writer of `stream` (made by `make` the first time), whose writes
+ * run one at a time, whichever sink makes them: a write that goes in parts
+ * is not cut by another sink's.
+ */
+function inTurn(stream: object, make: () => WriteAll): WriteAll {
+  let writer = writers.get(stream);
+  if (writer !== undefined) return writer;
+  const write = make();
+  let last: Promise<unknown> = Promise.resolve();
+  writer = (bytes) => {
+    const done = last.then(() => write(bytes));
+    last = done.catch(() => {});
+    return done;
+  };
+  writers.set(stream, writer);
+  return writer;
 }
