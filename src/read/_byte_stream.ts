@@ -10,6 +10,12 @@ export function isByteSource(source: unknown): source is CallEventSource {
     (typeof Blob === "function" && source instanceof Blob) || Symbol.asyncIterator in source;
 }
 
+/** Whether `source` is an async iterable of chunks and none of the stream kinds (a stream, a Response, a Blob). */
+export function isIterableOnly(source: CallEventSource): source is AsyncIterable<Uint8Array> {
+  return !(source instanceof ReadableStream) && !(typeof Response === "function" && source instanceof Response) &&
+    !(typeof Blob === "function" && source instanceof Blob);
+}
+
 /** `source` as a byte stream (never `ReadableStream.from`: Chromium lacks it). */
 export function toByteStream(source: CallEventSource): ReadableStream<Uint8Array> {
   if (source instanceof ReadableStream) return source;

@@ -1,6 +1,6 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
-import { isByteSource, toByteStream } from "./_byte_stream.ts";
+import { isByteSource, isIterableOnly, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { plainKeysOfBytes } from "../event/_strict_json.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
@@ -138,9 +138,19 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       if (failure !== undefined) throw STOP; // stops the splitter mid-chunk
     };
     let done = false;
+    // A stream is read one chunk ahead: its next chunk is asked for before this one is parsed, so that its I/O
+    // (a file read on another thread) runs while this thread parses. An async iterable is pulled only when its
+    // next chunk is needed, as `for await` pulls it: a generator may act on being pulled (the CLI's follow does).
+    // The read ahead's rejection is awaited in turn, or dropped with the read when the loop ends early.
+    const ahead = isIterableOnly(this.#source) ? undefined : { read: reader.read() };
+    ahead?.read.catch(() => {});
     try {
       while (!done) {
-        const next = await reader.read();
+        const next = await (ahead?.read ?? reader.read());
+        if (ahead !== undefined && !next.done) {
+          ahead.read = reader.read();
+          ahead.read.catch(() => {});
+        }
         try {
           if (next.done) {
             done = true;
@@ -245,6 +255,10 @@ class Unbatch<T> implements AsyncIterator<T, undefined> {
  *
  * Works in every runtime, browsers included (it never calls
  * `ReadableStream.from`).
+ *
+ * A stream (or a `Response`, a `Blob`) is read one chunk ahead, so that
+ * reading the next chunk overlaps parsing this one; an async iterable is
+ * pulled only when its next chunk is needed, as `for await` pulls it.
  *
  * @param source A `ReadableStream<Uint8Array>`, a `Response`, a `Blob` (or
  *   `File`), or an async iterable of byte chunks.

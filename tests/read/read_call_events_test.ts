@@ -187,6 +187,42 @@ describe("readCallEvents", () => {
     assert.equal(cancelled, true);
   });
 
+  it("readCallEvents asks a stream for its next chunk before handing out this one's events, and a stream failing then fails after them", async () => {
+    // One read ahead: the stream's I/O for the next chunk runs while this one is parsed and consumed.
+    const lines = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
+    let pulls = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        if (pulls <= 2) controller.enqueue(lines[pulls - 1]!);
+        else controller.error(new Error("disk gone"));
+      },
+    }, { highWaterMark: 0 });
+    const events = readCallEvents(source)[Symbol.asyncIterator]();
+    const first = await events.next();
+    assert.equal(first.value?.call_id, event(1).call_id);
+    assert.equal(pulls, 2, "the second chunk was asked for before the first chunk's event was handed out");
+    assert.equal((await events.next()).value?.call_id, event(2).call_id, "the events read before the failure first");
+    await assert.rejects(events.next(), /disk gone/);
+  });
+
+  it("readCallEvents pulls an async iterable only when its next chunk is needed", async () => {
+    // A generator may act on being pulled (the CLI's follow prints what it kept when its file's end is reached):
+    // it is pulled once the events of the chunk before are all handed out, as `for await` would pull it.
+    const pulled: number[] = [];
+    const handed: number[] = [];
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 3; i++) {
+        pulled.push(handed.length);
+        yield encoder.encode(encodeCallEvent(event(2 * i - 1)) + "\n" + encodeCallEvent(event(2 * i)) + "\n");
+      }
+      pulled.push(handed.length);
+    }
+    for await (const read of readCallEvents(source())) handed.push(read.duration_ms);
+    assert.deepEqual(handed, [1, 2, 3, 4, 5, 6].map((i) => event(i).duration_ms));
+    assert.deepEqual(pulled, [0, 2, 4, 6], "each chunk pulled once every event before it was handed out");
+  });
+
   it("readCallEvents answers next() calls made at once in order, across chunks, then return() and later calls as done", async () => {
     const lines = [1, 2, 3, 4, 5].map((i) => encodeCallEvent(event(i)) + "\n");
     let cancelled = false;
