@@ -150,6 +150,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
         if (ahead !== undefined && !next.done) {
           ahead.read = reader.read();
           ahead.read.catch(() => {});
+          await startOfPull();
         }
         try {
           if (next.done) {
@@ -176,6 +177,22 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     }
   }
 }
+
+/**
+ * A few turns of the microtask queue: what a stream needs, once its last
+ * pull's chunk came, to notice that a read is waiting and call its source's
+ * pull again, which starts the read (its I/O) before this thread parses.
+ * Without them the next read starts only once the parsing is done, and none
+ * of its I/O overlaps it (measured with a 64 KiB file source: 4 turns were
+ * enough on Deno, Bun and Node, for a pull that reads the file itself and for
+ * one that reads it through an async generator).
+ */
+async function startOfPull(): Promise<void> {
+  for (let turn = 0; turn < PULL_TURNS; turn++) await undefined;
+}
+
+/** Microtask turns {@linkcode startOfPull} waits. */
+const PULL_TURNS = 6;
 
 /**
  * Hands out the items of a generator's batches one at a time. An async

@@ -206,6 +206,52 @@ describe("readCallEvents", () => {
     await assert.rejects(events.next(), /disk gone/);
   });
 
+  it("readCallEvents has a stream start reading its next chunk before it parses this one, through an async generator too", async () => {
+    // The next chunk's I/O overlaps this chunk's parsing only if the source's pull has started it by then: a stream
+    // calls pull again only some microtask turns after its last chunk came. Each chunk holds one line that is not
+    // JSON, which onInvalid sees while that chunk is parsed; each pull notes how many it had seen.
+    const chunk = (i: number) => encoder.encode(`not json ${i}\n${encodeCallEvent(event(i))}\n`);
+    async function* file(): AsyncGenerator<Uint8Array> {
+      for (let i = 1; i <= 4; i++) yield await Promise.resolve(chunk(i)); // as a file read through the CLI's input
+    }
+    const sources = {
+      "a pull that reads itself": () => {
+        let i = 0;
+        return (seen: () => number, pulls: number[]) =>
+          new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              pulls.push(seen());
+              await Promise.resolve();
+              if (++i <= 4) controller.enqueue(chunk(i));
+              else controller.close();
+            },
+          }, { highWaterMark: 0 });
+      },
+      "a pull through an async generator": () => {
+        const chunks = file();
+        return (seen: () => number, pulls: number[]) =>
+          new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              pulls.push(seen());
+              const next = await chunks.next();
+              if (next.done) controller.close();
+              else controller.enqueue(next.value);
+            },
+          }, { highWaterMark: 0 });
+      },
+    };
+    for (const [name, make] of Object.entries(sources)) {
+      let invalid = 0;
+      const pulls: number[] = [];
+      const events = readCallEvents(make()(() => invalid, pulls), { onInvalid: () => void invalid++ });
+      let read = 0;
+      for await (const _ of events) read++;
+      assert.equal(read, 4, name);
+      // Pull k + 1 (k >= 1) began before chunk k's bad line was seen: k - 1 of them.
+      assert.deepEqual(pulls, [0, 0, 1, 2, 3], `${name}: each pull started before the chunk before it was parsed`);
+    }
+  });
+
   it("readCallEvents pulls an async iterable only when its next chunk is needed", async () => {
     // A generator may act on being pulled (the CLI's follow prints what it kept when its file's end is reached):
     // it is pulled once the events of the chunk before are all handed out, as `for await` would pull it.
