@@ -141,15 +141,17 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     // A stream is read one chunk ahead: its next chunk is asked for before this one is parsed, so that its I/O
     // (a file read on another thread) runs while this thread parses. An async iterable is pulled only when its
     // next chunk is needed, as `for await` pulls it: a generator may act on being pulled (the CLI's follow does).
-    // The read ahead's rejection is awaited in turn, or dropped with the read when the loop ends early.
-    const ahead = isIterableOnly(this.#source) ? undefined : { read: reader.read() };
-    ahead?.read.catch(() => {});
+    // The read ahead's rejection is awaited in turn, or dropped with the read when the loop ends early. Every read
+    // is made in the try, so that the stream is cancelled and released even when a reader of the caller's code (a
+    // subclass's getReader) throws.
+    const readsAhead = !isIterableOnly(this.#source);
+    let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
     try {
       while (!done) {
-        const next = await (ahead?.read ?? reader.read());
-        if (ahead !== undefined && !next.done) {
-          ahead.read = reader.read();
-          ahead.read.catch(() => {});
+        const next = await (ahead ?? reader.read());
+        if (readsAhead && !next.done) {
+          ahead = reader.read();
+          ahead.catch(() => {});
           await startOfPull();
         }
         try {

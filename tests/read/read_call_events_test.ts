@@ -187,6 +187,27 @@ describe("readCallEvents", () => {
     assert.equal(cancelled, true);
   });
 
+  it("readCallEvents cancels and releases a stream whose reader throws on its first read, and throws what it threw", async () => {
+    // A stream's getReader may be the caller's code (a subclass's, or patched): its reader's read may throw rather
+    // than reject.
+    const broken = new Error("read threw");
+    const reasons: unknown[] = [];
+    const source = new ReadableStream<Uint8Array>({ cancel: (reason) => void reasons.push(reason) });
+    const getReader = source.getReader.bind(source);
+    source.getReader = (() => {
+      const reader = getReader();
+      reader.read = () => {
+        throw broken;
+      };
+      return reader;
+    }) as typeof source.getReader;
+    await assert.rejects(async () => {
+      for await (const _ of readCallEvents(source)) assert.fail("no events expected");
+    }, (error: unknown) => error === broken);
+    assert.deepEqual(reasons, [undefined], "cancelled once");
+    assert.equal(source.locked, false, "released");
+  });
+
   it("readCallEvents asks a stream for its next chunk before handing out this one's events, and a stream failing then fails after them", async () => {
     // One read ahead: the stream's I/O for the next chunk runs while this one is parsed and consumed.
     const lines = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
