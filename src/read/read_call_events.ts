@@ -1,6 +1,6 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
-import { isByteSource, isIterableOnly, toByteStream } from "./_byte_stream.ts";
+import { isBytes, isByteSource, isIterableOnly, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { plainKeysOfBytes } from "../event/_strict_json.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
@@ -146,10 +146,16 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     // subclass's getReader) throws.
     const readsAhead = !isIterableOnly(this.#source);
     let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+    const copy = new ChunkCopy();
     try {
       while (!done) {
         const next = await (ahead ?? reader.read());
-        if (readsAhead && !next.done) {
+        ahead = undefined;
+        let chunk: Uint8Array | null | undefined = next.value; // a source of untyped code may give anything
+        if (readsAhead && !next.done && isBytes(chunk) && chunk.length <= READ_AHEAD_BYTES) {
+          // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a
+          // file read into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
+          chunk = copy.of(chunk);
           ahead = reader.read();
           ahead.catch(() => {});
           await startOfPull();
@@ -159,7 +165,6 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
             done = true;
             splitter.end(onLine);
           } else {
-            const chunk: Uint8Array | null | undefined = next.value; // a source of untyped code may give anything
             this.#bytes += typeof chunk?.byteLength === "number" ? chunk.byteLength : 0;
             splitter.push(chunk as Uint8Array, onLine); // throws a TypeError for what is not bytes
           }
@@ -177,6 +182,25 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       if (!done) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
+  }
+}
+
+/**
+ * Largest chunk read ahead of. A larger one (a runtime may hand out a Blob or
+ * a Response held in memory as one chunk) is parsed before the next is asked
+ * for: copying it would double what the reader holds.
+ */
+const READ_AHEAD_BYTES = 1 << 20;
+
+/** Chunks copied into one buffer of the reader's, reused from chunk to chunk (the line splitter keeps no view). */
+class ChunkCopy {
+  #buffer = new Uint8Array(0);
+
+  /** A copy of `chunk`, valid until the next call. */
+  of(chunk: Uint8Array): Uint8Array {
+    if (this.#buffer.length < chunk.length) this.#buffer = new Uint8Array(chunk.length);
+    this.#buffer.set(chunk);
+    return this.#buffer.subarray(0, chunk.length);
   }
 }
 
@@ -276,8 +300,10 @@ class Unbatch<T> implements AsyncIterator<T, undefined> {
  * `ReadableStream.from`).
  *
  * A stream (or a `Response`, a `Blob`) is read one chunk ahead, so that
- * reading the next chunk overlaps parsing this one; an async iterable is
- * pulled only when its next chunk is needed, as `for await` pulls it.
+ * reading the next chunk overlaps parsing this one: a chunk of up to 1 MiB,
+ * parsed from a copy (the stream may reuse its buffer for the next one). An
+ * async iterable is pulled only when its next chunk is needed, as `for await`
+ * pulls it.
  *
  * @param source A `ReadableStream<Uint8Array>`, a `Response`, a `Blob` (or
  *   `File`), or an async iterable of byte chunks.

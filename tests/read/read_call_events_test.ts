@@ -227,6 +227,87 @@ describe("readCallEvents", () => {
     await assert.rejects(events.next(), /disk gone/);
   });
 
+  it("readCallEvents reads a stream that reuses or transfers a chunk's buffer once the next is asked for, as it read it before its read ahead", async () => {
+    // A source that reads a file into one buffer refills it for the next chunk, at once or after its I/O; one that
+    // hands its buffers on detaches them. Reading one chunk ahead asks for the next before this one is parsed: with
+    // a line a chunk, the first event was lost and the last one read twice, and no line was invalid.
+    const lines = Array.from({ length: 40 }, (_, i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
+    const bytes = new Uint8Array(lines.flatMap((line) => [...line]));
+    const splits = {
+      "a line a chunk": lines,
+      "chunks of 100 bytes": Array.from(
+        { length: Math.ceil(bytes.length / 100) },
+        (_, i) => bytes.slice(i * 100, i * 100 + 100),
+      ),
+      "chunks of 1000 bytes": Array.from(
+        { length: Math.ceil(bytes.length / 1000) },
+        (_, i) => bytes.slice(i * 1000, i * 1000 + 1000),
+      ),
+    };
+    const oneBuffer = (chunks: readonly Uint8Array[], io: boolean) => {
+      const buffer = new Uint8Array(1000);
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (io) await Promise.resolve(); // done by the time the stream hands out the chunk before
+          if (at >= chunks.length) return controller.close();
+          const chunk = chunks[at++]!;
+          buffer.set(chunk);
+          controller.enqueue(buffer.subarray(0, chunk.length));
+        },
+      }, { highWaterMark: 0 });
+    };
+    const handedOn = (chunks: readonly Uint8Array[]) => {
+      let at = 0;
+      let last: Uint8Array | undefined;
+      return new ReadableStream<Uint8Array>({
+        pull(controller) {
+          if (last !== undefined) structuredClone(last.buffer, { transfer: [last.buffer] }); // detaches it
+          if (at >= chunks.length) return controller.close();
+          last = chunks[at++]!.slice();
+          controller.enqueue(last);
+        },
+      }, { highWaterMark: 0 });
+    };
+    for (const [split, chunks] of Object.entries(splits)) {
+      const sources = {
+        "reusing one buffer": oneBuffer(chunks, false),
+        "reusing one buffer after its I/O": oneBuffer(chunks, true),
+        "transferring each buffer once the next is asked for": handedOn(chunks),
+      };
+      for (const [name, source] of Object.entries(sources)) {
+        const invalid: InvalidLineError[] = [];
+        const reader = readCallEvents(source, { onInvalid: (error) => invalid.push(error) });
+        const ids: string[] = [];
+        for await (const read of reader) ids.push(read.call_id);
+        assert.deepEqual(invalid.map((error) => error.message), [], `${name}, ${split}`);
+        assert.deepEqual(ids, lines.map((_, i) => `call-${i}`), `${name}, ${split}`);
+        assert.equal(reader.stats.bytes, bytes.length, `${name}, ${split}`);
+      }
+    }
+  });
+
+  it("readCallEvents parses a chunk over 1 MiB before it asks for the next, rather than copy it to read ahead", async () => {
+    // A runtime may hand out a Blob or a Response held in memory as one chunk: a copy would double what is held.
+    const line = encodeCallEvent(event(1)) + "\n";
+    const big = encoder.encode(line.repeat(Math.ceil((1 << 20) / line.length) + 1));
+    let pulls = 0;
+    const source = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        pulls++;
+        if (pulls === 1) controller.enqueue(big);
+        else controller.close();
+      },
+    }, { highWaterMark: 0 });
+    const reader = readCallEvents(source);
+    const events = reader[Symbol.asyncIterator]();
+    assert.equal((await events.next()).value?.call_id, event(1).call_id);
+    assert.equal(pulls, 1, "the next chunk not yet asked for");
+    while (!(await events.next()).done);
+    assert.equal(reader.stats.events, big.length / line.length);
+    assert.equal(reader.stats.bytes, big.length);
+  });
+
   it("readCallEvents has a stream start reading its next chunk before it parses this one, through an async generator too", async () => {
     // The next chunk's I/O overlaps this chunk's parsing only if the source's pull has started it by then: a stream
     // calls pull again only some microtask turns after its last chunk came. Each chunk holds one line that is not
@@ -415,6 +496,159 @@ describe("readCallEvents", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  it("readCallEvents hands out each event once and in order, with stats of the chunks parsed, however a stream is chunked and timed, one buffer reused too (property)", async () => {
+    // Read one chunk ahead: the stats never count the chunk read ahead, and a stream's failure comes after the
+    // events before it (a stream that errors drops what it had queued: with a high-water mark, only a prefix).
+    const sourceError = new Error("source broke");
+    const thrown = new Error("onInvalid threw");
+    const tick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+    const streamArb = fc.record({
+      highWaterMark: fc.constantFrom(0, 1, 3),
+      perPull: fc.array(fc.integer({ min: 1, max: 3 }), { minLength: 1, maxLength: 4 }), // chunks a pull enqueues
+      timing: fc.array(fc.constantFrom("sync", "microtask", "macrotask"), { minLength: 1, maxLength: 4 }),
+      end: fc.constantFrom("close", "error", "throw", "reject"),
+      reuse: fc.boolean(), // one buffer, refilled for each chunk (then one chunk a pull, nothing queued)
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.constantFrom("event", "event", "event", "invalid", "blank"), { maxLength: 12 }),
+        fc.boolean(), // a newline after the last line
+        fc.array(fc.integer({ min: 0, max: 300 }), { minLength: 1, maxLength: 8 }), // 0: an empty chunk
+        streamArb,
+        fc.constantFrom("skip", "strict", "throw"),
+        fc.array(fc.constantFrom("next", "next", "next", "slow", "three at once"), { minLength: 1, maxLength: 30 }),
+        fc.option(fc.nat(20), { nil: undefined }), // return() once this many events were handed out
+        async (kinds, newlineAtEnd, sizes, stream, mode, steps, stopAt) => {
+          const lines = kinds.map((kind, i) =>
+            kind === "event" ? encodeCallEvent(event(i)) : kind === "invalid" ? `{"bad":${i}}` : ""
+          );
+          const bytes = encoder.encode(lines.join("\n") + (newlineAtEnd && lines.length > 0 ? "\n" : ""));
+          const chunks: Uint8Array[] = [];
+          for (let at = 0, i = 0; at < bytes.length; i++) {
+            let size = sizes[i % sizes.length]!;
+            if (size === 0) chunks.push(new Uint8Array(0));
+            size ||= 1;
+            chunks.push(bytes.slice(at, at + size));
+            at += size;
+          }
+          const { highWaterMark, perPull, timing, end, reuse } = stream;
+          const buffer = new Uint8Array(300);
+          const cancels: unknown[] = [];
+          let at = 0;
+          let pulls = 0;
+          const source = new ReadableStream<Uint8Array>({
+            pull(controller) {
+              const when = timing[pulls % timing.length]!;
+              const count = reuse ? 1 : perPull[pulls % perPull.length]!;
+              pulls++;
+              const step = () => {
+                if (at >= chunks.length) {
+                  if (end === "close") controller.close();
+                  else if (end === "error") controller.error(sourceError);
+                  else if (end === "throw") throw sourceError;
+                  else return Promise.reject(sourceError);
+                  return;
+                }
+                for (let i = 0; i < count && at < chunks.length; i++) {
+                  const chunk = chunks[at++]!;
+                  if (!reuse) controller.enqueue(chunk);
+                  else {
+                    buffer.fill(0x7b).set(chunk);
+                    controller.enqueue(buffer.subarray(0, chunk.length));
+                  }
+                }
+              };
+              if (when === "sync") return step();
+              return (when === "microtask" ? Promise.resolve() : tick()).then(step);
+            },
+            cancel: (reason) => void cancels.push(reason),
+          }, { highWaterMark: reuse ? 0 : highWaterMark });
+          const options = mode === "strict" ? { strict: true } : mode === "throw"
+            ? {
+              onInvalid: () => {
+                throw thrown;
+              },
+            }
+            : {};
+          // What a reader one call at a time gives: the events, then what ends the read. A last line without a
+          // newline ends only when the stream closes.
+          const expected: string[] = [];
+          let failure: string | undefined;
+          for (const [i, kind] of kinds.entries()) {
+            if (i === kinds.length - 1 && !newlineAtEnd && end !== "close") break;
+            if (kind === "event") expected.push(`call-${i}`);
+            if (kind === "invalid" && mode !== "skip") {
+              failure = mode === "strict" ? "InvalidLineError" : thrown.message;
+              break;
+            }
+          }
+          if (failure === undefined && end !== "close") failure = sourceError.message;
+          // Where each line ends in the bytes, and where each chunk ends.
+          const lineEnds: number[] = [];
+          for (const [i, line] of lines.entries()) {
+            lineEnds.push(
+              (lineEnds.at(-1) ?? 0) + encoder.encode(line).length + (i < lines.length - 1 || newlineAtEnd ? 1 : 0),
+            );
+          }
+          const chunkEnds: number[] = [];
+          for (const chunk of chunks) chunkEnds.push((chunkEnds.at(-1) ?? 0) + chunk.length);
+          const reader = readCallEvents(source, options);
+          const iterator = reader[Symbol.asyncIterator]();
+          const handed: string[] = [];
+          /** The stats once the event of line `i` is handed out: those of the chunks up to the one that ends it. */
+          const checkStats = (i: number): void => {
+            const stats = reader.stats;
+            assert.equal(stats.events, handed.length);
+            const parsed = i === lines.length - 1 && !newlineAtEnd
+              ? bytes.length // ends when the stream does
+              : chunkEnds.find((chunkEnd) => chunkEnd >= lineEnds[i]!)!;
+            assert.equal(stats.bytes, parsed, `bytes once call-${i} is out`);
+            const ended = parsed === bytes.length && i === lines.length - 1;
+            const lineCount = bytes.subarray(0, parsed).filter((byte) => byte === 10).length +
+              (ended && !newlineAtEnd ? 1 : 0);
+            if (mode === "skip") assert.equal(stats.lines, lineCount, `lines once call-${i} is out`); // else it stops mid-chunk
+          };
+          let error: string | undefined;
+          let stopped = false;
+          run: for (const step of [...steps, ...Array<string>(100).fill("next")]) {
+            if (stopAt !== undefined && handed.length >= stopAt) {
+              const before = reader.stats;
+              await iterator.return!();
+              assert.deepEqual(reader.stats, before, "return() changes no count");
+              stopped = true;
+              break;
+            }
+            if (step === "slow") {
+              await tick();
+              continue;
+            }
+            const calls = step === "three at once"
+              ? [iterator.next(), iterator.next(), iterator.next()]
+              : [iterator.next()];
+            for (const call of calls) {
+              let result: IteratorResult<CallEvent>;
+              try {
+                result = await call;
+              } catch (caught) {
+                error = caught instanceof InvalidLineError ? "InvalidLineError" : (caught as Error).message;
+                break run;
+              }
+              if (result.done) break run;
+              handed.push(result.value.call_id);
+              if (calls.length === 1) checkStats(Number(result.value.call_id.slice("call-".length)));
+            }
+          }
+          assert.deepEqual(handed, expected.slice(0, handed.length), "each event once, in order");
+          const dropped = highWaterMark > 0 && !reuse && error === sourceError.message;
+          if (!stopped && !dropped) assert.deepEqual([handed, error], [expected, failure]);
+          assert.ok(cancels.length <= 1 && cancels.every((reason) => reason === undefined), "cancelled once at most");
+          assert.equal(source.locked, false);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
