@@ -156,7 +156,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
           // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a
           // file read into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
           chunk = copy.of(chunk);
-          ahead = reader.read();
+          ahead = Promise.resolve(reader.read()); // a reader of the caller's code may answer with a plain value
           ahead.catch(() => {});
           await startOfPull();
         }

@@ -208,6 +208,20 @@ describe("readCallEvents", () => {
     assert.equal(source.locked, false, "released");
   });
 
+  it("readCallEvents reads a stream whose reader answers with plain values rather than promises", async () => {
+    // Outside the stream contract, but what awaiting each read always took: a subclass's reader may answer at once.
+    const chunks = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
+    const source = new ReadableStream<Uint8Array>();
+    source.getReader = (() => ({
+      read: () => chunks.length > 0 ? { done: false, value: chunks.shift()! } : { done: true, value: undefined },
+      cancel: () => Promise.resolve(),
+      releaseLock: () => {},
+    })) as unknown as typeof source.getReader;
+    const ids: string[] = [];
+    for await (const read of readCallEvents(source)) ids.push(read.call_id);
+    assert.deepEqual(ids, [1, 2, 3].map((i) => event(i).call_id));
+  });
+
   it("readCallEvents asks a stream for its next chunk before handing out this one's events, and a stream failing then fails after them", async () => {
     // One read ahead: the stream's I/O for the next chunk runs while this one is parsed and consumed.
     const lines = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
