@@ -44,7 +44,7 @@ export interface ReadCallEventsStats {
   readonly invalid: number;
   /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…` with a checkpoint's shape), skipped. */
   readonly checkpoints: number;
-  /** Bytes read from the source. */
+  /** Bytes of the source parsed so far (a chunk read ahead counts once it is parsed). */
   readonly bytes: number;
 }
 
