@@ -156,7 +156,9 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
           // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a
           // file read into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
           chunk = copy.of(chunk);
-          ahead = Promise.resolve(reader.read()); // a reader of the caller's code may answer with a plain value
+          // A reader of the caller's code may answer with a plain value, or throw: a throw rejects the read ahead,
+          // so that it fails the read once this chunk's events are out, as a read that rejects does.
+          ahead = new Promise((resolve) => resolve(reader.read()));
           ahead.catch(() => {});
           await startOfPull();
         }

@@ -208,6 +208,35 @@ describe("readCallEvents", () => {
     assert.equal(source.locked, false, "released");
   });
 
+  it("readCallEvents hands out a chunk's events before what a reader threw when asked for the next chunk", async () => {
+    // The read ahead asks for chunk 2 before chunk 1 is parsed: a reader of the caller's code that throws then
+    // must fail the read after chunk 1's events, as a read that rejects does, and the stream be cancelled once.
+    const broken = new Error("read threw");
+    const reasons: unknown[] = [];
+    const source = new ReadableStream<Uint8Array>({
+      pull: (controller) => controller.enqueue(encoder.encode(encodeCallEvent(event(1)) + "\n")),
+      cancel: (reason) => void reasons.push(reason),
+    }, { highWaterMark: 0 });
+    const getReader = source.getReader.bind(source);
+    source.getReader = (() => {
+      const reader = getReader();
+      const read = reader.read.bind(reader);
+      let reads = 0;
+      reader.read = () => {
+        if (++reads === 2) throw broken;
+        return read();
+      };
+      return reader;
+    }) as typeof source.getReader;
+    const ids: string[] = [];
+    await assert.rejects(async () => {
+      for await (const read of readCallEvents(source)) ids.push(read.call_id);
+    }, (error: unknown) => error === broken);
+    assert.deepEqual(ids, [event(1).call_id], "chunk 1's event first");
+    assert.deepEqual(reasons, [undefined], "cancelled once");
+    assert.equal(source.locked, false, "released");
+  });
+
   it("readCallEvents reads a stream whose reader answers with plain values rather than promises", async () => {
     // Outside the stream contract, but what awaiting each read always took: a subclass's reader may answer at once.
     const chunks = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
