@@ -138,30 +138,13 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       if (failure !== undefined) throw STOP; // stops the splitter mid-chunk
     };
     let done = false;
-    // A stream is read one chunk ahead: its next chunk is asked for before this one is parsed, so that its I/O
-    // (a file read on another thread) runs while this thread parses. An async iterable is pulled only when its
-    // next chunk is needed, as `for await` pulls it: a generator may act on being pulled (the CLI's follow does).
-    // The read ahead's rejection is awaited in turn, or dropped with the read when the loop ends early. Every read
-    // is made in the try, so that the stream is cancelled and released even when a reader of the caller's code (a
-    // subclass's getReader) throws.
-    const readsAhead = !isIterableOnly(this.#source);
-    let ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-    const copy = new ChunkCopy();
+    // Every read is made in the try, so that the stream is cancelled and released even when a reader of the
+    // caller's code (a subclass's getReader) throws.
+    const chunks = new ChunksAhead(reader, !isIterableOnly(this.#source));
     try {
       while (!done) {
-        const next = await (ahead ?? reader.read());
-        ahead = undefined;
-        let chunk: Uint8Array | null | undefined = next.value; // a source of untyped code may give anything
-        if (readsAhead && !next.done && isBytes(chunk) && chunk.length <= READ_AHEAD_BYTES) {
-          // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a
-          // file read into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
-          chunk = copy.of(chunk);
-          // A reader of the caller's code may answer with a plain value, or throw: a throw rejects the read ahead,
-          // so that it fails the read once this chunk's events are out, as a read that rejects does.
-          ahead = new Promise((resolve) => resolve(reader.read()));
-          ahead.catch(() => {});
-          await startOfPull();
-        }
+        const next = await chunks.read();
+        const chunk: Uint8Array | null | undefined = next.value; // a source of untyped code may give anything
         try {
           if (next.done) {
             done = true;
@@ -184,6 +167,44 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
       if (!done) await reader.cancel().catch(() => {});
       reader.releaseLock();
     }
+  }
+}
+
+/**
+ * A stream's chunks, read one chunk ahead when `readsAhead`: the next chunk is
+ * asked for before this one is parsed, so that its I/O (a file read on
+ * another thread) runs while this thread parses. An async iterable is read
+ * without (`readsAhead` false): it is pulled only when its next chunk is
+ * needed, as `for await` pulls it, since a generator may act on being pulled
+ * (the CLI's follow does). The read ahead's rejection is awaited in turn, or
+ * dropped with the read when the caller cancels the stream.
+ */
+class ChunksAhead {
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #readsAhead: boolean;
+  #ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  readonly #copy = new ChunkCopy();
+
+  constructor(reader: ReadableStreamDefaultReader<Uint8Array>, readsAhead: boolean) {
+    this.#reader = reader;
+    this.#readsAhead = readsAhead;
+  }
+
+  /** The next chunk; one read ahead of is a copy, valid until the next call. */
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    const next = await (this.#ahead ?? this.#reader.read());
+    this.#ahead = undefined;
+    const chunk: unknown = next.value; // a source of untyped code may give anything
+    if (!this.#readsAhead || next.done || !isBytes(chunk) || chunk.length > READ_AHEAD_BYTES) return next;
+    // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a file read
+    // into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
+    const value = this.#copy.of(chunk);
+    // A reader of the caller's code may answer with a plain value, or throw: a throw rejects the read ahead, so
+    // that it fails the read once this chunk's events are out, as a read that rejects does.
+    this.#ahead = new Promise((resolve) => resolve(this.#reader.read()));
+    this.#ahead.catch(() => {});
+    await startOfPull();
+    return { done: false, value };
   }
 }
 
