@@ -6,14 +6,18 @@ import type { CallEventSource } from "./read_call_events.ts";
 /** Whether `source` is one of the kinds `readCallEvents` accepts. */
 export function isByteSource(source: unknown): source is CallEventSource {
   if (typeof source !== "object" || source === null) return false;
-  return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
-    (typeof Blob === "function" && source instanceof Blob) || Symbol.asyncIterator in source;
+  return isStreamKind(source) || Symbol.asyncIterator in source;
 }
 
 /** Whether `source` is an async iterable of chunks and none of the stream kinds (a stream, a Response, a Blob). */
 export function isIterableOnly(source: CallEventSource): source is AsyncIterable<Uint8Array> {
-  return !(source instanceof ReadableStream) && !(typeof Response === "function" && source instanceof Response) &&
-    !(typeof Blob === "function" && source instanceof Blob);
+  return !isStreamKind(source);
+}
+
+/** Whether `source` is a stream, a Response or a Blob (the globals a runtime may lack are checked for first). */
+function isStreamKind(source: object): boolean {
+  return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
+    (typeof Blob === "function" && source instanceof Blob);
 }
 
 /** `source` as a byte stream (never `ReadableStream.from`: Chromium lacks it). */
