@@ -44,7 +44,10 @@ export interface ReadCallEventsStats {
   readonly invalid: number;
   /** Checkpoint lines of a trail sealed in band (`{"audit_checkpoint":…` with a checkpoint's shape), skipped. */
   readonly checkpoints: number;
-  /** Bytes of the source parsed so far (a chunk read ahead counts once it is parsed). */
+  /**
+   * Bytes of the chunks parsed so far, the last one whole even when the read
+   * stopped inside it (a chunk read ahead counts once it is parsed).
+   */
   readonly bytes: number;
 }
 
@@ -240,7 +243,7 @@ async function startOfPull(): Promise<void> {
   for (let turn = 0; turn < PULL_TURNS; turn++) await undefined;
 }
 
-/** Microtask turns {@linkcode startOfPull} waits. */
+/** Microtask turns {@linkcode startOfPull} waits: the 4 measured, and a margin. */
 const PULL_TURNS = 6;
 
 /**
