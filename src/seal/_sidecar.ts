@@ -357,7 +357,7 @@ class Sidecar {
     let last = 0x0a;
     for await (const chunk of this.#data.rest()) {
       lines += countLines(chunk);
-      last = chunk[chunk.length - 1]!;
+      if (chunk.length > 0) last = chunk[chunk.length - 1]!; // an empty chunk ends no line
     }
     const torn = last !== 0x0a;
     // An unsealed tail was already reported when the end was reached while checking a segment.

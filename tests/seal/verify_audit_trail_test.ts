@@ -422,6 +422,37 @@ describe("verifyAuditTrail", () => {
     }
   });
 
+  it("counts the data's lines alike when its stream ends with an empty chunk, with a seal stream and in band", async () => {
+    // A stream may hand out an empty chunk (a transform that flushes nothing): it ends no line and tears none.
+    const key = await keys();
+    const withEmpty = (bytes: Uint8Array) => {
+      const chunks = [bytes, new Uint8Array(0)];
+      return new ReadableStream<Uint8Array>({
+        pull: (controller) => chunks.length > 0 ? controller.enqueue(chunks.shift()!) : controller.close(),
+      }, { highWaterMark: 0 });
+    };
+    for (const tail of [0, 2]) {
+      const trail = await sealTrail(key.seal, [3, 3], tail);
+      const seal = encoder.encode(trail.checkpoints.join(""));
+      for (
+        const [how, data, options] of [
+          ["with a seal stream", dataLines(trail), { seal: chunkedStream(seal) }],
+          ["in band", inBandLines(trail), {}],
+        ] as const
+      ) {
+        const bytes = encoder.encode(data.join(""));
+        const { findings, summary } = await verifyAuditTrail(withEmpty(bytes), { keys: key.verify, ...options })
+          .result();
+        const first = how === "in band" ? 9 : 7; // in band, line numbers count the checkpoint lines
+        assert.deepEqual(
+          [kinds(findings), summary.lines, summary.unsealedLines],
+          [tail > 0 ? [["unsealed_tail", first, first + tail - 1]] : [], 6 + tail, tail],
+          `${how}, ${tail} unsealed: ${show(findings)}`,
+        );
+      }
+    }
+  });
+
   it("refuses chunks that are not bytes (an ArrayBuffer, a DataView) as the readers do, never calling the trail intact", async () => {
     const key = await keys();
     const trail = await sealTrail(key.seal, [6, 3]);
