@@ -167,7 +167,8 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
         if (failure !== undefined) throw failure.error;
       }
     } finally {
-      if (!done) await reader.cancel().catch(() => {});
+      // A reader of the caller's code may throw here, or answer a plain value: what stopped the read stands.
+      if (!done) await new Promise((resolve) => resolve(reader.cancel())).catch(() => {});
       reader.releaseLock();
     }
   }

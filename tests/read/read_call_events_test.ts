@@ -237,6 +237,33 @@ describe("readCallEvents", () => {
     assert.equal(source.locked, false, "released");
   });
 
+  it("readCallEvents releases a stream, and throws what stopped the read, when its reader's cancel throws or answers a plain value", async () => {
+    // A reader of the caller's code (a subclass's getReader): its cancel may throw rather than reject.
+    for (
+      const cancel of [() => {
+        throw new Error("cancel threw");
+      }, () => undefined]
+    ) {
+      const source = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode(`${encodeCallEvent(event(1))}\nnot json\n${encodeCallEvent(event(2))}\n`));
+        },
+      });
+      const getReader = source.getReader.bind(source);
+      source.getReader = (() => {
+        const reader = getReader();
+        reader.cancel = cancel as unknown as typeof reader.cancel;
+        return reader;
+      }) as typeof source.getReader;
+      const ids: string[] = [];
+      await assert.rejects(async () => {
+        for await (const read of readCallEvents(source, { strict: true })) ids.push(read.call_id);
+      }, InvalidLineError);
+      assert.deepEqual(ids, [event(1).call_id]);
+      assert.equal(source.locked, false, "released");
+    }
+  });
+
   it("readCallEvents reads a stream whose reader answers with plain values rather than promises", async () => {
     // Outside the stream contract, but what awaiting each read always took: a subclass's reader may answer at once.
     const chunks = [1, 2, 3].map((i) => encoder.encode(encodeCallEvent(event(i)) + "\n"));
