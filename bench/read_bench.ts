@@ -142,18 +142,9 @@ async function child(mode: Mode, file: string, runs: number): Promise<void> {
   console.log(JSON.stringify({ times, rss, count }));
 }
 
-/** The file as the CLI reads it, as a byte stream. */
+/** The file as the CLI reads it, as a byte stream (left open until the process ends). */
 async function openFileStream(path: string): Promise<ReadableStream<Uint8Array>> {
-  const input = await Input.file(runtime(), path);
-  const chunks = input.chunks({ follow: false });
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      const next = await chunks.next();
-      if (next.done) controller.close();
-      else controller.enqueue(next.value);
-    },
-    cancel: () => input.close(),
-  }, { highWaterMark: 0 });
+  return (await Input.file(runtime(), path)).readable();
 }
 
 const MODE_RUNNERS: Record<Mode, (stream: ReadableStream<Uint8Array>) => Promise<number>> = {

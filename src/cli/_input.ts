@@ -88,6 +88,25 @@ export class Input {
     yield* this.#gzip ? gunzip(this.#raw({ ...options, follow: false })) : this.#raw(options);
   }
 
+  /**
+   * The bytes read once, to the end, as a stream: what `readCallEvents` reads
+   * one chunk ahead (an async iterable it pulls only when needed, since a
+   * followed read acts on being pulled).
+   */
+  readable(): ReadableStream<Uint8Array> {
+    const chunks = this.chunks({ follow: false });
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const next = await chunks.next();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      async cancel() {
+        await chunks.return();
+      },
+    }, { highWaterMark: 0 });
+  }
+
   /** Releases the file (stdin stays open). */
   async close(): Promise<void> {
     this.#stdin?.releaseLock();

@@ -146,7 +146,7 @@ async function stats(
       const opened = await open(io, listed, stderr);
       if (opened === undefined) continue;
       const { input, file } = opened;
-      const events = readCallEvents(input.chunks({ follow: false }));
+      const events = readCallEvents(input.readable());
       yield* readErrors(file, events);
       invalid += events.stats.invalid;
       await input.close();
