@@ -2,6 +2,7 @@
 // or followed as it grows (noticing truncation and replacement), or stdin.
 import { concatBytes } from "../_bytes.ts";
 import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
+import { toByteStream } from "../read/_byte_stream.ts";
 
 /** Bytes read per read. */
 const READ_SIZE = 64 * 1024;
@@ -94,17 +95,7 @@ export class Input {
    * followed read acts on being pulled).
    */
   readable(): ReadableStream<Uint8Array> {
-    const chunks = this.chunks({ follow: false });
-    return new ReadableStream<Uint8Array>({
-      async pull(controller) {
-        const next = await chunks.next();
-        if (next.done) controller.close();
-        else controller.enqueue(next.value);
-      },
-      async cancel() {
-        await chunks.return();
-      },
-    }, { highWaterMark: 0 });
+    return toByteStream(this.chunks({ follow: false }));
   }
 
   /** Releases the file (stdin stays open). */
