@@ -4,9 +4,10 @@
 // and Workers and every runtime-specific path is in one place.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
+import { sourceFiles } from "./_helpers/source_files.ts";
 
 const root = process.cwd();
 // `Deno` and `Bun` by name at all (a check such as `"Bun" in globalThis` is the runtime's business too).
@@ -15,14 +16,6 @@ const FORBIDDEN = /from "node:|\bDeno\b|\bBun\b|\bprocess\.|require\(/;
 const PAGE_GLOBALS = /\b(?:document|navigator|location)\b/;
 /** Event listeners are allowed on an AbortSignal only (`signal.addEventListener`, `signal?.addEventListener`). */
 const LISTENER = /(\S*?)\b(?:add|remove)EventListener\b/g;
-
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return entry.name === "runtime" ? [] : sources(path);
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
 
 /** Strips comments, where examples may mention runtime APIs. */
 function code(text: string): string {
@@ -44,7 +37,7 @@ function crossings(source: string): string[] {
 }
 
 describe("runtime boundary", () => {
-  const files = [join(root, "mod.ts"), ...sources(join(root, "src"))];
+  const files = [join(root, "mod.ts"), ...sourceFiles(join(root, "src"), ["runtime"])];
 
   it("finds the library's sources", () => {
     assert.ok(files.length >= 10, `${files.length} files`);

@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
+import { sourceFiles } from "./_helpers/source_files.ts";
 import { Child } from "./_helpers/run_script.ts";
 import { tempDir } from "./_helpers/temp_dir.ts";
 
@@ -88,21 +89,13 @@ function bareImports(file: string): string[] {
     .filter((specifier) => !specifier.startsWith(".") && !specifier.startsWith("node:"));
 }
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
-
 describe("JSR package", () => {
   // A Deno project that uses this one from a checkout (deno.json "links", a workspace member) resolves the
   // package's bare imports through the package's deno.json only: package.json's dependencies are npm's.
   it("maps every npm package the library imports in deno.json's imports, as package.json depends on it", () => {
     const { imports = {} } = readJson("deno.json");
     const { dependencies } = readJson("package.json");
-    const used = new Set([join(root, "mod.ts"), ...sources(join(root, "src"))].flatMap(bareImports));
+    const used = new Set([join(root, "mod.ts"), ...sourceFiles(join(root, "src"))].flatMap(bareImports));
     assert.ok(used.has("valibot"), `bare imports: ${[...used].join(", ")}`);
     for (const name of used) assert.equal(imports[name], `npm:${name}@${dependencies[name]}`, name);
   });

@@ -3,23 +3,16 @@
 // not pull the adapter in.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import process from "node:process";
+import { sourceFiles } from "../_helpers/source_files.ts";
 
 const root = process.cwd();
 
-function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return sources(path);
-    return entry.name.endsWith(".ts") ? [path] : [];
-  });
-}
-
 describe("auditMcpServer's packaging", () => {
   it("imports nothing from @modelcontextprotocol/sdk or zod anywhere in src/", () => {
-    const files = sources(join(root, "src"));
+    const files = sourceFiles(join(root, "src"));
     assert.ok(files.some((file) => file.endsWith("audit_mcp_server.ts")));
     // Code only: the doc examples do import the SDK, as a user would.
     const imports =
