@@ -2,8 +2,7 @@
 // number and the time left, tested without a server.
 
 /** Statuses worth another try, unless the body format says otherwise: the server may accept the same batch later. */
-const RETRYABLE: readonly number[] = [408, 429, 500, 502, 503, 504];
-const RETRYABLE_SET: ReadonlySet<number> = new Set(RETRYABLE);
+export const RETRYABLE: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 /** Each retry waits this much longer than the one before. */
 export const BACKOFF_FACTOR = 1.5;
 /** Waits vary by ±20% so that many clients do not retry in step. */
@@ -77,7 +76,7 @@ export function decideRetry(policy: RetryPolicy, outcome: AttemptOutcome, state:
   if (status === 413 && state.events > 1) return { action: "split" };
   const what = outcome.what ??
     (status === undefined ? `network error (${outcome.error ?? "no response"})` : `HTTP ${status}`);
-  if (status !== undefined && outcome.what === undefined && !(policy.retryable ?? RETRYABLE_SET).has(status)) {
+  if (status !== undefined && outcome.what === undefined && !(policy.retryable ?? RETRYABLE).has(status)) {
     return { action: "give-up", reason: what };
   }
   const asked = status === undefined ? undefined : parseRetryAfter(outcome.retryAfter, state.now);

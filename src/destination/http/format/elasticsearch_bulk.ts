@@ -1,5 +1,6 @@
 import { builtIn, joined, OptionReader, parseJsonBody } from "./_common.ts";
 import { quote, utf8Over } from "./_line.ts";
+import { RETRYABLE } from "../_retry_policy.ts"; // an item's statuses are retried as a whole request's
 import type {
   FetchBodyFormat,
   FormatItem,
@@ -18,8 +19,6 @@ export interface ElasticsearchBulkOptions {
   readonly index?: string;
 }
 
-/** Item statuses worth another try: the same statuses as a whole request's. */
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
 /** Elasticsearch refuses longer `_id`s. */
 const MAX_ID_BYTES = 512;
 /** Elasticsearch's default `http.max_content_length`. */
