@@ -282,7 +282,7 @@ export class Sealing implements SettleObserver {
     if (this.#open !== undefined || this.#out.size > 0) this.cut();
     const finished = await this.#chainSettled(signal) || this.#failed;
     if (this.#flushSeal !== undefined && !this.#failed) {
-      await this.#reporter.attempt(() => this.#flushSeal!(signal), "the seal stream's flush() failed");
+      await this.#flushSealStream(signal);
     }
     return finished;
   }
@@ -353,7 +353,7 @@ export class Sealing implements SettleObserver {
     boundary.started = true;
     this.#chain = this.#chain.then(async () => {
       if (!this.#failed) {
-        await this.#reporter.attempt(() => this.#flushSeal!(), "the seal stream's flush() failed");
+        await this.#flushSealStream();
       }
       let error: unknown;
       try {
@@ -391,7 +391,12 @@ export class Sealing implements SettleObserver {
       return;
     }
     this.#toSealStream(line);
-    await this.#reporter.attempt(() => this.#flushSeal!(), "the seal stream's flush() failed");
+    await this.#flushSealStream();
+  }
+
+  /** Flushes the seal stream of its own, telling a failure: after a flush, before and after a stream switch. */
+  #flushSealStream(signal?: AbortSignal): Promise<void> {
+    return this.#reporter.attempt(() => this.#flushSeal!(signal), "the seal stream's flush() failed");
   }
 
   #make(segment: Segment): void {
