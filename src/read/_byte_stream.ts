@@ -9,13 +9,8 @@ export function isByteSource(source: unknown): source is CallEventSource {
   return isStreamKind(source) || Symbol.asyncIterator in source;
 }
 
-/** Whether `source` is an async iterable of chunks and none of the stream kinds (a stream, a Response, a Blob). */
-export function isIterableOnly(source: CallEventSource): source is AsyncIterable<Uint8Array> {
-  return !isStreamKind(source);
-}
-
-/** Whether `source` is a stream, a Response or a Blob (the globals a runtime may lack are checked for first). */
-function isStreamKind(source: object): boolean {
+/** Whether `source` is a stream, a Response or a Blob, not only an async iterable (the globals a runtime may lack are checked for first). */
+export function isStreamKind(source: object): boolean {
   return source instanceof ReadableStream || (typeof Response === "function" && source instanceof Response) ||
     (typeof Blob === "function" && source instanceof Blob);
 }

@@ -1,6 +1,6 @@
 import type { CallEvent } from "../event/call_event.ts";
 import { isCheckpointLine } from "../seal/_checkpoint.ts";
-import { isBytes, isByteSource, isIterableOnly, toByteStream } from "./_byte_stream.ts";
+import { isBytes, isByteSource, isStreamKind, toByteStream } from "./_byte_stream.ts";
 import { LineSplitter } from "./_line_splitter.ts";
 import { plainKeysOfBytes } from "../event/_strict_json.ts";
 import { type ReadOptions, readOptions } from "./_read_options.ts";
@@ -143,7 +143,7 @@ export class CallEventReader implements AsyncIterable<CallEvent> {
     let done = false;
     // Every read is made in the try, so that the stream is cancelled and released even when a reader of the
     // caller's code (a subclass's getReader) throws.
-    const chunks = new ChunksAhead(reader, !isIterableOnly(this.#source));
+    const chunks = new ChunksAhead(reader, isStreamKind(this.#source));
     try {
       while (!done) {
         const next = await chunks.read();
@@ -187,7 +187,8 @@ class ChunksAhead {
   readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
   readonly #readsAhead: boolean;
   #ahead: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
-  readonly #copy = new ChunkCopy();
+  /** The chunk read ahead of, copied: reused from chunk to chunk (the line splitter keeps no view of it). */
+  #copy = new Uint8Array(0);
 
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>, readsAhead: boolean) {
     this.#reader = reader;
@@ -202,7 +203,9 @@ class ChunksAhead {
     if (!this.#readsAhead || next.done || !isBytes(chunk) || chunk.length > READ_AHEAD_BYTES) return next;
     // Copied first: once asked for its next chunk, a stream may reuse or transfer this one's buffer (a file read
     // into one buffer refills it), as the line splitter and verifyAuditTrail also allow.
-    const value = this.#copy.of(chunk);
+    if (this.#copy.length < chunk.length) this.#copy = new Uint8Array(chunk.length);
+    this.#copy.set(chunk);
+    const value = this.#copy.subarray(0, chunk.length);
     // A reader of the caller's code may answer with a plain value, or throw: a throw rejects the read ahead, so
     // that it fails the read once this chunk's events are out, as a read that rejects does.
     this.#ahead = new Promise((resolve) => resolve(this.#reader.read()));
@@ -218,18 +221,6 @@ class ChunksAhead {
  * for: copying it would double what the reader holds.
  */
 const READ_AHEAD_BYTES = 1 << 20;
-
-/** Chunks copied into one buffer of the reader's, reused from chunk to chunk (the line splitter keeps no view). */
-class ChunkCopy {
-  #buffer = new Uint8Array(0);
-
-  /** A copy of `chunk`, valid until the next call. */
-  of(chunk: Uint8Array): Uint8Array {
-    if (this.#buffer.length < chunk.length) this.#buffer = new Uint8Array(chunk.length);
-    this.#buffer.set(chunk);
-    return this.#buffer.subarray(0, chunk.length);
-  }
-}
 
 /**
  * A few turns of the microtask queue: what a stream needs, once its last
