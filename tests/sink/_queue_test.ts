@@ -185,6 +185,32 @@ describe("LineQueue", () => {
     assert.equal(got.length, 3, "nothing discarded is written");
   });
 
+  it("turns a burst past the byte bound into bytes as it goes, as past the capacity in lines: each line once, in order", async () => {
+    const got: string[][] = [];
+    // Room for 64 lines but only 100 bytes: 200 lines of 10 bytes are past the bound in bytes, then in lines too.
+    const queue = new LineQueue(
+      64,
+      (bytes, lines) => {
+        const chunk = decoder.decode(bytes).split("\n").slice(0, -1);
+        assert.equal(chunk.length, lines);
+        got.push(chunk);
+        return Promise.resolve();
+      },
+      false,
+      100,
+    );
+    const lines = Array.from({ length: 200 }, (_, i) => `line${String(i).padStart(5, "0")}`);
+    let most = 0;
+    for (const line of lines) {
+      queue.push(line);
+      most = Math.max(most, queue.heldAsText);
+    }
+    assert.ok(most <= 32, `at most a write's worth (32 lines) held as text at any time, held ${most}`);
+    assert.equal(queue.desiredSize, 0, "full, as a Web Streams queue past its bound is");
+    await queue.drained();
+    assert.deepEqual(got.flat(), lines);
+  });
+
   it("hands exact line ends for writes gathered from several pushes, all ASCII or with one wide line among them", async () => {
     // Sealing cuts a segment at a stream boundary by these ends: each must be its line's newline, in the chunk's bytes.
     const got: string[] = [];
