@@ -33,7 +33,11 @@ export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | und
 
 /** Lines per queued batch at most, so that a huge burst in `"block"` mode stays in bounded pieces. */
 const MAX_BATCH_LINES = 4096;
-/** Characters gathered into one destination write. */
+/**
+ * Characters (see {@linkcode lineBytes}) in one destination write: a write
+ * ends with the line that reaches this, so that neither a write nor the text
+ * a write's lines are joined into (on Bun) grows with the events' size.
+ */
 const MAX_WRITE_CHARS = 1 << 20;
 /**
  * A write that would start sooner than this after the previous one waits for
@@ -190,7 +194,9 @@ export class LineQueue {
     // which the collector would otherwise copy and promote with every line held until the burst ends
     // (about 1 KiB of heap a 550-byte line, measured). Within the bound, lines are encoded when written,
     // off `onCall`.
-    if (this.#pending.length >= this.#writeLimit && this.#over()) this.#encodeAhead();
+    if ((this.#pending.length >= this.#writeLimit || this.#pendingBytes >= MAX_WRITE_CHARS) && this.#over()) {
+      this.#encodeAhead();
+    }
     // While batches are in the size queue, a write's end moves the lines: no pump until a write's worth waits.
     if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
@@ -291,11 +297,13 @@ export class LineQueue {
     for (const e of encoded) {
       this.#enqueue({ lines: undefined, encoded: e, count: e.count, bytes: e.bytes, taken: false });
     }
-    const limit = this.#writeLimit;
-    for (let i = 0; i < pending.length; i += limit) {
-      const lines = pending.length <= limit ? pending : pending.slice(i, i + limit);
-      const bytes = lines === pending ? pendingBytes : lines.reduce((sum, line) => sum + lineBytes(line), 0);
-      this.#enqueue({ lines, encoded: undefined, count: lines.length, bytes, taken: false });
+    // Most often they all fit one write, and their size is known: no need to measure each line.
+    const whole = pending.length <= this.#writeLimit && pendingBytes <= MAX_WRITE_CHARS;
+    for (let at = 0; at < pending.length;) {
+      const [end, bytes] = whole ? [pending.length, pendingBytes] : this.#cut(pending, at);
+      const lines = whole ? pending : pending.slice(at, end);
+      this.#enqueue({ lines, encoded: undefined, count: end - at, bytes, taken: false });
+      at = end;
     }
     if (this.#unwrittenLines >= this.#writeLimit) this.#hold?.();
   };
@@ -311,17 +319,33 @@ export class LineQueue {
   /** Turns the pending text lines into encoded chunks of a write's worth each (after any encoded before). */
   #encodeAhead(): void {
     const pending = this.#pending;
-    const limit = this.#writeLimit;
     let at = 0;
-    for (; at + limit <= pending.length; at += limit) {
-      const lines = pending.slice(at, at + limit);
-      let chars = 0; // the lines' size against the byte bound too (see lineBytes)
-      for (const line of lines) chars += line.length + 1;
-      const ends = this.#withEnds ? new Uint32Array(limit) : undefined;
-      this.#pendingEncoded.push({ chunk: encodeLines([lines], chars, ends), ends, count: limit, bytes: chars });
+    for (;;) {
+      const [end, chars] = this.#cut(pending, at);
+      // A write's worth not yet complete stays text, for the lines to come.
+      if (end - at < this.#writeLimit && chars < MAX_WRITE_CHARS) break;
+      const count = end - at;
+      const ends = this.#withEnds ? new Uint32Array(count) : undefined;
+      const chunk = encodeLines([pending.slice(at, end)], chars, ends);
+      this.#pendingEncoded.push({ chunk, ends, count, bytes: chars });
       this.#pendingBytes -= chars;
+      at = end;
     }
     this.#pending = pending.slice(at);
+  }
+
+  /**
+   * Where a write's worth of `lines` that starts at `from` ends: at most the
+   * write limit in lines, and lines until MAX_WRITE_CHARS is reached (one at
+   * least), so that no write, and no string a write joins, grows with the
+   * size of the events. Returns the end and the lines' size (see lineBytes).
+   */
+  #cut(lines: readonly string[], from: number): [end: number, bytes: number] {
+    const stop = Math.min(lines.length, from + this.#writeLimit);
+    let bytes = 0;
+    let end = from;
+    while (end < stop && bytes < MAX_WRITE_CHARS) bytes += lineBytes(lines[end++]!);
+    return [end, bytes];
   }
 
   /**

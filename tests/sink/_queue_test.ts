@@ -211,6 +211,36 @@ describe("LineQueue", () => {
     assert.deepEqual(got.flat(), lines);
   });
 
+  it("cuts writes of large lines at about 1 MiB, within the bound and in a burst past it, so no write grows with the events", async () => {
+    const big = (i: number): string => `${i}${"x".repeat(600_000)}`; // two of them pass 1 MiB
+    for (const [capacity, maxBytes] of [[64, Infinity], [8, 100]] as const) {
+      const writes: number[] = [];
+      const got: string[] = [];
+      const queue = new LineQueue(
+        capacity,
+        (bytes, lines) => {
+          const chunk = decoder.decode(bytes).split("\n").slice(0, -1);
+          assert.equal(chunk.length, lines);
+          const lastLine = chunk.at(-1)!.length + 1;
+          assert.ok(
+            bytes.length - lastLine < 1 << 20,
+            `a write goes past 1 MiB only by its last line (${bytes.length} bytes)`,
+          );
+          writes.push(lines);
+          got.push(...chunk);
+          return Promise.resolve();
+        },
+        false,
+        maxBytes,
+      );
+      const lines = Array.from({ length: 6 }, (_, i) => big(i));
+      for (const line of lines) queue.push(line);
+      await queue.drained();
+      assert.deepEqual(writes, [2, 2, 2], `capacity ${capacity}, bound ${maxBytes} bytes`);
+      assert.deepEqual(got, lines);
+    }
+  });
+
   it("hands exact line ends for writes gathered from several pushes, all ASCII or with one wide line among them", async () => {
     // Sealing cuts a segment at a stream boundary by these ends: each must be its line's newline, in the chunk's bytes.
     const got: string[] = [];
