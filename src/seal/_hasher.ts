@@ -70,6 +70,8 @@ export interface HasherOptions {
   readonly source?: string;
   /** Milliseconds a job may wait for its answer. @default {watchdogAllowance} */
   readonly allowance?: (bytes: number, digests: number) => number;
+  /** Milliseconds without a job after which a worker that cannot be unreferenced stops. @default {2000} */
+  readonly idleMs?: number;
 }
 
 interface Job {
@@ -85,13 +87,17 @@ interface Job {
 export class Hasher {
   readonly #source: string;
   readonly #allowance: (bytes: number, digests: number) => number;
+  readonly #idleMs: number;
   #worker: BackgroundWorker | undefined;
   /** The worker failed once (or none can start): every segment is hashed in place from then on. */
   #disabled = typeof SharedArrayBuffer !== "function";
   /** Pending jobs, oldest first: the oldest has the earliest deadline. */
   readonly #jobs = new Map<number, Job>();
   #next = 0;
+  /** The idle timer, one for many rests (a timer a segment cost Deno about 0.15 ms, measured): see `#rest`. */
   #idle: ReturnType<typeof setTimeout> | undefined;
+  /** When the jobs last ran out (`performance.now()` time). */
+  #restedAt = 0;
   /**
    * The last deadline given while jobs are pending: the worker takes jobs one at a time, so a job's allowance
    * starts after the one before's; pending jobs' deadlines thus come in order.
@@ -106,6 +112,12 @@ export class Hasher {
   constructor(options: HasherOptions = {}) {
     this.#source = options.source ?? SOURCE;
     this.#allowance = options.allowance ?? watchdogAllowance;
+    this.#idleMs = options.idleMs ?? IDLE_MS;
+  }
+
+  /** Whether a worker is running (started, and not stopped since). */
+  get running(): boolean {
+    return this.#worker !== undefined;
   }
 
   /** Why the worker was dropped, if it was (`undefined` while it is used, or none started). */
@@ -123,7 +135,6 @@ export class Hasher {
     const deadline = this.#horizon = Math.max(performance.now(), this.#horizon) + this.#allowance(bytes.length, lines);
     return new Promise<SegmentHash>((resolve) => {
       this.#jobs.set(id, { resolve, retry: () => resolve(inPlace(bytes, ends, digests)), ends, deadline });
-      clearTimeout(this.#idle);
       worker.ref(); // a pending job keeps the process alive, as an in-place hash would
       this.#watch(deadline);
       try {
@@ -191,13 +202,30 @@ export class Hasher {
     if (this.#watchdog !== undefined) unrefTimer(this.#watchdog);
     this.#horizon = 0;
     this.#worker?.unref();
-    clearTimeout(this.#idle);
     if (this.#worker?.unrefs) return;
-    this.#idle = setTimeout(() => {
+    this.#restedAt = performance.now();
+    this.#idle ??= this.#stopWhenIdle(this.#idleMs);
+  }
+
+  /**
+   * Stops the worker once it has had no job for `idleMs`: a timer armed at
+   * the first rest and left running, which on firing looks again (jobs came
+   * and went meanwhile: it waits out the rest of the time since the last).
+   */
+  #stopWhenIdle(ms: number): ReturnType<typeof setTimeout> {
+    const timer = setTimeout(() => {
+      this.#idle = undefined;
+      if (this.#jobs.size > 0) return; // busy: the next rest arms it again
+      const left = this.#restedAt + this.#idleMs - performance.now();
+      if (left > 0) {
+        this.#idle = this.#stopWhenIdle(left);
+        return;
+      }
       this.#worker?.terminate();
       this.#worker = undefined;
-    }, IDLE_MS);
-    unrefTimer(this.#idle);
+    }, ms);
+    unrefTimer(timer);
+    return timer;
   }
 
   #fail(error: unknown): void {

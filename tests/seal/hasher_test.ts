@@ -156,12 +156,34 @@ describe("Hasher with a worker that fails without an error", () => {
   }
 });
 
+describe("Hasher's idle worker", () => {
+  it("stops a worker that cannot be unreferenced (Deno's) once it had no job for idleMs since its last, not its first", async () => {
+    const idleMs = 1000;
+    const hasher = new Hasher({ idleMs });
+    const bytes = shared("x".repeat(100_000) + "\n");
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await hasher.hash(bytes, undefined, false);
+    assert.ok(hasher.running);
+    await sleep(600);
+    await hasher.hash(bytes, undefined, false);
+    const lastJob = performance.now();
+    await sleep(600); // past the first rest's idleMs, not the last's
+    const deno = "Deno" in globalThis;
+    if (performance.now() - lastJob < idleMs) {
+      assert.ok(hasher.running, "still running: its last job was not idleMs ago");
+    }
+    for (let waited = 0; hasher.running && deno && waited < 10_000; waited += 50) await sleep(50);
+    assert.equal(hasher.running, !deno, deno ? "stopped once idle" : "kept, unreferenced (Bun, Node)");
+  });
+});
+
 describe("Hasher and the end of the process (subprocess)", () => {
   const workers = {
     answers: "a worker that answers",
     silent: "a worker that never answers",
     exits: "a worker that ends itself",
   };
+
   for (const [mode, worker] of Object.entries(workers)) {
     it(`Hasher keeps the process alive while a job is pending, and only then (${worker})`, async () => {
       // A watchdog (an hour away) left holding the process after the answer would have runScript kill it; a job
