@@ -35,8 +35,9 @@ export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | und
 const MAX_BATCH_LINES = 4096;
 /**
  * Characters (see {@linkcode lineBytes}) in one destination write: a write
- * ends with the line that reaches this, so that neither a write nor the text
- * a write's lines are joined into (on Bun) grows with the events' size.
+ * ends with the line that reaches this (one gathered from several batches
+ * stays within it), so that neither a write nor the text a write's lines are
+ * joined into (on Bun) grows with the events' size.
  */
 const MAX_WRITE_CHARS = 1 << 20;
 /**
@@ -406,10 +407,12 @@ export class LineQueue {
     let count = 0;
     for (const next of this.#unwritten) {
       if (next.lines === undefined) break;
-      if (lines.length > 0 && (count + next.count > this.#writeLimit || chars >= MAX_WRITE_CHARS)) break;
+      // A batch joins only if the write stays within MAX_WRITE_CHARS with all of it: a batch is taken whole, and
+      // one cut at MAX_WRITE_CHARS (see #cut) would otherwise add up to that much again.
+      if (lines.length > 0 && (count + next.count > this.#writeLimit || chars + next.bytes > MAX_WRITE_CHARS)) break;
       next.taken = true;
       lines.push(next.lines);
-      for (const line of next.lines) chars += line.length + 1;
+      chars += next.bytes; // the lines' size, see lineBytes
       count += next.count;
     }
     this.#unwritten.splice(0, lines.length);

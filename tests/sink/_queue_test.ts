@@ -241,6 +241,28 @@ describe("LineQueue", () => {
     }
   });
 
+  it("gathers batches queued behind a slow write only up to about 1 MiB, not a whole batch of large lines past it", async () => {
+    const { queue, chunks, release } = recordingQueue(64, { hold: true });
+    queue.push("first");
+    await tick(); // a write in flight: what comes next queues behind it
+    const [a, b, c] = ["a".repeat(900_000), "b".repeat(500_000), "c".repeat(600_000)];
+    queue.push(a);
+    void queue.drained(); // one batch
+    queue.push(b);
+    queue.push(c);
+    let drained = false;
+    void queue.drained().then(() => (drained = true)); // another, cut at 1 MiB with c
+    while (!drained) {
+      release();
+      await tick();
+    }
+    assert.deepEqual(chunks.flat(), ["first", a, b, c]);
+    for (const chunk of chunks) {
+      const beforeLast = chunk.slice(0, -1).reduce((sum, line) => sum + line.length + 1, 0);
+      assert.ok(beforeLast < 1 << 20, `a write goes past 1 MiB only by its last line (${beforeLast} chars before it)`);
+    }
+  });
+
   it("hands exact line ends for writes gathered from several pushes, all ASCII or with one wide line among them", async () => {
     // Sealing cuts a segment at a stream boundary by these ends: each must be its line's newline, in the chunk's bytes.
     const got: string[] = [];
