@@ -140,6 +140,11 @@ export class LineQueue {
   /** Room left, in lines; zero or less means full (as in Web Streams), which it also is once the byte bound is reached. */
   get desiredSize(): number {
     if (this.#bytes >= this.#maxBytes) return 0;
+    return this.#lineRoom();
+  }
+
+  /** Room left in lines, below zero past the capacity (the byte bound aside). */
+  #lineRoom(): number {
     return (this.#queue.desiredSize ?? 0) - this.#pendingLines;
   }
 
@@ -159,7 +164,7 @@ export class LineQueue {
    * the byte bound, as a full Web Streams queue's does.
    */
   #over(): boolean {
-    return this.#bytes > this.#maxBytes || (this.#queue.desiredSize ?? 0) - this.#pendingLines < 0;
+    return this.#bytes > this.#maxBytes || this.#lineRoom() < 0;
   }
 
   /** Resolves when there is room, as a Web Streams writer's `ready` does. */
@@ -195,9 +200,7 @@ export class LineQueue {
     // which the collector would otherwise copy and promote with every line held until the burst ends
     // (about 1 KiB of heap a 550-byte line, measured). Within the bound, lines are encoded when written,
     // off `onCall`.
-    if ((this.#pending.length >= this.#writeLimit || this.#pendingBytes >= MAX_WRITE_CHARS) && this.#over()) {
-      this.#encodeAhead();
-    }
+    if (this.#writesWorth(this.#pending.length, this.#pendingBytes) && this.#over()) this.#encodeAhead();
     // While batches are in the size queue, a write's end moves the lines: no pump until a write's worth waits.
     if (!this.#pumpScheduled && !this.#waitsForWrite()) {
       this.#pumpScheduled = true;
@@ -324,7 +327,7 @@ export class LineQueue {
     for (;;) {
       const [end, chars] = this.#cut(pending, at);
       // A write's worth not yet complete stays text, for the lines to come.
-      if (end - at < this.#writeLimit && chars < MAX_WRITE_CHARS) break;
+      if (!this.#writesWorth(end - at, chars)) break;
       const count = end - at;
       const ends = this.#withEnds ? new Uint32Array(count) : undefined;
       const chunk = encodeLines([pending.slice(at, end)], chars, ends);
@@ -333,6 +336,11 @@ export class LineQueue {
       at = end;
     }
     this.#pending = pending.slice(at);
+  }
+
+  /** Whether `count` lines of `bytes` (see lineBytes) make a whole write: the write limit, or MAX_WRITE_CHARS reached. */
+  #writesWorth(count: number, bytes: number): boolean {
+    return count >= this.#writeLimit || bytes >= MAX_WRITE_CHARS;
   }
 
   /**
