@@ -5,7 +5,7 @@
 // with createCallEvent). `warmup` 0 is the cold variant. Prints one JSON line
 // with the measurements; `run.mjs` starts it once per (variant, runtime,
 // contender, repetition) and checks the output file's line count.
-import { openSync, readFileSync, rmSync, writeSync as nodeWriteSync } from "node:fs";
+import { openSync, readdirSync, readFileSync, rmSync, writeSync as nodeWriteSync } from "node:fs";
 import { argv, cpuUsage, memoryUsage, stdout } from "node:process";
 import { setImmediate } from "node:timers";
 import pino from "pino";
@@ -74,11 +74,43 @@ class RssMeter {
   }
 }
 
+/**
+ * CPU time of each thread so far, in milliseconds (Linux only: 10 ms steps;
+ * empty elsewhere), summed by thread name, the main thread as `main`: with
+ * cpuUsage (every thread) it tells the main thread's work from what the
+ * others do (the hashing worker, the runtime's file writes, the collector).
+ */
+function threadCpuMs(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    const self = readFileSync("/proc/thread-self/stat", "utf8").split(" ", 1)[0];
+    for (const tid of readdirSync("/proc/self/task")) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      const name = tid === self ? "main" : stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      out[name] = (out[name] ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10;
+    }
+  } catch {
+    // Not Linux: no per-thread times.
+  }
+  return out;
+}
+
+/** CPU time of each thread since `before`, as `threadCpuMs <name>` fields (threads that ran). */
+function threadsSince(before: Record<string, number>): Result {
+  const out: Result = {};
+  for (const [name, ms] of Object.entries(threadCpuMs())) {
+    if (ms > (before[name] ?? 0)) out[`threadCpuMs ${name}`] = ms - (before[name] ?? 0);
+  }
+  return out;
+}
+
 /** Wall time from the first call to the last line written, and the process's CPU time meanwhile. */
 async function timed(n: number, body: (meter: RssMeter) => Promise<Result | void>): Promise<Result> {
   collectGarbage();
   const meter = new RssMeter();
   const cpu = cpuUsage();
+  const threads = threadCpuMs();
   const start = performance.now();
   const extra = await body(meter);
   const wallMs = performance.now() - start;
@@ -87,6 +119,7 @@ async function timed(n: number, body: (meter: RssMeter) => Promise<Result | void
     wallMs,
     eventsPerSec: n / (wallMs / 1000),
     cpuMs: (user + system) / 1000,
+    ...threadsSince(threads),
     eventsPerCpuSec: n / ((user + system) / 1e6),
     ...meter.stop(),
     ...extra,
