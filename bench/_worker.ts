@@ -150,7 +150,7 @@ async function sinkReady(src: Source, options: JsonLinesAuditSinkOptions = {}): 
 
 /**
  * The ready loop with sealing on: checkpoints (Ed25519, default segments of
- * 4096 lines or 1 MiB) to a seal file beside the log. The key is made before
+ * 16384 lines or 4 MiB) to a seal file beside the log. The key is made before
  * the clock; the seal file is checked (every line a checkpoint) and removed.
  */
 async function sinkReadySealed(src: Source): Promise<Result> {

@@ -23,6 +23,8 @@ export interface SegmentHash {
   readonly sha: string;
   /** SHA-256 of each line cut to 16 bytes, when asked for. */
   readonly digests: Uint8Array<ArrayBuffer> | undefined;
+  /** Lines of it done ahead (`done`) and gone on from: 0 when it started over. */
+  readonly ahead?: number;
 }
 
 /** The functions of {@linkcode hashCore}. */
@@ -36,8 +38,18 @@ export interface HashCore {
   /**
    * Splits `bytes` into lines (using `ends`, the newlines' offsets, when
    * known), tags each, and hashes the whole and (with `digests`) each line.
+   * With `done` (and `ends`), the part of that work done already, as
+   * {@linkcode HashCore.tagLines} and an incremental SHA-256 did it, goes on
+   * from there.
    */
-  hashSegment(bytes: Uint8Array<ArrayBuffer>, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash>;
+  hashSegment(
+    bytes: Uint8Array<ArrayBuffer>,
+    ends: Uint32Array | undefined,
+    digests: boolean,
+    done?: HashedPart,
+  ): Promise<SegmentHash>;
+  /** Tags lines `[first, last)` of `bytes` (line `i` ends at `ends[i]`) into `tags`, 4 bytes a line from `4 * first`. */
+  tagLines(bytes: Uint8Array, ends: Uint32Array, first: number, last: number, tags: Uint8Array): void;
   /**
    * SHA-256 of each of the first `count` lines, cut to 16 bytes, concatenated; line `i` ends at `ends[i]` and
    * starts at `starts[i]`, or (without `starts`) right after the line before's newline.
@@ -48,6 +60,24 @@ export interface HashCore {
     ends: Uint32Array,
     starts?: Uint32Array,
   ): Promise<Uint8Array<ArrayBuffer>>;
+}
+
+/** An incremental SHA-256 (`node:crypto`'s `Hash`). */
+export interface IncrementalSha256 {
+  update(bytes: Uint8Array): unknown;
+  digest(): Uint8Array;
+}
+
+/** The first lines of a segment, tagged and hashed ahead of the rest (by the hashing worker, as they come). */
+export interface HashedPart {
+  /** Lines done. */
+  readonly lines: number;
+  /** Bytes done: the lines' (the last one's newline included). */
+  readonly bytes: number;
+  /** Their tags, 4 bytes a line (a buffer that may hold more). */
+  readonly tags: Uint8Array;
+  /** SHA-256 of the bytes done, to go on with. */
+  readonly sha: IncrementalSha256;
 }
 
 /** A SHA-256 other than Web Crypto's (the worker's `node:crypto`, which hashes in place, without a copy). */
@@ -143,10 +173,20 @@ export function hashCore(fastSha256?: Sha256): HashCore {
     return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
   }
 
+  function hex(bytes: Uint8Array): string {
+    let out = "";
+    for (const byte of bytes) out += HEX[byte];
+    return out;
+  }
+
+  /** The SHA-256 of what `sha` was given, and `rest`, lowercase hex. */
+  function goOn(sha: IncrementalSha256, rest: Uint8Array): string {
+    sha.update(rest);
+    return hex(sha.digest());
+  }
+
   async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-    let hex = "";
-    for (const byte of await sha256(bytes)) hex += HEX[byte];
-    return hex;
+    return hex(await sha256(bytes));
   }
 
   async function digestLines(
@@ -168,23 +208,33 @@ export function hashCore(fastSha256?: Sha256): HashCore {
     return out;
   }
 
+  function tagLines(bytes: Uint8Array, ends: Uint32Array, first: number, last: number, tagBytes: Uint8Array): void {
+    const tags = new DataView(tagBytes.buffer, tagBytes.byteOffset, tagBytes.byteLength);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let start = first === 0 ? 0 : ends[first - 1]! + 1;
+    for (let i = first; i < last; i++) {
+      tags.setUint32(4 * i, lineTag(bytes, start, ends[i]!, view));
+      start = ends[i]! + 1;
+    }
+  }
+
   async function hashSegment(
     bytes: Uint8Array<ArrayBuffer>,
     known: Uint32Array | undefined,
     digests: boolean,
+    done?: HashedPart,
   ): Promise<SegmentHash> {
-    const sha = sha256Hex(bytes); // started first: where the runtime hashes on another thread, it overlaps the tags
+    const resume = done !== undefined && known !== undefined && done.lines <= known.length &&
+      done.bytes === (done.lines === 0 ? 0 : known[done.lines - 1]! + 1);
+    // Started first: where the runtime hashes on another thread, it overlaps the tags.
+    const sha = resume ? Promise.resolve(goOn(done.sha, bytes.subarray(done.bytes))) : sha256Hex(bytes);
     sha.catch(() => {});
     const { ends, torn } = known === undefined ? newlines(bytes) : { ends: known, torn: false };
     const count = ends.length;
     const tagBytes = new Uint8Array(4 * count);
-    const tags = new DataView(tagBytes.buffer);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let start = 0;
-    for (let i = 0; i < count; i++) {
-      tags.setUint32(4 * i, lineTag(bytes, start, ends[i]!, view));
-      start = ends[i]! + 1;
-    }
+    const first = resume ? done.lines : 0;
+    if (resume) tagBytes.set(done.tags.subarray(0, 4 * first));
+    tagLines(bytes, ends, first, count, tagBytes);
     const tagsSha = sha256Hex(tagBytes);
     tagsSha.catch(() => {});
     const lineDigests = digests ? await digestLines(bytes, count, ends) : undefined;
@@ -196,8 +246,9 @@ export function hashCore(fastSha256?: Sha256): HashCore {
       torn,
       sha: await sha,
       digests: lineDigests,
+      ahead: first,
     };
   }
 
-  return { lineTag, toBase64, sha256Hex, hashSegment, digestLines };
+  return { lineTag, toBase64, sha256Hex, hashSegment, tagLines, digestLines };
 }

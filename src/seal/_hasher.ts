@@ -19,21 +19,60 @@ const IDLE_MS = 2_000;
 
 const core = hashCore();
 
+/** Segments a worker keeps the head start of, the latest. */
+const MAX_STREAMS = 4;
+
 // The worker: the same hashCore, from its source text, talking through the `host` src/runtime/worker.ts gives it.
 // Where it can load `node:crypto` (Node, Deno, Bun), it hashes the shared segment in place (no copy; OpenSSL,
 // BoringSSL or Rust, all faster than Web Crypto there); elsewhere it copies it out of shared memory for Web Crypto,
 // which does not read it. It answers { id, hash } or { id, error }.
+//
+// A segment being filled is sent ahead a piece at a time ({ piece: stream, buffer, offset, from, to, ends, lines }:
+// bytes [from, to) of the segment at `offset`, whole lines, `ends` their newlines' offsets in the piece, `lines` the
+// segment's lines up to the piece's end): where it has `node:crypto`,
+// the worker tags those lines and goes on with the segment's SHA-256 at once, while the bytes are fresh in the
+// caches and the work comes in even amounts, rather than all of it once the segment is sealed. Pieces are
+// only a head start: the job ({ id, buffer, …, stream }) carries the whole segment, and the worker uses what it
+// did ahead only if it is exactly the segment's first lines (else, a piece missed or a restart, it starts over).
+// It keeps the few latest streams, so that one never finished (a sink that stopped) is not kept for good.
 const SOURCE = `const cores = host.builtin("crypto").then((c) => {
-  const fast = c && typeof c.createHash === "function"
-    ? (bytes) => new Uint8Array(c.createHash("sha256").update(bytes).digest())
-    : undefined;
-  return { fast, core: (${hashCore.toString()})(fast) };
+  const incremental = c && typeof c.createHash === "function" ? () => c.createHash("sha256") : undefined;
+  const fast = incremental ? (bytes) => new Uint8Array(incremental().update(bytes).digest()) : undefined;
+  return { fast, incremental, core: (${hashCore.toString()})(fast) };
 });
+const streams = new Map();
+const STREAMS = ${MAX_STREAMS};
 host.onMessage(async (m) => {
+  if (m.piece !== undefined) {
+    const { incremental, core } = await cores;
+    if (incremental === undefined) return;
+    let part = streams.get(m.piece);
+    if (part === undefined && m.from === 0) {
+      if (streams.size >= STREAMS) streams.delete(streams.keys().next().value);
+      streams.set(m.piece, part = { lines: 0, bytes: 0, tags: new Uint8Array(4 * m.lines), sha: incremental() });
+    }
+    if (part === undefined || part.bytes !== m.from || part.lines + m.ends.length !== m.lines) {
+      streams.delete(m.piece);
+      return;
+    }
+    const piece = new Uint8Array(m.buffer, m.offset + m.from, m.to - m.from);
+    if (part.tags.length < 4 * m.lines) {
+      const grown = new Uint8Array(Math.max(2 * part.tags.length, 4 * m.lines));
+      grown.set(part.tags.subarray(0, 4 * part.lines));
+      part.tags = grown;
+    }
+    core.tagLines(piece, m.ends, 0, m.ends.length, part.tags.subarray(4 * part.lines));
+    part.sha.update(piece);
+    part.lines = m.lines;
+    part.bytes = m.to;
+    return;
+  }
   try {
     const { fast, core } = await cores;
+    const done = m.stream === undefined ? undefined : streams.get(m.stream);
+    streams.delete(m.stream);
     const shared = new Uint8Array(m.buffer, m.offset, m.length);
-    const hash = await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests);
+    const hash = await core.hashSegment(fast ? shared : shared.slice(), m.ends, m.digests, done);
     // Line ends the main thread gave are not sent back.
     host.post({ id: m.id, hash: m.ends ? { ...hash, ends: undefined } : hash });
   } catch (error) {
@@ -42,8 +81,16 @@ host.onMessage(async (m) => {
 });
 `;
 
-/** Segments hashed by the worker, and on this thread (for tests and benchmarks). */
-export const hashCounts: { offThread: number; inPlace: number } = { offThread: 0, inPlace: 0 };
+/**
+ * Segments hashed by the worker, and on this thread; pieces sent ahead, and
+ * segments whose hashing went on from them (for tests and benchmarks).
+ */
+export const hashCounts: { offThread: number; inPlace: number; ahead: number; headStarts: number } = {
+  offThread: 0,
+  inPlace: 0,
+  ahead: 0,
+  headStarts: 0,
+};
 
 // The watchdog: a job the worker has not answered within its allowance is hashed in place, and the worker is
 // dropped (a worker that stops answering, or one that ended without a word: a Web Worker that closed itself).
@@ -108,6 +155,9 @@ export class Hasher {
   /** The deadline the watchdog is armed for. */
   #watchdogAt = Infinity;
   #failure: unknown;
+  /** Segments being sent ahead, by their buffer: the stream the worker knows them by. */
+  readonly #streams = new WeakMap<ArrayBufferLike, number>();
+  #nextStream = 0;
 
   constructor(options: HasherOptions = {}) {
     this.#source = options.source ?? SOURCE;
@@ -125,7 +175,36 @@ export class Hasher {
     return this.#failure;
   }
 
+  /**
+   * Sends a piece of a segment being filled ahead to the worker, a head
+   * start for {@linkcode Hasher.hash}: `bytes` are the segment so far (from
+   * the start of its shared buffer), the piece its bytes from `from` on,
+   * whole lines, `ends` their newlines' offsets in the piece, `lines` the
+   * segment's lines so far. The first piece of a segment is sent `from` 0.
+   *
+   * @returns Whether it was sent; when not, send no more of this segment.
+   */
+  ahead(bytes: Uint8Array, from: number, lines: number, ends: Uint32Array): boolean {
+    const shared = typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
+    if (!shared || this.#disabled || bytes.byteOffset !== 0) return false;
+    if (from === 0) this.#streams.set(bytes.buffer, this.#nextStream++);
+    const stream = this.#streams.get(bytes.buffer);
+    const worker = stream === undefined ? undefined : this.#start();
+    if (worker === undefined) return false;
+    this.#restedAt = performance.now(); // busy: the idle timer waits as for a job
+    try {
+      worker.post({ piece: stream, buffer: bytes.buffer, offset: 0, from, to: bytes.length, ends, lines });
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+    hashCounts.ahead++;
+    return true;
+  }
+
   hash(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
+    const stream = bytes.byteOffset === 0 ? this.#streams.get(bytes.buffer) : undefined;
+    this.#streams.delete(bytes.buffer);
     const shared = typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
     if (!shared || this.#disabled || bytes.length < MIN_OFF_THREAD_BYTES) return inPlace(bytes, ends, digests);
     const worker = this.#start();
@@ -138,7 +217,15 @@ export class Hasher {
       worker.ref(); // a pending job keeps the process alive, as an in-place hash would
       this.#watch(deadline);
       try {
-        worker.post({ id, buffer: bytes.buffer, offset: bytes.byteOffset, length: bytes.length, ends, digests });
+        worker.post({
+          id,
+          buffer: bytes.buffer,
+          offset: bytes.byteOffset,
+          length: bytes.length,
+          ends,
+          digests,
+          stream,
+        });
       } catch (error) {
         this.#fail(error);
       }
@@ -192,6 +279,7 @@ export class Hasher {
       job.retry();
     } else {
       hashCounts.offThread++;
+      if ((data.hash.ahead ?? 0) > 0) hashCounts.headStarts++;
       job.resolve(data.hash.ends === undefined ? { ...data.hash, ends: job.ends! } : data.hash);
     }
     if (this.#jobs.size === 0) this.#rest();
@@ -270,6 +358,11 @@ export function useHasher(hasher: Hasher | undefined): Hasher | undefined {
  */
 export function hashSegment(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
   return (shared ??= new Hasher()).hash(bytes, ends, digests);
+}
+
+/** Sends a piece of a segment being filled ahead to the hashing worker: see {@linkcode Hasher.ahead}. */
+export function sendAhead(bytes: Uint8Array, from: number, lines: number, ends: Uint32Array): boolean {
+  return (shared ??= new Hasher()).ahead(bytes, from, lines, ends);
 }
 
 /** The line tag, on this thread (FORMAT.md "Line tags"). */

@@ -4,13 +4,24 @@
 // collector's young generation (a segment lives for milliseconds, many
 // scavenges): on Node that promotion cost more than hashing the bytes. The
 // buffers are shared memory where the runtime has it, so that the hashing
-// worker reads them without a copy.
+// worker reads them without a copy; there, each AHEAD_BYTES of whole lines is
+// sent ahead to the worker as it comes (see src/seal/_hasher.ts), so that
+// sealing the segment leaves it little to do.
+import { sendAhead } from "../seal/_hasher.ts";
 
 /** Buffers kept for reuse, at most. */
 const POOLED = 2;
 /** Smallest buffer made. */
 const MIN_BYTES = 64 * 1024;
+/** Largest buffer made at first; a larger segment grows it. */
+const START_BYTES = 2 * 1024 * 1024;
 const SHARED = typeof SharedArrayBuffer === "function";
+/**
+ * Bytes of a segment sent ahead to the hashing worker at a time: less sends
+ * more messages (about 40 µs of the main thread each, Deno), more hashes
+ * bytes that have left the caches (bench/README.md, thirteenth session).
+ */
+const AHEAD_BYTES = 512 * 1024;
 
 /** Bytes the hashing worker can read in place (shared memory), where there is any. */
 function buffer(bytes: number): ArrayBufferLike {
@@ -25,6 +36,10 @@ export class SegmentBytes {
   #lines = 0;
   /** Every chunk came with its line ends. */
   #known = true;
+  /** Whether the segment is still sent ahead, and how much of it was. */
+  #ahead = SHARED;
+  #sent = 0;
+  #sentLines = 0;
 
   constructor(bytes: number, lines: number) {
     this.#bytes = new Uint8Array(buffer(bytes));
@@ -47,6 +62,7 @@ export class SegmentBytes {
       const grown = new Uint8Array(buffer(Math.max(2 * this.#bytes.length, base + chunk.length)));
       grown.set(this.#bytes.subarray(0, base));
       this.#bytes = grown;
+      this.#ahead = false; // what was sent is in the old buffer
     }
     this.#bytes.set(chunk, base);
     this.#length += chunk.length;
@@ -61,6 +77,20 @@ export class SegmentBytes {
       for (let i = 0; i < lines; i++) this.#ends[at + i] = base + ends![i]!;
     }
     this.#lines += lines;
+    if (this.#ahead && this.#length - this.#sent >= AHEAD_BYTES) this.#sendAhead();
+  }
+
+  /** Sends the lines not sent yet ahead to the hashing worker (only while every line end is known). */
+  #sendAhead(): void {
+    if (!this.#known) {
+      this.#ahead = false;
+      return;
+    }
+    const ends = this.#ends.slice(this.#sentLines, this.#lines);
+    for (let i = 0; i < ends.length; i++) ends[i] = ends[i]! - this.#sent;
+    this.#ahead = sendAhead(this.#bytes.subarray(0, this.#length), this.#sent, this.#lines, ends);
+    this.#sent = this.#length;
+    this.#sentLines = this.#lines;
   }
 
   /** The bytes, and the line ends when every chunk gave them. Valid until the buffer is reused. */
@@ -84,12 +114,18 @@ export class SegmentBytes {
     into.append(this.#bytes.slice(cut, this.#length), rest, ends);
     this.#length = cut;
     this.#lines = lines;
+    this.#ahead = false; // what was sent may go past the cut: the worker starts over
   }
 
   /** Empties it for reuse. */
   reset(): void {
-    this.#length = this.#lines = 0;
+    this.#length =
+      this.#lines =
+      this.#sent =
+      this.#sentLines =
+        0;
     this.#known = true;
+    this.#ahead = SHARED;
   }
 
   /** Bytes it can hold without growing. */
@@ -105,8 +141,9 @@ export class SegmentPool {
   readonly #lines: number;
 
   constructor(maxSegmentBytes: number, maxSegmentLines: number) {
-    // A segment is cut at its limit, so it holds at most about one chunk more.
-    this.#bytes = Math.max(MIN_BYTES, Math.min(maxSegmentBytes, 1 << 24) * 2);
+    // A segment is cut at its limit, so it holds at most about one chunk more: twice the limit, grown to as it fills
+    // (a buffer in the pool keeps its size), so that a sink that seals a few lines a second holds no 8 MiB.
+    this.#bytes = Math.max(MIN_BYTES, Math.min(maxSegmentBytes * 2, START_BYTES));
     this.#lines = Math.min(maxSegmentLines, 1 << 16) + 1024;
   }
 
