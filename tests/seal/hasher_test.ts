@@ -196,3 +196,113 @@ describe("Hasher and the end of the process (subprocess)", () => {
     });
   }
 });
+
+/** A segment of `count` lines (wide ones among them) at the start of its own shared buffer, and its line ends. */
+function sharedSegment(first: number, count: number): { bytes: Uint8Array; ends: Uint32Array; text: string } {
+  let text = "";
+  for (let i = first; i < first + count; i++) text += eventLine(i).replace("agent-A", "agent-ü€".repeat(i % 4));
+  const plain = encoder.encode(text);
+  const bytes = new Uint8Array(new SharedArrayBuffer(plain.length + 4096), 0, plain.length);
+  bytes.set(plain);
+  const lines = splitLines(plain);
+  return { bytes, ends: lines.ends.slice(0, lines.count), text };
+}
+
+/** Sends lines `[from, to)` of a segment ahead, as the sink's segment buffer does. */
+function sendPiece(
+  hasher: Hasher,
+  segment: { bytes: Uint8Array; ends: Uint32Array },
+  from: number,
+  to: number,
+): boolean {
+  const { bytes, ends } = segment;
+  const fromByte = from === 0 ? 0 : ends[from - 1]! + 1;
+  const pieceEnds = ends.slice(from, to).map((end) => end - fromByte);
+  return hasher.ahead(bytes.subarray(0, ends[to - 1]! + 1), fromByte, to, pieceEnds);
+}
+
+describe("Hasher: a segment sent ahead", () => {
+  it("Hasher goes on from the pieces sent ahead, with what hashing the segment whole gives", async () => {
+    const hasher = new Hasher();
+    const segment = sharedSegment(0, 3000);
+    for (const digests of [false, true]) {
+      const before = { ...hashCounts };
+      for (const [from, to] of [[0, 700], [700, 701], [701, 2400]] as const) {
+        assert.ok(sendPiece(hasher, segment, from, to), `piece ${from}–${to} sent`);
+      }
+      const hash = await hasher.hash(segment.bytes, segment.ends, digests);
+      assert.deepEqual(hash, { ...await inPlace(segment.text, digests), ahead: 2400 });
+      assert.deepEqual([hashCounts.ahead - before.ahead, hashCounts.headStarts - before.headStarts], [3, 1]);
+    }
+  });
+
+  it("Hasher starts over when a piece went missing, or the head start is not the segment's first lines", async () => {
+    const hasher = new Hasher();
+    const segment = sharedSegment(5000, 2000);
+    const expected = await inPlace(segment.text, false);
+    const cases: { name: string; pieces: [number, number][]; lines: number }[] = [
+      { name: "a piece skipped", pieces: [[0, 500], [900, 1500]], lines: 2000 },
+      { name: "more lines ahead than the segment holds (cut after them)", pieces: [[0, 1800]], lines: 1200 },
+      { name: "the first piece never sent", pieces: [[300, 900]], lines: 2000 },
+    ];
+    for (const { name, pieces, lines } of cases) {
+      const before = hashCounts.headStarts;
+      for (const [from, to] of pieces) sendPiece(hasher, segment, from, to);
+      const end = segment.ends[lines - 1]! + 1;
+      const hash = await hasher.hash(segment.bytes.subarray(0, end), segment.ends.subarray(0, lines), false);
+      const whole = lines === 2000
+        ? expected
+        : await inPlace(new TextDecoder().decode(segment.bytes.slice(0, end)), false);
+      assert.deepEqual(hash, { ...whole, ahead: 0 }, name);
+      assert.equal(hashCounts.headStarts - before, 0, name);
+    }
+  });
+
+  it("Hasher keeps the head start of the latest segments only, and each still hashes right", async () => {
+    const hasher = new Hasher();
+    const segments = [0, 1, 2, 3, 4, 5].map((k) => sharedSegment(10_000 + 1000 * k, 1000));
+    // Six segments sent ahead before any is sealed (six sinks at once): the worker keeps four.
+    for (const segment of segments) sendPiece(hasher, segment, 0, 800);
+    const before = hashCounts.headStarts;
+    const hashes = await Promise.all(segments.map((s) => hasher.hash(s.bytes, s.ends, false)));
+    const expected = await Promise.all(segments.map((s) => inPlace(s.text, false)));
+    assert.deepEqual(hashes.map((h) => ({ ...h, ahead: 0 })), expected.map((h) => ({ ...h, ahead: 0 })));
+    assert.deepEqual(hashes.map((h) => h.ahead), [0, 0, 800, 800, 800, 800]);
+    assert.equal(hashCounts.headStarts - before, 4);
+  });
+
+  it("Hasher sends nothing ahead of a segment that is not at the start of shared memory", () => {
+    const hasher = new Hasher();
+    const text = segmentText(0, 100);
+    const lines = splitLines(encoder.encode(text));
+    const ends = lines.ends.slice(0, lines.count);
+    assert.equal(hasher.ahead(encoder.encode(text), 0, ends.length, ends), false, "unshared");
+    assert.equal(hasher.ahead(shared(text), 0, ends.length, ends), false, "shared, at an offset");
+  });
+});
+
+describe("JsonLinesAuditSink seal: segments sent ahead", () => {
+  it("JsonLinesAuditSink seal: a segment sent ahead as it fills is sealed from its head start and verifies", async () => {
+    const key = await keys();
+    const data = new MemoryDestination();
+    const seal = new SealStream();
+    const sink = new JsonLinesAuditSink(data.stream, {
+      backpressure: "block",
+      seal: { key: key.seal, to: seal.stream, origin: "test.example/ahead" },
+    });
+    const before = { ...hashCounts };
+    for (let i = 0; i < 12_000; i++) {
+      if (sink.desiredSize <= 0) await sink.ready;
+      sink.onCall(numbered(i));
+    }
+    await sink.flush(); // one segment (the default limits: 16,384 lines, 4 MiB) of more than 1 MiB
+    for (let i = 12_000; i < 20_000; i++) await sink.record(numbered(i));
+    await sink.close();
+    const checkpoints = seal.checkpoints();
+    assert.ok(hashCounts.ahead - before.ahead >= 2, `${hashCounts.ahead - before.ahead} pieces sent ahead`);
+    assert.ok(hashCounts.headStarts - before.headStarts >= 1, "a segment sealed from its head start");
+    const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
+    assert.deepEqual(findings, [], show(findings));
+    assert.deepEqual([summary.checkpoints, summary.verifiedLines], [checkpoints.length, 20_000]);
+  });
+});
