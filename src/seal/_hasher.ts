@@ -199,6 +199,9 @@ export class Hasher {
       return false;
     }
     hashCounts.ahead++;
+    // A piece is not a job: the segment may never be sealed (a destination that never settles, a sink not closed),
+    // so a worker it started rests as after a job (unreferenced, or stopped once idle), not holding the process.
+    if (this.#jobs.size === 0) this.#rest();
     return true;
   }
 
