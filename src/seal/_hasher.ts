@@ -19,8 +19,8 @@ const IDLE_MS = 2_000;
 
 const core = hashCore();
 
-/** Segments a worker keeps the head start of, the latest. */
-const MAX_STREAMS = 4;
+/** Segments a worker keeps the head start of, the latest (a segment's is its tags, 4 bytes a line, and a SHA-256 state). */
+export const MAX_STREAMS = 16;
 
 // The worker: the same hashCore, from its source text, talking through the `host` src/runtime/worker.ts gives it.
 // Where it can load `node:crypto` (Node, Deno, Bun), it hashes the shared segment in place (no copy; OpenSSL,

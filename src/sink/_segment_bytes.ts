@@ -9,8 +9,8 @@
 // sealing the segment leaves it little to do.
 import { sendAhead } from "../seal/_hasher.ts";
 
-/** Buffers kept for reuse, at most. */
-const POOLED = 2;
+/** Buffers kept for reuse, at most: a segment filling, one settling, one hashing. */
+const POOLED = 3;
 /** Smallest buffer made. */
 const MIN_BYTES = 64 * 1024;
 /** Largest buffer made at first; a larger segment grows it. */
@@ -137,7 +137,8 @@ export class SegmentBytes {
 /** Segment buffers for a sealer with these limits, reused once their checkpoint is made. */
 export class SegmentPool {
   readonly #free: SegmentBytes[] = [];
-  readonly #bytes: number;
+  /** Bytes of a new buffer: at first at most START_BYTES, then what a segment grew to. */
+  #bytes: number;
   readonly #lines: number;
 
   constructor(maxSegmentBytes: number, maxSegmentLines: number) {
@@ -152,6 +153,8 @@ export class SegmentPool {
   }
 
   give(segment: SegmentBytes): void {
+    // New buffers start as large as one had to grow: a grown buffer is not sent ahead (src/seal/_hasher.ts).
+    this.#bytes = Math.max(this.#bytes, segment.capacity);
     segment.reset();
     if (this.#free.length < POOLED) this.#free.push(segment);
   }

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { type CallEvent, createCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { hashCore, type HashedPart, type SegmentHash } from "../../src/seal/_hash_core.ts";
-import { hashCounts, Hasher, hashSegment, useHasher } from "../../src/seal/_hasher.ts";
-import { SegmentBytes } from "../../src/sink/_segment_bytes.ts";
+import { hashCounts, Hasher, hashSegment, MAX_STREAMS, useHasher } from "../../src/seal/_hasher.ts";
+import { SegmentBytes, SegmentPool } from "../../src/sink/_segment_bytes.ts";
 import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { splitLines } from "../../src/seal/_lines.ts";
 import { toBase64 } from "../../src/seal/_encoding.ts";
@@ -161,14 +161,14 @@ describe("Hasher.ahead", () => {
     if ("Deno" in globalThis) assert.equal(later.ahead, 0, "a new worker knows nothing of the pieces");
   });
 
-  it("Hasher keeps the head start of the 4 latest segments sent ahead; older ones start over, right", async () => {
+  it("Hasher keeps the head start of the MAX_STREAMS latest segments sent ahead; older ones start over, right", async () => {
     const hasher = new Hasher();
-    const segments = [0, 1, 2, 3, 4, 5].map((k) => segment(lines(0, 600_000, `s${k}`)));
+    const segments = Array.from({ length: MAX_STREAMS + 2 }, (_, k) => segment(lines(0, 300_000, `s${k}`)));
     for (const { bytes, ends } of segments) sendPieces(hasher, bytes, ends, [ends.length - 5]);
     const before = hashCounts.headStarts;
     const hashes = await Promise.all(segments.map(({ bytes, ends }) => hasher.hash(bytes, ends, false)));
-    assert.deepEqual(hashes.map((hash) => hash.ahead! > 0), [false, false, true, true, true, true]);
-    assert.equal(hashCounts.headStarts - before, 4);
+    assert.deepEqual(hashes.map((hash) => hash.ahead! > 0), segments.map((_, k) => k >= 2));
+    assert.equal(hashCounts.headStarts - before, MAX_STREAMS);
     for (const [k, { bytes, ends }] of segments.entries()) {
       assert.deepEqual(result(hashes[k]!), result(await scratch(bytes, ends, false)), `segment ${k}`);
     }
@@ -392,4 +392,21 @@ describe("Segments sent ahead and the end of the process (subprocess)", () => {
       assert.ok(Number(result.stdout) >= 1, `pieces sent: ${result.stdout}`);
     });
   }
+});
+
+describe("SegmentPool", () => {
+  it("SegmentPool makes new buffers as large as one grew to, so that a segment need not grow (and stop being sent ahead)", () => {
+    const pool = new SegmentPool(4 << 20, 16384);
+    const first = pool.take();
+    const start = first.capacity;
+    const chunk = new Uint8Array(start + 1024).fill(0x20);
+    chunk[chunk.length - 1] = 0x0a;
+    first.append(chunk, 1, new Uint32Array([chunk.length - 1]));
+    assert.ok(first.capacity > start, "grown past its first size");
+    const busy = pool.take(); // the pool is empty: a new buffer
+    pool.give(first);
+    assert.equal(pool.take(), first, "reused");
+    assert.equal(busy.capacity, start, "made before any grew");
+    assert.equal(pool.take().capacity, first.capacity, "made once one grew: as large");
+  });
 });

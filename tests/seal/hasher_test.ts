@@ -258,19 +258,6 @@ describe("Hasher: a segment sent ahead", () => {
     }
   });
 
-  it("Hasher keeps the head start of the latest segments only, and each still hashes right", async () => {
-    const hasher = new Hasher();
-    const segments = [0, 1, 2, 3, 4, 5].map((k) => sharedSegment(10_000 + 1000 * k, 1000));
-    // Six segments sent ahead before any is sealed (six sinks at once): the worker keeps four.
-    for (const segment of segments) sendPiece(hasher, segment, 0, 800);
-    const before = hashCounts.headStarts;
-    const hashes = await Promise.all(segments.map((s) => hasher.hash(s.bytes, s.ends, false)));
-    const expected = await Promise.all(segments.map((s) => inPlace(s.text, false)));
-    assert.deepEqual(hashes.map((h) => ({ ...h, ahead: 0 })), expected.map((h) => ({ ...h, ahead: 0 })));
-    assert.deepEqual(hashes.map((h) => h.ahead), [0, 0, 800, 800, 800, 800]);
-    assert.equal(hashCounts.headStarts - before, 4);
-  });
-
   it("Hasher sends nothing ahead of a segment that is not at the start of shared memory", () => {
     const hasher = new Hasher();
     const text = segmentText(0, 100);
