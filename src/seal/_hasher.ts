@@ -185,8 +185,7 @@ export class Hasher {
    * @returns Whether it was sent; when not, send no more of this segment.
    */
   ahead(bytes: Uint8Array, from: number, lines: number, ends: Uint32Array): boolean {
-    const shared = typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
-    if (!shared || this.#disabled || bytes.byteOffset !== 0) return false;
+    if (!isShared(bytes) || this.#disabled || bytes.byteOffset !== 0) return false;
     if (from === 0) this.#streams.set(bytes.buffer, this.#nextStream++);
     const stream = this.#streams.get(bytes.buffer);
     const worker = stream === undefined ? undefined : this.#start();
@@ -208,8 +207,7 @@ export class Hasher {
   hash(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
     const stream = bytes.byteOffset === 0 ? this.#streams.get(bytes.buffer) : undefined;
     this.#streams.delete(bytes.buffer);
-    const shared = typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
-    if (!shared || this.#disabled || bytes.length < MIN_OFF_THREAD_BYTES) return inPlace(bytes, ends, digests);
+    if (!isShared(bytes) || this.#disabled || bytes.length < MIN_OFF_THREAD_BYTES) return inPlace(bytes, ends, digests);
     const worker = this.#start();
     if (worker === undefined) return inPlace(bytes, ends, digests);
     const id = this.#next++;
@@ -334,6 +332,11 @@ export class Hasher {
   }
 }
 
+/** Whether `bytes` are in shared memory (which the worker reads in place). */
+function isShared(bytes: Uint8Array): boolean {
+  return typeof SharedArrayBuffer === "function" && bytes.buffer instanceof SharedArrayBuffer;
+}
+
 /** Hashes on this thread; Web Crypto does not read shared memory, so a shared segment is copied first. */
 function inPlace(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
   hashCounts.inPlace++;
@@ -342,6 +345,11 @@ function inPlace(bytes: Uint8Array, ends: Uint32Array | undefined, digests: bool
 }
 
 let shared: Hasher | undefined;
+
+/** The process's hasher, made at first use. */
+function processHasher(): Hasher {
+  return shared ??= new Hasher();
+}
 
 /**
  * Makes `hasher` the one {@linkcode hashSegment} uses (tests: a worker that misbehaves).
@@ -360,12 +368,12 @@ export function useHasher(hasher: Hasher | undefined): Hasher | undefined {
  * The bytes must not change until the promise settles.
  */
 export function hashSegment(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
-  return (shared ??= new Hasher()).hash(bytes, ends, digests);
+  return processHasher().hash(bytes, ends, digests);
 }
 
 /** Sends a piece of a segment being filled ahead to the hashing worker: see {@linkcode Hasher.ahead}. */
 export function sendAhead(bytes: Uint8Array, from: number, lines: number, ends: Uint32Array): boolean {
-  return (shared ??= new Hasher()).ahead(bytes, from, lines, ends);
+  return processHasher().ahead(bytes, from, lines, ends);
 }
 
 /** The line tag, on this thread (FORMAT.md "Line tags"). */

@@ -36,7 +36,7 @@ export class SegmentBytes {
   #lines = 0;
   /** Every chunk came with its line ends. */
   #known = true;
-  /** Whether the segment is still sent ahead, and how much of it was. */
+  /** Whether the segment is still sent ahead (while every line end is known), and how much of it was. */
   #ahead = SHARED;
   #sent = 0;
   #sentLines = 0;
@@ -66,7 +66,7 @@ export class SegmentBytes {
     }
     this.#bytes.set(chunk, base);
     this.#length += chunk.length;
-    if (ends === undefined || ends.length !== lines) this.#known = false;
+    if (ends === undefined || ends.length !== lines) this.#known = this.#ahead = false; // pieces need line ends
     if (this.#known) {
       const at = this.#lines;
       if (at + lines > this.#ends.length) {
@@ -80,12 +80,8 @@ export class SegmentBytes {
     if (this.#ahead && this.#length - this.#sent >= AHEAD_BYTES) this.#sendAhead();
   }
 
-  /** Sends the lines not sent yet ahead to the hashing worker (only while every line end is known). */
+  /** Sends the lines not sent yet ahead to the hashing worker. */
   #sendAhead(): void {
-    if (!this.#known) {
-      this.#ahead = false;
-      return;
-    }
     const ends = this.#ends.slice(this.#sentLines, this.#lines);
     for (let i = 0; i < ends.length; i++) ends[i] = ends[i]! - this.#sent;
     this.#ahead = sendAhead(this.#bytes.subarray(0, this.#length), this.#sent, this.#lines, ends);
