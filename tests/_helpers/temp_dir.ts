@@ -21,6 +21,16 @@ export function tempDir(prefix: string): string {
   return dir;
 }
 
+/** Runs `test` in a fresh folder (see tempDir), removed once it is done. */
+export async function inTempDir<T>(prefix: string, test: (dir: string) => Promise<T> | T): Promise<T> {
+  const dir = tempDir(prefix);
+  try {
+    return await test(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 function removeAll(): void {
   for (const dir of made) rmSync(dir, { recursive: true, force: true });
   made.clear();

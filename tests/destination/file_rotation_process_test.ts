@@ -1,21 +1,16 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { readdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import process from "node:process";
 import { type Child, startScript } from "../_helpers/run_script.ts";
 import { closedPattern, contents, setFiles } from "./_rotation_files.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 
 const CHILD = "tests/_scripts/rotate_child.ts";
 
-async function inDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = tempDir("rotate-proc");
-  try {
-    await test(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (dir: string) => Promise<void>): Promise<void> {
+  return inTempDir("rotate-proc", test);
 }
 
 /** Every line of a set, file by file, as [file, line] pairs. */

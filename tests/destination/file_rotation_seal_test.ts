@@ -14,15 +14,10 @@ import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts"
 import { numbered } from "../_helpers/events.ts";
 import { keys } from "../seal/_trail.ts";
 import { setFiles } from "./_rotation_files.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 
-async function inDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = tempDir("rotate-seal");
-  try {
-    await test(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (dir: string) => Promise<void>): Promise<void> {
+  return inTempDir("rotate-seal", test);
 }
 
 /** Records events `first`… through a sealed, rotating sink, some batches at a time, then closes. */

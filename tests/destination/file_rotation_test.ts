@@ -9,15 +9,10 @@ import { fileDestination } from "../../src/destination/file_destination.ts";
 import { runtime } from "../../src/runtime/runtime.ts";
 import { numbered } from "../_helpers/events.ts";
 import { callIds, closedPattern, contents, setFiles, setLines } from "./_rotation_files.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 
-async function inDir(test: (dir: string) => Promise<void> | void): Promise<void> {
-  const dir = tempDir("rotate");
-  try {
-    await test(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (dir: string) => Promise<void> | void): Promise<void> {
+  return inTempDir("rotate", test);
 }
 
 const ids = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `call-${from + i}`);

@@ -3,7 +3,7 @@
 // sealing process to restart.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
@@ -12,15 +12,10 @@ import { main } from "../../src/cli/main.ts";
 import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { eventLine, keys, show, verify } from "../seal/_trail.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 
-async function inDir(test: (path: string, dir: string) => Promise<void>): Promise<void> {
-  const dir = tempDir("file-seal-attack");
-  try {
-    await test(join(dir, "audit.jsonl"), dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (path: string, dir: string) => Promise<void>): Promise<void> {
+  return inTempDir("file-seal-attack", (dir) => test(join(dir, "audit.jsonl"), dir));
 }
 
 /** The writer (which holds the key) runs once: records `count` events from `first`, then closes. */

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal, IoError } from "../../src/destination/file_destination.ts";
@@ -8,16 +8,11 @@ import { importAuditSealKey, importAuditVerifyKey } from "../../src/seal/audit_s
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
 import { numbered } from "../_helpers/events.ts";
 import { eventLine, keys, problems, show, verify } from "../seal/_trail.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 
 /** Runs `test` with the path of `audit.jsonl` in a fresh folder, removed afterwards. */
-async function inDir(test: (path: string) => Promise<void>): Promise<void> {
-  const dir = tempDir("file-seal");
-  try {
-    await test(join(dir, "audit.jsonl"));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (path: string) => Promise<void>): Promise<void> {
+  return inTempDir("file-seal", (dir) => test(join(dir, "audit.jsonl")));
 }
 
 /** Runs a sealed file sink over `path`: records `count` events from `first`, then closes. */

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CallEvent, createCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
@@ -12,7 +12,7 @@ import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { splitLines } from "../../src/seal/_lines.ts";
 import { toBase64 } from "../../src/seal/_encoding.ts";
 import { runScript } from "../_helpers/run_script.ts";
-import { tempDir } from "../_helpers/temp_dir.ts";
+import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
 import { OrderedDestination, SealStream } from "../sink/_sealed.ts";
 import { eventLine, keys, show, verify } from "./_trail.ts";
@@ -253,13 +253,8 @@ async function counting(body: () => Promise<void>): Promise<{ ahead: number; hea
   return { ahead: hashCounts.ahead - before.ahead, headStarts: hashCounts.headStarts - before.headStarts };
 }
 
-async function inDir(test: (dir: string) => Promise<void>): Promise<void> {
-  const dir = tempDir("ahead");
-  try {
-    await test(dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+function inDir(test: (dir: string) => Promise<void>): Promise<void> {
+  return inTempDir("ahead", test);
 }
 
 /** The lines of `text`, each with its newline. */
