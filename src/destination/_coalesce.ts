@@ -1,4 +1,5 @@
-// Which destinations the sink gathers trickling lines for. A file or stdout
+// What the sink may do for this library's own destinations, told by a mark on
+// them. Which destinations the sink gathers trickling lines for: a file or stdout
 // pays a system call per write, so the sink holds a write back at most 2 ms
 // to gather lines that trickle in. Any other destination (fetch, a user's
 // stream) gets each line as soon as it is queued: it batches on its own, and
@@ -14,4 +15,23 @@ export function coalesces(destination: unknown): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * Destinations that are done with a chunk's bytes once they reported the
+ * chunk's lines, and hand them to no one else: files. Their chunks may be
+ * views of the sink's sealing buffers, which are reused (see
+ * src/sink/_segment_bytes.ts). Kept by identity, not as a mark: a proxy
+ * cannot claim it.
+ */
+const inPlace = new WeakSet<object>();
+
+/** Marks `destination` as one that takes views of the sink's reused buffers (a file). */
+export function markWritesInPlace(destination: object): void {
+  inPlace.add(destination);
+}
+
+/** Whether `destination` takes chunks that are views of the sink's reused buffers. */
+export function writesInPlace(destination: unknown): boolean {
+  return typeof destination === "object" && destination !== null && inPlace.has(destination);
 }

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { COALESCE_WRITES } from "./_coalesce.ts";
+import { COALESCE_WRITES, markWritesInPlace } from "./_coalesce.ts";
 import { runtime } from "../runtime/runtime.ts";
 import { IoError, pathText, toIoError } from "../runtime/io_error.ts";
 import type { FileHandle } from "../runtime/runtime_driver.ts";
@@ -142,6 +142,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
       return untilAborted(done, signal);
     },
   });
+  markWritesInPlace(destination); // a write is done with its chunk once it reported the chunk's lines
   if (rotation !== undefined) {
     rotations.set(destination, rotation);
     rotation.tidy((error) => report?.warn(error)); // what an earlier run left: uncompressed, too many, too old

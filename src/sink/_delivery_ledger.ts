@@ -18,12 +18,14 @@ export type Fate = "delivered" | "rerouted" | "failed";
  */
 export interface SettleObserver {
   /**
-   * The `count` oldest unsettled lines were settled.
+   * The `count` oldest unsettled lines were settled: by the destination's
+   * report (or a rejected write), or, with `unreported`, counted failed here
+   * though the destination may still be writing them (a deadline).
    *
    * @returns How many of them were events (the rest were lines the sink
    *   wrote itself, such as in-band checkpoints, which no counter counts).
    */
-  settled(count: number, fate: Fate, reason: AuditLossReason): number;
+  settled(count: number, fate: Fate, reason: AuditLossReason, unreported?: boolean): number;
   /** The lines settled so far ended a stream: see `DeliveryReport.newStream`. */
   newStream(switchStreams: () => Promise<void>): Promise<void>;
 }
@@ -106,7 +108,7 @@ export class DeliveryLedger {
     this.#settled = mark;
     this.#forgiven += missing;
     this.#generation++;
-    const events = this.#events(missing, "failed", reason);
+    const events = this.#events(missing, "failed", reason, true);
     if (events > 0) this.lose(reason, events, cause);
   }
 
@@ -123,8 +125,8 @@ export class DeliveryLedger {
   }
 
   /** Of `count` lines just settled, the events (all of them, unless sealing wrote lines of its own). */
-  #events(count: number, fate: Fate, reason: AuditLossReason): number {
-    return count === 0 || this.observer === undefined ? count : this.observer.settled(count, fate, reason);
+  #events(count: number, fate: Fate, reason: AuditLossReason, unreported = false): number {
+    return count === 0 || this.observer === undefined ? count : this.observer.settled(count, fate, reason, unreported);
   }
 
   /**

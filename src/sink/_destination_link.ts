@@ -2,6 +2,7 @@
 // destination reports, and flushing, closing and giving up against deadlines.
 import { type AuditDestination, isAuditDestination, toAuditDestination } from "../destination/audit_destination.ts";
 import { noteLines } from "../destination/_chunk_lines.ts";
+import { writesInPlace } from "../destination/_coalesce.ts";
 import { type GracePeriod, gracePeriod, reasonOf } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import { DeliveryLedger } from "./_delivery_ledger.ts";
@@ -57,6 +58,9 @@ export class DestinationLink {
     this.#destination = target;
     this.#preventClose = !own && preventClose;
     this.#sealing = sealing;
+    this.space = sealing !== undefined && !sealing.isInBand && writesInPlace(destination)
+      ? (bytes) => sealing.space(bytes)
+      : undefined;
     if (sealing !== undefined) {
       this.deliveries.observer = sealing;
       if (sealing.isInBand) {
@@ -67,6 +71,14 @@ export class DestinationLink {
       }
     }
   }
+
+  /**
+   * Where the queue encodes the next chunk, when it hands that chunk to
+   * {@linkcode DestinationLink.deliver} at once (see `Sealing.space`): with
+   * sealing to a seal stream of its own, for this library's file
+   * destinations. Else `undefined`.
+   */
+  readonly space: ((bytes: number) => Uint8Array | undefined) | undefined;
 
   /** Hands a chunk of `lines` lines to the destination. Never rejects. */
   readonly deliver = async (bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): Promise<void> => {
@@ -83,7 +95,7 @@ export class DestinationLink {
         this.deliveries.discard(lines, this.#stopped.cause);
         return;
       }
-      sealing.append(bytes, lines, ends);
+      bytes = sealing.append(bytes, lines, ends);
     }
     const ticket = this.deliveries.handOut(lines);
     noteLines(bytes, lines);

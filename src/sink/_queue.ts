@@ -77,6 +77,8 @@ export class LineQueue {
   readonly #writeLimit: number;
   readonly #writeInterval: number;
   readonly #deliver: Deliver;
+  /** Where to encode a chunk delivered as soon as it is encoded, when there is such a place (see `Sealing.space`). */
+  readonly #space: ((bytes: number) => Uint8Array | undefined) | undefined;
   /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
   readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
@@ -124,10 +126,12 @@ export class LineQueue {
     withEnds = false,
     maxBytes = Infinity,
     writeInterval = WRITE_INTERVAL_MS,
+    space?: (bytes: number) => Uint8Array | undefined,
   ) {
     this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
     this.#writeInterval = writeInterval;
     this.#deliver = deliver;
+    this.#space = space;
     this.#withEnds = withEnds;
     this.#maxBytes = maxBytes;
     const queue = new WritableStream<Batch>(
@@ -426,7 +430,8 @@ export class LineQueue {
     this.#unwritten.splice(0, lines.length);
     this.#unwrittenLines -= count;
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
-    return this.#deliver(encodeLines(lines, chars, ends), count, ends).then(this.#idle);
+    // Handed on at once: it may be encoded in place (not so a chunk encoded ahead, which waits for its write).
+    return this.#deliver(encodeLines(lines, chars, ends, this.#space?.(chars)), count, ends).then(this.#idle);
   }
 
   /**

@@ -18,7 +18,7 @@ import { writerOf } from "../_writer.ts";
 import type { Fate, SettleObserver } from "./_delivery_ledger.ts";
 import type { Reporter } from "./_reporter.ts";
 import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
-import { SegmentPool } from "./_segment_bytes.ts";
+import { type SegmentBytes, SegmentPool } from "./_segment_bytes.ts";
 import {
   type Boundary,
   insertBoundary,
@@ -95,6 +95,8 @@ export class Sealing implements SettleObserver {
   readonly #preventClose: boolean;
   #waiting = 0;
   readonly #pool: SegmentPool;
+  /** A buffer taken for the next segment, whose free space was lent to encode a chunk into before it was opened. */
+  #spare: SegmentBytes | undefined;
   readonly #folds: (() => void)[] = [];
   #failed = false;
   #closed = false;
@@ -137,21 +139,45 @@ export class Sealing implements SettleObserver {
     return this.#gate;
   }
 
-  /** A chunk of `lines` lines is about to be handed to the destination (after every earlier one). */
-  append(bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): void {
+  /**
+   * Where to encode the next chunk, of at least `bytes` bytes, so that
+   * {@linkcode Sealing.append} need not copy it: the free space of the
+   * segment it will join (see src/sink/_segment_bytes.ts), or `undefined`.
+   * Only for a chunk handed to `append` right after it is encoded, and only
+   * for this library's file destinations: the view must reach no one else.
+   * In band, a chunk may wait (for a checkpoint line) after it was encoded:
+   * never.
+   */
+  space(bytes: number): Uint8Array | undefined {
+    if (this.#failed || this.#seal === undefined) return undefined;
+    const data = this.#open?.data ?? (this.#spare ??= this.#pool.take());
+    return data.spare(bytes);
+  }
+
+  /**
+   * A chunk of `lines` lines is about to be handed to the destination (after every earlier one).
+   *
+   * @returns The bytes to hand it: `bytes`, or their copy in the segment (see {@linkcode SegmentBytes.append}).
+   */
+  append(bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): Uint8Array {
     const start = this.#position;
     this.#position += lines;
-    if (this.#failed) return;
+    if (this.#failed) return bytes;
     let segment = this.#open;
     if (segment === undefined) {
       segment = this.#open = newSegment();
       this.#units.push({ start, end: start, segment });
     }
-    const data = segment.data ??= this.#pool.take();
-    data.append(bytes, lines, ends);
+    let data = segment.data;
+    if (data === undefined) {
+      data = segment.data = this.#spare ?? this.#pool.take();
+      this.#spare = undefined;
+    }
+    const out = data.append(bytes, lines, ends);
     this.#units[this.#units.length - 1]!.end = this.#position;
     if (data.lines >= this.#sealer.maxSegmentLines || data.length >= this.#sealer.maxSegmentBytes) this.cut();
     else this.#schedule();
+    return out;
   }
 
   /**
@@ -181,7 +207,9 @@ export class Sealing implements SettleObserver {
     this.#schedule();
   }
 
-  settled(count: number, fate: Fate, reason: string): number {
+  settled(count: number, fate: Fate, reason: string, unreported = false): number {
+    // The destination may still be writing lines from a segment's buffer (encoded in place): none is reused now.
+    if (unreported) this.#pool.stopReuse();
     let at = this.#settled;
     const stop = at + count;
     let events = 0;

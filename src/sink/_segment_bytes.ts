@@ -1,19 +1,27 @@
-// The bytes of a segment waiting to be sealed, copied as the sink writes
-// them into a buffer that is reused once its checkpoint is made. Holding the
-// chunks themselves instead keeps every chunk alive past the garbage
-// collector's young generation (a segment lives for milliseconds, many
-// scavenges): on Node that promotion cost more than hashing the bytes. The
-// buffers are shared memory where the runtime has it, so that the hashing
-// worker reads them without a copy; there, each AHEAD_BYTES of whole lines is
-// sent ahead to the worker as it comes (see src/seal/_hasher.ts), so that
-// sealing the segment leaves it little to do.
+// The bytes of a segment waiting to be sealed, in a buffer that is reused
+// once its checkpoint is made. Holding the chunks themselves instead keeps
+// every chunk alive past the garbage collector's young generation (a segment
+// lives for milliseconds, many scavenges): on Node that promotion cost more
+// than hashing the bytes. The buffers are shared memory where the runtime has
+// it, so that the hashing worker reads them without a copy; there, each
+// AHEAD_BYTES of whole lines is sent ahead to the worker as it comes (see
+// src/seal/_hasher.ts), so that sealing the segment leaves it little to do.
+//
+// A chunk is copied in, unless it was encoded in place: for this library's
+// file destinations, the sink's queue encodes a write's lines straight into
+// the open segment's free space (`spare`), and the destination writes that
+// view of it. Such a view must never reach anyone else's stream, and its
+// buffer is reused only once every line in it was settled (written or
+// failed: the destination is done with it), which sealing waits for anyway,
+// except where a stream boundary split a segment (`splitInto`): that buffer
+// is not reused.
 import { sendAhead } from "../seal/_hasher.ts";
 
 /** Buffers kept for reuse, at most: a segment filling, one settling, one hashing. */
 const POOLED = 3;
 /** Smallest buffer made. */
 const MIN_BYTES = 64 * 1024;
-/** Largest buffer made at first; a larger segment grows it. */
+/** Largest unshared buffer made at first (a Worker's isolate counts all of it); a larger segment grows it. */
 const START_BYTES = 2 * 1024 * 1024;
 const SHARED = typeof SharedArrayBuffer === "function";
 /**
@@ -22,6 +30,9 @@ const SHARED = typeof SharedArrayBuffer === "function";
  * bytes that have left the caches (bench/README.md, thirteenth session).
  */
 const AHEAD_BYTES = 512 * 1024;
+
+/** Chunks a segment took as encoded in place, and chunks it copied (for tests and benchmarks). */
+export const segmentCounts: { inPlace: number; copied: number } = { inPlace: 0, copied: 0 };
 
 /** Bytes the hashing worker can read in place (shared memory), where there is any. */
 function buffer(bytes: number): ArrayBufferLike {
@@ -40,6 +51,8 @@ export class SegmentBytes {
   #ahead = SHARED;
   #sent = 0;
   #sentLines = 0;
+  /** Whether the buffer may take another segment once this one is sealed (not after a split). */
+  #reusable = true;
 
   constructor(bytes: number, lines: number) {
     this.#bytes = new Uint8Array(buffer(bytes));
@@ -55,16 +68,40 @@ export class SegmentBytes {
     return this.#lines;
   }
 
-  /** Copies in a chunk of `lines` whole lines; `ends` are its newlines' offsets, if known. */
-  append(chunk: Uint8Array, lines: number, ends: Uint32Array | undefined): void {
+  /**
+   * The buffer's free space after the segment's bytes, to encode the next
+   * chunk into, when it has at least `bytes` of it (and is shared memory:
+   * an unshared one may be moved to the hashing worker).
+   */
+  spare(bytes: number): Uint8Array | undefined {
+    if (!SHARED || this.#bytes.length - this.#length < bytes) return undefined;
+    return this.#bytes.subarray(this.#length);
+  }
+
+  /**
+   * Adds a chunk of `lines` whole lines; `ends` are its newlines' offsets, if
+   * known. A chunk encoded in place (into {@linkcode SegmentBytes.spare}) is
+   * taken as it is; any other is copied in.
+   *
+   * @returns The bytes to write: the chunk, or, for a chunk in some segment's
+   *   buffer but not in place, its copy here (a buffer is reused only once
+   *   the lines written from it are settled).
+   */
+  append(chunk: Uint8Array, lines: number, ends: Uint32Array | undefined): Uint8Array {
     const base = this.#length;
-    if (base + chunk.length > this.#bytes.length) {
-      const grown = new Uint8Array(buffer(Math.max(2 * this.#bytes.length, base + chunk.length)));
-      grown.set(this.#bytes.subarray(0, base));
-      this.#bytes = grown;
-      this.#ahead = false; // what was sent is in the old buffer
+    let bytes = chunk;
+    if (chunk.buffer === this.#bytes.buffer && chunk.byteOffset === base) segmentCounts.inPlace++;
+    else {
+      segmentCounts.copied++;
+      if (base + chunk.length > this.#bytes.length) {
+        const grown = new Uint8Array(buffer(Math.max(2 * this.#bytes.length, base + chunk.length)));
+        grown.set(this.#bytes.subarray(0, base));
+        this.#bytes = grown;
+        this.#ahead = false; // what was sent is in the old buffer
+      }
+      this.#bytes.set(chunk, base);
+      if (SHARED && chunk.buffer instanceof SharedArrayBuffer) bytes = this.#bytes.subarray(base, base + chunk.length);
     }
-    this.#bytes.set(chunk, base);
     this.#length += chunk.length;
     if (ends === undefined || ends.length !== lines) this.#known = this.#ahead = false; // pieces need line ends
     if (this.#known) {
@@ -78,6 +115,7 @@ export class SegmentBytes {
     }
     this.#lines += lines;
     if (this.#ahead && this.#length - this.#sent >= AHEAD_BYTES) this.#sendAhead();
+    return bytes;
   }
 
   /** Sends the lines not sent yet ahead to the hashing worker. */
@@ -111,6 +149,8 @@ export class SegmentBytes {
     this.#length = cut;
     this.#lines = lines;
     this.#ahead = false; // what was sent may go past the cut: the worker starts over
+    // The lines after the cut may still be written from this buffer (encoded in place) once this part is sealed.
+    this.#reusable = false;
   }
 
   /** Empties it for reuse. */
@@ -128,20 +168,34 @@ export class SegmentBytes {
   get capacity(): number {
     return this.#bytes.length;
   }
+
+  /** Whether it may take another segment (see {@linkcode SegmentBytes.splitInto}). */
+  get reusable(): boolean {
+    return this.#reusable;
+  }
 }
 
 /** Segment buffers for a sealer with these limits, reused once their checkpoint is made. */
 export class SegmentPool {
   readonly #free: SegmentBytes[] = [];
-  /** Bytes of a new buffer: at first at most START_BYTES, then what a segment grew to. */
+  #reuse = true;
+  /** Bytes of a new buffer: twice the segment limit, then what a segment grew to. */
   #bytes: number;
   readonly #lines: number;
 
   constructor(maxSegmentBytes: number, maxSegmentLines: number) {
-    // A segment is cut at its limit, so it holds at most about one chunk more: twice the limit, grown to as it fills
-    // (a buffer in the pool keeps its size), so that a sink that seals a few lines a second holds no 8 MiB.
-    this.#bytes = Math.max(MIN_BYTES, Math.min(maxSegmentBytes * 2, START_BYTES));
+    // A segment is cut at its limit, so it holds at most about one chunk more: twice the limit (a larger chunk grows
+    // the buffer). Shared memory is made that large at once, not grown to (each growth a copy, and the next
+    // segment's new buffer): the system gives it pages as the buffer is filled, so that a sink that seals a few
+    // lines a second holds no 8 MiB. Elsewhere (a Worker's isolate counts a buffer whole) it starts smaller.
+    this.#bytes = Math.max(MIN_BYTES, SHARED ? maxSegmentBytes * 2 : Math.min(maxSegmentBytes * 2, START_BYTES));
     this.#lines = Math.min(maxSegmentLines, 1 << 16) + 1024;
+  }
+
+  /** From now on no buffer is reused: lines may have been settled while a destination still wrote them. */
+  stopReuse(): void {
+    this.#reuse = false;
+    this.#free.length = 0;
   }
 
   take(): SegmentBytes {
@@ -151,6 +205,7 @@ export class SegmentPool {
   give(segment: SegmentBytes): void {
     // New buffers start as large as one had to grow: a grown buffer is not sent ahead (src/seal/_hasher.ts).
     this.#bytes = Math.max(this.#bytes, segment.capacity);
+    if (!this.#reuse || !segment.reusable) return;
     segment.reset();
     if (this.#free.length < POOLED) this.#free.push(segment);
   }

@@ -197,6 +197,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       // Only a file or stdout gathers lines that trickle in (a write held back at most 2 ms): any other
       // destination batches on its own, and a page leaving must find every line already there.
       coalesces(destination) ? WRITE_INTERVAL_MS : 0,
+      this.#destination.space,
     );
   }
 

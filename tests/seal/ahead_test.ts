@@ -12,6 +12,7 @@ import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { splitLines } from "../../src/seal/_lines.ts";
 import { toBase64 } from "../../src/seal/_encoding.ts";
 import { runScript } from "../_helpers/run_script.ts";
+import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
 import { OrderedDestination, SealStream } from "../sink/_sealed.ts";
@@ -246,13 +247,6 @@ async function recordAll(sink: JsonLinesAuditSink, count: number): Promise<void>
   await sink.close();
 }
 
-/** Pieces sent and head starts taken while `body` runs. */
-async function counting(body: () => Promise<void>): Promise<{ ahead: number; headStarts: number }> {
-  const before = { ...hashCounts };
-  await body();
-  return { ahead: hashCounts.ahead - before.ahead, headStarts: hashCounts.headStarts - before.headStarts };
-}
-
 function inDir(test: (dir: string) => Promise<void>): Promise<void> {
   return inTempDir("ahead", test);
 }
@@ -295,7 +289,7 @@ describe("Sealed sinks whose segments are sent ahead", () => {
     await inDir(async (dir) => {
       const path = join(dir, "audit.jsonl");
       const key = await keys();
-      const counts = await counting(async () => {
+      const counts = await countsDuring(hashCounts, async () => {
         const seal = await fileSeal(path, { key: key.seal, maxSegmentBytes: SEGMENT_BYTES });
         await recordAll(new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block" }), EVENTS);
       });
@@ -314,7 +308,7 @@ describe("Sealed sinks whose segments are sent ahead", () => {
     await inDir(async (dir) => {
       const path = join(dir, "audit.jsonl");
       const key = await keys();
-      const counts = await counting(async () => {
+      const counts = await countsDuring(hashCounts, async () => {
         const seal = { key: key.seal, inBand: true, maxSegmentBytes: SEGMENT_BYTES };
         await recordAll(new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block" }), EVENTS);
       });
@@ -331,7 +325,7 @@ describe("Sealed sinks whose segments are sent ahead", () => {
     const key = await keys();
     const destination = new OrderedDestination((write, lines) => (write % 5 === 2 ? { deliver: lines >> 1 } : {}));
     const seal = new SealStream();
-    const counts = await counting(async () => {
+    const counts = await countsDuring(hashCounts, async () => {
       const sink = new JsonLinesAuditSink(destination.destination, {
         seal: { key: key.seal, to: seal.stream, maxSegmentBytes: SEGMENT_BYTES },
         backpressure: "block",
@@ -352,7 +346,7 @@ describe("Sealed sinks whose segments are sent ahead", () => {
     await inDir(async (dir) => {
       const key = await keys();
       const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 1_500_000, writerId: "w" } });
-      const counts = await counting(async () => {
+      const counts = await countsDuring(hashCounts, async () => {
         const seal = await fileSeal(destination, { key: key.seal, maxSegmentBytes: SEGMENT_BYTES });
         await recordAll(new JsonLinesAuditSink(destination, { seal, backpressure: "block" }), EVENTS);
       });
