@@ -19,6 +19,15 @@ const IDLE_MS = 2_000;
 
 const core = hashCore();
 
+/**
+ * The hashing worker's niceness on Linux: it yields to the process's other
+ * threads, and still gets about a tenth of a core busy with one of them
+ * (CFS weights 110 against 1024), where 19 would leave it 1.5% and the
+ * watchdog would move hashing to the main thread (bench/README.md,
+ * fourteenth session: 0 and 19 against 10).
+ */
+export const WORKER_NICE = 10;
+
 /** Segments a worker keeps the head start of, the latest (a segment's is its tags, 4 bytes a line, and a SHA-256 state). */
 export const MAX_STREAMS = 16;
 
@@ -35,10 +44,23 @@ export const MAX_STREAMS = 16;
 // only a head start: the job ({ id, buffer, …, stream }) carries the whole segment, and the worker uses what it
 // did ahead only if it is exactly the segment's first lines (else, a piece missed or a restart, it starts over).
 // It keeps the few latest streams, so that one never finished (a sink that stopped) is not kept for good.
+//
+// Hashing is background work, so on Linux the worker lowers its own thread's priority (WORKER_NICE): on a machine
+// with few cores it then never holds up the threads the application waits for, its own or the runtime's file writes
+// (on Linux a thread's priority is its own; elsewhere setPriority would lower the whole process, so it is not done).
 const SOURCE = `const cores = host.builtin("crypto").then((c) => {
   const incremental = c && typeof c.createHash === "function" ? () => c.createHash("sha256") : undefined;
   const fast = incremental ? (bytes) => new Uint8Array(incremental().update(bytes).digest()) : undefined;
   return { fast, incremental, core: (${hashCore.toString()})(fast) };
+});
+host.builtin("os").then((os) => {
+  try {
+    if (!os || os.platform() !== "linux") return;
+    // Deno asks for a permission it lacks (on a terminal, of the user): only where it is granted already.
+    const permissions = globalThis.Deno && globalThis.Deno.permissions;
+    if (permissions && permissions.querySync({ name: "sys", kind: "setPriority" }).state !== "granted") return;
+    os.setPriority(0, ${WORKER_NICE});
+  } catch {}
 });
 const streams = new Map();
 const STREAMS = ${MAX_STREAMS};

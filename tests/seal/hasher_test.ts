@@ -1,7 +1,9 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { platform } from "node:os";
 import { JsonLinesAuditSink } from "../../mod.ts";
-import { hashCounts, Hasher, hashSegment, useHasher } from "../../src/seal/_hasher.ts";
+import { hashCounts, Hasher, hashSegment, useHasher, WORKER_NICE } from "../../src/seal/_hasher.ts";
 import type { SegmentHash } from "../../src/seal/_hash_core.ts";
 import { lineDigests, splitLines } from "../../src/seal/_lines.ts";
 import { sha256Hex, toBase64 } from "../../src/seal/_encoding.ts";
@@ -291,5 +293,44 @@ describe("JsonLinesAuditSink seal: segments sent ahead", () => {
     const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
     assert.deepEqual(findings, [], show(findings));
     assert.deepEqual([summary.checkpoints, summary.verifiedLines], [checkpoints.length, 20_000]);
+  });
+});
+
+describe("Hasher: the worker's priority", () => {
+  /** Each thread's niceness, by thread id (Linux's /proc). */
+  function niceness(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const tid of readdirSync("/proc/self/task")) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+        out.set(tid, Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    return out;
+  }
+
+  it(`Hasher: on Linux its worker's thread runs at nice ${WORKER_NICE}, and no other thread's priority changes`, {
+    skip: platform() === "linux" ? false : "SKIPPED: only Linux gives a thread a priority of its own (none is set)",
+  }, async () => {
+    const self = readFileSync("/proc/thread-self/stat", "utf8").split(" ", 1)[0]!;
+    const before = niceness();
+    const hasher = new Hasher();
+    const segment = sharedSegment(0, 2000);
+    const offThread = hashCounts.offThread;
+    await hasher.hash(segment.bytes, segment.ends, false);
+    assert.equal(hashCounts.offThread, offThread + 1, "hashed by the worker");
+    // The worker lowers itself as it starts, alongside loading node:crypto: look for a while.
+    let lowered: string[] = [];
+    for (let tries = 0; tries < 100 && lowered.length === 0; tries++) {
+      lowered = [...niceness()].filter(([tid, nice]) => nice === WORKER_NICE && !before.has(tid)).map(([tid]) => tid);
+      if (lowered.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(lowered.length > 0, `a new thread at nice ${WORKER_NICE}: ${JSON.stringify([...niceness()])}`);
+    const after = niceness();
+    assert.equal(after.get(self), before.get(self), "this thread's niceness is unchanged");
+    const changed = [...before].filter(([tid, nice]) => after.has(tid) && after.get(tid) !== nice);
+    assert.deepEqual(changed, [], "no thread that was there before changed");
   });
 });
