@@ -1,6 +1,8 @@
 // Sealed logs for the seal tests: realistic event lines, sealed as a sink
 // would seal them (chunks, checkpoints when due), kept line by line so a
 // test can tamper with them and know which line it touched.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createCallEvent, encodeCallEvent } from "../../mod.ts";
 import { AuditSealer, type AuditSealerOptions } from "../../src/seal/audit_sealer.ts";
 import {
@@ -10,6 +12,7 @@ import {
   importAuditVerifyKey,
 } from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
+import { type AuditSetFinding, type AuditSetSummary, verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import {
   type AuditTrailFinding,
   type AuditTrailSummary,
@@ -109,6 +112,20 @@ export async function verify(
   const { seal, ...rest } = options;
   const blob = (text: string | readonly string[]): Blob => new Blob(typeof text === "string" ? [text] : [...text]);
   return await verifyAuditTrail(blob(data), { ...rest, ...(seal === undefined ? {} : { seal: blob(seal) }) }).result();
+}
+
+/** Verifies the files `names` in `dir`, each with its seal file beside it (`<name>.seal`), as one set. */
+export async function verifySetIn(
+  dir: string,
+  names: readonly string[],
+  keys: AuditVerifyKey | readonly AuditVerifyKey[],
+): Promise<{ findings: AuditSetFinding[]; summary: AuditSetSummary }> {
+  const files = names.map((name) => ({
+    name,
+    data: new Blob([readFileSync(join(dir, name))]),
+    seal: new Blob([readFileSync(join(dir, `${name}.seal`))]),
+  }));
+  return await verifyAuditSet(files, { keys }).result();
 }
 
 /** The findings that mean tampering (all but gaps and the unsealed tail). */

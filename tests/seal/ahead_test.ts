@@ -8,7 +8,6 @@ import { fileDestination, fileSeal } from "../../src/destination/file_destinatio
 import { hashCore, type HashedPart, type SegmentHash } from "../../src/seal/_hash_core.ts";
 import { hashCounts, Hasher, hashSegment, MAX_STREAMS, useHasher } from "../../src/seal/_hasher.ts";
 import { SegmentBytes, SegmentPool } from "../../src/sink/_segment_bytes.ts";
-import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { splitLines } from "../../src/seal/_lines.ts";
 import { toBase64 } from "../../src/seal/_encoding.ts";
 import { runScript } from "../_helpers/run_script.ts";
@@ -16,7 +15,7 @@ import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
 import { OrderedDestination, SealStream } from "../sink/_sealed.ts";
-import { eventLine, keys, show, verify } from "./_trail.ts";
+import { eventLine, keys, show, verify, verifySetIn } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 const core = hashCore();
@@ -353,12 +352,7 @@ describe("Sealed sinks whose segments are sent ahead", () => {
       assert.ok(counts.ahead >= 4, JSON.stringify(counts));
       const names = setFiles(dir);
       assert.ok(names.length >= 4, `${names.length} files`);
-      const files = names.map((name) => ({
-        name,
-        data: new Blob([readFileSync(join(dir, name))]),
-        seal: new Blob([readFileSync(join(dir, `${name}.seal`))]),
-      }));
-      const { findings, summary } = await verifyAuditSet(files, { keys: key.verify }).result();
+      const { findings, summary } = await verifySetIn(dir, names, key.verify);
       assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind} ${f.message}`), []);
       assert.deepEqual([summary.intact, summary.verifiedLines], [true, EVENTS]);
       for (const name of names) {

@@ -12,12 +12,11 @@ import { type CallEvent, createCallEvent, encodeCallEvent, JsonLinesAuditSink } 
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { DeliveryLedger, type Fate } from "../../src/sink/_delivery_ledger.ts";
 import { hashCounts } from "../../src/seal/_hasher.ts";
-import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
 import { SegmentBytes, segmentCounts, SegmentPool } from "../../src/sink/_segment_bytes.ts";
 import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
-import { keys, show, verify } from "./_trail.ts";
+import { keys, show, verify, verifySetIn } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 
@@ -186,12 +185,7 @@ describe("Sealed sinks writing in place", () => {
       assert.ok(hashCounts.ahead > ahead, "segments were sent ahead too");
       const names = setFiles(dir);
       assert.ok(names.length >= 4, `${names.length} files`);
-      const files = names.map((name) => ({
-        name,
-        data: new Blob([readFileSync(join(dir, name))]),
-        seal: new Blob([readFileSync(join(dir, `${name}.seal`))]),
-      }));
-      const { findings, summary } = await verifyAuditSet(files, { keys: key.verify }).result();
+      const { findings, summary } = await verifySetIn(dir, names, key.verify);
       assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind} ${f.message}`), []);
       assert.deepEqual([summary.intact, summary.verifiedLines], [true, EVENTS]);
       assertLines(names.map((name) => readFileSync(join(dir, name), "utf8")).join(""), EVENTS);
