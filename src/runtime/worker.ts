@@ -52,14 +52,24 @@ interface WebWorker {
 }
 
 // What a worker's script talks through, the same on every runtime: `host.post(message)`,
-// `host.onMessage(listener)` and `host.builtin(name)`, a promise of the runtime's `node:` module
-// of that name, or of undefined where there is none (browsers).
+// `host.onMessage(listener)`, `host.builtin(name)`, a promise of the runtime's `node:` module
+// of that name, or of undefined where there is none (browsers), and `host.lowerPriority(nice)`,
+// which sets the worker's own thread to that niceness where a thread has a priority of its own
+// (Linux; elsewhere `setPriority` would lower the whole process, so it does nothing), and in Deno
+// only with the permission granted already (Deno would otherwise ask the user on a terminal).
+const LOWER_PRIORITY = `(nice) => host.builtin("os").then((os) => {
+  if (!os || os.platform() !== "linux") return;
+  const permissions = globalThis.Deno && globalThis.Deno.permissions;
+  if (permissions && permissions.querySync({ name: "sys", kind: "setPriority" }).state !== "granted") return;
+  os.setPriority(0, nice);
+}).catch(() => {})`;
 const NODE_HOST = `"use strict";
 const host = {
   post: (message) => require("node:worker_threads").parentPort.postMessage(message),
   onMessage: (listener) => require("node:worker_threads").parentPort.on("message", listener),
   builtin: (name) => Promise.resolve().then(() => require("node:" + name)),
 };
+host.lowerPriority = ${LOWER_PRIORITY};
 `;
 const WEB_HOST = `"use strict";
 const host = {
@@ -67,6 +77,7 @@ const host = {
   onMessage: (listener) => { self.onmessage = (event) => listener(event.data); },
   builtin: (name) => import("node:" + name).catch(() => undefined),
 };
+host.lowerPriority = ${LOWER_PRIORITY};
 `;
 
 /**

@@ -45,23 +45,15 @@ export const MAX_STREAMS = 16;
 // did ahead only if it is exactly the segment's first lines (else, a piece missed or a restart, it starts over).
 // It keeps the few latest streams, so that one never finished (a sink that stopped) is not kept for good.
 //
-// Hashing is background work, so on Linux the worker lowers its own thread's priority (WORKER_NICE): on a machine
-// with few cores it then never holds up the threads the application waits for, its own or the runtime's file writes
-// (on Linux a thread's priority is its own; elsewhere setPriority would lower the whole process, so it is not done).
+// Hashing is background work, so the worker lowers its own thread's priority (WORKER_NICE, on Linux: see
+// src/runtime/worker.ts): on a machine with few cores it then never holds up the threads the application waits for,
+// its own or the runtime's file writes.
 const SOURCE = `const cores = host.builtin("crypto").then((c) => {
   const incremental = c && typeof c.createHash === "function" ? () => c.createHash("sha256") : undefined;
   const fast = incremental ? (bytes) => new Uint8Array(incremental().update(bytes).digest()) : undefined;
   return { fast, incremental, core: (${hashCore.toString()})(fast) };
 });
-host.builtin("os").then((os) => {
-  try {
-    if (!os || os.platform() !== "linux") return;
-    // Deno asks for a permission it lacks (on a terminal, of the user): only where it is granted already.
-    const permissions = globalThis.Deno && globalThis.Deno.permissions;
-    if (permissions && permissions.querySync({ name: "sys", kind: "setPriority" }).state !== "granted") return;
-    os.setPriority(0, ${WORKER_NICE});
-  } catch {}
-});
+host.lowerPriority(${WORKER_NICE});
 const streams = new Map();
 const STREAMS = ${MAX_STREAMS};
 host.onMessage(async (m) => {
