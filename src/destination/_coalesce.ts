@@ -1,5 +1,5 @@
-// What the sink may do for this library's own destinations, told by a mark on
-// them. Which destinations the sink gathers trickling lines for: a file or stdout
+// What the sink may do for this library's own destinations. Which ones it
+// gathers trickling lines for (a mark on them): a file or stdout
 // pays a system call per write, so the sink holds a write back at most 2 ms
 // to gather lines that trickle in. Any other destination (fetch, a user's
 // stream) gets each line as soon as it is queued: it batches on its own, and

@@ -58,9 +58,7 @@ export class DestinationLink {
     this.#destination = target;
     this.#preventClose = !own && preventClose;
     this.#sealing = sealing;
-    this.space = sealing !== undefined && !sealing.isInBand && writesInPlace(destination)
-      ? (bytes) => sealing.space(bytes)
-      : undefined;
+    this.space = sealing !== undefined && writesInPlace(destination) ? (bytes) => sealing.space(bytes) : undefined;
     if (sealing !== undefined) {
       this.deliveries.observer = sealing;
       if (sealing.isInBand) {
@@ -74,9 +72,9 @@ export class DestinationLink {
 
   /**
    * Where the queue encodes the next chunk, when it hands that chunk to
-   * {@linkcode DestinationLink.deliver} at once (see `Sealing.space`): with
-   * sealing to a seal stream of its own, for this library's file
-   * destinations. Else `undefined`.
+   * {@linkcode DestinationLink.deliver} at once (see `Sealing.space`, which
+   * says when): with sealing, for this library's file destinations. Else
+   * `undefined`.
    */
   readonly space: ((bytes: number) => Uint8Array | undefined) | undefined;
 

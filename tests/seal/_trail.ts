@@ -1,6 +1,7 @@
 // Sealed logs for the seal tests: realistic event lines, sealed as a sink
 // would seal them (chunks, checkpoints when due), kept line by line so a
 // test can tamper with them and know which line it touched.
+import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createCallEvent, encodeCallEvent } from "../../mod.ts";
@@ -112,6 +113,19 @@ export async function verify(
   const { seal, ...rest } = options;
   const blob = (text: string | readonly string[]): Blob => new Blob(typeof text === "string" ? [text] : [...text]);
   return await verifyAuditTrail(blob(data), { ...rest, ...(seal === undefined ? {} : { seal: blob(seal) }) }).result();
+}
+
+/** The lines of `text`, each with its newline. */
+export function linesOf(text: string): string[] {
+  return text.split(/(?<=\n)/).filter((line) => line !== "");
+}
+
+/** Asserts that `text` holds exactly the `expected` lines (each with its newline), in order, naming the first that differs. */
+export function assertExactLines(text: string, expected: readonly string[]): void {
+  const lines = linesOf(text);
+  const wrong = lines.findIndex((line, i) => line !== expected[i]);
+  assert.equal(wrong, -1, `line ${wrong + 1} of ${lines.length}: ${lines[wrong]?.slice(0, 200)}`);
+  assert.equal(lines.length, expected.length);
 }
 
 /** Verifies the files `names` in `dir`, each with its seal file beside it (`<name>.seal`), as one set. */

@@ -15,7 +15,7 @@ import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
 import { OrderedDestination, SealStream } from "../sink/_sealed.ts";
-import { eventLine, keys, show, verify, verifySetIn } from "./_trail.ts";
+import { eventLine, keys, linesOf, show, verify, verifySetIn } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 const core = hashCore();
@@ -248,11 +248,6 @@ async function recordAll(sink: JsonLinesAuditSink, count: number): Promise<void>
 
 function inDir(test: (dir: string) => Promise<void>): Promise<void> {
   return inTempDir("ahead", test);
-}
-
-/** The lines of `text`, each with its newline. */
-function linesOf(text: string): string[] {
-  return text.split(/(?<=\n)/).filter((line) => line !== "");
 }
 
 /**

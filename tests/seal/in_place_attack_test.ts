@@ -10,14 +10,14 @@ import { join } from "node:path";
 import process from "node:process";
 import { type CallEvent, createCallEvent, encodeCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
-import { verifyAuditSet } from "../../src/seal/verify_audit_set.ts";
+import type { FileSealOptions } from "../../src/destination/file_seal.ts";
 import { importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
 import { segmentCounts } from "../../src/sink/_segment_bytes.ts";
 import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { Child, mountTmpfs } from "../_helpers/run_script.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
-import { keys, problems, show, verify } from "./_trail.ts";
+import { assertExactLines, keys, linesOf, problems, show, verify, verifySetIn } from "./_trail.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -51,18 +51,6 @@ function event(i: number, units: number, emoji: boolean, salt = "c"): CallEvent 
   return e;
 }
 
-function linesOf(text: string): string[] {
-  return text.split(/(?<=\n)/).filter((line) => line !== "");
-}
-
-/** Asserts that `text` holds exactly `expected` lines, in order (naming the first that differs). */
-function assertExact(text: string, expected: readonly string[]): void {
-  const lines = linesOf(text);
-  const wrong = lines.findIndex((line, i) => line !== expected[i]);
-  assert.equal(wrong, -1, `line ${wrong + 1} of ${lines.length}: ${lines[wrong]?.slice(0, 120)}`);
-  assert.equal(lines.length, expected.length);
-}
-
 /** Writes `events` in block mode (waiting on `ready`), flushing every `flushEvery`, then closes. */
 async function writeBlock(sink: JsonLinesAuditSink, events: readonly CallEvent[], flushEvery = 0): Promise<void> {
   for (let i = 0; i < events.length; i++) {
@@ -86,91 +74,76 @@ async function assertIntact(path: string, lines: number, sealPath = `${path}.sea
 
 async function assertSetIntact(dir: string, lines: number): Promise<void> {
   const key = await keys();
-  const names = setFiles(dir);
-  const files = names.map((name) => ({
-    name,
-    data: new Blob([readFileSync(join(dir, name))]),
-    seal: new Blob([readFileSync(join(dir, `${name}.seal`))]),
-  }));
-  const { findings, summary } = await verifyAuditSet(files, { keys: key.verify }).result();
+  const { findings, summary } = await verifySetIn(dir, setFiles(dir), key.verify);
   assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind} ${f.message}`), []);
   assert.deepEqual([summary.intact, summary.verifiedLines], [true, lines]);
 }
 
+/**
+ * Writes `events` to a fresh sealed file (`fileSeal` with `seal`, a block-mode sink of `capacity`): with `write`, or
+ * waiting on `ready` and flushing every `write` events; then asserts that the file holds exactly their lines and that
+ * its trail is intact, and returns the chunks encoded in place and copied meanwhile.
+ */
+async function writeExactAndIntact(
+  prefix: string,
+  events: readonly CallEvent[],
+  seal: Omit<FileSealOptions, "key">,
+  capacity: number,
+  write: number | ((sink: JsonLinesAuditSink) => Promise<void>),
+): Promise<{ inPlace: number; copied: number }> {
+  return await inTempDir(prefix, async (dir) => {
+    const path = join(dir, "audit.jsonl");
+    const key = await keys();
+    const counts = await countsDuring(segmentCounts, async () => {
+      const sealing = await fileSeal(path, { key: key.seal, ...seal });
+      const sink = new JsonLinesAuditSink(fileDestination(path), { seal: sealing, backpressure: "block", capacity });
+      await (typeof write === "number" ? writeBlock(sink, events, write) : write(sink));
+    });
+    assertExactLines(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
+    await assertIntact(path, events.length);
+    return counts;
+  });
+}
+
 describe("In place: encoding that outgrows the spare space", () => {
   it("emoji-heavy writes into nearly full buffers (UTF-8 twice the UTF-16 count): file exact, trail intact", async () => {
-    await inTempDir("ip-emoji", async (dir) => {
-      const path = join(dir, "audit.jsonl");
-      const key = await keys();
-      // Buffers of 64 KiB (the smallest), segments cut at 30,000 bytes; writes of up to 8 lines of 1,000 to 10,000
-      // UTF-16 units, most of them emoji (a write of up to 80,000 units): the spare space is often enough for the units but not the bytes.
-      const events = Array.from({ length: 1_500 }, (_, i) => event(i, 1_000 + (i * 7919) % 9_000, i % 5 !== 4));
-      const counts = await countsDuring(segmentCounts, async () => {
-        const seal = await fileSeal(path, { key: key.seal, maxSegmentBytes: 30_000 });
-        const sink = new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block", capacity: 16 });
-        await writeBlock(sink, events, 97);
-      });
-      assert.ok(counts.inPlace > 10 && counts.copied > 3, JSON.stringify(counts));
-      assertExact(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
-      await assertIntact(path, events.length);
-    });
+    // Buffers of 64 KiB (the smallest), segments cut at 30,000 bytes; writes of up to 8 lines of 1,000 to 10,000
+    // UTF-16 units, most of them emoji (a write of up to 80,000 units): the spare space is often enough for the units but not the bytes.
+    const events = Array.from({ length: 1_500 }, (_, i) => event(i, 1_000 + (i * 7919) % 9_000, i % 5 !== 4));
+    const counts = await writeExactAndIntact("ip-emoji", events, { maxSegmentBytes: 30_000 }, 16, 97);
+    assert.ok(counts.inPlace > 10 && counts.copied > 3, JSON.stringify(counts));
   });
 
   it("events larger than a segment and than the buffer, ASCII and wide, among small ones: file exact, trail intact", async () => {
-    await inTempDir("ip-huge", async (dir) => {
-      const path = join(dir, "audit.jsonl");
-      const key = await keys();
-      const sizes = [10, 70_000, 5, 300_000, 20, 65_000, 1, 140_000, 3, 600_000];
-      const events = Array.from(
-        { length: 120 },
-        (_, i) => event(i, sizes[i % sizes.length]! + (i % 3), i % 4 === 1 || i % 4 === 2, "huge"),
-      );
-      const counts = await countsDuring(segmentCounts, async () => {
-        const seal = await fileSeal(path, { key: key.seal, maxSegmentBytes: 16_384, maxSegmentLines: 7 });
-        const sink = new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block", capacity: 4 });
-        await writeBlock(sink, events, 13);
-      });
-      assert.ok(counts.inPlace > 0 && counts.copied > 0, JSON.stringify(counts));
-      assertExact(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
-      await assertIntact(path, events.length);
-    });
+    const sizes = [10, 70_000, 5, 300_000, 20, 65_000, 1, 140_000, 3, 600_000];
+    const events = Array.from(
+      { length: 120 },
+      (_, i) => event(i, sizes[i % sizes.length]! + (i % 3), i % 4 === 1 || i % 4 === 2, "huge"),
+    );
+    const counts = await writeExactAndIntact("ip-huge", events, { maxSegmentBytes: 16_384, maxSegmentLines: 7 }, 4, 13);
+    assert.ok(counts.inPlace > 0 && counts.copied > 0, JSON.stringify(counts));
   });
 });
 
 describe("In place: tiny segments, tiny capacities, bursts", () => {
   for (const [capacity, maxSegmentLines] of [[1, 1], [2, 1], [2, 3], [1, 5]] as const) {
     it(`capacity ${capacity}, maxSegmentLines ${maxSegmentLines}: every buffer reused many times; exact and intact`, async () => {
-      await inTempDir("ip-tiny", async (dir) => {
-        const path = join(dir, "audit.jsonl");
-        const key = await keys();
-        const events = Array.from({ length: 600 }, (_, i) => event(i, 50 + (i * 31) % 400, i % 3 === 0, "tiny"));
-        const counts = await countsDuring(segmentCounts, async () => {
-          const seal = await fileSeal(path, { key: key.seal, maxSegmentLines, maxSegmentBytes: 1 });
-          const sink = new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block", capacity });
-          await writeBlock(sink, events, 101);
-        });
-        assert.ok(counts.inPlace > 100, JSON.stringify(counts));
-        assertExact(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
-        await assertIntact(path, events.length);
-      });
+      const events = Array.from({ length: 600 }, (_, i) => event(i, 50 + (i * 31) % 400, i % 3 === 0, "tiny"));
+      const seal = { maxSegmentLines, maxSegmentBytes: 1 };
+      const counts = await writeExactAndIntact("ip-tiny", events, seal, capacity, 101);
+      assert.ok(counts.inPlace > 100, JSON.stringify(counts));
     });
   }
 
   it("block mode, synchronous bursts far beyond capacity (lines encoded ahead, then in place): exact and intact", async () => {
-    await inTempDir("ip-burst", async (dir) => {
-      const path = join(dir, "audit.jsonl");
-      const key = await keys();
-      const events = Array.from({ length: 12_000 }, (_, i) => event(i, 20 + (i * 13) % 700, i % 2 === 0, "burst"));
-      const seal = await fileSeal(path, { key: key.seal, maxSegmentBytes: 70_000 });
-      const sink = new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block", capacity: 32 });
+    const events = Array.from({ length: 12_000 }, (_, i) => event(i, 20 + (i * 13) % 700, i % 2 === 0, "burst"));
+    await writeExactAndIntact("ip-burst", events, { maxSegmentBytes: 70_000 }, 32, async (sink) => {
       // Bursts of 3,000 synchronous calls (block mode takes them all), with a turn between bursts.
       for (let at = 0; at < events.length; at += 3_000) {
         for (let i = at; i < at + 3_000; i++) sink.onCall(events[i]!);
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       await sink.close();
-      assertExact(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
-      await assertIntact(path, events.length);
     });
   });
 
@@ -226,7 +199,7 @@ describe("In place: rotation, failures, deadlines", () => {
       assert.ok(counts.inPlace > 100, JSON.stringify(counts));
       const names = setFiles(dir);
       assert.ok(names.length >= 20, `${names.length} files`);
-      assertExact(
+      assertExactLines(
         names.map((name) => readFileSync(join(dir, name), "utf8")).join(""),
         events.map((e) => encodeCallEvent(e) + "\n"),
       );
@@ -243,7 +216,7 @@ describe("In place: rotation, failures, deadlines", () => {
       const sink = new JsonLinesAuditSink(destination, { seal, backpressure: "block", capacity: 2 });
       await writeBlock(sink, events, 37);
       const names = setFiles(dir);
-      assertExact(
+      assertExactLines(
         names.map((name) => readFileSync(join(dir, name), "utf8")).join(""),
         events.map((e) => encodeCallEvent(e) + "\n"),
       );
@@ -363,7 +336,7 @@ describe("In place: many sinks, short-lived sinks, other streams", () => {
         return { path, events };
       }));
       for (const { path, events } of runs) {
-        assertExact(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
+        assertExactLines(readFileSync(path, "utf8"), events.map((e) => encodeCallEvent(e) + "\n"));
         await assertIntact(path, events.length);
       }
     });
@@ -393,7 +366,7 @@ describe("In place: many sinks, short-lived sinks, other streams", () => {
           await sink.close();
         }
       }
-      assertExact(readFileSync(path, "utf8"), expected);
+      assertExactLines(readFileSync(path, "utf8"), expected);
       await assertIntact(path, expected.length);
     });
   });

@@ -16,7 +16,7 @@ import { SegmentBytes, segmentCounts, SegmentPool } from "../../src/sink/_segmen
 import { countsDuring } from "../_helpers/counts.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
-import { keys, show, verify, verifySetIn } from "./_trail.ts";
+import { assertExactLines, keys, linesOf, show, verify, verifySetIn } from "./_trail.ts";
 
 const encoder = new TextEncoder();
 
@@ -35,12 +35,9 @@ function event(i: number): CallEvent {
   });
 }
 
-/** Asserts that `text` holds the lines of events `0…count`, in order, and nothing else (naming the first line that differs). */
+/** Asserts that `text` holds the lines of events `0…count`, in order, and nothing else. */
 function assertLines(text: string, count: number): void {
-  const lines = linesOf(text);
-  const wrong = lines.findIndex((line, i) => i >= count || line !== encodeCallEvent(event(i)) + "\n");
-  assert.equal(wrong, -1, `line ${wrong + 1}: ${lines[wrong]?.slice(0, 200)}`);
-  assert.equal(lines.length, count);
+  assertExactLines(text, Array.from({ length: count }, (_, i) => encodeCallEvent(event(i)) + "\n"));
 }
 
 /** Block mode as a tool server writes: `onCall`, waiting on `ready` when full; a flush now and then. */
@@ -51,10 +48,6 @@ async function writeAll(sink: JsonLinesAuditSink, count: number): Promise<void> 
     if (i % 1999 === 1998) await sink.flush();
   }
   await sink.close();
-}
-
-function linesOf(text: string): string[] {
-  return text.split(/(?<=\n)/).filter((line) => line !== "");
 }
 
 describe("SegmentBytes and chunks encoded in place", () => {
