@@ -23,8 +23,12 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /** A caller id of `units` UTF-16 units: mostly 4-byte emoji (2 units each), so its UTF-8 is about twice as long. */
-function wide(units: number, i: number): string {
-  const pieces = ["😀", "🦀", "€", "ü", "😀😀", "x"];
+/** Mostly emoji (4 bytes for 2 UTF-16 units). */
+const EMOJI = ["😀", "🦀", "€", "ü", "😀😀", "x"];
+/** Mostly 3 bytes a UTF-16 unit, the widest UTF-8 gets. */
+const EURO = ["€", "€€", "ü€"];
+
+function wide(units: number, i: number, pieces: readonly string[] = EMOJI): string {
   let out = "";
   for (let k = 0; out.length < units; k++) out += pieces[(i + k) % pieces.length];
   return out;
@@ -32,8 +36,8 @@ function wide(units: number, i: number): string {
 
 const made = new Map<string, CallEvent>();
 
-/** Event `i` of a run (`salt`), its caller id of `units` UTF-16 units, emoji-heavy when `emoji`. */
-function event(i: number, units: number, emoji: boolean, salt = "c"): CallEvent {
+/** Event `i` of a run (`salt`), its caller id of `units` UTF-16 units, emoji-heavy when `emoji` (or of those pieces). */
+function event(i: number, units: number, emoji: boolean | readonly string[], salt = "c"): CallEvent {
   const id = `${salt}/${i}/${units}/${emoji}`;
   let e = made.get(id);
   if (e === undefined) {
@@ -43,7 +47,7 @@ function event(i: number, units: number, emoji: boolean, salt = "c"): CallEvent 
       duration_ms: i % 997,
       outcome: { kind: "success" },
       tier: "warm",
-      caller_id: emoji ? wide(units, i) : "a".repeat(units),
+      caller_id: emoji === false ? "a".repeat(units) : wide(units, i, emoji === true ? EMOJI : emoji),
       granted_capabilities: ["read"],
     });
     if (made.size < 50_000) made.set(id, e);
@@ -106,11 +110,19 @@ async function writeExactAndIntact(
 }
 
 describe("In place: encoding that outgrows the spare space", () => {
-  it("emoji-heavy writes into nearly full buffers (UTF-8 twice the UTF-16 count): file exact, trail intact", async () => {
-    // Buffers of 64 KiB (the smallest), segments cut at 30,000 bytes; writes of up to 8 lines of 1,000 to 10,000
-    // UTF-16 units, most of them emoji (a write of up to 80,000 units): the spare space is often enough for the units but not the bytes.
+  it("emoji-heavy writes (UTF-8 twice the UTF-16 count): file exact, trail intact", async () => {
+    // Buffers of 64 KiB (the smallest), segments of at most 30,000 bytes; writes of up to 8 lines of 1,000 to 10,000
+    // UTF-16 units (at most 30,000 units: a write stays within the segment's limit), most of them emoji.
     const events = Array.from({ length: 1_500 }, (_, i) => event(i, 1_000 + (i * 7919) % 9_000, i % 5 !== 4));
     const counts = await writeExactAndIntact("ip-emoji", events, { maxSegmentBytes: 30_000 }, 16, 97);
+    assert.ok(counts.inPlace > 10, JSON.stringify(counts));
+  });
+
+  it("writes of 3 bytes a UTF-16 unit into partly full buffers: the spare space holds the units, not the bytes", async () => {
+    // A segment ends before a write whose units would take it past 30,000 bytes, so it holds at most 30,000 -
+    // units bytes before the write; the write's bytes, up to 3 × units, outgrow a 64 KiB buffer from 17,768 units on.
+    const events = Array.from({ length: 1_500 }, (_, i) => event(i, 1_000 + (i * 7919) % 9_000, i % 5 !== 4 && EURO));
+    const counts = await writeExactAndIntact("ip-euro", events, { maxSegmentBytes: 30_000 }, 16, 97);
     assert.ok(counts.inPlace > 10 && counts.copied > 3, JSON.stringify(counts));
   });
 
