@@ -24,14 +24,18 @@ export interface AuditSealerOptions {
    * A segment is due once it holds this many lines; at most 262144 (2^18),
    * so that its checkpoint (a 4-byte tag a line and, after an in-segment
    * loss, a 16-byte digest a line, in base64) stays well within what a
-   * verifier reads (16 MiB).
+   * verifier reads (16 MiB). A sealed sink's segments never hold more: its
+   * writes stay within the limit, and a segment ends before the write that
+   * would pass it.
    * @default {16384}
    */
   readonly maxSegmentLines?: number;
   /**
    * A segment is due once it holds this many bytes; at most 128 MiB, so that
    * a segment (this plus one write) stays within what a verifier checks by
-   * default (256 MiB).
+   * default (256 MiB). A sealed sink's segments hold no more, unless one line
+   * is longer, or a write's UTF-8 is wider than its UTF-16 length (its
+   * writes stay within the limit counted in UTF-16 units).
    * @default {4194304}
    */
   readonly maxSegmentBytes?: number;

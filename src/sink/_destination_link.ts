@@ -58,7 +58,9 @@ export class DestinationLink {
     this.#destination = target;
     this.#preventClose = !own && preventClose;
     this.#sealing = sealing;
-    this.space = sealing !== undefined && writesInPlace(destination) ? (bytes) => sealing.space(bytes) : undefined;
+    this.space = sealing !== undefined && writesInPlace(destination)
+      ? (bytes, lines) => sealing.space(bytes, lines)
+      : undefined;
     if (sealing !== undefined) {
       this.deliveries.observer = sealing;
       if (sealing.isInBand) {
@@ -76,12 +78,13 @@ export class DestinationLink {
    * says when): with sealing, for this library's file destinations. Else
    * `undefined`.
    */
-  readonly space: ((bytes: number) => Uint8Array | undefined) | undefined;
+  readonly space: ((bytes: number, lines: number) => Uint8Array | undefined) | undefined;
 
   /** Hands a chunk of `lines` lines to the destination. Never rejects. */
   readonly deliver = async (bytes: Uint8Array, lines: number, ends: Uint32Array | undefined): Promise<void> => {
     const sealing = this.#sealing;
     if (sealing !== undefined) {
+      sealing.fit(bytes.length, lines);
       // In band, every checkpoint line due before this chunk goes first: also one of a cut made while it waited.
       for (let gate = sealing.gate(); gate !== undefined; gate = sealing.gate()) {
         const gated = this.#gated = { lines, dropped: false };

@@ -35,11 +35,22 @@ export type Deliver = (bytes: Uint8Array, lines: number, ends: Uint32Array | und
 const MAX_BATCH_LINES = 4096;
 /**
  * Characters (see {@linkcode lineBytes}) in one destination write: a write
- * ends with the line that reaches this (one gathered from several batches
- * stays within it), so that neither a write nor the text a write's lines are
- * joined into (on Bun) grows with the events' size.
+ * ends before the line that would pass this (a line larger than it goes
+ * alone), so that neither a write nor the text a write's lines are joined
+ * into (on Bun) grows with the events' size.
  */
 const MAX_WRITE_CHARS = 1 << 20;
+
+/**
+ * A sealed segment's limits, which a write stays within (in lines, and in
+ * characters, see {@linkcode lineBytes}): sealing then ends a segment before
+ * the write that would take it past one (see `Sealing.fit`), so that no
+ * segment holds more than its limits, unless one line is larger.
+ */
+export interface WriteBound {
+  readonly lines: number;
+  readonly bytes: number;
+}
 /**
  * A write that would start sooner than this after the previous one waits for
  * the rest of the interval, unless a write's worth of lines is waiting or
@@ -75,10 +86,12 @@ export class LineQueue {
    * without ever exceeding the capacity.
    */
   readonly #writeLimit: number;
+  /** Characters in one write, at most (see MAX_WRITE_CHARS): less when a sealed segment is smaller. */
+  readonly #maxWriteChars: number;
   readonly #writeInterval: number;
   readonly #deliver: Deliver;
   /** Where to encode a chunk delivered as soon as it is encoded, when there is such a place (see `Sealing.space`). */
-  readonly #space: ((bytes: number) => Uint8Array | undefined) | undefined;
+  readonly #space: ((bytes: number, lines: number) => Uint8Array | undefined) | undefined;
   /** Record where each line ends (for sealing, which would otherwise look for every newline again). */
   readonly #withEnds: boolean;
   readonly #queue: WritableStreamDefaultWriter<Batch>;
@@ -126,9 +139,11 @@ export class LineQueue {
     withEnds = false,
     maxBytes = Infinity,
     writeInterval = WRITE_INTERVAL_MS,
-    space?: (bytes: number) => Uint8Array | undefined,
+    space?: (bytes: number, lines: number) => Uint8Array | undefined,
+    segment?: WriteBound,
   ) {
-    this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2));
+    this.#writeLimit = Math.min(MAX_BATCH_LINES, Math.ceil(capacity / 2), segment?.lines ?? Infinity);
+    this.#maxWriteChars = Math.min(MAX_WRITE_CHARS, segment?.bytes ?? Infinity);
     this.#writeInterval = writeInterval;
     this.#deliver = deliver;
     this.#space = space;
@@ -306,7 +321,7 @@ export class LineQueue {
       this.#enqueue({ lines: undefined, encoded: e, count: e.count, bytes: e.bytes, taken: false });
     }
     // Most often they all fit one write, and their size is known: no need to measure each line.
-    const whole = pending.length <= this.#writeLimit && pendingBytes <= MAX_WRITE_CHARS;
+    const whole = pending.length <= this.#writeLimit && pendingBytes <= this.#maxWriteChars;
     for (let at = 0; at < pending.length;) {
       const [end, bytes] = whole ? [pending.length, pendingBytes] : this.#cut(pending, at);
       const lines = whole ? pending : pending.slice(at, end);
@@ -330,8 +345,8 @@ export class LineQueue {
     let at = 0;
     for (;;) {
       const [end, chars] = this.#cut(pending, at);
-      // A write's worth not yet complete stays text, for the lines to come.
-      if (!this.#writesWorth(end - at, chars)) break;
+      // A write's worth not yet complete stays text, for the lines to come (a cut before the last line is complete).
+      if (end === pending.length && !this.#writesWorth(end - at, chars)) break;
       const count = end - at;
       const ends = this.#withEnds ? new Uint32Array(count) : undefined;
       const chunk = encodeLines([pending.slice(at, end)], chars, ends);
@@ -342,14 +357,14 @@ export class LineQueue {
     this.#pending = pending.slice(at);
   }
 
-  /** Whether `count` lines of `bytes` (see lineBytes) make a whole write: the write limit, or MAX_WRITE_CHARS reached. */
+  /** Whether `count` lines of `bytes` (see lineBytes) make a whole write: the write limit, or its characters reached. */
   #writesWorth(count: number, bytes: number): boolean {
-    return count >= this.#writeLimit || bytes >= MAX_WRITE_CHARS;
+    return count >= this.#writeLimit || bytes >= this.#maxWriteChars;
   }
 
   /**
    * Where a write's worth of `lines` that starts at `from` ends: at most the
-   * write limit in lines, and lines until MAX_WRITE_CHARS is reached (one at
+   * write limit in lines, and at most the write's characters (one line at
    * least), so that no write, and no string a write joins, grows with the
    * size of the events. Returns the end and the lines' size (see lineBytes).
    */
@@ -357,7 +372,11 @@ export class LineQueue {
     const stop = Math.min(lines.length, from + this.#writeLimit);
     let bytes = 0;
     let end = from;
-    while (end < stop && bytes < MAX_WRITE_CHARS) bytes += lineBytes(lines[end++]!);
+    for (; end < stop; end++) {
+      const size = lineBytes(lines[end]!);
+      if (end > from && bytes + size > this.#maxWriteChars) break;
+      bytes += size;
+    }
     return [end, bytes];
   }
 
@@ -378,7 +397,7 @@ export class LineQueue {
   /**
    * The size queue's sink. Waits when the previous write started less than
    * WRITE_INTERVAL_MS ago (see there), then takes this batch and the batches
-   * queued behind it, up to the write limit (in lines) and MAX_WRITE_CHARS,
+   * queued behind it, up to the write limit (in lines) and characters,
    * into one destination write; the batches it took are no-ops when their
    * turn comes, so the size queue's count stays exact.
    */
@@ -419,9 +438,11 @@ export class LineQueue {
     let count = 0;
     for (const next of this.#unwritten) {
       if (next.lines === undefined) break;
-      // A batch joins only if the write stays within MAX_WRITE_CHARS with all of it: a batch is taken whole, and
-      // one cut at MAX_WRITE_CHARS (see #cut) would otherwise add up to that much again.
-      if (lines.length > 0 && (count + next.count > this.#writeLimit || chars + next.bytes > MAX_WRITE_CHARS)) break;
+      // A batch joins only if the write stays within its characters with all of it: a batch is taken whole, and
+      // one cut at that size (see #cut) would otherwise add up to that much again.
+      if (lines.length > 0 && (count + next.count > this.#writeLimit || chars + next.bytes > this.#maxWriteChars)) {
+        break;
+      }
       next.taken = true;
       lines.push(next.lines);
       chars += next.bytes; // the lines' size, see lineBytes
@@ -431,7 +452,7 @@ export class LineQueue {
     this.#unwrittenLines -= count;
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     // Handed on at once: it may be encoded in place (not so a chunk encoded ahead, which waits for its write).
-    return this.#deliver(encodeLines(lines, chars, ends, this.#space?.(chars)), count, ends).then(this.#idle);
+    return this.#deliver(encodeLines(lines, chars, ends, this.#space?.(chars, count)), count, ends).then(this.#idle);
   }
 
   /**

@@ -17,6 +17,7 @@ import { gracePeriod, reasonOf, untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
 import type { Fate, SettleObserver } from "./_delivery_ledger.ts";
 import type { Reporter } from "./_reporter.ts";
+import type { WriteBound } from "./_queue.ts";
 import type { AuditSinkSealOptions } from "./audit_sink_seal_options.ts";
 import { type SegmentBytes, SegmentPool } from "./_segment_bytes.ts";
 import {
@@ -148,10 +149,31 @@ export class Sealing implements SettleObserver {
    * In band, a chunk may wait (for a checkpoint line) after it was encoded:
    * never.
    */
-  space(bytes: number): Uint8Array | undefined {
+  space(bytes: number, lines: number): Uint8Array | undefined {
     if (this.#failed || this.#seal === undefined) return undefined;
+    this.fit(bytes, lines);
     const data = this.#open?.data ?? (this.#spare ??= this.#pool.take());
     return data.spare(bytes);
+  }
+
+  /**
+   * A chunk of `lines` lines and `bytes` bytes comes next: ends the open
+   * segment first if the chunk would take it past a limit (a segment then
+   * holds at most `maxSegmentLines` lines and `maxSegmentBytes` bytes, unless
+   * one chunk alone is larger: the sink's writes stay within both, see
+   * `WriteBound`, but for a line larger than the byte limit, or lines whose
+   * UTF-8 is wider than their characters).
+   */
+  fit(bytes: number, lines: number): void {
+    const data = this.#open?.data;
+    if (data === undefined || data.lines === 0) return;
+    const sealer = this.#sealer;
+    if (data.lines + lines > sealer.maxSegmentLines || data.length + bytes > sealer.maxSegmentBytes) this.cut();
+  }
+
+  /** What the sink's writes must stay within: the segment's limits. */
+  get bound(): WriteBound {
+    return { lines: this.#sealer.maxSegmentLines, bytes: this.#sealer.maxSegmentBytes };
   }
 
   /**

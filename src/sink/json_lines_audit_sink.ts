@@ -198,6 +198,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       // destination batches on its own, and a page leaving must find every line already there.
       coalesces(destination) ? WRITE_INTERVAL_MS : 0,
       this.#destination.space,
+      sealing?.bound,
     );
   }
 
