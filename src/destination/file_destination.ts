@@ -26,6 +26,7 @@ import type { FileHandle } from "../runtime/runtime_driver.ts";
 import { countLines } from "../_bytes.ts";
 import { linesOf } from "./_chunk_lines.ts";
 import { untilAborted } from "../_abort.ts";
+import { WriteCount } from "./_write_count.ts";
 import type { AuditDestination, DeliveryReport } from "./audit_destination.ts";
 import { type FileRotateOptions, readRotateOptions } from "./_rotate_options.ts";
 import { Rotation, rotations } from "./_rotation.ts";
@@ -112,16 +113,26 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
   const rotation = plan === undefined ? undefined : new Rotation(pathText(target), plan);
   const file = new AppendedFile(target, rotation, fsync);
   let report: DeliveryReport | undefined;
-  let last: Promise<unknown> = Promise.resolve();
+  // A flush waits for every write made before it, also those queued behind the one under way (the stream hands
+  // its sink one at a time): a seal file is renamed at a rotation once its checkpoints are flushed.
+  const writes = new WriteCount();
   const stream = new WritableStream<Uint8Array>({
-    write(chunk) {
-      const written = file.append(chunk, report);
-      last = written.catch(() => {});
-      return written;
+    async write(chunk) {
+      try {
+        await file.append(chunk, report);
+      } catch (error) {
+        writes.end(); // the stream errors: the writes queued behind this one are dropped
+        throw error;
+      } finally {
+        writes.done();
+      }
     },
     close: () => file.close(),
-    abort: () => file.close(),
-  });
+    abort: () => {
+      writes.end();
+      return file.close();
+    },
+  }, writes.strategy);
   const destination = Object.assign(stream, {
     [COALESCE_WRITES]: true,
     attach(next: DeliveryReport): void {
@@ -131,7 +142,7 @@ export function fileDestination(path: string | URL, options: FileDestinationOpti
       file.reopen();
     },
     flush(signal?: AbortSignal): Promise<void> {
-      const done = last.then(async () => {
+      const done = writes.allDone().then(async () => {
         if (!fsync) return;
         try {
           await file.sync();
