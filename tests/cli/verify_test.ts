@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditSealer } from "../../src/seal/audit_sealer.ts";
 import { importAuditSealKey } from "../../src/seal/audit_seal_key.ts";
-import { dataLines, eventLine, inBandLines, sealTrail } from "../seal/_trail.ts";
+import { dataLines, eventLine, inBandLines, sealTrail, tornTrail } from "../seal/_trail.ts";
 import { runCli as run, RUNTIMES } from "./_cli.ts";
 
 const SLOW = { timeout: 120_000 };
@@ -112,6 +112,34 @@ for (const runtime of Object.keys(RUNTIMES)) {
         assert.equal(strict.status, 1, "--strict fails on gaps and the unsealed tail");
         const help = await run(runtime, ["verify", "--help"]);
         assert.match(help.stdout, /^Usage: audit verify FILE/);
+      },
+    );
+
+    it(
+      `audit verify exits 0 for a line a failed write tore, naming it and counting it; 1 with --strict (${runtime})`,
+      SLOW,
+      async () => {
+        const keys = keysOf();
+        const key = await importAuditSealKey(readFileSync(join(keys, "audit-seal.private.jwk"), "utf8"));
+        const publicKey = join(keys, "audit-seal.public.jwk");
+        const trail = await tornTrail(key, new Map([[2, 30]]));
+        writeFileSync(join(dir, "torn.jsonl"), trail.data.join(""));
+        writeFileSync(join(dir, "torn.jsonl.seal"), trail.seal!.join(""));
+        const result = await run(runtime, ["verify", join(dir, "torn.jsonl"), "--key", publicKey]);
+        assert.equal(result.status, 0, result.stdout + result.stderr);
+        const out = lines(result.stdout);
+        assert.match(out[0]!, /torn\.jsonl:1: gap: 1 event lost between \S+ and \S+ because destination/);
+        assert.match(
+          out[1]!,
+          /torn\.jsonl:3: torn write: line 3 is a torn write: part of a line whose write failed \(checkpoint 0 declares 1 failed at the destination\)$/,
+        );
+        assert.match(
+          out.at(-1)!,
+          /: intact: 2 segments verified, 12 lines \(11 verified, 1 torn, 0 unsealed\), 1 gap \(1 event lost\); offered 12 = written 11 \+ lost 1$/,
+        );
+        assert.equal(out.length, 3, result.stdout);
+        const strict = await run(runtime, ["verify", join(dir, "torn.jsonl"), "--key", publicKey, "--strict"]);
+        assert.equal(strict.status, 1, "--strict fails on torn writes (and their gaps)");
       },
     );
 

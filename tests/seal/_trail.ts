@@ -1,10 +1,11 @@
 // Sealed logs for the seal tests: realistic event lines, sealed as a sink
 // would seal them (chunks, checkpoints when due), kept line by line so a
-// test can tamper with them and know which line it touched.
+// test can tamper with them and know which line it touched; and trails a real
+// sink wrote to a destination whose writes failed part way.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createCallEvent, encodeCallEvent } from "../../mod.ts";
+import { createCallEvent, encodeCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import { AuditSealer, type AuditSealerOptions } from "../../src/seal/audit_sealer.ts";
 import {
   type AuditSealKey,
@@ -20,6 +21,8 @@ import {
   verifyAuditTrail,
   type VerifyAuditTrailOptions,
 } from "../../src/seal/verify_audit_trail.ts";
+import { numbered, tick } from "../_helpers/events.ts";
+import { OrderedDestination, SealStream } from "../sink/_sealed.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -95,6 +98,58 @@ export async function sealTrail(
   return { segments, checkpoints, tail: Array.from({ length: tail }, () => eventLine(i++, options.salt)) };
 }
 
+/** A trail a sealed sink wrote to a destination whose writes failed part way, as on a full disk. */
+export interface TornTrail {
+  /**
+   * What arrived at the destination, line by line (in band, checkpoint lines
+   * too): a torn line is the start of an event's line, ended by the newline
+   * the next write put first (as fileDestination does).
+   */
+  readonly data: string[];
+  /** The checkpoint lines of the seal stream; `undefined` in band. */
+  readonly seal: string[] | undefined;
+  /** Lines the sink counted written. */
+  readonly written: number;
+}
+
+/**
+ * Writes events `numbered(0)` to `numbered(count - 1)`, a write each, through
+ * a sealed JsonLinesAuditSink with segments of `segment` lines. The write of
+ * event `i` in `failures` fails after `failures.get(i)` characters of its line
+ * reached the destination (0: none): the sink counts the line failed, and its
+ * checkpoint declares it lost in its segment, with per-line digests.
+ */
+export async function tornTrail(
+  key: AuditSealKey,
+  failures: ReadonlyMap<number, number>,
+  options: { readonly inBand?: boolean; readonly count?: number; readonly segment?: number } = {},
+): Promise<TornTrail> {
+  const { inBand = false, count = 12, segment = 6 } = options;
+  const destination = new OrderedDestination((_write, _lines, first) => {
+    const torn = failures.get(Number(/"call_id":"call-(\d+)"/.exec(first)?.[1] ?? -1));
+    return torn === undefined ? {} : { deliver: 0, torn };
+  });
+  const seal = inBand ? undefined : new SealStream();
+  const sink = new JsonLinesAuditSink(destination.destination, {
+    onError: () => {},
+    seal: {
+      key,
+      origin: "test.example/torn",
+      maxSegmentLines: segment,
+      ...(seal === undefined ? { inBand: true } : { to: seal.stream }),
+    },
+  });
+  for (let i = 0; i < count; i++) {
+    sink.onCall(numbered(i));
+    await tick(); // a write of its own
+  }
+  await sink.close();
+  const { written, failed } = sink.stats();
+  // Each failure cost its own line alone: no write held two events.
+  assert.deepEqual([written, failed], [count - failures.size, failures.size]);
+  return { data: linesOf(destination.text()), seal: seal === undefined ? undefined : seal.lines, written };
+}
+
 /** The data stream of a trail sealed with a seal stream: its lines, physical order. */
 export function dataLines(trail: Trail): string[] {
   return [...trail.segments.flat(), ...trail.tail];
@@ -108,7 +163,7 @@ export function inBandLines(trail: Trail): string[] {
 /** Verifies lines (and a seal) and collects everything. */
 export async function verify(
   data: string | readonly string[],
-  options: Omit<VerifyAuditTrailOptions, "seal"> & { seal?: string | readonly string[] },
+  options: Omit<VerifyAuditTrailOptions, "seal"> & { seal?: string | readonly string[] | undefined },
 ): Promise<{ findings: AuditTrailFinding[]; summary: AuditTrailSummary }> {
   const { seal, ...rest } = options;
   const blob = (text: string | readonly string[]): Blob => new Blob(typeof text === "string" ? [text] : [...text]);
@@ -142,9 +197,9 @@ export async function verifySetIn(
   return await verifyAuditSet(files, { keys }).result();
 }
 
-/** The findings that mean tampering (all but gaps and the unsealed tail). */
+/** The findings that mean tampering (all but gaps, torn writes, adopted lines and the unsealed tail). */
 export function problems(findings: readonly AuditTrailFinding[]): AuditTrailFinding[] {
-  return findings.filter((f) => f.kind !== "gap" && f.kind !== "unsealed_tail" && f.kind !== "adopted");
+  return findings.filter((f) => !["gap", "torn_write", "unsealed_tail", "adopted"].includes(f.kind));
 }
 
 /** A compact view of findings for assertion messages. */

@@ -1,6 +1,7 @@
 // Test doubles for the sealing tests: a destination that settles its lines in
 // order (as a file or fetchDestination with maxInFlight: 1 does) but loses
-// some on cue, keeping only the lines that arrived; and a memory seal stream.
+// some on cue, keeping only the lines that arrived (and, on cue, the start of
+// a line whose write stopped part way); and a memory seal stream.
 import { WriteCount } from "../../src/destination/_write_count.ts";
 import type { AuditDestination, DeliveryReport } from "../../mod.ts";
 import { tick } from "../_helpers/events.ts";
@@ -11,6 +12,13 @@ export interface OrderedPlan {
   readonly deliver?: number;
   /** What the lost lines are reported as. @default "failed" */
   readonly rest?: "failed" | "rerouted";
+  /**
+   * Characters of the first lost line that arrive all the same: the write
+   * stopped part way (a full disk). The next write that arrives starts with a
+   * newline, as fileDestination's does, so they stand as a line of their own.
+   * @default 0
+   */
+  readonly torn?: number;
   /** The write rejects (reporting nothing) instead. */
   readonly reject?: boolean;
   /** The lines are reported only at the next flush (as an HTTP batch is), still in order. */
@@ -24,13 +32,15 @@ const decoder = new TextDecoder();
 /** An AuditDestination that reports every line in the order it was written, losing lines as `plan` says. */
 export class OrderedDestination {
   readonly destination: AuditDestination;
-  /** The lines that arrived, in order (with their newlines). */
+  /** The lines that arrived, in order (with their newlines; a torn one gets its newline from the next write). */
   readonly arrived: string[] = [];
   /** Every line written, in order. */
   readonly written: string[] = [];
   /** Reports made so far, in order, as [fate, lines]. */
   readonly reports: [string, number][] = [];
   #report: DeliveryReport | undefined;
+  /** The last line that arrived is torn: it has no newline yet. */
+  #midLine = false;
   #reports: Promise<void> = Promise.resolve();
   #held: (() => void)[] = [];
   /** Writes taken and reported: a flush waits for every write taken before it, also those queued behind one. */
@@ -87,7 +97,14 @@ export class OrderedDestination {
     const deliver = Math.min(step.deliver ?? lines.length, lines.length);
     const settle = async (): Promise<void> => {
       if (step.delayMs !== undefined) await tick(step.delayMs);
+      const cut = deliver < lines.length ? lines[deliver]! : "";
+      const torn = cut.slice(0, Math.min(step.torn ?? 0, cut.length - 1)); // never its newline
+      if (deliver > 0 || torn !== "") {
+        if (this.#midLine) this.arrived[this.arrived.length - 1] += "\n";
+        this.#midLine = torn !== "";
+      }
       this.arrived.push(...lines.slice(0, deliver));
+      if (torn !== "") this.arrived.push(torn);
       this.#tell("delivered", deliver);
       this.#tell(step.rest ?? "failed", lines.length - deliver);
     };
