@@ -70,6 +70,9 @@ Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
   adopted        lines a restarted writer found after the last checkpoint and
                  sealed: sealed, but not as they were written (a crash's
                  unsealed tail, or lines someone else wrote meanwhile)
+  torn write     the start of a line whose write failed part way (a full
+                 disk), where its checkpoint declares that line failed; not
+                 an event, and not proof of tampering
 
 A log with lines but no trusted checkpoint at all is not intact.
 
@@ -84,8 +87,8 @@ Options:
   --max-segment-bytes N
                    Largest segment checked, in bytes (default 268435456);
                    raise it for a log with a single event larger than that
-  --strict         Exit status 1 for gaps, an unsealed tail and adopted lines
-                   too
+  --strict         Exit status 1 for gaps, torn writes, an unsealed tail and
+                   adopted lines too
   -h, --help       Show this help
 
 Exit status: 0 intact, 1 not intact, 2 usage error or unreadable input.

@@ -14,8 +14,8 @@ const MAX_KEY_BYTES = 64 * 1024;
 /**
  * Runs `audit verify FILE... [--seal SEALFILE | --in-band] --key KEY.jwk...
  * [--origin O] [--continues] [--max-segment-bytes N] [--strict]` and returns its exit status: 0 when
- * the trail is intact (gaps, an unsealed tail and adopted lines are printed,
- * not failures, unless `--strict`), 1 when a finding says it is not or no
+ * the trail is intact (gaps, torn writes, an unsealed tail and adopted lines
+ * are printed, not failures, unless `--strict`), 1 when a finding says it is not or no
  * checkpoint vouches for the log's lines, `undefined` for
  * `--help`. Several files, a folder or a glob are read as rotated sets: each
  * file against its own seal, the chain running on from file to file.

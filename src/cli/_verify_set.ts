@@ -34,6 +34,7 @@ const NAMES: Record<AuditSetFindingKind, string> = {
   unsealed_tail: "unsealed tail",
   adopted: "adopted",
   gap: "gap",
+  torn_write: "torn write",
   missing_seal: "missing seal",
   unreadable: "altered or cut short",
 };
@@ -99,9 +100,9 @@ export async function verifySet(
   }
 }
 
-/** No gap, unsealed line or adopted line (what --strict also asks). */
+/** No gap, torn line, unsealed line or adopted line (what --strict also asks). */
 function clean(s: AuditTrailSummary): boolean {
-  return s.gaps === 0 && s.unsealedLines === 0 && s.adoptedLines === 0;
+  return s.gaps === 0 && s.tornLines === 0 && s.unsealedLines === 0 && s.adoptedLines === 0;
 }
 
 /**
@@ -279,7 +280,8 @@ function formatVerifySummary(file: string, sealName: string | undefined, s: Audi
   const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? "" : "s"}`;
   return terminalSafe(
     `audit: ${file} (${seal}): ${verdict}: ${plural(s.segments, "segment")} verified, ${plural(s.lines, "line")} ` +
-      `(${s.verifiedLines - s.adoptedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} adopted` : ""}, ` +
+      `(${s.verifiedLines - s.adoptedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} adopted` : ""}` +
+      `${s.tornLines > 0 ? `, ${s.tornLines} torn` : ""}, ` +
       `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
       `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
   );

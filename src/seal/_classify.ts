@@ -39,20 +39,85 @@ function sameMultiset(a: Uint32Array, b: Uint32Array): boolean {
   return true;
 }
 
+/** How a segment's data lines stand for its sealed lines, by their digests (see {@linkcode matchDigests}). */
+export interface DigestMatch {
+  /** Data lines taken, from the start: the segment's (the rest follow it). */
+  readonly taken: number;
+  /** Sealed lines no data line matches: lost, or stood in for by a torn or an inserted line. */
+  readonly missing: number;
+  /** Data lines (indices) that stand where a missing sealed line was and are cut short: torn writes. */
+  readonly torn: readonly number[];
+  /** Complete data lines (indices) that stand where a missing sealed line was. */
+  readonly inserted: readonly number[];
+}
+
+/** What may stand where a sealed line is missing. */
+export interface StandIns {
+  /** Torn lines at most: the lines the checkpoint declares its destination failed. */
+  readonly failed: number;
+  /** Whether data line `i` is cut short (a failed write's start, never an event). */
+  readonly cutShort: (i: number) => boolean;
+}
+
 /**
  * Walks the sealed digests in order, taking each data line (from the start)
- * that is the next sealed line: how many data lines were taken, and how many
- * sealed lines had no data line.
+ * that is the next sealed line (greedily, the first one from there on). A data
+ * line that is no sealed line from there on stands where the missing sealed
+ * line is: as a torn write when it is cut short (while `failed` lasts), or, as
+ * an inserted line, when a later data line is a later sealed line with room
+ * before it for the lines between. Otherwise the segment's lines end there:
+ * the rest of the data is what follows the segment.
  */
-export function matchDigests(
-  sealed: Uint8Array,
-  data: Uint8Array,
-  count: number,
-): { matched: number; missing: number } {
+export function matchDigests(sealed: Uint8Array, data: Uint8Array, count: number, standIns: StandIns): DigestMatch {
   const n = data.length / 16;
-  let matched = 0;
-  for (let j = 0; j < count; j++) if (matched < n && sameDigest(sealed, j, data, matched)) matched++;
-  return { matched, missing: count - matched };
+  const torn: number[] = [];
+  const inserted: number[] = [];
+  let prefixes: Set<number> | undefined;
+  /** The first sealed line from `from` that is data line `i`; -1 if none. */
+  const find = (i: number, from: number): number => {
+    prefixes ??= digestPrefixes(sealed, count);
+    if (!prefixes.has(prefixOf(data, i))) return -1;
+    for (let j = from; j < count; j++) if (sameDigest(sealed, j, data, i)) return j;
+    return -1;
+  };
+  const tornHere = (i: number): boolean => torn.length < standIns.failed && standIns.cutShort(i);
+  let i = 0;
+  let j = 0;
+  let equal = 0;
+  while (i < n && j < count) {
+    if (sameDigest(sealed, j, data, i)) {
+      (i++, j++, equal++);
+      continue;
+    }
+    const later = find(i, j + 1);
+    if (later !== -1) {
+      j = later; // the sealed lines before it are missing
+      continue;
+    }
+    if (tornHere(i)) {
+      (torn.push(i++), j++);
+      continue;
+    }
+    // A complete line: it stands in the segment only where a later data line closes the gap, leaving room for it.
+    let k = i + 1;
+    let closing = -1;
+    while (k < n && (closing = find(k, j)) === -1) k++;
+    if (closing === -1 || k - i > closing - j) break;
+    for (; i < k; i++, j++) (tornHere(i) ? torn : inserted).push(i);
+  }
+  return { taken: i, missing: count - equal, torn, inserted };
+}
+
+/** The first 4 bytes of each sealed digest: a data line whose prefix is not among them is no sealed line. */
+function digestPrefixes(sealed: Uint8Array, count: number): Set<number> {
+  const prefixes = new Set<number>();
+  for (let j = 0; j < count; j++) prefixes.add(prefixOf(sealed, j));
+  return prefixes;
+}
+
+function prefixOf(digests: Uint8Array, i: number): number {
+  const at = 16 * i;
+  return ((digests[at]! << 24) | (digests[at + 1]! << 16) | (digests[at + 2]! << 8) | digests[at + 3]!) >>> 0;
 }
 
 function sameDigest(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {

@@ -25,6 +25,8 @@ export interface Entry {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /** Kinds about checkpoints that run together when consecutive checkpoints share them. */
 const RUNS: ReadonlySet<AuditTrailFindingKind> = new Set(["unknown_key", "bad_signature", "malformed", "foreign_seal"]);
+/** Kinds that do not make a trail not intact: losses the writer declared, and lines not vouched for. */
+const NOT_PROBLEMS: ReadonlySet<AuditTrailFindingKind> = new Set(["gap", "torn_write", "unsealed_tail", "adopted"]);
 /** Findings held back, at most, while deciding whether a whole seal belongs to another log. */
 const MAX_HELD = 10_000;
 const encoder = new TextEncoder();
@@ -50,6 +52,7 @@ export function emptySummary(): Mutable<AuditTrailSummary> {
     verifiedLines: 0,
     unsealedLines: 0,
     adoptedLines: 0,
+    tornLines: 0,
     bytes: 0,
     gaps: 0,
     lost: 0,
@@ -288,7 +291,7 @@ export class Judge {
   }
 
   #push(finding: AuditTrailFinding, number: number): void {
-    if (finding.kind !== "gap" && finding.kind !== "unsealed_tail" && finding.kind !== "adopted") {
+    if (!NOT_PROBLEMS.has(finding.kind)) {
       this.summary.problems++;
       this.summary.intact = false;
     }

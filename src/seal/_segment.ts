@@ -22,6 +22,14 @@ export function undeliveredCount(entry: Entry): number {
   return entry.parsed?.checkpoint.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0) ?? 0;
 }
 
+/** Lines of the segment that the checkpoint declares its destination failed (a write that stopped part way). */
+function failedCount(entry: Entry): number {
+  return entry.parsed!.checkpoint.gaps.reduce(
+    (sum, g) => sum + (g.in_segment && g.reason === "destination" ? g.count : 0),
+    0,
+  );
+}
+
 /** Checks the data lines of an in-band segment, `data` (`undefined` when too large to keep), against its checkpoint. */
 export async function checkSegment(
   judge: Judge,
@@ -51,43 +59,129 @@ export async function checkSegment(
     judge.emit({ kind, line: firstLine, lastLine: firstLine + n - 1, count: n, seq: [c.seq, c.seq], message });
   } else {
     const lines = splitLines(bytes, n);
-    if (!await lossyMatch([entry], bytes, lines)) {
+    const lossy = await lossyMatch([entry], bytes, lines);
+    if (lossy === undefined) {
       await compareRegion(judge, [entry], lines.tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
-    } else judge.verified(n);
+    } else reportLossy(judge, lossy, firstLine);
   }
   reportGaps(judge, entry, firstLine);
+}
+
+/** A data line that stands where a sealed line its entry declares lost was. */
+interface StandIn {
+  /** Its index among the lines matched. */
+  readonly at: number;
+  readonly entry: Entry;
+}
+
+/** How data lines are the sealed lines of entries less the in-segment losses they declare (see lossyMatch). */
+export interface LossyMatch {
+  /** Data lines that are the entries' (from the first): the rest follow them. */
+  readonly lines: number;
+  /** Lines the entries seal. */
+  readonly sealed: number;
+  /** Data lines that are sealed lines: each matched by its digest, or its segment by its SHA-256. */
+  readonly verified: number;
+  /** Lines cut short where a line the entry declares failed was: what a write that stopped part way left. */
+  readonly torn: readonly StandIn[];
+  /** Complete lines where a line the entry declares lost was: not written by the writer. */
+  readonly inserted: readonly StandIn[];
+}
+
+const decoder = new TextDecoder(); // drops a leading BOM, as readers do on a file's first line
+
+/**
+ * Whether line `i` is cut short: ended by its newline (a last line without
+ * one is the unsealed tail's) and not JSON, so no reader takes it for an event.
+ */
+function cutShort(bytes: Uint8Array, lines: Lines, i: number): boolean {
+  if (lines.torn && i === lines.count - 1) return false;
+  try {
+    JSON.parse(decoder.decode(bytes.subarray(lines.starts[i]!, lines.ends[i]!)));
+    return false;
+  } catch {
+    return true;
+  }
 }
 
 /**
  * Whether `lines` of `bytes` are the entries' sealed lines, in order, less
  * the in-segment losses they declare: each line of an entry with losses is
- * checked against its digest, every other entry by its SHA-256.
+ * checked against its digest, every other entry by its SHA-256. Where a lost
+ * line was, a line cut short stands for one the entry declares failed (a
+ * torn write); any other line there is inserted. With `more`, the lines may
+ * go on past the entries' (a window read ahead); else they must all be
+ * theirs. `undefined` when they are not.
  */
 export async function lossyMatch(
   entries: readonly Entry[],
   bytes: Uint8Array<ArrayBuffer>,
   lines: Lines,
-): Promise<boolean> {
-  if (entries.every((e) => e.parsed!.digests === undefined)) return false;
+  more = false,
+): Promise<LossyMatch | undefined> {
+  if (entries.every((e) => e.parsed!.digests === undefined)) return undefined;
   const data = await lineDigests(bytes, lines);
+  const torn: StandIn[] = [];
+  const inserted: StandIn[] = [];
   let at = 0;
+  let sealed = 0;
   for (const entry of entries) {
     const { checkpoint: c, digests } = entry.parsed!;
+    sealed += c.seg_lines;
     if (digests === undefined) {
       const end = at + c.seg_lines;
-      if (end > lines.count) return false;
+      if (end > lines.count) return undefined;
       const from = c.seg_lines === 0 ? 0 : lines.starts[at]!;
       const to = c.seg_lines === 0 ? 0 : lines.ends[end - 1]! + 1;
-      if (await sha256Hex(bytes.subarray(from, Math.min(to, bytes.length))) !== c.seg_sha256) return false;
+      if (await sha256Hex(bytes.subarray(from, Math.min(to, bytes.length))) !== c.seg_sha256) return undefined;
       at = end;
       continue;
     }
     // The data lines must be a subsequence of the sealed ones, missing at most what was declared.
-    const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines);
-    if (match.missing > undeliveredCount(entry)) return false;
-    at += match.matched;
+    const from = at;
+    const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines, {
+      failed: failedCount(entry),
+      cutShort: (i) => cutShort(bytes, lines, from + i),
+    });
+    if (match.missing > undeliveredCount(entry)) return undefined;
+    torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
+    inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
+    at += match.taken;
   }
-  return at === lines.count;
+  if (!more && at !== lines.count) return undefined;
+  return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
+}
+
+/**
+ * Reports what lossyMatch found, from data line `firstLine`: each torn line,
+ * each run of inserted lines; the lines verified when nothing was inserted
+ * (as for any segment a line was inserted into).
+ */
+export function reportLossy(judge: Judge, match: LossyMatch, firstLine: number): void {
+  for (const { at, entry } of match.torn) {
+    const c = entry.parsed!.checkpoint;
+    const line = firstLine + at;
+    judge.summary.tornLines++;
+    judge.emit({
+      kind: "torn_write",
+      line,
+      lastLine: line,
+      count: 1,
+      seq: [c.seq, c.seq],
+      message: `line ${line} is a torn write: part of a line whose write failed (checkpoint ${c.seq} declares ` +
+        `${failedCount(entry)} failed at the destination)`,
+    });
+  }
+  const { inserted } = match;
+  for (let i = 0; i < inserted.length;) {
+    const { at: from, entry } = inserted[i]!;
+    let to = from + 1;
+    while (++i < inserted.length && inserted[i]!.at === to && inserted[i]!.entry === entry) to++;
+    const change = { kind: "inserted", dataFrom: from, dataTo: to, sealedFrom: 0, sealedTo: 0, matched: 0 } as const;
+    reportChange(judge, change, [entry], firstLine);
+  }
+  if (inserted.length === 0) judge.verified(match.verified);
+  else judge.compared(match.sealed, match.verified);
 }
 
 /**

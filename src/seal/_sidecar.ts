@@ -4,16 +4,17 @@
 // are compared with the tags of the segments they stand for.
 import { countLines } from "../_bytes.ts";
 import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
-import { type Anchor, changed, commonLines, compareTags, firstAnchor, matchDigests, sealedEnd } from "./_classify.ts";
-import { lineDigests } from "./_lines.ts";
+import { type Anchor, changed, commonLines, compareTags, firstAnchor, sealedEnd } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
 import {
   compareRegion,
+  type LossyMatch,
   lossyMatch,
   missingBefore,
   reportChange,
   reportGaps,
+  reportLossy,
   reportProblems,
   undeliveredCount,
   unsealed,
@@ -111,18 +112,15 @@ class Sidecar {
    * the lines here must be its lines in order, less at most the declared ones.
    */
   async #lossyHead(entry: Entry): Promise<boolean> {
-    const lost = undeliveredCount(entry);
     const { checkpoint: c, digests } = entry.parsed!;
-    if (lost === 0 || digests === undefined) return false;
+    if (undeliveredCount(entry) === 0 || digests === undefined) return false;
     const w = await readWindow(this.#data, Math.min(c.seg_bytes, this.#max));
-    const k = Math.min(c.seg_lines, w.n);
-    const head = { ...w.all, count: k, starts: w.all.starts.subarray(0, k), ends: w.all.ends.subarray(0, k) };
-    const { matched, missing } = matchDigests(digests, await lineDigests(w.bytes, head), c.seg_lines);
-    if (missing > lost) return false;
+    const match = await this.#lossy([entry], Math.min(c.seg_lines, w.n), w, true);
+    if (match === undefined) return false;
     reportProblems(this.#judge, entry, this.#line, 0);
-    this.#judge.verified(matched);
+    reportLossy(this.#judge, match, this.#line);
     reportGaps(this.#judge, entry, this.#line);
-    this.#advance(matched === 0 ? 0 : w.all.ends[matched - 1]! + 1, matched, 1);
+    this.#advance(match.lines === 0 ? 0 : w.all.ends[match.lines - 1]! + 1, match.lines, 1);
     return true;
   }
 
@@ -272,7 +270,8 @@ class Sidecar {
     const entries = this.#queue.slice(0, j);
     for (const e of entries) reportProblems(judge, e, this.#line, 0);
     const { all } = w;
-    if (await this.#lossy(entries, s, w)) judge.verified(s);
+    const lossy = await this.#lossy(entries, s, w);
+    if (lossy !== undefined) reportLossy(judge, lossy, this.#line);
     else {
       await compareRegion(judge, entries, all.tags.subarray(0, s), this.#line, {
         bytes: w.bytes,
@@ -283,15 +282,14 @@ class Sidecar {
     reportGapsOf(judge, entries, this.#line);
   }
 
-  /** Whether the lines `[0, s)` are the entries' lines less the in-segment losses they declare. */
-  #lossy(entries: readonly Entry[], s: number, w: Window): Promise<boolean> {
+  /**
+   * Whether the lines `[0, s)` are the entries' lines less the in-segment
+   * losses they declare (with `more`, the first of them: see lossyMatch).
+   */
+  #lossy(entries: readonly Entry[], s: number, w: Window, more = false): Promise<LossyMatch | undefined> {
     const { all } = w;
-    return lossyMatch(entries, w.bytes, {
-      ...all,
-      count: s,
-      starts: all.starts.subarray(0, s),
-      ends: all.ends.subarray(0, s),
-    });
+    const lines = { count: s, starts: all.starts.subarray(0, s), ends: all.ends.subarray(0, s) };
+    return lossyMatch(entries, w.bytes, { ...lines, tags: all.tags, torn: all.torn && s === all.count }, more);
   }
 
   /** The data ends within reach and no segment lines up: tell damage, truncation and the unsealed tail apart. */
@@ -306,9 +304,10 @@ class Sidecar {
     // Lines the destination lost at the end: the sealed lines, less at most those, then the unsealed tail.
     const undelivered = entries.reduce((sum, e) => sum + undeliveredCount(e), 0);
     for (let e = Math.min(m, complete); undelivered > 0 && e >= Math.max(0, m - undelivered); e--) {
-      if (!await this.#lossy(entries, e, w)) continue;
+      const lossy = await this.#lossy(entries, e, w);
+      if (lossy === undefined) continue;
       for (const entry of entries) reportProblems(judge, entry, this.#line, 0);
-      judge.verified(e);
+      reportLossy(judge, lossy, this.#line);
       reportGapsOf(judge, entries, this.#line);
       unsealed(judge, this.#line + e, n - e, all.torn && n > e);
       return this.#advance(w.bytes.length, n, entries.length);

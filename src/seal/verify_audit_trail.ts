@@ -23,12 +23,15 @@ export type AuditTrailFindingKind =
   | "foreign_seal"
   | "unsealed_tail"
   | "adopted"
-  | "gap";
+  | "gap"
+  | "torn_write";
 
 /**
  * One thing {@linkcode verifyAuditTrail} found. Every kind but `gap`,
- * `unsealed_tail` and `adopted` (lines sealed after a restart, not as they
- * were written) means the trail is not intact.
+ * `unsealed_tail`, `adopted` (lines sealed after a restart, not as they
+ * were written) and `torn_write` (the start of a line whose write failed part
+ * way, where its checkpoint declares that line failed: it is cut short, so no
+ * reader takes it for an event) means the trail is not intact.
  */
 export interface AuditTrailFinding {
   /** What was found. */
@@ -81,6 +84,11 @@ export interface AuditTrailSummary {
    * written, so anyone who could write the log may have written them.
    */
   readonly adoptedLines: number;
+  /**
+   * Data lines a failed write left cut short (`torn_write`): each stands for
+   * a line its checkpoint declares failed, and is not verified.
+   */
+  readonly tornLines: number;
   /** Bytes of the data source. */
   readonly bytes: number;
   /** Gap records in the trusted checkpoints. */
@@ -239,8 +247,10 @@ function previousOf(previous: AuditCheckpoint | string): Exclude<ReturnType<type
  * truncated, a broken chain, a bad signature, an unknown key, a malformed
  * checkpoint, a seal from another log, the losses the trail declares (`gap`),
  * the lines after the last checkpoint (`unsealed_tail`, what a crash
- * leaves), and the lines a writer sealed at a restart without having written
- * them (`adopted`). The format is in `src/seal/FORMAT.md`.
+ * leaves), the lines a writer sealed at a restart without having written
+ * them (`adopted`), and the start of a line whose write failed part way, where
+ * its checkpoint declares it failed (`torn_write`). The format is in
+ * `src/seal/FORMAT.md`.
  *
  * @param data The data stream: a `ReadableStream<Uint8Array>`, a `Response`, a `Blob` or an async iterable of bytes.
  * @param options The verify keys; the seal stream (else checkpoints are read in band); the expected origin.
