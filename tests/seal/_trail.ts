@@ -141,7 +141,8 @@ export async function tornTrail(
   });
   for (let i = 0; i < count; i++) {
     sink.onCall(numbered(i));
-    await tick(); // a write of its own
+    // A write of its own: the next event waits until this one is settled (a checkpoint may be under way).
+    for (let turn = 0; turn < 2_000 && sink.stats().written + sink.stats().failed <= i; turn++) await tick();
   }
   await sink.close();
   const { written, failed } = sink.stats();
