@@ -143,6 +143,53 @@ for (const runtime of Object.keys(RUNTIMES)) {
       },
     );
 
+    it(
+      `audit verify exits 0 for a checkpoint a crash cut short, naming it a torn write; 1 with --strict (${runtime})`,
+      SLOW,
+      async () => {
+        const keys = keysOf();
+        const privateJwk = readFileSync(join(keys, "audit-seal.private.jwk"), "utf8");
+        const publicKey = join(keys, "audit-seal.public.jwk");
+        const { seal } = await writeTrail("crash.jsonl", privateJwk);
+        writeFileSync(join(dir, "crash.jsonl.seal"), seal.slice(0, 2).join("") + seal[2]!.slice(0, 300));
+        const result = await run(runtime, ["verify", join(dir, "crash.jsonl"), "--key", publicKey]);
+        assert.equal(result.status, 0, result.stdout + result.stderr);
+        const out = lines(result.stdout);
+        assert.match(
+          out[1]!,
+          /crash\.jsonl:8: torn write: seal line 3 is a torn write: the seal stream ends inside it, a checkpoint cut short by a crash \(.*crash\.jsonl\.seal:3\)$/,
+        );
+        assert.match(out[2]!, /crash\.jsonl:8-12: unsealed tail: lines 8–12 come after the last checkpoint/);
+        assert.match(out.at(-1)!, /: intact: 2 segments verified, 12 lines \(7 verified, 5 unsealed\)/);
+        const strict = await run(runtime, ["verify", join(dir, "crash.jsonl"), "--key", publicKey, "--strict"]);
+        assert.equal(strict.status, 1, "--strict fails on torn writes and the unsealed tail");
+        // A heartbeat (a checkpoint over no line) cut short after a segment without loss: a torn write alone,
+        // which --strict fails too.
+        const sealer = new AuditSealer(await importAuditSealKey(privateJwk), { origin: "cli.example/audit" });
+        const data = [eventLine(1, "heartbeat"), eventLine(2, "heartbeat")];
+        sealer.append(encoder.encode(data.join("")), 2);
+        const sealed = decoder.decode(await sealer.seal());
+        const heartbeat = decoder.decode(await sealer.seal());
+        writeFileSync(join(dir, "heartbeat.jsonl"), data.join(""));
+        writeFileSync(join(dir, "heartbeat.jsonl.seal"), sealed + heartbeat.slice(0, 300));
+        const alone = await run(runtime, ["verify", join(dir, "heartbeat.jsonl"), "--key", publicKey]);
+        assert.equal(alone.status, 0, alone.stdout + alone.stderr);
+        assert.match(
+          alone.stdout,
+          /^.*heartbeat\.jsonl:3: torn write: seal line 2 is a torn write: the seal stream ends/,
+        );
+        assert.equal(lines(alone.stdout).length, 2, alone.stdout);
+        const strictAlone = await run(runtime, [
+          "verify",
+          join(dir, "heartbeat.jsonl"),
+          "--key",
+          publicKey,
+          "--strict",
+        ]);
+        assert.equal(strictAlone.status, 1, alone.stdout);
+      },
+    );
+
     it(`audit verify exits 1 naming each kind of tampering and its lines (${runtime})`, SLOW, async () => {
       const keys = keysOf();
       const privateJwk = readFileSync(join(keys, "audit-seal.private.jwk"), "utf8");
@@ -164,12 +211,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
           /:1-2: reordered: lines 1–2 hold sealed lines 1–2 of checkpoint 0 in another order/,
         ],
         ["truncated data", data.slice(0, 10), seal, /:11: truncated: the data ends before sealed lines 11–12/],
-        [
-          "truncated seal",
-          data,
-          [...seal.slice(0, 2), seal[2]!.slice(0, 40)],
-          /truncated: the seal stream ends inside/,
-        ],
+        ["junk at the seal's end", data, [...seal, '{"audit_checkpoint":1 junk'], /malformed: the checkpoint at seal/],
         [
           "bad signature",
           data,

@@ -107,7 +107,9 @@ describe("fileSeal under attack", () => {
   it("fileSeal refuses a seal file ending in a partial line that is not a checkpoint", async () => {
     await inDir(async (path) => {
       await record(path, 0, 3);
-      for (const junk of ["x", '{"ts":"2026', '{"audit_x']) {
+      // Junk, and junk after the start of a checkpoint: no writer wrote that (audit verify finds it malformed).
+      const start = '{"audit_checkpoint":1,"origin":"victim.example/audit"';
+      for (const junk of ["x", '{"ts":"2026', '{"audit_x', `${start} junk`, `${start},"key_id":"k"}`]) {
         const seal = readFileSync(`${path}.seal`, "utf8");
         writeFileSync(`${path}.seal`, junk);
         await assert.rejects(record(path, 3, 1), /ends in a partial line that is not a checkpoint/);

@@ -230,7 +230,7 @@ describe("verifyAuditTrail", () => {
     assert.match(heartbeat.findings[0]!.message, /checkpoint 2 is missing \(sealing no line\)/);
   });
 
-  it("reports truncated data, a truncated seal stream, and data cut inside an in-band checkpoint", async () => {
+  it("reports truncated data; a seal stream or data that ends inside a checkpoint is a torn write (a crash)", async () => {
     const key = await keys();
     const trail = await sealTrail(key.seal, [4, 4, 4]);
     const text = dataLines(trail).join("");
@@ -245,11 +245,13 @@ describe("verifyAuditTrail", () => {
     assert.deepEqual(kinds(atLine.findings), [["truncated", 7, 6]]);
     const sealText = trail.checkpoints.join("");
     const seal = await verify(text, { keys: key.verify, seal: sealText.slice(0, sealText.length - 50) });
-    assert.deepEqual(kinds(seal.findings), [["truncated", 9, 8], ["unsealed_tail", 9, 12]]);
+    assert.deepEqual(kinds(seal.findings), [["torn_write", 9, 8], ["unsealed_tail", 9, 12]]);
     assert.equal(seal.findings[0]!.sealLine, 3);
+    assert.equal(seal.summary.intact, true);
     const inBand = inBandLines(trail).join("");
     const inside = await verify(inBand.slice(0, inBand.indexOf(trail.checkpoints[1]!) + 100), { keys: key.verify });
-    assert.deepEqual(kinds(inside.findings), [["truncated", 6, 9]]);
+    assert.deepEqual(kinds(inside.findings), [["unsealed_tail", 6, 9], ["torn_write", 10, 10]]);
+    assert.equal(inside.summary.intact, true);
   });
 
   it("says so once when the key is unknown, or the signatures do not verify", async () => {
