@@ -67,7 +67,8 @@ interface Member {
  * Verifies a rotated set's files in order along one chain, printing each
  * finding and each file's summary line.
  *
- * @returns Whether the set is intact (and, with --strict, without gaps or unsealed lines).
+ * @returns Whether the set is intact (and, with --strict, without any finding: no gap, torn write, unsealed tail
+ *   or adopted line either).
  * @throws {CliError} When a file cannot be opened or read (a `.gz` that will not decompress is a finding).
  */
 export async function verifySet(
@@ -89,20 +90,18 @@ export async function verifySet(
         if (!summary.unreadable) await out.write(formatVerifySummary(summary.file, current!.sealName, summary) + "\n");
       },
     });
-    for await (const finding of verification) await out.write(formatSetFinding(finding, current!));
-    const { intact, perFile } = verification.summary;
-    return intact && (!options.strict || perFile.every(clean));
+    let findings = 0;
+    for await (const finding of verification) {
+      findings++;
+      await out.write(formatSetFinding(finding, current!));
+    }
+    return verification.summary.intact && (!options.strict || findings === 0);
   } catch (error) {
     if (error instanceof CliError) throw error;
     const name = current?.file.path ?? set[0]!.path;
     const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot verify ${name}: ${reason}`);
   }
-}
-
-/** No gap, torn line, unsealed line or adopted line (what --strict also asks). */
-function clean(s: AuditTrailSummary): boolean {
-  return s.gaps === 0 && s.tornLines === 0 && s.unsealedLines === 0 && s.adoptedLines === 0;
 }
 
 /**
@@ -219,7 +218,9 @@ async function verifyBackToBack(
       ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
       continues: options.continues,
     });
+    let findings = 0;
     for await (const f of trail) {
+      findings++;
       const first = at(f.line);
       const last = at(Math.max(f.line, f.lastLine));
       const range = last.path !== first.path
@@ -231,8 +232,7 @@ async function verifyBackToBack(
       await out.write(terminalSafe(`${first.path}:${range}: ${NAMES[f.kind]}: ${f.message}${seal}`) + "\n");
     }
     await out.write(formatVerifySummary(names, undefined, trail.summary) + "\n");
-    const s = trail.summary;
-    return s.intact && (!options.strict || clean(s));
+    return trail.summary.intact && (!options.strict || findings === 0);
   } catch (error) {
     if (error instanceof GzipError) {
       await out.write(terminalSafe(`${reading}: ${NAMES.unreadable}: ${error.message}`) + "\n");

@@ -1,10 +1,10 @@
 // Verifying a stream that carries its checkpoints in band: each checkpoint
 // line seals the data lines between the previous checkpoint line and itself.
 import { concatBytes, grownBuffer } from "../_bytes.ts";
+import { isCutCheckpoint } from "./_cut_checkpoint.ts";
 import { CHECKPOINT_PREFIX } from "./_encoding.ts";
 import type { ByteSource } from "./_byte_source.ts";
 import type { Judge } from "./_judge.ts";
-import { lineRange } from "./_judge.ts";
 import { checkSegment, type Segment, unsealed } from "./_segment.ts";
 import type { AuditTrailFinding } from "./verify_audit_trail.ts";
 
@@ -158,17 +158,22 @@ export async function* verifyInBand(
     segment.torn = true;
     judge.summary.lines++;
   }
-  if (tornCheckpoint !== undefined) {
-    const { firstLine, lines } = segment;
-    const before = lines > 0 ? `; ${lineRange(firstLine, firstLine + lines - 1)} before it are not sealed` : "";
-    judge.emit({
-      kind: "truncated",
-      line: firstLine,
-      lastLine: firstLine + lines - 1,
-      count: lines,
-      sealLine: line + 1,
-      message: `the data ends inside the checkpoint line at line ${line + 1}${before}`,
-    });
-  } else unsealed(judge, segment.firstLine, segment.lines, segment.torn);
+  if (tornCheckpoint !== undefined && !isCutCheckpoint(decoder.decode(tornCheckpoint).replace(/\r$/, ""))) {
+    // Whole but for its newline (it seals its segment), or no checkpoint at all (malformed).
+    await onPiece({ checkpoint: tornCheckpoint });
+  } else {
+    // A checkpoint cut short is what a crash while it was written leaves: its lines are the unsealed tail.
+    unsealed(judge, segment.firstLine, segment.lines, segment.torn);
+    if (tornCheckpoint !== undefined) {
+      judge.emit({
+        kind: "torn_write",
+        line: line + 1,
+        lastLine: line + 1,
+        count: 1,
+        sealLine: line + 1,
+        message: `line ${line + 1} is a torn write: the data ends inside it, a checkpoint cut short by a crash`,
+      });
+    }
+  }
   yield* judge.finish();
 }

@@ -3,6 +3,7 @@
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
 import { freezeCheckpoint, parseCheckpoint, type ParsedCheckpoint, parsedCheckpointText } from "./_checkpoint.ts";
+import { isCutCheckpoint, restartsAfter } from "./_cut_checkpoint.ts";
 import { sha256Hex } from "./_encoding.ts";
 import type { AuditTrailFinding, AuditTrailFindingKind, AuditTrailSummary } from "./verify_audit_trail.ts";
 
@@ -10,8 +11,11 @@ import type { AuditTrailFinding, AuditTrailFindingKind, AuditTrailSummary } from
 export interface Entry {
   readonly parsed: ParsedCheckpoint | undefined;
   readonly trusted: boolean;
-  /** Findings about the checkpoint itself, emitted once its segment's lines are known. */
-  readonly problems: { kind: AuditTrailFindingKind; message: string }[];
+  /**
+   * Findings about the checkpoint itself, emitted once its segment's lines are
+   * known (`sealLine`: about another line of the seal source).
+   */
+  readonly problems: { kind: AuditTrailFindingKind; message: string; sealLine?: number }[];
   /** Sealed lines between the previous checkpoint's end and this segment's start (covered by no checkpoint seen). */
   readonly missing: number;
   /** Their bytes. */
@@ -20,6 +24,18 @@ export interface Entry {
   readonly missingSeqs: readonly [number, number] | undefined;
   /** The checkpoint's line in the seal source (or in the data, in band). */
   readonly sealLine: number;
+  /**
+   * The line, when it is a checkpoint line cut short (what a crash while it
+   * was written leaves): `malformed`, unless it ends the seal stream or the
+   * first checkpoint of the writer that restarted after the crash follows.
+   */
+  readonly cut?: string;
+  /**
+   * This is the first checkpoint of a writer that restarted after the crash
+   * that cut the line before it short: it holds that line's `torn_write`, and
+   * that line seals nothing.
+   */
+  readonly afterCut?: boolean;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -111,13 +127,21 @@ export class Judge {
     this.#continues = continues || previous !== undefined;
   }
 
-  /** Parses and checks one checkpoint line. */
-  async admit(text: string, sealLine: number): Promise<Entry> {
+  /**
+   * Parses and checks one checkpoint line.
+   *
+   * @param before The line admitted just before, when it was cut short and its findings are not told yet (a seal
+   *   stream is read ahead): if this is the first checkpoint of a writer that restarted after it, that line is a
+   *   torn write (see {@linkcode restartsAfter}), this checkpoint holds its finding, and the chain goes on as if it
+   *   were not there.
+   */
+  async admit(text: string, sealLine: number, before?: Entry): Promise<Entry> {
     this.summary.checkpoints++;
     const parsed = parseCheckpoint(text);
     if (typeof parsed === "string") {
       const message = `the checkpoint at ${this.where} ${sealLine} is malformed: ${parsed}`;
-      return this.#entry(undefined, false, [{ kind: "malformed", message }], sealLine);
+      const entry = this.#entry(undefined, false, [{ kind: "malformed", message }], sealLine);
+      return isCutCheckpoint(text) ? { ...entry, cut: text } : entry;
     }
     const c = parsed.checkpoint;
     const keys = (this.#keys.get(c.key_id) ?? []).filter((key) => key.algorithm === c.alg);
@@ -138,7 +162,33 @@ export class Judge {
       return this.#entry(parsed, false, [{ kind: "foreign_seal", message }], sealLine);
     }
     this.summary.origin = this.#origin;
-    return this.#chain(parsed, await sha256Hex(textBytes), sealLine);
+    const cut = before?.cut !== undefined && this.#restarts(before.cut, c, text) ? before : undefined;
+    if (cut !== undefined) this.#unreadable = 0; // the cut line took no place in the chain: this checkpoint took it
+    const entry = this.#chain(parsed, await sha256Hex(textBytes), sealLine);
+    if (cut === undefined) return entry;
+    entry.problems.unshift({
+      kind: "torn_write",
+      sealLine: cut.sealLine,
+      message: `${this.where} ${cut.sealLine} is a torn write: a checkpoint cut short by a crash; the writer ` +
+        `restarted after it, and checkpoint ${c.seq} took its place in the chain`,
+    });
+    return { ...entry, afterCut: true };
+  }
+
+  /**
+   * Whether `c`, after a line cut short (the only line since the last one
+   * parsed), is the first checkpoint of a writer that restarted after the
+   * crash that cut it: it follows the last checkpoint before that line as if
+   * the line were not there, and {@linkcode restartsAfter} says it took that
+   * line's place.
+   */
+  #restarts(cut: string, c: AuditCheckpoint, line: string): boolean {
+    const seen = this.#seen;
+    if (this.#unreadable !== 1) return false;
+    const follows = seen === undefined
+      ? !this.#continues && c.seq === 0
+      : seen.trusted && c.seq === seen.seq + 1 && c.prev === this.#last?.hash;
+    return follows && restartsAfter(cut, c, line);
   }
 
   #chain(parsed: ParsedCheckpoint, hash: string, sealLine: number): Entry {

@@ -504,7 +504,7 @@ export function reportProblems(judge: Judge, entry: Entry, firstLine: number, li
       lastLine: firstLine + concerned - 1,
       count: concerned,
       ...(c === undefined ? {} : { seq: [c.seq, c.seq] as const }),
-      sealLine: entry.sealLine,
+      sealLine: problem.sealLine ?? entry.sealLine,
       message: problem.message + suffix,
     });
   }

@@ -47,7 +47,10 @@ class Sidecar {
   readonly #max: number;
   readonly #queue: Entry[] = [];
   #sealDone = false;
-  #tornSeal: number | undefined;
+  /** The seal stream's last line, when it is a checkpoint cut short: its line, and whether it was ended. */
+  #cut: { line: number; ended: boolean } | undefined;
+  /** The last seal line read lacked its newline. */
+  #lastTorn = false;
   /** The next data line. */
   #line = 1;
 
@@ -58,15 +61,34 @@ class Sidecar {
     this.#max = max;
   }
 
-  /** Reads checkpoints until `LOOKAHEAD` are queued beyond the first. */
+  /**
+   * Reads checkpoints until `LOOKAHEAD` are queued beyond the first. A line
+   * cut short waits in the queue, its findings untold, until the next line
+   * is read: the first checkpoint of a writer that restarted after the crash
+   * takes its place (see Judge.admit), and at the seal stream's end it is
+   * what the crash left.
+   */
   async fill(): Promise<void> {
-    while (this.#queue.length <= LOOKAHEAD && !this.#sealDone) {
+    const queue = this.#queue;
+    while (queue.length <= LOOKAHEAD && !this.#sealDone) {
       const next = await this.#sealed.next();
-      if (next.done) this.#sealDone = true;
-      else if (next.value.torn) {
+      const last = queue.at(-1);
+      if (next.done) {
         this.#sealDone = true;
-        this.#tornSeal = next.value.line;
-      } else this.#queue.push(await this.#judge.admit(next.value.text, next.value.line));
+        if (last?.cut !== undefined) {
+          queue.pop();
+          this.#cut = { line: last.sealLine, ended: !this.#lastTorn };
+        }
+      } else {
+        const entry = await this.#judge.admit(
+          next.value.text,
+          next.value.line,
+          last?.cut === undefined ? undefined : last,
+        );
+        if (entry.afterCut) queue.pop();
+        queue.push(entry);
+        this.#lastTorn = next.value.torn;
+      }
     }
   }
 
@@ -339,17 +361,23 @@ class Sidecar {
     this.#advance(w.bytes.length, n, entries.length);
   }
 
-  /** After the last checkpoint: a truncated seal stream, and the lines no checkpoint covers. */
+  /** After the last checkpoint: a checkpoint a crash cut short, and the lines no checkpoint covers. */
   async tail(): Promise<void> {
     const judge = this.#judge;
-    if (this.#tornSeal !== undefined) {
+    const cut = this.#cut;
+    if (cut !== undefined) {
+      // Where the unsealed tail starts (reported already when the end was reached while checking a segment).
+      const line = this.#line - judge.summary.unsealedLines;
       judge.emit({
-        kind: "truncated",
-        line: this.#line,
-        lastLine: this.#line - 1,
+        kind: "torn_write",
+        line,
+        lastLine: line - 1,
         count: 0,
-        sealLine: this.#tornSeal,
-        message: `the seal stream ends inside its line ${this.#tornSeal}: its last checkpoint is cut short`,
+        sealLine: cut.line,
+        message: `seal line ${cut.line} is a torn write: ` +
+          (cut.ended
+            ? "a checkpoint cut short by a crash, the seal stream's last line"
+            : "the seal stream ends inside it, a checkpoint cut short by a crash"),
       });
     }
     let lines = 0;
