@@ -9,7 +9,8 @@ import {
   type ParsedCheckpoint,
   parsedCheckpointText,
 } from "../seal/_checkpoint.ts";
-import { CHECKPOINT_PREFIX, toBase64 } from "../seal/_encoding.ts";
+import { isCutCheckpoint } from "../seal/_cut_checkpoint.ts";
+import { toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
 import { rotations } from "./_rotation.ts";
@@ -63,7 +64,10 @@ const decoder = new TextDecoder();
  * own that mark them adopted (this writer cannot vouch for how they were
  * written), and counted in `adoptedLines`. A log that holds lines but has no
  * seal is refused unless `adoptExisting`. A torn last line gets its newline
- * first.
+ * first. A seal file that ends inside a checkpoint (a crash while it was
+ * written) goes on from the last whole checkpoint: the first new checkpoint
+ * takes the cut one's place in the chain (its seq and prev), and `audit
+ * verify` reports the cut line as a torn write.
  *
  * With a rotating file destination (pass it instead of the path), each
  * closed file keeps its own seal file (renamed with it) and the chain goes on
@@ -105,13 +109,24 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
   const seal = driver.openAppendSync(sealPath);
   let data: FileHandle | undefined;
   try {
-    const { line: own, torn } = await lastLine(seal);
-    if (torn !== undefined && !isCheckpointStart(torn)) {
+    const end = await lastLine(seal);
+    const { torn } = end;
+    let complete = end.line;
+    // A restart that ended a cut checkpoint's line (below), then stopped before its first checkpoint, left it last.
+    if (torn === undefined && complete !== undefined && isCutCheckpoint(complete.replace(/\r$/, ""))) {
+      complete = end.start === 0 ? undefined : (await lastLine(seal, end.start)).line;
+    }
+    const cut = torn === undefined ? undefined : decoder.decode(torn).replace(/\r$/, "");
+    // A crash can cut the last checkpoint anywhere, even after its last byte but for the newline: then it is whole,
+    // and the chain goes on from it. Cut shorter, the chain goes on from the one before: this writer takes its place.
+    const whole = cut !== undefined && typeof parseCheckpoint(cut) !== "string";
+    if (cut !== undefined && !whole && !isCutCheckpoint(cut)) {
       throw new TypeError(
         `Cannot continue the seal file ${JSON.stringify(pathText(sealPath))}: ` +
           "it ends in a partial line that is not a checkpoint",
       );
     }
+    const own = whole ? cut : complete;
     // A rotated set whose active file has no seal yet: the chain goes on from the newest closed file's, in a new stream.
     const fromSet = own === undefined && rotation !== undefined ? await lastOfSet(rotation.names) : undefined;
     const last = own ?? fromSet;
@@ -239,11 +254,15 @@ function isSealKey(key: unknown): key is AuditSealKey {
 }
 
 /**
- * The last complete line of a file, if any, and the torn one after it, if
- * any (left for the file destination to end), or its first bytes.
+ * The last complete line of a file's first `size` bytes (all of it by
+ * default), if any, where it starts, and the torn one after it, if any (left
+ * for the file destination to end), or its first bytes.
  */
-async function lastLine(file: FileHandle): Promise<{ line: string | undefined; torn: Uint8Array | undefined }> {
-  const { size } = await file.stat();
+async function lastLine(
+  file: FileHandle,
+  size?: number,
+): Promise<{ line: string | undefined; start: number; torn: Uint8Array | undefined }> {
+  size ??= (await file.stat()).size;
   for (let window = 64 * 1024;; window *= 4) {
     const from = Math.max(0, size - window);
     const bytes = await readAt(file, new Uint8Array(size - from), from);
@@ -251,17 +270,12 @@ async function lastLine(file: FileHandle): Promise<{ line: string | undefined; t
     const torn = end === bytes.length - 1 ? undefined : bytes.subarray(end + 1);
     if (end !== -1) {
       const start = end === 0 ? 0 : bytes.lastIndexOf(LF, end - 1) + 1;
-      if (start > 0 || from === 0) return { line: decoder.decode(bytes.subarray(start, end)), torn };
+      if (start > 0 || from === 0) {
+        return { line: decoder.decode(bytes.subarray(start, end)), start: from + start, torn };
+      }
     }
-    if (from === 0 || window >= MAX_CHECKPOINT_BYTES) return { line: undefined, torn };
+    if (from === 0 || window >= MAX_CHECKPOINT_BYTES) return { line: undefined, start: 0, torn };
   }
-}
-
-/** Whether a partial line is the start of a checkpoint line (what a crash while writing one leaves). */
-function isCheckpointStart(bytes: Uint8Array): boolean {
-  const n = Math.min(bytes.length, CHECKPOINT_PREFIX.length);
-  for (let i = 0; i < n; i++) if (bytes[i] !== CHECKPOINT_PREFIX.charCodeAt(i)) return false;
-  return true;
 }
 
 async function readAt(file: FileHandle, buffer: Uint8Array, position: number): Promise<Uint8Array> {
