@@ -59,7 +59,7 @@ gives the verdict over all files.
 Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
 (segments, lines, gaps). KIND is one of:
   edited, inserted, deleted, reordered   lines that differ from what was sealed
-  truncated                              the log (or its seal) ends early
+  truncated                              the log ends before what is sealed
   broken chain                           checkpoints missing or out of order
   bad signature, unknown key, malformed  a checkpoint that proves nothing
   seal from another log                  the seal is not this log's
@@ -71,8 +71,10 @@ Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
                  sealed: sealed, but not as they were written (a crash's
                  unsealed tail, or lines someone else wrote meanwhile)
   torn write     the start of a line whose write failed part way (a full
-                 disk), where its checkpoint declares that line failed; not
-                 an event, and not proof of tampering
+                 disk), where its checkpoint declares that line failed; or a
+                 checkpoint a crash cut short (the seal's last line, or the
+                 one before a restarted writer's first checkpoint); not an
+                 event, and not proof of tampering
 
 A log with lines but no trusted checkpoint at all is not intact.
 

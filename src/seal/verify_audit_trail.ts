@@ -31,7 +31,9 @@ export type AuditTrailFindingKind =
  * `unsealed_tail`, `adopted` (lines sealed after a restart, not as they
  * were written) and `torn_write` (the start of a line whose write failed part
  * way, where its checkpoint declares that line failed: it is cut short, so no
- * reader takes it for an event) means the trail is not intact.
+ * reader takes it for an event; or a checkpoint line a crash cut short, with
+ * `sealLine`, at the seal stream's end or right before the first checkpoint
+ * of the writer that restarted after it) means the trail is not intact.
  */
 export interface AuditTrailFinding {
   /** What was found. */
@@ -243,14 +245,14 @@ function previousOf(previous: AuditCheckpoint | string): Exclude<ReturnType<type
 /**
  * Verifies a sealed audit trail, streaming: memory stays flat however long
  * the log (segments are bounded). Yields each finding: lines edited,
- * inserted, deleted or reordered (with their line ranges), data or seal
+ * inserted, deleted or reordered (with their line ranges), data
  * truncated, a broken chain, a bad signature, an unknown key, a malformed
  * checkpoint, a seal from another log, the losses the trail declares (`gap`),
  * the lines after the last checkpoint (`unsealed_tail`, what a crash
  * leaves), the lines a writer sealed at a restart without having written
  * them (`adopted`), and the start of a line whose write failed part way, where
- * its checkpoint declares it failed (`torn_write`). The format is in
- * `src/seal/FORMAT.md`.
+ * its checkpoint declares it failed, or of a checkpoint a crash cut short
+ * (`torn_write`). The format is in `src/seal/FORMAT.md`.
  *
  * @param data The data stream: a `ReadableStream<Uint8Array>`, a `Response`, a `Blob` or an async iterable of bytes.
  * @param options The verify keys; the seal stream (else checkpoints are read in band); the expected origin.
