@@ -12,6 +12,8 @@ import fc from "fast-check";
 import { AuditLossError, type CallEvent, encodeCallEvent, JsonLinesAuditSink } from "../../mod.ts";
 import { COALESCE_WRITES } from "../../src/destination/_coalesce.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
+import { runtime } from "../../src/runtime/runtime.ts";
+import type { FileHandle } from "../../src/runtime/runtime_driver.ts";
 import { MemoryDestination, numbered, tick } from "../_helpers/events.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
 import { setFiles } from "../destination/_rotation_files.ts";
@@ -347,6 +349,22 @@ describe("sealed segment limits (attack): property", () => {
   );
 
   it(
+    "a rotating file and its seal files: bounds per file, exact lines, the set intact, losses add up",
+    { timeout: 120_000 },
+    async () => {
+      // No deadline: a line under way at a deadline is counted lost (in the old file's trail) and may still be written
+      // to the next file after the rotation, unsealed there; that is the deadline's documented caveat, not a limit.
+      const rotating = scenario(fc.constant<Where>("rotate")).map((s) => ({
+        ...s,
+        deadlineAt: -1,
+        closeDeadlineMs: -1,
+      }));
+      // Fails a few runs in a thousand on Deno (the rotation finding below): no shrinking, so that it fails in seconds.
+      await fc.assert(fc.asyncProperty(rotating, run), { numRuns: 100, timeout: 20_000, endOnFailure: true });
+    },
+  );
+
+  it(
     "a file and its seal file (encoded in place): bounds, exact lines, intact, losses add up",
     { timeout: 120_000 },
     async () => {
@@ -595,5 +613,95 @@ describe("unsealed writes (attack): unchanged bounds", () => {
       delayMs: 0,
       maxQueueBytes: Infinity,
     });
+  });
+});
+
+/**
+ * Runs `body` with every write to a `.seal` file taking `ms` longer (a slow or busy disk under the seal files), by
+ * wrapping the runtime driver's handles: the data files are untouched.
+ */
+async function withSlowSealFiles(ms: number, body: () => Promise<void>): Promise<void> {
+  const driver = runtime();
+  const open = driver.openAppendSync;
+  driver.openAppendSync = (path, options) => {
+    const handle = open.call(driver, path, options);
+    if (!String(path).endsWith(".seal")) return handle;
+    const slow: FileHandle = {
+      path: handle.path,
+      kind: handle.kind,
+      read: (buffer, position) => handle.read(buffer, position),
+      write: async (bytes) => {
+        await tick(ms);
+        return await handle.write(bytes);
+      },
+      stat: () => handle.stat(),
+      sync: () => handle.sync(),
+      close: () => handle.close(),
+    };
+    return slow;
+  };
+  try {
+    await body();
+  } finally {
+    driver.openAppendSync = open;
+  }
+}
+
+describe("finding: a seal file's flush does not wait for the checkpoints queued behind the one being written", () => {
+  it("fileDestination.flush resolves once every line written before it was reported, also writes queued behind one", async () => {
+    await inTempDir("seg-flush", async (dir) => {
+      const path = join(dir, "audit.jsonl");
+      const destination = fileDestination(path);
+      let delivered = 0;
+      destination.attach({ delivered: (n) => void (delivered += n), rerouted() {}, failed() {}, warn() {} });
+      const writer = destination.getWriter();
+      const written = Array.from({ length: 20 }, (_, i) => writer.write(encoder.encode(`{"i":${i}}\n`)));
+      await destination.flush();
+      const seen = [delivered, linesOf(readFileSync(path, "utf8")).length];
+      await Promise.all(written);
+      await writer.close();
+      assert.deepEqual(seen, [20, 20], "lines reported delivered, and lines in the file, when flush() resolved");
+    });
+  });
+
+  it("a rotating sealed file whose seal writes are slow: each file's checkpoints stay in its own seal file", async () => {
+    await withSlowSealFiles(3, () =>
+      inTempDir("seg-rotate-slow", async (dir) => {
+        const key = await keys();
+        const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 3_000, writerId: "w" } });
+        const seal = await fileSeal(destination, { key: key.seal, maxSegmentLines: 1 });
+        const sink = new JsonLinesAuditSink(destination, { seal, backpressure: "block", capacity: 16 });
+        for (let i = 0; i < 60; i++) sink.onCall(numbered(i));
+        await sink.close();
+        const names = setFiles(dir);
+        const misplaced = names.filter((name) => {
+          const sealed = parseAll(readFileSync(join(dir, `${name}.seal`), "utf8")).reduce((n, c) => n + c.seg_lines, 0);
+          return sealed !== linesOf(readFileSync(join(dir, name), "utf8")).length;
+        });
+        const { findings, summary } = await verifySetIn(dir, names, key.verify);
+        assert.deepEqual(misplaced, [], "files whose seal file seals other lines than theirs");
+        assert.deepEqual(findings.map((f) => `${f.file}: ${f.kind}`), []);
+        assert.equal(summary.verifiedLines, 60);
+      }));
+  });
+
+  it("a sealed file whose seal writes are slow: once sink.flush() resolved, the seal file seals every line written", async () => {
+    await withSlowSealFiles(3, () =>
+      inTempDir("seg-flush-slow", async (dir) => {
+        const key = await keys();
+        const path = join(dir, "audit.jsonl");
+        const seal = await fileSeal(path, { key: key.seal, maxSegmentLines: 1 });
+        const sink = new JsonLinesAuditSink(fileDestination(path), { seal, backpressure: "block", capacity: 16 });
+        for (let i = 0; i < 40; i++) sink.onCall(numbered(i));
+        await sink.flush();
+        const sealed = parseAll(readFileSync(`${path}.seal`, "utf8")).at(-1)?.offered ?? 0;
+        const lines = linesOf(readFileSync(path, "utf8")).length;
+        await sink.close();
+        assert.deepEqual(
+          [lines, sealed],
+          [40, 40],
+          "lines in the file, and offered as its seal file's last checkpoint says",
+        );
+      }));
   });
 });
