@@ -13,6 +13,7 @@ import { AuditLossError, type CallEvent, encodeCallEvent, JsonLinesAuditSink } f
 import { COALESCE_WRITES } from "../../src/destination/_coalesce.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
 import { runtime } from "../../src/runtime/runtime.ts";
+import { WRITE_INTERVAL_MS } from "../../src/sink/_queue.ts";
 import type { FileHandle } from "../../src/runtime/runtime_driver.ts";
 import { MemoryDestination, numbered, tick } from "../_helpers/events.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
@@ -703,5 +704,102 @@ describe("finding: a seal file's flush does not wait for the checkpoints queued 
           "lines in the file, and offered as its seal file's last checkpoint says",
         );
       }));
+  });
+});
+
+/** Runs `body`, counting the shared memory made meanwhile (the sealing's segment buffers), in bytes. */
+async function sharedMemoryDuring(body: () => Promise<void>): Promise<number> {
+  const g = globalThis as { SharedArrayBuffer: SharedArrayBufferConstructor };
+  const original = g.SharedArrayBuffer;
+  let bytes = 0;
+  g.SharedArrayBuffer = new Proxy(original, {
+    construct(target, args: [number]) {
+      bytes += args[0];
+      return Reflect.construct(target, args);
+    },
+  });
+  try {
+    await body();
+  } finally {
+    g.SharedArrayBuffer = original;
+  }
+  return bytes;
+}
+
+describe("finding: every small segment of a burst takes a buffer sized for maxSegmentBytes", () => {
+  it("a burst of 300 events with maxSegmentLines 1 makes tens of MiB of segment buffers at most, not a 8 MiB one per line", async () => {
+    if (typeof SharedArrayBuffer !== "function") return;
+    const key = await keys();
+    for (const where of ["stream", "file"] as const) {
+      const events = Array.from({ length: 300 }, (_, i) => ({ ...numbered(i), caller_id: "c".repeat(600) }));
+      const made = await sharedMemoryDuring(async () => {
+        await inTempDir("seg-shared", async (dir) => {
+          const path = join(dir, "audit.jsonl");
+          const seal = new SealStream();
+          const sink = where === "stream"
+            ? new JsonLinesAuditSink(new Recorder().stream, {
+              seal: { key: key.seal, to: seal.stream, maxSegmentLines: 1 },
+            })
+            : new JsonLinesAuditSink(fileDestination(path), {
+              seal: await fileSeal(path, { key: key.seal, maxSegmentLines: 1 }),
+            });
+          for (const event of events) sink.onCall(event);
+          await sink.close();
+          assert.equal(sink.stats().written, 300);
+        });
+      });
+      // 300 lines of about 900 bytes (270 KB) in 300 segments; the default maxSegmentBytes is 4 MiB.
+      assert.ok(
+        made <= 64 << 20,
+        `${where}: ${(made / 2 ** 20).toFixed(0)} MiB of shared memory made for 270 KB of lines`,
+      );
+    }
+  });
+});
+
+/** Runs `body`, counting the timers set meanwhile for at most WRITE_INTERVAL_MS (a write held back: src/sink/_queue.ts). */
+async function holdsDuring(body: () => Promise<void>): Promise<number> {
+  const g = globalThis as { setTimeout: typeof setTimeout };
+  const original = g.setTimeout;
+  let holds = 0;
+  g.setTimeout = ((handler: () => void, ms?: number, ...rest: unknown[]) => {
+    if (ms !== undefined && ms > 0 && ms <= WRITE_INTERVAL_MS) holds++;
+    return original(handler, ms, ...rest);
+  }) as typeof setTimeout;
+  try {
+    await body();
+  } finally {
+    g.setTimeout = original;
+  }
+  return holds;
+}
+
+describe("finding: writes cut by maxSegmentBytes are each held back 2 ms, even while a flush waits", () => {
+  it("a flushed burst of one-line writes (a file's or stdout's destination) goes out without holding each write", async () => {
+    const key = await keys();
+    const run = async (limits: { maxSegmentLines?: number; maxSegmentBytes?: number }): Promise<[number, number]> => {
+      const data = new Recorder(0, true); // gathers trickling lines, as a file does
+      const seal = new SealStream();
+      const sink = new JsonLinesAuditSink(data.stream, {
+        backpressure: "block",
+        seal: { key: key.seal, to: seal.stream, ...limits },
+      });
+      const started = performance.now();
+      const holds = await holdsDuring(async () => {
+        for (let i = 0; i < 200; i++) sink.onCall({ ...numbered(i), caller_id: "c".repeat(600) });
+        await sink.flush();
+      });
+      const ms = performance.now() - started;
+      await sink.close();
+      assert.equal(data.writes.length, 200, JSON.stringify(limits));
+      return [holds, Math.round(ms)];
+    };
+    // The same 200 one-line writes: cut by the segment's lines (a write's worth in lines), or by its bytes.
+    const [byLines, linesMs] = await run({ maxSegmentLines: 1, maxSegmentBytes: 20_000 });
+    const [byBytes, bytesMs] = await run({ maxSegmentBytes: 1_000 });
+    const at =
+      `held writes: ${byLines} when cut by lines (${linesMs} ms), ${byBytes} when cut by bytes (${bytesMs} ms)`;
+    assert.ok(byLines <= 1, at);
+    assert.ok(byBytes <= 1, at);
   });
 });
