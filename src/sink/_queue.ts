@@ -103,6 +103,8 @@ export class LineQueue {
   /** Batches in the size queue whose lines have not gone out yet, and their lines. */
   #unwritten: Batch[] = [];
   #unwrittenLines = 0;
+  /** Their size (see lineBytes). */
+  #unwrittenChars = 0;
   /** When the last write started (performance.now()). */
   #lastWriteAt = Number.NEGATIVE_INFINITY;
   /** Ends the wait of a write held back by WRITE_INTERVAL_MS, when one is. */
@@ -272,6 +274,7 @@ export class LineQueue {
     }
     this.#unwritten = [];
     this.#unwrittenLines = 0;
+    this.#unwrittenChars = 0;
     return lines;
   }
 
@@ -328,7 +331,7 @@ export class LineQueue {
       this.#enqueue({ lines, encoded: undefined, count: end - at, bytes, taken: false });
       at = end;
     }
-    if (this.#unwrittenLines >= this.#writeLimit) this.#hold?.();
+    if (this.#writesWorth(this.#unwrittenLines, this.#unwrittenChars)) this.#hold?.();
   };
 
   #enqueue(batch: Batch): void {
@@ -336,6 +339,7 @@ export class LineQueue {
     this.#inStream++;
     this.#batches++;
     this.#unwrittenLines += batch.count;
+    this.#unwrittenChars += batch.bytes;
     this.#lastWrite = this.#queue.write(batch); // #writeOut never throws
   }
 
@@ -404,7 +408,7 @@ export class LineQueue {
   #writeOut(batch: Batch): Promise<void> {
     if (batch.taken) return RESOLVED;
     const wait = this.#lastWriteAt + this.#writeInterval - performance.now();
-    if (wait <= 0 || this.#unwrittenLines >= this.#writeLimit) return this.#gather();
+    if (wait <= 0 || this.#writesWorth(this.#unwrittenLines, this.#unwrittenChars)) return this.#gather();
     return new Promise((resolve) => {
       const end = (): void => {
         clearTimeout(timer);
@@ -431,6 +435,7 @@ export class LineQueue {
       first.taken = true;
       this.#unwritten.shift();
       this.#unwrittenLines -= encoded.count;
+      this.#unwrittenChars -= first.bytes;
       return this.#deliver(encoded.chunk, encoded.count, encoded.ends).then(this.#idle);
     }
     const lines: string[][] = [];
@@ -450,6 +455,7 @@ export class LineQueue {
     }
     this.#unwritten.splice(0, lines.length);
     this.#unwrittenLines -= count;
+    this.#unwrittenChars -= chars;
     const ends = this.#withEnds ? new Uint32Array(count) : undefined;
     // Handed on at once: it may be encoded in place (not so a chunk encoded ahead, which waits for its write).
     return this.#deliver(encodeLines(lines, chars, ends, this.#space?.(chars, count)), count, ends).then(this.#idle);

@@ -21,6 +21,8 @@ import { sendAhead } from "../seal/_hasher.ts";
 const POOLED = 3;
 /** Smallest buffer made. */
 const MIN_BYTES = 64 * 1024;
+/** Bytes a line a new buffer is made for (with at least MIN_BYTES): typical event lines are 0.3-1 KB. */
+const LINE_BYTES = 2048;
 /** Largest unshared buffer made at first (a Worker's isolate counts all of it); a larger segment grows it. */
 const START_BYTES = 2 * 1024 * 1024;
 const SHARED = typeof SharedArrayBuffer === "function";
@@ -188,7 +190,10 @@ export class SegmentPool {
     // the buffer). Shared memory is made that large at once, not grown to (each growth a copy, and the next
     // segment's new buffer): the system gives it pages as the buffer is filled, so that a sink that seals a few
     // lines a second holds no 8 MiB. Elsewhere (a Worker's isolate counts a buffer whole) it starts smaller.
-    this.#bytes = Math.max(MIN_BYTES, SHARED ? maxSegmentBytes * 2 : Math.min(maxSegmentBytes * 2, START_BYTES));
+    // A segment of a few lines needs less: LINE_BYTES a line at first (a larger line grows the buffer), so that the
+    // segments of a burst waiting to be hashed do not take 8 MiB each when each holds one line.
+    const bytes = SHARED ? maxSegmentBytes * 2 : Math.min(maxSegmentBytes * 2, START_BYTES);
+    this.#bytes = Math.max(MIN_BYTES, Math.min(bytes, maxSegmentLines * LINE_BYTES));
     this.#lines = Math.min(maxSegmentLines, 1 << 16) + 1024;
   }
 
