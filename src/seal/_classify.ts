@@ -72,12 +72,22 @@ export function matchDigests(sealed: Uint8Array, data: Uint8Array, count: number
   const n = data.length / 16;
   const torn: number[] = [];
   const inserted: number[] = [];
-  let prefixes: Set<number> | undefined;
-  /** The first sealed line from `from` that is data line `i`; -1 if none. */
+  let byPrefix: Map<number, number[]> | undefined;
+  /** The first sealed line from `from` that is data line `i`; -1 if none (a binary search among its prefix's). */
   const find = (i: number, from: number): number => {
-    prefixes ??= digestPrefixes(sealed, count);
-    if (!prefixes.has(prefixOf(data, i))) return -1;
-    for (let j = from; j < count; j++) if (sameDigest(sealed, j, data, i)) return j;
+    byPrefix ??= digestPrefixes(sealed, count);
+    const candidates = byPrefix.get(prefixOf(data, i));
+    if (candidates === undefined) return -1;
+    let low = 0;
+    let high = candidates.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (candidates[mid]! < from) low = mid + 1;
+      else high = mid;
+    }
+    for (let k = low; k < candidates.length; k++) {
+      if (sameDigest(sealed, candidates[k]!, data, i)) return candidates[k]!;
+    }
     return -1;
   };
   const tornHere = (i: number): boolean => torn.length < standIns.failed && standIns.cutShort(i);
@@ -108,11 +118,19 @@ export function matchDigests(sealed: Uint8Array, data: Uint8Array, count: number
   return { taken: i, missing: count - equal, torn, inserted };
 }
 
-/** The first 4 bytes of each sealed digest: a data line whose prefix is not among them is no sealed line. */
-function digestPrefixes(sealed: Uint8Array, count: number): Set<number> {
-  const prefixes = new Set<number>();
-  for (let j = 0; j < count; j++) prefixes.add(prefixOf(sealed, j));
-  return prefixes;
+/**
+ * The sealed lines by the first 4 bytes of their digests, ascending: a data
+ * line whose prefix is not among them is no sealed line.
+ */
+function digestPrefixes(sealed: Uint8Array, count: number): Map<number, number[]> {
+  const byPrefix = new Map<number, number[]>();
+  for (let j = 0; j < count; j++) {
+    const prefix = prefixOf(sealed, j);
+    const lines = byPrefix.get(prefix);
+    if (lines === undefined) byPrefix.set(prefix, [j]);
+    else lines.push(j);
+  }
+  return byPrefix;
 }
 
 function prefixOf(digests: Uint8Array, i: number): number {

@@ -88,20 +88,36 @@ export interface LossyMatch {
   readonly inserted: readonly StandIn[];
 }
 
-const decoder = new TextDecoder(); // drops a leading BOM, as readers do on a file's first line
+/** How every event line starts (`ts` is the first field on the wire). */
+const EVENT_START = new TextEncoder().encode('{"ts":"');
 
 /**
  * Whether line `i` is cut short: ended by its newline (a last line without
- * one is the unsealed tail's) and not JSON, so no reader takes it for an event.
+ * one is the unsealed tail's), shorter than `within` bytes (the segment it
+ * would be the start of a line of), and the start of an event line that
+ * stops before its object closes: it begins as every event line does, and no
+ * `{`, `[` or string it opens is closed at top level, so that no reader (a
+ * lenient one included, that reads a first value and ignores the rest) takes
+ * it for an event. Not JSON, then, either.
  */
-function cutShort(bytes: Uint8Array, lines: Lines, i: number): boolean {
+function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): boolean {
   if (lines.torn && i === lines.count - 1) return false;
-  try {
-    JSON.parse(decoder.decode(bytes.subarray(lines.starts[i]!, lines.ends[i]!)));
-    return false;
-  } catch {
-    return true;
+  const start = lines.starts[i]!;
+  const end = lines.ends[i]!;
+  if (end <= start || end - start >= within) return false;
+  for (let k = 0; k < EVENT_START.length && start + k < end; k++) if (bytes[start + k] !== EVENT_START[k]) return false;
+  let depth = 0;
+  let inString = false;
+  for (let at = start; at < end; at++) {
+    const byte = bytes[at]!;
+    if (inString) {
+      if (byte === 0x5c) at++; // a backslash: the next byte is escaped
+      else if (byte === 0x22) inString = false;
+    } else if (byte === 0x22) inString = true;
+    else if (byte === 0x7b || byte === 0x5b) depth++;
+    else if ((byte === 0x7d || byte === 0x5d) && --depth <= 0) return false;
   }
+  return true;
 }
 
 /**
@@ -141,7 +157,7 @@ export async function lossyMatch(
     const from = at;
     const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines, {
       failed: failedCount(entry),
-      cutShort: (i) => cutShort(bytes, lines, from + i),
+      cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
     });
     if (match.missing > undeliveredCount(entry)) return undefined;
     torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
