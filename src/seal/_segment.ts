@@ -95,10 +95,10 @@ const EVENT_START = new TextEncoder().encode('{"ts":"');
  * Whether line `i` is cut short: ended by its newline (a last line without
  * one is the unsealed tail's), shorter than `within` bytes (the segment it
  * would be the start of a line of), and the start of an event line that
- * stops before its object closes: it begins as every event line does, and no
- * `{`, `[` or string it opens is closed at top level, so that no reader (a
- * lenient one included, that reads a first value and ignores the rest) takes
- * it for an event. Not JSON, then, either.
+ * stops before its object closes: it begins as every event line does, and
+ * (outside strings) no `}` or `]` brings it back to the top level, so that no
+ * reader (a lenient one included, that reads a first value and ignores the
+ * rest) takes it for an event. Not JSON, then, either.
  */
 function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): boolean {
   if (lines.torn && i === lines.count - 1) return false;
