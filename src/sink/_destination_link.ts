@@ -123,6 +123,11 @@ export class DestinationLink {
     }
   }
 
+  /** After a flush's deadline ({@linkcode DestinationLink.stop}): the sink stays open, and its next chunks go out. */
+  resume(): void {
+    this.#stopped = undefined;
+  }
+
   /** Writes an in-band checkpoint line after the chunks handed out so far; its fate is counted as no event's. */
   #writeCheckpoint(line: Uint8Array): void {
     const ticket = this.deliveries.handOut(1);

@@ -547,6 +547,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
       await this.#destination.giveUp(signal, false, true, sealing.handedOn());
       await this.#sealInGrace(closing);
       if (closing) await this.#destination.abandon(signal);
+      else this.#destination.resume(); // a flush: what comes next goes out, in segments of its own
       return;
     }
     await this.#destination.giveUp(signal, closing);

@@ -476,4 +476,42 @@ describe("torn_write under attack: findings", () => {
     assert.deepEqual([match.taken, match.missing], [1, m - 1]);
     assert.ok(reads <= 64 * 2 * m, `${reads} reads of the sealed digests for ${m} sealed and ${m} data lines`);
   });
+
+  // Finding 10 (the sink, in band; main's too; found while tearing writes under a deadline): once a flush deadline
+  // passed while a write was under way, an in-band sealed sink wrote nothing more: every later event waited, and
+  // failed at close for that old deadline. With a seal stream only the write under way is lost.
+  it("an in-band sealed sink goes on writing after a flush deadline passed during a slow write", async () => {
+    const key = await keys();
+    for (const [where, inBand] of WHERE) {
+      let writes = 0;
+      const chunks: string[] = [];
+      const stream = new WritableStream<Uint8Array>({
+        async write(chunk) {
+          if (writes++ === 2) await tick(30); // event 2's write is slow
+          chunks.push(decoder.decode(chunk));
+        },
+      });
+      const seal = inBand ? undefined : new SealStream();
+      const sink = new JsonLinesAuditSink(stream, {
+        onError: () => {},
+        seal: { key: key.seal, maxSegmentLines: 6, ...(seal === undefined ? { inBand: true } : { to: seal.stream }) },
+      });
+      for (let i = 0; i < 12; i++) {
+        sink.onCall(numbered(i));
+        await tick();
+        if (i === 2) await sink.flush({ signal: AbortSignal.abort() });
+        await tick(40);
+      }
+      await sink.close();
+      const { written, failed } = sink.stats();
+      // The slow write may settle within the deadline's grace (written) or not (failed); every later one goes out.
+      assert.equal(written + failed, 12, where);
+      assert.ok(written >= 11, `${where}: ${written} written, ${failed} failed`);
+      const text = chunks.join("");
+      for (let i = 3; i < 12; i++) assert.ok(text.includes(`"call_id":"call-${i}"`), `${where}: event ${i} missing`);
+      const { findings, summary } = await verify(linesOf(text), { keys: key.verify, seal: seal?.lines });
+      assert.deepEqual(problems(findings), [], `${where}: ${show(findings)}`);
+      assert.ok(summary.lines >= written, `${where}: ${summary.lines} lines read, ${written} written`);
+    }
+  });
 });
