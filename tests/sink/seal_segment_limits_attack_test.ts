@@ -124,6 +124,7 @@ function assertSegments(
   lines: readonly string[],
   s: Pick<Scenario, "maxSegmentLines" | "maxSegmentBytes">,
   where: string,
+  unsealedTail = false,
 ): number {
   let at = 0;
   const sizes = checkpoints.map((c) => [c.seg_lines, c.seg_bytes]);
@@ -140,7 +141,8 @@ function assertSegments(
       assert.ok(c.seg_lines === 1 || chars <= s.maxSegmentBytes, `bytes over the limit: ${why}`);
     }
   }
-  assert.equal(at, lines.length, `${where}: lines handed but never sealed`);
+  if (unsealedTail) assert.ok(at <= lines.length, `${where}: more lines sealed than handed`);
+  else assert.equal(at, lines.length, `${where}: lines handed but never sealed`);
   return at;
 }
 
@@ -214,16 +216,25 @@ async function run(s: Scenario): Promise<void> {
     assert.equal(st.accepted + st.dropped + st.fallback + st.invalid, events.length, at);
     assert.equal(st.accepted, accepted.length, at);
     assert.equal(st.queued, 0, at);
-    assert.equal(summary.written, st.written, at);
-    assert.equal(summary.written + summary.lost, events.length, at);
+    if (!tailAllowed()) {
+      assert.equal(summary.written, st.written, at);
+      assert.equal(summary.written + summary.lost, events.length, at);
+    }
     if (s.backpressure === "block") assert.equal(st.dropped, 0, at);
     // After a deadline, a line under way may still land, after it was counted failed: told, and allowed.
     const late = (e: unknown): boolean => !exact && String(e).includes("after a deadline counted");
-    const other = errors.filter((e) => !(e instanceof AuditLossError) && !late(e));
+    const other = errors.filter((e) => !(e instanceof AuditLossError) && !late(e) && !unfinished(e));
     assert.deepEqual(other.map(String), [], at);
   };
 
   const exact = s.deadlineAt < 0 && s.closeDeadlineMs < 0;
+  // After a deadline, sealing has a grace of its own; on a loaded machine (the hashing worker runs at nice 10) it may
+  // run out: the sink says so (and that the checkpoints still under way were lost with the seal stream), and the
+  // lines it did not seal are an unsealed tail.
+  const graceOut = (e: unknown): boolean => !exact && String(e).includes("Sealing did not finish before the deadline");
+  const tailAllowed = (): boolean => errors.some(graceOut);
+  const unfinished = (e: unknown): boolean =>
+    graceOut(e) || (tailAllowed() && String(e).includes("Lost a checkpoint: the seal stream refused it"));
   const writeLines = Math.min(MAX_BATCH_LINES, Math.ceil(s.capacity / 2), s.maxSegmentLines);
   const writeChars = Math.min(MAX_WRITE_CHARS, s.maxSegmentBytes);
 
@@ -258,13 +269,12 @@ async function run(s: Scenario): Promise<void> {
     assertWrites(dataWrites, writeLines, writeChars, where);
     const split = inBand ? splitInBand(handed) : { data: handed, checkpoints: parseAll(seal.text()) };
     assertLines(split.data, accepted, exact, where);
-    assertSegments(split.checkpoints, split.data, s, where);
+    assertSegments(split.checkpoints, split.data, s, where, tailAllowed());
     const { findings, summary } = inBand
       ? await verify(arrived.join(""), { keys: key.verify })
       : await verify(arrived.join(""), { keys: key.verify, seal: seal.text() });
     assert.deepEqual(problems(findings), [], `${where}\n${show(findings)}`);
-    assert.equal(summary.unsealedLines, 0, where);
-    assert.equal(summary.offered, events.length, where);
+    if (!tailAllowed()) assert.deepEqual([summary.unsealedLines, summary.offered], [0, events.length], where);
     account(sink, summary);
     return;
   }
@@ -278,11 +288,10 @@ async function run(s: Scenario): Promise<void> {
       const data = linesOf(readFileSync(path, "utf8"));
       assertLines(data, accepted, exact, where);
       const sealText = readFileSync(`${path}.seal`, "utf8");
-      assertSegments(parseAll(sealText), data, s, where);
+      assertSegments(parseAll(sealText), data, s, where, tailAllowed());
       const { findings, summary } = await verify(data.join(""), { keys: key.verify, seal: sealText });
       assert.deepEqual(problems(findings), [], `${where}\n${show(findings)}`);
-      assert.equal(summary.unsealedLines, 0, where);
-      assert.equal(summary.offered, events.length, where);
+      if (!tailAllowed()) assert.deepEqual([summary.unsealedLines, summary.offered], [0, events.length], where);
       account(sink, summary);
       return;
     }
