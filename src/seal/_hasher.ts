@@ -169,6 +169,8 @@ export class Hasher {
   /** The deadline the watchdog is armed for. */
   #watchdogAt = Infinity;
   #failure: unknown;
+  /** Until when (`performance.now()` time) segments are hashed here, not by the worker: see `hurry`. */
+  #hurriedUntil = 0;
   /** Segments being sent ahead, by their buffer: the stream the worker knows them by. */
   readonly #streams = new WeakMap<ArrayBufferLike, number>();
   #nextStream = 0;
@@ -221,7 +223,9 @@ export class Hasher {
   hash(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
     const stream = bytes.byteOffset === 0 ? this.#streams.get(bytes.buffer) : undefined;
     this.#streams.delete(bytes.buffer);
-    if (!isShared(bytes) || this.#disabled || bytes.length < MIN_OFF_THREAD_BYTES) return inPlace(bytes, ends, digests);
+    if (!isShared(bytes) || this.#disabled || bytes.length < MIN_OFF_THREAD_BYTES || this.#hurried()) {
+      return inPlace(bytes, ends, digests);
+    }
     const worker = this.#start();
     if (worker === undefined) return inPlace(bytes, ends, digests);
     const id = this.#next++;
@@ -245,6 +249,25 @@ export class Hasher {
         this.#fail(error);
       }
     });
+  }
+
+  /**
+   * A deadline passed, and sealing has `ms` to finish: the pending jobs are
+   * hashed here now, and the segments that come within `ms` too. The worker
+   * runs at a low priority (see the worker's script), so on a loaded machine
+   * it may get little of a core: fine for throughput, not for a deadline.
+   * The worker stays; what it answers for the jobs taken back is ignored.
+   */
+  hurry(ms: number): void {
+    this.#hurriedUntil = Math.max(this.#hurriedUntil, performance.now() + ms);
+    const jobs = [...this.#jobs.values()];
+    this.#jobs.clear();
+    for (const job of jobs) job.retry();
+    if (jobs.length > 0) this.#rest();
+  }
+
+  #hurried(): boolean {
+    return this.#hurriedUntil > 0 && performance.now() < this.#hurriedUntil;
   }
 
   #start(): BackgroundWorker | undefined {
@@ -383,6 +406,11 @@ export function useHasher(hasher: Hasher | undefined): Hasher | undefined {
  */
 export function hashSegment(bytes: Uint8Array, ends: Uint32Array | undefined, digests: boolean): Promise<SegmentHash> {
   return processHasher().hash(bytes, ends, digests);
+}
+
+/** A deadline passed: hashes on this thread for the next `ms`, pending segments included (see {@linkcode Hasher.hurry}). */
+export function hurryHashing(ms: number): void {
+  shared?.hurry(ms);
 }
 
 /** Sends a piece of a segment being filled ahead to the hashing worker: see {@linkcode Hasher.ahead}. */

@@ -12,6 +12,7 @@
 import { toAuditDestination } from "../destination/audit_destination.ts";
 import type { DeliveryReport } from "../destination/audit_destination.ts";
 import { AuditSealer } from "../seal/audit_sealer.ts";
+import { hurryHashing } from "../seal/_hasher.ts";
 import { refTimer, unrefTimer } from "../runtime/timer.ts";
 import { gracePeriod, reasonOf, untilAborted } from "../_abort.ts";
 import { writerOf } from "../_writer.ts";
@@ -317,6 +318,11 @@ export class Sealing implements SettleObserver {
   /** Settles once every checkpoint made so far was handed on (in band: its line handed to the destination). */
   handedOn(): Promise<void> {
     return this.#chain;
+  }
+
+  /** A deadline passed, and sealing has `ms` left: segments are hashed on this thread meanwhile, not queued for the worker. */
+  hurry(ms: number): void {
+    hurryHashing(ms);
   }
 
   /**

@@ -494,6 +494,7 @@ export class JsonLinesAuditSink implements AuditSink, AsyncDisposable {
    * unsealed tail, what a crash leaves, with nobody told why.
    */
   async #sealInGrace(closing: boolean): Promise<void> {
+    this.#sealing!.hurry(DEADLINE_SEAL_GRACE_MS);
     if (await this.#seal(abortAfter(DEADLINE_SEAL_GRACE_MS), closing)) return;
     this.#reporter.tell(
       new Error(

@@ -158,6 +158,62 @@ describe("Hasher with a worker that fails without an error", () => {
   }
 });
 
+describe("Hasher in a hurry (a deadline passed)", () => {
+  it("Hasher.hurry hashes the pending jobs here, and what comes while it lasts; the worker stays", async () => {
+    // A worker that never answers, with an allowance no test outlasts: only hurry can answer its jobs.
+    const hasher = new Hasher({ source: SILENT_WORKER, allowance: () => 600_000, idleMs: 10 });
+    const texts = [0, 1, 2].map((k) => segmentText(400 * k, 400));
+    let answered = 0;
+    const pending = hasher.hash(shared(texts[0]!), undefined, true).then((hash) => (answered++, hash));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(answered, 0, "the worker does not answer");
+    const before = hashCounts.inPlace;
+    const until = performance.now() + 100;
+    hasher.hurry(100);
+    assert.deepEqual(await pending, await inPlace(texts[0]!, true));
+    // Within the hurry: in place at once, never posted to the worker.
+    assert.deepEqual(await hasher.hash(shared(texts[1]!), undefined, false), await inPlace(texts[1]!, false));
+    assert.equal(hashCounts.inPlace - before, 2 + 2, "the taken-back job and the new one (plus the two expected)");
+    assert.equal(hasher.failure, undefined, "the worker is not dropped");
+    // Once it is over, jobs go to the worker again.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, until - performance.now()) + 10));
+    let late = false;
+    const next = hasher.hash(shared(texts[2]!), undefined, false).then((hash) => (late = true, hash));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(late, false, "posted to the worker, which does not answer");
+    hasher.hurry(1);
+    assert.deepEqual(await next, await inPlace(texts[2]!, false));
+  });
+
+  it("JsonLinesAuditSink seal: a close deadline seals what the worker holds back, within the deadline's grace", async () => {
+    const key = await keys();
+    const hasher = new Hasher({ source: SILENT_WORKER, allowance: () => 600_000, idleMs: 10 });
+    const before = useHasher(hasher);
+    try {
+      const data = new MemoryDestination();
+      const seal = new SealStream();
+      const errors: unknown[] = [];
+      const sink = new JsonLinesAuditSink(data.stream, {
+        capacity: 1000,
+        backpressure: "block",
+        onError: (error) => errors.push(error),
+        seal: { key: key.seal, to: seal.stream, origin: "test.example/hurry", maxSegmentLines: 500 },
+      });
+      for (let i = 0; i < 1200; i++) await sink.record(numbered(i));
+      await sink.flush({ signal: AbortSignal.timeout(50) }); // the checkpoints wait for the silent worker
+      await sink.close({ signal: AbortSignal.timeout(50) });
+      assert.deepEqual(errors.map(String).filter((e) => !/Lost \d+ event/.test(e)), []);
+      assert.equal(seal.checkpoints().reduce((sum, c) => sum + c.seg_lines, 0), 1200, "every line sealed");
+      const { findings, summary } = await verify(data.text(), { keys: key.verify, seal: seal.text() });
+      assert.deepEqual(findings, [], show(findings));
+      assert.equal(summary.verifiedLines, 1200);
+      assert.equal(hasher.failure, undefined, "the watchdog did not drop the worker: the deadline's hurry answered");
+    } finally {
+      useHasher(before);
+    }
+  });
+});
+
 describe("Hasher's idle worker", () => {
   it("stops a worker that cannot be unreferenced (Deno's) once it had no job for idleMs since its last, not its first", async () => {
     const idleMs = 1000;
