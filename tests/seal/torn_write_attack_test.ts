@@ -514,4 +514,30 @@ describe("torn_write under attack: findings", () => {
       assert.ok(summary.lines >= written, `${where}: ${summary.lines} lines read, ${written} written`);
     }
   });
+
+  // Finding 3 (seal stream): a segment whose last line failed without a trace takes the next segment's first line
+  // for its torn write when that line is not JSON, though it is a sealed line: what fileSeal adopts at a restart (a
+  // crash's cut-off last line, which it ends with a newline, or a line another process wrote). The next checkpoint
+  // then misses it: "deleted", on an honest trail. Without torn writes (main) it verifies.
+  it("keeps a non-JSON line a restarted writer adopted, right after a segment whose last line failed, intact (a seal stream)", async () => {
+    const key = await keys();
+    for (const adoptedLine of [eventLine(6).slice(0, 40) + "\n", "restarting after a crash\n"]) {
+      const sealer = new AuditSealer(key.seal, { origin: "test.example/torn" });
+      const first = [0, 1, 2, 3, 4, 5].map((i) => eventLine(i));
+      sealer.append(encoder.encode(first.join("")), 6);
+      sealer.undelivered("destination", 1, "2026-12-02T10:00:05Z"); // line 6 (event 5) never arrived
+      const seal = [decoder.decode(await sealer.seal())];
+      // The restart: the lines no checkpoint covers are sealed first, as adopted (fileSeal's adopt), then new events.
+      sealer.adopt(encoder.encode(adoptedLine), 1);
+      const next = [7, 8].map((i) => eventLine(i));
+      sealer.append(encoder.encode(next.join("")), 2);
+      seal.push(decoder.decode(await sealer.seal()));
+      const data = [...first.slice(0, 5), adoptedLine, ...next];
+      const { findings, summary } = await verify(data, { keys: key.verify, seal });
+      assert.deepEqual(problems(findings), [], show(findings));
+      assert.deepEqual(torn(findings), [], show(findings));
+      assert.deepEqual(findings.filter((f) => f.kind === "adopted").map((f) => [f.line, f.count]), [[6, 1]]);
+      assert.equal(summary.intact, true);
+    }
+  });
 });
