@@ -540,4 +540,35 @@ describe("torn_write under attack: findings", () => {
       assert.equal(summary.intact, true);
     }
   });
+
+  // Finding 4 (seal stream): a write still under way when a flush deadline gives up on it counts failed for the
+  // deadline, and its checkpoint declares the line lost in the segment with reason "deadline"; when that write then
+  // stops part way (a full disk), its torn line is not taken for a torn write (only "destination" failures are), and
+  // an honest trail is reported as tampered with.
+  it("keeps a write torn after a flush deadline gave up on it intact: a torn write (a seal stream)", async () => {
+    const key = await keys();
+    const destination = new OrderedDestination((_write, _lines, first) =>
+      first.includes('"call_id":"call-2"') ? { deliver: 0, torn: 30, delayMs: 30 } : {}
+    );
+    const seal = new SealStream();
+    const sink = new JsonLinesAuditSink(destination.destination, {
+      onError: () => {},
+      seal: { key: key.seal, origin: "test.example/torn", maxSegmentLines: 6, to: seal.stream },
+    });
+    for (let i = 0; i < 8; i++) {
+      sink.onCall(numbered(i));
+      await tick(); // its write is under way
+      if (i === 2) await sink.flush({ signal: AbortSignal.abort() });
+      const settled = () => sink.stats().written + sink.stats().failed;
+      for (let turn = 0; turn < 2_000 && settled() <= i; turn++) await tick();
+    }
+    await sink.close();
+    assert.deepEqual([sink.stats().written, sink.stats().failed], [7, 1]);
+    const data = linesOf(destination.text());
+    assert.equal(data[2]!.length, 31, data[2]!); // the torn line, ended by the next write
+    const { findings, summary } = await verify(data, { keys: key.verify, seal: seal.lines });
+    assert.deepEqual(problems(findings), [], show(findings));
+    assert.deepEqual(torn(findings), [[3, 0]], show(findings));
+    assert.equal(summary.intact, true);
+  });
 });
