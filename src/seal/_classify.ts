@@ -53,7 +53,7 @@ export interface DigestMatch {
 
 /** What may stand where a sealed line is missing. */
 export interface StandIns {
-  /** Torn lines at most: the lines the checkpoint declares its destination failed. */
+  /** Torn lines at most: the lines the checkpoint declares failed while their write may have been under way. */
   readonly failed: number;
   /** Whether data line `i` is cut short (a failed write's start, never an event). */
   readonly cutShort: (i: number) => boolean;

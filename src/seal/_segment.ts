@@ -22,12 +22,30 @@ export function undeliveredCount(entry: Entry): number {
   return entry.parsed?.checkpoint.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0) ?? 0;
 }
 
-/** Lines of the segment that the checkpoint declares its destination failed (a write that stopped part way). */
+/**
+ * The in-segment losses whose write may have been under way, and so may have
+ * stopped part way (a full disk) leaving the start of its line, and how a
+ * message says each: the destination failed the write, or a flush or close
+ * deadline gave up on it while it was under way. A rerouted line was not
+ * lost to a failure but delivered elsewhere (the destination's fallback): it
+ * allows none.
+ */
+const CUT_SHORT_BY: ReadonlyMap<string, string> = new Map([
+  ["destination", "failed at the destination"],
+  ["deadline", "failed at a flush or close deadline"],
+]);
+
+/** Lines of the segment that the checkpoint declares failed while their write may have been under way, by reason. */
+function failedByReason(entry: Entry): [reason: string, count: number][] {
+  const gaps = entry.parsed!.checkpoint.gaps.filter((g) => g.in_segment);
+  return [...CUT_SHORT_BY.keys()]
+    .map((reason): [string, number] => [reason, gaps.reduce((sum, g) => sum + (g.reason === reason ? g.count : 0), 0)])
+    .filter(([, count]) => count > 0);
+}
+
+/** Lines of the segment that the checkpoint declares failed while their write may have been under way. */
 function failedCount(entry: Entry): number {
-  return entry.parsed!.checkpoint.gaps.reduce(
-    (sum, g) => sum + (g.in_segment && g.reason === "destination" ? g.count : 0),
-    0,
-  );
+  return failedByReason(entry).reduce((sum, [, count]) => sum + count, 0);
 }
 
 /** Checks the data lines of an in-band segment, `data` (`undefined` when too large to keep), against its checkpoint. */
@@ -185,7 +203,7 @@ export function reportLossy(judge: Judge, match: LossyMatch, firstLine: number):
       count: 1,
       seq: [c.seq, c.seq],
       message: `line ${line} is a torn write: part of a line whose write failed (checkpoint ${c.seq} declares ` +
-        `${failedCount(entry)} failed at the destination)`,
+        `${failedByReason(entry).map(([reason, count]) => `${count} ${CUT_SHORT_BY.get(reason)}`).join(" and ")})`,
     });
   }
   const { inserted } = match;
