@@ -143,15 +143,19 @@ function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): b
  * the in-segment losses they declare: each line of an entry with losses is
  * checked against its digest, every other entry by its SHA-256. Where a lost
  * line was, a line cut short stands for one the entry declares failed (a
- * torn write); any other line there is inserted. With `more`, the lines may
- * go on past the entries' (a window read ahead); else they must all be
- * theirs. `undefined` when they are not.
+ * torn write); any other line there is inserted; but never the first line
+ * sealed after the entry's (the next entry's first, or for the last one
+ * `more.next`): where an entry's last lines were lost without a trace, its
+ * lines end before it. With `more`, the lines may go on past the entries' (a
+ * window read ahead; `more.next`: the tag of the first line sealed after
+ * them, when known); else they must all be theirs. `undefined` when they are
+ * not.
  */
 export async function lossyMatch(
   entries: readonly Entry[],
   bytes: Uint8Array<ArrayBuffer>,
   lines: Lines,
-  more = false,
+  more?: { readonly next: number | undefined },
 ): Promise<LossyMatch | undefined> {
   if (entries.every((e) => e.parsed!.digests === undefined)) return undefined;
   const data = await lineDigests(bytes, lines);
@@ -159,7 +163,7 @@ export async function lossyMatch(
   const inserted: StandIn[] = [];
   let at = 0;
   let sealed = 0;
-  for (const entry of entries) {
+  for (const [k, entry] of entries.entries()) {
     const { checkpoint: c, digests } = entry.parsed!;
     sealed += c.seg_lines;
     if (digests === undefined) {
@@ -173,16 +177,19 @@ export async function lossyMatch(
     }
     // The data lines must be a subsequence of the sealed ones, missing at most what was declared.
     const from = at;
+    const later = entries.slice(k + 1).find((e) => e.parsed!.tags.length > 0);
+    const next = later === undefined ? more?.next : later.parsed!.tags[0];
     const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines, {
       failed: failedCount(entry),
       cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
+      sealedAfter: (i) => lines.tags[from + i] === next,
     });
     if (match.missing > undeliveredCount(entry)) return undefined;
     torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
     inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
     at += match.taken;
   }
-  if (!more && at !== lines.count) return undefined;
+  if (more === undefined && at !== lines.count) return undefined;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
 }
 
