@@ -53,10 +53,16 @@ export interface DigestMatch {
 
 /** What may stand where a sealed line is missing. */
 export interface StandIns {
-  /** Torn lines at most: the lines the checkpoint declares its destination failed. */
+  /** Torn lines at most: the lines the checkpoint declares failed while their write may have been under way. */
   readonly failed: number;
   /** Whether data line `i` is cut short (a failed write's start, never an event). */
   readonly cutShort: (i: number) => boolean;
+  /**
+   * Whether data line `i` is the first line a later segment seals: the
+   * segment's lines end before it, whatever it looks like (by default, none
+   * is known).
+   */
+  readonly sealedAfter?: (i: number) => boolean;
 }
 
 /**
@@ -65,8 +71,9 @@ export interface StandIns {
  * line that is no sealed line from there on stands where the missing sealed
  * line is: as a torn write when it is cut short (while `failed` lasts), or, as
  * an inserted line, when a later data line is a later sealed line with room
- * before it for the lines between. Otherwise the segment's lines end there:
- * the rest of the data is what follows the segment.
+ * before it for the lines between. Otherwise, or when it is the first line a
+ * later segment seals, the segment's lines end there: the rest of the data is
+ * what follows the segment.
  */
 export function matchDigests(sealed: Uint8Array, data: Uint8Array, count: number, standIns: StandIns): DigestMatch {
   const n = data.length / 16;
@@ -104,6 +111,8 @@ export function matchDigests(sealed: Uint8Array, data: Uint8Array, count: number
       j = later; // the sealed lines before it are missing
       continue;
     }
+    // The sealed lines left were lost without a trace: this line is the next segment's, not one in their place.
+    if (standIns.sealedAfter?.(i) === true) break;
     if (tornHere(i)) {
       (torn.push(i++), j++);
       continue;

@@ -22,12 +22,30 @@ export function undeliveredCount(entry: Entry): number {
   return entry.parsed?.checkpoint.gaps.reduce((sum, g) => sum + (g.in_segment ? g.count : 0), 0) ?? 0;
 }
 
-/** Lines of the segment that the checkpoint declares its destination failed (a write that stopped part way). */
+/**
+ * The in-segment losses whose write may have been under way, and so may have
+ * stopped part way (a full disk) leaving the start of its line, and how a
+ * message says each: the destination failed the write, or a flush or close
+ * deadline gave up on it while it was under way. A rerouted line was not
+ * lost to a failure but delivered elsewhere (the destination's fallback): it
+ * allows none.
+ */
+const CUT_SHORT_BY: ReadonlyMap<string, string> = new Map([
+  ["destination", "failed at the destination"],
+  ["deadline", "failed at a flush or close deadline"],
+]);
+
+/** Lines of the segment that the checkpoint declares failed while their write may have been under way, by reason. */
+function failedByReason(entry: Entry): [reason: string, count: number][] {
+  const gaps = entry.parsed!.checkpoint.gaps.filter((g) => g.in_segment);
+  return [...CUT_SHORT_BY.keys()]
+    .map((reason): [string, number] => [reason, gaps.reduce((sum, g) => sum + (g.reason === reason ? g.count : 0), 0)])
+    .filter(([, count]) => count > 0);
+}
+
+/** Lines of the segment that the checkpoint declares failed while their write may have been under way. */
 function failedCount(entry: Entry): number {
-  return entry.parsed!.checkpoint.gaps.reduce(
-    (sum, g) => sum + (g.in_segment && g.reason === "destination" ? g.count : 0),
-    0,
-  );
+  return failedByReason(entry).reduce((sum, [, count]) => sum + count, 0);
 }
 
 /** Checks the data lines of an in-band segment, `data` (`undefined` when too large to keep), against its checkpoint. */
@@ -125,15 +143,19 @@ function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): b
  * the in-segment losses they declare: each line of an entry with losses is
  * checked against its digest, every other entry by its SHA-256. Where a lost
  * line was, a line cut short stands for one the entry declares failed (a
- * torn write); any other line there is inserted. With `more`, the lines may
- * go on past the entries' (a window read ahead); else they must all be
- * theirs. `undefined` when they are not.
+ * torn write); any other line there is inserted; but never the first line
+ * sealed after the entry's (the next entry's first, or for the last one
+ * `more.next`): where an entry's last lines were lost without a trace, its
+ * lines end before it. With `more`, the lines may go on past the entries' (a
+ * window read ahead; `more.next`: the tag of the first line sealed after
+ * them, when known); else they must all be theirs. `undefined` when they are
+ * not.
  */
 export async function lossyMatch(
   entries: readonly Entry[],
   bytes: Uint8Array<ArrayBuffer>,
   lines: Lines,
-  more = false,
+  more?: { readonly next: number | undefined },
 ): Promise<LossyMatch | undefined> {
   if (entries.every((e) => e.parsed!.digests === undefined)) return undefined;
   const data = await lineDigests(bytes, lines);
@@ -141,7 +163,7 @@ export async function lossyMatch(
   const inserted: StandIn[] = [];
   let at = 0;
   let sealed = 0;
-  for (const entry of entries) {
+  for (const [k, entry] of entries.entries()) {
     const { checkpoint: c, digests } = entry.parsed!;
     sealed += c.seg_lines;
     if (digests === undefined) {
@@ -155,16 +177,19 @@ export async function lossyMatch(
     }
     // The data lines must be a subsequence of the sealed ones, missing at most what was declared.
     const from = at;
+    const later = entries.slice(k + 1).find((e) => e.parsed!.tags.length > 0);
+    const next = later === undefined ? more?.next : later.parsed!.tags[0];
     const match = matchDigests(digests, data.subarray(16 * at), c.seg_lines, {
       failed: failedCount(entry),
       cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
+      sealedAfter: (i) => lines.tags[from + i] === next,
     });
     if (match.missing > undeliveredCount(entry)) return undefined;
     torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
     inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
     at += match.taken;
   }
-  if (!more && at !== lines.count) return undefined;
+  if (more === undefined && at !== lines.count) return undefined;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
 }
 
@@ -185,7 +210,7 @@ export function reportLossy(judge: Judge, match: LossyMatch, firstLine: number):
       count: 1,
       seq: [c.seq, c.seq],
       message: `line ${line} is a torn write: part of a line whose write failed (checkpoint ${c.seq} declares ` +
-        `${failedCount(entry)} failed at the destination)`,
+        `${failedByReason(entry).map(([reason, count]) => `${count} ${CUT_SHORT_BY.get(reason)}`).join(" and ")})`,
     });
   }
   const { inserted } = match;

@@ -137,7 +137,10 @@ class Sidecar {
     const { checkpoint: c, digests } = entry.parsed!;
     if (undeliveredCount(entry) === 0 || digests === undefined) return false;
     const w = await readWindow(this.#data, Math.min(c.seg_bytes, this.#max));
-    const match = await this.#lossy([entry], Math.min(c.seg_lines, w.n), w, true);
+    // Where its last lines were lost without a trace, the window runs on into the next segment's lines.
+    const next = this.#queue[this.#withLines(1)];
+    const after = next?.trusted === true && next.missing === 0 ? next.parsed!.tags[0] : undefined;
+    const match = await this.#lossy([entry], Math.min(c.seg_lines, w.n), w, { next: after });
     if (match === undefined) return false;
     reportProblems(this.#judge, entry, this.#line, 0);
     reportLossy(this.#judge, match, this.#line);
@@ -158,6 +161,14 @@ class Sidecar {
     return readWindow(this.#data, Math.min(4 * this.#max, 2 * claims + (1 << 20)));
   }
 
+  /** The first queued checkpoint from `from` on that is not a trusted one sealing no line (a heartbeat). */
+  #withLines(from: number): number {
+    const queue = this.#queue;
+    let j = from;
+    while (j < queue.length && queue[j]!.trusted && queue[j]!.parsed!.tags.length === 0) j++;
+    return j;
+  }
+
   /** The first `s` ≥ `from` where `queue[j]`'s lines start in the window; -1 if none. */
   #anchor(j: number, from: number, w: Window): Promise<number> {
     return findSegment(w, this.#queue[j]!.parsed!, from);
@@ -169,8 +180,7 @@ class Sidecar {
     let k = 0;
     while (k < queue.length && !queue[k]!.trusted) k++;
     const w = await this.#window();
-    let j = k;
-    while (j < queue.length && queue[j]!.trusted && queue[j]!.parsed!.tags.length === 0) j++;
+    const j = this.#withLines(k);
     const s = j < queue.length && queue[j]!.trusted ? await this.#anchor(j, 0, w) : -1;
     let lines: number[];
     if (s === -1) {
@@ -207,8 +217,7 @@ class Sidecar {
     const queue = this.#queue;
     const entry = queue[0]!;
     const w = await this.#window();
-    let j = 0;
-    while (j < queue.length && queue[j]!.trusted && queue[j]!.parsed!.tags.length === 0) j++;
+    const j = this.#withLines(0);
     const next = j < queue.length && queue[j]!.trusted && (j === 0 || queue[j]!.missing === 0) ? j : -1;
     let s = next === -1 ? -1 : await this.#anchor(next, 0, w);
     if (s === -1 && next === -1 && this.#sealDone && j === queue.length) {
@@ -308,7 +317,12 @@ class Sidecar {
    * Whether the lines `[0, s)` are the entries' lines less the in-segment
    * losses they declare (with `more`, the first of them: see lossyMatch).
    */
-  #lossy(entries: readonly Entry[], s: number, w: Window, more = false): Promise<LossyMatch | undefined> {
+  #lossy(
+    entries: readonly Entry[],
+    s: number,
+    w: Window,
+    more?: { readonly next: number | undefined },
+  ): Promise<LossyMatch | undefined> {
     const { all } = w;
     const lines = { count: s, starts: all.starts.subarray(0, s), ends: all.ends.subarray(0, s) };
     return lossyMatch(entries, w.bytes, { ...lines, tags: all.tags, torn: all.torn && s === all.count }, more);

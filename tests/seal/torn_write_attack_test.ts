@@ -514,4 +514,61 @@ describe("torn_write under attack: findings", () => {
       assert.ok(summary.lines >= written, `${where}: ${summary.lines} lines read, ${written} written`);
     }
   });
+
+  // Finding 3 (seal stream): a segment whose last line failed without a trace takes the next segment's first line
+  // for its torn write when that line is not JSON, though it is a sealed line: what fileSeal adopts at a restart (a
+  // crash's cut-off last line, which it ends with a newline, or a line another process wrote). The next checkpoint
+  // then misses it: "deleted", on an honest trail. Without torn writes (main) it verifies.
+  it("keeps a non-JSON line a restarted writer adopted, right after a segment whose last line failed, intact (a seal stream)", async () => {
+    const key = await keys();
+    for (const adoptedLine of [eventLine(6).slice(0, 40) + "\n", "restarting after a crash\n"]) {
+      const sealer = new AuditSealer(key.seal, { origin: "test.example/torn" });
+      const first = [0, 1, 2, 3, 4, 5].map((i) => eventLine(i));
+      sealer.append(encoder.encode(first.join("")), 6);
+      sealer.undelivered("destination", 1, "2026-12-02T10:00:05Z"); // line 6 (event 5) never arrived
+      const seal = [decoder.decode(await sealer.seal())];
+      // The restart: the lines no checkpoint covers are sealed first, as adopted (fileSeal's adopt), then new events.
+      sealer.adopt(encoder.encode(adoptedLine), 1);
+      const next = [7, 8].map((i) => eventLine(i));
+      sealer.append(encoder.encode(next.join("")), 2);
+      seal.push(decoder.decode(await sealer.seal()));
+      const data = [...first.slice(0, 5), adoptedLine, ...next];
+      const { findings, summary } = await verify(data, { keys: key.verify, seal });
+      assert.deepEqual(problems(findings), [], show(findings));
+      assert.deepEqual(torn(findings), [], show(findings));
+      assert.deepEqual(findings.filter((f) => f.kind === "adopted").map((f) => [f.line, f.count]), [[6, 1]]);
+      assert.equal(summary.intact, true);
+    }
+  });
+
+  // Finding 4 (seal stream): a write still under way when a flush deadline gives up on it counts failed for the
+  // deadline, and its checkpoint declares the line lost in the segment with reason "deadline"; when that write then
+  // stops part way (a full disk), its torn line is not taken for a torn write (only "destination" failures are), and
+  // an honest trail is reported as tampered with.
+  it("keeps a write torn after a flush deadline gave up on it intact: a torn write (a seal stream)", async () => {
+    const key = await keys();
+    const destination = new OrderedDestination((_write, _lines, first) =>
+      first.includes('"call_id":"call-2"') ? { deliver: 0, torn: 30, delayMs: 30 } : {}
+    );
+    const seal = new SealStream();
+    const sink = new JsonLinesAuditSink(destination.destination, {
+      onError: () => {},
+      seal: { key: key.seal, origin: "test.example/torn", maxSegmentLines: 6, to: seal.stream },
+    });
+    for (let i = 0; i < 8; i++) {
+      sink.onCall(numbered(i));
+      await tick(); // its write is under way
+      if (i === 2) await sink.flush({ signal: AbortSignal.abort() });
+      const settled = () => sink.stats().written + sink.stats().failed;
+      for (let turn = 0; turn < 2_000 && settled() <= i; turn++) await tick();
+    }
+    await sink.close();
+    assert.deepEqual([sink.stats().written, sink.stats().failed], [7, 1]);
+    const data = linesOf(destination.text());
+    assert.equal(data[2]!.length, 31, data[2]!); // the torn line, ended by the next write
+    const { findings, summary } = await verify(data, { keys: key.verify, seal: seal.lines });
+    assert.deepEqual(problems(findings), [], show(findings));
+    assert.deepEqual(torn(findings), [[3, 0]], show(findings));
+    assert.equal(summary.intact, true);
+  });
 });
