@@ -85,10 +85,14 @@ export function emptySummary(): Mutable<AuditTrailSummary> {
 export class Judge {
   readonly #keys: ReadonlyMap<string, readonly AuditVerifyKey[]>;
   #origin: string | undefined;
+  /** The last trusted checkpoint (or the one the trail continues) and its hash: the chain is judged from it. */
   #last: { checkpoint: AuditCheckpoint; hash: string } | undefined;
-  /** The last checkpoint read, trusted or not, and how many unreadable ones came after it. */
-  #seen: { seq: number; trusted: boolean } | undefined;
-  #unreadable = 0;
+  /**
+   * Checkpoints read since the last trusted one that cannot be trusted (unreadable, an unknown key, a bad
+   * signature, another origin): each takes a place in the chain, but what it says (its seq, its counters) is
+   * anyone's word, so nothing is judged by it.
+   */
+  #untrusted = 0;
   readonly #continues: boolean;
   #sealedLines = 0;
   #sealedBytes = 0;
@@ -122,7 +126,6 @@ export class Judge {
     this.#keys = keys;
     this.#origin = origin;
     this.#last = previous;
-    this.#seen = previous === undefined ? undefined : { seq: previous.checkpoint.seq, trusted: true };
     this.#held = holdForeign ? [] : undefined;
     this.#continues = continues || previous !== undefined;
   }
@@ -163,7 +166,7 @@ export class Judge {
     }
     this.summary.origin = this.#origin;
     const cut = before?.cut !== undefined && this.#restarts(before.cut, c, text) ? before : undefined;
-    if (cut !== undefined) this.#unreadable = 0; // the cut line took no place in the chain: this checkpoint took it
+    if (cut !== undefined) this.#untrusted = 0; // the cut line took no place in the chain: this checkpoint took it
     const entry = this.#chain(parsed, await sha256Hex(textBytes), sealLine);
     if (cut === undefined) return entry;
     entry.problems.unshift({
@@ -176,18 +179,18 @@ export class Judge {
   }
 
   /**
-   * Whether `c`, after a line cut short (the only line since the last one
-   * parsed), is the first checkpoint of a writer that restarted after the
+   * Whether `c`, after a line cut short (the only line since the last trusted
+   * checkpoint), is the first checkpoint of a writer that restarted after the
    * crash that cut it: it follows the last checkpoint before that line as if
    * the line were not there, and {@linkcode restartsAfter} says it took that
    * line's place.
    */
   #restarts(cut: string, c: AuditCheckpoint, line: string): boolean {
-    const seen = this.#seen;
-    if (this.#unreadable !== 1) return false;
-    const follows = seen === undefined
+    const last = this.#last;
+    if (this.#untrusted !== 1) return false;
+    const follows = last === undefined
       ? !this.#continues && c.seq === 0
-      : seen.trusted && c.seq === seen.seq + 1 && c.prev === this.#last?.hash;
+      : c.seq === last.checkpoint.seq + 1 && c.prev === last.hash;
     return follows && restartsAfter(cut, c, line);
   }
 
@@ -196,22 +199,23 @@ export class Judge {
     const last = this.#last;
     const problems: Entry["problems"] = [];
     let missingSeqs: [number, number] | undefined;
-    const seen = this.#seen;
     // Checkpoints read in between that could not be trusted are reported on their own: only a gap beyond them is missing.
-    const after = seen === undefined
-      ? (this.#continues ? undefined : this.#unreadable)
-      : seen.seq + 1 + this.#unreadable;
-    const follows = seen?.trusted === true && this.#unreadable === 0;
+    const after = last === undefined
+      ? (this.#continues ? undefined : this.#untrusted)
+      : last.checkpoint.seq + 1 + this.#untrusted;
+    const follows = last !== undefined && this.#untrusted === 0;
     if (after !== undefined && c.seq > after) missingSeqs = [after, c.seq - 1];
-    else if (seen !== undefined && (c.seq <= seen.seq || (follows && c.prev !== last?.hash))) {
-      problems.push({ kind: "broken_chain", message: `checkpoint ${c.seq} does not chain to checkpoint ${seen.seq}` });
+    else if (last !== undefined && (c.seq <= last.checkpoint.seq || (follows && c.prev !== last.hash))) {
+      const message = `checkpoint ${c.seq} does not chain to checkpoint ${last.checkpoint.seq}`;
+      problems.push({ kind: "broken_chain", message });
     }
     const start = c.lines - c.seg_lines;
-    // Lines sealed by checkpoints never read (those of unreadable ones were reported with them).
-    const missing = this.#unreadable > 0 ? 0 : start - this.#sealedLines;
+    // Lines sealed by checkpoints never read (those of untrusted ones were reported with them, and where the lines
+    // of untrusted ones end is not known).
+    const missing = this.#untrusted > 0 ? 0 : start - this.#sealedLines;
     const out = c.gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
     // Counters can be checked against the previous checkpoint when it was trusted, or at the trail's start.
-    const comparable = missingSeqs === undefined && (follows || (seen === undefined && this.#unreadable === 0));
+    const comparable = missingSeqs === undefined && (follows || (last === undefined && this.#untrusted === 0));
     const within = follows && this.summary.trustedCheckpoints > 0;
     const offered = within ? last!.checkpoint.offered - last!.checkpoint.lines : 0;
     if (missing < 0) {
@@ -222,7 +226,11 @@ export class Judge {
     } else if (missing === 0 && missingSeqs !== undefined) {
       const [a, b] = missingSeqs;
       // Before a stream's first line, the counters cannot tell: those checkpoints may seal an earlier stream's lines.
-      const what = start === 0 ? "(of a file missing before this one, or sealing no line)" : "(sealing no line)";
+      const what = this.#untrusted > 0
+        ? `(after one that is not trusted, so the lines ${agree(a, b, "it", "they")} sealed cannot be counted)`
+        : start === 0
+        ? "(of a file missing before this one, or sealing no line)"
+        : "(sealing no line)";
       problems.push({
         kind: "broken_chain",
         message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing ${what}`,
@@ -259,12 +267,11 @@ export class Judge {
     missingSeqs?: readonly [number, number],
     missingBytes = 0,
   ): Entry {
-    if (parsed !== undefined) {
+    if (parsed !== undefined && trusted) {
       this.#sealedLines = parsed.checkpoint.lines;
       this.#sealedBytes = parsed.checkpoint.bytes;
-      this.#seen = { seq: parsed.checkpoint.seq, trusted };
-      this.#unreadable = 0;
-    } else this.#unreadable++;
+      this.#untrusted = 0;
+    } else this.#untrusted++;
     return {
       parsed,
       trusted,

@@ -289,6 +289,37 @@ describe("verifyAuditTrail", () => {
     assert.deepEqual(kinds(prefix.findings), [["broken_chain", 5, 8]]);
   });
 
+  it("judges the chain from the last trusted checkpoint: an untrusted one's counters and seq say nothing", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [4, 3, 5, 2]);
+    const tags = (text: string): string => btoa(atob(text).slice(4)); // without the first line's tag
+    const forgeries: Record<string, (line: string) => string> = {
+      // Signed fields changed, each set consistent, so that the checkpoint parses and its signature fails.
+      "a line less": (line) =>
+        line.replace(/"lines":(\d+)/, (_, n) => `"lines":${+n - 1}`)
+          .replace(/"seg_lines":(\d+)/, (_, n) => `"seg_lines":${+n - 1}`)
+          .replace(/"seg_tags":"([^"]+)"/, (_, t) => `"seg_tags":"${tags(t)}"`),
+      "more lines": (line) =>
+        line.replace(/"lines":(\d+)/, (_, n) => `"lines":${+n + 2}`)
+          .replace(/"offered":(\d+)/, (_, n) => `"offered":${+n + 2}`),
+      "a later seq": (line) => line.replace(/"seq":(\d+)/, (_, n) => `"seq":${+n + 1}`),
+    };
+    for (const [name, forge] of Object.entries(forgeries)) {
+      const seal = trail.checkpoints.map((line, i) => (i === 1 ? forge(line) : line));
+      const sidecar = await verify(dataLines(trail), { keys: key.verify, seal });
+      assert.deepEqual(kinds(sidecar.findings), [["bad_signature", 5, 7]], `${name}: ${show(sidecar.findings)}`);
+      const inBand = inBandLines({ ...trail, checkpoints: seal });
+      const band = await verify(inBand, { keys: key.verify });
+      assert.deepEqual(kinds(band.findings), [["bad_signature", 6, 8]], `${name} in band: ${show(band.findings)}`);
+      assert.equal(sidecar.summary.verifiedLines, 11, name);
+    }
+    // A checkpoint missing after an untrusted one: how many lines it sealed is not known.
+    const seal = [trail.checkpoints[0]!, forgeries["a line less"]!(trail.checkpoints[1]!), trail.checkpoints[3]!];
+    const gone = await verify(dataLines(trail), { keys: key.verify, seal });
+    assert.deepEqual(kinds(gone.findings), [["bad_signature", 5, 12], ["broken_chain", 13, 12]], show(gone.findings));
+    assert.doesNotMatch(gone.findings[1]!.message, /sealing no line/);
+  });
+
   it("recognises a seal from another log, by content or by the origin it was told", async () => {
     const key = await keys();
     const ours = await sealTrail(key.seal, [4, 4, 4]);
