@@ -57,7 +57,9 @@ or a closed file without its seal, makes the set not intact. A last line
 gives the verdict over all files.
 
 Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
-(segments, lines, gaps). KIND is one of:
+(segments, lines, gaps, and "offered N = written W + lost L": the account the
+checkpoints give, marked unverified when not every checkpoint is trusted).
+KIND is one of:
   edited, inserted, deleted, reordered   lines that differ from what was sealed
   truncated                              the log ends before what is sealed
   broken chain                           checkpoints missing or out of order
