@@ -84,7 +84,8 @@ Options:
   --seal SEALFILE  The seal stream (default: FILE.seal, if it exists)
   --in-band        Read the checkpoints from FILE itself
   --key KEY.jwk    A key that may have signed: audit-seal.public.jwk (or, for
-                   HMAC, audit-seal.secret.jwk); repeat for rotated keys
+                   HMAC, audit-seal.secret.jwk); repeat for rotated keys. A
+                   private key verifies by its public part, with a warning
   --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
   --continues      The first file continues a stream not given (older files
                    removed by retention): it need not start at checkpoint 0

@@ -1,6 +1,6 @@
-// What `audit verify` says, through main(args, io): a summary whose counts
-// the checkpoints cannot vouch for is marked unverified, not printed as an
-// equation.
+// What `audit verify` says, through main(args, io): a private key given to
+// verify with is warned of; a summary whose counts the checkpoints cannot
+// vouch for is marked unverified, not printed as an equation.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -13,12 +13,15 @@ import { tempDir } from "../_helpers/temp_dir.ts";
 
 let dir = "";
 let publicKey = "";
+let privateKey = "";
 let trail: Trail;
 before(async () => {
   dir = tempDir("verify-report");
   const pair = await generateAuditSealKey();
   publicKey = join(dir, "audit-seal.public.jwk");
+  privateKey = join(dir, "audit-seal.private.jwk");
   writeFileSync(publicKey, JSON.stringify(pair.publicJwk));
+  writeFileSync(privateKey, JSON.stringify(pair.privateJwk));
   trail = await sealTrail(await importAuditSealKey(pair.privateJwk), [4, 3, 5]);
 });
 
@@ -45,6 +48,31 @@ function bump(line: string, field: string, by: number): string {
 }
 
 describe("audit verify's report", () => {
+  it("audit verify verifies with a private key's public part, and warns on stderr that it was handed over", async () => {
+    const log = join(dir, "keys.jsonl");
+    writeFileSync(log, dataLines(trail).join(""));
+    writeFileSync(`${log}.seal`, trail.checkpoints.join(""));
+    const withPublic = await verify(log, "--key", publicKey);
+    assert.deepEqual([withPublic.status, withPublic.stderr], [0, ""], withPublic.stdout);
+    const withPrivate = await verify(log, "--key", privateKey);
+    assert.equal(withPrivate.status, 0, withPrivate.stdout + withPrivate.stderr);
+    assert.equal(withPrivate.stdout, withPublic.stdout, "the same verdict, by the public part");
+    assert.equal(
+      withPrivate.stderr,
+      `audit: ${privateKey} is a private key: verifying with its public part; give verifiers the public key ` +
+        "(audit-seal.public.jwk), as whoever holds the private key can seal anything\n",
+    );
+    // An HMAC secret is secret by nature: no warning.
+    const hmac = await generateAuditSealKey({ algorithm: "HMAC-SHA256" });
+    const secret = join(dir, "audit-seal.secret.jwk");
+    writeFileSync(secret, JSON.stringify(hmac.privateJwk));
+    const hmacTrail = await sealTrail(await importAuditSealKey(hmac.privateJwk), [2]);
+    writeFileSync(log, dataLines(hmacTrail).join(""));
+    writeFileSync(`${log}.seal`, hmacTrail.checkpoints.join(""));
+    const withSecret = await verify(log, "--key", secret);
+    assert.deepEqual([withSecret.status, withSecret.stderr], [0, ""], withSecret.stdout);
+  });
+
   it("audit verify prints the account as an equation only when every checkpoint is trusted", async () => {
     const intact = await verifyLog("intact.jsonl", dataLines(trail), trail.checkpoints);
     assert.equal(intact.status, 0, intact.stdout);
