@@ -61,6 +61,8 @@ Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
 checkpoints give, marked unverified when not every checkpoint is trusted).
 KIND is one of:
   edited, inserted, deleted, reordered   lines that differ from what was sealed
+                                         (lines converted to CRLF line endings
+                                         are edited, and the finding says so)
   truncated                              the log ends before what is sealed
   broken chain                           checkpoints missing or out of order
   bad signature, unknown key, malformed  a checkpoint that proves nothing

@@ -105,6 +105,12 @@ export class Judge {
   #queue: Numbered[] = [];
   #run: Mutable<AuditTrailFinding> | undefined;
   #runNumber = 0;
+  /**
+   * The run is of lines whose line endings were converted (see emitConverted): `proven` while each segment's
+   * lines hashed as sealed without their CR.
+   */
+  #conversion: "proven" | "seen" | undefined;
+  readonly #sidecar: boolean;
   /** Sidecar only: findings held until some segment verifies (else the seal may be another log's). */
   #held: Numbered[] | undefined;
   #matched = 0;
@@ -127,6 +133,7 @@ export class Judge {
     this.#origin = origin;
     this.#last = previous;
     this.#held = holdForeign ? [] : undefined;
+    this.#sidecar = holdForeign;
     this.#continues = continues || previous !== undefined;
   }
 
@@ -345,6 +352,39 @@ export class Judge {
   #flushRun(): void {
     if (this.#run !== undefined) this.#push(this.#run, this.#runNumber);
     this.#run = undefined;
+    this.#conversion = undefined;
+  }
+
+  /**
+   * Emits an `edited` finding for lines whose line endings were converted to
+   * CRLF, run together with the lines of the segments just before when they
+   * were too (in band, past the checkpoint lines between).
+   *
+   * @param proven Whether, without their CR, the lines hash to their segment's SHA-256.
+   */
+  emitConverted(
+    finding: AuditTrailFinding & Pick<Required<AuditTrailFinding>, "seq" | "sealedLines">,
+    proven: boolean,
+  ): void {
+    const run = this.#run;
+    const between = this.#sidecar || run?.seq === undefined ? 0 : finding.seq[0] - run.seq[1];
+    if (run !== undefined && this.#conversion !== undefined && finding.line === run.lastLine + 1 + between) {
+      run.lastLine = finding.lastLine;
+      run.count += finding.count;
+      run.seq = [run.seq![0], finding.seq[1]];
+      run.sealedLines = [run.sealedLines![0], finding.sealedLines[1]];
+      if (!proven) this.#conversion = "seen";
+    } else {
+      this.#flushRun();
+      this.#run = { ...finding };
+      this.#runNumber = this.#found++;
+      this.#conversion = proven ? "proven" : "seen";
+    }
+    const r = this.#run!;
+    const of = r.seq![0] === r.seq![1] ? `checkpoint ${r.seq![0]}` : lineRange(r.seq![0], r.seq![1], "checkpoint");
+    r.message = `${lineRange(r.line, r.lastLine)} ${agree(r.line, r.lastLine, "ends", "end")} in CRLF where ${of} ` +
+      `sealed LF: the log's line endings were converted (each line is altered` +
+      (this.#conversion === "proven" ? "; without their CR, they are the lines sealed)" : ")");
   }
 
   #push(finding: AuditTrailFinding, number: number): void {
@@ -365,6 +405,14 @@ export class Judge {
   verified(lines: number): void {
     this.summary.segments++;
     this.summary.verifiedLines += lines;
+    this.#release();
+  }
+
+  /**
+   * A trusted segment's lines are its sealed lines with their line endings
+   * converted: none is verified, but the seal is this log's.
+   */
+  converted(): void {
     this.#release();
   }
 

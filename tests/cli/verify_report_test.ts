@@ -1,6 +1,7 @@
 // What `audit verify` says, through main(args, io): a private key given to
-// verify with is warned of; a summary whose counts the checkpoints cannot
-// vouch for is marked unverified, not printed as an equation.
+// verify with is warned of; a log whose line endings were converted is named
+// so; a summary whose counts the checkpoints cannot vouch for is marked
+// unverified, not printed as an equation.
 import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -48,6 +49,20 @@ function bump(line: string, field: string, by: number): string {
 }
 
 describe("audit verify's report", () => {
+  it("audit verify says a log's line endings were converted to CRLF, not that its seal is another log's", async () => {
+    const converted = dataLines(trail).map((line) => line.replace(/\n$/, "\r\n"));
+    const result = await verifyLog("crlf.jsonl", converted, trail.checkpoints);
+    assert.equal(result.status, 1, result.stdout);
+    assert.doesNotMatch(result.stdout, /another log/);
+    const [finding, summary, ...rest] = result.stdout.trim().split("\n");
+    assert.match(
+      finding!,
+      /crlf\.jsonl:1-12: edited: lines 1–12 end in CRLF where checkpoints 0–2 sealed LF: the log's line endings were converted \(each line is altered; without their CR, they are the lines sealed\)$/,
+    );
+    assert.match(summary!, /: NOT intact \(1 problem\): 0 segments verified, 12 lines \(0 verified, 0 unsealed\)/);
+    assert.deepEqual(rest, []);
+  });
+
   it("audit verify verifies with a private key's public part, and warns on stderr that it was handed over", async () => {
     const log = join(dir, "keys.jsonl");
     writeFileSync(log, dataLines(trail).join(""));

@@ -320,6 +320,37 @@ describe("verifyAuditTrail", () => {
     assert.doesNotMatch(gone.findings[1]!.message, /sealing no line/);
   });
 
+  it("names a log whose line endings were converted to CRLF as such, not as another log's, in both modes", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [4, 3, 5], 2);
+    const crlf = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/\n$/, "\r\n"));
+    const converted =
+      /the log's line endings were converted \(each line is altered; without their CR, they are the lines sealed\)$/;
+    const sidecar = await verify(crlf(dataLines(trail)), { keys: key.verify, seal: trail.checkpoints });
+    assert.deepEqual(kinds(sidecar.findings), [["edited", 1, 12], ["unsealed_tail", 13, 14]], show(sidecar.findings));
+    assert.match(sidecar.findings[0]!.message, /^lines 1–12 end in CRLF where checkpoints 0–2 sealed LF: /);
+    assert.match(sidecar.findings[0]!.message, converted);
+    assert.deepEqual([sidecar.summary.intact, sidecar.summary.verifiedLines, sidecar.summary.problems], [false, 0, 1]);
+    // The seal file converted too: its checkpoints read as before.
+    const both = await verify(crlf(dataLines(trail)), { keys: key.verify, seal: crlf(trail.checkpoints) });
+    assert.deepEqual(kinds(both.findings), kinds(sidecar.findings), show(both.findings));
+    const inBand = await verify(crlf(inBandLines(trail)), { keys: key.verify });
+    assert.deepEqual(kinds(inBand.findings), [["edited", 1, 14], ["unsealed_tail", 16, 17]], show(inBand.findings));
+    assert.match(inBand.findings[0]!.message, converted);
+    // Only some segments converted: each is named, the others verify.
+    const some = trail.segments.flatMap((lines, i) => (i === 1 ? lines : crlf(lines)));
+    const part = await verify(some, { keys: key.verify, seal: trail.checkpoints });
+    assert.deepEqual(kinds(part.findings), [["edited", 1, 4], ["edited", 8, 12]], show(part.findings));
+    assert.equal(part.summary.verifiedLines, 3);
+    // Converted, and a line edited besides: the conversion is not all that changed, and the line is named.
+    const edited = crlf(dataLines(trail).map((line, i) => (i === 5 ? line.replace("agent-A", "agent-B") : line)));
+    const more = await verify(edited, { keys: key.verify, seal: trail.checkpoints });
+    assert.ok(!more.findings.some((f) => f.kind === "foreign_seal"), show(more.findings));
+    assert.ok(more.findings.some((f) => /end in CRLF/.test(f.message)), show(more.findings));
+    assert.ok(!more.findings.some((f) => converted.test(f.message)), show(more.findings));
+    assert.ok(more.findings.some((f) => f.kind === "edited" && f.line === 6 && f.lastLine === 6), show(more.findings));
+  });
+
   it("recognises a seal from another log, by content or by the origin it was told", async () => {
     const key = await keys();
     const ours = await sealTrail(key.seal, [4, 4, 4]);
