@@ -319,7 +319,10 @@ function formatVerifySummary(
 /** `offered N = written W + lost L`, or the same counts marked unverified when they are not a whole account. */
 function account(s: AuditTrailSummary, untrusted: boolean): string {
   const balanced = s.offered === s.written + s.lost;
-  if (balanced && !untrusted) return `offered ${s.offered} = written ${s.written} + lost ${s.lost}`;
+  // Lines without any trusted checkpoint: nothing counted them.
+  if (balanced && !untrusted && (s.trustedCheckpoints > 0 || s.lines === 0)) {
+    return `offered ${s.offered} = written ${s.written} + lost ${s.lost}`;
+  }
   const why = balanced ? "" : ", which do not add up";
   return `offered ${s.offered}, written ${s.written}, lost ${s.lost} (unverified: counted by the trusted ` +
     `checkpoints alone${why})`;

@@ -116,5 +116,17 @@ describe("audit verify's report", () => {
     assert.equal(removed.status, 1, removed.stdout);
     assert.match(removed.stdout, /broken chain/);
     assert.match(removed.stdout.trim().split("\n").at(-1)!, /\(unverified: counted by the trusted checkpoints alone/);
+    // No seal at all: no checkpoint counted the lines (and an empty log has nothing to count).
+    writeFileSync(join(dir, "plain.jsonl"), dataLines(trail).join(""));
+    const plain = await verify(join(dir, "plain.jsonl"), "--key", publicKey);
+    assert.equal(plain.status, 1, plain.stdout);
+    assert.match(
+      plain.stdout.trim().split("\n").at(-1)!,
+      /NOT intact \(no trusted checkpoint\): .*; offered 0, written 0, lost 0 \(unverified: counted by the trusted checkpoints alone\)$/,
+    );
+    writeFileSync(join(dir, "empty.jsonl"), "");
+    const empty = await verify(join(dir, "empty.jsonl"), "--key", publicKey);
+    assert.equal(empty.status, 0, empty.stdout);
+    assert.match(empty.stdout, /: intact: .*; offered 0 = written 0 \+ lost 0\n$/);
   });
 });
