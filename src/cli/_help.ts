@@ -57,8 +57,12 @@ or a closed file without its seal, makes the set not intact. A last line
 gives the verdict over all files.
 
 Prints one line per finding, "FILE:LINES: KIND: what", then a summary line
-(segments, lines, gaps). KIND is one of:
+(segments, lines, gaps, and "offered N = written W + lost L": the account the
+checkpoints give, marked unverified when not every checkpoint is trusted).
+KIND is one of:
   edited, inserted, deleted, reordered   lines that differ from what was sealed
+                                         (lines converted to CRLF line endings
+                                         are edited, and the finding says so)
   truncated                              the log ends before what is sealed
   broken chain                           checkpoints missing or out of order
   bad signature, unknown key, malformed  a checkpoint that proves nothing
@@ -82,7 +86,8 @@ Options:
   --seal SEALFILE  The seal stream (default: FILE.seal, if it exists)
   --in-band        Read the checkpoints from FILE itself
   --key KEY.jwk    A key that may have signed: audit-seal.public.jwk (or, for
-                   HMAC, audit-seal.secret.jwk); repeat for rotated keys
+                   HMAC, audit-seal.secret.jwk); repeat for rotated keys. A
+                   private key verifies by its public part, with a warning
   --origin ORIGIN  The log's expected origin (default: its first checkpoint's)
   --continues      The first file continues a stream not given (older files
                    removed by retention): it need not start at checkpoint 0

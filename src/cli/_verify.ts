@@ -5,6 +5,7 @@ import type { RuntimeDriver } from "../runtime/runtime_driver.ts";
 import { type AuditVerifyKey, importAuditVerifyKey } from "../seal/audit_seal_key.ts";
 import { CliError, parseArgs } from "./_args.ts";
 import { type DataFile, dataFile, expandArgs, orderSets, STDIN } from "./_rotated_set.ts";
+import { terminalSafe } from "./_format.ts";
 import { isGlob } from "./_glob.ts";
 import { chunks, openFile, type SetOptions, type VerifyOutput, verifySet } from "./_verify_set.ts";
 
@@ -18,7 +19,9 @@ const MAX_KEY_BYTES = 64 * 1024;
  * are printed, not failures, unless `--strict`), 1 when a finding says it is not or no
  * checkpoint vouches for the log's lines, `undefined` for
  * `--help`. Several files, a folder or a glob are read as rotated sets: each
- * file against its own seal, the chain running on from file to file.
+ * file against its own seal, the chain running on from file to file. A
+ * private Ed25519 key given with `--key` verifies by its public part, and
+ * `warn` is told that it should not have been handed over.
  *
  * @throws {CliError} For a usage error or input that cannot be read (exit status 2).
  */
@@ -26,6 +29,7 @@ export async function verify(
   args: readonly string[],
   driver: RuntimeDriver,
   out: VerifyOutput,
+  warn: (text: string) => Promise<void>,
 ): Promise<number | undefined> {
   const parsed = parseArgs("verify", args, ["--in-band", "--strict", "--continues"], [
     "--seal",
@@ -54,6 +58,14 @@ export async function verify(
       keys.push(await importAuditVerifyKey(text));
     } catch (error) {
       throw new CliError(`cannot use key ${name}: ${(error as Error).message}`);
+    }
+    if (isPrivateKey(text)) {
+      await warn(
+        terminalSafe(
+          `audit: ${name} is a private key: verifying with its public part; give verifiers the public key ` +
+            `(audit-seal.public.jwk), as whoever holds the private key can seal anything`,
+        ) + "\n",
+      );
     }
   }
   const files = await expandArgs(driver, parsed.files);
@@ -124,6 +136,15 @@ function bySet(files: readonly DataFile[]): DataFile[][] {
     else sets.push([file]);
   }
   return sets;
+}
+
+/**
+ * Whether a key file that imported as a verify key holds an Ed25519 private
+ * key (`d`). An HMAC secret verifies only as the secret it is: never warned of.
+ */
+function isPrivateKey(text: string): boolean {
+  const jwk = JSON.parse(text) as { kty?: unknown; d?: unknown };
+  return jwk.kty === "OKP" && jwk.d !== undefined;
 }
 
 async function readText(driver: RuntimeDriver, name: string, max: number, what: string): Promise<string> {

@@ -39,6 +39,18 @@ const NAMES: Record<AuditSetFindingKind, string> = {
   unreadable: "altered or cut short",
 };
 
+/**
+ * Findings that make a checkpoint's word worthless, or leave the chain with a
+ * hole: the counts of the trusted checkpoints are then no verified account.
+ */
+const UNTRUSTED: ReadonlySet<AuditSetFindingKind> = new Set([
+  "bad_signature",
+  "unknown_key",
+  "malformed",
+  "foreign_seal",
+  "broken_chain",
+]);
+
 /** Where `audit verify` writes (it gathers the text into large writes). */
 export interface VerifyOutput {
   write(text: string): Promise<void>;
@@ -80,6 +92,8 @@ export async function verifySet(
   if (options.inBand && set.length > 1) return await verifyBackToBack(driver, set, options, out);
   // verifyAuditSet finishes a file before it takes the next: findings and summaries are the current file's.
   let current: Member | undefined;
+  /** The current file has a finding that leaves its counts unverified. */
+  let untrusted = false;
   try {
     const verification = verifyAuditSet(members(driver, set, options, out, (member) => current = member), {
       keys: options.keys,
@@ -87,12 +101,16 @@ export async function verifySet(
       ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
       continues: options.continues,
       onFile: async (summary) => {
-        if (!summary.unreadable) await out.write(formatVerifySummary(summary.file, current!.sealName, summary) + "\n");
+        if (!summary.unreadable) {
+          await out.write(formatVerifySummary(summary.file, current!.sealName, summary, untrusted) + "\n");
+        }
+        untrusted = false;
       },
     });
     let findings = 0;
     for await (const finding of verification) {
       findings++;
+      untrusted ||= UNTRUSTED.has(finding.kind);
       await out.write(formatSetFinding(finding, current!));
     }
     return verification.summary.intact && (!options.strict || findings === 0);
@@ -219,8 +237,10 @@ async function verifyBackToBack(
       continues: options.continues,
     });
     let findings = 0;
+    let untrusted = false;
     for await (const f of trail) {
       findings++;
+      untrusted ||= UNTRUSTED.has(f.kind);
       const first = at(f.line);
       const last = at(Math.max(f.line, f.lastLine));
       const range = last.path !== first.path
@@ -231,7 +251,7 @@ async function verifyBackToBack(
       const seal = f.sealLine === undefined ? "" : ` (${at(f.sealLine).path}:${at(f.sealLine).line})`;
       await out.write(terminalSafe(`${first.path}:${range}: ${NAMES[f.kind]}: ${f.message}${seal}`) + "\n");
     }
-    await out.write(formatVerifySummary(names, undefined, trail.summary) + "\n");
+    await out.write(formatVerifySummary(names, undefined, trail.summary, untrusted) + "\n");
     return trail.summary.intact && (!options.strict || findings === 0);
   } catch (error) {
     if (error instanceof GzipError) {
@@ -269,8 +289,17 @@ function formatFinding(file: string, sealName: string | undefined, f: Omit<Audit
   return terminalSafe(`${file}:${lines}: ${NAMES[f.kind]}: ${f.message}${where}`) + "\n";
 }
 
-/** The last line: the verdict and the counts. */
-function formatVerifySummary(file: string, sealName: string | undefined, s: AuditTrailSummary): string {
+/**
+ * The last line: the verdict and the counts. The account (offered = written +
+ * lost) is the trusted checkpoints' word: printed as an equation only when
+ * they are all there is to it, every checkpoint trusted and in the chain.
+ */
+function formatVerifySummary(
+  file: string,
+  sealName: string | undefined,
+  s: AuditTrailSummary,
+  untrusted: boolean,
+): string {
   const verdict = s.intact
     ? "intact"
     : s.problems === 0
@@ -283,8 +312,20 @@ function formatVerifySummary(file: string, sealName: string | undefined, s: Audi
       `(${s.verifiedLines - s.adoptedLines} verified${s.adoptedLines > 0 ? `, ${s.adoptedLines} adopted` : ""}` +
       `${s.tornLines > 0 ? `, ${s.tornLines} torn` : ""}, ` +
       `${s.unsealedLines} unsealed), ${plural(s.gaps, "gap")} ` +
-      `(${plural(s.lost, "event")} lost); offered ${s.offered} = written ${s.written} + lost ${s.lost}`,
+      `(${plural(s.lost, "event")} lost); ${account(s, untrusted)}`,
   );
+}
+
+/** `offered N = written W + lost L`, or the same counts marked unverified when they are not a whole account. */
+function account(s: AuditTrailSummary, untrusted: boolean): string {
+  const balanced = s.offered === s.written + s.lost;
+  // Lines without any trusted checkpoint: nothing counted them.
+  if (balanced && !untrusted && (s.trustedCheckpoints > 0 || s.lines === 0)) {
+    return `offered ${s.offered} = written ${s.written} + lost ${s.lost}`;
+  }
+  const why = balanced ? "" : ", which do not add up";
+  return `offered ${s.offered}, written ${s.written}, lost ${s.lost} (unverified: counted by the trusted ` +
+    `checkpoints alone${why})`;
 }
 
 /**

@@ -102,7 +102,7 @@ async function run(
       case "verify": {
         // `audit verify log | head -1` must still exit 1 for a log that is not intact: the verdict is the status.
         stdout.keepGoingOnBrokenPipe = true;
-        const status = await verify(rest, runtime(), stdout);
+        const status = await verify(rest, runtime(), stdout, stderr);
         await stdout.flush();
         return status ?? await help(stdout, HELP_VERIFY);
       }

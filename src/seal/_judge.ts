@@ -85,10 +85,14 @@ export function emptySummary(): Mutable<AuditTrailSummary> {
 export class Judge {
   readonly #keys: ReadonlyMap<string, readonly AuditVerifyKey[]>;
   #origin: string | undefined;
+  /** The last trusted checkpoint (or the one the trail continues) and its hash: the chain is judged from it. */
   #last: { checkpoint: AuditCheckpoint; hash: string } | undefined;
-  /** The last checkpoint read, trusted or not, and how many unreadable ones came after it. */
-  #seen: { seq: number; trusted: boolean } | undefined;
-  #unreadable = 0;
+  /**
+   * Checkpoints read since the last trusted one that cannot be trusted (unreadable, an unknown key, a bad
+   * signature, another origin): each takes a place in the chain, but what it says (its seq, its counters) is
+   * anyone's word, so nothing is judged by it.
+   */
+  #untrusted = 0;
   readonly #continues: boolean;
   #sealedLines = 0;
   #sealedBytes = 0;
@@ -101,6 +105,12 @@ export class Judge {
   #queue: Numbered[] = [];
   #run: Mutable<AuditTrailFinding> | undefined;
   #runNumber = 0;
+  /**
+   * The run is of lines whose line endings were converted (see emitConverted): `proven` while each segment's
+   * lines hashed as sealed without their CR.
+   */
+  #conversion: "proven" | "seen" | undefined;
+  readonly #sidecar: boolean;
   /** Sidecar only: findings held until some segment verifies (else the seal may be another log's). */
   #held: Numbered[] | undefined;
   #matched = 0;
@@ -122,8 +132,8 @@ export class Judge {
     this.#keys = keys;
     this.#origin = origin;
     this.#last = previous;
-    this.#seen = previous === undefined ? undefined : { seq: previous.checkpoint.seq, trusted: true };
     this.#held = holdForeign ? [] : undefined;
+    this.#sidecar = holdForeign;
     this.#continues = continues || previous !== undefined;
   }
 
@@ -163,7 +173,7 @@ export class Judge {
     }
     this.summary.origin = this.#origin;
     const cut = before?.cut !== undefined && this.#restarts(before.cut, c, text) ? before : undefined;
-    if (cut !== undefined) this.#unreadable = 0; // the cut line took no place in the chain: this checkpoint took it
+    if (cut !== undefined) this.#untrusted = 0; // the cut line took no place in the chain: this checkpoint took it
     const entry = this.#chain(parsed, await sha256Hex(textBytes), sealLine);
     if (cut === undefined) return entry;
     entry.problems.unshift({
@@ -176,18 +186,18 @@ export class Judge {
   }
 
   /**
-   * Whether `c`, after a line cut short (the only line since the last one
-   * parsed), is the first checkpoint of a writer that restarted after the
+   * Whether `c`, after a line cut short (the only line since the last trusted
+   * checkpoint), is the first checkpoint of a writer that restarted after the
    * crash that cut it: it follows the last checkpoint before that line as if
    * the line were not there, and {@linkcode restartsAfter} says it took that
    * line's place.
    */
   #restarts(cut: string, c: AuditCheckpoint, line: string): boolean {
-    const seen = this.#seen;
-    if (this.#unreadable !== 1) return false;
-    const follows = seen === undefined
+    const last = this.#last;
+    if (this.#untrusted !== 1) return false;
+    const follows = last === undefined
       ? !this.#continues && c.seq === 0
-      : seen.trusted && c.seq === seen.seq + 1 && c.prev === this.#last?.hash;
+      : c.seq === last.checkpoint.seq + 1 && c.prev === last.hash;
     return follows && restartsAfter(cut, c, line);
   }
 
@@ -196,22 +206,23 @@ export class Judge {
     const last = this.#last;
     const problems: Entry["problems"] = [];
     let missingSeqs: [number, number] | undefined;
-    const seen = this.#seen;
     // Checkpoints read in between that could not be trusted are reported on their own: only a gap beyond them is missing.
-    const after = seen === undefined
-      ? (this.#continues ? undefined : this.#unreadable)
-      : seen.seq + 1 + this.#unreadable;
-    const follows = seen?.trusted === true && this.#unreadable === 0;
+    const after = last === undefined
+      ? (this.#continues ? undefined : this.#untrusted)
+      : last.checkpoint.seq + 1 + this.#untrusted;
+    const follows = last !== undefined && this.#untrusted === 0;
     if (after !== undefined && c.seq > after) missingSeqs = [after, c.seq - 1];
-    else if (seen !== undefined && (c.seq <= seen.seq || (follows && c.prev !== last?.hash))) {
-      problems.push({ kind: "broken_chain", message: `checkpoint ${c.seq} does not chain to checkpoint ${seen.seq}` });
+    else if (last !== undefined && (c.seq <= last.checkpoint.seq || (follows && c.prev !== last.hash))) {
+      const message = `checkpoint ${c.seq} does not chain to checkpoint ${last.checkpoint.seq}`;
+      problems.push({ kind: "broken_chain", message });
     }
     const start = c.lines - c.seg_lines;
-    // Lines sealed by checkpoints never read (those of unreadable ones were reported with them).
-    const missing = this.#unreadable > 0 ? 0 : start - this.#sealedLines;
+    // Lines sealed by checkpoints never read (those of untrusted ones were reported with them, and where the lines
+    // of untrusted ones end is not known).
+    const missing = this.#untrusted > 0 ? 0 : start - this.#sealedLines;
     const out = c.gaps.reduce((sum, g) => sum + (g.in_segment ? 0 : g.count), 0);
     // Counters can be checked against the previous checkpoint when it was trusted, or at the trail's start.
-    const comparable = missingSeqs === undefined && (follows || (seen === undefined && this.#unreadable === 0));
+    const comparable = missingSeqs === undefined && (follows || (last === undefined && this.#untrusted === 0));
     const within = follows && this.summary.trustedCheckpoints > 0;
     const offered = within ? last!.checkpoint.offered - last!.checkpoint.lines : 0;
     if (missing < 0) {
@@ -222,7 +233,11 @@ export class Judge {
     } else if (missing === 0 && missingSeqs !== undefined) {
       const [a, b] = missingSeqs;
       // Before a stream's first line, the counters cannot tell: those checkpoints may seal an earlier stream's lines.
-      const what = start === 0 ? "(of a file missing before this one, or sealing no line)" : "(sealing no line)";
+      const what = this.#untrusted > 0
+        ? `(after one that is not trusted, so the lines ${agree(a, b, "it", "they")} sealed cannot be counted)`
+        : start === 0
+        ? "(of a file missing before this one, or sealing no line)"
+        : "(sealing no line)";
       problems.push({
         kind: "broken_chain",
         message: `${lineRange(a, b, "checkpoint")} ${agree(a, b, "is", "are")} missing ${what}`,
@@ -259,12 +274,11 @@ export class Judge {
     missingSeqs?: readonly [number, number],
     missingBytes = 0,
   ): Entry {
-    if (parsed !== undefined) {
+    if (parsed !== undefined && trusted) {
       this.#sealedLines = parsed.checkpoint.lines;
       this.#sealedBytes = parsed.checkpoint.bytes;
-      this.#seen = { seq: parsed.checkpoint.seq, trusted };
-      this.#unreadable = 0;
-    } else this.#unreadable++;
+      this.#untrusted = 0;
+    } else this.#untrusted++;
     return {
       parsed,
       trusted,
@@ -338,6 +352,39 @@ export class Judge {
   #flushRun(): void {
     if (this.#run !== undefined) this.#push(this.#run, this.#runNumber);
     this.#run = undefined;
+    this.#conversion = undefined;
+  }
+
+  /**
+   * Emits an `edited` finding for lines whose line endings were converted to
+   * CRLF, run together with the lines of the segments just before when they
+   * were too (in band, past the checkpoint lines between).
+   *
+   * @param proven Whether, without their CR, the lines hash to their segment's SHA-256.
+   */
+  emitConverted(
+    finding: AuditTrailFinding & Pick<Required<AuditTrailFinding>, "seq" | "sealedLines">,
+    proven: boolean,
+  ): void {
+    const run = this.#run;
+    const between = this.#sidecar || run?.seq === undefined ? 0 : finding.seq[0] - run.seq[1];
+    if (run !== undefined && this.#conversion !== undefined && finding.line === run.lastLine + 1 + between) {
+      run.lastLine = finding.lastLine;
+      run.count += finding.count;
+      run.seq = [run.seq![0], finding.seq[1]];
+      run.sealedLines = [run.sealedLines![0], finding.sealedLines[1]];
+      if (!proven) this.#conversion = "seen";
+    } else {
+      this.#flushRun();
+      this.#run = { ...finding };
+      this.#runNumber = this.#found++;
+      this.#conversion = proven ? "proven" : "seen";
+    }
+    const r = this.#run!;
+    const of = r.seq![0] === r.seq![1] ? `checkpoint ${r.seq![0]}` : lineRange(r.seq![0], r.seq![1], "checkpoint");
+    r.message = `${lineRange(r.line, r.lastLine)} ${agree(r.line, r.lastLine, "ends", "end")} in CRLF where ${of} ` +
+      `sealed LF: the log's line endings were converted (each line is altered` +
+      (this.#conversion === "proven" ? "; without their CR, they are the lines sealed)" : ")");
   }
 
   #push(finding: AuditTrailFinding, number: number): void {
@@ -358,6 +405,14 @@ export class Judge {
   verified(lines: number): void {
     this.summary.segments++;
     this.summary.verifiedLines += lines;
+    this.#release();
+  }
+
+  /**
+   * A trusted segment's lines are its sealed lines with their line endings
+   * converted: none is verified, but the seal is this log's.
+   */
+  converted(): void {
     this.#release();
   }
 

@@ -1,7 +1,8 @@
 // Checking the data lines a checkpoint seals, and the findings that describe
 // a mismatch: shared by the in-band and the seal-stream verifiers.
+import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
-import { sha256Hex } from "./_encoding.ts";
+import { lineTag, sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
 import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
 
@@ -75,6 +76,8 @@ export async function checkSegment(
     const message = `${lineRange(firstLine, firstLine + n - 1)} (more than the largest segment) do not match ` +
       `the ${c.seg_lines} lines of checkpoint ${c.seq}`;
     judge.emit({ kind, line: firstLine, lastLine: firstLine + n - 1, count: n, seq: [c.seq, c.seq], message });
+  } else if (n === c.seg_lines && await sealedWithoutCr(c, bytes)) {
+    reportConverted(judge, entry, firstLine);
   } else {
     const lines = splitLines(bytes, n);
     const lossy = await lossyMatch([entry], bytes, lines);
@@ -242,6 +245,7 @@ export async function compareRegion(
   lines: LineBytes,
 ): Promise<void> {
   const sealed = concatTags(entries);
+  if (convertedEndings(judge, entries, sealed, data, firstLine, lines)) return;
   let change = compareTags(sealed, data);
   judge.compared(sealed.length, commonLines(sealed, data));
   if (change?.kind === "reordered" && !await inSealedOrder(entries, sealed, data, lines, change)) {
@@ -264,6 +268,87 @@ export async function compareRegion(
     return reportChange(judge, change, entries, firstLine, tags);
   }
   reportSegments(judge, entries, firstLine, await segmentsMatch(entries, lines), true);
+}
+
+/**
+ * Reports the data lines (`data`: their tags) from `firstLine` as edited by a
+ * conversion of their line endings, and says whether they were: every one
+ * ends in CRLF (a torn last line aside), which no sealed line does (an event
+ * line ends in `}`), and without the CR some of them are sealed lines, by
+ * their tags. A Windows editor or git's autocrlf does that; it alters each
+ * line, so none is verified, but the seal is this log's (not another log's).
+ * What differs besides, by the tags without the CR, is reported too.
+ */
+function convertedEndings(
+  judge: Judge,
+  entries: readonly Entry[],
+  sealed: Uint32Array,
+  data: Uint32Array,
+  firstLine: number,
+  lines: LineBytes,
+): boolean {
+  const { bytes, starts, ends } = lines;
+  const count = data.length;
+  const stripped = data.slice();
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let crlf = 0;
+  for (let i = 0; i < count; i++) {
+    const [start, end] = [starts[i]!, ends[i]!];
+    if (end >= bytes.length) continue; // a torn last line: no line ending at all
+    if (end === start || bytes[end - 1] !== 0x0d) return false;
+    stripped[i] = lineTag(bytes, start, end - 1, view);
+    crlf++;
+  }
+  const matched = crlf === 0 ? 0 : commonLines(sealed, stripped);
+  if (matched === 0) return false;
+  judge.compared(sealed.length, matched);
+  const first = entries[0]!.parsed!.checkpoint;
+  const last = entries[entries.length - 1]!.parsed!.checkpoint;
+  const sealedLines = [first.lines - first.seg_lines + 1, last.lines] as const;
+  const seq = [first.seq, last.seq] as const;
+  const finding = {
+    kind: "edited",
+    line: firstLine,
+    lastLine: firstLine + count - 1,
+    count,
+    seq,
+    sealedLines,
+  } as const;
+  judge.emitConverted({ ...finding, message: "" }, false);
+  const change = compareTags(sealed, stripped);
+  if (change !== undefined) reportChange(judge, change, entries, firstLine);
+  return true;
+}
+
+/**
+ * Whether `bytes` are the lines checkpoint `c` sealed with their line endings
+ * converted to CRLF: its `seg_lines` lines, each ending in CR LF, that hash to
+ * its SHA-256 without their CR.
+ */
+export async function sealedWithoutCr(c: AuditCheckpoint, bytes: Uint8Array): Promise<boolean> {
+  if (c.seg_lines === 0 || bytes.length !== c.seg_bytes + c.seg_lines) return false;
+  const lf = new Uint8Array(c.seg_bytes);
+  let at = 0;
+  let start = 0;
+  let lines = 0;
+  for (let nl = bytes.indexOf(0x0a); nl !== -1; nl = bytes.indexOf(0x0a, start)) {
+    if (nl === start || bytes[nl - 1] !== 0x0d || ++lines > c.seg_lines) return false;
+    lf.set(bytes.subarray(start, nl - 1), at);
+    at += nl - 1 - start;
+    lf[at++] = 0x0a;
+    start = nl + 1;
+  }
+  return start === bytes.length && await sha256Hex(lf) === c.seg_sha256;
+}
+
+/** Reports a segment's lines, from data line `line`, as its sealed lines with their line endings converted. */
+export function reportConverted(judge: Judge, entry: Entry, line: number): void {
+  const c = entry.parsed!.checkpoint;
+  judge.converted();
+  const sealedLines = [c.lines - c.seg_lines + 1, c.lines] as const;
+  const lastLine = line + c.seg_lines - 1;
+  const finding = { kind: "edited", line, lastLine, count: c.seg_lines, seq: [c.seq, c.seq], sealedLines } as const;
+  judge.emitConverted({ ...finding, message: "" }, true);
 }
 
 /**

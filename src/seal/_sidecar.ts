@@ -13,9 +13,11 @@ import {
   lossyMatch,
   missingBefore,
   reportChange,
+  reportConverted,
   reportGaps,
   reportLossy,
   reportProblems,
+  sealedWithoutCr,
   undeliveredCount,
   unsealed,
 } from "./_segment.ts";
@@ -122,7 +124,7 @@ class Sidecar {
         this.#judge.verified(c.seg_lines);
         reportGaps(this.#judge, entry, this.#line);
         this.#advance(c.seg_bytes, c.seg_lines, 1);
-      } else if (!await this.#lossyHead(entry)) await this.#resync();
+      } else if (!await this.#lossyHead(entry) && !await this.#converted(entry)) await this.#resync();
     }
     await this.fill();
     return true;
@@ -146,6 +148,19 @@ class Sidecar {
     reportLossy(this.#judge, match, this.#line);
     reportGaps(this.#judge, entry, this.#line);
     this.#advance(match.lines === 0 ? 0 : w.all.ends[match.lines - 1]! + 1, match.lines, 1);
+    return true;
+  }
+
+  /** A segment whose line endings were converted to CRLF: a byte longer a line, as sealed without the CRs. */
+  async #converted(entry: Entry): Promise<boolean> {
+    const c = entry.parsed!.checkpoint;
+    const size = c.seg_bytes + c.seg_lines;
+    await this.#data.fill(size);
+    if (!await sealedWithoutCr(c, this.#data.peek(size, true))) return false;
+    reportProblems(this.#judge, entry, this.#line, 0);
+    reportConverted(this.#judge, entry, this.#line);
+    reportGaps(this.#judge, entry, this.#line);
+    this.#advance(size, c.seg_lines, 1);
     return true;
   }
 

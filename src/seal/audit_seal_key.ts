@@ -178,8 +178,12 @@ export async function importAuditSealKey(
 }
 
 /**
- * Imports the key that checks checkpoint signatures: an Ed25519 public (or
- * private) JWK, or the HMAC secret JWK that signed.
+ * Imports the key that checks checkpoint signatures: an Ed25519 public JWK, or
+ * the HMAC secret JWK that signed. A private Ed25519 JWK is accepted too, and
+ * only its public part (`x`) is imported, so the key returned cannot sign; but
+ * verifiers should be handed the public key, as whoever holds the private one
+ * can seal anything (`audit verify` warns of a private key). An HMAC secret
+ * is both, by nature.
  *
  * @param jwk The JWK, as an object or JSON text (such as the contents of `audit-seal.public.jwk`).
  * @param options The key id, if not the JWK's own.

@@ -99,7 +99,11 @@ export interface AuditTrailSummary {
   readonly lost: number;
   /** Events offered to the writer, as the last trusted checkpoint counts them (since its stream started). */
   readonly offered: number;
-  /** Events written: the trusted checkpoints' lines less their in-segment losses; `written + lost = offered`. */
+  /**
+   * Events written: the trusted checkpoints' lines less their in-segment losses. `written + lost = offered` when
+   * every checkpoint since the stream started is trusted; the events of one that is not, or is missing, are
+   * left out of `written` and `lost`.
+   */
   readonly written: number;
   /** Findings that mean the trail is not intact. */
   readonly problems: number;

@@ -289,6 +289,68 @@ describe("verifyAuditTrail", () => {
     assert.deepEqual(kinds(prefix.findings), [["broken_chain", 5, 8]]);
   });
 
+  it("judges the chain from the last trusted checkpoint: an untrusted one's counters and seq say nothing", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [4, 3, 5, 2]);
+    const tags = (text: string): string => btoa(atob(text).slice(4)); // without the first line's tag
+    const forgeries: Record<string, (line: string) => string> = {
+      // Signed fields changed, each set consistent, so that the checkpoint parses and its signature fails.
+      "a line less": (line) =>
+        line.replace(/"lines":(\d+)/, (_, n) => `"lines":${+n - 1}`)
+          .replace(/"seg_lines":(\d+)/, (_, n) => `"seg_lines":${+n - 1}`)
+          .replace(/"seg_tags":"([^"]+)"/, (_, t) => `"seg_tags":"${tags(t)}"`),
+      "more lines": (line) =>
+        line.replace(/"lines":(\d+)/, (_, n) => `"lines":${+n + 2}`)
+          .replace(/"offered":(\d+)/, (_, n) => `"offered":${+n + 2}`),
+      "a later seq": (line) => line.replace(/"seq":(\d+)/, (_, n) => `"seq":${+n + 1}`),
+    };
+    for (const [name, forge] of Object.entries(forgeries)) {
+      const seal = trail.checkpoints.map((line, i) => (i === 1 ? forge(line) : line));
+      const sidecar = await verify(dataLines(trail), { keys: key.verify, seal });
+      assert.deepEqual(kinds(sidecar.findings), [["bad_signature", 5, 7]], `${name}: ${show(sidecar.findings)}`);
+      const inBand = inBandLines({ ...trail, checkpoints: seal });
+      const band = await verify(inBand, { keys: key.verify });
+      assert.deepEqual(kinds(band.findings), [["bad_signature", 6, 8]], `${name} in band: ${show(band.findings)}`);
+      assert.equal(sidecar.summary.verifiedLines, 11, name);
+    }
+    // A checkpoint missing after an untrusted one: how many lines it sealed is not known.
+    const seal = [trail.checkpoints[0]!, forgeries["a line less"]!(trail.checkpoints[1]!), trail.checkpoints[3]!];
+    const gone = await verify(dataLines(trail), { keys: key.verify, seal });
+    assert.deepEqual(kinds(gone.findings), [["bad_signature", 5, 12], ["broken_chain", 13, 12]], show(gone.findings));
+    assert.doesNotMatch(gone.findings[1]!.message, /sealing no line/);
+  });
+
+  it("names a log whose line endings were converted to CRLF as such, not as another log's, in both modes", async () => {
+    const key = await keys();
+    const trail = await sealTrail(key.seal, [4, 3, 5], 2);
+    const crlf = (lines: readonly string[]): string[] => lines.map((line) => line.replace(/\n$/, "\r\n"));
+    const converted =
+      /the log's line endings were converted \(each line is altered; without their CR, they are the lines sealed\)$/;
+    const sidecar = await verify(crlf(dataLines(trail)), { keys: key.verify, seal: trail.checkpoints });
+    assert.deepEqual(kinds(sidecar.findings), [["edited", 1, 12], ["unsealed_tail", 13, 14]], show(sidecar.findings));
+    assert.match(sidecar.findings[0]!.message, /^lines 1–12 end in CRLF where checkpoints 0–2 sealed LF: /);
+    assert.match(sidecar.findings[0]!.message, converted);
+    assert.deepEqual([sidecar.summary.intact, sidecar.summary.verifiedLines, sidecar.summary.problems], [false, 0, 1]);
+    // The seal file converted too: its checkpoints read as before.
+    const both = await verify(crlf(dataLines(trail)), { keys: key.verify, seal: crlf(trail.checkpoints) });
+    assert.deepEqual(kinds(both.findings), kinds(sidecar.findings), show(both.findings));
+    const inBand = await verify(crlf(inBandLines(trail)), { keys: key.verify });
+    assert.deepEqual(kinds(inBand.findings), [["edited", 1, 14], ["unsealed_tail", 16, 17]], show(inBand.findings));
+    assert.match(inBand.findings[0]!.message, converted);
+    // Only some segments converted: each is named, the others verify.
+    const some = trail.segments.flatMap((lines, i) => (i === 1 ? lines : crlf(lines)));
+    const part = await verify(some, { keys: key.verify, seal: trail.checkpoints });
+    assert.deepEqual(kinds(part.findings), [["edited", 1, 4], ["edited", 8, 12]], show(part.findings));
+    assert.equal(part.summary.verifiedLines, 3);
+    // Converted, and a line edited besides: the conversion is not all that changed, and the line is named.
+    const edited = crlf(dataLines(trail).map((line, i) => (i === 5 ? line.replace("agent-A", "agent-B") : line)));
+    const more = await verify(edited, { keys: key.verify, seal: trail.checkpoints });
+    assert.ok(!more.findings.some((f) => f.kind === "foreign_seal"), show(more.findings));
+    assert.ok(more.findings.some((f) => /end in CRLF/.test(f.message)), show(more.findings));
+    assert.ok(!more.findings.some((f) => converted.test(f.message)), show(more.findings));
+    assert.ok(more.findings.some((f) => f.kind === "edited" && f.line === 6 && f.lastLine === 6), show(more.findings));
+  });
+
   it("recognises a seal from another log, by content or by the origin it was told", async () => {
     const key = await keys();
     const ours = await sealTrail(key.seal, [4, 4, 4]);
