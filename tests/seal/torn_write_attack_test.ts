@@ -10,18 +10,16 @@ import {
   AuditSealer,
   generateAuditSealKey,
   importAuditSealKey,
-  IoError,
   JsonLinesAuditSink,
   parseCallEvent,
 } from "../../mod.ts";
 import { main } from "../../src/cli/main.ts";
 import { fileDestination, fileSeal } from "../../src/destination/file_destination.ts";
-import { runtime } from "../../src/runtime/runtime.ts";
 import { matchDigests } from "../../src/seal/_classify.ts";
-import type { FileHandle, RuntimeDriver } from "../../src/runtime/runtime_driver.ts";
 import { type AuditTrailFinding, verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { numbered, tick } from "../_helpers/events.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
+import { tearWrites } from "../_helpers/torn_writes.ts";
 import { OrderedDestination, type OrderedPlan, SealStream } from "../sink/_sealed.ts";
 import { eventLine, keys, linesOf, problems, show, tornTrail, verify } from "./_trail.ts";
 
@@ -101,46 +99,6 @@ async function sealOne(
     else sealer.lost(g.reason, g.count, "2026-12-02T10:00:30Z");
   }
   return { checkpoint: decoder.decode(await sealer.seal()), key };
-}
-
-/**
- * Makes the runtime driver's data files (not .seal files) tear the write of
- * the events in `tears` after that many characters (0: nothing written), as a
- * full disk does: the first write call takes the part, the next throws
- * `no_space`. Returns the function that puts the driver back.
- */
-function tearWrites(tears: Map<number, number>): () => void {
-  const driver = runtime() as { openAppendSync: RuntimeDriver["openAppendSync"] };
-  const open = driver.openAppendSync;
-  driver.openAppendSync = (path, options) => {
-    const handle = open.call(driver, path, options);
-    if (String(path).endsWith(".seal")) return handle;
-    let failNext = false;
-    const torn: FileHandle = {
-      path: handle.path,
-      kind: handle.kind,
-      read: (buffer, position) => handle.read(buffer, position),
-      stat: () => handle.stat(),
-      sync: () => handle.sync(),
-      close: () => handle.close(),
-      write: async (bytes) => {
-        if (failNext) {
-          failNext = false;
-          throw new IoError("no_space", { action: "write to", path: handle.path });
-        }
-        const id = Number(/"call_id":"call-(\d+)"/.exec(decoder.decode(bytes))?.[1] ?? -1);
-        const tear = tears.get(id);
-        if (tear === undefined) return await handle.write(bytes);
-        tears.delete(id);
-        const part = tear + (bytes[0] === 0x0a ? 1 : 0); // the newline that ends an earlier torn line goes first
-        if (part === 0) throw new IoError("no_space", { action: "write to", path: handle.path });
-        failNext = true;
-        return await handle.write(bytes.subarray(0, part));
-      },
-    };
-    return torn;
-  };
-  return () => void (driver.openAppendSync = open);
 }
 
 /** Runs `audit verify --key KEY ARGS` in this process. */
