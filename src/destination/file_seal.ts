@@ -10,7 +10,9 @@ import {
   parsedCheckpointText,
 } from "../seal/_checkpoint.ts";
 import { isCutCheckpoint } from "../seal/_cut_checkpoint.ts";
-import { toBase64 } from "../seal/_encoding.ts";
+import { lossySegmentLength } from "../seal/_segment.ts";
+import type { AuditCheckpoint } from "../seal/audit_checkpoint.ts";
+import { sha256Hex, toBase64 } from "../seal/_encoding.ts";
 import type { AuditSinkSealOptions } from "../sink/audit_sink_seal_options.ts";
 import { type FileDestination, fileDestination } from "./file_destination.ts";
 import { rotations } from "./_rotation.ts";
@@ -53,6 +55,8 @@ export interface FileSeal extends AuditSinkSealOptions {
 }
 
 const LF = 0x0a;
+/** What a checkpoint line that declares lines lost in its segment holds. */
+const IN_SEGMENT = '"in_segment":true';
 const decoder = new TextDecoder();
 
 /**
@@ -62,9 +66,11 @@ const decoder = new TextDecoder();
  * file verifies as one stream). Lines after the last checkpoint (the
  * unsealed tail a crash leaves) are sealed first, in checkpoints of their
  * own that mark them adopted (this writer cannot vouch for how they were
- * written), and counted in `adoptedLines`. A log that holds lines but has no
- * seal is refused unless `adoptExisting`. A torn last line gets its newline
- * first. A seal file that ends inside a checkpoint (a crash while it was
+ * written), and counted in `adoptedLines`. Where the sealed lines end is
+ * found as a verifier finds it: before the last checkpoint's `bytes` when
+ * lines a checkpoint declares failed left less in the file (nothing, or a
+ * torn write). A log that holds lines but has no seal is refused unless
+ * `adoptExisting`. A torn last line gets its newline first. A seal file that ends inside a checkpoint (a crash while it was
  * written) goes on from the last whole checkpoint: the first new checkpoint
  * takes the cut one's place in the chain (its seq and prev), and `audit
  * verify` reports the cut line as a torn write.
@@ -82,8 +88,9 @@ const decoder = new TextDecoder();
  * @throws {TypeError} When `log` is an object but not a rotating file destination (or has a `sealPath`), the key is
  *   not a private key, or the seal file's last checkpoint is malformed, belongs to another origin, or was not signed
  *   by this key (with the same key id), or the seal file ends in a partial line that is not the start of a checkpoint.
- * @throws {IoError} When a file cannot be read or written, the log is shorter than its seal says (truncated),
- *   or it holds lines but has no checkpoint to continue and `adoptExisting` is not set.
+ * @throws {IoError} When a file cannot be read or written, the log is shorter than its seal says (truncated), a
+ *   segment that declares lines lost in it is not where its seal says (edited or truncated), or the log holds lines but
+ *   has no checkpoint to continue and `adoptExisting` is not set.
  *
  * @example
  * ```ts ignore
@@ -135,7 +142,6 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
     data = driver.openAppendSync(path);
     const info = await data.stat();
     const size = info.kind === "file" ? info.size : 0;
-    const start = fromSet === undefined ? c?.bytes ?? 0 : 0;
     if (c === undefined && size > 0 && options.adoptExisting !== true) {
       throw new IoError("other", {
         action: "start sealing {path}",
@@ -144,19 +150,30 @@ export async function fileSeal(log: string | URL | FileDestination, options: Fil
           "has no checkpoint (deleted?); run audit verify, then move the log aside or pass adoptExisting: true",
       });
     }
-    if (size < start) {
-      throw new IoError("other", {
+    // A torn last line counts with the newline the file destination gives it: a verifier reads it so from then on.
+    const ended = size === 0 || (await readAt(data, new Uint8Array(1), size - 1))[0] === LF;
+    const length = ended ? size : size + 1;
+    const found = fromSet === undefined && previous !== undefined ? await sealedEnd(seal, data, length, previous) : 0;
+    const refuse = (reason: string): IoError =>
+      new IoError("other", {
         action: "continue the sealed log {path}",
         path: pathText(path),
-        reason: `it holds ${size} bytes, fewer than the ${start} its seal file covers (truncated?); ` +
-          "run audit verify, then move both files aside",
+        reason: `${reason}; run audit verify, then move both files aside`,
       });
+    if (typeof found === "object") {
+      throw refuse(`it does not hold the lines of checkpoint ${found.seq} of its seal file (edited or truncated?)`);
     }
+    const start = found;
+    if (length < start) {
+      throw refuse(`it holds ${size} bytes, fewer than the ${start} its seal file covers (truncated?)`);
+    }
+    // The sealed part ends in a torn write: the newline it was read with is its own.
+    if (start > size) await writeAll(data, new Uint8Array([LF]));
     const sealer = new AuditSealer(key, {
       ...options,
       ...(last === undefined ? {} : { previous: last, newStream: fromSet !== undefined }),
     });
-    const adoptedLines = await adopt(data, start, size, sealer, seal);
+    const adoptedLines = await adopt(data, start, Math.max(size, start), sealer, seal);
     const to = fileDestination(sealPath, { fsync: options.fsync ?? false });
     if (rotation !== undefined) rotation.seal = to;
     return { sealer, to, adoptedLines };
@@ -278,7 +295,11 @@ async function lastLine(
   }
 }
 
-async function readAt(file: FileHandle, buffer: Uint8Array, position: number): Promise<Uint8Array> {
+async function readAt<T extends ArrayBufferLike>(
+  file: FileHandle,
+  buffer: Uint8Array<T>,
+  position: number,
+): Promise<Uint8Array<T>> {
   let done = 0;
   while (done < buffer.length) {
     const n = await file.read(buffer.subarray(done), position + done);
@@ -286,6 +307,77 @@ async function readAt(file: FileHandle, buffer: Uint8Array, position: number): P
     done += n;
   }
   return buffer.subarray(0, done);
+}
+
+/**
+ * Where the sealed part of the log ends. Checkpoints count the bytes handed
+ * to the file, and a line its destination lost left less there: nothing, or
+ * the start of its line (a torn write, ended by the next write's newline).
+ * So each segment that declares lines lost in it is found as a verifier finds
+ * it, where the segments before it end: its bytes whole, or its lines less at
+ * most the lost ones. Only those segments are read (the others are whole),
+ * unless the last segment is whole where its counters say: then nothing was
+ * lost before it, and the seal file is not read.
+ *
+ * @param length The log's length, a torn last line counted with its newline.
+ * @param last The checkpoint the seal file ends with.
+ * @returns Where the sealed part ends (past `length` when the log is shorter than its seal says), or the checkpoint
+ *   whose segment is not there.
+ */
+async function sealedEnd(
+  seal: FileHandle,
+  data: FileHandle,
+  length: number,
+  last: ParsedCheckpoint,
+): Promise<number | AuditCheckpoint> {
+  const c = last.checkpoint;
+  if (last.digests === undefined && c.seg_lines > 0 && c.bytes <= length) {
+    const segment = await readAt(data, new Uint8Array(c.seg_bytes), c.bytes - c.seg_bytes);
+    if (await sha256Hex(segment) === c.seg_sha256) return c.bytes;
+  }
+  let lost = 0;
+  for await (const line of lossyLines(seal)) {
+    const parsed = parseCheckpoint(line);
+    // A checkpoint a crash cut short seals nothing; any other line is for the verifier to report.
+    if (typeof parsed === "string" || parsed.digests === undefined) continue;
+    const lossy = parsed.checkpoint;
+    const at = lossy.bytes - lossy.seg_bytes - lost;
+    if (at > length) break; // truncated
+    const want = Math.min(2 * lossy.seg_bytes, length - at);
+    const bytes = new Uint8Array(want);
+    const got = (await readAt(data, bytes, at)).length;
+    if (got < want) bytes[got] = LF; // a torn last line, with the newline it is to get
+    const taken = await lossySegmentLength(parsed, bytes.subarray(0, Math.min(want, got + 1)));
+    if (taken === undefined) return lossy;
+    lost += lossy.seg_bytes - taken;
+  }
+  return c.bytes - lost;
+}
+
+/**
+ * The lines of a seal file that declare lines lost in their segment, in
+ * order: found in its text, and only they are parsed (a seal file holds a few
+ * checkpoints per 100 MB of log, or one per `intervalMs` with heartbeats).
+ */
+async function* lossyLines(seal: FileHandle): AsyncGenerator<string, void, undefined> {
+  const utf8 = new TextDecoder();
+  const buffer = new Uint8Array(1 << 20);
+  let text = "";
+  for (let at = 0, done = false; !done;) {
+    const chunk = await readAt(seal, buffer, at);
+    at += chunk.length;
+    done = chunk.length === 0;
+    text += utf8.decode(chunk, { stream: !done });
+    const end = done ? text.length : text.lastIndexOf("\n") + 1;
+    let hit = text.indexOf(IN_SEGMENT);
+    while (hit !== -1 && hit < end) {
+      const next = text.indexOf("\n", hit);
+      yield text.slice(text.lastIndexOf("\n", hit) + 1, next === -1 ? text.length : next).replace(/\r$/, "");
+      hit = next === -1 ? -1 : text.indexOf(IN_SEGMENT, next);
+    }
+    text = text.slice(end);
+    if (text.length > MAX_CHECKPOINT_BYTES) text = ""; // no checkpoint: what is left of it reads as no line
+  }
 }
 
 /** Checks the checkpoint a seal file ends with before going on from it. */

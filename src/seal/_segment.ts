@@ -2,6 +2,7 @@
 // a mismatch: shared by the in-band and the seal-stream verifiers.
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
+import type { ParsedCheckpoint } from "./_checkpoint.ts";
 import { lineTag, sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
 import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
@@ -194,6 +195,44 @@ export async function lossyMatch(
   }
   if (more === undefined && at !== lines.count) return undefined;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
+}
+
+/**
+ * How many bytes a seal-stream verifier takes for the segment of a checkpoint
+ * that declares lines lost in it, from `bytes` (the data from where the
+ * segment starts, at least its `seg_bytes` where the data has them): all of
+ * `seg_bytes` when they hash whole, else the lines lossyMatch finds there
+ * (the first of them: what follows is not the segment's). A partial last line
+ * is left out, as the verifier leaves it out unless the data ends there. No
+ * segment sealed after it is known: where its last lines were lost without a
+ * trace, it takes a torn line that follows, as the verifier does unless that
+ * line is the first of the next segment with lines (then this one ends before
+ * it: whatever is sealed next from where it ends, the two agree).
+ *
+ * @returns The byte count, or `undefined` when the data there is not the segment's lines.
+ */
+export async function lossySegmentLength(
+  parsed: ParsedCheckpoint,
+  bytes: Uint8Array<ArrayBuffer>,
+): Promise<number | undefined> {
+  const c = parsed.checkpoint;
+  if (bytes.length >= c.seg_bytes && await sha256Hex(bytes.subarray(0, c.seg_bytes)) === c.seg_sha256) {
+    return c.seg_bytes;
+  }
+  const all = splitLines(bytes);
+  const n = Math.min(c.seg_lines, all.torn ? all.count - 1 : all.count);
+  const lines = { ...all, count: n, starts: all.starts.subarray(0, n), ends: all.ends.subarray(0, n), torn: false };
+  const entry = {
+    parsed,
+    trusted: true,
+    problems: [],
+    missing: 0,
+    missingBytes: 0,
+    missingSeqs: undefined,
+    sealLine: 0,
+  };
+  const match = await lossyMatch([entry], bytes, lines, { next: undefined });
+  return match === undefined ? undefined : match.lines === 0 ? 0 : all.ends[match.lines - 1]! + 1;
 }
 
 /**
