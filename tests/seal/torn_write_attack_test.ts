@@ -529,4 +529,36 @@ describe("torn_write under attack: findings", () => {
     assert.deepEqual(torn(findings), [[3, 0]], show(findings));
     assert.equal(summary.intact, true);
   });
+
+  // Finding 9 (fileSeal, main's too): a writer restarted after a destination loss takes the last checkpoint's
+  // `bytes` (the bytes handed to the stream, the lost lines' included) for where the file's sealed part ends. Right
+  // after the loss the file is shorter: fileSeal refuses to start ("truncated?"); once a crash left lines after the
+  // last checkpoint, it adopts from the middle of a line, and the honest trail no longer verifies.
+  it("restarts a sealed file log after a torn write, then verifies it intact", async () => {
+    const key = await keys();
+    const outcomes: Record<string, string> = {};
+    for (const [name, unsealed] of [["right after the loss", 0], ["after a crash left lines unsealed", 3]] as const) {
+      await inTempDir("torn-restart", async (dir) => {
+        const trail = await tornTrail(key.seal, new Map([[2, 30]]), { count: 6, segment: 6 });
+        const path = join(dir, "audit.jsonl");
+        const crash = Array.from({ length: unsealed }, (_, i) => eventLine(100 + i));
+        writeFileSync(path, [...trail.data, ...crash].join(""));
+        writeFileSync(`${path}.seal`, trail.seal!.join(""));
+        try {
+          const seal = await fileSeal(path, { key: key.seal, origin: "test.example/torn" });
+          const sink = new JsonLinesAuditSink(fileDestination(path), { seal, onError: () => {} });
+          for (let i = 6; i < 8; i++) sink.onCall(numbered(i));
+          await sink.close();
+          const { findings } = await verify(readFileSync(path, "utf8"), {
+            keys: key.verify,
+            seal: readFileSync(`${path}.seal`, "utf8"),
+          });
+          outcomes[name] = problems(findings).length === 0 ? "intact" : `not intact: ${show(problems(findings))}`;
+        } catch (error) {
+          outcomes[name] = `fileSeal threw: ${(error as Error).message}`;
+        }
+      });
+    }
+    assert.deepEqual(outcomes, { "right after the loss": "intact", "after a crash left lines unsealed": "intact" });
+  });
 });
