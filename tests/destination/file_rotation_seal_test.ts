@@ -11,10 +11,11 @@ import { verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { main } from "../../src/cli/main.ts";
 import { importAuditSealKey, importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
-import { numbered } from "../_helpers/events.ts";
+import { numbered, tick } from "../_helpers/events.ts";
 import { keys } from "../seal/_trail.ts";
 import { setFiles } from "./_rotation_files.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
+import { tearWrites } from "../_helpers/torn_writes.ts";
 
 function inDir(test: (dir: string) => Promise<void>): Promise<void> {
   return inTempDir("rotate-seal", test);
@@ -221,6 +222,35 @@ describe("fileSeal with a rotating fileDestination", () => {
       const all = await verifySet(dir, ordered);
       assert.deepEqual(all.findings.map((f) => `${f.file}: ${f.kind}`), []);
       assert.equal(all.summary.verifiedLines, 205);
+    });
+  });
+
+  it("fileSeal goes on after torn writes in a rotating set's active file, over restarts, and the set verifies intact", async () => {
+    await inDir(async (dir) => {
+      // Three runs of 12 events: the second's write torn, the sixth's lost whole, the last's torn as the file's end.
+      for (const first of [0, 12, 24]) {
+        const restore = tearWrites(new Map([[first + 1, 30], [first + 5, 0], [first + 11, 25]]));
+        try {
+          const destination = fileDestination(join(dir, "audit.jsonl"), { rotate: { maxBytes: 3000, writerId: "w" } });
+          const seal = await fileSeal(destination, { key: (await keys()).seal, maxSegmentLines: 4 });
+          const sink = new JsonLinesAuditSink(destination, { seal, onError: () => {} });
+          for (let i = first; i < first + 12; i++) {
+            sink.onCall(numbered(i));
+            for (let turn = 0; turn < 2_000 && sink.stats().written + sink.stats().failed <= i - first; turn++) {
+              await tick();
+            }
+          }
+          await sink.close();
+          assert.equal(sink.stats().failed, 3);
+        } finally {
+          restore();
+        }
+      }
+      assert.ok(setFiles(dir).length > 2, "it rotated");
+      const { findings, summary } = await verifySet(dir);
+      const problems = findings.filter((f) => !["gap", "torn_write", "unsealed_tail"].includes(f.kind));
+      assert.deepEqual(problems.map((f) => `${f.file}: ${f.kind}: ${f.message}`), []);
+      assert.deepEqual([summary.intact, summary.lost, summary.written], [true, 9, 36 - 9]);
     });
   });
 

@@ -4,12 +4,18 @@ import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { JsonLinesAuditSink } from "../../mod.ts";
 import { fileDestination, fileSeal, IoError } from "../../src/destination/file_destination.ts";
-import { type AuditVerifyKey, importAuditSealKey, importAuditVerifyKey } from "../../src/seal/audit_seal_key.ts";
+import {
+  type AuditSealKey,
+  type AuditVerifyKey,
+  importAuditSealKey,
+  importAuditVerifyKey,
+} from "../../src/seal/audit_seal_key.ts";
 import { generateAuditSealKey } from "../../src/seal/generate_audit_seal_key.ts";
-import { numbered } from "../_helpers/events.ts";
+import { numbered, tick } from "../_helpers/events.ts";
 import { main } from "../../src/cli/main.ts";
 import { eventLine, keys, linesOf, problems, show, verify } from "../seal/_trail.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
+import { tearWrites } from "../_helpers/torn_writes.ts";
 
 /** Runs `test` with the path of `audit.jsonl` in a fresh folder, removed afterwards. */
 function inDir(test: (path: string) => Promise<void>): Promise<void> {
@@ -247,6 +253,160 @@ describe("fileSeal", () => {
         );
         assert.deepEqual([summary.intact, summary.verifiedLines], [torn, 6]);
       }
+    });
+  });
+});
+
+/**
+ * Runs a sealed file sink over `path` whose data file's writes of the events
+ * in `tears` stop part way (see tearWrites): writes the events of `writes`
+ * (the events of each entry in one write), one write after another, then
+ * closes. Segments are 3 lines at most.
+ */
+async function recordTearing(
+  path: string,
+  key: AuditSealKey,
+  writes: readonly (readonly number[])[],
+  tears: ReadonlyMap<number, number> = new Map(),
+): Promise<{ adopted: number; failed: number }> {
+  const restore = tearWrites(new Map(tears));
+  try {
+    const seal = await fileSeal(path, { key, maxSegmentLines: 3 });
+    const sink = new JsonLinesAuditSink(fileDestination(path), { seal, onError: () => {} });
+    const settled = (): number => sink.stats().written + sink.stats().failed;
+    for (const events of writes) {
+      const after = settled() + events.length;
+      for (const i of events) sink.onCall(numbered(i));
+      for (let turn = 0; turn < 2_000 && settled() < after; turn++) await tick();
+    }
+    await sink.close();
+    return { adopted: seal.adoptedLines, failed: sink.stats().failed };
+  } finally {
+    restore();
+  }
+}
+
+/** One write per event, from `first` to `last`. */
+function each(first: number, last: number): number[][] {
+  return Array.from({ length: last - first + 1 }, (_, i) => [first + i]);
+}
+
+/** Asserts that the log at `path` verifies intact (a torn, adopted or unsealed line is not a problem); its summary. */
+async function assertIntact(path: string, what: string): Promise<Awaited<ReturnType<typeof verify>>["summary"]> {
+  const { findings, summary } = await verifyFiles(path);
+  assert.deepEqual(problems(findings), [], `${what}: ${show(findings)}`);
+  assert.equal(summary.intact, true, what);
+  return summary;
+}
+
+describe("fileSeal after a destination loss", () => {
+  it("fileSeal goes on after torn writes and lines lost without a trace, over restarts and a crash", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      // Segments of 3: event 1 torn, event 4 lost without a trace, event 7 torn as the log's last line (no newline).
+      assert.equal((await recordTearing(path, key, each(0, 7), new Map([[1, 30], [4, 0], [7, 25]]))).failed, 3);
+      assert.ok(!readFileSync(path, "utf8").endsWith("\n"));
+      await assertIntact(path, "first run");
+      // The torn last line is the last segment's: the restart ends it and seals nothing more.
+      assert.equal((await recordTearing(path, key, each(8, 10))).adopted, 0);
+      let summary = await assertIntact(path, "after a restart");
+      assert.deepEqual([summary.tornLines, summary.unsealedLines, summary.lost], [2, 0, 3]);
+      // A crash leaves two lines and a torn one unsealed; the next writer adopts them, and tears its own last line.
+      appendFileSync(path, eventLine(100) + eventLine(101) + eventLine(102).slice(0, 40));
+      const third = await recordTearing(path, key, each(11, 13), new Map([[13, 20]]));
+      assert.deepEqual(third, { adopted: 3, failed: 1 });
+      summary = await assertIntact(path, "after a crash");
+      assert.equal(summary.adoptedLines, 3);
+      // Restarted twice more, once with nothing to write.
+      await recordTearing(path, key, []);
+      await recordTearing(path, key, each(14, 15));
+      summary = await assertIntact(path, "after two more restarts");
+      assert.deepEqual(
+        [summary.tornLines, summary.adoptedLines, summary.unsealedLines, summary.lost, summary.verifiedLines],
+        [3, 3, 0, 4, 16 - 4 + 3],
+      );
+      assert.deepEqual([summary.offered, summary.written], [16 + 3, 16 - 4 + 3]);
+    });
+  });
+
+  it("fileSeal goes on after a write of several lines failed part way, and after one that failed whole", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      // Events 3-5 in one write, which stops in event 4's line: event 3 arrives, event 4 is torn, event 5 lost.
+      const first = await recordTearing(path, key, [...each(0, 2), [3, 4, 5]], new Map([[3, 300]]));
+      assert.equal(first.failed, 2);
+      await assertIntact(path, "part of a write");
+      // Events 6-8 in one write that leaves nothing: the whole last segment is lost.
+      assert.equal((await recordTearing(path, key, [[6, 7, 8]], new Map([[6, 0]]))).failed, 3);
+      await assertIntact(path, "a whole write lost");
+      await recordTearing(path, key, each(9, 10));
+      const summary = await assertIntact(path, "after the restarts");
+      assert.deepEqual([summary.lost, summary.tornLines, summary.adoptedLines], [5, 1, 0]);
+    });
+  });
+
+  it("fileSeal refuses a log edited or cut short where a segment with a loss lies, and leaves the rest to audit verify", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      // Segments of events 0-2 and 3-5; event 4's write is torn, and the last checkpoint declares it failed.
+      await recordTearing(path, key, each(0, 5), new Map([[4, 30]]));
+      const lines = linesOf(readFileSync(path, "utf8"));
+      const refused = async (text: string, why: RegExp, what: string): Promise<void> => {
+        writeFileSync(path, text);
+        await assert.rejects(
+          fileSeal(path, { key }),
+          (e: unknown) => e instanceof IoError && why.test(e.message),
+          what,
+        );
+        assert.equal(readFileSync(path, "utf8"), text, `${what}: left as it was`);
+      };
+      await refused(lines.toSpliced(3, 1, lines[3]!.replace("call-3", "call-9")).join(""), /edited or/, "edited");
+      await refused(lines.toSpliced(5, 1).join(""), /edited or truncated/, "its last line gone");
+      await refused(lines.toSpliced(0, 1).join(""), /edited or truncated/, "a line before it gone");
+      await refused(lines.slice(0, 2).join(""), /fewer than .* \(truncated\?\)/, "cut before it");
+      // An edit in the segment before, its length kept: fileSeal does not read that segment; audit verify reports it,
+      // after the restart as before.
+      writeFileSync(path, lines.toSpliced(1, 1, lines[1]!.replace("call-1", "call-7")).join(""));
+      const found = async (): Promise<(string | number)[][]> =>
+        problems((await verifyFiles(path)).findings).map((f) => [f.kind, f.line, f.lastLine]);
+      const before = await found();
+      assert.deepEqual(before[0], ["edited", 2, 2]);
+      await recordTearing(path, key, each(6, 7));
+      assert.deepEqual(await found(), before);
+    });
+  });
+
+  it("fileSeal goes on after a loss, heartbeats (the last checkpoint seals no line) and a crash", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      await recordTearing(path, key, each(0, 2), new Map([[1, 30]]));
+      const seal = await fileSeal(path, { key, heartbeat: true, intervalMs: 10 });
+      const sink = new JsonLinesAuditSink(fileDestination(path), { seal });
+      for (let turn = 0; turn < 500 && linesOf(readFileSync(`${path}.seal`, "utf8")).length < 3; turn++) await tick(10);
+      await sink.close();
+      assert.equal(JSON.parse(linesOf(readFileSync(`${path}.seal`, "utf8")).at(-1)!).seg_lines, 0);
+      // Then a crash leaves lines unsealed: the log is now longer than the last checkpoint's count.
+      appendFileSync(path, eventLine(100) + eventLine(101));
+      assert.equal((await recordTearing(path, key, each(3, 4))).adopted, 2);
+      const summary = await assertIntact(path, "after heartbeats");
+      assert.deepEqual([summary.tornLines, summary.lost, summary.verifiedLines], [1, 1, 6]);
+    });
+  });
+
+  it("fileSeal goes on after a loss and a checkpoint a crash cut short: the lines that one sealed are adopted", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      // Both segments declare a torn line (events 1 and 4); the crash cuts the second checkpoint after its gap.
+      await recordTearing(path, key, each(0, 5), new Map([[1, 30], [4, 30]]));
+      const seal = readFileSync(`${path}.seal`, "utf8");
+      const last = linesOf(seal).at(-1)!;
+      cutLast(path, seal, last, last.indexOf('"in_segment":true') + 20);
+      assert.equal((await recordTearing(path, key, each(6, 7))).adopted, 3);
+      const { findings, summary } = await verifyFiles(path);
+      assert.deepEqual(problems(findings), [], show(findings));
+      const torn = findings.filter((f) => f.kind === "torn_write").map((f) => [f.line, f.sealLine]);
+      assert.deepEqual(torn, [[2, undefined], [4, 2]], show(findings));
+      assert.deepEqual([summary.adoptedLines, summary.tornLines], [3, 1]);
     });
   });
 });
