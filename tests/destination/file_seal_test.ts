@@ -393,6 +393,17 @@ describe("fileSeal after a destination loss", () => {
     });
   });
 
+  it("fileSeal goes on from a last checkpoint that declares a loss, whole but for its newline", async () => {
+    await inDir(async (path) => {
+      const key = (await keys()).seal;
+      await recordTearing(path, key, each(0, 2), new Map([[1, 30]]));
+      writeFileSync(`${path}.seal`, readFileSync(`${path}.seal`, "utf8").slice(0, -1));
+      assert.equal((await recordTearing(path, key, each(3, 4))).adopted, 0);
+      const summary = await assertIntact(path, "after the restart");
+      assert.deepEqual([summary.tornLines, summary.lost, summary.verifiedLines], [1, 1, 4]);
+    });
+  });
+
   it("fileSeal goes on after a loss and a checkpoint a crash cut short: the lines that one sealed are adopted", async () => {
     await inDir(async (path) => {
       const key = (await keys()).seal;
