@@ -345,6 +345,25 @@ describe("fileSeal after a destination loss", () => {
     });
   });
 
+  it("fileSeal goes on after a segment whose last line was lost without a trace, whatever a crash left after it", async () => {
+    const tails = [
+      eventLine(100).slice(0, 40) + "\n" + eventLine(101), // a torn line, then a whole one
+      eventLine(100).slice(0, 40), // a torn line, the log's last
+      "restarting after a crash\n" + eventLine(101), // a line that is no event
+    ];
+    for (const [k, tail] of tails.entries()) {
+      await inDir(async (path) => {
+        const key = (await keys()).seal;
+        assert.equal((await recordTearing(path, key, each(0, 2), new Map([[2, 0]]))).failed, 1);
+        appendFileSync(path, tail);
+        await recordTearing(path, key, each(3, 4));
+        const summary = await assertIntact(path, `tail ${k}`);
+        assert.equal(summary.lost, 1, `tail ${k}`);
+        assert.equal(summary.tornLines + summary.adoptedLines, linesOf(tail).length, `tail ${k}`);
+      });
+    }
+  });
+
   it("fileSeal refuses a log edited or cut short where a segment with a loss lies, and leaves the rest to audit verify", async () => {
     await inDir(async (path) => {
       const key = (await keys()).seal;
