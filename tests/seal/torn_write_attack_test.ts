@@ -545,4 +545,18 @@ describe("torn_write under attack: findings", () => {
       subtle.digest = digest;
     }
   });
+
+  // Finding 5 (in band, a rotating file): a write torn right before a rotation leaves the closed file ending mid-line
+  // (the new file is empty, so no newline goes first), and in band the checkpoint that seals it opens the next file.
+  // audit verify reads an in-band set back to back, so that checkpoint runs into the torn line: "broken chain", and
+  // every later file not verified, on an honest trail.
+  it("audit verify finds a rotating file's real torn writes intact, a closed file's unended torn line included (in band)", async () => {
+    await inTempDir("torn-rotate", async (dir) => {
+      const set = await rotatingTornSet(dir, true);
+      const { status, out } = await auditVerify(set.publicKey, "--in-band", set.logs);
+      assert.equal(status, 0, out);
+      assert.equal(out.split("\n").filter((line) => / torn write: /.test(line)).length, set.ended + set.unended, out);
+      assert.match(out, /: intact\n$/);
+    });
+  });
 });
