@@ -97,3 +97,36 @@ export function hashLines(lines: LineBytes, from: number, count: number, order?:
   for (let p = from; p < from + count; p++) parts.push(bytes.subarray(starts[order[p]!]!, endOf(order[p]!)));
   return sha256Hex(concatBytes(parts) as Uint8Array<ArrayBuffer>);
 }
+
+/**
+ * The hashes of data lines read from one place on, each taken once however
+ * often it is asked for: a search that tries many line counts, or that reads
+ * the same lines again in a larger window, hashes each line once. Every call
+ * must give lines of the same data from the same place (the first lines of a
+ * window read there; a last line cut short only where the data ends).
+ */
+export class LineHashes {
+  #digests: Promise<Uint8Array<ArrayBuffer>> = Promise.resolve(new Uint8Array(0));
+  #count = 0;
+  readonly #runs = new Map<string, Promise<string>>();
+
+  /** {@linkcode lineDigests} of the first `count` lines. */
+  digests(bytes: Uint8Array<ArrayBuffer>, lines: Lines, count: number): Promise<Uint8Array<ArrayBuffer>> {
+    const from = this.#count;
+    if (count > from) {
+      const before = this.#digests;
+      const more = core.digestLines(bytes, count - from, lines.ends.subarray(from, count), lines.starts.subarray(from));
+      this.#digests = Promise.all([before, more]).then((parts) => concatBytes(parts) as Uint8Array<ArrayBuffer>);
+      this.#count = count;
+    }
+    return this.#digests.then((all) => all.subarray(0, 16 * count));
+  }
+
+  /** {@linkcode hashLines} of `count` lines from line `from`, as they stand. */
+  run(lines: LineBytes, from: number, count: number): Promise<string> {
+    const key = `${from} ${count}`;
+    let sha = this.#runs.get(key);
+    if (sha === undefined) this.#runs.set(key, sha = hashLines(lines, from, count));
+    return sha;
+  }
+}

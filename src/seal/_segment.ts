@@ -3,7 +3,7 @@
 import { type Change, commonLines, compareTags, matchDigests } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
-import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
+import { hashLines, type LineBytes, LineHashes, type Lines, splitLines } from "./_lines.ts";
 
 /** Data lines gathered for one checkpoint (their bytes are kept by the caller). */
 export interface Segment {
@@ -120,36 +120,62 @@ function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): b
   return true;
 }
 
+/** How {@linkcode lossyMatch} reads the lines. */
+export interface LossyMatchOptions {
+  /** The lines may go on past the entries' (a window read ahead); else they must all be theirs. */
+  readonly more?: boolean;
+  /** The hashes of these lines, kept from an earlier call on the same data. */
+  readonly hashes?: LineHashes;
+}
+
 /**
  * Whether `lines` of `bytes` are the entries' sealed lines, in order, less
  * the in-segment losses they declare: each line of an entry with losses is
- * checked against its digest, every other entry by its SHA-256. Where a lost
- * line was, a line cut short stands for one the entry declares failed (a
- * torn write); any other line there is inserted. With `more`, the lines may
- * go on past the entries' (a window read ahead); else they must all be
- * theirs. `undefined` when they are not.
+ * checked against its digest, every other entry by its tags, then its
+ * SHA-256. Where a lost line was, a line cut short stands for one the entry
+ * declares failed (a torn write); any other line there is inserted.
+ * `undefined` when they are not.
  */
 export async function lossyMatch(
   entries: readonly Entry[],
   bytes: Uint8Array<ArrayBuffer>,
   lines: Lines,
-  more = false,
+  options?: LossyMatchOptions,
 ): Promise<LossyMatch | undefined> {
-  if (entries.every((e) => e.parsed!.digests === undefined)) return undefined;
-  const data = await lineDigests(bytes, lines);
+  const fit = await lossyFit(entries, bytes, lines, options);
+  return typeof fit === "number" ? undefined : fit;
+}
+
+/**
+ * {@linkcode lossyMatch}, or, where the lines are not the entries', a count
+ * `b` such that for no `e` with `b` < `e` ≤ `lines.count` are the first `e`
+ * lines the entries' either (without `more`, and for lines not torn): a try
+ * on fewer lines takes the same steps as this one until it stops earlier,
+ * missing as many sealed lines or more. A search for how many of a window's
+ * lines are the entries' (Sidecar#end) goes on below `b`.
+ */
+export async function lossyFit(
+  entries: readonly Entry[],
+  bytes: Uint8Array<ArrayBuffer>,
+  lines: Lines,
+  { more = false, hashes = new LineHashes() }: LossyMatchOptions = {},
+): Promise<LossyMatch | number> {
+  if (entries.every((e) => e.parsed!.digests === undefined)) return -1;
+  const data = await hashes.digests(bytes, lines, lines.count);
   const torn: StandIn[] = [];
   const inserted: StandIn[] = [];
   let at = 0;
   let sealed = 0;
   for (const entry of entries) {
-    const { checkpoint: c, digests } = entry.parsed!;
+    const { checkpoint: c, digests, tags } = entry.parsed!;
     sealed += c.seg_lines;
     if (digests === undefined) {
+      // Lines whose tags differ cannot hash to the segment's SHA-256: a search that tries many places hashes few.
       const end = at + c.seg_lines;
-      if (end > lines.count) return undefined;
-      const from = c.seg_lines === 0 ? 0 : lines.starts[at]!;
-      const to = c.seg_lines === 0 ? 0 : lines.ends[end - 1]! + 1;
-      if (await sha256Hex(bytes.subarray(from, Math.min(to, bytes.length))) !== c.seg_sha256) return undefined;
+      if (end > lines.count || tags.some((tag, k) => lines.tags[at + k] !== tag)) return at;
+      if (await hashes.run({ bytes, starts: lines.starts, ends: lines.ends }, at, c.seg_lines) !== c.seg_sha256) {
+        return at;
+      }
       at = end;
       continue;
     }
@@ -159,12 +185,12 @@ export async function lossyMatch(
       failed: failedCount(entry),
       cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
     });
-    if (match.missing > undeliveredCount(entry)) return undefined;
+    if (match.missing > undeliveredCount(entry)) return at;
     torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
     inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
     at += match.taken;
   }
-  if (!more && at !== lines.count) return undefined;
+  if (!more && at !== lines.count) return at;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
 }
 
