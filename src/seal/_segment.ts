@@ -153,6 +153,10 @@ export async function lossyMatch(
  * on fewer lines takes the same steps as this one until it stops earlier,
  * missing as many sealed lines or more. A search for how many of a window's
  * lines are the entries' (Sidecar#end) goes on below `b`.
+ *
+ * A last line the data's end cut short is none of the entries' lines, even
+ * whole but for its newline (each sealed line had one): it is what follows
+ * them.
  */
 export async function lossyFit(
   entries: readonly Entry[],
@@ -161,7 +165,8 @@ export async function lossyFit(
   { more = false, hashes = new LineHashes() }: LossyMatchOptions = {},
 ): Promise<LossyMatch | number> {
   if (entries.every((e) => e.parsed!.digests === undefined)) return -1;
-  const data = await hashes.digests(bytes, lines, lines.count);
+  const count = lines.torn ? lines.count - 1 : lines.count;
+  const data = await hashes.digests(bytes, lines, count);
   const torn: StandIn[] = [];
   const inserted: StandIn[] = [];
   let at = 0;
@@ -172,7 +177,7 @@ export async function lossyFit(
     if (digests === undefined) {
       // Lines whose tags differ cannot hash to the segment's SHA-256: a search that tries many places hashes few.
       const end = at + c.seg_lines;
-      if (end > lines.count || tags.some((tag, k) => lines.tags[at + k] !== tag)) return at;
+      if (end > count || tags.some((tag, k) => lines.tags[at + k] !== tag)) return at;
       if (await hashes.run({ bytes, starts: lines.starts, ends: lines.ends }, at, c.seg_lines) !== c.seg_sha256) {
         return at;
       }

@@ -154,6 +154,42 @@ async function auditVerify(key: string, ...args: string[]): Promise<{ status: nu
 }
 
 /**
+ * Twelve event lines sealed by hand in two segments, events 0-5 and 6-11
+ * (with `streams`, each the first of a stream of its own, as fileSeal seals
+ * two files of a set), `failed` lines of segment `failedIn` declared failed
+ * at the destination; and a key file for audit verify in `dir`.
+ */
+async function handTrail(dir: string, streams: boolean, failedIn: 0 | 1, failed: number) {
+  const pair = await generateAuditSealKey();
+  const publicKey = join(dir, `hand-${failedIn}-${failed}.public.jwk`);
+  writeFileSync(publicKey, JSON.stringify(pair.publicJwk));
+  const sealer = new AuditSealer(await importAuditSealKey(pair.privateJwk), { origin: "test.example/torn" });
+  const lines = Array.from({ length: 12 }, (_, i) => eventLine(i));
+  const checkpoints: string[] = [];
+  for (const segment of [0, 1]) {
+    if (segment === 1 && streams) sealer.newStream();
+    sealer.append(encoder.encode(lines.slice(6 * segment, 6 * segment + 6).join("")), 6);
+    if (segment === failedIn && failed > 0) sealer.undelivered("destination", failed, "2026-12-02T10:00:30Z");
+    checkpoints.push(decoder.decode(await sealer.seal()));
+  }
+  return { publicKey, lines, checkpoints };
+}
+
+let handSets = 0;
+
+/** Writes `files` (oldest first) into a new folder of `dir` as a rotated set, each with its seal file when given. */
+function handSet(dir: string, files: readonly string[], seals?: readonly string[]): string {
+  const logs = join(dir, `set-${handSets++}`);
+  mkdirSync(logs);
+  files.forEach((text, i) => {
+    const name = i === files.length - 1 ? "audit.jsonl" : `audit.2026-12-0${i + 1}T10-00-00.000Z.w.jsonl`;
+    writeFileSync(join(logs, name), text);
+    if (seals !== undefined) writeFileSync(join(logs, `${name}.seal`), seals[i]!);
+  });
+  return logs;
+}
+
+/**
  * A rotating fileDestination (every ~5 lines a new file) whose every other
  * event's write stops part way, written through a sealed sink (fileSeal, or
  * in band): the set's folder, its public key, and its torn lines, ended by a
@@ -387,6 +423,40 @@ describe("torn_write under attack: what holds", () => {
       assert.equal(out.split("\n").filter((line) => / torn write: /.test(line)).length, set.ended, out);
       assert.equal(out.split("\n").filter((line) => / unsealed tail: .*cut short/.test(line)).length, set.unended, out);
       assert.match(out, /: intact\n$/);
+    });
+  });
+
+  it("audit verify reports a newline taken from a closed file's end, or a line split across files, as a problem; a line torn at the rotation is its file's unsealed tail (a seal stream)", async () => {
+    await inTempDir("torn-ends", async (dir) => {
+      for (const failed of [0, 1]) {
+        const { publicKey, lines, checkpoints } = await handTrail(dir, true, 0, failed);
+        // File A: events 0-5 (its last line is event 5), file B: events 6-11, each with its seal file.
+        const check = (a: string, b = lines.slice(6).join("")) =>
+          auditVerify(publicKey, handSet(dir, [a, b], checkpoints));
+        const head = lines.slice(0, 5).join("");
+        const sound = await check(head + lines[5]);
+        assert.equal(sound.status, 0, sound.out);
+        const split = await check(head + lines[5]!.slice(0, 40), lines[5]!.slice(40) + lines.slice(6).join(""));
+        assert.equal(split.status, 1, split.out);
+        assert.match(split.out, /audit\.jsonl:1: inserted: /);
+        const unended = await check(head + lines[5]!.slice(0, -1));
+        if (failed === 0) {
+          assert.equal(unended.status, 1, unended.out);
+          assert.match(unended.out, /\.w\.jsonl:6: truncated: /);
+          continue;
+        }
+        // Event 5's write failed: torn at the rotation, whole but for its newline or cut short.
+        for (const torn of [unended, await check(head + lines[5]!.slice(0, 40))]) {
+          assert.equal(torn.status, 0, torn.out);
+          assert.match(
+            torn.out,
+            /\.w\.jsonl:6: unsealed tail: line 6 comes after the last checkpoint \(the last one is cut short\)/,
+          );
+        }
+        // Unless the failure declared is another line's: event 2 missing.
+        const lost = await check(lines.toSpliced(2, 1).slice(0, 5).join("").slice(0, -1));
+        assert.equal(lost.status, 1, lost.out);
+      }
     });
   });
 
