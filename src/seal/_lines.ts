@@ -16,6 +16,12 @@ export interface Lines {
   readonly tags: Uint32Array;
   /** The bytes end without a newline: the last line is torn (it is counted). */
   readonly torn: boolean;
+  /**
+   * Lines (indices, ascending) that end their file without a newline, in
+   * files read back to back (see BackToBack): the newline after each is
+   * not in the data.
+   */
+  readonly unended?: readonly number[];
 }
 
 /** Splits `bytes` into lines and tags each; a last line without a newline is included and flagged `torn`. */

@@ -15,6 +15,8 @@ export interface Segment {
   /** Too large to keep: only counted. */
   overflow: boolean;
   torn: boolean;
+  /** Its lines (indices) that end their file without a newline, in files read back to back (see BackToBack). */
+  readonly unended?: readonly number[];
 }
 
 /** Lines lost in the segment itself that the checkpoint declares. */
@@ -37,20 +39,23 @@ export async function checkSegment(
   segment: Segment,
   data: Uint8Array | undefined,
 ): Promise<void> {
-  const { firstLine, lines: n } = segment;
+  const { firstLine, lines: n, unended = [] } = segment;
   reportProblems(judge, entry, firstLine, n);
   if (!entry.trusted) return;
   const c = entry.parsed!.checkpoint;
   const bytes = data as Uint8Array<ArrayBuffer> | undefined;
+  // The bytes hold a newline after each line its file's end ended, which the files do not: no SHA-256 over it counts.
   if (entry.missing > 0) {
     let own = false;
-    if (bytes !== undefined && n >= c.seg_lines) {
+    if (bytes !== undefined && n >= c.seg_lines && unended.every((i) => i < n - c.seg_lines)) {
       const from = c.seg_lines === 0 ? bytes.length : splitLines(bytes, n).starts[n - c.seg_lines]!;
       own = bytes.length - from === c.seg_bytes && await sha256Hex(bytes.subarray(from)) === c.seg_sha256;
     }
     missingBefore(judge, entry, firstLine, own ? n - c.seg_lines : n, own);
     if (own) judge.verified(c.seg_lines);
-  } else if (bytes !== undefined && n === c.seg_lines && await sha256Hex(bytes) === c.seg_sha256) {
+  } else if (
+    bytes !== undefined && n === c.seg_lines && unended.length === 0 && await sha256Hex(bytes) === c.seg_sha256
+  ) {
     judge.verified(n);
   } else if (bytes === undefined) {
     const kind = n > c.seg_lines ? "inserted" : n < c.seg_lines ? "deleted" : "edited";
@@ -58,10 +63,13 @@ export async function checkSegment(
       `the ${c.seg_lines} lines of checkpoint ${c.seq}`;
     judge.emit({ kind, line: firstLine, lastLine: firstLine + n - 1, count: n, seq: [c.seq, c.seq], message });
   } else {
-    const lines = splitLines(bytes, n);
+    const lines = { ...splitLines(bytes, n), unended };
     const lossy = await lossyMatch([entry], bytes, lines);
     if (lossy === undefined) {
-      await compareRegion(judge, [entry], lines.tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
+      // A line its file's end ended is not the sealed line, whose newline it lacks: its tag says so.
+      const tags = lines.tags.slice();
+      for (const i of unended) tags[i] = (tags[i]! ^ 1) >>> 0;
+      await compareRegion(judge, [entry], tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
     } else reportLossy(judge, lossy, firstLine);
   }
   reportGaps(judge, entry, firstLine);
@@ -149,14 +157,17 @@ export async function lossyMatch(
 /**
  * {@linkcode lossyMatch}, or, where the lines are not the entries', a count
  * `b` such that for no `e` with `b` < `e` ≤ `lines.count` are the first `e`
- * lines the entries' either (without `more`, and for lines not torn): a try
- * on fewer lines takes the same steps as this one until it stops earlier,
- * missing as many sealed lines or more. A search for how many of a window's
- * lines are the entries' (Sidecar#end) goes on below `b`.
+ * lines the entries' either (without `more`, and for lines neither torn nor
+ * ended by their file's end): a try on fewer lines takes the same steps as
+ * this one until it stops earlier, missing as many sealed lines or more. A
+ * search for how many of a window's lines are the entries' (Sidecar#end)
+ * goes on below `b`.
  *
- * A last line the data's end cut short is none of the entries' lines, even
- * whole but for its newline (each sealed line had one): it is what follows
- * them.
+ * A line without its newline is never a sealed line as it was written (each
+ * had one): a last line the data's end cut short is none of the entries'
+ * (it is what follows them), and a line its file's end ended (`unended`)
+ * stands for a line whose write failed, as a torn write does, even whole
+ * (the write stopped right before its newline), or the lines are not theirs.
  */
 export async function lossyFit(
   entries: readonly Entry[],
@@ -177,7 +188,9 @@ export async function lossyFit(
     if (digests === undefined) {
       // Lines whose tags differ cannot hash to the segment's SHA-256: a search that tries many places hashes few.
       const end = at + c.seg_lines;
-      if (end > count || tags.some((tag, k) => lines.tags[at + k] !== tag)) return at;
+      if (end > count || unendedIn(lines, at, end).length > 0 || tags.some((tag, k) => lines.tags[at + k] !== tag)) {
+        return at;
+      }
       if (await hashes.run({ bytes, starts: lines.starts, ends: lines.ends }, at, c.seg_lines) !== c.seg_sha256) {
         return at;
       }
@@ -190,13 +203,24 @@ export async function lossyFit(
       failed: failedCount(entry),
       cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
     });
-    if (match.missing > undeliveredCount(entry)) return at;
-    torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
+    // Lines their file's end ended that are sealed lines whole: each a write that failed right before its newline.
+    const whole = unendedIn(lines, from, from + match.taken).filter((i) =>
+      !match.torn.includes(i - from) && !match.inserted.includes(i - from)
+    );
+    if (match.missing + whole.length > undeliveredCount(entry)) return at;
+    if (match.torn.length + whole.length > failedCount(entry)) return at;
+    const stoppedShort = [...match.torn.map((i) => from + i), ...whole].sort((a, b) => a - b);
+    torn.push(...stoppedShort.map((i) => ({ at: i, entry })));
     inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
     at += match.taken;
   }
   if (!more && at !== lines.count) return at;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
+}
+
+/** The lines in `[from, to)` that end their file without a newline. */
+function unendedIn(lines: Lines, from: number, to: number): number[] {
+  return (lines.unended ?? []).filter((i) => from <= i && i < to);
 }
 
 /**

@@ -426,6 +426,51 @@ describe("torn_write under attack: what holds", () => {
     });
   });
 
+  // A file whose last line has no newline: a write torn right before a rotation, or a newline taken away. Read back
+  // to back (in band), the file's end ends that line, which then stands for a line its checkpoint declares failed,
+  // whole or cut short, or is a problem; it never runs into the next file's first line.
+  it("audit verify reports a newline taken from a closed file's end, or a line split across files, as a problem; a line torn at the rotation, whole but for its newline or not, is a torn write (in band)", async () => {
+    await inTempDir("torn-ends", async (dir) => {
+      for (const failed of [0, 1]) {
+        const { publicKey, lines, checkpoints: [first, second] } = await handTrail(dir, false, 1, failed);
+        const check = (files: string[]) => auditVerify(publicKey, "--in-band", handSet(dir, files));
+        // File A: events 0-5, checkpoint 0, events 6-8 (its line 10 is event 8); file B: events 9-11, checkpoint 1.
+        const head = lines.slice(0, 6).join("") + first! + lines.slice(6, 8).join("");
+        const tail = lines.slice(9).join("") + second!;
+        const sound = await check([head + lines[8], tail]);
+        assert.equal(sound.status, 0, sound.out);
+        const unended = await check([head + lines[8]!.slice(0, -1), tail]);
+        const split = await check([head + lines[8]!.slice(0, 40), lines[8]!.slice(40) + tail]);
+        assert.equal(split.status, 1, split.out);
+        assert.match(split.out, /\.w\.jsonl:10-.*audit\.jsonl:1: edited: /);
+        if (failed === 0) {
+          assert.equal(unended.status, 1, unended.out);
+          assert.match(unended.out, /\.w\.jsonl:10: edited: line 10 differs from sealed line 9 of checkpoint 1\n/);
+          // A checkpoint line that ends a file without its newline proves nothing.
+          const cut = await check([
+            lines.slice(0, 6).join("") + first!.slice(0, -1),
+            lines.slice(6).join("") + second,
+          ]);
+          assert.equal(cut.status, 1, cut.out);
+          assert.match(
+            cut.out,
+            /\.w\.jsonl:1-6: malformed: line 7 is a checkpoint that ends its file without a newline/,
+          );
+          continue;
+        }
+        // Event 8's write failed: torn at the rotation, whole but for its newline or cut short, it is a torn write.
+        for (const torn of [unended, await check([head + lines[8]!.slice(0, 40), tail])]) {
+          assert.equal(torn.status, 0, torn.out);
+          assert.match(torn.out, /\.w\.jsonl:10: torn write: /);
+          assert.match(torn.out, /: intact\n$/);
+        }
+        // Unless the failure declared is another line's: event 10 missing.
+        const lost = await check([head + lines[8]!.slice(0, -1), lines[9]! + lines[11]! + second]);
+        assert.equal(lost.status, 1, lost.out);
+      }
+    });
+  });
+
   it("audit verify reports a newline taken from a closed file's end, or a line split across files, as a problem; a line torn at the rotation is its file's unsealed tail (a seal stream)", async () => {
     await inTempDir("torn-ends", async (dir) => {
       for (const failed of [0, 1]) {
