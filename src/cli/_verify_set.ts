@@ -4,6 +4,7 @@
 import { IoError } from "../runtime/io_error.ts";
 import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
 import type { AuditVerifyKey } from "../seal/audit_seal_key.ts";
+import { BackToBack } from "../seal/_back_to_back.ts";
 import {
   type AuditSetFile,
   type AuditSetFinding,
@@ -195,42 +196,43 @@ async function verifyBackToBack(
   options: SetOptions,
   out: VerifyOutput,
 ): Promise<boolean> {
-  /** Where each file read so far starts: its first line's number in the joined stream. */
-  const starts: { readonly path: string; readonly line: number }[] = [];
-  let lines = 0;
+  /** The files read so far, as the joined stream numbers their first lines (`joined.firstLines`). */
+  const paths: string[] = [];
   let reading = set[0]!.path;
-  async function* joined(): AsyncGenerator<Uint8Array> {
+  async function* files(): AsyncGenerator<AsyncIterable<Uint8Array>> {
     for (const listed of set) {
       const file = await stillThere(driver, listed);
       if (file === undefined) {
         await out.write(terminalSafe(`${listed.path}: removed while the set was read: skipped`) + "\n");
         continue;
       }
-      reading = file.path;
-      const handle = await openFile(driver, file.path);
-      starts.push({ path: file.path, line: lines + 1 });
-      try {
-        const bytes = chunks(handle, file.path);
-        for await (const chunk of file.gzip ? gunzip(bytes) : bytes) {
-          for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) lines++;
-          yield chunk;
-        }
-      } finally {
-        await handle.close().catch(() => {});
-      }
+      paths.push(file.path);
+      yield read(file);
     }
   }
+  async function* read(file: DataFile): AsyncGenerator<Uint8Array> {
+    reading = file.path;
+    const handle = await openFile(driver, file.path);
+    try {
+      const bytes = chunks(handle, file.path);
+      yield* file.gzip ? gunzip(bytes) : bytes;
+    } finally {
+      await handle.close().catch(() => {});
+    }
+  }
+  // A file whose last line has no newline ends that line: it never runs into the next file's first line.
+  const joined = new BackToBack(files());
   const at = (line: number): { path: string; line: number } => {
+    const starts = joined.firstLines;
     let i = starts.length - 1;
-    while (i > 0 && starts[i]!.line > line) i--;
-    const start = starts[i] ?? { path: set[0]!.path, line: 1 };
-    return { path: start.path, line: line - start.line + 1 };
+    while (i > 0 && starts[i]! > line) i--;
+    return { path: paths[i] ?? set[0]!.path, line: line - (starts[i] ?? 1) + 1 };
   };
   const names = `${set[0]!.path} … ${
     set.at(-1)!.path
   } (${set.length} files read back to back, lines in messages counted from the first)`;
   try {
-    const trail = verifyAuditTrail(joined(), {
+    const trail = verifyAuditTrail(joined, {
       keys: options.keys,
       ...(options.origin === undefined ? {} : { origin: options.origin }),
       ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),

@@ -4,7 +4,7 @@ import { concatBytes, grownBuffer } from "../_bytes.ts";
 import { isCutCheckpoint } from "./_cut_checkpoint.ts";
 import { CHECKPOINT_PREFIX } from "./_encoding.ts";
 import type { ByteSource } from "./_byte_source.ts";
-import type { Judge } from "./_judge.ts";
+import type { Entry, Judge } from "./_judge.ts";
 import { checkSegment, type Segment, unsealed } from "./_segment.ts";
 import type { AuditTrailFinding } from "./verify_audit_trail.ts";
 
@@ -112,12 +112,17 @@ class Splitter {
 
 const decoder = new TextDecoder();
 
-/** Verifies `source`, whose checkpoints are in band. */
+/**
+ * Verifies `source`, whose checkpoints are in band. `unended`: its lines
+ * (ascending) that end their file without a newline, in files read back to
+ * back (see BackToBack), as they are known.
+ */
 export async function* verifyInBand(
   source: ByteSource,
   judge: Judge,
   maxSegmentBytes: number,
   maxCheckpointBytes: number,
+  unended: readonly number[] = [],
 ): AsyncGenerator<AuditTrailFinding, void, undefined> {
   const splitter = new Splitter(maxCheckpointBytes);
   let segment: Segment = { bytes: 0, lines: 0, firstLine: 1, overflow: false, torn: false };
@@ -125,6 +130,7 @@ export async function* verifyInBand(
   // for. One buffer, reused from segment to segment (each is checked before the next begins).
   let held = new Uint8Array(0);
   let line = 0; // lines of the source completed so far
+  let nextUnended = 0; // the first of `unended` not yet past
   const onPiece = async (piece: Piece): Promise<void> => {
     if ("data" in piece) {
       const end = segment.bytes + piece.data.length;
@@ -139,8 +145,17 @@ export async function* verifyInBand(
       return;
     }
     line++;
-    const entry = await judge.admit(decoder.decode(piece.checkpoint).replace(/\r$/, ""), line);
-    await checkSegment(judge, entry, segment, segment.overflow ? undefined : held.subarray(0, segment.bytes));
+    let entry = await judge.admit(decoder.decode(piece.checkpoint).replace(/\r$/, ""), line);
+    const ended: number[] = []; // the segment's lines that end their file without a newline
+    while (nextUnended < unended.length && unended[nextUnended]! < line) {
+      ended.push(unended[nextUnended++]! - segment.firstLine);
+    }
+    if (unended[nextUnended] === line) {
+      nextUnended++;
+      if (entry.trusted) entry = unendedCheckpoint(entry, line);
+    }
+    const bytes = segment.overflow ? undefined : held.subarray(0, segment.bytes);
+    await checkSegment(judge, entry, { ...segment, unended: ended }, bytes);
     segment = { bytes: 0, lines: 0, firstLine: line + 1, overflow: false, torn: false };
   };
   for await (const chunk of source.rest()) {
@@ -176,4 +191,17 @@ export async function* verifyInBand(
     }
   }
   yield* judge.finish();
+}
+
+/**
+ * A checkpoint line that ends its file without a newline, in files read back
+ * to back: read on its own, its file runs into the next one there (a reader
+ * that skips checkpoints would take the next file's first line for part of
+ * an invalid one). It proves nothing, as a checkpoint line not written as
+ * FORMAT.md requires.
+ */
+function unendedCheckpoint(entry: Entry, line: number): Entry {
+  const message = `line ${line} is a checkpoint that ends its file without a newline (the next file's first line ` +
+    "runs into it where the files are read together)";
+  return { ...entry, trusted: false, problems: [...entry.problems, { kind: "malformed", message }] };
 }

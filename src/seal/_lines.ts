@@ -16,6 +16,12 @@ export interface Lines {
   readonly tags: Uint32Array;
   /** The bytes end without a newline: the last line is torn (it is counted). */
   readonly torn: boolean;
+  /**
+   * Lines (indices, ascending) that end their file without a newline, in
+   * files read back to back (see BackToBack): the newline after each is
+   * not in the data.
+   */
+  readonly unended?: readonly number[];
 }
 
 /** Splits `bytes` into lines and tags each; a last line without a newline is included and flagged `torn`. */
@@ -96,4 +102,37 @@ export function hashLines(lines: LineBytes, from: number, count: number, order?:
   const parts: Uint8Array[] = [];
   for (let p = from; p < from + count; p++) parts.push(bytes.subarray(starts[order[p]!]!, endOf(order[p]!)));
   return sha256Hex(concatBytes(parts) as Uint8Array<ArrayBuffer>);
+}
+
+/**
+ * The hashes of data lines read from one place on, each taken once however
+ * often it is asked for: a search that tries many line counts, or that reads
+ * the same lines again in a larger window, hashes each line once. Every call
+ * must give lines of the same data from the same place (the first lines of a
+ * window read there; a last line cut short only where the data ends).
+ */
+export class LineHashes {
+  #digests: Promise<Uint8Array<ArrayBuffer>> = Promise.resolve(new Uint8Array(0));
+  #count = 0;
+  readonly #runs = new Map<string, Promise<string>>();
+
+  /** {@linkcode lineDigests} of the first `count` lines. */
+  digests(bytes: Uint8Array<ArrayBuffer>, lines: Lines, count: number): Promise<Uint8Array<ArrayBuffer>> {
+    const from = this.#count;
+    if (count > from) {
+      const before = this.#digests;
+      const more = core.digestLines(bytes, count - from, lines.ends.subarray(from, count), lines.starts.subarray(from));
+      this.#digests = Promise.all([before, more]).then((parts) => concatBytes(parts) as Uint8Array<ArrayBuffer>);
+      this.#count = count;
+    }
+    return this.#digests.then((all) => all.subarray(0, 16 * count));
+  }
+
+  /** {@linkcode hashLines} of `count` lines from line `from`, as they stand. */
+  run(lines: LineBytes, from: number, count: number): Promise<string> {
+    const key = `${from} ${count}`;
+    let sha = this.#runs.get(key);
+    if (sha === undefined) this.#runs.set(key, sha = hashLines(lines, from, count));
+    return sha;
+  }
 }

@@ -5,7 +5,7 @@ import { type Change, commonLines, compareTags, matchDigests } from "./_classify
 import type { ParsedCheckpoint } from "./_checkpoint.ts";
 import { lineTag, sha256Hex } from "./_encoding.ts";
 import { agree, type Entry, type Judge, lineRange } from "./_judge.ts";
-import { hashLines, type LineBytes, lineDigests, type Lines, splitLines } from "./_lines.ts";
+import { hashLines, type LineBytes, LineHashes, type Lines, splitLines } from "./_lines.ts";
 
 /** Data lines gathered for one checkpoint (their bytes are kept by the caller). */
 export interface Segment {
@@ -17,6 +17,8 @@ export interface Segment {
   /** Too large to keep: only counted. */
   overflow: boolean;
   torn: boolean;
+  /** Its lines (indices) that end their file without a newline, in files read back to back (see BackToBack). */
+  readonly unended?: readonly number[];
 }
 
 /** Lines lost in the segment itself that the checkpoint declares. */
@@ -57,20 +59,23 @@ export async function checkSegment(
   segment: Segment,
   data: Uint8Array | undefined,
 ): Promise<void> {
-  const { firstLine, lines: n } = segment;
+  const { firstLine, lines: n, unended = [] } = segment;
   reportProblems(judge, entry, firstLine, n);
   if (!entry.trusted) return;
   const c = entry.parsed!.checkpoint;
   const bytes = data as Uint8Array<ArrayBuffer> | undefined;
+  // The bytes hold a newline after each line its file's end ended, which the files do not: no SHA-256 over it counts.
   if (entry.missing > 0) {
     let own = false;
-    if (bytes !== undefined && n >= c.seg_lines) {
+    if (bytes !== undefined && n >= c.seg_lines && unended.every((i) => i < n - c.seg_lines)) {
       const from = c.seg_lines === 0 ? bytes.length : splitLines(bytes, n).starts[n - c.seg_lines]!;
       own = bytes.length - from === c.seg_bytes && await sha256Hex(bytes.subarray(from)) === c.seg_sha256;
     }
     missingBefore(judge, entry, firstLine, own ? n - c.seg_lines : n, own);
     if (own) judge.verified(c.seg_lines);
-  } else if (bytes !== undefined && n === c.seg_lines && await sha256Hex(bytes) === c.seg_sha256) {
+  } else if (
+    bytes !== undefined && n === c.seg_lines && unended.length === 0 && await sha256Hex(bytes) === c.seg_sha256
+  ) {
     judge.verified(n);
   } else if (bytes === undefined) {
     const kind = n > c.seg_lines ? "inserted" : n < c.seg_lines ? "deleted" : "edited";
@@ -80,10 +85,13 @@ export async function checkSegment(
   } else if (n === c.seg_lines && await sealedWithoutCr(c, bytes)) {
     reportConverted(judge, entry, firstLine);
   } else {
-    const lines = splitLines(bytes, n);
+    const lines = { ...splitLines(bytes, n), unended };
     const lossy = await lossyMatch([entry], bytes, lines);
     if (lossy === undefined) {
-      await compareRegion(judge, [entry], lines.tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
+      // A line its file's end ended is not the sealed line, whose newline it lacks: its tag says so.
+      const tags = lines.tags.slice();
+      for (const i of unended) tags[i] = (tags[i]! ^ 1) >>> 0;
+      await compareRegion(judge, [entry], tags, firstLine, { bytes, starts: lines.starts, ends: lines.ends });
     } else reportLossy(judge, lossy, firstLine);
   }
   reportGaps(judge, entry, firstLine);
@@ -142,40 +150,78 @@ function cutShort(bytes: Uint8Array, lines: Lines, i: number, within: number): b
   return true;
 }
 
+/** How {@linkcode lossyMatch} reads the lines. */
+export interface LossyMatchOptions {
+  /**
+   * The lines may go on past the entries' (a window read ahead; `next`: the
+   * tag of the first line sealed after them, when known); else they must
+   * all be theirs.
+   */
+  readonly more?: { readonly next: number | undefined } | undefined;
+  /** The hashes of these lines, kept from an earlier call on the same data. */
+  readonly hashes?: LineHashes;
+}
+
 /**
  * Whether `lines` of `bytes` are the entries' sealed lines, in order, less
  * the in-segment losses they declare: each line of an entry with losses is
- * checked against its digest, every other entry by its SHA-256. Where a lost
- * line was, a line cut short stands for one the entry declares failed (a
- * torn write); any other line there is inserted; but never the first line
- * sealed after the entry's (the next entry's first, or for the last one
- * `more.next`): where an entry's last lines were lost without a trace, its
- * lines end before it. With `more`, the lines may go on past the entries' (a
- * window read ahead; `more.next`: the tag of the first line sealed after
- * them, when known); else they must all be theirs. `undefined` when they are
- * not.
+ * checked against its digest, every other entry by its tags, then its
+ * SHA-256. Where a lost line was, a line cut short stands for one the entry
+ * declares failed (a torn write); any other line there is inserted; but
+ * never the first line sealed after the entry's (the next entry's first, or
+ * for the last one `more.next`): where an entry's last lines were lost
+ * without a trace, its lines end before it. `undefined` when they are not.
  */
 export async function lossyMatch(
   entries: readonly Entry[],
   bytes: Uint8Array<ArrayBuffer>,
   lines: Lines,
-  more?: { readonly next: number | undefined },
+  options?: LossyMatchOptions,
 ): Promise<LossyMatch | undefined> {
-  if (entries.every((e) => e.parsed!.digests === undefined)) return undefined;
-  const data = await lineDigests(bytes, lines);
+  const fit = await lossyFit(entries, bytes, lines, options);
+  return typeof fit === "number" ? undefined : fit;
+}
+
+/**
+ * {@linkcode lossyMatch}, or, where the lines are not the entries', a count
+ * `b` such that for no `e` with `b` < `e` ≤ `lines.count` are the first `e`
+ * lines the entries' either (without `more`, and for lines neither torn nor
+ * ended by their file's end): a try on fewer lines takes the same steps as
+ * this one until it stops earlier, missing as many sealed lines or more. A
+ * search for how many of a window's lines are the entries' (Sidecar#end)
+ * goes on below `b`.
+ *
+ * A line without its newline is never a sealed line as it was written (each
+ * had one): a last line the data's end cut short is none of the entries'
+ * (it is what follows them), and a line its file's end ended (`unended`)
+ * stands for a line whose write failed, as a torn write does, even whole
+ * (the write stopped right before its newline), or the lines are not theirs.
+ */
+export async function lossyFit(
+  entries: readonly Entry[],
+  bytes: Uint8Array<ArrayBuffer>,
+  lines: Lines,
+  { more, hashes = new LineHashes() }: LossyMatchOptions = {},
+): Promise<LossyMatch | number> {
+  if (entries.every((e) => e.parsed!.digests === undefined)) return -1;
+  const count = lines.torn ? lines.count - 1 : lines.count;
+  const data = await hashes.digests(bytes, lines, count);
   const torn: StandIn[] = [];
   const inserted: StandIn[] = [];
   let at = 0;
   let sealed = 0;
   for (const [k, entry] of entries.entries()) {
-    const { checkpoint: c, digests } = entry.parsed!;
+    const { checkpoint: c, digests, tags } = entry.parsed!;
     sealed += c.seg_lines;
     if (digests === undefined) {
+      // Lines whose tags differ cannot hash to the segment's SHA-256: a search that tries many places hashes few.
       const end = at + c.seg_lines;
-      if (end > lines.count) return undefined;
-      const from = c.seg_lines === 0 ? 0 : lines.starts[at]!;
-      const to = c.seg_lines === 0 ? 0 : lines.ends[end - 1]! + 1;
-      if (await sha256Hex(bytes.subarray(from, Math.min(to, bytes.length))) !== c.seg_sha256) return undefined;
+      if (end > count || unendedIn(lines, at, end).length > 0 || tags.some((tag, j) => lines.tags[at + j] !== tag)) {
+        return at;
+      }
+      if (await hashes.run({ bytes, starts: lines.starts, ends: lines.ends }, at, c.seg_lines) !== c.seg_sha256) {
+        return at;
+      }
       at = end;
       continue;
     }
@@ -188,13 +234,24 @@ export async function lossyMatch(
       cutShort: (i) => cutShort(bytes, lines, from + i, c.seg_bytes),
       sealedAfter: (i) => lines.tags[from + i] === next,
     });
-    if (match.missing > undeliveredCount(entry)) return undefined;
-    torn.push(...match.torn.map((i) => ({ at: from + i, entry })));
+    // Lines their file's end ended that are sealed lines whole: each a write that failed right before its newline.
+    const whole = unendedIn(lines, from, from + match.taken).filter((i) =>
+      !match.torn.includes(i - from) && !match.inserted.includes(i - from)
+    );
+    if (match.missing + whole.length > undeliveredCount(entry)) return at;
+    if (match.torn.length + whole.length > failedCount(entry)) return at;
+    const stoppedShort = [...match.torn.map((i) => from + i), ...whole].sort((a, b) => a - b);
+    torn.push(...stoppedShort.map((i) => ({ at: i, entry })));
     inserted.push(...match.inserted.map((i) => ({ at: from + i, entry })));
     at += match.taken;
   }
-  if (more === undefined && at !== lines.count) return undefined;
+  if (more === undefined && at !== lines.count) return at;
   return { lines: at, sealed, verified: at - torn.length - inserted.length, torn, inserted };
+}
+
+/** The lines in `[from, to)` that end their file without a newline. */
+function unendedIn(lines: Lines, from: number, to: number): number[] {
+  return (lines.unended ?? []).filter((i) => from <= i && i < to);
 }
 
 /**
@@ -231,7 +288,7 @@ export async function lossySegmentLength(
     missingSeqs: undefined,
     sealLine: 0,
   };
-  const match = await lossyMatch([entry], bytes, lines, { next: undefined });
+  const match = await lossyMatch([entry], bytes, lines, { more: { next: undefined } });
   return match === undefined ? undefined : match.lines === 0 ? 0 : all.ends[match.lines - 1]! + 1;
 }
 

@@ -7,8 +7,10 @@ import { type ByteSource, type SealLine, sealLines } from "./_byte_source.ts";
 import { type Anchor, changed, commonLines, compareTags, firstAnchor, sealedEnd } from "./_classify.ts";
 import { sha256Hex } from "./_encoding.ts";
 import { type Entry, type Judge, lineRange } from "./_judge.ts";
+import { LineHashes, type Lines } from "./_lines.ts";
 import {
   compareRegion,
+  lossyFit,
   type LossyMatch,
   lossyMatch,
   missingBefore,
@@ -55,6 +57,8 @@ class Sidecar {
   #lastTorn = false;
   /** The next data line. */
   #line = 1;
+  /** The hashes of the data lines from the next one on, as far as they were taken (every window starts there). */
+  #hashes = new LineHashes();
 
   constructor(data: ByteSource, sealed: AsyncGenerator<SealLine, void, undefined>, judge: Judge, max: number) {
     this.#data = data;
@@ -166,6 +170,7 @@ class Sidecar {
 
   #advance(bytes: number, lines: number, entries: number): void {
     this.#data.skip(bytes);
+    if (bytes > 0) this.#hashes = new LineHashes();
     this.#line += lines;
     this.#queue.splice(0, entries);
   }
@@ -338,9 +343,7 @@ class Sidecar {
     w: Window,
     more?: { readonly next: number | undefined },
   ): Promise<LossyMatch | undefined> {
-    const { all } = w;
-    const lines = { count: s, starts: all.starts.subarray(0, s), ends: all.ends.subarray(0, s) };
-    return lossyMatch(entries, w.bytes, { ...lines, tags: all.tags, torn: all.torn && s === all.count }, more);
+    return lossyMatch(entries, w.bytes, firstLines(w, s), { more, hashes: this.#hashes });
   }
 
   /** The data ends within reach and no segment lines up: tell damage, truncation and the unsealed tail apart. */
@@ -352,11 +355,15 @@ class Sidecar {
     const m = expected.length;
     const n = all.count;
     const complete = all.torn ? n - 1 : n;
-    // Lines the destination lost at the end: the sealed lines, less at most those, then the unsealed tail.
+    // Lines the destination lost at the end: the sealed lines, less at most those, then the unsealed tail. Each count
+    // tried that fails says which smaller ones would fail the same way: those are not tried (lossyFit).
     const undelivered = entries.reduce((sum, e) => sum + undeliveredCount(e), 0);
-    for (let e = Math.min(m, complete); undelivered > 0 && e >= Math.max(0, m - undelivered); e--) {
-      const lossy = await this.#lossy(entries, e, w);
-      if (lossy === undefined) continue;
+    for (let e = Math.min(m, complete); undelivered > 0 && e >= Math.max(0, m - undelivered);) {
+      const lossy = await lossyFit(entries, w.bytes, firstLines(w, e), { hashes: this.#hashes });
+      if (typeof lossy === "number") {
+        e = Math.min(e - 1, lossy);
+        continue;
+      }
       for (const entry of entries) reportProblems(judge, entry, this.#line, 0);
       reportLossy(judge, lossy, this.#line);
       reportGapsOf(judge, entries, this.#line);
@@ -421,6 +428,18 @@ class Sidecar {
     judge.summary.lines = this.#line - 1 + lines + (torn ? 1 : 0);
     judge.summary.bytes = this.#data.position;
   }
+}
+
+/** The first `s` lines of the window, as lossyMatch reads them (a last line cut short only where the data ends). */
+function firstLines(w: Window, s: number): Lines {
+  const { all } = w;
+  return {
+    count: s,
+    starts: all.starts.subarray(0, s),
+    ends: all.ends.subarray(0, s),
+    tags: all.tags,
+    torn: all.torn && s === all.count,
+  };
 }
 
 /** The gaps of consecutive entries from data line `line`, each at its own segment's first line (as sealed). */

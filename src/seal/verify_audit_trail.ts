@@ -2,6 +2,7 @@ import type { CallEventSource } from "../read/read_call_events.ts";
 import type { AuditCheckpoint } from "./audit_checkpoint.ts";
 import type { AuditVerifyKey } from "./audit_seal_key.ts";
 import { isByteSource } from "../read/_byte_stream.ts";
+import { BackToBack } from "./_back_to_back.ts";
 import { ByteSource } from "./_byte_source.ts";
 import { checkpointHash, checkpointLine, MAX_CHECKPOINT_BYTES, parseCheckpoint } from "./_checkpoint.ts";
 import { isName } from "./_encoding.ts";
@@ -179,6 +180,9 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
       throw new RangeError(`Cannot verify: maxSegmentBytes must be a positive integer, got ${max}`);
     }
     if (options.previous !== undefined) previousOf(options.previous);
+    if (data instanceof BackToBack && options.seal !== undefined) {
+      throw new TypeError("Cannot verify: files read back to back carry their checkpoints in band");
+    }
     this.#data = data;
     this.#options = options;
     this.#maxSegment = max;
@@ -225,10 +229,12 @@ export class AuditTrailVerification implements AsyncIterable<AuditTrailFinding> 
     const where = seal === undefined ? "line" : "seal line";
     const judge = new Judge(keys, this.#options.origin, chained, seal !== undefined, where, this.#options.continues);
     this.#judge = judge;
+    // Files read back to back (an in-band set) say which of their lines their file's end ended.
+    const unended = this.#data instanceof BackToBack ? this.#data.unended : undefined;
     const data = new ByteSource(this.#data);
     const sealSource = seal === undefined ? undefined : new ByteSource(seal);
     try {
-      if (sealSource === undefined) yield* verifyInBand(data, judge, this.#maxSegment, MAX_CHECKPOINT_BYTES);
+      if (sealSource === undefined) yield* verifyInBand(data, judge, this.#maxSegment, MAX_CHECKPOINT_BYTES, unended);
       else yield* verifySidecar(data, sealSource, judge, this.#maxSegment, MAX_CHECKPOINT_BYTES);
     } finally {
       await data.close();
