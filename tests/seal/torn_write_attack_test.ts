@@ -4,7 +4,7 @@
 // with real torn writes (a sink's, a rotating file's) that must stay intact.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   AuditSealer,
@@ -19,8 +19,8 @@ import { matchDigests } from "../../src/seal/_classify.ts";
 import { type AuditTrailFinding, verifyAuditTrail } from "../../src/seal/verify_audit_trail.ts";
 import { numbered, tick } from "../_helpers/events.ts";
 import { inTempDir } from "../_helpers/temp_dir.ts";
-import { tearWrites } from "../_helpers/torn_writes.ts";
 import { OrderedDestination, type OrderedPlan, SealStream } from "../sink/_sealed.ts";
+import { rotatingTornSet } from "./_rotated_set.ts";
 import { eventLine, keys, linesOf, problems, show, tornTrail, verify } from "./_trail.ts";
 
 const encoder = new TextEncoder();
@@ -145,54 +145,6 @@ function handSet(dir: string, files: readonly string[], seals?: readonly string[
     if (seals !== undefined) writeFileSync(join(logs, `${name}.seal`), seals[i]!);
   });
   return logs;
-}
-
-/**
- * A rotating fileDestination (every ~5 lines a new file) whose every other
- * event's write stops part way, written through a sealed sink (fileSeal, or
- * in band): the set's folder, its public key, and its torn lines, ended by a
- * later write's newline or left at the end of a file.
- */
-async function rotatingTornSet(dir: string, inBand: boolean) {
-  const pair = await generateAuditSealKey();
-  const key = await importAuditSealKey(pair.privateJwk);
-  const publicKey = join(dir, "audit-seal.public.jwk");
-  writeFileSync(publicKey, JSON.stringify(pair.publicJwk));
-  const logs = join(dir, "logs");
-  mkdirSync(logs);
-  const restore = tearWrites(new Map(Array.from({ length: 20 }, (_, k) => [2 * k, 30 + k])));
-  try {
-    const destination = fileDestination(join(logs, "audit.jsonl"), { rotate: { maxBytes: 1_200, writerId: "w" } });
-    const seal = inBand
-      ? { key, inBand: true as const, maxSegmentLines: 3 }
-      : await fileSeal(destination, { key, maxSegmentLines: 3 });
-    const sink = new JsonLinesAuditSink(destination, { seal, onError: () => {} });
-    for (let i = 0; i < 40; i++) {
-      sink.onCall(numbered(i));
-      await sink.flush();
-    }
-    await sink.close();
-    assert.deepEqual([sink.stats().written, sink.stats().failed], [20, 20]);
-  } finally {
-    restore();
-  }
-  const files = readdirSync(logs).filter((name) => !name.endsWith(".seal"));
-  assert.ok(files.length >= 3, files.join(" "));
-  let ended = 0;
-  let unended = 0;
-  for (const name of files) {
-    for (const line of linesOf(readFileSync(join(logs, name), "utf8"))) {
-      if (line.startsWith('{"audit_checkpoint"')) continue;
-      try {
-        JSON.parse(line);
-      } catch {
-        if (line.endsWith("\n")) ended++;
-        else unended++;
-      }
-    }
-  }
-  assert.ok(ended > 0 && unended > 0, `${ended} ended, ${unended} unended`);
-  return { publicKey, logs, ended, unended };
 }
 
 describe("torn_write under attack: what holds", () => {
