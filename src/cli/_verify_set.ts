@@ -4,14 +4,15 @@
 import { IoError } from "../runtime/io_error.ts";
 import type { FileHandle, RuntimeDriver } from "../runtime/runtime_driver.ts";
 import type { AuditVerifyKey } from "../seal/audit_seal_key.ts";
-import { BackToBack } from "../seal/_back_to_back.ts";
+import { emptySummary } from "../seal/_judge.ts";
 import {
   type AuditSetFile,
   type AuditSetFinding,
   type AuditSetFindingKind,
+  type AuditSetSummary,
   verifyAuditSet,
 } from "../seal/verify_audit_set.ts";
-import { type AuditTrailSummary, verifyAuditTrail } from "../seal/verify_audit_trail.ts";
+import type { AuditTrailSummary } from "../seal/verify_audit_trail.ts";
 import { CliError } from "./_args.ts";
 import { terminalSafe } from "./_format.ts";
 import { gunzip, GzipError } from "./_input.ts";
@@ -78,7 +79,9 @@ interface Member {
 
 /**
  * Verifies a rotated set's files in order along one chain, printing each
- * finding and each file's summary line.
+ * finding and each file's summary line. An in-band set is read back to back
+ * (its checkpoints do not split at rotations): each finding names the file
+ * and the line within it, and one summary line counts the whole set.
  *
  * @returns Whether the set is intact (and, with --strict, without any finding: no gap, torn write, unsealed tail
  *   or adopted line either).
@@ -90,10 +93,11 @@ export async function verifySet(
   options: SetOptions,
   out: VerifyOutput,
 ): Promise<boolean> {
-  if (options.inBand && set.length > 1) return await verifyBackToBack(driver, set, options, out);
-  // verifyAuditSet finishes a file before it takes the next: findings and summaries are the current file's.
+  const backToBack = options.inBand && set.length > 1;
+  // verifyAuditSet finishes a file before it takes the next (in band read back to back, only its summary): the
+  // current file's seal is the one findings refer to.
   let current: Member | undefined;
-  /** The current file has a finding that leaves its counts unverified. */
+  /** The current file (or, back to back, the set) has a finding that leaves its counts unverified. */
   let untrusted = false;
   try {
     const verification = verifyAuditSet(members(driver, set, options, out, (member) => current = member), {
@@ -102,6 +106,7 @@ export async function verifySet(
       ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
       continues: options.continues,
       onFile: async (summary) => {
+        if (backToBack) return; // one summary line for the whole set, once it is verified
         if (!summary.unreadable) {
           await out.write(formatVerifySummary(summary.file, current!.sealName, summary, untrusted) + "\n");
         }
@@ -113,6 +118,14 @@ export async function verifySet(
       findings++;
       untrusted ||= UNTRUSTED.has(finding.kind);
       await out.write(formatSetFinding(finding, current!));
+      // Back to back, the files after one that cannot be read are not verified: the set is not intact.
+      if (backToBack && finding.kind === "unreadable") return false;
+    }
+    if (backToBack) {
+      const names = `${set[0]!.path} … ${
+        set.at(-1)!.path
+      } (${set.length} files read back to back, lines in messages counted from the first)`;
+      await out.write(formatVerifySummary(names, undefined, setTrail(verification.summary), untrusted) + "\n");
     }
     return verification.summary.intact && (!options.strict || findings === 0);
   } catch (error) {
@@ -121,6 +134,33 @@ export async function verifySet(
     const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
     throw new CliError(`cannot verify ${name}: ${reason}`);
   }
+}
+
+/**
+ * The one trail of an in-band set read back to back: its files' counts, each
+ * the share of it reached while the file was read, added up; the rest as the
+ * last file ends.
+ */
+function setTrail(summary: AuditSetSummary): AuditTrailSummary {
+  const files = summary.perFile;
+  const sum = (pick: (s: AuditTrailSummary) => number): number => files.reduce((n, s) => n + pick(s), 0);
+  return {
+    ...(files.at(-1) ?? emptySummary()),
+    checkpoints: sum((s) => s.checkpoints),
+    trustedCheckpoints: sum((s) => s.trustedCheckpoints),
+    segments: sum((s) => s.segments),
+    lines: sum((s) => s.lines),
+    verifiedLines: sum((s) => s.verifiedLines),
+    unsealedLines: sum((s) => s.unsealedLines),
+    adoptedLines: sum((s) => s.adoptedLines),
+    tornLines: sum((s) => s.tornLines),
+    bytes: sum((s) => s.bytes),
+    gaps: sum((s) => s.gaps),
+    lost: sum((s) => s.lost),
+    written: sum((s) => s.written),
+    problems: sum((s) => s.problems),
+    intact: summary.intact,
+  };
 }
 
 /**
@@ -185,87 +225,6 @@ async function* members(
   }
 }
 
-/**
- * An in-band set: its checkpoints do not split at rotations, so its files
- * are verified read back to back as one stream; each finding names the file
- * and the line within it.
- */
-async function verifyBackToBack(
-  driver: RuntimeDriver,
-  set: readonly DataFile[],
-  options: SetOptions,
-  out: VerifyOutput,
-): Promise<boolean> {
-  /** The files read so far, as the joined stream numbers their first lines (`joined.firstLines`). */
-  const paths: string[] = [];
-  let reading = set[0]!.path;
-  async function* files(): AsyncGenerator<AsyncIterable<Uint8Array>> {
-    for (const listed of set) {
-      const file = await stillThere(driver, listed);
-      if (file === undefined) {
-        await out.write(terminalSafe(`${listed.path}: removed while the set was read: skipped`) + "\n");
-        continue;
-      }
-      paths.push(file.path);
-      yield read(file);
-    }
-  }
-  async function* read(file: DataFile): AsyncGenerator<Uint8Array> {
-    reading = file.path;
-    const handle = await openFile(driver, file.path);
-    try {
-      const bytes = chunks(handle, file.path);
-      yield* file.gzip ? gunzip(bytes) : bytes;
-    } finally {
-      await handle.close().catch(() => {});
-    }
-  }
-  // A file whose last line has no newline ends that line: it never runs into the next file's first line.
-  const joined = new BackToBack(files());
-  const at = (line: number): { path: string; line: number } => {
-    const starts = joined.firstLines;
-    let i = starts.length - 1;
-    while (i > 0 && starts[i]! > line) i--;
-    return { path: paths[i] ?? set[0]!.path, line: line - (starts[i] ?? 1) + 1 };
-  };
-  const names = `${set[0]!.path} … ${
-    set.at(-1)!.path
-  } (${set.length} files read back to back, lines in messages counted from the first)`;
-  try {
-    const trail = verifyAuditTrail(joined, {
-      keys: options.keys,
-      ...(options.origin === undefined ? {} : { origin: options.origin }),
-      ...(options.maxSegmentBytes === undefined ? {} : { maxSegmentBytes: options.maxSegmentBytes }),
-      continues: options.continues,
-    });
-    let findings = 0;
-    let untrusted = false;
-    for await (const f of trail) {
-      findings++;
-      untrusted ||= UNTRUSTED.has(f.kind);
-      const first = at(f.line);
-      const last = at(Math.max(f.line, f.lastLine));
-      const range = last.path !== first.path
-        ? `${first.line}-${last.path}:${last.line}`
-        : last.line > first.line
-        ? `${first.line}-${last.line}`
-        : `${first.line}`;
-      const seal = f.sealLine === undefined ? "" : ` (${at(f.sealLine).path}:${at(f.sealLine).line})`;
-      await out.write(terminalSafe(`${first.path}:${range}: ${NAMES[f.kind]}: ${f.message}${seal}`) + "\n");
-    }
-    await out.write(formatVerifySummary(names, undefined, trail.summary, untrusted) + "\n");
-    return trail.summary.intact && (!options.strict || findings === 0);
-  } catch (error) {
-    if (error instanceof GzipError) {
-      await out.write(terminalSafe(`${reading}: ${NAMES.unreadable}: ${error.message}`) + "\n");
-      return false;
-    }
-    if (error instanceof CliError) throw error;
-    const reason = error instanceof IoError ? error.reason : error instanceof Error ? error.message : String(error);
-    throw new CliError(`cannot verify ${reading}: ${reason}`);
-  }
-}
-
 /** `file` as it is now: itself, its archive when it was compressed since it was listed, or `undefined` when gone. */
 async function stillThere(driver: RuntimeDriver, file: DataFile): Promise<DataFile | undefined> {
   if (!file.listed || await exists(driver, file.path)) return file;
@@ -276,18 +235,33 @@ async function stillThere(driver: RuntimeDriver, file: DataFile): Promise<DataFi
 /** No bytes: a file that is missing. */
 async function* nothing(): AsyncGenerator<Uint8Array<ArrayBuffer>> {}
 
-/** A finding's line; a file that cannot be read but for a `.gz` that will not decompress ends the command. */
-function formatSetFinding(finding: AuditSetFinding, { file, sealName }: Member): string {
-  if (finding.kind === "missing_seal") return terminalSafe(`${file.path}: missing seal: ${file.seal} not found`) + "\n";
-  if (finding.kind !== "unreadable") return formatFinding(file.path, sealName, finding);
+/**
+ * A finding's line (`current` is the file last taken: the finding's own but
+ * in band read back to back); a file that cannot be read but for a `.gz`
+ * that will not decompress ends the command.
+ */
+function formatSetFinding(finding: AuditSetFinding, current: Member): string {
+  const { file } = finding;
+  if (finding.kind === "missing_seal") {
+    return terminalSafe(`${file}: missing seal: ${current.file.seal} not found`) + "\n";
+  }
+  if (finding.kind !== "unreadable") return formatFinding(file, current.sealName, finding);
   if (!(finding.cause instanceof GzipError)) throw finding.cause;
-  return terminalSafe(`${file.path}: ${NAMES.unreadable}: ${finding.cause.message}`) + "\n";
+  return terminalSafe(`${file}: ${NAMES.unreadable}: ${finding.cause.message}`) + "\n";
 }
 
-/** `FILE:LINES: kind: message`, the line range being the data lines concerned (or where they were). */
+/**
+ * `FILE:LINES: kind: message`, the line range being the data lines concerned
+ * (or where they were), `FILE:LINE-LASTFILE:LINE` when they run on into a
+ * later file.
+ */
 function formatFinding(file: string, sealName: string | undefined, f: Omit<AuditSetFinding, "file">): string {
-  const lines = f.lastLine > f.line ? `${f.line}-${f.lastLine}` : `${f.line}`;
-  const where = f.sealLine === undefined ? "" : ` (${sealName ?? file}:${f.sealLine})`;
+  const lines = f.lastFile !== undefined
+    ? `${f.line}-${f.lastFile}:${f.lastLine}`
+    : f.lastLine > f.line
+    ? `${f.line}-${f.lastLine}`
+    : `${f.line}`;
+  const where = f.sealLine === undefined ? "" : ` (${f.sealFile ?? sealName ?? file}:${f.sealLine})`;
   return terminalSafe(`${file}:${lines}: ${NAMES[f.kind]}: ${f.message}${where}`) + "\n";
 }
 
