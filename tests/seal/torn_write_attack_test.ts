@@ -56,6 +56,20 @@ async function withLineThree(inBand: boolean, line: string) {
   return await verify(trail.data.toSpliced(2, 1, line), { keys: key.verify, seal: trail.seal });
 }
 
+/** What verify makes of each of `lines` in line 3's place: "torn write (intact: …)", "problem", or the findings. */
+async function lineThreeVerdicts(inBand: boolean, lines: Record<string, string>): Promise<Record<string, string>> {
+  const got: Record<string, string> = {};
+  for (const [name, line] of Object.entries(lines)) {
+    const { findings, summary } = await withLineThree(inBand, `${line}\n`);
+    got[name] = torn(findings).length > 0
+      ? `torn write (intact: ${summary.intact})`
+      : problemAt(findings, 3)
+      ? "problem"
+      : show(findings);
+  }
+  return got;
+}
+
 /**
  * A sink's trail through an OrderedDestination that does `plan` to the write
  * of event `victim` (every event a write of its own), with every line the
@@ -467,16 +481,8 @@ describe("torn_write under attack: findings", () => {
         "an event after a no-break space": `\u00a0${forged}`,
         "an event after two byte order marks": `\uFEFF\uFEFF${forged}`,
       };
-      const got: Record<string, string> = {};
-      for (const [name, line] of Object.entries(readAs)) {
-        assert.throws(() => JSON.parse(line), name); // what makes it cut short today
-        const { findings, summary } = await withLineThree(inBand, `${line}\n`);
-        got[name] = torn(findings).length > 0
-          ? `torn write (intact: ${summary.intact})`
-          : problemAt(findings, 3)
-          ? "problem"
-          : show(findings);
-      }
+      for (const [name, line] of Object.entries(readAs)) assert.throws(() => JSON.parse(line), name); // cut short today
+      const got = await lineThreeVerdicts(inBand, readAs);
       assert.deepEqual(got, Object.fromEntries(Object.keys(readAs).map((name) => [name, "problem"])));
     });
 
@@ -493,15 +499,7 @@ describe("torn_write under attack: findings", () => {
         "blank": " \t",
         "not the start of a line": trail.data[2]!.slice(1, -1),
       };
-      const got: Record<string, string> = {};
-      for (const [name, line] of Object.entries(shapes)) {
-        const { findings, summary } = await withLineThree(inBand, `${line}\n`);
-        got[name] = torn(findings).length > 0
-          ? `torn write (intact: ${summary.intact})`
-          : problemAt(findings, 3)
-          ? "problem"
-          : show(findings);
-      }
+      const got = await lineThreeVerdicts(inBand, shapes);
       assert.deepEqual(got, Object.fromEntries(Object.keys(shapes).map((name) => [name, "problem"])));
     });
   }
